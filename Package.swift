@@ -1,0 +1,93 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings every Swift target of ours shares: Swift 6 language mode (strict concurrency) plus
+/// explicit `Sendable` on public types, as swift-log does.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .unsafeFlags(["-require-explicit-sendable"]),
+]
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "tt-connect",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "TTProtocol", targets: ["TTProtocol"]),
+        .library(name: "TTTransport", targets: ["TTTransport"]),
+        .library(name: "TTClient", targets: ["TTClient"]),
+        .library(name: "TTServer", targets: ["TTServer"]),
+        .library(name: "TTProxy", targets: ["TTProxy"]),
+        .executable(name: "tt-connect", targets: ["tt-connect"]),
+        .executable(name: "tt-ping", targets: ["tt-ping"]),
+        .executable(name: "tt-server", targets: ["tt-server"]),
+        .executable(name: "tt-proxy", targets: ["tt-proxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C shims: typed wrappers over variadic C APIs and macro constants Swift cannot import.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+
+        // Pure protocol: packets, framing, gzip-9 + AES-256-GCM codec, handshake. No I/O.
+        .target(name: "TTProtocol", dependencies: ["CZlib", "CCrypto"], swiftSettings: strictSettings),
+        // Byte transports: direct TCP and HTTP CONNECT through libcurl; proxy configuration.
+        .target(name: "TTTransport", dependencies: ["CCurl", logging], swiftSettings: strictSettings),
+        // Framework client: handshake, login, requests, reconnect, logon string, API trace log.
+        .target(name: "TTClient", dependencies: ["TTProtocol", "TTTransport", logging], swiftSettings: strictSettings),
+        // SwiftNIO framework server.
+        .target(name: "TTServer", dependencies: ["TTProtocol", logging] + nio, swiftSettings: strictSettings),
+        // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
+        .target(name: "TTProxy", dependencies: [logging] + nio, swiftSettings: strictSettings),
+        // Argument parsing shared by the executables (proxy flags, logon string, output).
+        .target(
+            name: "TTCommandLine",
+            dependencies: ["TTClient", "TTTransport", argumentParser, logging],
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(name: "tt-connect", dependencies: ["TTCommandLine"], swiftSettings: strictSettings),
+        .executableTarget(name: "tt-ping", dependencies: ["TTCommandLine"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "tt-server",
+            dependencies: ["TTServer", argumentParser, logging] + nio,
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "tt-proxy",
+            dependencies: ["TTProxy", argumentParser, logging] + nio,
+            swiftSettings: strictSettings
+        ),
+
+        // Shared by tests: start servers/proxies on ephemeral loopback ports, run built binaries, find peers.
+        .target(
+            name: "TTTestSupport",
+            dependencies: ["TTServer", "TTProxy", "TTProtocol", logging] + nio,
+            path: "Tests/TTTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "TTProtocolTests", dependencies: ["TTProtocol"], swiftSettings: strictSettings),
+        .testTarget(name: "TTTransportTests", dependencies: ["TTTransport", "TTTestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "TTServerTests", dependencies: ["TTServer", "TTTestSupport"] + nio, swiftSettings: strictSettings),
+        .testTarget(name: "TTProxyTests", dependencies: ["TTProxy", "TTTestSupport"] + nio, swiftSettings: strictSettings),
+        .testTarget(
+            name: "TTClientTests",
+            dependencies: ["TTClient", "TTCommandLine", "TTTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["TTTestSupport"], swiftSettings: strictSettings),
+    ]
+)
