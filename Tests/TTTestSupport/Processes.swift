@@ -1,0 +1,228 @@
+public import Foundation
+
+/// Where the package's built executables are, for tests that drive the real binaries.
+///
+/// `swift test` runs the test bundle from the same directory it builds executables into, so the default is
+/// the directory of the running test binary; `TT_BIN_DIR` overrides it.
+public enum BuiltProducts {
+    /// The directory holding `tt-connect`, `tt-ping`, `tt-server` and `tt-proxy`.
+    public static var directory: URL {
+        if let override = ProcessInfo.processInfo.environment["TT_BIN_DIR"], !override.isEmpty {
+            return URL(fileURLWithPath: override, isDirectory: true)
+        }
+        var candidate = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // On Linux the runner is `…/debug/<Package>PackageTests.xctest`; step out of a bundle if there is one.
+        while candidate.pathComponents.count > 1 {
+            candidate.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("tt-connect").path) {
+                return candidate
+            }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
+    }
+
+    /// The URL of one built executable, e.g. `BuiltProducts.executable("tt-ping")`.
+    public static func executable(_ name: String) -> URL {
+        directory.appendingPathComponent(name)
+    }
+
+    /// The root of the package checkout (for `proxy-fixtures/`).
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+}
+
+/// The outcome of a finished child process.
+public struct ProcessResult: Sendable {
+    /// The exit status, or 128 + signal number when a signal ended it.
+    public var status: Int32
+    /// Everything the process wrote to standard output, as UTF-8.
+    public var standardOutput: String
+    /// Everything the process wrote to standard error, as UTF-8.
+    public var standardError: String
+    /// Both outputs together, for assertions that a secret appears in neither.
+    public var allOutput: String { standardOutput + standardError }
+}
+
+/// Errors from running child processes in tests.
+public struct ProcessRunError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs an executable to completion, bounded by `timeout`, feeding it `input` on standard input.
+///
+/// The child is killed when the timeout passes, and the call then throws: a hung binary fails the test
+/// instead of hanging the suite.
+public func runProcess(
+    _ executable: URL,
+    _ arguments: [String],
+    environment: [String: String] = [:],
+    input: Data? = nil,
+    timeout: Duration = .seconds(60)
+) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let outPipe = Pipe()
+    let errPipe = Pipe()
+    let inPipe = Pipe()
+    process.standardOutput = outPipe
+    process.standardError = errPipe
+    process.standardInput = inPipe
+
+    let outData = PipeCollector(outPipe.fileHandleForReading)
+    let errData = PipeCollector(errPipe.fileHandleForReading)
+    try process.run()
+    if let input { try inPipe.fileHandleForWriting.write(contentsOf: input) }
+    try inPipe.fileHandleForWriting.close()
+
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline {
+            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw ProcessRunError(
+                description: "\(executable.lastPathComponent) \(arguments) did not finish within \(timeout)"
+                    + "; stderr: \(String(decoding: errData.finish(), as: UTF8.self))"
+            )
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    process.waitUntilExit()
+    let status =
+        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return ProcessResult(
+        status: status,
+        standardOutput: String(decoding: outData.finish(), as: UTF8.self),
+        standardError: String(decoding: errData.finish(), as: UTF8.self)
+    )
+}
+
+/// A long-running child process (a server or proxy binary) that is killed when the test is done with it.
+public final class RunningProcess: Sendable {
+    private let process: Process
+    private let output: PipeCollector
+    private let errors: PipeCollector
+
+    /// Starts `executable` with `arguments`; it runs until ``stop()``.
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = FileHandle.nullDevice
+        self.output = PipeCollector(outPipe.fileHandleForReading)
+        self.errors = PipeCollector(errPipe.fileHandleForReading)
+        try process.run()
+        self.process = process
+    }
+
+    /// The process identifier, for signals.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// What the process has written to standard output and standard error so far.
+    public var outputSoFar: String {
+        String(decoding: output.snapshot() + errors.snapshot(), as: UTF8.self)
+    }
+
+    /// Waits until the output so far contains `text`, or throws after `timeout`.
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !outputSoFar.contains(text) {
+            guard process.isRunning else {
+                throw ProcessRunError(description: "process exited before printing \(text): \(outputSoFar)")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw ProcessRunError(description: "no \(text) within \(timeout): \(outputSoFar)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Sends `signal` and waits (bounded) for the process to exit; returns its exit status.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Collects everything read from a pipe on a background queue, so a chatty child never blocks on a full pipe.
+final class PipeCollector: Sendable {
+    private let state = LockedBuffer()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        let state = self.state
+        let done = self.done
+        DispatchQueue.global().async {
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                state.append(chunk)
+            }
+            done.signal()
+        }
+    }
+
+    func snapshot() -> Data { state.value }
+
+    func finish() -> Data {
+        _ = done.wait(timeout: .now() + 5)
+        return state.value
+    }
+}
+
+private final class LockedBuffer: @unchecked Sendable {
+    // Guarded by `lock`; the only mutable state, touched from the reader queue and the test.
+    private var data = Data()
+    private let lock = NSLock()
+
+    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+    var value: Data { lock.withLock { data } }
+}
+
+/// Asks the kernel for a free TCP port on 127.0.0.1, for peers (squid, tinyproxy) that cannot bind port 0
+/// and report it.
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ProcessRunError(description: "socket() failed: \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw ProcessRunError(description: "bind() failed: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
