@@ -51,7 +51,9 @@ public struct GzipCodec: Hashable, Sendable {
         return try ZlibStreamPool.withStream(.inflate) { stream throws(ProtocolError) -> [UInt8] in
             guard inflateReset(stream) == Z_OK else { throw ProtocolError.compressionFailure }
             // zlib never writes through next_in; the field is just not declared const.
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.next_in = UnsafeMutablePointer(
+                mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            )
             stream.pointee.avail_in = uInt(bytes.count)
             var output: [UInt8] = []
             while true {
