@@ -34,7 +34,7 @@ public struct GzipCodec: Hashable, Sendable {
         return try result.get()
     }
 
-    /// Inflates every gzip member of `bytes`; see ``decompress(_:limit:)-(Array<UInt8>,_)``.
+    /// Inflates every gzip member of `bytes` (the buffer form, for callers that already hold the bytes).
     public func decompress(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(ProtocolError) -> [UInt8] {
         guard !bytes.isEmpty else {
             throw ProtocolError.corruptCompressedData.with(detail: "no gzip member")
