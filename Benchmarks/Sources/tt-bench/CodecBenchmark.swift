@@ -1,0 +1,224 @@
+import ArgumentParser
+import CRawCodec
+import TTProtocol
+
+/// `tt-bench codec`: PacketCodec encode/decode throughput against the raw C loop, on the same record-like
+/// packets and the same keys. Swift and C runs alternate within each repetition so machine noise hits both;
+/// every figure is the best of the repetitions.
+struct CodecBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "codec",
+        abstract: "PacketCodec vs a raw C zlib + OpenSSL loop (64 KiB frames, 4 MiB parallel encode)."
+    )
+
+    @Option(help: "Repetitions of every measurement; the best one counts.")
+    var repetitions = 5
+
+    @Option(help: "64 KiB frames encoded per repetition.")
+    var encodeFrames = 60
+
+    @Option(help: "64 KiB frames decoded per repetition.")
+    var decodeFrames = 600
+
+    @Option(help: "4 MiB packets encoded per repetition.")
+    var largeFrames = 2
+
+    func validate() throws {
+        guard repetitions > 0, encodeFrames > 0, decodeFrames > 0, largeFrames > 0 else {
+            throw ValidationError("repetitions and frame counts must be positive")
+        }
+    }
+
+    func run() throws {
+        let client = ClientHandshake()
+        let (serverHello, serverKeys) = try ServerHandshake(identity: .generate()).respond(to: client.hello)
+        let (clientKeys, _) = try client.finish(serverHello: serverHello)
+        let keys = KeyPair(client: clientKeys, server: serverKeys)
+
+        let small = try Workload(payloadSize: 64 << 10, keys: keys)
+        try small.checkSameFrames()
+        let encode = try small.compareEncode(frames: encodeFrames, repetitions: repetitions)
+        Measure.report("codec.encode.64k.mb_s", encode.swift)
+        Measure.report("codec.encode.64k.raw_c.mb_s", encode.rawC)
+        Measure.report("codec.encode.64k/raw_c", encode.swift / encode.rawC)
+
+        let decode = try small.compareDecode(frames: decodeFrames, repetitions: repetitions)
+        Measure.report("codec.decode.64k.mb_s", decode.swift)
+        Measure.report("codec.decode.64k.raw_c.mb_s", decode.rawC)
+        Measure.report("codec.decode.64k/raw_c", decode.swift / decode.rawC)
+
+        let large = try Workload(payloadSize: 4 << 20, keys: keys)
+        let parallel = try large.compareEncode(frames: largeFrames, repetitions: repetitions)
+        let single = try large.swiftEncode(
+            frames: largeFrames,
+            repetitions: repetitions,
+            gzip: GzipCodec(parallelThreshold: .max)
+        )
+        Measure.report("codec.encode.4m.mb_s", parallel.swift)
+        Measure.report("codec.encode.4m.swift_single.mb_s", single)
+        Measure.report("codec.encode.4m.raw_c_single.mb_s", parallel.rawC)
+        Measure.report("codec.encode.4m/raw_c_single", parallel.swift / parallel.rawC)
+        Measure.report("codec.compression_ratio.64k", small.compressionRatio)
+    }
+}
+
+/// Both sides' keys of one handshake.
+struct KeyPair {
+    let client: SessionKeys
+    let server: SessionKeys
+}
+
+/// One packet size: the Swift codec and the raw C codec over the same packet bytes.
+struct Workload {
+    let payload: [UInt8]
+    let packet: Packet
+    let packetBytes: [UInt8]
+    let keys: KeyPair
+
+    init(payloadSize: Int, keys: KeyPair) throws {
+        payload = RecordLike.bytes(payloadSize)
+        packet = .request(RequestPacket(function: .echo, payload: payload))
+        packetBytes = packet.serialize()
+        self.keys = keys
+    }
+
+    var compressionRatio: Double {
+        let frame = try! PacketCodec(keys: keys.client).encode(packet)
+        return Double(packetBytes.count) / Double(frame.count)
+    }
+
+    /// Frame 0 must come out byte for byte the same from both codecs, or the comparison is meaningless.
+    func checkSameFrames() throws {
+        let swiftFrame = try PacketCodec(keys: keys.client).encode(packet)
+        let raw = try RawCodec(keys.client)
+        let rawFrame = raw.encodeFrame(packetBytes, counter: 0)
+        guard swiftFrame == rawFrame else {
+            throw ValidationError("the raw C frame differs from PacketCodec's (\(rawFrame.count) vs \(swiftFrame.count) bytes)")
+        }
+    }
+
+    /// Megabytes of payload per second, best of `repetitions`, Swift and C alternating.
+    func compareEncode(frames: Int, repetitions: Int) throws -> (swift: Double, rawC: Double) {
+        let sender = try PacketCodec(keys: keys.client)
+        let raw = try RawCodec(keys.client)
+        var swiftBest = Double.infinity
+        var rawBest = Double.infinity
+        var produced = 0
+        var counter: UInt64 = 0
+        for _ in 0..<repetitions {
+            swiftBest = min(swiftBest, try Measure.seconds {
+                for _ in 0..<frames { produced &+= try sender.encode(packet).count }
+            })
+            rawBest = min(rawBest, try Measure.seconds {
+                let total = packetBytes.withUnsafeBufferPointer { packet in
+                    CRawCodec_encodeLoop(raw.codec, packet.baseAddress, packet.count, counter, frames)
+                }
+                guard total > 0 else { throw ValidationError("raw C encode failed") }
+                produced &+= total
+            })
+            counter += UInt64(frames)
+        }
+        precondition(produced > 0)
+        let bytes = Double(payload.count * frames)
+        return (bytes / swiftBest / 1e6, bytes / rawBest / 1e6)
+    }
+
+    /// Swift encode alone with the given gzip settings: megabytes of payload per second, best of `repetitions`.
+    func swiftEncode(frames: Int, repetitions: Int, gzip: GzipCodec) throws -> Double {
+        let sender = try PacketCodec(keys: keys.client, gzip: gzip)
+        var best = Double.infinity
+        var produced = 0
+        for _ in 0..<repetitions {
+            best = min(best, try Measure.seconds {
+                for _ in 0..<frames { produced &+= try sender.encode(packet).count }
+            })
+        }
+        precondition(produced > 0)
+        return Double(payload.count * frames) / best / 1e6
+    }
+
+    /// Both decoders open the very same frames (sealed once by PacketCodec); each repetition starts a fresh
+    /// receiver at counter 0.
+    func compareDecode(frames count: Int, repetitions: Int) throws -> (swift: Double, rawC: Double) {
+        let sender = try PacketCodec(keys: keys.client)
+        let frames = try FrameSet((0..<count).map { _ in try sender.encode(packet) })
+        defer { frames.deallocate() }
+        let raw = try RawCodec(keys.server)
+        var swiftBest = Double.infinity
+        var rawBest = Double.infinity
+        for _ in 0..<repetitions {
+            let receiver = try PacketCodec(keys: keys.server)
+            var received = 0
+            swiftBest = min(swiftBest, try Measure.seconds {
+                for frame in frames.buffers {
+                    let header = try receiver.decodeHeader(Array(frame[0..<FrameHeader.size]))
+                    let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
+                    if case .request(let request) = try receiver.decode(header: header, body: body) {
+                        received += request.payload.count
+                    }
+                }
+            })
+            guard received == payload.count * count else { throw ValidationError("Swift decode lost bytes") }
+            rawBest = min(rawBest, try Measure.seconds {
+                let total = CRawCodec_decodeLoop(
+                    raw.codec, frames.pointers, frames.lengths, 0, count, RequestPacket.headerSize)
+                guard total == payload.count * count else { throw ValidationError("raw C decode failed") }
+            })
+        }
+        let bytes = Double(payload.count * count)
+        return (bytes / swiftBest / 1e6, bytes / rawBest / 1e6)
+    }
+}
+
+/// Frames copied into plain C buffers, so the C loop and the Swift loop read the same memory.
+struct FrameSet {
+    let buffers: [UnsafeRawBufferPointer]
+    let pointers: [UnsafePointer<UInt8>?]
+    let lengths: [Int]
+
+    init(_ frames: [[UInt8]]) throws {
+        buffers = frames.map { frame in
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: frame.count, alignment: 16)
+            copy.copyBytes(from: frame)
+            return UnsafeRawBufferPointer(copy)
+        }
+        pointers = buffers.map { $0.baseAddress!.assumingMemoryBound(to: UInt8.self) }
+        lengths = buffers.map(\.count)
+    }
+
+    func deallocate() {
+        for buffer in buffers { buffer.deallocate() }
+    }
+}
+
+/// The raw C codec for one side's keys.
+final class RawCodec {
+    let codec: OpaquePointer
+
+    init(_ keys: SessionKeys) throws {
+        guard let codec = CRawCodec_create(keys.sendKey, keys.sendIV, keys.receiveKey, keys.receiveIV) else {
+            throw ValidationError("cannot create the raw C codec")
+        }
+        self.codec = codec
+    }
+
+    deinit { CRawCodec_destroy(codec) }
+
+    func encodeFrame(_ packet: [UInt8], counter: UInt64) -> [UInt8] {
+        var frame: UnsafeMutablePointer<UInt8>?
+        let length = CRawCodec_encodeFrame(codec, packet, packet.count, counter, &frame)
+        defer { CRawCodec_freeFrame(frame) }
+        guard length > 0, let frame else { return [] }
+        return Array(UnsafeBufferPointer(start: frame, count: length))
+    }
+}
+
+/// Record-like text from the C generator, so every benchmark and the C baseline see the same bytes.
+enum RecordLike {
+    static func bytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            CRawCodec_recordLike(buffer.baseAddress, count, seed)
+            initialized = count
+        }
+    }
+}

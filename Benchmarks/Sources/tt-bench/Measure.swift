@@ -1,0 +1,42 @@
+/// Timing and the `NAME VALUE` output every figure goes through.
+enum Measure {
+    private static let clock = ContinuousClock()
+
+    /// Wall-clock seconds `body` takes.
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = clock.now
+        try body()
+        return (clock.now - start).seconds
+    }
+
+    /// Prints one figure line, `NAME VALUE`, with a precision that suits the value.
+    static func report(_ name: String, _ value: Double) {
+        let digits = abs(value) >= 100 ? 1 : abs(value) >= 1 ? 3 : 4
+        print("\(name) \(format(value, digits: digits))")
+    }
+
+    static func format(_ value: Double, digits: Int) -> String {
+        guard value.isFinite else { return "nan" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        let whole = Int(scaled / scale)
+        var fraction = String(Int(scaled) - whole * Int(scale))
+        while fraction.count < digits { fraction = "0" + fraction }
+        return (value < 0 ? "-" : "") + (digits == 0 ? "\(whole)" : "\(whole).\(fraction)")
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        precondition(!values.isEmpty, "median of nothing")
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
