@@ -1,4 +1,5 @@
 import NIOCore
+import TTProtocol
 
 /// The handlers of a new session, in order: idle timer → handshake (then frame decoder) → session.
 enum SessionPipeline {
