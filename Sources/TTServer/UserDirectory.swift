@@ -107,25 +107,21 @@ public struct UserDirectory: Sendable {
         return index == nil
     }
 
+    /// Writes a sibling temporary file with mode 0600 and renames it over `path`: readers see the old file or
+    /// the new one, never half of it.
     private static func write(_ text: String, to path: String) throws(UsersFileError) {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        do {
-            guard
-                FileManager.default.createFile(
-                    atPath: temporary.path,
-                    contents: Data(text.utf8),
-                    attributes: [.posixPermissions: 0o600]
-                )
-            else {
-                throw CocoaError(.fileWriteUnknown)
-            }
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw UsersFileError(path: path, line: nil, problem: "cannot write the users file (\(reason(error)))")
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        let created = FileManager.default.createFile(
+            atPath: temporary,
+            contents: Data(text.utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        guard created, rename(temporary, path) == 0 else {
+            let reason = created ? String(cString: strerror(errno)) : "cannot create \(temporary)"
+            unlink(temporary)
+            throw UsersFileError(path: path, line: nil, problem: "cannot write the users file (\(reason))")
         }
     }
 
