@@ -17,7 +17,7 @@ public enum Handshake {
     /// - Throws: ``ProtocolError/badMagic`` or ``ProtocolError/unsupportedVersion``.
     public static func validatePrefix(_ bytes: [UInt8]) throws(ProtocolError) {
         for (index, byte) in bytes.prefix(magic.count).enumerated() where byte != magic[index] {
-            throw ProtocolError.badMagic.with(detail: "received \(printable(bytes.prefix(16)))")
+            throw ProtocolError.badMagic.with(detail: "received \(printable(bytes.prefix(32)))")
         }
         if bytes.count >= 6 {
             let version = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
