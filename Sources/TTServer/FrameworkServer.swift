@@ -131,24 +131,19 @@ public final class FrameworkServer: Sendable {
             }
         }
         let grace = configuration.shutdownGracePeriod
-        let drained = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [registry] in
-                await registry.waitUntilEmpty()
-                return true
-            }
+        let registry = self.registry
+        let logger = self.logger
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await registry.waitUntilEmpty() }
             group.addTask {
                 try? await Task.sleep(for: grace)
-                return false
+                guard !Task.isCancelled else { return }
+                let remaining = registry.openChannels
+                logger.warning("grace period over, closing sessions", metadata: ["sessions": "\(remaining.count)"])
+                for channel in remaining { channel.close(promise: nil) }
             }
-            let first = await group.next() ?? false
+            await group.next()
             group.cancelAll()
-            return first
-        }
-        if !drained {
-            let remaining = registry.openChannels
-            logger.warning("grace period over, closing sessions", metadata: ["sessions": "\(remaining.count)"])
-            for channel in remaining { channel.close(promise: nil) }
-            await registry.waitUntilEmpty()
         }
         state.withLockedValue { $0 = .stopped }
         let waiters = stopWaiters.withLockedValue { waiters in

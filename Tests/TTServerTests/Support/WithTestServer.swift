@@ -4,6 +4,7 @@ import TTServer
 import TTTestSupport
 
 /// Runs `body` against a fresh in-process server and always stops the server afterwards.
+@discardableResult
 func withTestServer<T>(
     host: String = "127.0.0.1",
     users: [String: String] = ["batch": "batch"],
