@@ -34,19 +34,26 @@ public struct GzipCodec: Hashable, Sendable {
         return try result.get()
     }
 
-    /// Inflates every gzip member of `bytes`; see ``decompress(_:limit:)-(Array<UInt8>,_)``.
+    /// Inflates every gzip member of `bytes` (the buffer form, for callers that already hold the bytes).
     public func decompress(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(ProtocolError) -> [UInt8] {
         guard !bytes.isEmpty else {
             throw ProtocolError.corruptCompressedData.with(detail: "no gzip member")
         }
         // ISIZE of the last member sizes the output exactly for the usual single-member frame; deflate never
         // expands more than 1032:1, so a lying trailer cannot make us reserve more than the input justifies.
-        let lastSize = bytes.count >= 18 ? Int(bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian) : 0
-        let plausible = min(lastSize, bytes.count.multipliedReportingOverflow(by: 1032).partialValue)
-        var capacity = min(limit + 1, max(plausible + 1, 4096))
+        let lastSize =
+            bytes.count >= 18
+            ? Int(bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian) : 0
+        let plausible = min(lastSize, bytes.count > Int.max / 1032 ? Int.max : bytes.count * 1032)
+        // One byte past the limit tells "exactly at the limit" from "over it" without a second pass.
+        let ceiling = max(0, limit) == .max ? Int.max : max(0, limit) + 1
+        var capacity = min(ceiling, max(plausible + 1, 4096))
         return try ZlibStreamPool.withStream(.inflate) { stream throws(ProtocolError) -> [UInt8] in
             guard inflateReset(stream) == Z_OK else { throw ProtocolError.compressionFailure }
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            // zlib never writes through next_in; the field is just not declared const.
+            stream.pointee.next_in = UnsafeMutablePointer(
+                mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            )
             stream.pointee.avail_in = uInt(bytes.count)
             var output: [UInt8] = []
             while true {
@@ -89,7 +96,7 @@ public struct GzipCodec: Hashable, Sendable {
                     throw ProtocolError.inflatedSizeExceeded.with(detail: "limit \(limit) bytes")
                 }
                 if finished { return output }
-                capacity = min(limit + 1, capacity * 2)
+                capacity = min(ceiling, capacity > Int.max / 2 ? Int.max : capacity * 2)
             }
         }
     }

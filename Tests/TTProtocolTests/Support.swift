@@ -20,17 +20,20 @@ extension Array where Element == UInt8 {
 func recordLikeBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
     var state = seed
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(count)
-    let words = Array("VOLSER TAPE0001 SCRATCH LOCATION VAULT-A CUSTOMER ACME ".utf8)
+    bytes.reserveCapacity(count + 16)
+    let words = "VOLSER TAPE SCRATCH LOCATION VAULT CUSTOMER ACME MOUNT EXPIRY RETAIN".split(separator: " ").map {
+        Array($0.utf8)
+    }
     while bytes.count < count {
         state = state &* 1_103_515_245 &+ 12345
-        if state >> 28 < 10 {
-            bytes.append(UInt8(truncatingIfNeeded: state >> 16))
+        if state >> 28 < 4 {
+            bytes += Array(String((state >> 12) % 100_000).utf8)
         } else {
-            bytes.append(words[Int(state >> 16) % words.count])
+            bytes += words[Int(state >> 16) % words.count]
         }
+        bytes.append(state >> 30 == 0 ? 0x0A : 0x20)
     }
-    return bytes
+    return Array(bytes.prefix(count))
 }
 
 /// A client and server codec pair from a real handshake.
