@@ -54,6 +54,9 @@ final class SessionHandler: ChannelDuplexHandler {
             } catch {
                 fail(context: context, error)
             }
+        case let proxied as ProxiedPeerEvent:
+            logger[metadataKey: "via"] = logger[metadataKey: "peer"]
+            logger[metadataKey: "peer"] = "\(proxied.peer)"
         case is ServerQuiesceEvent:
             quiescing = true
             closeIfDone(context: context)

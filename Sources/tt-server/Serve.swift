@@ -47,6 +47,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long shutdown waits for in-flight requests.", valueName: "SECONDS"))
     var shutdownGrace: Double = 10
 
+    @Flag(help: "Expect a PROXY protocol v1/v2 header on every connection (behind HAProxy `send-proxy`).")
+    var proxyProtocol = false
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: LogLevel = .info
 
@@ -111,7 +114,8 @@ struct Serve: AsyncParsableCommand {
                 idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 maxConnections: maxConnections
             ),
-            shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000))
+            shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000)),
+            acceptsProxyProtocol: proxyProtocol
         )
         let server = FrameworkServer(configuration: configuration, logger: logger)
         let bound: [SocketAddress]
