@@ -216,6 +216,11 @@ final class SessionHandler: ChannelDuplexHandler {
         do {
             let frame = try sealer.seal(compressed)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+        } catch ProtocolError.frameTooLarge {
+            // An answer can outgrow the frame limit its request fitted in (an Echo of incompressible bytes):
+            // the client gets Bad request instead of a dropped session. Nothing was sealed, so no counter moved.
+            let refusal = Packet.response(ResponsePacket(rc: .badRequest)).serialize()
+            send(shared.gzip.compress(refusal), context: context)
         } catch {
             fail(context: context, error)
         }

@@ -26,6 +26,13 @@ extension SerializedSuites {
             return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
         }
 
+        /// User plus system CPU time of a process so far, from /proc/PID/stat (clock ticks of 1/100 s).
+        private func cpuSeconds(of pid: Int32) throws -> Double {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+            return Double((Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)) / 100
+        }
+
         @Test("Idle sessions cost little resident memory in tt-server")
         func memoryPerIdleSession() async throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
@@ -80,7 +87,11 @@ extension SerializedSuites {
             }
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("MEASURE pings=\(total) clients=\(clients) seconds=\(seconds) pings/s=\(Int(Double(total) / seconds))")
+            let serverCPU = try cpuSeconds(of: process.pid)
+            print(
+                "MEASURE pings=\(total) clients=\(clients) seconds=\(seconds) pings/s=\(Int(Double(total) / seconds))"
+                    + " server-cpu-seconds=\(serverCPU) (including start-up)"
+            )
             #expect(total == clients * pingsEach)
             #expect(await process.stop() == 0)
         }

@@ -85,6 +85,27 @@ struct RequestTests {
         }
     }
 
+    @Test("An Echo whose answer would exceed maxFrameSize gets Bad request and the session stays open")
+    func echoAnswerTooLarge() async throws {
+        let maxFrameSize = 64 << 10
+        try await withTestServer(limits: ProtocolLimits(maxFrameSize: maxFrameSize)) { server in
+            let client = try await TestClient.connect(to: server)
+            // The largest incompressible payload whose request still fits; the answer's header is 8 bytes longer.
+            let probe = try PacketCodec(keys: client.keys.reversed, limits: ProtocolLimits(maxFrameSize: 1 << 20))
+            var size = maxFrameSize
+            while size > 0,
+                try probe.encode(.request(RequestPacket(function: .echo, payload: pseudoRandomBytes(count: size)))).count
+                    - 4 > maxFrameSize
+            {
+                size -= 1
+            }
+            let response = try await client.echo(pseudoRandomBytes(count: size))
+            #expect(response.rc == .badRequest)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
     @Test("An unknown function answers Unknown function and the session stays open")
     func unknownFunction() async throws {
         try await withTestServer { server in
