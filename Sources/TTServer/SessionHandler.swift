@@ -122,7 +122,11 @@ final class SessionHandler: ChannelDuplexHandler {
         let limit = shared.limits.maxInflatedSize
         if compressed.count < shared.configuration.offloadThreshold {
             do {
-                handle(try Self.parseRequest(gzip.decompress(compressed, limit: limit)), started: started, context: context)
+                handle(
+                    try Self.parseRequest(gzip.decompress(compressed, limit: limit)),
+                    started: started,
+                    context: context
+                )
             } catch {
                 fail(context: context, error)
             }

@@ -24,15 +24,23 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Identity key file; created (mode 0600) if absent.", valueName: "FILE"))
     var identity = "tt-server-identity.pem"
 
-    @Option(help: ArgumentHelp("Users file for Login (see `tt-server add-user`); without it every login is rejected.",
-                               valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Users file for Login (see `tt-server add-user`); without it every login is rejected.",
+            valueName: "FILE"
+        )
+    )
     var users: String?
 
     @Option(help: ArgumentHelp("Close sessions silent for this long.", valueName: "SECONDS"))
     var idleTimeout: Double = 300
 
-    @Option(help: ArgumentHelp("Close connections that have not completed the handshake by then.",
-                               valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "Close connections that have not completed the handshake by then.",
+            valueName: "SECONDS"
+        )
+    )
     var handshakeTimeout: Double = 10
 
     @Option(help: ArgumentHelp("Sessions held at once; more are closed at once.", valueName: "COUNT"))

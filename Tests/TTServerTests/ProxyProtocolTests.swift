@@ -1,7 +1,7 @@
-import Testing
 import TTProtocol
 import TTServer
 import TTTestSupport
+import Testing
 
 /// Sessions behind a load balancer: a PROXY protocol header names the real client.
 @Suite("PROXY protocol")
@@ -22,7 +22,11 @@ struct ProxyProtocolTests {
             let codec = try PacketCodec(keys: keys)
             try await connection.send(codec.encode(.request(RequestPacket(function: .ping))))
             let header = try codec.decodeHeader(try await connection.receive(exactly: 4))
-            guard case .response(let response) = try codec.decode(header: header, body: try await connection.receive(exactly: header.length))
+            guard
+                case .response(let response) = try codec.decode(
+                    header: header,
+                    body: try await connection.receive(exactly: header.length)
+                )
             else { throw TestClientError.notAResponse }
             #expect(response.rc == .requestOK)
             await connection.close()
@@ -32,12 +36,17 @@ struct ProxyProtocolTests {
 
     @Test("A v1 TCP4 header names the client")
     func v1IPv4() async throws {
-        #expect(try await peerLogged(after: Array("PROXY TCP4 203.0.113.7 127.0.0.1 4242 5000\r\n".utf8)) == "203.0.113.7:4242")
+        #expect(
+            try await peerLogged(after: Array("PROXY TCP4 203.0.113.7 127.0.0.1 4242 5000\r\n".utf8))
+                == "203.0.113.7:4242"
+        )
     }
 
     @Test("A v1 TCP6 header names the client in brackets")
     func v1IPv6() async throws {
-        #expect(try await peerLogged(after: Array("PROXY TCP6 2001:db8::1 ::1 4242 5000\r\n".utf8)) == "[2001:db8::1]:4242")
+        #expect(
+            try await peerLogged(after: Array("PROXY TCP6 2001:db8::1 ::1 4242 5000\r\n".utf8)) == "[2001:db8::1]:4242"
+        )
     }
 
     @Test("A v1 UNKNOWN header keeps the socket's address")
@@ -48,7 +57,8 @@ struct ProxyProtocolTests {
 
     @Test("A v2 PROXY header over TCP/IPv4 names the client")
     func v2IPv4() async throws {
-        let header: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0, 12]
+        let header: [UInt8] =
+            [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0, 12]
             + [198, 51, 100, 9] + [127, 0, 0, 1] + [0x10, 0x92] + [0x13, 0x88]
         #expect(try await peerLogged(after: header) == "198.51.100.9:4242")
     }
@@ -56,7 +66,8 @@ struct ProxyProtocolTests {
     @Test("A v2 PROXY header over TCP/IPv6 names the client")
     func v2IPv6() async throws {
         let source: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + [UInt8](repeating: 0, count: 11) + [2]
-        let header: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x21, 0, 36]
+        let header: [UInt8] =
+            [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x21, 0, 36]
             + source + [UInt8](repeating: 0, count: 15) + [1] + [0x10, 0x92] + [0x13, 0x88]
         #expect(try await peerLogged(after: header) == "[2001:db8::2]:4242")
     }
