@@ -28,7 +28,7 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
     }
 
     private static func format(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// Escapes control and non-ASCII characters and cuts long lines, so a hostile request line cannot forge log

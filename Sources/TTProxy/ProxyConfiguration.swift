@@ -10,6 +10,17 @@ public struct ProxyConfiguration: Sendable {
             self.host = host
             self.port = port
         }
+
+        /// Parses `host:port` or `[v6]:port`; port 0 asks for a free port.
+        public init?(parsing text: String) {
+            if text.hasSuffix(":0") {
+                guard let target = ConnectTarget(parsing: text.dropLast() + "1") else { return nil }
+                self.init(host: target.host, port: 0)
+            } else {
+                guard let target = ConnectTarget(parsing: text) else { return nil }
+                self.init(host: target.host, port: target.port)
+            }
+        }
     }
 
     /// Addresses to listen on. Default: `127.0.0.1:3128`.
