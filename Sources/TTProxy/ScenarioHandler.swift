@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Runs a ``Scenario`` on one client connection: reads a request head, then performs the steps in order.
-final class ScenarioHandler: ChannelInboundHandler {
+final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -30,6 +30,8 @@ final class ScenarioHandler: ChannelInboundHandler {
     private var peer: (any Channel)?
     private var targetBuffer: TargetBufferHandler?
     private var held: ByteBuffer?
+    /// The client finished sending while the scenario ran; the tunnel passes the end on after `pending`.
+    private var inputEnded = false
     private var record: RequestRecord?
 
     init(scenario: Scenario, configuration: ProxyConfiguration) {
@@ -59,6 +61,7 @@ final class ScenarioHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
+            inputEnded = true
             if mode != .running { context.close(promise: nil) }
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -250,6 +253,7 @@ final class ScenarioHandler: ChannelInboundHandler {
         if let bytes = targetBuffer.take() { clientGlue.writeAndFlush(bytes) }
         if targetBuffer.inputEnded { targetGlue.inputEndedEarlier() }
         if let bytes = pending.take() { targetGlue.writeAndFlush(bytes) }
+        if inputEnded { clientGlue.inputEndedEarlier() }
         peer.pipeline.syncOperations.removeHandler(targetBuffer, promise: nil)
         context.channel.closeFuture.assumeIsolated().whenComplete { _ in record.finish() }
         self.record = nil

@@ -1,4 +1,5 @@
 public import Foundation
+import NIOCore
 public import TTProxy
 
 /// A tt-proxy running in-process on an ephemeral loopback port, recording its access log: the proxy for tests.
