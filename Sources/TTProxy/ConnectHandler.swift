@@ -22,10 +22,10 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var requests = 0
     private var record: RequestRecord?
-    private let configuration: ProxyConfiguration
+    private let configuration: ProxyServerConfiguration
     private let overLimit: Bool
 
-    init(configuration: ProxyConfiguration, overLimit: Bool) {
+    init(configuration: ProxyServerConfiguration, overLimit: Bool) {
         self.configuration = configuration
         self.overLimit = overLimit
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)

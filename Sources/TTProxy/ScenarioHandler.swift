@@ -20,7 +20,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     private static let maxRounds = 16
 
     private let steps: [Scenario.Step]
-    private let configuration: ProxyConfiguration
+    private let configuration: ProxyServerConfiguration
     private var mode = Mode.readingHead
     private var parser: RequestHeadParser
     private var pending: ByteBuffer?
@@ -34,7 +34,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var record: RequestRecord?
 
-    init(scenario: Scenario, configuration: ProxyConfiguration) {
+    init(scenario: Scenario, configuration: ProxyServerConfiguration) {
         self.steps = scenario.steps
         self.configuration = configuration
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
