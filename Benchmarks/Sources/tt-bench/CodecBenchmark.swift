@@ -4,7 +4,8 @@ import TTProtocol
 
 /// `tt-bench codec`: PacketCodec encode/decode throughput against the raw C loop, on the same record-like
 /// packets and the same keys. Swift and C runs alternate within each repetition so machine noise hits both;
-/// every figure is the best of the repetitions.
+/// every figure is the best of the repetitions. Single-threaded loops are timed in thread CPU time (the
+/// machine is shared), the parallel 4 MiB encode and its single-threaded C baseline in wall-clock time.
 struct CodecBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "codec",
@@ -23,6 +24,9 @@ struct CodecBenchmark: ParsableCommand {
     @Option(help: "4 MiB packets encoded per repetition.")
     var largeFrames = 2
 
+    @Option(help: "Comma-separated parts to run: encode, decode, large (all by default; for profiling).")
+    var parts = "encode,decode,large"
+
     func validate() throws {
         guard repetitions > 0, encodeFrames > 0, decodeFrames > 0, largeFrames > 0 else {
             throw ValidationError("repetitions and frame counts must be positive")
@@ -35,30 +39,48 @@ struct CodecBenchmark: ParsableCommand {
         let (clientKeys, _) = try client.finish(serverHello: serverHello)
         let keys = KeyPair(client: clientKeys, server: serverKeys)
 
+        let selected = Set(parts.split(separator: ",").map(String.init))
         let small = try Workload(payloadSize: 64 << 10, keys: keys)
         try small.checkSameFrames()
+        Measure.report("codec.compression_ratio.64k", small.compressionRatio)
+        if selected.contains("encode") {
+            try compareEncode(small)
+        }
+        if selected.contains("decode") {
+            try compareDecode(small)
+        }
+        if selected.contains("large") {
+            try compareLarge(Workload(payloadSize: 4 << 20, keys: keys))
+        }
+    }
+
+    private func compareEncode(_ small: Workload) throws {
         let encode = try small.compareEncode(frames: encodeFrames, repetitions: repetitions)
         Measure.report("codec.encode.64k.mb_s", encode.swift)
         Measure.report("codec.encode.64k.raw_c.mb_s", encode.rawC)
         Measure.report("codec.encode.64k/raw_c", encode.swift / encode.rawC)
+    }
+
+    private func compareDecode(_ small: Workload) throws {
 
         let decode = try small.compareDecode(frames: decodeFrames, repetitions: repetitions)
         Measure.report("codec.decode.64k.mb_s", decode.swift)
         Measure.report("codec.decode.64k.raw_c.mb_s", decode.rawC)
         Measure.report("codec.decode.64k/raw_c", decode.swift / decode.rawC)
+    }
 
-        let large = try Workload(payloadSize: 4 << 20, keys: keys)
-        let parallel = try large.compareEncode(frames: largeFrames, repetitions: repetitions)
+    private func compareLarge(_ large: Workload) throws {
+        let parallel = try large.compareEncode(frames: largeFrames, repetitions: repetitions, wallClock: true)
         let single = try large.swiftEncode(
             frames: largeFrames,
             repetitions: repetitions,
-            gzip: GzipCodec(parallelThreshold: .max)
+            gzip: GzipCodec(parallelThreshold: .max),
+            wallClock: true
         )
         Measure.report("codec.encode.4m.mb_s", parallel.swift)
         Measure.report("codec.encode.4m.swift_single.mb_s", single)
         Measure.report("codec.encode.4m.raw_c_single.mb_s", parallel.rawC)
         Measure.report("codec.encode.4m/raw_c_single", parallel.swift / parallel.rawC)
-        Measure.report("codec.compression_ratio.64k", small.compressionRatio)
     }
 }
 
@@ -98,7 +120,7 @@ struct Workload {
     }
 
     /// Megabytes of payload per second, best of `repetitions`, Swift and C alternating.
-    func compareEncode(frames: Int, repetitions: Int) throws -> (swift: Double, rawC: Double) {
+    func compareEncode(frames: Int, repetitions: Int, wallClock: Bool = false) throws -> (swift: Double, rawC: Double) {
         let sender = try PacketCodec(keys: keys.client)
         let raw = try RawCodec(keys.client)
         var swiftBest = Double.infinity
@@ -106,10 +128,10 @@ struct Workload {
         var produced = 0
         var counter: UInt64 = 0
         for _ in 0..<repetitions {
-            swiftBest = min(swiftBest, try Measure.seconds {
+            swiftBest = min(swiftBest, try Measure.time(wallClock: wallClock) {
                 for _ in 0..<frames { produced &+= try sender.encode(packet).count }
             })
-            rawBest = min(rawBest, try Measure.seconds {
+            rawBest = min(rawBest, try Measure.time(wallClock: wallClock) {
                 let total = packetBytes.withUnsafeBufferPointer { packet in
                     CRawCodec_encodeLoop(raw.codec, packet.baseAddress, packet.count, counter, frames)
                 }
@@ -124,12 +146,12 @@ struct Workload {
     }
 
     /// Swift encode alone with the given gzip settings: megabytes of payload per second, best of `repetitions`.
-    func swiftEncode(frames: Int, repetitions: Int, gzip: GzipCodec) throws -> Double {
+    func swiftEncode(frames: Int, repetitions: Int, gzip: GzipCodec, wallClock: Bool = false) throws -> Double {
         let sender = try PacketCodec(keys: keys.client, gzip: gzip)
         var best = Double.infinity
         var produced = 0
         for _ in 0..<repetitions {
-            best = min(best, try Measure.seconds {
+            best = min(best, try Measure.time(wallClock: wallClock) {
                 for _ in 0..<frames { produced &+= try sender.encode(packet).count }
             })
         }
@@ -149,7 +171,7 @@ struct Workload {
         for _ in 0..<repetitions {
             let receiver = try PacketCodec(keys: keys.server)
             var received = 0
-            swiftBest = min(swiftBest, try Measure.seconds {
+            swiftBest = min(swiftBest, try Measure.cpuSeconds {
                 for frame in frames.buffers {
                     let header = try receiver.decodeHeader(Array(frame[0..<FrameHeader.size]))
                     let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
@@ -159,7 +181,7 @@ struct Workload {
                 }
             })
             guard received == payload.count * count else { throw ValidationError("Swift decode lost bytes") }
-            rawBest = min(rawBest, try Measure.seconds {
+            rawBest = min(rawBest, try Measure.cpuSeconds {
                 let total = CRawCodec_decodeLoop(
                     raw.codec, frames.pointers, frames.lengths, 0, count, RequestPacket.headerSize)
                 guard total == payload.count * count else { throw ValidationError("raw C decode failed") }

@@ -16,6 +16,7 @@ struct TTBench: ParsableCommand {
             Sink.self,
             IdleSessions.self,
             IdleTunnels.self,
+            FreePort.self,
         ]
     )
 }
