@@ -4,7 +4,7 @@ import TTProtocol
 
 /// `tt-bench codec`: PacketCodec encode/decode throughput against the raw C loop, on the same record-like
 /// packets and the same keys. Swift and C runs alternate within each repetition so machine noise hits both;
-/// every figure is the best of the repetitions. Single-threaded loops are timed in thread CPU time (the
+/// throughputs are the best repetition, ratios the median of the back-to-back pairs. Single-threaded loops are timed in thread CPU time (the
 /// machine is shared), the parallel 4 MiB encode and its single-threaded C baseline in wall-clock time.
 struct CodecBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,8 +24,8 @@ struct CodecBenchmark: ParsableCommand {
     @Option(help: "4 MiB packets encoded per repetition.")
     var largeFrames = 2
 
-    @Option(help: "Comma-separated parts to run: encode, decode, large (all by default; for profiling).")
-    var parts = "encode,decode,large"
+    @Option(help: "Comma-separated parts to run: encode, decode, large ping (all by default).")
+    var parts = "encode,decode,large,ping"
 
     func validate() throws {
         guard repetitions > 0, encodeFrames > 0, decodeFrames > 0, largeFrames > 0 else {
@@ -49,6 +49,9 @@ struct CodecBenchmark: ParsableCommand {
         if selected.contains("decode") {
             try compareDecode(small)
         }
+        if selected.contains("ping") {
+            try measurePing(keys)
+        }
         if selected.contains("large") {
             try compareLarge(Workload(payloadSize: 4 << 20, keys: keys))
         }
@@ -58,7 +61,7 @@ struct CodecBenchmark: ParsableCommand {
         let encode = try small.compareEncode(frames: encodeFrames, repetitions: repetitions)
         Measure.report("codec.encode.64k.mb_s", encode.swift)
         Measure.report("codec.encode.64k.raw_c.mb_s", encode.rawC)
-        Measure.report("codec.encode.64k/raw_c", encode.swift / encode.rawC)
+        Measure.report("codec.encode.64k/raw_c", encode.ratio)
     }
 
     private func compareDecode(_ small: Workload) throws {
@@ -66,7 +69,27 @@ struct CodecBenchmark: ParsableCommand {
         let decode = try small.compareDecode(frames: decodeFrames, repetitions: repetitions)
         Measure.report("codec.decode.64k.mb_s", decode.swift)
         Measure.report("codec.decode.64k.raw_c.mb_s", decode.rawC)
-        Measure.report("codec.decode.64k/raw_c", decode.swift / decode.rawC)
+        Measure.report("codec.decode.64k/raw_c", decode.ratio)
+    }
+
+    /// The codec's share of one Ping round trip: the client seals a Ping, the server opens it and seals the
+    /// answer, the client opens that (four codec operations, no I/O), in microseconds.
+    private func measurePing(_ keys: KeyPair) throws {
+        let client = try PacketCodec(keys: keys.client)
+        let server = try PacketCodec(keys: keys.server)
+        let ping = Packet.request(RequestPacket(function: .ping))
+        let answer = Packet.response(ResponsePacket(rc: .requestOK))
+        let count = 2000
+        var best = Double.infinity
+        for _ in 0..<repetitions {
+            best = min(best, try Measure.cpuSeconds {
+                for _ in 0..<count {
+                    _ = try server.decode(frame: client.encode(ping))
+                    _ = try client.decode(frame: server.encode(answer))
+                }
+            })
+        }
+        Measure.report("codec.ping_round_trip_us", best / Double(count) * 1e6)
     }
 
     private func compareLarge(_ large: Workload) throws {
@@ -80,7 +103,7 @@ struct CodecBenchmark: ParsableCommand {
         Measure.report("codec.encode.4m.mb_s", parallel.swift)
         Measure.report("codec.encode.4m.swift_single.mb_s", single)
         Measure.report("codec.encode.4m.raw_c_single.mb_s", parallel.rawC)
-        Measure.report("codec.encode.4m/raw_c_single", parallel.swift / parallel.rawC)
+        Measure.report("codec.encode.4m/raw_c_single", parallel.ratio)
     }
 }
 
@@ -120,29 +143,28 @@ struct Workload {
     }
 
     /// Megabytes of payload per second, best of `repetitions`, Swift and C alternating.
-    func compareEncode(frames: Int, repetitions: Int, wallClock: Bool = false) throws -> (swift: Double, rawC: Double) {
+    func compareEncode(frames: Int, repetitions: Int, wallClock: Bool = false) throws -> Comparison {
         let sender = try PacketCodec(keys: keys.client)
         let raw = try RawCodec(keys.client)
-        var swiftBest = Double.infinity
-        var rawBest = Double.infinity
+        var comparison = Comparison(bytes: Double(payload.count * frames))
         var produced = 0
         var counter: UInt64 = 0
         for _ in 0..<repetitions {
-            swiftBest = min(swiftBest, try Measure.time(wallClock: wallClock) {
+            let swift = try Measure.time(wallClock: wallClock) {
                 for _ in 0..<frames { produced &+= try sender.encode(packet).count }
-            })
-            rawBest = min(rawBest, try Measure.time(wallClock: wallClock) {
+            }
+            let rawC = try Measure.time(wallClock: wallClock) {
                 let total = packetBytes.withUnsafeBufferPointer { packet in
                     CRawCodec_encodeLoop(raw.codec, packet.baseAddress, packet.count, counter, frames)
                 }
                 guard total > 0 else { throw ValidationError("raw C encode failed") }
                 produced &+= total
-            })
+            }
+            comparison.add(swift: swift, rawC: rawC)
             counter += UInt64(frames)
         }
         precondition(produced > 0)
-        let bytes = Double(payload.count * frames)
-        return (bytes / swiftBest / 1e6, bytes / rawBest / 1e6)
+        return comparison
     }
 
     /// Swift encode alone with the given gzip settings: megabytes of payload per second, best of `repetitions`.
@@ -161,17 +183,16 @@ struct Workload {
 
     /// Both decoders open the very same frames (sealed once by PacketCodec); each repetition starts a fresh
     /// receiver at counter 0.
-    func compareDecode(frames count: Int, repetitions: Int) throws -> (swift: Double, rawC: Double) {
+    func compareDecode(frames count: Int, repetitions: Int) throws -> Comparison {
         let sender = try PacketCodec(keys: keys.client)
         let frames = try FrameSet((0..<count).map { _ in try sender.encode(packet) })
         defer { frames.deallocate() }
         let raw = try RawCodec(keys.server)
-        var swiftBest = Double.infinity
-        var rawBest = Double.infinity
+        var comparison = Comparison(bytes: Double(payload.count * count))
         for _ in 0..<repetitions {
             let receiver = try PacketCodec(keys: keys.server)
             var received = 0
-            swiftBest = min(swiftBest, try Measure.cpuSeconds {
+            let swift = try Measure.cpuSeconds {
                 for frame in frames.buffers {
                     let header = try receiver.decodeHeader(Array(frame[0..<FrameHeader.size]))
                     let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
@@ -179,17 +200,39 @@ struct Workload {
                         received += request.payload.count
                     }
                 }
-            })
+            }
             guard received == payload.count * count else { throw ValidationError("Swift decode lost bytes") }
-            rawBest = min(rawBest, try Measure.cpuSeconds {
+            let rawC = try Measure.cpuSeconds {
                 let total = CRawCodec_decodeLoop(
                     raw.codec, frames.pointers, frames.lengths, 0, count, RequestPacket.headerSize)
                 guard total == payload.count * count else { throw ValidationError("raw C decode failed") }
-            })
+            }
+            comparison.add(swift: swift, rawC: rawC)
         }
-        let bytes = Double(payload.count * count)
-        return (bytes / swiftBest / 1e6, bytes / rawBest / 1e6)
+        return comparison
     }
+}
+
+/// Swift and C timings of the same work, taken in adjacent pairs.
+struct Comparison {
+    let bytes: Double
+    private(set) var swiftSeconds: [Double] = []
+    private(set) var rawCSeconds: [Double] = []
+
+    init(bytes: Double) { self.bytes = bytes }
+
+    mutating func add(swift: Double, rawC: Double) {
+        swiftSeconds.append(swift)
+        rawCSeconds.append(rawC)
+    }
+
+    /// Megabytes per second of the best Swift repetition.
+    var swift: Double { bytes / swiftSeconds.min()! / 1e6 }
+    /// Megabytes per second of the best C repetition.
+    var rawC: Double { bytes / rawCSeconds.min()! / 1e6 }
+    /// Swift throughput over C throughput: the median over the pairs, each measured back to back, so a burst
+    /// of load from other processes moves both sides of a pair instead of one best-of figure.
+    var ratio: Double { Measure.median(zip(swiftSeconds, rawCSeconds).map { $1 / $0 }) }
 }
 
 /// Frames copied into plain C buffers, so the C loop and the Swift loop read the same memory.
