@@ -10,9 +10,8 @@ public struct ConnectionReport: Sendable, Hashable {
     public var connectedAddress: String?
     /// Time until the TCP connection (to the server, or to the proxy) was established.
     public var tcpConnectTime: Duration
-    /// Time of the TLS handshake with an https:// proxy.
-    public var proxyTLSTime: Duration?
-    /// Time of the CONNECT exchange, including authentication round trips.
+    /// Time from the TCP connection to the proxy until its final answer to CONNECT: the TLS handshake with an
+    /// https:// proxy and every authentication round trip included.
     public var tunnelTime: Duration?
     /// The HTTP status of the proxy's final answer to CONNECT.
     public var proxyStatus: Int?
@@ -27,7 +26,6 @@ public struct ConnectionReport: Sendable, Hashable {
         proxy: Endpoint? = nil,
         connectedAddress: String? = nil,
         tcpConnectTime: Duration = .zero,
-        proxyTLSTime: Duration? = nil,
         tunnelTime: Duration? = nil,
         proxyStatus: Int? = nil,
         offeredAuthSchemes: [String] = [],
@@ -37,7 +35,6 @@ public struct ConnectionReport: Sendable, Hashable {
         self.proxy = proxy
         self.connectedAddress = connectedAddress
         self.tcpConnectTime = tcpConnectTime
-        self.proxyTLSTime = proxyTLSTime
         self.tunnelTime = tunnelTime
         self.proxyStatus = proxyStatus
         self.offeredAuthSchemes = offeredAuthSchemes
