@@ -15,6 +15,9 @@ final class ConnectExchangeRecorder {
     private(set) var lastAuthSchemeSent: String?
 
     private static let prefixLimit = 256
+    /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
+    /// misbehaving proxy.
+    static let headerLimit = 64 * 1024
 
     func recordIncoming(_ bytes: UnsafeRawBufferPointer) {
         incomingCount += bytes.count

@@ -86,7 +86,9 @@ public final class HTTPProxyTransport: Transport {
             elapsed: elapsed,
             recorder: recorder
         )
-        guard result == CURLE_OK, (200..<300).contains(status) else {
+        guard result == CURLE_OK, (200..<300).contains(status),
+            recorder.incomingCount <= ConnectExchangeRecorder.headerLimit
+        else {
             let error = outcome.error(target: target, proxy: proxy)
             options.logger.debug(
                 "proxy tunnel failed",

@@ -54,6 +54,11 @@ struct ProxyExchangeOutcome {
             )
         }
 
+        // CURLE_OK here means libcurl accepted the answer but it broke our own header limit.
+        if result == CURLE_OK || curlMessage.lowercased().contains("too large") {
+            return make(.proxyTunnel, .proxyProtocolViolation, tooLargeMessage(where_))
+        }
+
         switch status {
         case 407:
             return make(.proxyTunnel, .proxyAuthenticationRequired, authenticationMessage(where_, target, proxy, reply))
@@ -75,7 +80,7 @@ struct ProxyExchangeOutcome {
                 "\(where_) refused the tunnel to \(target) (\(reply)): its rules forbid CONNECT to this host or "
                     + "port \(target.port); ask the proxy's administrator to allow it"
             )
-        case 100...:
+        case 300...:
             return make(.proxyTunnel, .proxyRefused, "\(where_) refused the tunnel to \(target) (\(reply))")
         default:
             break
@@ -134,6 +139,11 @@ struct ProxyExchangeOutcome {
             + "\(offered)): check the user name and password given with --proxy-user"
     }
 
+    func tooLargeMessage(_ where_: String) -> String {
+        "\(where_) sent CONNECT response headers that are too large (over "
+            + "\(ConnectExchangeRecorder.headerLimit / 1024) KiB, or one line over libcurl's 16 KiB); it is misbehaving"
+    }
+
     private func violationMessage(_ where_: String, _ target: Endpoint, _ proxy: HTTPProxy) -> String {
         let prefix = recorder.incomingPrefix
         if prefix.isEmpty {
@@ -141,15 +151,13 @@ struct ProxyExchangeOutcome {
                 return "\(where_) reset the connection before answering the CONNECT request for \(target); "
                     + "is it an HTTP proxy, and is this its port?"
             }
-            return "\(where_) closed the connection without answering the CONNECT request for \(target) "
-                + "(an empty reply); is it an HTTP proxy, and is this its port?"
+            // libcurl keeps an unfinished line to itself, so "nothing" and "a TLS alert" look the same here.
+            return "\(where_) closed the connection before sending a complete answer to the CONNECT request for "
+                + "\(target) (an empty or cut-off reply); is it an HTTP proxy, and is this its port? (a TLS server "
+                + "answers plain HTTP this way: if it is an https:// proxy, use https://\(proxy.endpoint))"
         }
         if prefix.count >= 2, prefix[0] == 0x15 || prefix[0] == 0x16, prefix[1] == 0x03 {
             return "\(where_) answered with TLS, not HTTP: it expects https://; use --proxy https://\(proxy.endpoint)"
-        }
-        if curlMessage.lowercased().contains("too large") || recorder.incomingCount > 64 * 1024 {
-            return "\(where_) sent CONNECT response headers that are too large (\(recorder.incomingCount) bytes); "
-                + "it is misbehaving"
         }
         if recorder.lastStatusLine == nil {
             return "\(where_) answered something that is not HTTP: \"\(Printable.text(prefix, limit: 64))\"; "
