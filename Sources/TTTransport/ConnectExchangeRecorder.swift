@@ -32,14 +32,13 @@ final class ConnectExchangeRecorder {
 
     func recordOutgoing(_ bytes: UnsafeRawBufferPointer) {
         let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(whereSeparator: \.isNewline) {
-            guard line.lowercased().hasPrefix("proxy-authorization:") else { continue }
+        guard text.hasPrefix("CONNECT ") else { return }
+        var scheme: String?
+        for line in text.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("proxy-authorization:") {
             let value = line.dropFirst("proxy-authorization:".count).trimmingSpaces
-            lastAuthSchemeSent = value.split(separator: " ").first.map(String.init)
+            scheme = value.split(separator: " ").first.map(String.init)
         }
-        if text.hasPrefix("CONNECT "), !text.lowercased().contains("\nproxy-authorization:") {
-            lastAuthSchemeSent = nil
-        }
+        lastAuthSchemeSent = scheme
     }
 
     /// The C callback for `CURLOPT_DEBUGFUNCTION`; `user` is an unretained recorder.
