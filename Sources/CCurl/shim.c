@@ -1,6 +1,5 @@
 #include "CCurl.h"
 
-const unsigned long CCurl_AUTH_NONE = CURLAUTH_NONE;
 const unsigned long CCurl_AUTH_BASIC = CURLAUTH_BASIC;
 const unsigned long CCurl_AUTH_DIGEST = CURLAUTH_DIGEST;
 const unsigned long CCurl_AUTH_NEGOTIATE = CURLAUTH_NEGOTIATE;

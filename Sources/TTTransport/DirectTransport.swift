@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A plain TCP connection to the server: non-blocking POSIX socket, every wait bounded by a deadline.
@@ -26,7 +26,11 @@ public final class DirectTransport: Transport {
     public static func open(_ endpoint: Endpoint, deadline: Deadline) throws -> DirectTransport {
         let started = ContinuousClock.now
         let connected = try SocketConnector.connect(
-            to: endpoint, deadline: deadline, stage: .serverConnect, category: .serverUnreachable, role: "server"
+            to: endpoint,
+            deadline: deadline,
+            stage: .serverConnect,
+            category: .serverUnreachable,
+            role: "server"
         )
         let report = ConnectionReport(
             target: endpoint,

@@ -2,9 +2,9 @@ import CCurl
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
@@ -128,7 +128,11 @@ public final class HTTPProxyTransport: Transport {
             ]
         )
         return HTTPProxyTransport(
-            easy: easy, socket: socket, proxyScheme: proxy.scheme, recorder: recorder, report: report
+            easy: easy,
+            socket: socket,
+            proxyScheme: proxy.scheme,
+            recorder: recorder,
+            report: report
         )
     }
 
@@ -165,7 +169,8 @@ public final class HTTPProxyTransport: Transport {
         try easy.set(CURLOPT_PROXYHEADER, lines: ["User-Agent: \(options.userAgent)"] + options.extraHeaders)
         try easy.set(CURLOPT_HEADEROPT, Int(CURLHEADER_SEPARATE))
         if let remaining = deadline.remaining {
-            let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+            let milliseconds =
+                remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
             // 0 would mean "libcurl's default"; a passed deadline still gets the shortest real timeout.
             try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, milliseconds)))
         }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IPv4 or IPv6 address in its 16-byte form (IPv4 as `::ffff:a.b.c.d`), like Go's `net.IP`, so both
@@ -15,7 +15,9 @@ struct IPAddress: Hashable {
         var v4 = in_addr()
         if inet_pton(AF_INET, string, &v4) == 1 {
             let value = UInt32(bigEndian: v4.s_addr)
-            bytes = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] + (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
+            bytes =
+                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+                + (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
             return
         }
         var v6 = in6_addr()
@@ -42,7 +44,8 @@ struct IPNetwork: Hashable {
 
     init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let address = IPAddress(parts[0]), let bits = Int(parts[1]), parts[1].allSatisfy(\.isNumber)
+        guard parts.count == 2, let address = IPAddress(parts[0]), let bits = Int(parts[1]),
+            parts[1].allSatisfy(\.isNumber)
         else { return nil }
         let raw = address.ipv4 ?? address.bytes
         guard (0...raw.count * 8).contains(bits) else { return nil }

@@ -25,7 +25,12 @@ public struct ProxyFlags: Sendable, Hashable {
     /// `--no-proxy`: connect directly, whatever the config file or environment say.
     public var noProxy: Bool
 
-    public init(proxy: String? = nil, proxyUser: ProxyCredentials? = nil, proxyAuth: ProxyAuthScheme? = nil, noProxy: Bool = false) {
+    public init(
+        proxy: String? = nil,
+        proxyUser: ProxyCredentials? = nil,
+        proxyAuth: ProxyAuthScheme? = nil,
+        noProxy: Bool = false
+    ) {
         self.proxy = proxy
         self.proxyUser = proxyUser
         self.proxyAuth = proxyAuth
@@ -69,13 +74,18 @@ public enum ProxyConfiguration {
             chosen = (try parse(text, from: "--proxy"), .commandLine)
         } else if let entry, let proxy = entry.proxy {
             chosen = (proxy, .configFile(path: configPath, connection: entry.name))
-        } else if let (variable, value) = firstSet(["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"], environment) {
+        } else if let (variable, value) = firstSet(
+            ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+            environment
+        ) {
             let noProxy = firstSet(["NO_PROXY", "no_proxy"], environment)?.value ?? ""
             if !NoProxyMatcher(noProxy).usesProxy(host: target.host, port: target.port) {
                 let loopback = !NoProxyMatcher("").usesProxy(host: target.host, port: target.port)
                 return ProxyDecision(
-                    proxy: nil, source: nil,
-                    reason: loopback ? "loopback target \(target) (environment proxies never apply)" : "NO_PROXY matches \(target)"
+                    proxy: nil,
+                    source: nil,
+                    reason: loopback
+                        ? "loopback target \(target) (environment proxies never apply)" : "NO_PROXY matches \(target)"
                 )
             }
             chosen = (try parse(value, from: "environment variable \(variable)"), .environment(variable: variable))
@@ -105,7 +115,9 @@ public enum ProxyConfiguration {
     }
 
     /// The first of `names` set to a non-empty value (Go skips empty variables the same way).
-    private static func firstSet(_ names: [String], _ environment: [String: String]) -> (variable: String, value: String)? {
+    private static func firstSet(_ names: [String], _ environment: [String: String]) -> (
+        variable: String, value: String
+    )? {
         for name in names {
             if let value = environment[name], !value.isEmpty { return (name, value) }
         }

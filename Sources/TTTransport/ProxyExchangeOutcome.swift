@@ -1,9 +1,9 @@
 import CCurl
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What libcurl reported after a failed CONNECT exchange, turned into a ``TransportError`` that says which
@@ -42,13 +42,15 @@ struct ProxyExchangeOutcome {
         if result == CURLE_OPERATION_TIMEDOUT {
             if !tcpConnected {
                 return make(
-                    .proxyConnect, .timedOut,
+                    .proxyConnect,
+                    .timedOut,
                     "connecting to \(where_) timed out after \(SocketConnector.format(elapsed)) (no answer to the "
                         + "TCP connection attempt)"
                 )
             }
             return make(
-                .proxyTunnel, .timedOut,
+                .proxyTunnel,
+                .timedOut,
                 "\(where_) did not answer the CONNECT request for \(target) within "
                     + "\(SocketConnector.format(elapsed))"
             )
@@ -65,19 +67,22 @@ struct ProxyExchangeOutcome {
             return make(.proxyTunnel, .proxyAuthenticationRequired, authenticationMessage(where_, target, proxy, reply))
         case 502, 503, 504:
             return make(
-                .proxyTunnel, .proxyGatewayFailure,
+                .proxyTunnel,
+                .proxyGatewayFailure,
                 "\(where_) could not reach the server \(target) (\(reply)): the server is down, the port is wrong, "
                     + "or the proxy has no route to it"
             )
         case 405, 501:
             return make(
-                .proxyTunnel, .proxyRefused,
+                .proxyTunnel,
+                .proxyRefused,
                 "\(where_) does not allow CONNECT (\(reply)): it is not a tunnelling proxy, or tunnels are "
                     + "switched off"
             )
         case 403:
             return make(
-                .proxyTunnel, .proxyRefused,
+                .proxyTunnel,
+                .proxyRefused,
                 "\(where_) refused the tunnel to \(target) (\(reply)): its rules forbid CONNECT to this host or "
                     + "port \(target.port); ask the proxy's administrator to allow it"
             )
@@ -90,7 +95,8 @@ struct ProxyExchangeOutcome {
         switch result {
         case CURLE_COULDNT_RESOLVE_PROXY:
             return make(
-                .proxyConnect, .proxyUnreachable,
+                .proxyConnect,
+                .proxyUnreachable,
                 "cannot resolve the proxy name \"\(proxy.endpoint.host)\" (\(where_)); check the proxy address"
             )
         case CURLE_COULDNT_CONNECT where !tcpConnected:
@@ -106,12 +112,14 @@ struct ProxyExchangeOutcome {
             return make(.proxyConnect, .proxyUnreachable, "\(where_) \(reason); check the proxy host and port")
         case CURLE_SSL_CACERT_BADFILE:
             return make(
-                .proxyConnect, .configuration,
+                .proxyConnect,
+                .configuration,
                 "the CA file for \(where_) cannot be used: \(curlMessage)"
             )
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER:
             return make(
-                .proxyConnect, .proxyProtocolViolation,
+                .proxyConnect,
+                .proxyProtocolViolation,
                 "TLS with \(where_) failed: \(curlMessage.isEmpty ? CurlEasy.describe(result) : curlMessage); "
                     + "check that it is an https:// proxy, or give its CA with the proxy CA option "
                     + "(or skip verification with --proxy-insecure)"

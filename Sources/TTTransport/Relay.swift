@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Byte counts of a finished relay.
@@ -67,14 +67,20 @@ public final class Relay {
             while peerOpen, fromPeer.freeCount > 0 {
                 let outcome = try fromPeer.fill { try transport.readSome(into: $0) }
                 if case .endOfStream = outcome { peerOpen = false }
-                if case .wouldBlock = outcome { peerWouldBlock = true; break }
+                if case .wouldBlock = outcome {
+                    peerWouldBlock = true
+                    break
+                }
                 if case .bytes(let count) = outcome { bytesFromPeer += count }
             }
             // Buffer → output.
             var outputBlocked = false
             while !fromPeer.isEmpty {
                 let written = try fromPeer.drain { try writeOutput($0) }
-                if written == 0 { outputBlocked = true; break }
+                if written == 0 {
+                    outputBlocked = true
+                    break
+                }
             }
             if !peerOpen, fromPeer.isEmpty, !outputShut {
                 if outputIsSocket {
@@ -88,7 +94,10 @@ public final class Relay {
             var peerBlocked = false
             while !toPeer.isEmpty {
                 let written = try toPeer.drain { try transport.writeSome(UnsafeRawBufferPointer($0)) }
-                if written == 0 { peerBlocked = true; break }
+                if written == 0 {
+                    peerBlocked = true
+                    break
+                }
                 bytesToPeer += written
             }
             if !inputOpen, toPeer.isEmpty, !peerWriteShut {
@@ -118,10 +127,18 @@ public final class Relay {
             let ready = Glibc.poll(&entries, nfds_t(entries.count), deadline.pollTimeoutMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
-                throw TransportError(stage: .io, category: .internalError, message: "poll() failed: \(SystemError.describe(errno))")
+                throw TransportError(
+                    stage: .io,
+                    category: .internalError,
+                    message: "poll() failed: \(SystemError.describe(errno))"
+                )
             }
             if ready == 0, deadline.hasPassed {
-                throw TransportError(stage: .io, category: .timedOut, message: "relaying with \(transport.peerName) timed out")
+                throw TransportError(
+                    stage: .io,
+                    category: .timedOut,
+                    message: "relaying with \(transport.peerName) timed out"
+                )
             }
             if wantInput, entries[0].revents != 0 {
                 let count = try toPeer.fill { try readInput($0) }
@@ -135,7 +152,8 @@ public final class Relay {
     /// `-1` means nothing after all.
     private func readInput(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
-            let count = inputIsSocket
+            let count =
+                inputIsSocket
                 ? recv(input, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
                 : read(input, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
@@ -144,7 +162,11 @@ public final class Relay {
             case EAGAIN, EWOULDBLOCK: return -1
             case ECONNRESET: return 0
             default:
-                throw TransportError(stage: .io, category: .internalError, message: "reading the input failed: \(SystemError.describe(errno))")
+                throw TransportError(
+                    stage: .io,
+                    category: .internalError,
+                    message: "reading the input failed: \(SystemError.describe(errno))"
+                )
             }
         }
     }
@@ -153,7 +175,8 @@ public final class Relay {
     /// `PIPE_BUF` bytes, which a pipe that reported `POLLOUT` accepts at once.
     private func writeOutput(_ bytes: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
-            let count = outputIsSocket
+            let count =
+                outputIsSocket
                 ? send(output, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
                 : write(output, bytes.baseAddress, min(bytes.count, Int(PIPE_BUF)))
             if count >= 0 { return count }
@@ -162,7 +185,8 @@ public final class Relay {
             case EAGAIN, EWOULDBLOCK: return 0
             default:
                 throw TransportError(
-                    stage: .io, category: .connectionClosed,
+                    stage: .io,
+                    category: .connectionClosed,
                     message: "writing the output failed: \(SystemError.describe(errno))"
                 )
             }
@@ -195,7 +219,9 @@ struct RelayBuffer {
     mutating func fill(_ body: (UnsafeMutableRawBufferPointer) throws -> ReadOutcome) rethrows -> ReadOutcome {
         compact()
         let end = self.end
-        let outcome = try storage.withUnsafeMutableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0[end...])) }
+        let outcome = try storage.withUnsafeMutableBytes {
+            try body(UnsafeMutableRawBufferPointer(rebasing: $0[end...]))
+        }
         if case .bytes(let count) = outcome { self.end += count }
         return outcome
     }
@@ -211,9 +237,14 @@ struct RelayBuffer {
     /// Offers the buffered bytes to `body`; drops the number it reports as taken.
     mutating func drain(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
         let (start, end) = (self.start, self.end)
-        let taken = try storage.withUnsafeMutableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0[start..<end])) }
+        let taken = try storage.withUnsafeMutableBytes {
+            try body(UnsafeMutableRawBufferPointer(rebasing: $0[start..<end]))
+        }
         self.start += taken
-        if self.start == self.end { self.start = 0; self.end = 0 }
+        if self.start == self.end {
+            self.start = 0
+            self.end = 0
+        }
         return taken
     }
 

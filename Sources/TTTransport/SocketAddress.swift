@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Numeric `host:port` text for a socket address, IPv6 in brackets.
@@ -10,7 +10,12 @@ enum SocketAddressText {
         var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
         let result = getnameinfo(
-            address, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+            address,
+            length,
+            &host,
+            socklen_t(host.count),
+            &service,
+            socklen_t(service.count),
             NI_NUMERICHOST | NI_NUMERICSERV
         )
         guard result == 0 else { return nil }

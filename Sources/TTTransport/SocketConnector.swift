@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Resolves a name and connects a non-blocking TCP socket to the first address that answers.
@@ -45,8 +45,10 @@ enum SocketConnector {
             cursor = info.pointee.ai_next
             guard let address = info.pointee.ai_addr else { continue }
             let descriptor = socket(
-                info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-                    | Int32(SOCK_CLOEXEC.rawValue), 0
+                info.pointee.ai_family,
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+                    | Int32(SOCK_CLOEXEC.rawValue),
+                0
             )
             guard descriptor >= 0 else {
                 lastError = errno
@@ -116,7 +118,8 @@ enum SocketConnector {
     }
 
     static func format(_ duration: Duration) -> String {
-        let milliseconds = Double(duration.components.seconds) * 1000
+        let milliseconds =
+            Double(duration.components.seconds) * 1000
             + Double(duration.components.attoseconds) / 1e15
         if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
         let tenths = (milliseconds / 100).rounded() / 10

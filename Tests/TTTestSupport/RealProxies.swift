@@ -34,7 +34,9 @@ public enum RealProxies {
     }
 
     static func fixture(_ relativePath: String) throws -> String {
-        let url = BuiltProducts.packageRoot.appendingPathComponent("proxy-fixtures").appendingPathComponent(relativePath)
+        let url = BuiltProducts.packageRoot.appendingPathComponent("proxy-fixtures").appendingPathComponent(
+            relativePath
+        )
         return try String(contentsOf: url, encoding: .utf8)
     }
 
@@ -142,7 +144,8 @@ public final class RealSquid: Sendable {
                 "auth_param ntlm children 2",
             ]
         }
-        if case .none = authentication {} else {
+        if case .none = authentication {
+        } else {
             authLines.append("acl authenticated proxy_auth REQUIRED")
             clients = "authenticated"
         }
@@ -159,7 +162,10 @@ public final class RealSquid: Sendable {
             ["-N", "-n", "ttsquid\(port)", "-f", configFile.path]
         )
         try await RealProxies.waitUntilListening(
-            port: port, process: process, logFile: directory.appendingPathComponent("cache.log"), name: "squid"
+            port: port,
+            process: process,
+            logFile: directory.appendingPathComponent("cache.log"),
+            name: "squid"
         )
         return RealSquid(port: port, process: process, directory: directory)
     }
@@ -201,9 +207,14 @@ public final class RealTinyproxy: Sendable {
             .replacingOccurrences(of: "@AUTH@", with: auth)
         let configFile = directory.appendingPathComponent("tinyproxy.conf")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
-        let process = try RunningProcess(URL(fileURLWithPath: RealProxies.tinyproxyPath), ["-d", "-c", configFile.path])
+        let process = try RunningProcess(
+            URL(fileURLWithPath: RealProxies.tinyproxyPath),
+            ["-d", "-c", configFile.path]
+        )
         try await RealProxies.waitUntilListening(
-            port: port, process: process, logFile: directory.appendingPathComponent("tinyproxy.log"),
+            port: port,
+            process: process,
+            logFile: directory.appendingPathComponent("tinyproxy.log"),
             name: "tinyproxy"
         )
         return RealTinyproxy(port: port, process: process, directory: directory)

@@ -52,7 +52,9 @@ struct HTTPProxyParsingTests {
 struct EndpointTests {
     @Test("host:port, [v6]:port and defaults round-trip through description")
     func parsing() throws {
-        #expect(try Endpoint(parsing: "tape.example:5001", defaultPort: 5000) == Endpoint(host: "tape.example", port: 5001))
+        #expect(
+            try Endpoint(parsing: "tape.example:5001", defaultPort: 5000) == Endpoint(host: "tape.example", port: 5001)
+        )
         #expect(try Endpoint(parsing: "tape.example", defaultPort: 5000).port == 5000)
         let v6 = try Endpoint(parsing: "[fe80::1]:7", defaultPort: nil)
         #expect(v6.host == "fe80::1" && v6.port == 7)
@@ -61,7 +63,10 @@ struct EndpointTests {
         #expect(Endpoint(host: "[::1]", port: 1).host == "::1")
     }
 
-    @Test("bad endpoints are configuration errors", arguments: ["::1", "host:0", "host:", "[::1", "[::1]x", ":5000", "host", "[host]:1"])
+    @Test(
+        "bad endpoints are configuration errors",
+        arguments: ["::1", "host:0", "host:", "[::1", "[::1]x", ":5000", "host", "[host]:1"]
+    )
     func invalid(_ text: String) throws {
         let error = try #require(throws: TransportError.self) { try Endpoint(parsing: text, defaultPort: nil) }
         #expect(error.category == .configuration)
@@ -79,12 +84,21 @@ struct ProxyResolutionTests {
         let env = ["HTTPS_PROXY": "http://env-proxy:1111", "ALL_PROXY": "all-proxy"]
 
         let fromFlags = try ProxyConfiguration.resolve(
-            target: Self.target, flags: ProxyFlags(proxy: "cli-proxy"), entry: entry, environment: env
+            target: Self.target,
+            flags: ProxyFlags(proxy: "cli-proxy"),
+            entry: entry,
+            environment: env
         )
         #expect(fromFlags.proxy?.endpoint == Endpoint(host: "cli-proxy", port: 3128))
         #expect(fromFlags.source == .commandLine)
 
-        let fromFile = try ProxyConfiguration.resolve(target: Self.target, flags: ProxyFlags(), entry: entry, configPath: "/etc/tt.conf", environment: env)
+        let fromFile = try ProxyConfiguration.resolve(
+            target: Self.target,
+            flags: ProxyFlags(),
+            entry: entry,
+            configPath: "/etc/tt.conf",
+            environment: env
+        )
         #expect(fromFile.proxy?.endpoint == Endpoint(host: "file-proxy", port: 8080))
         #expect(fromFile.source == .configFile(path: "/etc/tt.conf", connection: "prod"))
 
@@ -92,7 +106,12 @@ struct ProxyResolutionTests {
         #expect(fromEnv.proxy?.endpoint == Endpoint(host: "env-proxy", port: 1111))
         #expect(fromEnv.source == .environment(variable: "HTTPS_PROXY"))
 
-        let noProxy = try ProxyConfiguration.resolve(target: Self.target, flags: ProxyFlags(proxy: "cli", noProxy: true), entry: entry, environment: env)
+        let noProxy = try ProxyConfiguration.resolve(
+            target: Self.target,
+            flags: ProxyFlags(proxy: "cli", noProxy: true),
+            entry: entry,
+            environment: env
+        )
         #expect(noProxy.proxy == nil)
         #expect(noProxy.reason == "--no-proxy")
     }
@@ -115,11 +134,19 @@ struct ProxyResolutionTests {
         #expect(bypassed.proxy == nil)
         #expect(bypassed.reason.contains("NO_PROXY"))
 
-        let loopback = try ProxyConfiguration.resolve(target: Endpoint(host: "127.0.0.1", port: 5000), flags: ProxyFlags(), environment: ["HTTPS_PROXY": "p"])
+        let loopback = try ProxyConfiguration.resolve(
+            target: Endpoint(host: "127.0.0.1", port: 5000),
+            flags: ProxyFlags(),
+            environment: ["HTTPS_PROXY": "p"]
+        )
         #expect(loopback.proxy == nil)
         #expect(loopback.reason.contains("loopback"))
 
-        let explicit = try ProxyConfiguration.resolve(target: Endpoint(host: "::1", port: 5000), flags: ProxyFlags(proxy: "p"), environment: env)
+        let explicit = try ProxyConfiguration.resolve(
+            target: Endpoint(host: "::1", port: 5000),
+            flags: ProxyFlags(proxy: "p"),
+            environment: env
+        )
         #expect(explicit.proxy != nil, "a command-line proxy applies even to loopback")
     }
 
@@ -129,23 +156,46 @@ struct ProxyResolutionTests {
         entry.proxy = try HTTPProxy(parsing: "file-proxy")
         entry.proxyCredentials = ProxyCredentials(user: "file", password: "f")
         entry.proxyAuth = .digest
-        let fromFile = try ProxyConfiguration.resolve(target: Self.target, flags: ProxyFlags(), entry: entry, environment: [:])
+        let fromFile = try ProxyConfiguration.resolve(
+            target: Self.target,
+            flags: ProxyFlags(),
+            entry: entry,
+            environment: [:]
+        )
         #expect(fromFile.proxy?.credentials?.user == "file")
         #expect(fromFile.proxy?.authScheme == .digest)
 
-        let flags = ProxyFlags(proxy: "url:pw@cli", proxyUser: ProxyCredentials(user: "flag", password: "x"), proxyAuth: .ntlm)
-        let fromFlags = try ProxyConfiguration.resolve(target: Self.target, flags: flags, entry: entry, environment: [:])
+        let flags = ProxyFlags(
+            proxy: "url:pw@cli",
+            proxyUser: ProxyCredentials(user: "flag", password: "x"),
+            proxyAuth: .ntlm
+        )
+        let fromFlags = try ProxyConfiguration.resolve(
+            target: Self.target,
+            flags: flags,
+            entry: entry,
+            environment: [:]
+        )
         #expect(fromFlags.proxy?.credentials?.user == "flag")
         #expect(fromFlags.proxy?.authScheme == .ntlm)
 
-        let fromURL = try ProxyConfiguration.resolve(target: Self.target, flags: ProxyFlags(proxy: "url:pw@cli"), entry: entry, environment: [:])
+        let fromURL = try ProxyConfiguration.resolve(
+            target: Self.target,
+            flags: ProxyFlags(proxy: "url:pw@cli"),
+            entry: entry,
+            environment: [:]
+        )
         #expect(fromURL.proxy?.credentials?.user == "url")
     }
 
     @Test("a bad environment proxy is a configuration error naming the variable, without the password")
     func badEnvironment() throws {
         let error = try #require(throws: TransportError.self) {
-            try ProxyConfiguration.resolve(target: Self.target, flags: ProxyFlags(), environment: ["ALL_PROXY": "socks5://u:Secret-Env-9@p"])
+            try ProxyConfiguration.resolve(
+                target: Self.target,
+                flags: ProxyFlags(),
+                environment: ["ALL_PROXY": "socks5://u:Secret-Env-9@p"]
+            )
         }
         #expect(error.category == .configuration)
         #expect(error.message.contains("environment variable ALL_PROXY"))
@@ -199,7 +249,9 @@ struct ConnectionConfigFileTests {
         ]
     )
     func errors(_ text: String, _ expected: String) throws {
-        let error = try #require(throws: TransportError.self) { try ConnectionConfigFile(parsing: text, path: "t.conf") }
+        let error = try #require(throws: TransportError.self) {
+            try ConnectionConfigFile(parsing: text, path: "t.conf")
+        }
         #expect(error.category == .configuration)
         #expect(error.message.hasPrefix("t.conf"))
         #expect(error.message.contains(expected), "\(error.message)")
@@ -218,7 +270,9 @@ struct ConnectionConfigFileTests {
         let file = try ConnectionConfigFile(parsing: "[connection a]\n[connection b]", path: "t.conf")
         let error = try #require(throws: TransportError.self) { try file.entry(named: "c") }
         #expect(error.message == "no connection \"c\" in t.conf (it defines: a, b)")
-        let missing = try #require(throws: TransportError.self) { try ConnectionConfigFile.load(path: "/nonexistent/tt.conf") }
+        let missing = try #require(throws: TransportError.self) {
+            try ConnectionConfigFile.load(path: "/nonexistent/tt.conf")
+        }
         #expect(missing.message.contains("/nonexistent/tt.conf"))
         #expect(missing.category == .configuration)
     }

@@ -33,12 +33,19 @@ struct RealProxyTunnelTests {
         ProxyCredentials(user: RealProxies.testUser, password: password)
     }
 
-    @Test("squid without authentication tunnels, keeping the bytes that came with the 200",
-          .enabled(if: RealProxies.squidTestsEnabled))
+    @Test(
+        "squid without authentication tunnels, keeping the bytes that came with the 200",
+        .enabled(if: RealProxies.squidTestsEnabled)
+    )
     func squidPlain() async throws {
         let echo = try await EchoServer.start(greeting: Self.greeting)
         let squid = try await RealSquid.start()
-        defer { Task { await squid.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await squid.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
         let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
         #expect(result.greeting == Self.greeting)
@@ -53,7 +60,12 @@ struct RealProxyTunnelTests {
     func squidBasic() async throws {
         let echo = try await EchoServer.start(greeting: Self.greeting)
         let squid = try await RealSquid.start(authentication: .basic)
-        defer { Task { await squid.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await squid.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice())
         let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
         #expect(result.greeting == Self.greeting)
@@ -62,16 +74,23 @@ struct RealProxyTunnelTests {
         #expect(result.report.offeredAuthSchemes == ["Basic"])
     }
 
-    @Test("squid with Basic authentication rejects a wrong password with a 407 that names no secret",
-          .enabled(if: RealProxies.squidTestsEnabled))
+    @Test(
+        "squid with Basic authentication rejects a wrong password with a 407 that names no secret",
+        .enabled(if: RealProxies.squidTestsEnabled)
+    )
     func squidBasicWrongPassword() async throws {
         let squid = try await RealSquid.start(authentication: .basic)
         defer { Task { await squid.stop() } }
         let proxy = HTTPProxy(
-            endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice("Not-The-Password-42")
+            endpoint: Endpoint(host: squid.host, port: squid.port),
+            credentials: Self.alice("Not-The-Password-42")
         )
         let error = try await transportFailure {
-            _ = try HTTPProxyTransport.open(target: Endpoint(host: "127.0.0.1", port: 5000), proxy: proxy, deadline: .after(.seconds(10)))
+            _ = try HTTPProxyTransport.open(
+                target: Endpoint(host: "127.0.0.1", port: 5000),
+                proxy: proxy,
+                deadline: .after(.seconds(10))
+            )
         }
         #expect(error.category == .proxyAuthenticationRequired)
         #expect(error.category.exitCode == 4)
@@ -84,14 +103,20 @@ struct RealProxyTunnelTests {
         #expect(!String(reflecting: error).contains("Not-The-Password-42"))
     }
 
-    @Test("squid with Basic authentication and no credentials: 407 listing the offered scheme",
-          .enabled(if: RealProxies.squidTestsEnabled))
+    @Test(
+        "squid with Basic authentication and no credentials: 407 listing the offered scheme",
+        .enabled(if: RealProxies.squidTestsEnabled)
+    )
     func squidBasicNoCredentials() async throws {
         let squid = try await RealSquid.start(authentication: .basic)
         defer { Task { await squid.stop() } }
         let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
         let error = try await transportFailure {
-            _ = try HTTPProxyTransport.open(target: Endpoint(host: "127.0.0.1", port: 5000), proxy: proxy, deadline: .after(.seconds(10)))
+            _ = try HTTPProxyTransport.open(
+                target: Endpoint(host: "127.0.0.1", port: 5000),
+                proxy: proxy,
+                deadline: .after(.seconds(10))
+            )
         }
         #expect(error.category == .proxyAuthenticationRequired)
         #expect(error.proxyStatus == 407)
@@ -105,7 +130,12 @@ struct RealProxyTunnelTests {
     func squidDigest() async throws {
         let echo = try await EchoServer.start(greeting: Self.greeting)
         let squid = try await RealSquid.start(authentication: .digest)
-        defer { Task { await squid.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await squid.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice())
         let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
         #expect(result.greeting == Self.greeting)
@@ -114,11 +144,17 @@ struct RealProxyTunnelTests {
         #expect(result.report.offeredAuthSchemes == ["Digest"])
 
         let forcedBasic = HTTPProxy(
-            endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice(), authScheme: .basic
+            endpoint: Endpoint(host: squid.host, port: squid.port),
+            credentials: Self.alice(),
+            authScheme: .basic
         )
         let port = echo.port
         let error = try await transportFailure {
-            _ = try HTTPProxyTransport.open(target: Endpoint(host: "127.0.0.1", port: port), proxy: forcedBasic, deadline: .after(.seconds(10)))
+            _ = try HTTPProxyTransport.open(
+                target: Endpoint(host: "127.0.0.1", port: port),
+                proxy: forcedBasic,
+                deadline: .after(.seconds(10))
+            )
         }
         #expect(error.category == .proxyAuthenticationRequired)
         #expect(error.message.contains("does not offer the basic authentication"), "\(error)")
@@ -128,7 +164,12 @@ struct RealProxyTunnelTests {
     func squidNTLM() async throws {
         let echo = try await EchoServer.start(greeting: Self.greeting)
         let squid = try await RealSquid.start(authentication: .ntlm)
-        defer { Task { await squid.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await squid.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(
             endpoint: Endpoint(host: squid.host, port: squid.port),
             credentials: ProxyCredentials(user: "EXAMPLE\\bob", password: "any-password"),
@@ -144,7 +185,12 @@ struct RealProxyTunnelTests {
     func squidIPv6Target() async throws {
         let echo = try await EchoServer.start(host: "::1", greeting: Self.greeting)
         let squid = try await RealSquid.start()
-        defer { Task { await squid.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await squid.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
         let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "::1", port: echo.port))
         #expect(result.greeting == Self.greeting)
@@ -152,12 +198,19 @@ struct RealProxyTunnelTests {
         #expect(squid.accessLog.contains("[::1]:\(echo.port)") || squid.accessLog.contains("::1:\(echo.port)"))
     }
 
-    @Test("tinyproxy's HTTP/1.0 200 works, with a server that speaks first",
-          .enabled(if: RealProxies.tinyproxyTestsEnabled))
+    @Test(
+        "tinyproxy's HTTP/1.0 200 works, with a server that speaks first",
+        .enabled(if: RealProxies.tinyproxyTestsEnabled)
+    )
     func tinyproxy() async throws {
         let echo = try await EchoServer.start(greeting: Self.greeting)
         let tinyproxy = try await RealTinyproxy.start()
-        defer { Task { await tinyproxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await tinyproxy.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
         let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
         #expect(result.greeting == Self.greeting)
@@ -169,16 +222,31 @@ struct RealProxyTunnelTests {
     func tinyproxyBasic() async throws {
         let echo = try await EchoServer.start(greeting: Self.greeting)
         let tinyproxy = try await RealTinyproxy.start(basicAuth: (user: "carol", password: "Tiny-Secret-9"))
-        defer { Task { await tinyproxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await tinyproxy.stop()
+                await echo.stop()
+            }
+        }
         let endpoint = Endpoint(host: tinyproxy.host, port: tinyproxy.port)
-        let good = HTTPProxy(endpoint: endpoint, credentials: ProxyCredentials(user: "carol", password: "Tiny-Secret-9"))
+        let good = HTTPProxy(
+            endpoint: endpoint,
+            credentials: ProxyCredentials(user: "carol", password: "Tiny-Secret-9")
+        )
         let result = try await Self.exchange(proxy: good, target: Endpoint(host: "127.0.0.1", port: echo.port))
         #expect(result.echoed == Self.payload)
 
-        let bad = HTTPProxy(endpoint: endpoint, credentials: ProxyCredentials(user: "carol", password: "Wrong-Secret-1"))
+        let bad = HTTPProxy(
+            endpoint: endpoint,
+            credentials: ProxyCredentials(user: "carol", password: "Wrong-Secret-1")
+        )
         let port = echo.port
         let error = try await transportFailure {
-            _ = try HTTPProxyTransport.open(target: Endpoint(host: "127.0.0.1", port: port), proxy: bad, deadline: .after(.seconds(10)))
+            _ = try HTTPProxyTransport.open(
+                target: Endpoint(host: "127.0.0.1", port: port),
+                proxy: bad,
+                deadline: .after(.seconds(10))
+            )
         }
         // tinyproxy 1.11 answers wrong proxy credentials with 401 (407 only when none are sent).
         #expect(error.category == .proxyAuthenticationRequired)

@@ -61,7 +61,9 @@ struct RelayTests {
                 transport = try DirectTransport.open(target, deadline: .after(.seconds(10)))
             }
             defer { transport.close() }
-            return try Relay(transport: transport, input: relayEnd, output: relayEnd).run(deadline: .after(.seconds(120)))
+            return try Relay(transport: transport, input: relayEnd, output: relayEnd).run(
+                deadline: .after(.seconds(120))
+            )
         }
         async let sent = onThread {
             var stream = ByteStream()
@@ -73,7 +75,9 @@ struct RelayTests {
                 checksum.add(chunk[...])
                 var offset = 0
                 while offset < chunk.count {
-                    let count = chunk[offset...].withUnsafeBytes { send(testEnd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    let count = chunk[offset...].withUnsafeBytes {
+                        send(testEnd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
                     guard count > 0 else { throw CannedResponderError(description: "send failed: \(errno)") }
                     offset += count
                 }
@@ -117,7 +121,10 @@ struct RelayTests {
         let relay = try await relayResult
         close(testEnd)
         return Outcome(
-            relay: relay, received: received.0, mismatchAt: received.1, sentChecksum: sentChecksum,
+            relay: relay,
+            received: received.0,
+            mismatchAt: received.1,
+            sentChecksum: sentChecksum,
             receivedChecksum: received.2
         )
     }
@@ -126,22 +133,38 @@ struct RelayTests {
     func direct() async throws {
         let echo = try await EchoServer.start()
         defer { Task { await echo.stop() } }
-        let outcome = try await Self.relayThrough(proxy: nil, target: Endpoint(host: "127.0.0.1", port: echo.port), halfCloseEarly: true)
+        let outcome = try await Self.relayThrough(
+            proxy: nil,
+            target: Endpoint(host: "127.0.0.1", port: echo.port),
+            halfCloseEarly: true
+        )
         #expect(outcome.received == Self.totalBytes)
         #expect(outcome.mismatchAt == nil)
         #expect(outcome.receivedChecksum == outcome.sentChecksum)
         #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
     }
 
-    @Test("32 MiB byte-exact through squid, then half-close ends the relay",
-          .enabled(if: RealProxies.squidTestsEnabled), .timeLimit(.minutes(3)))
+    @Test(
+        "32 MiB byte-exact through squid, then half-close ends the relay",
+        .enabled(if: RealProxies.squidTestsEnabled),
+        .timeLimit(.minutes(3))
+    )
     func squid() async throws {
         let echo = try await EchoServer.start()
         let squid = try await RealSquid.start()
-        defer { Task { await squid.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await squid.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
         let started = ContinuousClock.now
-        let outcome = try await Self.relayThrough(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port), halfCloseEarly: false)
+        let outcome = try await Self.relayThrough(
+            proxy: proxy,
+            target: Endpoint(host: "127.0.0.1", port: echo.port),
+            halfCloseEarly: false
+        )
         let elapsed = ContinuousClock.now - started
         print("relay through squid: 2 x 32 MiB in \(elapsed)")
         #expect(outcome.received == Self.totalBytes)
@@ -150,15 +173,27 @@ struct RelayTests {
         #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
     }
 
-    @Test("32 MiB byte-exact through tinyproxy, then half-close ends the relay",
-          .enabled(if: RealProxies.tinyproxyTestsEnabled), .timeLimit(.minutes(3)))
+    @Test(
+        "32 MiB byte-exact through tinyproxy, then half-close ends the relay",
+        .enabled(if: RealProxies.tinyproxyTestsEnabled),
+        .timeLimit(.minutes(3))
+    )
     func tinyproxy() async throws {
         let echo = try await EchoServer.start()
         let tinyproxy = try await RealTinyproxy.start()
-        defer { Task { await tinyproxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await tinyproxy.stop()
+                await echo.stop()
+            }
+        }
         let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
         let started = ContinuousClock.now
-        let outcome = try await Self.relayThrough(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port), halfCloseEarly: false)
+        let outcome = try await Self.relayThrough(
+            proxy: proxy,
+            target: Endpoint(host: "127.0.0.1", port: echo.port),
+            halfCloseEarly: false
+        )
         let elapsed = ContinuousClock.now - started
         print("relay through tinyproxy: 2 x 32 MiB in \(elapsed)")
         #expect(outcome.received == Self.totalBytes)

@@ -35,11 +35,6 @@ static inline CURLcode CCurl_easy_getinfo_long(CURL *handle, CURLINFO info, long
     return curl_easy_getinfo(handle, info, value);
 }
 
-/// `curl_easy_getinfo` for `CURLINFO_OFF_T` items (the `*_TIME_T` timings in microseconds).
-static inline CURLcode CCurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value) {
-    return curl_easy_getinfo(handle, info, value);
-}
-
 /// `curl_easy_getinfo` for `CURLINFO_STRING` items (owned by the handle).
 static inline CURLcode CCurl_easy_getinfo_string(CURL *handle, CURLINFO info, char **value) {
     return curl_easy_getinfo(handle, info, value);
@@ -51,7 +46,6 @@ static inline CURLcode CCurl_easy_getinfo_socket(CURL *handle, CURLINFO info, cu
 }
 
 // Macro constants with casts Swift does not import.
-extern const unsigned long CCurl_AUTH_NONE;
 extern const unsigned long CCurl_AUTH_BASIC;
 extern const unsigned long CCurl_AUTH_DIGEST;
 extern const unsigned long CCurl_AUTH_NEGOTIATE;

@@ -71,7 +71,9 @@ final class CannedResponder: Sendable {
             }
             var offset = 0
             while offset < reply.count {
-                let written = reply[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let written = reply[offset...].withUnsafeBytes {
+                    send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if written <= 0 { break }
                 offset += written
             }
