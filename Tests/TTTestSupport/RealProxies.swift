@@ -226,3 +226,40 @@ public final class RealTinyproxy: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+extension RealSquid {
+    /// Runs `body` with a started squid and stops it afterwards, whether `body` throws or not, so no squid
+    /// outlives its test (a fire-and-forget stop may never run before the test process exits).
+    public static func with<T>(
+        authentication: Authentication = .none,
+        _ body: (RealSquid) async throws -> T
+    ) async throws -> T {
+        let squid = try await start(authentication: authentication)
+        do {
+            let result = try await body(squid)
+            await squid.stop()
+            return result
+        } catch {
+            await squid.stop()
+            throw error
+        }
+    }
+}
+
+extension RealTinyproxy {
+    /// Runs `body` with a started tinyproxy and stops it afterwards, whether `body` throws or not.
+    public static func with<T>(
+        basicAuth: (user: String, password: String)? = nil,
+        _ body: (RealTinyproxy) async throws -> T
+    ) async throws -> T {
+        let tinyproxy = try await start(basicAuth: basicAuth)
+        do {
+            let result = try await body(tinyproxy)
+            await tinyproxy.stop()
+            return result
+        } catch {
+            await tinyproxy.stop()
+            throw error
+        }
+    }
+}

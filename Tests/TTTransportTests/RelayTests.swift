@@ -151,26 +151,22 @@ struct RelayTests {
     )
     func squid() async throws {
         let echo = try await EchoServer.start()
-        let squid = try await RealSquid.start()
-        defer {
-            Task {
-                await squid.stop()
-                await echo.stop()
-            }
+        try await RealSquid.with { squid in
+            defer { Task { await echo.stop() } }
+            let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
+            let started = ContinuousClock.now
+            let outcome = try await Self.relayThrough(
+                proxy: proxy,
+                target: Endpoint(host: "127.0.0.1", port: echo.port),
+                halfCloseEarly: false
+            )
+            let elapsed = ContinuousClock.now - started
+            print("relay through squid: 2 x 32 MiB in \(elapsed)")
+            #expect(outcome.received == Self.totalBytes)
+            #expect(outcome.mismatchAt == nil)
+            #expect(outcome.receivedChecksum == outcome.sentChecksum)
+            #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
         }
-        let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
-        let started = ContinuousClock.now
-        let outcome = try await Self.relayThrough(
-            proxy: proxy,
-            target: Endpoint(host: "127.0.0.1", port: echo.port),
-            halfCloseEarly: false
-        )
-        let elapsed = ContinuousClock.now - started
-        print("relay through squid: 2 x 32 MiB in \(elapsed)")
-        #expect(outcome.received == Self.totalBytes)
-        #expect(outcome.mismatchAt == nil)
-        #expect(outcome.receivedChecksum == outcome.sentChecksum)
-        #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
     }
 
     @Test(
@@ -180,25 +176,21 @@ struct RelayTests {
     )
     func tinyproxy() async throws {
         let echo = try await EchoServer.start()
-        let tinyproxy = try await RealTinyproxy.start()
-        defer {
-            Task {
-                await tinyproxy.stop()
-                await echo.stop()
-            }
+        try await RealTinyproxy.with { tinyproxy in
+            defer { Task { await echo.stop() } }
+            let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
+            let started = ContinuousClock.now
+            let outcome = try await Self.relayThrough(
+                proxy: proxy,
+                target: Endpoint(host: "127.0.0.1", port: echo.port),
+                halfCloseEarly: false
+            )
+            let elapsed = ContinuousClock.now - started
+            print("relay through tinyproxy: 2 x 32 MiB in \(elapsed)")
+            #expect(outcome.received == Self.totalBytes)
+            #expect(outcome.mismatchAt == nil)
+            #expect(outcome.receivedChecksum == outcome.sentChecksum)
+            #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
         }
-        let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
-        let started = ContinuousClock.now
-        let outcome = try await Self.relayThrough(
-            proxy: proxy,
-            target: Endpoint(host: "127.0.0.1", port: echo.port),
-            halfCloseEarly: false
-        )
-        let elapsed = ContinuousClock.now - started
-        print("relay through tinyproxy: 2 x 32 MiB in \(elapsed)")
-        #expect(outcome.received == Self.totalBytes)
-        #expect(outcome.mismatchAt == nil)
-        #expect(outcome.receivedChecksum == outcome.sentChecksum)
-        #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
     }
 }
