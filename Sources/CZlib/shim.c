@@ -1,1 +1,43 @@
 #include "CZlib.h"
+
+size_t CZlib_gzipBound(size_t sourceLength) {
+    // deflateBound without a stream assumes the 6-byte zlib wrapper; gzip's header and trailer take 18.
+    return (size_t)deflateBound(NULL, (uLong)sourceLength) + 18;
+}
+
+int CZlib_deflateMember(z_streamp strm, const unsigned char *const *parts, const size_t *partLengths, size_t count,
+                        unsigned char *out, size_t outCapacity, size_t *written) {
+    int rc = deflateReset(strm);
+    if (rc != Z_OK) {
+        return rc;
+    }
+    strm->next_out = out;
+    strm->avail_out = (uInt)outCapacity;
+    if ((size_t)strm->avail_out != outCapacity) {
+        return Z_BUF_ERROR;
+    }
+    for (size_t i = 0; i < count; i++) {
+        strm->next_in = (z_const Bytef *)parts[i];
+        strm->avail_in = (uInt)partLengths[i];
+        if ((size_t)strm->avail_in != partLengths[i]) {
+            return Z_BUF_ERROR;
+        }
+        int flush = (i + 1 == count) ? Z_FINISH : Z_NO_FLUSH;
+        rc = deflate(strm, flush);
+        if (flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK && rc != Z_BUF_ERROR) {
+            return rc == Z_OK ? Z_BUF_ERROR : rc;
+        }
+        if (strm->avail_in != 0) {
+            return Z_BUF_ERROR;
+        }
+    }
+    if (count == 0) {
+        strm->next_in = NULL;
+        strm->avail_in = 0;
+        if (deflate(strm, Z_FINISH) != Z_STREAM_END) {
+            return Z_BUF_ERROR;
+        }
+    }
+    *written = outCapacity - strm->avail_out;
+    return Z_OK;
+}

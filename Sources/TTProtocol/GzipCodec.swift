@@ -1,0 +1,179 @@
+internal import CZlib
+import Dispatch
+
+/// gzip (RFC 1952) at level 9 as the frames carry it: pooled zlib streams, several members compressed in
+/// parallel for large inputs, and inflation bounded by a limit while it runs.
+public struct GzipCodec: Hashable, Sendable {
+    /// Inputs at least this large are split into chunks compressed in parallel, one gzip member each.
+    public var parallelThreshold: Int
+    /// Smallest chunk of a parallel compression; smaller chunks compress worse and gain nothing.
+    public var minimumChunkSize: Int
+
+    /// - Parameters:
+    ///   - parallelThreshold: Input size from which compression runs on all cores.
+    ///   - minimumChunkSize: Smallest chunk (one gzip member) of a parallel compression.
+    public init(parallelThreshold: Int = 1 << 20, minimumChunkSize: Int = 256 << 10) {
+        self.parallelThreshold = parallelThreshold
+        self.minimumChunkSize = max(1, minimumChunkSize)
+    }
+
+    /// Compresses `bytes` at level 9: one gzip member, or one member per chunk for inputs of at least
+    /// ``parallelThreshold`` bytes.
+    public func compress(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBytes { compress(parts: [$0], prefix: 0, suffix: 0) }
+    }
+
+    /// Inflates every gzip member of `bytes` in order and concatenates the output.
+    /// - Parameter limit: The largest output accepted; inflating stops as soon as it would be exceeded.
+    /// - Throws: ``ProtocolError/inflatedSizeExceeded`` or ``ProtocolError/corruptCompressedData``
+    ///   (corrupt, truncated, empty, or followed by bytes that are not a gzip member).
+    public func decompress(_ bytes: [UInt8], limit: Int) throws(ProtocolError) -> [UInt8] {
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(ProtocolError) in try decompress(buffer, limit: limit) }
+        }
+        return try result.get()
+    }
+
+    /// Inflates every gzip member of `bytes`; see ``decompress(_:limit:)-(Array<UInt8>,_)``.
+    public func decompress(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(ProtocolError) -> [UInt8] {
+        guard !bytes.isEmpty else {
+            throw ProtocolError.corruptCompressedData.with(detail: "no gzip member")
+        }
+        // ISIZE of the last member sizes the output exactly for the usual single-member frame; deflate never
+        // expands more than 1032:1, so a lying trailer cannot make us reserve more than the input justifies.
+        let lastSize =
+            bytes.count >= 18
+            ? Int(bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self).littleEndian) : 0
+        let plausible = min(lastSize, bytes.count > Int.max / 1032 ? Int.max : bytes.count * 1032)
+        // One byte past the limit tells "exactly at the limit" from "over it" without a second pass.
+        let ceiling = max(0, limit) == .max ? Int.max : max(0, limit) + 1
+        var capacity = min(ceiling, max(plausible + 1, 4096))
+        return try ZlibStreamPool.withStream(.inflate) { stream throws(ProtocolError) -> [UInt8] in
+            guard inflateReset(stream) == Z_OK else { throw ProtocolError.compressionFailure }
+            // zlib never writes through next_in; the field is just not declared const.
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.avail_in = uInt(bytes.count)
+            var output: [UInt8] = []
+            while true {
+                var failure: ProtocolError?
+                var finished = false
+                let previous = output
+                output = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                    previous.withUnsafeBufferPointer { old in
+                        buffer.baseAddress!.initialize(from: old.baseAddress!, count: old.count)
+                    }
+                    initialized = previous.count
+                    while initialized < capacity {
+                        stream.pointee.next_out = buffer.baseAddress! + initialized
+                        stream.pointee.avail_out = uInt(capacity - initialized)
+                        let rc = inflate(stream, Z_NO_FLUSH)
+                        initialized = capacity - Int(stream.pointee.avail_out)
+                        if rc == Z_STREAM_END {
+                            if stream.pointee.avail_in == 0 {
+                                finished = true
+                                return
+                            }
+                            // Another member follows (or garbage, which the next inflate reports).
+                            guard inflateReset(stream) == Z_OK else {
+                                failure = .compressionFailure
+                                return
+                            }
+                        } else if rc == Z_OK {
+                            continue
+                        } else if rc == Z_BUF_ERROR && stream.pointee.avail_out == 0 {
+                            return
+                        } else {
+                            let reason = rc == Z_BUF_ERROR ? "truncated gzip member" : "zlib error \(rc)"
+                            failure = ProtocolError.corruptCompressedData.with(detail: reason)
+                            return
+                        }
+                    }
+                }
+                if let failure { throw failure }
+                if output.count > limit {
+                    throw ProtocolError.inflatedSizeExceeded.with(detail: "limit \(limit) bytes")
+                }
+                if finished { return output }
+                capacity = min(ceiling, capacity > Int.max / 2 ? Int.max : capacity * 2)
+            }
+        }
+    }
+
+    /// Compresses the concatenation of `parts` into one buffer that starts with `prefix` zero bytes and ends
+    /// with `suffix` zero bytes, so frames are sealed in place without another copy.
+    func compress(parts: [UnsafeRawBufferPointer], prefix: Int, suffix: Int) -> [UInt8] {
+        let total = parts.reduce(0) { $0 + $1.count }
+        if total >= parallelThreshold && ProcessorCount.online > 1 {
+            var joined = [UInt8]()
+            joined.reserveCapacity(total)
+            for part in parts { joined.append(contentsOf: part) }
+            return joined.withUnsafeBytes { compressInParallel($0, prefix: prefix, suffix: suffix) }
+        }
+        let bound = CZlib_gzipBound(total)
+        return [UInt8](unsafeUninitializedCapacity: prefix + bound + suffix) { buffer, initialized in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: prefix)
+            let written = deflateMember(parts, into: base + prefix, capacity: bound)
+            (base + prefix + written).initializeMemory(as: UInt8.self, repeating: 0, count: suffix)
+            initialized = prefix + written + suffix
+        }
+    }
+
+    private func compressInParallel(_ input: UnsafeRawBufferPointer, prefix: Int, suffix: Int) -> [UInt8] {
+        let chunkSize = max(minimumChunkSize, (input.count + ProcessorCount.online - 1) / ProcessorCount.online)
+        let chunkCount = (input.count + chunkSize - 1) / chunkSize
+        let chunkBound = CZlib_gzipBound(chunkSize)
+        return [UInt8](unsafeUninitializedCapacity: prefix + chunkBound * chunkCount + suffix) { buffer, initialized in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: prefix)
+            let sizes = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunkCount)
+            defer { sizes.deallocate() }
+            let job = ParallelDeflateJob(input: input, output: base + prefix, sizes: sizes)
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { index in
+                let start = index * chunkSize
+                let chunk = UnsafeRawBufferPointer(rebasing: job.input[start..<min(job.input.count, start + chunkSize)])
+                job.sizes[index] = deflateMember([chunk], into: job.output + index * chunkBound, capacity: chunkBound)
+            }
+            var end = prefix + sizes[0]
+            for index in 1..<chunkCount {
+                (base + end).copyMemory(from: base + prefix + index * chunkBound, byteCount: sizes[index])
+                end += sizes[index]
+            }
+            (base + end).initializeMemory(as: UInt8.self, repeating: 0, count: suffix)
+            initialized = end + suffix
+        }
+    }
+
+    private func deflateMember(_ parts: [UnsafeRawBufferPointer], into out: UnsafeMutableRawPointer, capacity: Int)
+        -> Int
+    {
+        let pointers: [UnsafePointer<UInt8>?] = parts.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }
+        let lengths = parts.map(\.count)
+        var written = 0
+        let rc = ZlibStreamPool.withStream(.deflate) { stream in
+            CZlib_deflateMember(
+                stream,
+                pointers,
+                lengths,
+                parts.count,
+                out.assumingMemoryBound(to: UInt8.self),
+                capacity,
+                &written
+            )
+        }
+        // The output buffer is sized by deflateBound, so deflate cannot run out of room; anything else is a bug.
+        precondition(rc == Z_OK, "deflate failed (\(rc))")
+        return written
+    }
+}
+
+/// The buffers one parallel compression shares between its worker iterations.
+///
+/// Iteration `i` reads only chunk `i` of `input`, writes only the `i`-th slot of `output` and `sizes[i]`, so no
+/// two threads touch the same byte; `concurrentPerform` returns only after every iteration, while the caller
+/// still keeps all three buffers alive.
+private struct ParallelDeflateJob: @unchecked Sendable {
+    let input: UnsafeRawBufferPointer
+    let output: UnsafeMutableRawPointer
+    let sizes: UnsafeMutableBufferPointer<Int>
+}
