@@ -49,7 +49,11 @@ let package = Package(
         // Framework client: handshake, login, requests, reconnect, logon string, API trace log.
         .target(name: "TTClient", dependencies: ["TTProtocol", "TTTransport", logging], swiftSettings: strictSettings),
         // SwiftNIO framework server.
-        .target(name: "TTServer", dependencies: ["TTProtocol", logging] + nio, swiftSettings: strictSettings),
+        .target(
+            name: "TTServer",
+            dependencies: ["TTProtocol", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            swiftSettings: strictSettings
+        ),
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(name: "TTProxy", dependencies: [logging] + nio, swiftSettings: strictSettings),
         // Argument parsing shared by the executables (proxy flags, logon string, output).

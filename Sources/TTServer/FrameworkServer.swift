@@ -1,0 +1,224 @@
+public import Logging
+import NIOConcurrencyHelpers
+public import NIOCore
+public import NIOPosix
+import TTProtocol
+
+/// The framework server: listeners on one or more addresses, one encrypted session per connection.
+///
+/// ```swift
+/// let server = FrameworkServer(configuration: configuration, logger: logger)
+/// let addresses = try await server.start()   // bound addresses, ports resolved
+/// …
+/// await server.shutdown()                     // stop accepting, finish in-flight requests, close
+/// ```
+/// ``run()`` does the same for a long-running process: it starts the server if needed and returns once a
+/// shutdown (or cancellation of the calling task) has completed.
+public final class FrameworkServer: Sendable {
+    /// The configuration the server was created with.
+    public let configuration: ServerConfiguration
+
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let threadPool: NIOThreadPool
+    private let registry: ConnectionRegistry
+    private let state = NIOLockedValueBox(State.idle)
+
+    private enum State {
+        case idle
+        case starting
+        case running([any Channel])
+        case stopping
+        case stopped
+    }
+
+    /// Callers of ``run()`` waiting for the shutdown to complete; `nil` once it has.
+    private let stopWaiters = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+
+    /// - Parameters:
+    ///   - configuration: Listen addresses, identity, users and limits.
+    ///   - logger: Receives one line per session closed for a reason, rejected connection and listener.
+    ///   - eventLoopGroup: The event loops sessions run on.
+    ///   - threadPool: Where large payloads are (de)compressed and passwords are checked.
+    public init(
+        configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "tt-server"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        threadPool: NIOThreadPool = .singleton
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = eventLoopGroup
+        self.threadPool = threadPool
+        self.registry = ConnectionRegistry(maxConnections: configuration.limits.maxConnections)
+    }
+
+    /// The addresses the listeners are bound to (with the kernel's port when 0 was asked), in the order of
+    /// ``ServerConfiguration/listenAddresses``; empty unless the server is running.
+    public var boundAddresses: [SocketAddress] {
+        state.withLockedValue { state in
+            guard case .running(let channels) = state else { return [] }
+            return channels.compactMap(\.localAddress)
+        }
+    }
+
+    /// The number of sessions open right now.
+    public var sessionCount: Int { registry.count }
+
+    /// Binds every listen address and starts accepting sessions.
+    /// - Returns: The bound addresses, as ``boundAddresses``.
+    /// - Throws: ``FrameworkServerError`` naming the address that could not be bound; nothing stays bound.
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        try state.withLockedValue { state in
+            guard case .idle = state else { throw FrameworkServerError.alreadyStarted }
+            state = .starting
+        }
+        var channels: [any Channel] = []
+        for address in configuration.listenAddresses {
+            do {
+                channels.append(try await bind(address))
+            } catch {
+                for channel in channels { try? await channel.close() }
+                state.withLockedValue { $0 = .stopped }
+                throw FrameworkServerError.cannotListen(address: address, reason: "\(error)")
+            }
+        }
+        for channel in channels {
+            logger.info("listening", metadata: ["address": "\(channel.localAddress.map(Self.format) ?? "?")"])
+        }
+        state.withLockedValue { $0 = .running(channels) }
+        return channels.compactMap(\.localAddress)
+    }
+
+    /// Runs the server until ``shutdown()`` completes; cancelling the calling task shuts it down gracefully.
+    public func run() async throws {
+        if state.withLockedValue({ if case .idle = $0 { true } else { false } }) {
+            try await start()
+        }
+        await withTaskCancellationHandler {
+            await waitUntilStopped()
+        } onCancel: {
+            Task { await self.shutdown() }
+        }
+    }
+
+    /// Shuts down gracefully: stops accepting, lets each session finish the requests it has received (up to
+    /// ``ServerConfiguration/shutdownGracePeriod``), then closes whatever is left. Safe to call more than once.
+    public func shutdown() async {
+        let listeners: [any Channel]? = state.withLockedValue { state in
+            switch state {
+            case .running(let channels):
+                state = .stopping
+                return channels
+            case .idle, .starting:
+                state = .stopping
+                return []
+            case .stopping, .stopped:
+                return nil
+            }
+        }
+        guard let listeners else {
+            await waitUntilStopped()
+            return
+        }
+        for listener in listeners { try? await listener.close() }
+        let sessions = registry.beginQuiescing()
+        logger.info("shutting down", metadata: ["sessions": "\(sessions.count)"])
+        for session in sessions {
+            session.eventLoop.execute {
+                session.pipeline.syncOperations.fireUserInboundEventTriggered(ServerQuiesceEvent())
+            }
+        }
+        let grace = configuration.shutdownGracePeriod
+        let registry = self.registry
+        let logger = self.logger
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await registry.waitUntilEmpty() }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                guard !Task.isCancelled else { return }
+                let remaining = registry.openChannels
+                logger.warning("grace period over, closing sessions", metadata: ["sessions": "\(remaining.count)"])
+                for channel in remaining { channel.close(promise: nil) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        state.withLockedValue { $0 = .stopped }
+        let waiters = stopWaiters.withLockedValue { waiters in
+            defer { waiters = nil }
+            return waiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+        logger.info("stopped")
+    }
+
+    private func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let stopped = stopWaiters.withLockedValue { waiters in
+                guard waiters != nil else { return true }
+                waiters!.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    private func bind(_ address: ListenAddress) async throws -> any Channel {
+        let context = SessionContext(
+            configuration: configuration,
+            threadPool: threadPool,
+            logger: logger
+        )
+        let registry = self.registry
+        let logger = self.logger
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let peer = channel.remoteAddress.map(Self.format) ?? "unknown"
+                switch registry.admit(channel) {
+                case .admitted:
+                    return channel.eventLoop.makeCompletedFuture {
+                        try SessionPipeline.install(on: channel, context: context, peer: peer)
+                    }
+                case .full:
+                    logger.warning(
+                        "connection refused",
+                        metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count)) reached"]
+                    )
+                    return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
+                case .shuttingDown:
+                    logger.info("connection refused", metadata: ["peer": "\(peer)", "reason": "shutting down"])
+                    return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+    }
+
+    /// `HOST:PORT` with IPv6 in brackets, as log lines and the executable print it.
+    public static func format(_ address: SocketAddress) -> String {
+        let host = address.ipAddress ?? "\(address)"
+        let port = address.port ?? 0
+        if case .v6 = address { return "[\(host)]:\(port)" }
+        return "\(host):\(port)"
+    }
+}
+
+/// Why a server could not start.
+public struct FrameworkServerError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    static let alreadyStarted = FrameworkServerError(description: "the server was already started")
+    static let connectionRefused = FrameworkServerError(description: "connection refused by the server")
+
+    static func cannotListen(address: ListenAddress, reason: String) -> FrameworkServerError {
+        FrameworkServerError(
+            description: "cannot listen on \(address): \(reason) (is another process using the port, "
+                + "or is the address not on this machine?)"
+        )
+    }
+}

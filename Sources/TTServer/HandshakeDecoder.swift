@@ -1,0 +1,71 @@
+import NIOCore
+import TTProtocol
+
+/// The first stage of a session: reads the 70-byte ClientHello within the handshake deadline, answers with the
+/// ServerHello, then hands the stream to a ``FrameDecoder`` and removes itself.
+///
+/// The magic and version are checked as soon as their bytes arrive, so an HTTP request or other garbage is
+/// refused without waiting for 70 bytes or the deadline. Bytes a client sends right behind its hello are
+/// forwarded to the frame decoder when this decoder leaves the pipeline.
+struct HandshakeDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    private let identity: ServerIdentity
+    private let limits: ProtocolLimits
+    private var deadline: Scheduled<Void>?
+    private var completed = false
+
+    init(identity: ServerIdentity, limits: ProtocolLimits) {
+        self.identity = identity
+        self.limits = limits
+    }
+
+    mutating func decoderAdded(context: ChannelHandlerContext) {
+        let timeout = limits.handshakeTimeout
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+            context.fireErrorCaught(SessionFailure.handshakeTimeout(seconds: SessionHandler.seconds(timeout)))
+        }
+    }
+
+    mutating func decoderRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if completed {
+            if let rest = buffer.readSlice(length: buffer.readableBytes), rest.readableBytes > 0 {
+                context.fireChannelRead(wrapInboundOut(rest))
+            }
+            return .needMoreData
+        }
+        let prefixLength = min(buffer.readableBytes, Handshake.magic.count + 2)
+        try Handshake.validatePrefix(buffer.getBytes(at: buffer.readerIndex, length: prefixLength) ?? [])
+        guard let hello = buffer.readBytes(length: Handshake.clientHelloSize) else { return .needMoreData }
+
+        let (serverHello, keys) = try ServerHandshake(identity: identity).respond(to: hello)
+        deadline?.cancel()
+        deadline = nil
+        completed = true
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: serverHello)), promise: nil)
+        let pipeline = context.pipeline.syncOperations
+        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(limits: limits)), position: .after(context.handler))
+        context.fireUserInboundEventTriggered(HandshakeCompletedEvent(keys: keys))
+        // Removal runs `decodeLast`, which passes on whatever followed the hello.
+        pipeline.removeHandler(context: context, promise: nil)
+        return .needMoreData
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        if completed || buffer.readableBytes == 0 {
+            return try decode(context: context, buffer: &buffer)
+        }
+        let received = buffer.readableBytes
+        buffer.moveReaderIndex(forwardBy: received)
+        throw ProtocolError.truncatedHello
+    }
+}

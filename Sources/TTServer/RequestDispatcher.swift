@@ -1,0 +1,57 @@
+import TTProtocol
+
+/// What each function does, and the login state of one session (PROTOCOL.md §3).
+///
+/// Pure: password checks and delays are left to the caller (``SessionHandler``) so that they run off the event
+/// loop; this type only decides.
+struct RequestDispatcher {
+    /// What the session should do with a request.
+    enum Outcome {
+        /// Answer at once.
+        case respond(ResponsePacket)
+        /// Check these credentials off the event loop, then call ``RequestDispatcher/finishLogin(user:accepted:)``.
+        case verifyLogin(LoginPayload)
+    }
+
+    /// The user logged in on this session, if any.
+    private(set) var user: String?
+    private(set) var failedLogins = 0
+    let maxFailedLogins: Int
+
+    init(maxFailedLogins: Int) {
+        self.maxFailedLogins = maxFailedLogins
+    }
+
+    mutating func handle(_ request: RequestPacket) -> Outcome {
+        switch request.function {
+        case .ping:
+            return .respond(ResponsePacket(rc: .requestOK))
+        case .echo:
+            return .respond(
+                ResponsePacket(rc: .requestOK, count: UInt32(request.payload.count), payload: request.payload)
+            )
+        case .login:
+            guard let login = try? LoginPayload(parsing: request.payload) else {
+                return .respond(ResponsePacket(rc: .badRequest))
+            }
+            return .verifyLogin(login)
+        case .logout:
+            guard user != nil else { return .respond(ResponsePacket(rc: .notLoggedIn)) }
+            user = nil
+            return .respond(ResponsePacket(rc: .requestOK))
+        default:
+            return .respond(ResponsePacket(rc: .unknownFunction))
+        }
+    }
+
+    /// Records the result of a password check.
+    /// - Returns: The answer, and whether the session has now failed too many logins and must close.
+    mutating func finishLogin(user: String, accepted: Bool) -> (response: ResponsePacket, exhausted: Bool) {
+        if accepted {
+            self.user = user
+            return (ResponsePacket(rc: .requestOK), false)
+        }
+        failedLogins += 1
+        return (ResponsePacket(rc: .loginRejected), failedLogins >= maxFailedLogins)
+    }
+}

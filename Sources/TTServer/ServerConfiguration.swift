@@ -1,0 +1,50 @@
+public import TTProtocol
+
+/// Everything a ``FrameworkServer`` needs to run: where to listen, who it is, who may log in, and its limits.
+public struct ServerConfiguration: Sendable {
+    /// The addresses to listen on; each gets its own listener (IPv4 and IPv6 side by side).
+    public var listenAddresses: [ListenAddress]
+    /// The long-term Ed25519 key that signs every handshake.
+    public var identity: ServerIdentity
+    /// The accounts Login checks.
+    public var users: UserDirectory
+    /// Frame and inflate limits, handshake deadline, idle timeout and connection cap.
+    public var limits: ProtocolLimits
+    /// How long a rejected Login waits before its answer, to slow down password guessing.
+    public var failedLoginDelay: Duration
+    /// Failed logins one session may make; the next closes the connection.
+    public var maxFailedLoginsPerSession: Int
+    /// Frames and payloads at least this large are (de)compressed on the thread pool, not the event loop.
+    public var offloadThreshold: Int
+    /// How long a graceful shutdown lets in-flight requests finish before it closes what is left.
+    public var shutdownGracePeriod: Duration
+
+    /// - Parameters:
+    ///   - listenAddresses: Where to listen (default `0.0.0.0:5000`).
+    ///   - identity: The server's identity key.
+    ///   - users: The accounts Login checks (default none: every login is rejected).
+    ///   - limits: Protocol limits (default PROTOCOL.md §4).
+    ///   - failedLoginDelay: Delay before a `Login rejected` answer (default 250 ms).
+    ///   - maxFailedLoginsPerSession: Failed logins before the session is closed (default 5).
+    ///   - offloadThreshold: Size from which compression runs off the event loop (default 64 KiB).
+    ///   - shutdownGracePeriod: Deadline for in-flight requests on shutdown (default 10 s).
+    public init(
+        listenAddresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 5000)],
+        identity: ServerIdentity,
+        users: UserDirectory = UserDirectory(),
+        limits: ProtocolLimits = .default,
+        failedLoginDelay: Duration = .milliseconds(250),
+        maxFailedLoginsPerSession: Int = 5,
+        offloadThreshold: Int = 64 << 10,
+        shutdownGracePeriod: Duration = .seconds(10)
+    ) {
+        self.listenAddresses = listenAddresses
+        self.identity = identity
+        self.users = users
+        self.limits = limits
+        self.failedLoginDelay = failedLoginDelay
+        self.maxFailedLoginsPerSession = maxFailedLoginsPerSession
+        self.offloadThreshold = offloadThreshold
+        self.shutdownGracePeriod = shutdownGracePeriod
+    }
+}

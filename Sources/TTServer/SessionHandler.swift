@@ -1,0 +1,266 @@
+import Logging
+import NIOCore
+import NIOPosix
+import TTProtocol
+
+/// The end of a session's pipeline: opens frames, runs requests one at a time in order, seals the answers,
+/// and is the one place that closes the connection (with a logged reason) when anything goes wrong.
+///
+/// Requests are strictly serialised: the frame counters and the answer order both depend on it. Large frames
+/// are inflated and large answers compressed on the thread pool; while that runs, further frames wait in
+/// `pending` and, past a few, reading stops so a pipelining client cannot make the server buffer without bound.
+final class SessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = SealedFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Frames queued behind a running request before the handler stops reading.
+    private static let maxPendingFrames = 4
+
+    private let shared: SessionContext
+    private var logger: Logger
+    private var opener: FrameOpener?
+    private var sealer: FrameSealer?
+    private var dispatcher: RequestDispatcher
+    private var pending = CircularBuffer<SealedFrame>(initialCapacity: 1)
+    private var busy = false
+    private var quiescing = false
+    private var closing = false
+    private var readHeld = false
+
+    init(context: SessionContext, peer: String) {
+        self.shared = context
+        var logger = context.logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        self.logger = logger
+        self.dispatcher = RequestDispatcher(maxFailedLogins: context.configuration.maxFailedLoginsPerSession)
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing, !quiescing else { return }
+        pending.append(unwrapInboundIn(data))
+        drain(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let completed as HandshakeCompletedEvent:
+            do {
+                opener = try FrameOpener(keys: completed.keys)
+                sealer = try FrameSealer(keys: completed.keys, limits: shared.limits)
+                logger.debug("handshake completed")
+            } catch {
+                fail(context: context, error)
+            }
+        case is ServerQuiesceEvent:
+            quiescing = true
+            closeIfDone(context: context)
+        case IdleStateHandler.IdleStateEvent.all:
+            // A request running on the thread pool is not idleness.
+            guard sealer != nil, !busy, pending.isEmpty, !closing else { return }
+            close(context: context, level: .info, reason: "idle for \(Self.seconds(shared.limits.idleTimeout)) s")
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        pending.removeAll()
+        logger.debug("session ended")
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfPossible(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        if pending.count >= Self.maxPendingFrames || !context.channel.isWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: Request processing
+
+    private func drain(context: ChannelHandlerContext) {
+        while !busy, !closing, let frame = pending.popFirst() {
+            process(frame, context: context)
+        }
+        resumeReadingIfPossible(context: context)
+        closeIfDone(context: context)
+    }
+
+    private func process(_ frame: SealedFrame, context: ChannelHandlerContext) {
+        let started = NIODeadline.now()
+        guard let opener else {
+            fail(context: context, SessionFailure.unexpectedPacket("a frame before the handshake completed"))
+            return
+        }
+        let compressed: [UInt8]
+        do {
+            compressed = try opener.open(header: frame.header, body: frame.body)
+        } catch {
+            fail(context: context, error)
+            return
+        }
+        let gzip = shared.gzip
+        let limit = shared.limits.maxInflatedSize
+        if compressed.count < shared.configuration.offloadThreshold {
+            do {
+                handle(try Self.parseRequest(gzip.decompress(compressed, limit: limit)), started: started, context: context)
+            } catch {
+                fail(context: context, error)
+            }
+            return
+        }
+        busy = true
+        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+            try Self.parseRequest(gzip.decompress(compressed, limit: limit))
+        }.assumeIsolated().whenComplete { result in
+            self.busy = false
+            switch result {
+            case .success(let request): self.handle(request, started: started, context: context)
+            case .failure(let error): self.fail(context: context, error)
+            }
+            self.drain(context: context)
+        }
+    }
+
+    private static func parseRequest(_ bytes: [UInt8]) throws -> RequestPacket {
+        guard case .request(let request) = try Packet(parsing: bytes) else {
+            throw SessionFailure.unexpectedPacket("a response packet where a request was expected")
+        }
+        return request
+    }
+
+    private func handle(_ request: RequestPacket, started: NIODeadline, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        switch dispatcher.handle(request) {
+        case .respond(let response):
+            respond(response, started: started, context: context)
+        case .verifyLogin(let login):
+            busy = true
+            let users = shared.configuration.users
+            shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+                users.verify(user: login.user, password: login.password)
+            }.assumeIsolated().whenComplete { result in
+                let accepted = (try? result.get()) ?? false
+                self.finishLogin(user: login.user, accepted: accepted, started: started, context: context)
+            }
+        }
+    }
+
+    private func finishLogin(user: String, accepted: Bool, started: NIODeadline, context: ChannelHandlerContext) {
+        let (response, exhausted) = dispatcher.finishLogin(user: user, accepted: accepted)
+        if accepted {
+            logger.info("login", metadata: ["user": "\(user)"])
+            busy = false
+            respond(response, started: started, context: context)
+            drain(context: context)
+            return
+        }
+        logger.notice("login rejected", metadata: ["user": "\(user)"])
+        // The answer to a wrong password comes late, so guessing costs the guesser time, not the server.
+        let delay = TimeAmount(shared.configuration.failedLoginDelay)
+        context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            self.busy = false
+            self.respond(response, started: started, context: context)
+            if exhausted {
+                self.fail(context: context, SessionFailure.tooManyFailedLogins(self.dispatcher.failedLogins))
+            }
+            self.drain(context: context)
+        }
+    }
+
+    private func respond(_ response: ResponsePacket, started: NIODeadline, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        var response = response
+        let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000_000
+        response.elapsedMilliseconds = UInt32(clamping: elapsed)
+        let packet = Packet.response(response).serialize()
+        let gzip = shared.gzip
+        if packet.count < shared.configuration.offloadThreshold {
+            send(gzip.compress(packet), context: context)
+            return
+        }
+        busy = true
+        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+            gzip.compress(packet)
+        }.assumeIsolated().whenComplete { result in
+            self.busy = false
+            switch result {
+            case .success(let compressed): self.send(compressed, context: context)
+            case .failure(let error): self.fail(context: context, error)
+            }
+            self.drain(context: context)
+        }
+    }
+
+    private func send(_ compressed: [UInt8], context: ChannelHandlerContext) {
+        guard !closing, let sealer else { return }
+        do {
+            let frame = try sealer.seal(compressed)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+        } catch {
+            fail(context: context, error)
+        }
+    }
+
+    // MARK: Closing
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        guard readHeld, pending.count < Self.maxPendingFrames, context.channel.isWritable else { return }
+        readHeld = false
+        context.read()
+    }
+
+    private func closeIfDone(context: ChannelHandlerContext) {
+        guard quiescing, !busy, pending.isEmpty, !closing else { return }
+        close(context: context, level: .info, reason: "server shutting down")
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: any Error) {
+        guard !closing else { return }
+        let level: Logger.Level = error is IOError || error is ChannelError ? .info : .notice
+        close(context: context, level: level, reason: "\(error)")
+    }
+
+    /// Closes after everything written so far is flushed, so a final answer still reaches the client.
+    private func close(context: ChannelHandlerContext, level: Logger.Level, reason: String) {
+        closing = true
+        pending.removeAll()
+        logger.log(level: level, "session closed", metadata: ["reason": "\(reason)"])
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        let channel = context.channel
+        flushed.futureResult.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+@available(*, unavailable)
+extension SessionHandler: Sendable {}
+
+extension TimeAmount {
+    /// A NIO time amount from a Swift `Duration`.
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,16 @@
+import NIOCore
+import TTProtocol
+
+/// The handlers of a new session, in order: idle timer → handshake (then frame decoder) → session.
+enum SessionPipeline {
+    static func install(on channel: any Channel, context: SessionContext, peer: String) throws {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(IdleStateHandler(allTimeout: TimeAmount(context.limits.idleTimeout)))
+        try pipeline.addHandler(
+            ByteToMessageHandler(
+                HandshakeDecoder(identity: context.configuration.identity, limits: context.limits)
+            )
+        )
+        try pipeline.addHandler(SessionHandler(context: context, peer: peer))
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+public import TTProtocol
+
+/// The accounts Login checks, as kept in a users file: one `NAME:pbkdf2-sha256$<iterations>$<salt>$<hash>` line
+/// per user; blank lines and lines starting with `#` are ignored (docs/SERVER.md).
+public struct UserDirectory: Sendable {
+    private var entries: [String: PasswordHash]
+
+    /// A directory with the given accounts.
+    public init(_ entries: [String: PasswordHash] = [:]) {
+        self.entries = entries
+    }
+
+    /// The user names, sorted.
+    public var userNames: [String] { entries.keys.sorted() }
+
+    /// Whether `password` is the password of `user`.
+    ///
+    /// An unknown user costs as much as a known one (a hash of the same strength is checked and fails), so the
+    /// answer time does not tell which user names exist. Call it off the event loop: PBKDF2 is slow on purpose.
+    public func verify(user: String, password: String) -> Bool {
+        guard let hash = entries[user] else {
+            _ = Self.decoy(iterations: entries.values.first?.iterations).verify(password)
+            return false
+        }
+        return hash.verify(password)
+    }
+
+    private static func decoy(iterations: Int?) -> PasswordHash {
+        let zeroSalt = "AAAAAAAAAAAAAAAAAAAAAA=="
+        let zeroHash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        let count = iterations ?? PasswordHash.defaultIterations
+        // A well-formed literal; it cannot fail to parse.
+        return try! PasswordHash(parsing: "pbkdf2-sha256$\(count)$\(zeroSalt)$\(zeroHash)")
+    }
+
+    /// Parses the text of a users file.
+    /// - Parameter source: Names the file in errors.
+    /// - Throws: ``UsersFileError`` naming the line and what is wrong with it (never the hash itself).
+    public init(parsing text: String, source: String) throws(UsersFileError) {
+        var entries: [String: PasswordHash] = [:]
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let lineNumber = index + 1
+            guard let colon = line.firstIndex(of: ":") else {
+                throw UsersFileError(path: source, line: lineNumber, problem: "expected NAME:pbkdf2-sha256$…")
+            }
+            let name = String(line[..<colon])
+            if let problem = Self.problem(withName: name) {
+                throw UsersFileError(path: source, line: lineNumber, problem: problem)
+            }
+            guard entries[name] == nil else {
+                throw UsersFileError(path: source, line: lineNumber, problem: "user '\(name)' appears twice")
+            }
+            guard let hash = try? PasswordHash(parsing: String(line[line.index(after: colon)...])) else {
+                throw UsersFileError(
+                    path: source,
+                    line: lineNumber,
+                    problem: "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
+                        + " (create entries with `tt-server add-user`)"
+                )
+            }
+            entries[name] = hash
+        }
+        self.entries = entries
+    }
+
+    /// Reads a users file.
+    /// - Throws: ``UsersFileError`` when it cannot be read or parsed.
+    public static func load(path: String) throws(UsersFileError) -> UserDirectory {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw UsersFileError(path: path, line: nil, problem: "cannot read the users file (\(Self.reason(error)))")
+        }
+        return try UserDirectory(parsing: text, source: path)
+    }
+
+    /// Adds `user` to the users file at `path`, or replaces their password; creates the file (mode 0600) if
+    /// it does not exist. Other lines, comments included, are kept; the file is replaced atomically.
+    /// - Returns: `true` when the user was added, `false` when an existing entry was replaced.
+    /// - Throws: ``UsersFileError`` for a bad name, an unreadable or invalid file, or a failed write.
+    @discardableResult
+    public static func addUser(
+        _ user: String,
+        password: String,
+        toFileAt path: String,
+        iterations: Int = PasswordHash.defaultIterations
+    ) throws(UsersFileError) -> Bool {
+        if let problem = problem(withName: user) {
+            throw UsersFileError(path: path, line: nil, problem: problem)
+        }
+        var lines: [String] = []
+        if FileManager.default.fileExists(atPath: path) {
+            let existing = try load(path: path)
+            _ = existing  // validates the whole file before it is rewritten
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+        }
+        let entry = "\(user):\(PasswordHash(hashing: password, iterations: iterations).encoded)"
+        let index = lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(user):") }
+        if let index { lines[index] = entry } else { lines.append(entry) }
+        try write(lines.joined(separator: "\n") + "\n", to: path)
+        return index == nil
+    }
+
+    /// Writes a sibling temporary file with mode 0600 and renames it over `path`: readers see the old file or
+    /// the new one, never half of it.
+    private static func write(_ text: String, to path: String) throws(UsersFileError) {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        let created = FileManager.default.createFile(
+            atPath: temporary,
+            contents: Data(text.utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        guard created, rename(temporary, path) == 0 else {
+            let reason = created ? String(cString: strerror(errno)) : "cannot create \(temporary)"
+            unlink(temporary)
+            throw UsersFileError(path: path, line: nil, problem: "cannot write the users file (\(reason))")
+        }
+    }
+
+    private static func problem(withName name: String) -> String? {
+        if name.isEmpty { return "the user name is empty" }
+        if name.contains(where: { $0 == ":" || $0.isWhitespace || $0.isNewline }) {
+            return "the user name '\(name)' contains ':' or whitespace"
+        }
+        if name.utf8.count > Int(UInt16.max) { return "the user name is longer than 65535 bytes" }
+        return nil
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError, let underlying = cocoa.userInfo[NSUnderlyingErrorKey] as? NSError {
+            return underlying.localizedDescription
+        }
+        return (error as NSError).localizedDescription
+    }
+}
+
+/// A users file that cannot be used.
+public struct UsersFileError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The file.
+    public var path: String
+    /// The 1-based line at fault, if one is.
+    public var line: Int?
+    /// What is wrong.
+    public var problem: String
+
+    public var description: String {
+        if let line { return "\(path):\(line): \(problem)" }
+        return "\(path): \(problem)"
+    }
+}

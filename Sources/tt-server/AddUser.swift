@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import TTProtocol
+import TTServer
+
+/// `tt-server add-user NAME --users FILE`: add a user, or change their password.
+struct AddUser: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-user",
+        abstract: "Add a user to a users file, or change their password.",
+        discussion: """
+            The password is read from standard input (its first line), or prompted for without echo when \
+            standard input is a terminal. It is never printed. The file is created with mode 0600 if needed.
+            """
+    )
+
+    @Argument(help: "The user name (no ':' or whitespace).")
+    var name: String
+
+    @Option(help: ArgumentHelp("The users file to update.", valueName: "FILE"))
+    var users: String
+
+    @Option(help: ArgumentHelp("PBKDF2 iterations.", valueName: "COUNT"))
+    var iterations = PasswordHash.defaultIterations
+
+    func validate() throws {
+        guard iterations > 0 else { throw ValidationError("--iterations must be positive, not \(iterations)") }
+    }
+
+    func run() throws {
+        guard let password = PasswordInput.read(prompt: "Password for \(name): "), !password.isEmpty else {
+            printError("no password given on standard input; nothing changed in \(users)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let added: Bool
+        do {
+            added = try UserDirectory.addUser(name, password: password, toFileAt: users, iterations: iterations)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        printLine(added ? "added user \(name) to \(users)" : "changed the password of \(name) in \(users)")
+    }
+}
+
+/// Reads a password: the first line of standard input, with echo turned off when it is a terminal.
+enum PasswordInput {
+    static func read(prompt: String) -> String? {
+        guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var original = termios()
+        tcgetattr(STDIN_FILENO, &original)
+        var silent = original
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        defer {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        return readLine(strippingNewline: true)
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import TTProtocol
+import TTServer
+
+/// `tt-server [serve]`: run the server until SIGINT or SIGTERM.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the framework server until SIGINT or SIGTERM (the default subcommand)."
+    )
+
+    @Option(
+        name: .customLong("listen"),
+        help: ArgumentHelp(
+            "Address to listen on; repeat for several (IPv6 in brackets, e.g. [::1]:5000). Default 0.0.0.0:5000.",
+            valueName: "HOST:PORT"
+        )
+    )
+    var listen: [String] = []
+
+    @Option(help: ArgumentHelp("Identity key file; created (mode 0600) if absent.", valueName: "FILE"))
+    var identity = "tt-server-identity.pem"
+
+    @Option(help: ArgumentHelp("Users file for Login (see `tt-server add-user`); without it every login is rejected.",
+                               valueName: "FILE"))
+    var users: String?
+
+    @Option(help: ArgumentHelp("Close sessions silent for this long.", valueName: "SECONDS"))
+    var idleTimeout: Double = 300
+
+    @Option(help: ArgumentHelp("Close connections that have not completed the handshake by then.",
+                               valueName: "SECONDS"))
+    var handshakeTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Sessions held at once; more are closed at once.", valueName: "COUNT"))
+    var maxConnections = 10_000
+
+    @Option(help: ArgumentHelp("Largest frame accepted, in bytes.", valueName: "BYTES"))
+    var maxFrameSize = 16 << 20
+
+    @Option(help: ArgumentHelp("Largest packet a frame may inflate to, in bytes.", valueName: "BYTES"))
+    var maxInflatedSize = 64 << 20
+
+    @Option(help: ArgumentHelp("How long shutdown waits for in-flight requests.", valueName: "SECONDS"))
+    var shutdownGrace: Double = 10
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
+    var logLevel: LogLevel = .info
+
+    func validate() throws {
+        for text in listen {
+            do { _ = try ListenAddress(parsing: text) } catch { throw ValidationError("\(error)") }
+        }
+        for (name, value) in [
+            ("--idle-timeout", idleTimeout), ("--handshake-timeout", handshakeTimeout),
+            ("--shutdown-grace", shutdownGrace),
+        ] where !(value > 0 && value <= 1e9) {
+            throw ValidationError("\(name) must be a positive number of seconds, not \(value)")
+        }
+        for (name, value) in [
+            ("--max-connections", maxConnections), ("--max-frame-size", maxFrameSize),
+            ("--max-inflated-size", maxInflatedSize),
+        ] where value <= 0 {
+            throw ValidationError("\(name) must be a positive number, not \(value)")
+        }
+        if maxFrameSize > Int(UInt32.max) {
+            throw ValidationError("--max-frame-size must fit the 4-byte length prefix (at most \(UInt32.max))")
+        }
+    }
+
+    func run() async throws {
+        let level = logLevel.level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let serverIdentity: ServerIdentity
+        do {
+            serverIdentity = try ServerIdentity.loadOrCreate(path: identity)
+        } catch {
+            printError("\(error) (identity file \(identity); remove it to create a new identity)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        printLine("identity \(serverIdentity.fingerprint)")
+
+        var directory = UserDirectory()
+        if let users {
+            do {
+                directory = try UserDirectory.load(path: users)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        let logger = Logger(label: "tt-server")
+        if users == nil { logger.notice("no --users file: every login will be rejected") }
+
+        let addresses = try (listen.isEmpty ? ["0.0.0.0:5000"] : listen).map { try ListenAddress(parsing: $0) }
+        let configuration = ServerConfiguration(
+            listenAddresses: addresses,
+            identity: serverIdentity,
+            users: directory,
+            limits: ProtocolLimits(
+                maxFrameSize: maxFrameSize,
+                maxInflatedSize: maxInflatedSize,
+                handshakeTimeout: .milliseconds(Int64(handshakeTimeout * 1000)),
+                idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+                maxConnections: maxConnections
+            ),
+            shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000))
+        )
+        let server = FrameworkServer(configuration: configuration, logger: logger)
+        let bound: [SocketAddress]
+        do {
+            bound = try await server.start()
+        } catch {
+            printError("\(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        for address in bound {
+            printLine("tt-server listening on \(FrameworkServer.format(address))")
+        }
+        let signals = SignalHandlers([SIGINT, SIGTERM]) { signal in
+            logger.info("signal received, shutting down", metadata: ["signal": "\(signal)"])
+            Task { await server.shutdown() }
+        }
+        try await server.run()
+        signals.cancel()
+    }
+}
+
+/// The values of `--log-level`: swift-log's levels by name.
+enum LogLevel: String, CaseIterable, ExpressibleByArgument {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+}
+
+/// Turns SIGINT/SIGTERM into a call instead of the default termination, so shutdown can be graceful.
+final class SignalHandlers {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+import TTProtocol
+import TTServer
+import TTTestSupport
+
+@Suite("Lifecycle")
+struct LifecycleTests {
+    @Test("Shutdown answers the request in flight, closes every session and stops accepting")
+    func gracefulShutdown() async throws {
+        let server = try await TestServer.start(users: ["alice": "secret"]) { $0.failedLoginDelay = .milliseconds(600) }
+        let idle = try await TestClient.connect(to: server)
+        let busy = try await TestClient.connect(to: server)
+        let payload = try LoginPayload(user: "alice", password: "wrong").serialize()
+        try await busy.connection.send(busy.codec.encode(.request(RequestPacket(function: .login, payload: payload))))
+        try await Task.sleep(for: .milliseconds(150))
+        let started = ContinuousClock.now
+        async let stopped: Void = server.stop()
+        #expect(try await busy.receiveResponse().rc == .loginRejected)
+        try await busy.connection.expectClosed()
+        try await idle.connection.expectClosed()
+        await stopped
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(server.server.sessionCount == 0)
+        await #expect(throws: (any Error).self) {
+            try await RawConnection.connect(host: server.host, port: server.port)
+        }
+    }
+
+    @Test("When the grace period ends, sessions still busy are closed")
+    func gracePeriodEnds() async throws {
+        let server = try await TestServer.start(users: ["alice": "secret"]) {
+            $0.failedLoginDelay = .seconds(20)
+            $0.shutdownGracePeriod = .milliseconds(300)
+        }
+        let busy = try await TestClient.connect(to: server)
+        let payload = try LoginPayload(user: "alice", password: "wrong").serialize()
+        try await busy.connection.send(busy.codec.encode(.request(RequestPacket(function: .login, payload: payload))))
+        try await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        await server.stop()
+        #expect(ContinuousClock.now - started < .seconds(5))
+        try await busy.connection.expectClosed()
+    }
+
+    @Test("run() returns after shutdown, and cancelling it shuts the server down")
+    func runAndCancel() async throws {
+        let identity = ServerIdentity.generate()
+        let server = FrameworkServer(
+            configuration: ServerConfiguration(listenAddresses: [ListenAddress(host: "127.0.0.1", port: 0)], identity: identity)
+        )
+        let running = Task { try await server.run() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.boundAddresses.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let port = try #require(server.boundAddresses.first?.port)
+        let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+        #expect(try await client.ping().rc == .requestOK)
+        running.cancel()
+        try await running.value
+        try await client.connection.expectClosed()
+        #expect(server.boundAddresses.isEmpty)
+    }
+
+    @Test("One server listens on IPv4 and IPv6 at once")
+    func severalListeners() async throws {
+        let server = FrameworkServer(
+            configuration: ServerConfiguration(
+                listenAddresses: [ListenAddress(host: "127.0.0.1", port: 0), ListenAddress(host: "::1", port: 0)],
+                identity: ServerIdentity.generate()
+            )
+        )
+        let addresses = try await server.start()
+        #expect(addresses.count == 2)
+        for address in addresses {
+            let client = try await TestClient.connect(host: try #require(address.ipAddress), port: try #require(address.port))
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+        await server.shutdown()
+    }
+
+    @Test("A port already in use fails start() with the address named, leaving nothing bound")
+    func portInUse() async throws {
+        try await withTestServer { existing in
+            let server = FrameworkServer(
+                configuration: ServerConfiguration(
+                    listenAddresses: [
+                        ListenAddress(host: "127.0.0.1", port: 0), ListenAddress(host: "127.0.0.1", port: existing.port),
+                    ],
+                    identity: ServerIdentity.generate()
+                )
+            )
+            let error = await #expect(throws: FrameworkServerError.self) { try await server.start() }
+            #expect(error?.description.contains("cannot listen on 127.0.0.1:\(existing.port)") == true)
+            #expect(server.boundAddresses.isEmpty)
+        }
+    }
+
+    @Test("Starting a server twice is refused")
+    func startTwice() async throws {
+        try await withTestServer { server in
+            await #expect(throws: FrameworkServerError.self) { try await server.server.start() }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Testing
+import TTProtocol
+import TTServer
+import TTTestSupport
+
+@Suite("Requests")
+struct RequestTests {
+    @Test("Ping answers Request OK with an empty payload and a measured elapsed time")
+    func ping() async throws {
+        try await withTestServer { server in
+            let client = try await TestClient.connect(to: server)
+            let response = try await client.ping()
+            #expect(response.rc == .requestOK)
+            #expect(response.payload.isEmpty)
+            #expect(response.count == 0)
+            #expect(response.elapsedMilliseconds < 5_000)
+            #expect(client.serverIdentity == server.identity.publicKey)
+            await client.close()
+        }
+    }
+
+    @Test("Login with the right password is accepted and Logout then succeeds")
+    func loginAndLogout() async throws {
+        try await withTestServer(users: ["alice": "wonder land"]) { server in
+            let client = try await TestClient.connect(to: server)
+            #expect(try await client.login(user: "alice", password: "wonder land").rc == .requestOK)
+            #expect(try await client.logout().rc == .requestOK)
+            // Logged out, the session stays open and Logout now needs a login again.
+            #expect(try await client.logout().rc == .notLoggedIn)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test("A wrong password or unknown user is rejected after the failed-login delay")
+    func loginRejected() async throws {
+        try await withTestServer(users: ["alice": "secret"]) { server in
+            let client = try await TestClient.connect(to: server)
+            let wrong = try await client.login(user: "alice", password: "guess")
+            #expect(wrong.rc == .loginRejected)
+            #expect(wrong.elapsedMilliseconds >= 20)
+            #expect(try await client.login(user: "mallory", password: "secret").rc == .loginRejected)
+            #expect(try await client.logout().rc == .notLoggedIn)
+            #expect(try await client.login(user: "alice", password: "secret").rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test("A login payload that does not parse is a Bad request, not a closed session")
+    func malformedLoginPayload() async throws {
+        try await withTestServer { server in
+            let client = try await TestClient.connect(to: server)
+            let response = try await client.send(RequestPacket(function: .login, payload: [0, 9, 65]))
+            #expect(response.rc == .badRequest)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test("Too many failed logins close the session after the last answer")
+    func tooManyFailedLogins() async throws {
+        let logs = LogCapture()
+        try await withTestServer(users: ["alice": "secret"], logs: logs, configure: {
+            $0.maxFailedLoginsPerSession = 2
+        }) { server in
+            let client = try await TestClient.connect(to: server)
+            #expect(try await client.login(user: "alice", password: "a").rc == .loginRejected)
+            #expect(try await client.login(user: "alice", password: "b").rc == .loginRejected)
+            try await client.connection.expectClosed()
+            #expect(await logs.waitForCloseReason(containing: "2 failed logins") != nil)
+            #expect(!logs.all.contains { "\($0.metadata)".contains("secret") || $0.message.contains("secret") })
+        }
+    }
+
+    @Test("Echo returns the payload with count = its length", arguments: [0, 1024, 4 << 20])
+    func echo(size: Int) async throws {
+        try await withTestServer { server in
+            let client = try await TestClient.connect(to: server)
+            let payload = pseudoRandomBytes(count: size)
+            let response = try await client.echo(payload)
+            #expect(response.rc == .requestOK)
+            #expect(response.count == UInt32(size))
+            #expect(response.payload == payload)
+            await client.close()
+        }
+    }
+
+    @Test("An unknown function answers Unknown function and the session stays open")
+    func unknownFunction() async throws {
+        try await withTestServer { server in
+            let client = try await TestClient.connect(to: server)
+            let response = try await client.send(RequestPacket(function: FunctionCode(rawValue: 999)))
+            #expect(response.rc == .unknownFunction)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test("Pipelined requests, a large one among them, are answered in order")
+    func pipelinedInOrder() async throws {
+        try await withTestServer { server in
+            let client = try await TestClient.connect(to: server)
+            let payloads: [[UInt8]] = [
+                [1], pseudoRandomBytes(count: 1 << 20), [], [3, 3, 3], pseudoRandomBytes(count: 200_000, seed: 7), [5],
+            ]
+            var frames: [UInt8] = []
+            for payload in payloads {
+                frames += try client.codec.encode(.request(RequestPacket(function: .echo, payload: payload)))
+            }
+            try await client.connection.send(frames)
+            for payload in payloads {
+                let response = try await client.receiveResponse()
+                #expect(response.payload == payload)
+            }
+            await client.close()
+        }
+    }
+
+    @Test("The server listens on IPv6 loopback")
+    func ipv6() async throws {
+        try await withTestServer(host: "::1") { server in
+            let client = try await TestClient.connect(to: server)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test("64 concurrent sessions each ping 20 times")
+    func concurrentSessions() async throws {
+        try await withTestServer { server in
+            let okCount = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<64 {
+                    group.addTask {
+                        let client = try await TestClient.connect(to: server)
+                        var ok = 0
+                        for _ in 0..<20 where try await client.ping().rc == .requestOK { ok += 1 }
+                        await client.close()
+                        return ok
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(okCount == 64 * 20)
+        }
+    }
+
+    @Test("Pings on another session keep flowing while a large Echo is being compressed")
+    func largeEchoDoesNotStallOthers() async throws {
+        try await withTestServer { server in
+            let small = try await TestClient.connect(to: server)
+            let (sent, sentSignal) = AsyncStream.makeStream(of: Void.self)
+            let echo = Task {
+                let big = try await TestClient.connect(to: server)
+                let payload = pseudoRandomBytes(count: 12 << 20)
+                try await big.connection.send(big.codec.encode(.request(RequestPacket(function: .echo, payload: payload))))
+                sentSignal.yield()
+                let response = try await big.receiveResponse()
+                let finished = ContinuousClock.now
+                await big.close()
+                return (response.payload == payload, finished)
+            }
+            for await _ in sent { break }
+            for _ in 0..<3 {
+                #expect(try await small.ping().rc == .requestOK)
+            }
+            let pingsDone = ContinuousClock.now
+            let (matches, finished) = try await echo.value
+            #expect(matches)
+            // Three round trips on the other session finished while the server was still busy with the echo.
+            #expect(pingsDone < finished)
+            await small.close()
+        }
+    }
+}
