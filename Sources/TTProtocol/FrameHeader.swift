@@ -22,8 +22,8 @@ public struct FrameHeader: Hashable, Sendable {
     }
 
     /// Parses and validates the 4 length bytes.
-    /// - Throws: ``ProtocolError/truncatedHello``-free frame errors: ``ProtocolError/frameTooSmall`` (also
-    ///   when fewer than 4 bytes are given) or ``ProtocolError/frameTooLarge``.
+    /// - Throws: ``ProtocolError/frameTooSmall`` (also when `bytes` is not 4 bytes long) or
+    ///   ``ProtocolError/frameTooLarge``.
     public init(parsing bytes: [UInt8], limits: ProtocolLimits) throws(ProtocolError) {
         guard bytes.count == Self.size else {
             throw ProtocolError.frameTooSmall.with(detail: "header of \(bytes.count) bytes")

@@ -10,10 +10,11 @@ public struct PasswordHash: Hashable, Sendable, CustomStringConvertible {
     public let hash: [UInt8]
 
     /// Hashes `password` with a fresh random 16-byte salt.
-    /// - Parameter iterations: PBKDF2 iterations (at least 1); tests may use few, users files should not.
+    /// - Parameter iterations: PBKDF2 iterations (clamped to 1...Int32.max); tests may use few, users files
+    ///   should not.
     public init(hashing password: String, iterations: Int = defaultIterations) {
         let salt = Crypto.randomBytes(16)
-        self.iterations = max(1, iterations)
+        self.iterations = min(max(1, iterations), Int(Int32.max))
         self.salt = salt
         hash = try! Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: self.iterations, count: 32)
     }
