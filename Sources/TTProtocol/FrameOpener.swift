@@ -58,7 +58,7 @@ public final class FrameOpener {
         return plaintext
     }
 
-    /// Authenticates and decrypts one frame body; see ``open(header:body:)-(_,UnsafeRawBufferPointer)``.
+    /// Authenticates and decrypts one frame body.
     public func open(header: FrameHeader, body: [UInt8]) throws(ProtocolError) -> [UInt8] {
         let result = body.withUnsafeBytes { body in
             Result { () throws(ProtocolError) in try open(header: header, body: body) }

@@ -34,7 +34,7 @@ public struct GzipCodec: Hashable, Sendable {
         return try result.get()
     }
 
-    /// Inflates every gzip member of `bytes`; see ``decompress(_:limit:)-(Array<UInt8>,_)``.
+    /// Inflates every gzip member of `bytes` (the buffer form, for callers that already hold the bytes).
     public func decompress(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(ProtocolError) -> [UInt8] {
         guard !bytes.isEmpty else {
             throw ProtocolError.corruptCompressedData.with(detail: "no gzip member")
@@ -51,7 +51,9 @@ public struct GzipCodec: Hashable, Sendable {
         return try ZlibStreamPool.withStream(.inflate) { stream throws(ProtocolError) -> [UInt8] in
             guard inflateReset(stream) == Z_OK else { throw ProtocolError.compressionFailure }
             // zlib never writes through next_in; the field is just not declared const.
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.next_in = UnsafeMutablePointer(
+                mutating: bytes.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            )
             stream.pointee.avail_in = uInt(bytes.count)
             var output: [UInt8] = []
             while true {

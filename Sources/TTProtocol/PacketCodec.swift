@@ -58,7 +58,7 @@ public final class PacketCodec {
     }
 
     /// Decodes one whole frame (`[length][ciphertext][tag]`) into a packet.
-    /// - Throws: Any ``ProtocolError`` of ``decodeHeader(_:)`` and ``decode(header:body:)-(_,[UInt8])``.
+    /// - Throws: Any ``ProtocolError`` of ``decodeHeader(_:)`` and `decode(header:body:)`.
     public func decode(frame: [UInt8]) throws(ProtocolError) -> Packet {
         let header = try decodeHeader(Array(frame.prefix(FrameHeader.size)))
         return try decode(header: header, body: Array(frame.dropFirst(FrameHeader.size)))

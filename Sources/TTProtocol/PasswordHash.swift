@@ -16,7 +16,12 @@ public struct PasswordHash: Hashable, Sendable, CustomStringConvertible {
         let salt = Crypto.randomBytes(16)
         self.iterations = min(max(1, iterations), Int(Int32.max))
         self.salt = salt
-        hash = try! Crypto.pbkdf2SHA256(password: Array(password.utf8), salt: salt, iterations: self.iterations, count: 32)
+        hash = try! Crypto.pbkdf2SHA256(
+            password: Array(password.utf8),
+            salt: salt,
+            iterations: self.iterations,
+            count: 32
+        )
     }
 
     /// Parses the stored form.

@@ -1,9 +1,9 @@
 internal import CCrypto
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A server's long-term Ed25519 identity: signs every ServerHello. Stored as a PKCS#8 PEM file with mode 0600.
@@ -54,7 +54,9 @@ public struct ServerIdentity: Sendable, CustomStringConvertible {
         var key = [UInt8](repeating: 0, count: 32)
         let bytes = Array(pem.utf8)
         let ok = bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { CCrypto_ed25519PrivateKeyFromPEM($0.baseAddress, $0.count, &key) }
+            buffer.withMemoryRebound(to: CChar.self) {
+                CCrypto_ed25519PrivateKeyFromPEM($0.baseAddress, $0.count, &key)
+            }
         }
         guard ok == 1 else { throw ProtocolError.identityFileInvalid }
         try self.init(privateKey: key)

@@ -233,7 +233,12 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {
         guard !closing else { return }
-        let level: Logger.Level = error is IOError || error is ChannelError ? .info : .notice
+        // Resets and missed deadlines happen to honest clients too; protocol violations deserve attention.
+        let level: Logger.Level
+        switch error {
+        case is IOError, is ChannelError, SessionFailure.handshakeTimeout: level = .info
+        default: level = .notice
+        }
         close(context: context, level: level, reason: "\(error)")
     }
 

@@ -13,6 +13,8 @@ final class ConnectExchangeRecorder {
     private(set) var lastStatusLine: String?
     /// The scheme of the `Proxy-Authorization` header of our last CONNECT, e.g. `Basic`.
     private(set) var lastAuthSchemeSent: String?
+    /// When the first CONNECT request went out: the TCP connection (and TLS to an https:// proxy) was up.
+    private(set) var firstRequestSentAt: ContinuousClock.Instant?
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -32,14 +34,14 @@ final class ConnectExchangeRecorder {
 
     func recordOutgoing(_ bytes: UnsafeRawBufferPointer) {
         let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(whereSeparator: \.isNewline) {
-            guard line.lowercased().hasPrefix("proxy-authorization:") else { continue }
+        guard text.hasPrefix("CONNECT ") else { return }
+        if firstRequestSentAt == nil { firstRequestSentAt = ContinuousClock.now }
+        var scheme: String?
+        for line in text.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("proxy-authorization:") {
             let value = line.dropFirst("proxy-authorization:".count).trimmingSpaces
-            lastAuthSchemeSent = value.split(separator: " ").first.map(String.init)
+            scheme = value.split(separator: " ").first.map(String.init)
         }
-        if text.hasPrefix("CONNECT "), !text.lowercased().contains("\nproxy-authorization:") {
-            lastAuthSchemeSent = nil
-        }
+        lastAuthSchemeSent = scheme
     }
 
     /// The C callback for `CURLOPT_DEBUGFUNCTION`; `user` is an unretained recorder.

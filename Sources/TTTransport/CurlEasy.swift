@@ -72,13 +72,6 @@ final class CurlEasy {
         return CCurl_easy_getinfo_long(handle, info, &value) == CURLE_OK ? value : 0
     }
 
-    /// A `*_TIME_T` timing (microseconds) as a `Duration`.
-    func duration(_ info: CURLINFO) -> Duration {
-        var value: curl_off_t = 0
-        guard CCurl_easy_getinfo_off_t(handle, info, &value) == CURLE_OK else { return .zero }
-        return .microseconds(value)
-    }
-
     func string(_ info: CURLINFO) -> String? {
         var value: UnsafeMutablePointer<CChar>?
         guard CCurl_easy_getinfo_string(handle, info, &value) == CURLE_OK, let value else { return nil }

@@ -90,7 +90,7 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
         let start = text.firstRange(of: "://")?.upperBound ?? text.startIndex
         guard start <= at else { return text }
         let userInfo = text[start..<at]
-        let user = userInfo.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+        let user = userInfo.firstIndex(of: ":").map { userInfo[..<$0] } ?? userInfo
         return String(text[..<start]) + user + ":<redacted>" + String(text[at...])
     }
 }

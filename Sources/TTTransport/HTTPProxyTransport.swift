@@ -70,7 +70,9 @@ public final class HTTPProxyTransport: Transport {
         // Nothing after the exchange is worth a debug event; stop calling into the recorder.
         try? easy.set(CURLOPT_VERBOSE, 0)
 
-        let tcpConnectTime = easy.duration(CURLINFO_CONNECT_TIME_T)
+        // libcurl's CURLINFO_CONNECT_TIME_T only counts once the tunnel is up; the moment our first CONNECT
+        // went out marks the end of the TCP (and TLS) connect.
+        let tcpConnectTime = recorder.firstRequestSentAt.map { $0 - started } ?? elapsed
         let status = easy.long(CURLINFO_HTTP_CONNECTCODE)
         let offered = ProxyAuthSchemes.names(mask: UInt(bitPattern: easy.long(CURLINFO_PROXYAUTH_AVAIL)))
         let address = easy.string(CURLINFO_PRIMARY_IP).map {
@@ -80,7 +82,7 @@ public final class HTTPProxyTransport: Transport {
             result: result,
             status: status,
             offeredSchemes: offered,
-            tcpConnected: tcpConnectTime > .zero || status != 0 || recorder.incomingCount > 0,
+            tcpConnected: recorder.firstRequestSentAt != nil || status != 0 || recorder.incomingCount > 0,
             osErrno: Int32(truncatingIfNeeded: easy.long(CURLINFO_OS_ERRNO)),
             curlMessage: easy.errorText,
             elapsed: elapsed,

@@ -60,7 +60,8 @@ struct ProxyExchangeOutcome {
         }
 
         switch status {
-        case 407:
+        case 407, 401:
+            // tinyproxy 1.11 answers a failed proxy login with 401 instead of 407.
             return make(.proxyTunnel, .proxyAuthenticationRequired, authenticationMessage(where_, target, proxy, reply))
         case 502, 503, 504:
             return make(

@@ -1,1 +1,159 @@
-print("not yet implemented")
+import ArgumentParser
+import Dispatch
+import Foundation
+import NIOCore
+import TTProxy
+
+/// `tt-proxy`: a small HTTP CONNECT proxy, or with `--scenario` a scripted misbehaving one for tests.
+@main
+struct TTProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tt-proxy",
+        abstract: "A small HTTP CONNECT proxy (tunnels only), or a scripted misbehaving proxy for tests.",
+        discussion: """
+            Prints 'tt-proxy listening on HOST:PORT' once per listener (so PORT 0 can be read back), then one \
+            access log line per request. SIGINT/SIGTERM stop accepting, let tunnels finish for the shutdown \
+            grace, then exit.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Address to listen on; repeatable; port 0 picks a free port.", valueName: "HOST:PORT"))
+    var listen: [String] = ["127.0.0.1:3128"]
+
+    @Option(name: .long, help: ArgumentHelp("htpasswd file (bcrypt -B, -m $apr1$, -s {SHA}, crypt); enables Basic auth.", valueName: "FILE"))
+    var authFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Target ports tunnels may reach, e.g. 443,5000-5010 (default: all).", valueName: "LIST"))
+    var allowPorts: String?
+
+    @Option(name: .long, help: ArgumentHelp("Close connections idle this long; 0 never.", valueName: "SECONDS"))
+    var idleTimeout: Double = 300
+
+    @Option(name: .long, help: ArgumentHelp("Give up dialing a target after this long (504).", valueName: "SECONDS"))
+    var connectTimeout: Double = 10
+
+    @Option(name: .long, help: ArgumentHelp("Client connections open at once; more get 503.", valueName: "N"))
+    var maxConnections: Int = 4096
+
+    @Option(name: .long, help: ArgumentHelp("Largest request head accepted; larger gets 431.", valueName: "BYTES"))
+    var maxHeaderBytes: Int = 16 * 1024
+
+    @Option(name: .long, help: ArgumentHelp("Where access log lines go; - is standard output.", valueName: "FILE"))
+    var accessLog: String = "-"
+
+    @Option(name: .long, help: ArgumentHelp("Run a scenario file from proxy-fixtures/ instead of the normal proxy.", valueName: "FILE"))
+    var scenario: String?
+
+    @Option(name: .long, help: ArgumentHelp("On SIGINT/SIGTERM, wait this long for open tunnels.", valueName: "SECONDS"))
+    var shutdownGrace: Double = 5
+
+    func validate() throws {
+        for address in listen where ProxyConfiguration.Listener(parsing: address) == nil {
+            throw ValidationError("--listen '\(address)' is not HOST:PORT or [IPv6]:PORT (port 0-65535)")
+        }
+        guard idleTimeout >= 0, connectTimeout > 0, shutdownGrace >= 0 else {
+            throw ValidationError("--idle-timeout and --shutdown-grace must be >= 0 and --connect-timeout > 0")
+        }
+        guard maxConnections > 0, maxHeaderBytes >= 256 else {
+            throw ValidationError("--max-connections must be > 0 and --max-header-bytes >= 256")
+        }
+    }
+
+    func run() async throws {
+        var configuration = ProxyConfiguration()
+        configuration.listeners = listen.compactMap(ProxyConfiguration.Listener.init(parsing:))
+        configuration.idleTimeout = idleTimeout > 0 ? .nanoseconds(Int64(idleTimeout * 1e9)) : nil
+        configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
+        configuration.maxConnections = maxConnections
+        configuration.maxHeadBytes = maxHeaderBytes
+        do {
+            if let allowPorts { configuration.allowedPorts = try PortSet(parsing: allowPorts) }
+            if let authFile { configuration.users = try HtpasswdFile(contentsOf: authFile) }
+            if let scenario { configuration.scenario = try Scenario(contentsOf: scenario) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let log = try LineWriter(path: accessLog)
+        configuration.accessLog = { entry in log.write(entry.description) }
+        raiseOpenFileLimit()
+
+        let proxy: ProxyServer
+        do {
+            proxy = try await ProxyServer.start(configuration: configuration)
+        } catch {
+            FileHandle.standardError.write(Data("tt-proxy: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let stdout = LineWriter.standardOutput
+        for address in proxy.listeningAddresses {
+            let host = address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 } ?? "?"
+            stdout.write("tt-proxy listening on \(host):\(address.port ?? 0)")
+        }
+        if let scenario = configuration.scenario {
+            stdout.write("tt-proxy running scenario \(scenario.name)")
+        }
+        let signal = await waitForTerminationSignal()
+        stdout.write("tt-proxy shutting down (signal \(signal))")
+        await proxy.shutdown(grace: .nanoseconds(Int64(shutdownGrace * 1e9)))
+    }
+}
+
+/// Writes whole lines with one `write(2)` each, so lines from different event loops never interleave.
+struct LineWriter: Sendable {
+    private let handle: FileHandle
+
+    static let standardOutput = LineWriter(handle: .standardOutput)
+
+    private init(handle: FileHandle) {
+        self.handle = handle
+    }
+
+    init(path: String) throws {
+        if path == "-" {
+            self = .standardOutput
+            return
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw ValidationError("--access-log: cannot create \(path)")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("--access-log: cannot open \(path) for writing")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func write(_ line: String) {
+        try? handle.write(contentsOf: Data((line + "\n").utf8))
+    }
+}
+
+/// Each tunnel holds two descriptors; the default soft limit (often 1024) would cap a busy proxy at ~500.
+private func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// Suspends until SIGINT or SIGTERM arrives; returns the signal number.
+private func waitForTerminationSignal() async -> Int32 {
+    let queue = DispatchQueue(label: "tt-proxy.signals")
+    let signals = [SIGINT, SIGTERM]
+    let sources = signals.map { number -> any DispatchSourceSignal in
+        signal(number, SIG_IGN)
+        return DispatchSource.makeSignalSource(signal: number, queue: queue)
+    }
+    let stream = AsyncStream<Int32> { continuation in
+        for (number, source) in zip(signals, sources) {
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+        }
+    }
+    var iterator = stream.makeAsyncIterator()
+    let received = await iterator.next() ?? SIGTERM
+    for source in sources { source.cancel() }
+    return received
+}

@@ -1,10 +1,13 @@
 import Testing
+
 @testable import TTProtocol
 
 @Suite("Frames and PacketCodec")
 struct FrameTests {
-    @Test("Every packet type round-trips through a real session in both directions, 0 bytes to 4 MiB",
-          arguments: [0, 1, 17, 4096, 65536, 1 << 20, 4 << 20])
+    @Test(
+        "Every packet type round-trips through a real session in both directions, 0 bytes to 4 MiB",
+        arguments: [0, 1, 17, 4096, 65536, 1 << 20, 4 << 20]
+    )
     func roundTrip(size: Int) throws {
         let (client, server) = try connectedCodecs()
         let payload = recordLikeBytes(size, seed: UInt32(truncatingIfNeeded: size))
@@ -13,7 +16,14 @@ struct FrameTests {
             #expect(try server.decode(frame: client.encode(request)) == request)
         }
         let response = Packet.response(
-            ResponsePacket(rc: .requestOK, feedback: 1, elapsedMilliseconds: 2, avail: 3, count: UInt32(size), payload: payload)
+            ResponsePacket(
+                rc: .requestOK,
+                feedback: 1,
+                elapsedMilliseconds: 2,
+                avail: 3,
+                count: UInt32(size),
+                payload: payload
+            )
         )
         #expect(try client.decode(frame: server.encode(response)) == response)
     }
@@ -25,14 +35,21 @@ struct FrameTests {
         let header = try server.decodeHeader(Array(frame.prefix(4)))
         #expect(header.length == frame.count - 4)
         #expect(header.bytes == Array(frame.prefix(4)))
-        #expect(try server.decode(header: header, body: Array(frame.dropFirst(4))) == .request(RequestPacket(function: .ping)))
+        #expect(
+            try server.decode(header: header, body: Array(frame.dropFirst(4)))
+                == .request(RequestPacket(function: .ping))
+        )
     }
 
     @Test("A length above maxFrameSize is rejected from the header alone")
     func tooLarge() {
         let limits = ProtocolLimits.default
-        #expect(throws: ProtocolError.frameTooLarge) { try FrameHeader(parsing: [0x01, 0x00, 0x00, 0x01], limits: limits) }
-        #expect(throws: ProtocolError.frameTooLarge) { try FrameHeader(parsing: [0xFF, 0xFF, 0xFF, 0xFF], limits: limits) }
+        #expect(throws: ProtocolError.frameTooLarge) {
+            try FrameHeader(parsing: [0x01, 0x00, 0x00, 0x01], limits: limits)
+        }
+        #expect(throws: ProtocolError.frameTooLarge) {
+            try FrameHeader(parsing: [0xFF, 0xFF, 0xFF, 0xFF], limits: limits)
+        }
         #expect(throws: Never.self) { try FrameHeader(parsing: [0x01, 0x00, 0x00, 0x00], limits: limits) }
         #expect(ProtocolError.frameTooLarge.kind == .frameRejected)
     }
@@ -50,7 +67,9 @@ struct FrameTests {
         let (client, _) = try connectedCodecs(limits: ProtocolLimits(maxFrameSize: 1024))
         let incompressible = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3 ^ $0) }
         #expect(throws: ProtocolError.frameTooLarge) {
-            try client.encode(.request(RequestPacket(function: .echo, payload: Crypto.randomBytes(4096) + incompressible)))
+            try client.encode(
+                .request(RequestPacket(function: .echo, payload: Crypto.randomBytes(4096) + incompressible))
+            )
         }
     }
 
@@ -127,7 +146,10 @@ struct FrameTests {
         let gzip = GzipCodec()
         let cases: [([UInt8], ProtocolError)] = [
             (Array("not gzip".utf8), .corruptCompressedData),
-            (gzip.compress(Packet.request(RequestPacket(function: .ping)).serialize()) + [1, 2, 3], .corruptCompressedData),
+            (
+                gzip.compress(Packet.request(RequestPacket(function: .ping)).serialize()) + [1, 2, 3],
+                .corruptCompressedData
+            ),
             (gzip.compress([1, 0, 1]), .truncatedPacket),
             (gzip.compress([9] + Array(repeating: 0, count: 20)), .unknownPacketType),
         ]
@@ -152,7 +174,12 @@ struct FrameTests {
         for index in 0..<5 {
             #expect(sealer.counter == UInt64(index))
             let frame = try sealer.seal([UInt8(index)])
-            #expect(try opener.open(header: FrameHeader(parsing: Array(frame.prefix(4)), limits: .default), body: Array(frame.dropFirst(4))) == [UInt8(index)])
+            #expect(
+                try opener.open(
+                    header: FrameHeader(parsing: Array(frame.prefix(4)), limits: .default),
+                    body: Array(frame.dropFirst(4))
+                ) == [UInt8(index)]
+            )
             #expect(opener.counter == UInt64(index + 1))
         }
     }

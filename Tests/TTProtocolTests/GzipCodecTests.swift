@@ -1,12 +1,15 @@
 import Foundation
-import Testing
 import TTProtocol
+import Testing
 
 @Suite("GzipCodec")
 struct GzipCodecTests {
     let codec = GzipCodec()
 
-    @Test("Compression round-trips from 0 bytes to 4 MiB", arguments: [0, 1, 100, 65536, (1 << 20) - 1, 1 << 20, 4 << 20])
+    @Test(
+        "Compression round-trips from 0 bytes to 4 MiB",
+        arguments: [0, 1, 100, 65536, (1 << 20) - 1, 1 << 20, 4 << 20]
+    )
     func roundTrip(size: Int) throws {
         let input = recordLikeBytes(size, seed: UInt32(size))
         let compressed = codec.compress(input)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TTProtocol
 
 @Suite("Handshake")
@@ -20,7 +21,10 @@ struct HandshakeTests {
 
     @Test("An HTTP answer instead of a ServerHello is not a framework server")
     func httpAnswer() {
-        let http = Array("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n<html><body>Welcome</body></html>\n<!-- padding padding padding padding -->".utf8)
+        let http = Array(
+            ("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n"
+                + "<html><body>Welcome</body></html>\n<!-- padding padding padding padding -->").utf8
+        )
         let hello = Array(http.prefix(Handshake.serverHelloSize))
         #expect(hello.count == Handshake.serverHelloSize)
         #expect(throws: ProtocolError.badMagic) { try ClientHandshake().finish(serverHello: hello) }
@@ -42,7 +46,9 @@ struct HandshakeTests {
     func wrongVersion() throws {
         var clientHello = ClientHandshake().hello
         clientHello[5] = 2
-        #expect(throws: ProtocolError.unsupportedVersion) { try ServerHandshake(identity: .generate()).respond(to: clientHello) }
+        #expect(throws: ProtocolError.unsupportedVersion) {
+            try ServerHandshake(identity: .generate()).respond(to: clientHello)
+        }
         let client = ClientHandshake()
         var (serverHello, _) = try ServerHandshake(identity: .generate()).respond(to: client.hello)
         serverHello[4] = 1
@@ -75,17 +81,23 @@ struct HandshakeTests {
         #expect(throws: ProtocolError.badSignature) { try ClientHandshake().finish(serverHello: serverHello) }
     }
 
-    @Test("A low-order X25519 key (all-zero shared secret) is refused on both sides",
-          arguments: [[UInt8](repeating: 0, count: 32), [1] + [UInt8](repeating: 0, count: 31)])
+    @Test(
+        "A low-order X25519 key (all-zero shared secret) is refused on both sides",
+        arguments: [[UInt8](repeating: 0, count: 32), [1] + [UInt8](repeating: 0, count: 31)]
+    )
     func lowOrderKey(point: [UInt8]) throws {
         let clientHello = Handshake.magic + [0, 1] + point + [UInt8](repeating: 7, count: 32)
-        #expect(throws: ProtocolError.invalidPeerKey) { try ServerHandshake(identity: .generate()).respond(to: clientHello) }
+        #expect(throws: ProtocolError.invalidPeerKey) {
+            try ServerHandshake(identity: .generate()).respond(to: clientHello)
+        }
 
         // A (malicious) server that signs a low-order key.
         let identity = ServerIdentity.generate()
         let client = ClientHandshake()
         var serverHello = Handshake.magic + [0, 1] + point + identity.publicKey.rawRepresentation
-        serverHello += try identity.sign(Handshake.signedMessage(clientHello: client.hello, serverHelloPrefix: serverHello[0..<70]))
+        serverHello += try identity.sign(
+            Handshake.signedMessage(clientHello: client.hello, serverHelloPrefix: serverHello[0..<70])
+        )
         #expect(throws: ProtocolError.invalidPeerKey) { try client.finish(serverHello: serverHello) }
         #expect(ProtocolError.invalidPeerKey.kind == .notFrameworkPeer)
     }

@@ -1,11 +1,13 @@
 import Foundation
-import Testing
 import TTProtocol
+import Testing
 
 @Suite("Server identity and fingerprints")
 struct IdentityTests {
     private func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-identity-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tt-identity-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
@@ -68,7 +70,13 @@ struct IdentityTests {
         try "not a key".write(toFile: garbage, atomically: true, encoding: .utf8)
         #expect(throws: ProtocolError.identityFileInvalid) { try ServerIdentity.load(path: garbage) }
         // A valid PKCS#8 key of another type (X25519) is not an identity.
-        let x25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEIHDVGQ7XxKT4Bqlmya2Q3r4tE2yIjLU5l9zVDSt9zqVm\n-----END PRIVATE KEY-----\n"
+        let x25519 =
+            """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VuBCIEIHDVGQ7XxKT4Bqlmya2Q3r4tE2yIjLU5l9zVDSt9zqVm
+            -----END PRIVATE KEY-----
+
+            """
         #expect(throws: ProtocolError.identityFileInvalid) { try ServerIdentity(pemRepresentation: x25519) }
     }
 
@@ -76,7 +84,10 @@ struct IdentityTests {
     func fingerprintFormat() throws {
         let identity = try ServerIdentity(privateKey: Array(repeating: 0, count: 32))
         // RFC 8032 test 1 public key: 3b6a27bc...; its fingerprint computed with sha256sum + base64.
-        #expect(identity.publicKey.rawRepresentation.hex == "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29")
+        #expect(
+            identity.publicKey.rawRepresentation.hex
+                == "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
+        )
         let text = identity.fingerprint.description
         #expect(text.hasPrefix("SHA256:") && text.count == 7 + 43 && !text.hasSuffix("="))
         #expect(try IdentityFingerprint(parsing: text) == identity.fingerprint)
@@ -87,9 +98,12 @@ struct IdentityTests {
         #expect(!identity.description.contains(identity.publicKey.rawRepresentation.hex))
     }
 
-    @Test("Strings that are not fingerprints are rejected", arguments: [
-        "", "SHA256:", "MD5:abcd", "sha256:" + String(repeating: "A", count: 43), "SHA256:!!!!", "SHA256:AAAA",
-    ])
+    @Test(
+        "Strings that are not fingerprints are rejected",
+        arguments: [
+            "", "SHA256:", "MD5:abcd", "sha256:" + String(repeating: "A", count: 43), "SHA256:!!!!", "SHA256:AAAA",
+        ]
+    )
     func invalidFingerprints(text: String) {
         #expect(throws: ProtocolError.invalidFingerprint) { try IdentityFingerprint(parsing: text) }
         #expect(IdentityFingerprint(text) == nil)
@@ -122,11 +136,14 @@ struct PasswordHashTests {
         #expect(!hash.verify("passwore"))
     }
 
-    @Test("Malformed stored hashes are rejected without echoing them", arguments: [
-        "", "batch", "pbkdf2-sha256$0$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=",
-        "pbkdf2-sha1$1$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=", "pbkdf2-sha256$1$$AAAA",
-        "pbkdf2-sha256$x$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=", "pbkdf2-sha256$1$c2FsdA==$!!",
-    ])
+    @Test(
+        "Malformed stored hashes are rejected without echoing them",
+        arguments: [
+            "", "batch", "pbkdf2-sha256$0$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=",
+            "pbkdf2-sha1$1$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=", "pbkdf2-sha256$1$$AAAA",
+            "pbkdf2-sha256$x$c2FsdA==$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=", "pbkdf2-sha256$1$c2FsdA==$!!",
+        ]
+    )
     func malformed(text: String) {
         let error = #expect(throws: ProtocolError.invalidPasswordHash) { try PasswordHash(parsing: text) }
         #expect(error?.description.contains("batch") == false)

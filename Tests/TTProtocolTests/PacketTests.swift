@@ -1,5 +1,5 @@
-import Testing
 import TTProtocol
+import Testing
 
 @Suite("Packets")
 struct PacketTests {
@@ -58,8 +58,10 @@ struct PacketTests {
 
     @Test("Packets shorter than their header are rejected as truncated")
     func truncated() {
-        for bytes: [UInt8] in [[], [1], Array(repeating: 0, count: 10).replacing(at: 0, with: 1),
-                               Array(repeating: 0, count: 18).replacing(at: 0, with: 2)] {
+        for bytes: [UInt8] in [
+            [], [1], Array(repeating: 0, count: 10).replacing(at: 0, with: 1),
+            Array(repeating: 0, count: 18).replacing(at: 0, with: 2),
+        ] {
             #expect(throws: ProtocolError.truncatedPacket) { try Packet(parsing: bytes) }
         }
         #expect(ProtocolError.truncatedPacket.kind == .malformedPacket)
@@ -81,19 +83,25 @@ struct PacketTests {
         #expect(bytes.prefix(2) == [0, 6])
         #expect(try LoginPayload(parsing: bytes) == login)
         #expect(!login.description.contains("s3cr"))
-        #expect(try LoginPayload(parsing: LoginPayload(user: "", password: "").serialize()) == LoginPayload(user: "", password: ""))
+        #expect(
+            try LoginPayload(parsing: LoginPayload(user: "", password: "").serialize())
+                == LoginPayload(user: "", password: "")
+        )
     }
 
-    @Test("Malformed login payloads are rejected", arguments: [
-        [UInt8](),  // no user length
-        [0],  // half a length
-        [0, 5, 0x61],  // user longer than the payload
-        [0, 1, 0x61],  // no password length
-        [0, 1, 0x61, 0, 3, 0x62],  // password longer than the payload
-        [0, 1, 0x61, 0, 1, 0x62, 0],  // trailing byte
-        [0, 1, 0xFF, 0, 0],  // user is not UTF-8
-        [0, 0, 0, 2, 0xC3, 0x28],  // password is not UTF-8
-    ])
+    @Test(
+        "Malformed login payloads are rejected",
+        arguments: [
+            [UInt8](),  // no user length
+            [0],  // half a length
+            [0, 5, 0x61],  // user longer than the payload
+            [0, 1, 0x61],  // no password length
+            [0, 1, 0x61, 0, 3, 0x62],  // password longer than the payload
+            [0, 1, 0x61, 0, 1, 0x62, 0],  // trailing byte
+            [0, 1, 0xFF, 0, 0],  // user is not UTF-8
+            [0, 0, 0, 2, 0xC3, 0x28],  // password is not UTF-8
+        ]
+    )
     func malformedLogin(bytes: [UInt8]) {
         #expect(throws: ProtocolError.malformedLoginPayload) { try LoginPayload(parsing: bytes) }
     }

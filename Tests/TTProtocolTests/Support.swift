@@ -21,7 +21,9 @@ func recordLikeBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {
     var state = seed
     var bytes: [UInt8] = []
     bytes.reserveCapacity(count + 16)
-    let words = "VOLSER TAPE SCRATCH LOCATION VAULT CUSTOMER ACME MOUNT EXPIRY RETAIN".split(separator: " ").map { Array($0.utf8) }
+    let words = "VOLSER TAPE SCRATCH LOCATION VAULT CUSTOMER ACME MOUNT EXPIRY RETAIN".split(separator: " ").map {
+        Array($0.utf8)
+    }
     while bytes.count < count {
         state = state &* 1_103_515_245 &+ 12345
         if state >> 28 < 4 {

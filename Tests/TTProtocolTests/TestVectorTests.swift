@@ -1,5 +1,5 @@
-import Testing
 import TTProtocol
+import Testing
 
 /// Fixed keys and randoms → exact bytes. The same hex is in docs/PROTOCOL.md, "Test vectors"; it was checked
 /// against an independent implementation (Python `cryptography` 48 and zlib 1.2.13).
@@ -22,7 +22,8 @@ struct TestVectorTests {
     static let s2cKey = "673e66a51f5e35d3584614f3ad8f0e3ef81e1766dda2cc4c6210b2a6d06dfa3f"
     static let s2cIV = "e9a0b549715dc8fd1fa00283"
     static let fingerprint = "SHA256:aIlNWPGPLDTUnrL0sRDgQs0PMVCk3DkkPX9jvVmMB4M"
-    static let firstPingFrame = "0000002918878212aea9a10b5cbab97046dbce09e53c70ad0b66e94dfa5551b1a08f70caac957c24a72c5ffa65"
+    static let firstPingFrame =
+        "0000002918878212aea9a10b5cbab97046dbce09e53c70ad0b66e94dfa5551b1a08f70caac957c24a72c5ffa65"
     static let firstOKFrame = "00000027922473ec8e4e5f907f9d60dc98347e28dc360b77b822619531f3e4b053d3b96b95b5d0047b6c72"
 
     @Test("Handshake, derived keys and the first frames match the published bytes")

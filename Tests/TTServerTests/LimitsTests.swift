@@ -3,58 +3,62 @@ import TTProtocol
 import TTServer
 import TTTestSupport
 
-@Suite("Limits and timeouts")
-struct LimitsTests {
-    @Test("A connection without a complete hello is closed at the handshake deadline")
-    func handshakeDeadline() async throws {
-        let logs = LogCapture()
-        try await withTestServer(limits: ProtocolLimits(handshakeTimeout: .milliseconds(300)), logs: logs) { server in
-            let connection = try await RawConnection.connect(host: server.host, port: server.port)
-            try await connection.send(Array(ClientHandshake().hello.prefix(10)))
-            let started = ContinuousClock.now
-            try await connection.expectClosed(timeout: .seconds(10))
-            #expect(ContinuousClock.now - started >= .milliseconds(200))
-            #expect(await logs.waitForCloseReason(containing: "no complete handshake within 0.3 s") != nil)
-            let client = try await TestClient.connect(to: server)
-            #expect(try await client.ping().rc == .requestOK)
-            await client.close()
-        }
-    }
-
-    @Test("An idle session is closed, and a new connection works")
-    func idleTimeout() async throws {
-        let logs = LogCapture()
-        try await withTestServer(limits: ProtocolLimits(idleTimeout: .milliseconds(400)), logs: logs) { server in
-            let client = try await TestClient.connect(to: server)
-            #expect(try await client.ping().rc == .requestOK)
-            try await client.connection.expectClosed(timeout: .seconds(10))
-            #expect(await logs.waitForCloseReason(containing: "idle for 0.4 s") != nil)
-            let again = try await TestClient.connect(to: server)
-            #expect(try await again.ping().rc == .requestOK)
-            await again.close()
-        }
-    }
-
-    @Test("Past maxConnections a new connection is closed at once; after one leaves, a new one is admitted")
-    func maxConnections() async throws {
-        let logs = LogCapture()
-        try await withTestServer(limits: ProtocolLimits(maxConnections: 2), logs: logs) { server in
-            let first = try await TestClient.connect(to: server)
-            let second = try await TestClient.connect(to: server)
-            let third = try await RawConnection.connect(host: server.host, port: server.port)
-            try await third.expectClosed(timeout: .seconds(5))
-            #expect(logs.all.contains { $0.message == "connection refused" && $0.metadata["reason"]?.contains("max connections") == true })
-            #expect(try await first.ping().rc == .requestOK)
-            await first.close()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while server.server.sessionCount >= 2, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
+extension SerializedSuites {
+    @Suite("Limits and timeouts")
+    struct LimitsTests {
+        @Test("A connection without a complete hello is closed at the handshake deadline")
+        func handshakeDeadline() async throws {
+            let logs = LogCapture()
+            try await withTestServer(limits: ProtocolLimits(handshakeTimeout: .milliseconds(1500)), logs: logs) { server in
+                let started = ContinuousClock.now
+                let connection = try await RawConnection.connect(host: server.host, port: server.port)
+                try await connection.send(Array(ClientHandshake().hello.prefix(10)))
+                try await connection.expectClosed(timeout: .seconds(20))
+                #expect(ContinuousClock.now - started >= .milliseconds(1400))
+                #expect(await logs.waitForCloseReason(containing: "no complete handshake within 1.5 s") != nil)
+                let client = try await TestClient.connect(to: server)
+                #expect(try await client.ping().rc == .requestOK)
+                await client.close()
             }
-            let fourth = try await TestClient.connect(to: server)
-            #expect(try await fourth.ping().rc == .requestOK)
-            #expect(try await second.ping().rc == .requestOK)
-            await second.close()
-            await fourth.close()
+        }
+
+        @Test("An idle session is closed, and a new connection works")
+        func idleTimeout() async throws {
+            let logs = LogCapture()
+            try await withTestServer(limits: ProtocolLimits(idleTimeout: .milliseconds(1500)), logs: logs) { server in
+                let client = try await TestClient.connect(to: server)
+                #expect(try await client.ping().rc == .requestOK)
+                let lastActivity = ContinuousClock.now
+                try await client.connection.expectClosed(timeout: .seconds(20))
+                #expect(ContinuousClock.now - lastActivity >= .milliseconds(1000))
+                #expect(await logs.waitForCloseReason(containing: "idle for 1.5 s") != nil)
+                let again = try await TestClient.connect(to: server)
+                #expect(try await again.ping().rc == .requestOK)
+                await again.close()
+            }
+        }
+
+        @Test("Past maxConnections a new connection is closed at once; after one leaves, a new one is admitted")
+        func maxConnections() async throws {
+            let logs = LogCapture()
+            try await withTestServer(limits: ProtocolLimits(maxConnections: 2), logs: logs) { server in
+                let first = try await TestClient.connect(to: server)
+                let second = try await TestClient.connect(to: server)
+                let third = try await RawConnection.connect(host: server.host, port: server.port)
+                try await third.expectClosed(timeout: .seconds(5))
+                #expect(logs.all.contains { $0.message == "connection refused" && $0.metadata["reason"]?.contains("max connections") == true })
+                #expect(try await first.ping().rc == .requestOK)
+                await first.close()
+                let deadline = ContinuousClock.now + .seconds(10)
+                while server.server.sessionCount >= 2, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                let fourth = try await TestClient.connect(to: server)
+                #expect(try await fourth.ping().rc == .requestOK)
+                #expect(try await second.ping().rc == .requestOK)
+                await second.close()
+                await fourth.close()
+            }
         }
     }
 }

@@ -3,84 +3,86 @@ import Testing
 import TTProtocol
 import TTTestSupport
 
-/// Numbers for the report: memory per idle session and ping throughput of the built binary. The bounds are
-/// loose on purpose (the machine is shared); the printed numbers are the point.
-@Suite("Measurements", .serialized)
-struct MeasurementTests {
-    private let binary = BuiltProducts.executable("tt-server")
+extension SerializedSuites {
+    /// Numbers for the report: memory per idle session and ping throughput of the built binary. The bounds are
+    /// loose on purpose (the machine is shared); the printed numbers are the point.
+    @Suite("Measurements")
+    struct MeasurementTests {
+        private let binary = BuiltProducts.executable("tt-server")
 
-    private func startServer(_ directory: URL) async throws -> (RunningProcess, Int) {
-        let process = try RunningProcess(binary, [
-            "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
-            "--log-level", "warning",
-        ])
-        try await process.waitForOutput(containing: "tt-server listening on 127.0.0.1:")
-        let line = try #require(process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("tt-server listening on 127.0.0.1:") })
-        return (process, try #require(Int(line.split(separator: ":").last ?? "")))
-    }
-
-    private func residentKiB(of pid: Int32) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
-        return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
-    }
-
-    @Test("Idle sessions cost little resident memory in tt-server")
-    func memoryPerIdleSession() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (process, port) = try await startServer(directory)
-        // Warm up: the first sessions pay for lazily created state (thread pools, allocator arenas).
-        var warm: [TestClient] = []
-        for _ in 0..<20 {
-            let client = try await TestClient.connect(host: "127.0.0.1", port: port)
-            _ = try await client.ping()
-            warm.append(client)
+        private func startServer(_ directory: URL) async throws -> (RunningProcess, Int) {
+            let process = try RunningProcess(binary, [
+                "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                "--log-level", "warning",
+            ])
+            try await process.waitForOutput(containing: "tt-server listening on 127.0.0.1:")
+            let line = try #require(process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("tt-server listening on 127.0.0.1:") })
+            return (process, try #require(Int(line.split(separator: ":").last ?? "")))
         }
-        try await Task.sleep(for: .milliseconds(300))
-        let before = try residentKiB(of: process.pid)
-        let count = 400
-        var clients: [TestClient] = []
-        for _ in 0..<count {
-            let client = try await TestClient.connect(host: "127.0.0.1", port: port)
-            _ = try await client.ping()
-            clients.append(client)
-        }
-        try await Task.sleep(for: .milliseconds(500))
-        let after = try residentKiB(of: process.pid)
-        let perSession = Double(after - before) * 1024 / Double(count)
-        print("MEASURE rss before=\(before) KiB after=\(after) KiB sessions=\(count) per-session=\(Int(perSession)) bytes")
-        #expect(perSession < 48 * 1024)
-        for client in clients + warm { await client.close() }
-        #expect(await process.stop() == 0)
-    }
 
-    @Test("64 concurrent clients ping tt-server")
-    func pingThroughput() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (process, port) = try await startServer(directory)
-        let clients = 64
-        let pingsEach = 200
-        let started = ContinuousClock.now
-        let total = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    let client = try await TestClient.connect(host: "127.0.0.1", port: port)
-                    var ok = 0
-                    for _ in 0..<pingsEach where try await client.ping().rc == .requestOK { ok += 1 }
-                    await client.close()
-                    return ok
-                }
+        private func residentKiB(of pid: Int32) throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+            return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+        }
+
+        @Test("Idle sessions cost little resident memory in tt-server")
+        func memoryPerIdleSession() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let (process, port) = try await startServer(directory)
+            // Warm up: the first sessions pay for lazily created state (thread pools, allocator arenas).
+            var warm: [TestClient] = []
+            for _ in 0..<20 {
+                let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+                _ = try await client.ping()
+                warm.append(client)
             }
-            return try await group.reduce(0, +)
+            try await Task.sleep(for: .milliseconds(300))
+            let before = try residentKiB(of: process.pid)
+            let count = 400
+            var clients: [TestClient] = []
+            for _ in 0..<count {
+                let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+                _ = try await client.ping()
+                clients.append(client)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let after = try residentKiB(of: process.pid)
+            let perSession = Double(after - before) * 1024 / Double(count)
+            print("MEASURE rss before=\(before) KiB after=\(after) KiB sessions=\(count) per-session=\(Int(perSession)) bytes")
+            #expect(perSession < 48 * 1024)
+            for client in clients + warm { await client.close() }
+            #expect(await process.stop() == 0)
         }
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("MEASURE pings=\(total) clients=\(clients) seconds=\(seconds) pings/s=\(Int(Double(total) / seconds))")
-        #expect(total == clients * pingsEach)
-        #expect(await process.stop() == 0)
+
+        @Test("64 concurrent clients ping tt-server")
+        func pingThroughput() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let (process, port) = try await startServer(directory)
+            let clients = 64
+            let pingsEach = 200
+            let started = ContinuousClock.now
+            let total = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+                        var ok = 0
+                        for _ in 0..<pingsEach where try await client.ping().rc == .requestOK { ok += 1 }
+                        await client.close()
+                        return ok
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("MEASURE pings=\(total) clients=\(clients) seconds=\(seconds) pings/s=\(Int(Double(total) / seconds))")
+            #expect(total == clients * pingsEach)
+            #expect(await process.stop() == 0)
+        }
     }
 }

@@ -113,3 +113,119 @@ struct ProxyFailureTests {
         #expect(failure.message.contains("127.0.0.1:\(responder.port)"), "names the proxy: \(failure.message)")
     }
 }
+
+@Suite("Proxy connection failures")
+struct ProxyConnectionFailureTests {
+    static let target = Endpoint(host: "127.0.0.1", port: 5000)
+
+    @Test("a proxy that never answers CONNECT times out at the tunnel stage")
+    func neverAnswers() async throws {
+        let responder = try CannedResponder(reply: [], ending: .holdOpen)
+        defer { responder.stop() }
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: responder.port))
+        let started = ContinuousClock.now
+        let error = try await transportFailure {
+            _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.milliseconds(500)))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(error.category == .timedOut)
+        #expect(error.stage == .proxyTunnel)
+        #expect(error.libcurlCode == 28)
+        #expect(error.message.contains("did not answer the CONNECT request for 127.0.0.1:5000"), "\(error)")
+        #expect(responder.receivedRequests.first?.hasPrefix("CONNECT 127.0.0.1:5000 HTTP/1.1\r\n") == true)
+        #expect(responder.receivedRequests.first?.contains("User-Agent: tt-connect/") == true)
+    }
+
+    @Test("a proxy port with nothing listening is proxyUnreachable and names the port")
+    func refused() async throws {
+        let port = try closedLoopbackPort()
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: port))
+        let error = try await transportFailure {
+            _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))
+        }
+        #expect(error.category == .proxyUnreachable)
+        #expect(error.category.exitCode == 3)
+        #expect(error.stage == .proxyConnect)
+        #expect(error.libcurlCode == 7)
+        #expect(error.message.contains("http://127.0.0.1:\(port) refused the connection"), "\(error)")
+    }
+
+    @Test("a proxy name that does not resolve is proxyUnreachable")
+    func unresolvable() async throws {
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "no-such-proxy.invalid", port: 3128))
+        let error = try await transportFailure {
+            _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))
+        }
+        #expect(error.category == .proxyUnreachable)
+        #expect(error.stage == .proxyConnect)
+        #expect(error.libcurlCode == 5)
+        #expect(error.message.contains("\"no-such-proxy.invalid\" (proxy http://no-such-proxy.invalid:3128)"), "\(error)")
+    }
+
+    @Test("a proxy that does not answer the TCP handshake times out at the connect stage")
+    func connectTimeout() async throws {
+        let blackhole = try FullBacklogListener()
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: blackhole.port))
+        let error = try await transportFailure {
+            _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.milliseconds(300)))
+        }
+        withExtendedLifetime(blackhole) {}
+        #expect(error.category == .timedOut)
+        #expect(error.stage == .proxyConnect)
+        #expect(error.libcurlCode == 28)
+        #expect(error.message.contains("connecting to proxy http://127.0.0.1:\(blackhole.port) timed out"), "\(error)")
+    }
+
+    @Test("a web server answering 200 with a page is a tunnel, not a transport error; the page is tunnel data")
+    func webServer200() async throws {
+        let page = "<html><body>Welcome</body></html>"
+        let reply = Array("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(page.utf8.count)\r\n\r\n\(page)".utf8)
+        let responder = try CannedResponder(reply: reply, ending: .close)
+        defer { responder.stop() }
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: responder.port))
+        let (data, status) = try await onThread {
+            let transport = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))
+            var collected: [UInt8] = []
+            for _ in 0..<100 {
+                let chunk = try transport.receiveSome(maxCount: 4096, deadline: .after(.seconds(5)))
+                if chunk.isEmpty { break }
+                collected += chunk
+            }
+            return (collected, transport.report.proxyStatus)
+        }
+        #expect(status == 200)
+        #expect(String(decoding: data, as: UTF8.self) == page)
+    }
+
+    @Test("407 from a canned proxy lists every offered scheme")
+    func severalChallenges() async throws {
+        let reply = Array(
+            ("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n"
+                + "Proxy-Authenticate: Digest realm=\"x\", nonce=\"abc\", qop=\"auth\"\r\n"
+                + "Proxy-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n").utf8
+        )
+        let responder = try CannedResponder(reply: reply, ending: .close)
+        defer { responder.stop() }
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: responder.port))
+        let error = try await transportFailure {
+            _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))
+        }
+        #expect(error.category == .proxyAuthenticationRequired)
+        #expect(error.libcurlCode == 56)
+        #expect(error.offeredAuthSchemes == ["Basic", "Digest", "NTLM"])
+        #expect(error.message.contains("it offers Basic, Digest, NTLM"), "\(error)")
+    }
+
+    @Test("an IPv6 target goes in brackets in the CONNECT line and Host header")
+    func ipv6ConnectLine() async throws {
+        let responder = try CannedResponder(reply: Array("HTTP/1.1 403 Forbidden\r\n\r\n".utf8), ending: .close)
+        defer { responder.stop() }
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: responder.port))
+        _ = try await transportFailure {
+            _ = try HTTPProxyTransport.open(target: Endpoint(host: "::1", port: 5000), proxy: proxy, deadline: .after(.seconds(5)))
+        }
+        let request = try #require(responder.receivedRequests.first)
+        #expect(request.hasPrefix("CONNECT [::1]:5000 HTTP/1.1\r\n"))
+        #expect(request.contains("Host: [::1]:5000\r\n"))
+    }
+}

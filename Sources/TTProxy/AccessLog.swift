@@ -1,0 +1,66 @@
+public import Foundation
+import NIOCore
+
+/// One line of the access log: a request and what became of it. Never holds credentials.
+public struct AccessLogEntry: Sendable, CustomStringConvertible {
+    /// When the request head was complete.
+    public var time: Date
+    /// The client's address, `ip:port`.
+    public var client: String
+    /// The request line, with control characters escaped and truncated to 200 characters.
+    public var requestLine: String
+    /// The HTTP status answered (200 for a tunnel), or 0 when the client left before an answer.
+    public var status: Int
+    /// A word for the outcome: `tunnel`, `auth-required`, `forbidden`, `refused`, `timeout`, `scenario`….
+    public var outcome: String
+    /// Bytes from the client to the target, through the tunnel.
+    public var bytesUp: Int
+    /// Bytes from the target to the client, through the tunnel.
+    public var bytesDown: Int
+    /// From the complete request head to the end of the request (tunnel closed or answer written).
+    public var duration: Duration
+
+    /// `2025-01-02T03:04:05.678Z 127.0.0.1:50000 "CONNECT example.com:443 HTTP/1.1" 200 tunnel up=10 down=20 ms=5`
+    public var description: String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return "\(Self.format(time)) \(client) \"\(requestLine)\" \(status) \(outcome) up=\(bytesUp) down=\(bytesDown)"
+            + " ms=\(milliseconds)"
+    }
+
+    private static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// Escapes control and non-ASCII characters and cuts long lines, so a hostile request line cannot forge log
+    /// lines; user information in the target (`user:pass@host`) is removed.
+    static func sanitize(_ line: String) -> String {
+        var parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        if parts.count >= 2, let at = parts[1].lastIndex(of: "@") {
+            parts[1] = "[redacted]@" + parts[1][parts[1].index(after: at)...]
+        }
+        var result = ""
+        for scalar in parts.joined(separator: " ").unicodeScalars {
+            if result.count >= 200 {
+                result += "..."
+                break
+            }
+            if scalar.isASCII, scalar.value >= 0x20, scalar.value < 0x7F, scalar != "\"", scalar != "\\" {
+                result.unicodeScalars.append(scalar)
+            } else {
+                result += scalar.value < 0x100 ? String(format: "\\x%02X", scalar.value) : "\\u{\(String(scalar.value, radix: 16))}"
+            }
+        }
+        return result
+    }
+}
+
+/// Where access log entries go; called from event loop threads, so it must be quick and thread-safe.
+public typealias AccessLogSink = @Sendable (AccessLogEntry) -> Void
+
+extension SocketAddress {
+    /// `ip:port`, with IPv6 in brackets.
+    var logDescription: String {
+        guard let ip = ipAddress, let port else { return "unknown" }
+        return self.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}

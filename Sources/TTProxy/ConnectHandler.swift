@@ -1,0 +1,332 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The normal proxy: reads CONNECT request heads, checks them, dials the target and hands over to the glue.
+///
+/// States: reading a head → authenticating (hashes are checked on the thread pool) → dialing → tunnelling
+/// (this handler removes itself). A `407` keeps the connection for the client's retry; other refusals end it
+/// with a lingering close, so the answer is not lost to a reset when the client has sent more than we read.
+final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State { case readingHead, authenticating, dialing, draining, tunnelling, closed }
+
+    /// Requests one connection may make (each 407 retry is one), so a client cannot loop forever.
+    private static let maxRequestsPerConnection = 16
+
+    private var state = State.readingHead
+    private var parser: RequestHeadParser
+    private var early: ByteBuffer?
+    private var inputEnded = false
+    private var requests = 0
+    private var record: RequestRecord?
+    private let configuration: ProxyConfiguration
+    private let overLimit: Bool
+
+    init(configuration: ProxyConfiguration, overLimit: Bool) {
+        self.configuration = configuration
+        self.overLimit = overLimit
+        self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        switch state {
+        case .readingHead:
+            parser.append(&bytes)
+            processHead(context: context)
+        case .authenticating, .dialing:
+            if early == nil { early = bytes } else { early!.writeBuffer(&bytes) }
+        case .draining, .closed:
+            break
+        case .tunnelling:
+            context.fireChannelRead(data)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case ChannelEvent.inputClosed = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        inputEnded = true
+        switch state {
+        case .readingHead, .draining:
+            // A head cut short, or the client finished after our answer: nothing more will happen.
+            context.close(promise: nil)
+        case .authenticating, .dialing, .tunnelling, .closed:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .closed
+        record?.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Request handling
+
+    private func processHead(context: ChannelHandlerContext) {
+        guard let result = parser.next() else { return }
+        requests += 1
+        switch result {
+        case .tooLarge:
+            begin(context: context, requestLine: "(request head over \(configuration.maxHeadBytes) bytes)")
+            refuse(
+                context: context,
+                status: 431,
+                outcome: "head-too-large",
+                message: "tt-proxy: the request head is larger than \(configuration.maxHeadBytes) bytes"
+            )
+        case .head(nil, let lines):
+            begin(context: context, requestLine: lines.first.map(String.init) ?? "")
+            refuse(
+                context: context,
+                status: 400,
+                outcome: "malformed",
+                message: "tt-proxy: malformed request; expected 'CONNECT host:port HTTP/1.1' and header lines"
+            )
+        case .head(let head?, _):
+            begin(context: context, requestLine: head.requestLine)
+            early = parser.takeRemainder()
+            handle(head, context: context)
+        }
+    }
+
+    private func begin(context: ChannelHandlerContext, requestLine: String) {
+        record = RequestRecord(
+            client: context.channel.remoteAddress?.logDescription ?? "unknown",
+            requestLine: requestLine,
+            sink: configuration.accessLog
+        )
+    }
+
+    private func handle(_ head: RequestHead, context: ChannelHandlerContext) {
+        guard head.method == "CONNECT" else {
+            return refuse(
+                context: context,
+                status: 405,
+                outcome: "method-not-allowed",
+                message: "tt-proxy only opens tunnels: use CONNECT host:port, not \(head.method)",
+                extraHeaders: [("Allow", "CONNECT")]
+            )
+        }
+        guard let target = ConnectTarget(parsing: head.target) else {
+            return refuse(
+                context: context,
+                status: 400,
+                outcome: "bad-target",
+                message: "tt-proxy: the CONNECT target must be host:port or [IPv6]:port with a port 1-65535"
+            )
+        }
+        guard !overLimit, requests <= Self.maxRequestsPerConnection else {
+            return refuse(
+                context: context,
+                status: 503,
+                outcome: "connection-limit",
+                message: "tt-proxy: too many connections (limit \(configuration.maxConnections)); try again later"
+            )
+        }
+        guard let users = configuration.users else {
+            return authorized(target: target, context: context)
+        }
+        let credentials = BasicCredentials(header: head.header("Proxy-Authorization"))
+        guard let credentials else {
+            return challenge(context: context, outcome: "auth-required", message: "a user name and password")
+        }
+        state = .authenticating
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+            users.verify(user: credentials.user, password: credentials.password)
+        }.assumeIsolated().whenComplete { result in
+            guard self.state == .authenticating else { return }
+            if case .success(true) = result {
+                self.authorized(target: target, context: context)
+            } else {
+                self.challenge(context: context, outcome: "auth-rejected", message: "a valid user name and password")
+            }
+        }
+    }
+
+    private func challenge(context: ChannelHandlerContext, outcome: String, message: String) {
+        let response = ProxyResponse.error(
+            status: 407,
+            reason: ProxyStatus.reason(407),
+            message: "tt-proxy requires \(message) (Basic)",
+            extraHeaders: [("Proxy-Authenticate", "Basic realm=\"tt-proxy\"")],
+            keepAlive: true
+        )
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
+        record?.status = 407
+        record?.outcome = outcome
+        record?.finish()
+        record = nil
+        // The client retries on this connection; what it sent after the head is its next request.
+        state = .readingHead
+        if var pending = early.take() { parser.append(&pending) }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        if inputEnded {
+            context.close(promise: nil)
+        } else {
+            processHead(context: context)
+        }
+    }
+
+    private func authorized(target: ConnectTarget, context: ChannelHandlerContext) {
+        guard configuration.allowedPorts.contains(target.port) else {
+            return refuse(
+                context: context,
+                status: 403,
+                outcome: "port-not-allowed",
+                message: "tt-proxy does not tunnel to port \(target.port) (allowed: \(configuration.allowedPorts))"
+            )
+        }
+        state = .dialing
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        ClientBootstrap(group: context.eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .connect(host: target.host, port: target.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let peer):
+                    guard self.state == .dialing else {
+                        peer.close(promise: nil)
+                        return
+                    }
+                    self.startTunnel(to: peer, context: context)
+                case .failure(let error):
+                    guard self.state == .dialing else { return }
+                    let failure = DialFailure(error: error, target: target, timeout: self.configuration.connectTimeout)
+                    self.refuse(
+                        context: context,
+                        status: failure.status,
+                        outcome: failure.outcome,
+                        message: failure.message
+                    )
+                }
+            }
+    }
+
+    private func startTunnel(to peer: any Channel, context: ChannelHandlerContext) {
+        guard let record else { return }
+        let (clientGlue, targetGlue) = GlueHandler.matchedPair(record: record)
+        do {
+            try peer.pipeline.syncOperations.addHandler(targetGlue)
+            context.write(
+                wrapOutboundOut(context.channel.allocator.buffer(string: ProxyResponse.connectionEstablished)),
+                promise: nil
+            )
+            try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))
+        } catch {
+            peer.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        record.status = 200
+        record.outcome = "tunnel"
+        state = .tunnelling
+        context.flush()
+        if let pending = early.take() { targetGlue.writeAndFlush(pending) }
+        if inputEnded { clientGlue.inputEndedEarlier() }
+        // The record now belongs to the tunnel: it is finished when the client channel closes.
+        context.channel.closeFuture.assumeIsolated().whenComplete { _ in record.finish() }
+        self.record = nil
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+
+    /// Answers with an error and ends the connection after the client has had time to read it.
+    private func refuse(
+        context: ChannelHandlerContext,
+        status: Int,
+        outcome: String,
+        message: String,
+        extraHeaders: [(String, String)] = []
+    ) {
+        let response = ProxyResponse.error(
+            status: status,
+            reason: ProxyStatus.reason(status),
+            message: message,
+            extraHeaders: extraHeaders
+        )
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
+        record?.status = status
+        record?.outcome = outcome
+        record?.finish()
+        record = nil
+        state = .draining
+        early = nil
+        _ = parser.takeRemainder()
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectHandler: Sendable {}
+
+/// `Proxy-Authorization: Basic …` decoded; never logged.
+struct BasicCredentials: Sendable {
+    var user: String
+    var password: String
+
+    init?(header: String?) {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+            let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: decoded, encoding: .utf8),
+            let colon = text.firstIndex(of: ":")
+        else { return nil }
+        user = String(text[..<colon])
+        password = String(text[text.index(after: colon)...])
+    }
+}
+
+/// What the client is told when the target cannot be reached.
+struct DialFailure {
+    var status: Int
+    var outcome: String
+    var message: String
+
+    init(error: any Error, target: ConnectTarget, timeout: TimeAmount) {
+        if case ChannelError.connectTimeout = error {
+            status = 504
+            outcome = "connect-timeout"
+            message = "tt-proxy: connecting to \(target) timed out after \(timeout.nanoseconds / 1_000_000) ms"
+            return
+        }
+        status = 502
+        if let error = error as? NIOConnectionError {
+            if error.connectionErrors.isEmpty {
+                outcome = "unresolved"
+                message = "tt-proxy: the target host \(target.host) does not resolve; check the name"
+            } else {
+                outcome = "connect-failed"
+                let reasons = Set(error.connectionErrors.map { Self.describe($0.error) }).sorted()
+                message = "tt-proxy could not connect to \(target): \(reasons.joined(separator: "; "))"
+            }
+        } else {
+            outcome = "connect-failed"
+            message = "tt-proxy could not connect to \(target): \(Self.describe(error))"
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).
+///
+/// See ``PasswordHash`` for the hash formats understood; an entry in any other format makes loading fail, so a
+/// misconfigured proxy never starts with a user who can never log in.
+public struct HtpasswdFile: Sendable {
+    private let entries: [String: PasswordHash]
+
+    /// The user names in the file.
+    public var users: [String] { entries.keys.sorted() }
+
+    /// Reads and parses the file at `path`.
+    public init(contentsOf path: String) throws(HtpasswdError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw HtpasswdError(path: path, line: nil, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        try self.init(parsing: text, path: path)
+    }
+
+    /// Parses htpasswd text; `path` only names the source in errors.
+    public init(parsing text: String, path: String = "<htpasswd>") throws(HtpasswdError) {
+        var entries: [String: PasswordHash] = [:]
+        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex else {
+                throw HtpasswdError(path: path, line: offset + 1, message: "expected user:hash")
+            }
+            let user = String(line[..<colon])
+            let stored = line[line.index(after: colon)...]
+            // Some tools append `:comment` fields; the hash itself never contains a colon.
+            let hash = stored.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            guard let parsed = PasswordHash(String(hash)) else {
+                throw HtpasswdError(
+                    path: path,
+                    line: offset + 1,
+                    message: "user \(user): unsupported or malformed password hash; use htpasswd -B (bcrypt"
+                        + (SystemCrypt.isAvailable ? "" : ", needs libcrypt, not found")
+                        + "), -m ($apr1$) or -s ({SHA})"
+                )
+            }
+            entries[user] = parsed
+        }
+        self.entries = entries
+    }
+
+    /// Whether `user` exists and `password` matches its hash. bcrypt is slow by design: call it off event loops.
+    public func verify(user: String, password: String) -> Bool {
+        guard let hash = entries[user] else { return false }
+        return hash.matches(password)
+    }
+}
+
+/// An htpasswd file that cannot be used; says which file and line, never a password or hash.
+public struct HtpasswdError: Error, CustomStringConvertible {
+    public var path: String
+    public var line: Int?
+    public var message: String
+    public var description: String {
+        "auth file \(path)\(line.map { " line \($0)" } ?? ""): \(message)"
+    }
+}

@@ -1,0 +1,46 @@
+public import NIOCore
+
+/// Everything a ``ProxyServer`` needs: where to listen, who may use it, where it may tunnel, and its limits.
+public struct ProxyConfiguration: Sendable {
+    /// A `host:port` to listen on; port 0 picks a free port (read it back from ``ProxyServer/listeningAddresses``).
+    public struct Listener: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// Parses `host:port` or `[v6]:port`; port 0 asks for a free port.
+        public init?(parsing text: String) {
+            if text.hasSuffix(":0") {
+                guard let target = ConnectTarget(parsing: text.dropLast() + "1") else { return nil }
+                self.init(host: target.host, port: 0)
+            } else {
+                guard let target = ConnectTarget(parsing: text) else { return nil }
+                self.init(host: target.host, port: target.port)
+            }
+        }
+    }
+
+    /// Addresses to listen on. Default: `127.0.0.1:3128`.
+    public var listeners: [Listener] = [Listener(host: "127.0.0.1", port: 3128)]
+    /// Users allowed to open tunnels (Basic auth); `nil` lets everyone in.
+    public var users: HtpasswdFile?
+    /// Target ports a tunnel may go to. Default: all.
+    public var allowedPorts: PortSet = .all
+    /// A connection with no bytes in either direction for this long is closed; `nil` never closes idle ones.
+    public var idleTimeout: TimeAmount? = .seconds(300)
+    /// How long dialing a target may take before the client gets `504`.
+    public var connectTimeout: TimeAmount = .seconds(10)
+    /// Client connections open at once; further clients get `503` after their request head.
+    public var maxConnections: Int = 4096
+    /// The largest request head accepted; a longer one gets `431`.
+    public var maxHeadBytes: Int = 16 * 1024
+    /// Replaces the normal proxy with a scripted misbehaving one (see `proxy-fixtures/README.md`).
+    public var scenario: Scenario?
+    /// Receives one entry per request; default: dropped.
+    public var accessLog: AccessLogSink = { _ in }
+
+    public init() {}
+}

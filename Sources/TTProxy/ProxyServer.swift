@@ -1,0 +1,129 @@
+public import NIOCore
+public import NIOPosix
+import Foundation
+
+/// A running tt-proxy: listeners bound, serving CONNECT (or a scenario) until ``shutdown(grace:)``.
+///
+/// ```swift
+/// var configuration = ProxyConfiguration()
+/// configuration.listeners = [.init(host: "127.0.0.1", port: 0)]
+/// let proxy = try await ProxyServer.start(configuration: configuration)
+/// let port = proxy.listeningAddresses[0].port!
+/// …
+/// await proxy.shutdown()
+/// ```
+public final class ProxyServer: Sendable {
+    private let serverChannels: [any Channel]
+    private let connections: ConnectionRegistry
+
+    /// The bound addresses, in the order of ``ProxyConfiguration/listeners``, with real ports.
+    public let listeningAddresses: [SocketAddress]
+
+    private init(serverChannels: [any Channel], connections: ConnectionRegistry) {
+        self.serverChannels = serverChannels
+        self.connections = connections
+        self.listeningAddresses = serverChannels.compactMap(\.localAddress)
+    }
+
+    /// Binds every listener and starts serving. Fails if any listener cannot be bound (the others are closed).
+    public static func start(
+        configuration: ProxyConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ProxyServer {
+        let connections = ConnectionRegistry()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let count = connections.add(channel)
+                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let idle = configuration.idleTimeout {
+                        try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
+                        try pipeline.addHandler(IdleCloseHandler())
+                    }
+                    if let scenario = configuration.scenario {
+                        try pipeline.addHandler(ScenarioHandler(scenario: scenario, configuration: configuration))
+                    } else {
+                        try pipeline.addHandler(
+                            ConnectHandler(configuration: configuration, overLimit: count > configuration.maxConnections)
+                        )
+                    }
+                }
+            }
+        var channels: [any Channel] = []
+        do {
+            for listener in configuration.listeners {
+                channels.append(try await bootstrap.bind(host: listener.host, port: listener.port).get())
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw ProxyStartError(underlying: error, listener: configuration.listeners[channels.count])
+        }
+        return ProxyServer(serverChannels: channels, connections: connections)
+    }
+
+    /// Client connections open now.
+    public var connectionCount: Int { connections.count }
+
+    /// Stops accepting, lets open tunnels finish for up to `grace`, then closes whatever is left.
+    public func shutdown(grace: Duration = .seconds(5)) async {
+        for channel in serverChannels { try? await channel.close() }
+        let deadline = ContinuousClock.now + grace
+        while connections.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in connections.all { channel.close(promise: nil) }
+    }
+}
+
+/// A listener that could not be bound; names the address.
+public struct ProxyStartError: Error, CustomStringConvertible {
+    public var underlying: any Error
+    public var listener: ProxyConfiguration.Listener
+    public var description: String {
+        let host = listener.host.contains(":") ? "[\(listener.host)]" : listener.host
+        return "cannot listen on \(host):\(listener.port): \(underlying)"
+    }
+}
+
+/// The open client connections: for the connection limit and for shutdown.
+final class ConnectionRegistry: @unchecked Sendable {
+    // Every stored property is read and written only while holding `lock`.
+    private let lock = NSLock()
+    private var channels: [ObjectIdentifier: any Channel] = [:]
+
+    /// Adds `channel`; returns how many are open including it.
+    func add(_ channel: any Channel) -> Int {
+        lock.withLock {
+            channels[ObjectIdentifier(channel)] = channel
+            return channels.count
+        }
+    }
+
+    func remove(_ channel: any Channel) {
+        lock.withLock { _ = channels.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    var count: Int { lock.withLock { channels.count } }
+    var all: [any Channel] { lock.withLock { Array(channels.values) } }
+}
+
+/// Closes a connection when the ``IdleStateHandler`` before it reports no traffic for the idle timeout.
+final class IdleCloseHandler: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension IdleCloseHandler: Sendable {}

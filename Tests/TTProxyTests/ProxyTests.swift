@@ -1,0 +1,396 @@
+import Foundation
+import NIOCore
+import Synchronization
+@testable import TTProxy
+import TTTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The normal proxy: CONNECT semantics, tunnels, auth, limits and the access log, seen by a raw client.
+@Suite("tt-proxy as a CONNECT proxy")
+struct ProxyTests {
+    static let users = try! HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
+
+    /// Sends `request` and returns the response head and whatever follows until the proxy closes.
+    private func answer(
+        to request: String,
+        proxy: TestProxy,
+        timeout: Duration = .seconds(10)
+    ) async throws -> (head: String, body: String, end: StreamEnd) {
+        let port = proxy.port
+        return try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(request)
+            let (head, rest) = try client.readHead(timeout: timeout)
+            let (body, end) = client.readToEnd(timeout: timeout)
+            return (head, String(decoding: rest + body, as: UTF8.self), end)
+        }
+    }
+
+    @Test("1 MiB goes through the tunnel byte for byte, with the exact 200 and nothing else before it")
+    func largeTransfer() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let payload = testPayload(count: 1 << 20)
+        let (head, echoed, end) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let (head, rest) = try client.readHead()
+            let (echoed, end) = try client.exchange(payload, prefix: rest)
+            return (head, echoed, end)
+        }
+        #expect(head == "HTTP/1.1 200 Connection established\r\n\r\n")
+        #expect(echoed.count == payload.count)
+        #expect(echoed == payload)
+        #expect(end == .eof)
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.bytesUp == 1 << 20 && log.first?.bytesDown == 1 << 20)
+        #expect(log.first?.status == 200 && log.first?.outcome == "tunnel")
+    }
+
+    @Test("bytes sent in the same write as the CONNECT head reach the target")
+    func earlyBytes() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let (head, echoed) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)") + "EARLY-BYTES")
+            client.shutdownWrite()
+            let (head, rest) = try client.readHead()
+            return (head, rest + client.readToEnd().bytes)
+        }
+        #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+        #expect(String(decoding: echoed, as: UTF8.self) == "EARLY-BYTES")
+    }
+
+    @Test("a target that closes first: the client reads its bytes and end, and can still send")
+    func targetHalfClosesFirst() async throws {
+        let target = try OneShotTarget(sendThenShutdown: Array("bye from target".utf8))
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop() } }
+        let port = proxy.port
+        let clientSaw = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(target.port)"))
+            let (_, rest) = try client.readHead()
+            let (bytes, end) = client.readToEnd()
+            try client.send("client still talking")
+            client.shutdownWrite()
+            return (rest + bytes, end)
+        }
+        #expect(String(decoding: clientSaw.0, as: UTF8.self) == "bye from target")
+        #expect(clientSaw.1 == .eof)
+        let targetGot = try await onThread { try target.receivedUntilEOF() }
+        #expect(String(decoding: targetGot, as: UTF8.self) == "client still talking")
+    }
+
+    @Test("without credentials the client gets 407 with a Basic challenge, and may retry on the same connection")
+    func authRequired() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.users = Self.users }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let target = "127.0.0.1:\(echo.port)"
+        let (first, second, echoed) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest(target))
+            let (first, rest) = try client.readHead()
+            let length = Int(first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16))!
+            _ = try client.read(exactly: length - rest.count)
+            try client.send(connectRequest(target, user: "bob", password: "b0b-pass"))
+            let (second, after) = try client.readHead()
+            return (first, second, try client.exchange(Array("authorised".utf8), prefix: after).bytes)
+        }
+        #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
+        #expect(first.contains("\r\nProxy-Authenticate: Basic realm=\"tt-proxy\"\r\n"))
+        #expect(second == "HTTP/1.1 200 Connection established\r\n\r\n")
+        #expect(echoed == Array("authorised".utf8))
+    }
+
+    @Test("every htpasswd format in the fixture logs in; wrong passwords and unknown users get 407",
+        arguments: [("alice", "secret", true), ("bob", "b0b-pass", true), ("carol", "c@rol pass", true),
+            ("dave", "dave:colon", true), ("alice", "Secret", false), ("bob", "b0b-pas", false),
+            ("carol", "", false), ("mallory", "secret", false)])
+    func credentials(user: String, password: String, accepted: Bool) async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.users = Self.users }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let head = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)", user: user, password: password))
+            return try client.readHead().head
+        }
+        #expect(statusLine(head) == (accepted ? "HTTP/1.1 200 Connection established" : "HTTP/1.1 407 Proxy Authentication Required"))
+        let log = try await proxy.waitForAccessLog(count: accepted ? 0 : 1)
+        for entry in log {
+            #expect(!entry.description.contains(password) || password.isEmpty)
+            #expect(entry.outcome == "auth-rejected")
+        }
+    }
+
+    @Test("a port outside --allow-ports gets 403 naming the port")
+    func forbiddenPort() async throws {
+        let proxy = try await TestProxy.start { $0.allowedPorts = try PortSet(parsing: "443,5000-5010") }
+        defer { Task { await proxy.stop() } }
+        let result = try await answer(to: connectRequest("127.0.0.1:22"), proxy: proxy)
+        #expect(statusLine(result.head) == "HTTP/1.1 403 Forbidden")
+        #expect(result.body.contains("port 22") && result.body.contains("443,5000-5010"))
+        #expect(result.end == .eof)
+    }
+
+    @Test("methods other than CONNECT get 405 with Allow: CONNECT")
+    func otherMethods() async throws {
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop() } }
+        let result = try await answer(to: "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", proxy: proxy)
+        #expect(statusLine(result.head) == "HTTP/1.1 405 Method Not Allowed")
+        #expect(result.head.contains("\r\nAllow: CONNECT\r\n"))
+        #expect(result.end == .eof)
+    }
+
+    @Test("malformed requests and targets get 400", arguments: [
+        "CONNECT example.com HTTP/1.1\r\n\r\n", "CONNECT ::1:443 HTTP/1.1\r\n\r\n", "CONNECT host:99999 HTTP/1.1\r\n\r\n",
+        "hello there\r\n\r\n", "CONNECT host:443 HTTP/2.0\r\n\r\n", "CONNECT host:443 HTTP/1.1\r\nno colon here\r\n\r\n",
+    ])
+    func malformed(request: String) async throws {
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop() } }
+        let result = try await answer(to: request, proxy: proxy)
+        #expect(statusLine(result.head) == "HTTP/1.1 400 Bad Request")
+        #expect(result.end == .eof)
+    }
+
+    @Test("a request head over the limit gets 431, even while the client is still sending")
+    func oversizedHead() async throws {
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop() } }
+        let padding = String(repeating: "X-Padding: " + String(repeating: "a", count: 90) + "\r\n", count: 1000)
+        let result = try await answer(to: "CONNECT host:443 HTTP/1.1\r\n" + padding + "\r\n", proxy: proxy)
+        #expect(statusLine(result.head) == "HTTP/1.1 431 Request Header Fields Too Large")
+    }
+
+    @Test("a closed target port gets 502 naming the target and the reason")
+    func refusedTarget() async throws {
+        let closedPort = try freeLoopbackPort()
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop() } }
+        let result = try await answer(to: connectRequest("127.0.0.1:\(closedPort)"), proxy: proxy)
+        #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
+        #expect(result.body.contains("127.0.0.1:\(closedPort)") && result.body.contains("refused"))
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.outcome == "connect-failed")
+    }
+
+    @Test("a target name that does not resolve gets 502")
+    func unresolvableTarget() async throws {
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop() } }
+        let result = try await answer(to: connectRequest("no-such-host.invalid:443"), proxy: proxy, timeout: .seconds(20))
+        #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
+        #expect(result.body.contains("no-such-host.invalid does not resolve"))
+    }
+
+    @Test("a target that never completes the TCP handshake gets 504 after the connect timeout")
+    func dialTimeout() async throws {
+        let stalled = try StalledListener()
+        let proxy = try await TestProxy.start { $0.connectTimeout = .milliseconds(400) }
+        defer { Task { await proxy.stop() } }
+        let result = try await answer(to: connectRequest("127.0.0.1:\(stalled.port)"), proxy: proxy)
+        #expect(statusLine(result.head) == "HTTP/1.1 504 Gateway Timeout")
+        #expect(result.body.contains("timed out after 400 ms"))
+        withExtendedLifetime(stalled) {}
+    }
+
+    @Test("[::1]:PORT targets tunnel, through a proxy listening on ::1")
+    func ipv6() async throws {
+        let echo = try await EchoServer.start(host: "::1")
+        let proxy = try await TestProxy.start(host: "::1")
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let (head, echoed) = try await onThread {
+            let client = try RawClient(host: "::1", port: port)
+            try client.send(connectRequest("[::1]:\(echo.port)"))
+            let (head, rest) = try client.readHead()
+            return (head, try client.exchange(Array("six".utf8), prefix: rest).bytes)
+        }
+        #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+        #expect(echoed == Array("six".utf8))
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.client.hasPrefix("[::1]:") == true)
+    }
+
+    @Test("an idle tunnel is closed after the idle timeout")
+    func idleTimeout() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.idleTimeout = .milliseconds(300) }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let (end, elapsed) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            _ = try client.readHead()
+            let start = ContinuousClock.now
+            return (client.readToEnd(timeout: .seconds(5)).end, ContinuousClock.now - start)
+        }
+        #expect(end == .eof)
+        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
+    }
+
+    @Test("connections past the limit get 503")
+    func connectionLimit() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.maxConnections = 2 }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let (heads, third) = try await onThread {
+            let first = try RawClient(port: port)
+            let second = try RawClient(port: port)
+            var heads: [String] = []
+            for client in [first, second] {
+                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                heads.append(statusLine(try client.readHead().head))
+            }
+            let third = try RawClient(port: port)
+            try third.send(connectRequest("127.0.0.1:\(echo.port)"))
+            return (heads, statusLine(try third.readHead().head))
+        }
+        #expect(heads == ["HTTP/1.1 200 Connection established", "HTTP/1.1 200 Connection established"])
+        #expect(third == "HTTP/1.1 503 Service Unavailable")
+    }
+
+    @Test("the access log has time, client, request line, status and byte counts, and never the credentials")
+    func accessLog() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.users = Self.users }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)", user: "carol", password: "c@rol pass"))
+            _ = try client.readHead()
+            _ = try client.exchange(Array("12345".utf8))
+            let wrong = try RawClient(port: port)
+            try wrong.send(connectRequest("127.0.0.1:\(echo.port)", user: "carol", password: "guessed-wrong"))
+            _ = try wrong.readHead()
+        }
+        let log = try await proxy.waitForAccessLog(count: 2).map(\.description).sorted()
+        #expect(log.count == 2)
+        let text = log.joined(separator: "\n")
+        #expect(text.contains("\"CONNECT 127.0.0.1:\(echo.port) HTTP/1.1\" 200 tunnel up=5 down=5 ms="))
+        #expect(text.contains("\" 407 auth-rejected up=0 down=0"))
+        #expect(text.contains(" 127.0.0.1:"))
+        for secret in ["c@rol pass", "guessed-wrong", Data("carol:c@rol pass".utf8).base64EncodedString(), "5LoL+DLU"] {
+            #expect(!text.contains(secret))
+        }
+    }
+
+    @Test("request lines are sanitised in the log: no control characters, no user information")
+    func logSanitising() {
+        let entry = AccessLogEntry(
+            time: Date(timeIntervalSince1970: 0), client: "127.0.0.1:1",
+            requestLine: "", status: 400, outcome: "malformed", bytesUp: 0, bytesDown: 0, duration: .milliseconds(3)
+        )
+        #expect(entry.description == "1970-01-01T00:00:00.000Z 127.0.0.1:1 \"\" 400 malformed up=0 down=0 ms=3")
+    }
+}
+
+/// A listener whose accept queue is full (backlog 0, never accepts): new SYNs are dropped, so dialing it hangs.
+final class StalledListener {
+    let port: Int
+    private var descriptors: [Int32] = []
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard ok else { throw RawClientError(description: "stalled listener: \(errno)") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        descriptors.append(listener)
+        // Fill the accept queue; the kernel then drops further handshakes.
+        for _ in 0..<3 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            _ = fcntl(filler, F_SETFL, O_NONBLOCK)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
+            }
+            descriptors.append(filler)
+        }
+        usleep(50_000)
+    }
+
+    deinit { for descriptor in descriptors { close(descriptor) } }
+}
+
+/// A target that accepts one connection, sends some bytes, shuts down its write side and keeps reading.
+final class OneShotTarget: Sendable {
+    let port: Int
+    private let listener: Int32
+    private let greeting: [UInt8]
+
+    init(sendThenShutdown greeting: [UInt8]) throws {
+        self.greeting = greeting
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        guard ok else { throw RawClientError(description: "one-shot target: \(errno)") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let descriptor = listener
+        Thread {
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return }
+            _ = greeting.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            shutdown(connection, Int32(SHUT_WR))
+            let bytes = OneShotTarget.readAll(connection)
+            OneShotTarget.received.withLock { $0[descriptor] = bytes }
+            close(connection)
+        }.start()
+    }
+
+    private static let received = Mutex<[Int32: [UInt8]]>([:])
+
+    private static func readAll(_ descriptor: Int32) -> [UInt8] {
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return bytes }
+            bytes += buffer.prefix(count)
+        }
+    }
+
+    /// What the target read before the client's end of stream (waits up to 10 s).
+    func receivedUntilEOF() throws -> [UInt8] {
+        for _ in 0..<1000 {
+            if let bytes = Self.received.withLock({ $0[listener] }) { return bytes }
+            usleep(10_000)
+        }
+        throw RawClientError(description: "the target never saw the end of the client's stream")
+    }
+
+    deinit { close(listener) }
+}
