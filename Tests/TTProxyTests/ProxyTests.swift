@@ -132,7 +132,7 @@ struct ProxyTests {
         let log = try await proxy.waitForAccessLog(count: accepted ? 0 : 1)
         for entry in log {
             #expect(!entry.description.contains(password) || password.isEmpty)
-            #expect(entry.outcome == "auth-rejected")
+            #expect(entry.outcome == (accepted ? "tunnel" : "auth-rejected"))
         }
     }
 

@@ -1,0 +1,146 @@
+import Foundation
+import TTTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `tt-proxy` executable: flags, the listening lines, the access log on stdout, signals, and measurements.
+@Suite("The tt-proxy executable")
+struct CommandLineTests {
+    static let binary = BuiltProducts.executable("tt-proxy")
+
+    /// Starts tt-proxy and reads the ports from its `tt-proxy listening on HOST:PORT` lines.
+    private func start(_ arguments: [String], listeners: Int = 1) async throws -> (RunningProcess, [Int]) {
+        let process = try RunningProcess(Self.binary, arguments)
+        try await process.waitForOutput(containing: "tt-proxy listening on")
+        let deadline = ContinuousClock.now + .seconds(10)
+        var ports: [Int] = []
+        while ContinuousClock.now < deadline {
+            ports = process.outputSoFar.split(separator: "\n").filter { $0.hasPrefix("tt-proxy listening on ") }
+                .compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+            if ports.count == listeners { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (process, ports)
+    }
+
+    @Test("it prints one listening line per listener, logs each request without the password, and exits 0 on SIGTERM")
+    func listenLogAndStop() async throws {
+        let echo = try await EchoServer.start()
+        defer { Task { await echo.stop() } }
+        let (proxy, ports) = try await start(
+            ["--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--auth-file", TestProxy.fixture("htpasswd").path],
+            listeners: 2
+        )
+        #expect(ports.count == 2)
+        #expect(proxy.outputSoFar.contains("tt-proxy listening on [::1]:"))
+        let v4 = ports[0]
+        let echoed = try await onThread {
+            let client = try RawClient(port: v4)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)", user: "alice", password: "secret"))
+            let (_, rest) = try client.readHead()
+            return try client.exchange(Array("via the binary".utf8), prefix: rest).bytes
+        }
+        #expect(echoed == Array("via the binary".utf8))
+        try await proxy.waitForOutput(containing: "200 tunnel up=14 down=14")
+        let status = await proxy.stop(signal: SIGTERM)
+        #expect(status == 0)
+        #expect(!proxy.outputSoFar.contains("secret"))
+        #expect(!proxy.outputSoFar.contains(Data("alice:secret".utf8).base64EncodedString()))
+    }
+
+    @Test("--scenario switches the binary into the scripted proxy")
+    func scenarioFlag() async throws {
+        let (proxy, ports) = try await start(
+            ["--listen", "127.0.0.1:0", "--scenario", TestProxy.fixture("503-service-unavailable.scenario").path]
+        )
+        defer { Task { await proxy.stop() } }
+        let port = try #require(ports.first)
+        let head = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:9"))
+            return try client.readHead().head
+        }
+        #expect(statusLine(head) == "HTTP/1.1 503 Service Unavailable")
+    }
+
+    @Test("bad flags and files exit 64 (EX_USAGE, ArgumentParser) with a message that names the problem", arguments: [
+        (["--listen", "localhost"], "--listen 'localhost' is not HOST:PORT"),
+        (["--allow-ports", "443,https"], "invalid port list item 'https'"),
+        (["--auth-file", "/nonexistent/htpasswd"], "auth file /nonexistent/htpasswd: cannot read the file"),
+        (["--scenario", "/nonexistent/x.scenario"], "scenario /nonexistent/x.scenario: cannot read the file"),
+    ])
+    func badArguments(arguments: [String], message: String) async throws {
+        let result = try await runProcess(Self.binary, ["--listen", "127.0.0.1:0"] + arguments, timeout: .seconds(20))
+        #expect(result.status == 64)
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+    }
+
+    @Test("1,000 idle tunnels: RSS growth per tunnel stays small; a 256 MiB transfer has a throughput")
+    func measurements() async throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 4096, limit.rlim_max >= 4096 {
+            limit.rlim_cur = min(limit.rlim_max, 8192)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        try #require(limit.rlim_cur >= 2500, "RLIMIT_NOFILE too low for 1,000 tunnels: \(limit.rlim_cur)")
+        let echo = try await EchoServer.start()
+        defer { Task { await echo.stop() } }
+        let (proxy, ports) = try await start(["--listen", "127.0.0.1:0"])
+        defer { Task { await proxy.stop() } }
+        let port = try #require(ports.first)
+        let pid = proxy.pid
+        let tunnels = 1000
+        let (before, after) = try await onThread {
+            // Warm up allocator and event loops with a few tunnels first, so the growth is per tunnel.
+            var clients: [RawClient] = []
+            for _ in 0..<20 {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                _ = try client.readHead()
+                clients.append(client)
+            }
+            usleep(300_000)
+            let before = try residentKiB(pid)
+            for _ in 0..<tunnels {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                _ = try client.readHead()
+                clients.append(client)
+            }
+            usleep(500_000)
+            let after = try residentKiB(pid)
+            withExtendedLifetime(clients) {}
+            return (before, after)
+        }
+        let perTunnel = Double(after - before) * 1024 / Double(tunnels)
+        print("tt-proxy RSS: \(before) KiB with 20 tunnels, \(after) KiB with \(tunnels + 20); \(Int(perTunnel)) bytes per idle tunnel")
+        #expect(perTunnel < 64 * 1024, "generous ceiling; goal is 16 KiB")
+
+        let size = 256 << 20
+        let (seconds, received) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let (_, rest) = try client.readHead()
+            let start = ContinuousClock.now
+            let payload = [UInt8](repeating: 0x5A, count: size)
+            let (bytes, _) = try client.exchange(payload, prefix: rest, timeout: .seconds(120))
+            let elapsed = ContinuousClock.now - start
+            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, bytes.count)
+        }
+        #expect(received == size)
+        print("tt-proxy echo throughput: \(size >> 20) MiB up and down in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(size >> 20) / seconds)) MiB/s each way (debug build)")
+    }
+}
+
+/// VmRSS of a process in KiB, from /proc.
+func residentKiB(_ pid: Int32) throws -> Int {
+    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let value = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+    else { throw RawClientError(description: "no VmRSS for \(pid)") }
+    return value
+}
