@@ -48,7 +48,7 @@ enum ConnectionSetup {
             endpoint = Endpoint(host: LogonString.defaultServer, port: logon?.port ?? LogonString.defaultPort)
         }
 
-        let logger = verbose ? verboseLogger() : Logger(label: "tt-connect", factory: { _ in SwiftLogNoOpLogHandler() })
+        let logger = verbose ? verboseLogger() : nil
         let (route, reason) = try proxy.resolveRoute(
             to: endpoint,
             entry: entry,

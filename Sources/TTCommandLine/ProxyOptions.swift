@@ -126,8 +126,9 @@ public struct ProxyOptions: ParsableArguments, Sendable {
     }
 
     /// The CONNECT options from the flags.
-    func httpOptions(logger: Logger) -> HTTPProxyOptions {
-        HTTPProxyOptions(extraHeaders: proxyHeader, proxyCAFile: proxyCacert, proxyInsecure: proxyInsecure,
-                         logger: logger)
+    func httpOptions(logger: Logger? = nil) -> HTTPProxyOptions {
+        var options = HTTPProxyOptions(extraHeaders: proxyHeader, proxyCAFile: proxyCacert, proxyInsecure: proxyInsecure)
+        if let logger { options.logger = logger }
+        return options
     }
 }

@@ -8,7 +8,7 @@ public struct TTConnectCommand: ParsableCommand {
         commandName: "tt-connect",
         abstract: "Reach a framework server directly or through an HTTP CONNECT proxy, and tell what fails.",
         version: "tt-connect \(TTConnectVersion.current)",
-        subcommands: [CheckCommand.self, PingCommand.self],
+        subcommands: [CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self],
         defaultSubcommand: CheckCommand.self
     )
 
