@@ -36,6 +36,19 @@ int CCrypto_sha256(const uint8_t *const *parts, const size_t *partLengths, size_
     return ok;
 }
 
+static int CCrypto_digest(const EVP_MD *type, const uint8_t *input, size_t length, uint8_t *out, unsigned expected) {
+    unsigned int written = 0;
+    return EVP_Digest(input, length, out, &written, type, NULL) == 1 && written == expected;
+}
+
+int CCrypto_md5(const uint8_t *input, size_t length, uint8_t out[16]) {
+    return CCrypto_digest(EVP_md5(), input, length, out, 16);
+}
+
+int CCrypto_sha1(const uint8_t *input, size_t length, uint8_t out[20]) {
+    return CCrypto_digest(EVP_sha1(), input, length, out, 20);
+}
+
 int CCrypto_hkdfSHA256(const uint8_t *ikm, size_t ikmLength, const uint8_t *salt, size_t saltLength,
                        const uint8_t *info, size_t infoLength, uint8_t *out, size_t outLength) {
     if (ikmLength > INT_MAX || saltLength > INT_MAX || infoLength > INT_MAX) {

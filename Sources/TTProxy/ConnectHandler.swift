@@ -22,10 +22,10 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var requests = 0
     private var record: RequestRecord?
-    private let configuration: ProxyConfiguration
+    private let configuration: ProxyServerConfiguration
     private let overLimit: Bool
 
-    init(configuration: ProxyConfiguration, overLimit: Bool) {
+    init(configuration: ProxyServerConfiguration, overLimit: Bool) {
         self.configuration = configuration
         self.overLimit = overLimit
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
@@ -275,58 +275,3 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension ConnectHandler: Sendable {}
-
-/// `Proxy-Authorization: Basic …` decoded; never logged.
-struct BasicCredentials: Sendable {
-    var user: String
-    var password: String
-
-    init?(header: String?) {
-        guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic",
-            let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
-            let text = String(data: decoded, encoding: .utf8),
-            let colon = text.firstIndex(of: ":")
-        else { return nil }
-        user = String(text[..<colon])
-        password = String(text[text.index(after: colon)...])
-    }
-}
-
-/// What the client is told when the target cannot be reached.
-struct DialFailure {
-    var status: Int
-    var outcome: String
-    var message: String
-
-    init(error: any Error, target: ConnectTarget, timeout: TimeAmount) {
-        if case ChannelError.connectTimeout = error {
-            status = 504
-            outcome = "connect-timeout"
-            message = "tt-proxy: connecting to \(target) timed out after \(timeout.nanoseconds / 1_000_000) ms"
-            return
-        }
-        status = 502
-        if let error = error as? NIOConnectionError {
-            if error.connectionErrors.isEmpty {
-                outcome = "unresolved"
-                message = "tt-proxy: the target host \(target.host) does not resolve; check the name"
-            } else {
-                outcome = "connect-failed"
-                let reasons = Set(error.connectionErrors.map { Self.describe($0.error) }).sorted()
-                message = "tt-proxy could not connect to \(target): \(reasons.joined(separator: "; "))"
-            }
-        } else {
-            outcome = "connect-failed"
-            message = "tt-proxy could not connect to \(target): \(Self.describe(error))"
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? IOError {
-            return String(cString: strerror(error.errnoCode)).lowercased()
-        }
-        return "\(error)"
-    }
-}

@@ -40,7 +40,7 @@ enum PasswordHash: Sendable {
     func matches(_ password: String) -> Bool {
         switch self {
         case .sha1(let digest):
-            return constantTimeEqual(Digest.compute(EVP_sha1(), Array(password.utf8)), digest)
+            return constantTimeEqual(Digest.sha1(Array(password.utf8)), digest)
         case .apr1(let salt, let encoded):
             return constantTimeEqual(Array(Self.apr1(password: password, salt: salt).utf8), Array(encoded.utf8))
         case .crypt(let stored):
@@ -60,7 +60,7 @@ enum PasswordHash: Sendable {
         let pw = Array(password.utf8)
         let saltBytes = Array(salt.utf8)
         let magic = Array("$apr1$".utf8)
-        var alternate = Digest.compute(EVP_md5(), pw + saltBytes + pw)
+        var alternate = Digest.md5(pw + saltBytes + pw)
         var context = pw + magic + saltBytes
         var remaining = pw.count
         while remaining > 0 {
@@ -72,13 +72,13 @@ enum PasswordHash: Sendable {
             context.append(bits & 1 != 0 ? 0 : (pw.first ?? 0))
             bits >>= 1
         }
-        alternate = Digest.compute(EVP_md5(), context)
+        alternate = Digest.md5(context)
         for round in 0..<1000 {
             var input: [UInt8] = round & 1 != 0 ? pw : alternate
             if round % 3 != 0 { input += saltBytes }
             if round % 7 != 0 { input += pw }
             input += round & 1 != 0 ? alternate : pw
-            alternate = Digest.compute(EVP_md5(), input)
+            alternate = Digest.md5(input)
         }
         var output: [UInt8] = []
         func encode(_ value: Int, _ count: Int) {
@@ -106,16 +106,20 @@ private func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     return difference == 0
 }
 
-/// One-shot message digests through libcrypto's EVP interface.
+/// One-shot legacy digests from libcrypto, for verifying old htpasswd formats only.
 enum Digest {
-    static func compute(_ type: OpaquePointer?, _ bytes: [UInt8]) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = bytes.withUnsafeBytes { input in
-            EVP_Digest(input.baseAddress, input.count, &output, &length, type, nil)
-        }
-        precondition(ok == 1, "EVP_Digest failed")
-        return Array(output.prefix(Int(length)))
+    static func md5(_ bytes: [UInt8]) -> [UInt8] { compute(bytes, size: 16, CCrypto_md5) }
+    static func sha1(_ bytes: [UInt8]) -> [UInt8] { compute(bytes, size: 20, CCrypto_sha1) }
+
+    private static func compute(
+        _ bytes: [UInt8],
+        size: Int,
+        _ function: (UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UInt8>?) -> Int32
+    ) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeBufferPointer { input in function(input.baseAddress, input.count, &output) }
+        precondition(ok == 1, "libcrypto digest failed")
+        return output
     }
 }
 

@@ -5,7 +5,7 @@ import Foundation
 /// A running tt-proxy: listeners bound, serving CONNECT (or a scenario) until ``shutdown(grace:)``.
 ///
 /// ```swift
-/// var configuration = ProxyConfiguration()
+/// var configuration = ProxyServerConfiguration()
 /// configuration.listeners = [.init(host: "127.0.0.1", port: 0)]
 /// let proxy = try await ProxyServer.start(configuration: configuration)
 /// let port = proxy.listeningAddresses[0].port!
@@ -16,7 +16,7 @@ public final class ProxyServer: Sendable {
     private let serverChannels: [any Channel]
     private let connections: ConnectionRegistry
 
-    /// The bound addresses, in the order of ``ProxyConfiguration/listeners``, with real ports.
+    /// The bound addresses, in the order of ``ProxyServerConfiguration/listeners``, with real ports.
     public let listeningAddresses: [SocketAddress]
 
     private init(serverChannels: [any Channel], connections: ConnectionRegistry) {
@@ -27,7 +27,7 @@ public final class ProxyServer: Sendable {
 
     /// Binds every listener and starts serving. Fails if any listener cannot be bound (the others are closed).
     public static func start(
-        configuration: ProxyConfiguration,
+        configuration: ProxyServerConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
         let connections = ConnectionRegistry()
@@ -83,47 +83,9 @@ public final class ProxyServer: Sendable {
 /// A listener that could not be bound; names the address.
 public struct ProxyStartError: Error, CustomStringConvertible {
     public var underlying: any Error
-    public var listener: ProxyConfiguration.Listener
+    public var listener: ProxyServerConfiguration.Listener
     public var description: String {
         let host = listener.host.contains(":") ? "[\(listener.host)]" : listener.host
         return "cannot listen on \(host):\(listener.port): \(underlying)"
     }
 }
-
-/// The open client connections: for the connection limit and for shutdown.
-final class ConnectionRegistry: @unchecked Sendable {
-    // Every stored property is read and written only while holding `lock`.
-    private let lock = NSLock()
-    private var channels: [ObjectIdentifier: any Channel] = [:]
-
-    /// Adds `channel`; returns how many are open including it.
-    func add(_ channel: any Channel) -> Int {
-        lock.withLock {
-            channels[ObjectIdentifier(channel)] = channel
-            return channels.count
-        }
-    }
-
-    func remove(_ channel: any Channel) {
-        lock.withLock { _ = channels.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
-
-    var count: Int { lock.withLock { channels.count } }
-    var all: [any Channel] { lock.withLock { Array(channels.values) } }
-}
-
-/// Closes a connection when the ``IdleStateHandler`` before it reports no traffic for the idle timeout.
-final class IdleCloseHandler: ChannelInboundHandler {
-    typealias InboundIn = NIOAny
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}
-
-@available(*, unavailable)
-extension IdleCloseHandler: Sendable {}

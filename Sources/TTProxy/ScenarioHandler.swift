@@ -20,7 +20,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     private static let maxRounds = 16
 
     private let steps: [Scenario.Step]
-    private let configuration: ProxyConfiguration
+    private let configuration: ProxyServerConfiguration
     private var mode = Mode.readingHead
     private var parser: RequestHeadParser
     private var pending: ByteBuffer?
@@ -34,7 +34,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var record: RequestRecord?
 
-    init(scenario: Scenario, configuration: ProxyConfiguration) {
+    init(scenario: Scenario, configuration: ProxyServerConfiguration) {
         self.steps = scenario.steps
         self.configuration = configuration
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
@@ -284,36 +284,3 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension ScenarioHandler: Sendable {}
-
-/// Holds what a target sends before a scenario opens the tunnel.
-final class TargetBufferHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-
-    private var buffer: ByteBuffer?
-    private(set) var inputEnded = false
-    var onBytes: (() -> Void)?
-
-    var hasBytes: Bool { (buffer?.readableBytes ?? 0) > 0 }
-
-    func take() -> ByteBuffer? {
-        buffer.take()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
-        if buffer == nil { buffer = bytes } else { buffer!.writeBuffer(&bytes) }
-        onBytes.take()?()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event {
-            inputEnded = true
-            onBytes.take()?()
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}
-
-@available(*, unavailable)
-extension TargetBufferHandler: Sendable {}

@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var offloadThreshold: Int
     /// How long a graceful shutdown lets in-flight requests finish before it closes what is left.
     public var shutdownGracePeriod: Duration
+    /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
+    /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
+    public var acceptsProxyProtocol: Bool
 
     /// - Parameters:
     ///   - listenAddresses: Where to listen (default `0.0.0.0:5000`).
@@ -28,6 +31,7 @@ public struct ServerConfiguration: Sendable {
     ///   - maxFailedLoginsPerSession: Failed logins before the session is closed (default 5).
     ///   - offloadThreshold: Size from which compression runs off the event loop (default 64 KiB).
     ///   - shutdownGracePeriod: Deadline for in-flight requests on shutdown (default 10 s).
+    ///   - acceptsProxyProtocol: Expect a PROXY protocol header on every connection (default off).
     public init(
         listenAddresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 5000)],
         identity: ServerIdentity,
@@ -36,7 +40,8 @@ public struct ServerConfiguration: Sendable {
         failedLoginDelay: Duration = .milliseconds(250),
         maxFailedLoginsPerSession: Int = 5,
         offloadThreshold: Int = 64 << 10,
-        shutdownGracePeriod: Duration = .seconds(10)
+        shutdownGracePeriod: Duration = .seconds(10),
+        acceptsProxyProtocol: Bool = false
     ) {
         self.listenAddresses = listenAddresses
         self.identity = identity
@@ -46,5 +51,6 @@ public struct ServerConfiguration: Sendable {
         self.maxFailedLoginsPerSession = maxFailedLoginsPerSession
         self.offloadThreshold = offloadThreshold
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.acceptsProxyProtocol = acceptsProxyProtocol
     }
 }

@@ -54,6 +54,9 @@ final class SessionHandler: ChannelDuplexHandler {
             } catch {
                 fail(context: context, error)
             }
+        case let proxied as ProxiedPeerEvent:
+            logger[metadataKey: "via"] = logger[metadataKey: "peer"]
+            logger[metadataKey: "peer"] = "\(proxied.peer)"
         case is ServerQuiesceEvent:
             quiescing = true
             closeIfDone(context: context)
@@ -119,7 +122,11 @@ final class SessionHandler: ChannelDuplexHandler {
         let limit = shared.limits.maxInflatedSize
         if compressed.count < shared.configuration.offloadThreshold {
             do {
-                handle(try Self.parseRequest(gzip.decompress(compressed, limit: limit)), started: started, context: context)
+                handle(
+                    try Self.parseRequest(gzip.decompress(compressed, limit: limit)),
+                    started: started,
+                    context: context
+                )
             } catch {
                 fail(context: context, error)
             }
@@ -213,6 +220,11 @@ final class SessionHandler: ChannelDuplexHandler {
         do {
             let frame = try sealer.seal(compressed)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+        } catch ProtocolError.frameTooLarge {
+            // An answer can outgrow the frame limit its request fitted in (an Echo of incompressible bytes):
+            // the client gets Bad request instead of a dropped session. Nothing was sealed, so no counter moved.
+            let refusal = Packet.response(ResponsePacket(rc: .badRequest)).serialize()
+            send(shared.gzip.compress(refusal), context: context)
         } catch {
             fail(context: context, error)
         }

@@ -1,11 +1,15 @@
 import NIOCore
 import TTProtocol
 
-/// The handlers of a new session, in order: idle timer → handshake (then frame decoder) → session.
+/// The handlers of a new session, in order: idle timer → PROXY header (if enabled) → handshake (then frame
+/// decoder) → session.
 enum SessionPipeline {
     static func install(on channel: any Channel, context: SessionContext, peer: String) throws {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(IdleStateHandler(allTimeout: TimeAmount(context.limits.idleTimeout)))
+        if context.configuration.acceptsProxyProtocol {
+            try pipeline.addHandler(ByteToMessageHandler(ProxyProtocolDecoder()))
+        }
         try pipeline.addHandler(
             ByteToMessageHandler(
                 HandshakeDecoder(identity: context.configuration.identity, limits: context.limits)

@@ -94,8 +94,8 @@ public struct UserDirectory: Sendable {
         }
         var lines: [String] = []
         if FileManager.default.fileExists(atPath: path) {
-            let existing = try load(path: path)
-            _ = existing  // validates the whole file before it is rewritten
+            // A file that does not parse is left alone rather than rewritten around its errors.
+            _ = try load(path: path)
             let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             if lines.last == "" { lines.removeLast() }

@@ -17,6 +17,24 @@ struct TTProxyCommand: AsyncParsableCommand {
             """
     )
 
+    /// Like ArgumentParser's `main`, but a usage error exits with 2 (the tt-connect convention), not 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
     @Option(name: .long, help: ArgumentHelp("Address to listen on; repeatable; port 0 picks a free port.", valueName: "HOST:PORT"))
     var listen: [String] = ["127.0.0.1:3128"]
 
@@ -48,7 +66,7 @@ struct TTProxyCommand: AsyncParsableCommand {
     var shutdownGrace: Double = 5
 
     func validate() throws {
-        for address in listen where ProxyConfiguration.Listener(parsing: address) == nil {
+        for address in listen where ProxyServerConfiguration.Listener(parsing: address) == nil {
             throw ValidationError("--listen '\(address)' is not HOST:PORT or [IPv6]:PORT (port 0-65535)")
         }
         guard idleTimeout >= 0, connectTimeout > 0, shutdownGrace >= 0 else {
@@ -60,8 +78,8 @@ struct TTProxyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = ProxyConfiguration()
-        configuration.listeners = listen.compactMap(ProxyConfiguration.Listener.init(parsing:))
+        var configuration = ProxyServerConfiguration()
+        configuration.listeners = listen.compactMap(ProxyServerConfiguration.Listener.init(parsing:))
         configuration.idleTimeout = idleTimeout > 0 ? .nanoseconds(Int64(idleTimeout * 1e9)) : nil
         configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
         configuration.maxConnections = maxConnections

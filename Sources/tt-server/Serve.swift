@@ -24,15 +24,23 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Identity key file; created (mode 0600) if absent.", valueName: "FILE"))
     var identity = "tt-server-identity.pem"
 
-    @Option(help: ArgumentHelp("Users file for Login (see `tt-server add-user`); without it every login is rejected.",
-                               valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Users file for Login (see `tt-server add-user`); without it every login is rejected.",
+            valueName: "FILE"
+        )
+    )
     var users: String?
 
     @Option(help: ArgumentHelp("Close sessions silent for this long.", valueName: "SECONDS"))
     var idleTimeout: Double = 300
 
-    @Option(help: ArgumentHelp("Close connections that have not completed the handshake by then.",
-                               valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "Close connections that have not completed the handshake by then.",
+            valueName: "SECONDS"
+        )
+    )
     var handshakeTimeout: Double = 10
 
     @Option(help: ArgumentHelp("Sessions held at once; more are closed at once.", valueName: "COUNT"))
@@ -46,6 +54,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("How long shutdown waits for in-flight requests.", valueName: "SECONDS"))
     var shutdownGrace: Double = 10
+
+    @Flag(help: "Expect a PROXY protocol v1/v2 header on every connection (behind HAProxy `send-proxy`).")
+    var proxyProtocol = false
 
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: LogLevel = .info
@@ -111,7 +122,8 @@ struct Serve: AsyncParsableCommand {
                 idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 maxConnections: maxConnections
             ),
-            shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000))
+            shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000)),
+            acceptsProxyProtocol: proxyProtocol
         )
         let server = FrameworkServer(configuration: configuration, logger: logger)
         let bound: [SocketAddress]

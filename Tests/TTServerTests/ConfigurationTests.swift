@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import TTProtocol
 import TTServer
+import Testing
 
 @Suite("Listen addresses and users file")
 struct ConfigurationTests {
@@ -87,7 +87,11 @@ struct ConfigurationTests {
         #expect(try UserDirectory.addUser("alice", password: "one", toFileAt: path, iterations: 100))
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        try (String(contentsOfFile: path, encoding: .utf8) + "# keep me\n").write(toFile: path, atomically: false, encoding: .utf8)
+        try (String(contentsOfFile: path, encoding: .utf8) + "# keep me\n").write(
+            toFile: path,
+            atomically: false,
+            encoding: .utf8
+        )
         #expect(try UserDirectory.addUser("bob", password: "two", toFileAt: path, iterations: 100))
         #expect(try !UserDirectory.addUser("alice", password: "three", toFileAt: path, iterations: 100))
         let users = try UserDirectory.load(path: path)

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import TTProtocol
 import TTTestSupport
+import Testing
 
 extension SerializedSuites {
     /// Drives the built `tt-server` binary.
@@ -11,7 +11,9 @@ extension SerializedSuites {
 
         /// A temporary directory removed by `body`'s end.
         private func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-server-exe-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tt-server-exe-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             return try await body(directory)
@@ -21,7 +23,9 @@ extension SerializedSuites {
         private func startServer(_ arguments: [String]) async throws -> (RunningProcess, Int) {
             let process = try RunningProcess(binary, arguments)
             try await process.waitForOutput(containing: "tt-server listening on 127.0.0.1:")
-            let line = try #require(process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("tt-server listening on 127.0.0.1:") })
+            let line = try #require(
+                process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("tt-server listening on 127.0.0.1:") }
+            )
             let port = try #require(Int(line.split(separator: ":").last ?? ""))
             return (process, port)
         }
@@ -30,11 +34,15 @@ extension SerializedSuites {
         func endToEnd() async throws {
             try await withTemporaryDirectory { directory in
                 let identity = directory.appendingPathComponent("id.pem").path
-                let (process, port) = try await startServer(["--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--identity", identity])
+                let (process, port) = try await startServer([
+                    "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--identity", identity,
+                ])
                 #expect(process.outputSoFar.contains("tt-server listening on [::1]:"))
                 let client = try await TestClient.connect(host: "127.0.0.1", port: port)
                 #expect(try await client.ping().rc == .requestOK)
-                let printed = try #require(process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("identity SHA256:") })
+                let printed = try #require(
+                    process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("identity SHA256:") }
+                )
                 #expect(printed == "identity \(client.serverIdentity.fingerprint)")
                 #expect(await process.stop(signal: SIGTERM) == 0)
                 try await client.connection.expectClosed()
@@ -106,7 +114,10 @@ extension SerializedSuites {
                 try Data("alice:plaintext-password\n".utf8).write(to: users)
                 let result = try await runProcess(
                     binary,
-                    ["--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path, "--users", users.path],
+                    [
+                        "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                        "--users", users.path,
+                    ],
                     timeout: .seconds(30)
                 )
                 #expect(result.status == 2)
@@ -120,7 +131,11 @@ extension SerializedSuites {
             try await withTemporaryDirectory { directory in
                 let identity = directory.appendingPathComponent("id.pem")
                 try Data("not a key".utf8).write(to: identity)
-                let result = try await runProcess(binary, ["--listen", "127.0.0.1:0", "--identity", identity.path], timeout: .seconds(30))
+                let result = try await runProcess(
+                    binary,
+                    ["--listen", "127.0.0.1:0", "--identity", identity.path],
+                    timeout: .seconds(30)
+                )
                 #expect(result.status == 2)
                 #expect(result.standardError.contains(identity.path))
             }

@@ -1,10 +1,10 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import Testing
 import TTProtocol
 import TTServer
 import TTTestSupport
+import Testing
 
 @Suite("Lifecycle")
 struct LifecycleTests {
@@ -49,7 +49,10 @@ struct LifecycleTests {
     func runAndCancel() async throws {
         let identity = ServerIdentity.generate()
         let server = FrameworkServer(
-            configuration: ServerConfiguration(listenAddresses: [ListenAddress(host: "127.0.0.1", port: 0)], identity: identity)
+            configuration: ServerConfiguration(
+                listenAddresses: [ListenAddress(host: "127.0.0.1", port: 0)],
+                identity: identity
+            )
         )
         let running = Task { try await server.run() }
         let deadline = ContinuousClock.now + .seconds(10)
@@ -76,7 +79,10 @@ struct LifecycleTests {
         let addresses = try await server.start()
         #expect(addresses.count == 2)
         for address in addresses {
-            let client = try await TestClient.connect(host: try #require(address.ipAddress), port: try #require(address.port))
+            let client = try await TestClient.connect(
+                host: try #require(address.ipAddress),
+                port: try #require(address.port)
+            )
             #expect(try await client.ping().rc == .requestOK)
             await client.close()
         }
@@ -89,7 +95,8 @@ struct LifecycleTests {
             let server = FrameworkServer(
                 configuration: ServerConfiguration(
                     listenAddresses: [
-                        ListenAddress(host: "127.0.0.1", port: 0), ListenAddress(host: "127.0.0.1", port: existing.port),
+                        ListenAddress(host: "127.0.0.1", port: 0),
+                        ListenAddress(host: "127.0.0.1", port: existing.port),
                     ],
                     identity: ServerIdentity.generate()
                 )

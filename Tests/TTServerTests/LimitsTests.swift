@@ -1,7 +1,7 @@
-import Testing
 import TTProtocol
 import TTServer
 import TTTestSupport
+import Testing
 
 extension SerializedSuites {
     @Suite("Limits and timeouts")
@@ -9,7 +9,8 @@ extension SerializedSuites {
         @Test("A connection without a complete hello is closed at the handshake deadline")
         func handshakeDeadline() async throws {
             let logs = LogCapture()
-            try await withTestServer(limits: ProtocolLimits(handshakeTimeout: .milliseconds(1500)), logs: logs) { server in
+            try await withTestServer(limits: ProtocolLimits(handshakeTimeout: .milliseconds(1500)), logs: logs) {
+                server in
                 let started = ContinuousClock.now
                 let connection = try await RawConnection.connect(host: server.host, port: server.port)
                 try await connection.send(Array(ClientHandshake().hello.prefix(10)))
@@ -46,7 +47,11 @@ extension SerializedSuites {
                 let second = try await TestClient.connect(to: server)
                 let third = try await RawConnection.connect(host: server.host, port: server.port)
                 try await third.expectClosed(timeout: .seconds(5))
-                #expect(logs.all.contains { $0.message == "connection refused" && $0.metadata["reason"]?.contains("max connections") == true })
+                #expect(
+                    logs.all.contains {
+                        $0.message == "connection refused" && $0.metadata["reason"]?.contains("max connections") == true
+                    }
+                )
                 #expect(try await first.ping().rc == .requestOK)
                 await first.close()
                 let deadline = ContinuousClock.now + .seconds(10)

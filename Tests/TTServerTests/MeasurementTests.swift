@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import TTProtocol
 import TTTestSupport
+import Testing
 
 extension SerializedSuites {
     /// Numbers for the report: memory per idle session and ping throughput of the built binary. The bounds are
@@ -11,12 +11,17 @@ extension SerializedSuites {
         private let binary = BuiltProducts.executable("tt-server")
 
         private func startServer(_ directory: URL) async throws -> (RunningProcess, Int) {
-            let process = try RunningProcess(binary, [
-                "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
-                "--log-level", "warning",
-            ])
+            let process = try RunningProcess(
+                binary,
+                [
+                    "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                    "--log-level", "warning",
+                ]
+            )
             try await process.waitForOutput(containing: "tt-server listening on 127.0.0.1:")
-            let line = try #require(process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("tt-server listening on 127.0.0.1:") })
+            let line = try #require(
+                process.outputSoFar.split(separator: "\n").first { $0.hasPrefix("tt-server listening on 127.0.0.1:") }
+            )
             return (process, try #require(Int(line.split(separator: ":").last ?? "")))
         }
 
@@ -26,9 +31,18 @@ extension SerializedSuites {
             return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
         }
 
+        /// User plus system CPU time of a process so far, from /proc/PID/stat (clock ticks of 1/100 s).
+        private func cpuSeconds(of pid: Int32) throws -> Double {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+            return Double((Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)) / 100
+        }
+
         @Test("Idle sessions cost little resident memory in tt-server")
         func memoryPerIdleSession() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tt-measure-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let (process, port) = try await startServer(directory)
@@ -51,7 +65,9 @@ extension SerializedSuites {
             try await Task.sleep(for: .milliseconds(500))
             let after = try residentKiB(of: process.pid)
             let perSession = Double(after - before) * 1024 / Double(count)
-            print("MEASURE rss before=\(before) KiB after=\(after) KiB sessions=\(count) per-session=\(Int(perSession)) bytes")
+            print(
+                "MEASURE rss before=\(before) KiB after=\(after) KiB sessions=\(count) per-session=\(Int(perSession)) bytes"
+            )
             #expect(perSession < 48 * 1024)
             for client in clients + warm { await client.close() }
             #expect(await process.stop() == 0)
@@ -59,7 +75,9 @@ extension SerializedSuites {
 
         @Test("64 concurrent clients ping tt-server")
         func pingThroughput() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-measure-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tt-measure-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let (process, port) = try await startServer(directory)
@@ -80,7 +98,11 @@ extension SerializedSuites {
             }
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("MEASURE pings=\(total) clients=\(clients) seconds=\(seconds) pings/s=\(Int(Double(total) / seconds))")
+            let serverCPU = try cpuSeconds(of: process.pid)
+            print(
+                "MEASURE pings=\(total) clients=\(clients) seconds=\(seconds) pings/s=\(Int(Double(total) / seconds))"
+                    + " server-cpu-seconds=\(serverCPU) (including start-up)"
+            )
             #expect(total == clients * pingsEach)
             #expect(await process.stop() == 0)
         }

@@ -1,7 +1,7 @@
-import Testing
 import TTProtocol
 import TTServer
 import TTTestSupport
+import Testing
 
 /// Every kind of bad input closes only the connection that sent it, with a logged reason, while another session
 /// on the same server keeps working.
@@ -118,7 +118,9 @@ struct RejectionTests {
         try await expectOnlyOffenderClosed(reason: "authentication") { server in
             let client = try await TestClient.connect(to: server)
             let stranger = try FrameSealer(key: pseudoRandomBytes(count: 32), iv: pseudoRandomBytes(count: 12))
-            let frame = try stranger.seal(GzipCodec().compress(Packet.request(RequestPacket(function: .ping)).serialize()))
+            let frame = try stranger.seal(
+                GzipCodec().compress(Packet.request(RequestPacket(function: .ping)).serialize())
+            )
             try await client.connection.send(frame)
             return client.connection
         }
@@ -142,7 +144,8 @@ struct RejectionTests {
 
     @Test("A decompression bomb closes the connection at maxInflatedSize")
     func decompressionBomb() async throws {
-        try await expectOnlyOffenderClosed(reason: "inflates beyond", limits: ProtocolLimits(maxInflatedSize: 1 << 20)) {
+        try await expectOnlyOffenderClosed(reason: "inflates beyond", limits: ProtocolLimits(maxInflatedSize: 1 << 20))
+        {
             server in
             let client = try await TestClient.connect(to: server)
             let bomb = RequestPacket(function: .echo, payload: [UInt8](repeating: 0, count: 8 << 20))

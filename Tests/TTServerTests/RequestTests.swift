@@ -1,7 +1,7 @@
-import Testing
 import TTProtocol
 import TTServer
 import TTTestSupport
+import Testing
 
 @Suite("Requests")
 struct RequestTests {
@@ -60,9 +60,13 @@ struct RequestTests {
     @Test("Too many failed logins close the session after the last answer")
     func tooManyFailedLogins() async throws {
         let logs = LogCapture()
-        try await withTestServer(users: ["alice": "secret"], logs: logs, configure: {
-            $0.maxFailedLoginsPerSession = 2
-        }) { server in
+        try await withTestServer(
+            users: ["alice": "secret"],
+            logs: logs,
+            configure: {
+                $0.maxFailedLoginsPerSession = 2
+            }
+        ) { server in
             let client = try await TestClient.connect(to: server)
             #expect(try await client.login(user: "alice", password: "a").rc == .loginRejected)
             #expect(try await client.login(user: "alice", password: "b").rc == .loginRejected)
@@ -81,6 +85,28 @@ struct RequestTests {
             #expect(response.rc == .requestOK)
             #expect(response.count == UInt32(size))
             #expect(response.payload == payload)
+            await client.close()
+        }
+    }
+
+    @Test("An Echo whose answer would exceed maxFrameSize gets Bad request and the session stays open")
+    func echoAnswerTooLarge() async throws {
+        let maxFrameSize = 64 << 10
+        try await withTestServer(limits: ProtocolLimits(maxFrameSize: maxFrameSize)) { server in
+            let client = try await TestClient.connect(to: server)
+            // The largest incompressible payload whose request still fits; the answer's header is 8 bytes longer.
+            let probe = try PacketCodec(keys: client.keys.reversed, limits: ProtocolLimits(maxFrameSize: 1 << 20))
+            var size = maxFrameSize
+            while size > 0,
+                try probe.encode(.request(RequestPacket(function: .echo, payload: pseudoRandomBytes(count: size))))
+                    .count
+                    - 4 > maxFrameSize
+            {
+                size -= 1
+            }
+            let response = try await client.echo(pseudoRandomBytes(count: size))
+            #expect(response.rc == .badRequest)
+            #expect(try await client.ping().rc == .requestOK)
             await client.close()
         }
     }
@@ -152,7 +178,9 @@ struct RequestTests {
             let echo = Task {
                 let big = try await TestClient.connect(to: server)
                 let payload = pseudoRandomBytes(count: 12 << 20)
-                try await big.connection.send(big.codec.encode(.request(RequestPacket(function: .echo, payload: payload))))
+                try await big.connection.send(
+                    big.codec.encode(.request(RequestPacket(function: .echo, payload: payload)))
+                )
                 sentSignal.yield()
                 let response = try await big.receiveResponse()
                 let finished = ContinuousClock.now

@@ -88,7 +88,7 @@ public func runProcess(
             process.waitUntilExit()
             throw ProcessRunError(
                 description: "\(executable.lastPathComponent) \(arguments) did not finish within \(timeout)"
-                    + "; stderr: \(String(decoding: errData.finish(), as: UTF8.self))"
+                    + "; stderr: \(String(decoding: await errData.finish(), as: UTF8.self))"
             )
         }
         try await Task.sleep(for: .milliseconds(10))
@@ -98,8 +98,8 @@ public func runProcess(
         process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     return ProcessResult(
         status: status,
-        standardOutput: String(decoding: outData.finish(), as: UTF8.self),
-        standardError: String(decoding: errData.finish(), as: UTF8.self)
+        standardOutput: String(decoding: await outData.finish(), as: UTF8.self),
+        standardError: String(decoding: await errData.finish(), as: UTF8.self)
     )
 }
 
@@ -175,25 +175,28 @@ public final class RunningProcess: Sendable {
 /// Collects everything read from a pipe on a background queue, so a chatty child never blocks on a full pipe.
 final class PipeCollector: Sendable {
     private let state = LockedBuffer()
-    private let done = DispatchSemaphore(value: 0)
 
     init(_ handle: FileHandle) {
         let state = self.state
-        let done = self.done
         DispatchQueue.global().async {
             while true {
                 let chunk = handle.availableData
                 if chunk.isEmpty { break }
                 state.append(chunk)
             }
-            done.signal()
+            state.markFinished()
         }
     }
 
     func snapshot() -> Data { state.value }
 
-    func finish() -> Data {
-        _ = done.wait(timeout: .now() + 5)
+    /// Everything the pipe delivered, once it reached end of file (or after 5 s, when a grandchild still holds
+    /// the write end). Waits without blocking a cooperative thread.
+    func finish() async -> Data {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !state.isFinished, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         return state.value
     }
 }
@@ -201,10 +204,13 @@ final class PipeCollector: Sendable {
 private final class LockedBuffer: @unchecked Sendable {
     // Guarded by `lock`; the only mutable state, touched from the reader queue and the test.
     private var data = Data()
+    private var finished = false
     private let lock = NSLock()
 
     func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+    func markFinished() { lock.withLock { finished = true } }
     var value: Data { lock.withLock { data } }
+    var isFinished: Bool { lock.withLock { finished } }
 }
 
 /// Asks the kernel for a free TCP port on 127.0.0.1, for peers (squid, tinyproxy) that cannot bind port 0

@@ -26,9 +26,9 @@ public final class TestProxy: Sendable {
     public static func start(
         host: String = "127.0.0.1",
         scenario: String? = nil,
-        configure: (inout ProxyConfiguration) throws -> Void = { _ in }
+        configure: (inout ProxyServerConfiguration) throws -> Void = { _ in }
     ) async throws -> TestProxy {
-        var configuration = ProxyConfiguration()
+        var configuration = ProxyServerConfiguration()
         configuration.listeners = [.init(host: host, port: 0)]
         configuration.connectTimeout = .seconds(5)
         if let scenario {

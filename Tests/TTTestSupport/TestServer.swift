@@ -58,7 +58,11 @@ public final class TestServer: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             let usersPath = directory.appendingPathComponent("users").path
-            _ = FileManager.default.createFile(atPath: usersPath, contents: Data(), attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(
+                atPath: usersPath,
+                contents: Data(),
+                attributes: [.posixPermissions: 0o600]
+            )
             for (user, password) in users.sorted(by: { $0.key < $1.key }) {
                 try UserDirectory.addUser(user, password: password, toFileAt: usersPath, iterations: 1_000)
             }

@@ -15,6 +15,12 @@ int CCrypto_constantTimeEqual(const uint8_t *a, const uint8_t *b, size_t length)
 /// SHA-256 over the concatenation of `count` buffers.
 int CCrypto_sha256(const uint8_t *const *parts, const size_t *partLengths, size_t count, uint8_t out[32]);
 
+/// MD5 of one buffer (only for verifying legacy `$apr1$` htpasswd entries; never for anything new).
+int CCrypto_md5(const uint8_t *input, size_t length, uint8_t out[16]);
+
+/// SHA-1 of one buffer (only for verifying legacy `{SHA}` htpasswd entries; never for anything new).
+int CCrypto_sha1(const uint8_t *input, size_t length, uint8_t out[20]);
+
 /// HKDF-SHA256 (RFC 5869, extract then expand).
 int CCrypto_hkdfSHA256(const uint8_t *ikm, size_t ikmLength, const uint8_t *salt, size_t saltLength,
                        const uint8_t *info, size_t infoLength, uint8_t *out, size_t outLength);

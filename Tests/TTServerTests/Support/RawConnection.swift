@@ -70,8 +70,12 @@ final class RawConnection {
     private func withDeadline<T>(_ timeout: Duration, _ body: () async throws -> T) async throws -> T {
         let expired = NIOLockedValueBox(false)
         let channel = self.channel
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-            + timeout.components.attoseconds / 1_000_000_000)) {
+        let timer = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(
+                Int64(timeout.components.seconds) * 1_000_000_000
+                    + timeout.components.attoseconds / 1_000_000_000
+            )
+        ) {
             expired.withLockedValue { $0 = true }
             channel.close(promise: nil)
         }

@@ -56,7 +56,9 @@ final class TestClient {
     }
 
     func login(user: String, password: String) async throws -> ResponsePacket {
-        try await send(RequestPacket(function: .login, payload: LoginPayload(user: user, password: password).serialize()))
+        try await send(
+            RequestPacket(function: .login, payload: LoginPayload(user: user, password: password).serialize())
+        )
     }
 
     func logout() async throws -> ResponsePacket {

@@ -1,7 +1,7 @@
 public import NIOCore
 
 /// Everything a ``ProxyServer`` needs: where to listen, who may use it, where it may tunnel, and its limits.
-public struct ProxyConfiguration: Sendable {
+public struct ProxyServerConfiguration: Sendable {
     /// A `host:port` to listen on; port 0 picks a free port (read it back from ``ProxyServer/listeningAddresses``).
     public struct Listener: Sendable, Hashable {
         public var host: String

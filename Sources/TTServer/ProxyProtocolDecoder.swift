@@ -1,0 +1,126 @@
+import NIOCore
+
+/// Reads the PROXY protocol header (v1 text or v2 binary, as HAProxy sends it) that a load balancer puts in
+/// front of the session, reports the real client address to the session, then leaves the pipeline.
+///
+/// Only installed when ``ServerConfiguration/acceptsProxyProtocol`` is on: a header from an untrusted client
+/// would let it choose the address the logs show.
+struct ProxyProtocolDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+    static let v1Prefix = Array("PROXY ".utf8)
+    /// The longest v1 line the specification allows, CRLF included.
+    static let v1MaxLength = 107
+    /// Address blocks beyond this are refused; TCP over IPv6 needs 36 bytes, TLVs a little more.
+    static let v2MaxAddressLength = 512
+
+    private var completed = false
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if completed {
+            if let rest = buffer.readSlice(length: buffer.readableBytes), rest.readableBytes > 0 {
+                context.fireChannelRead(wrapInboundOut(rest))
+            }
+            return .needMoreData
+        }
+        let head = buffer.getBytes(at: buffer.readerIndex, length: min(buffer.readableBytes, 12)) ?? []
+        let parsed: Header
+        if Self.v2Signature.starts(with: head) {
+            parsed = try Self.parseV2(&buffer)
+        } else if Self.v1Prefix.starts(with: head) || head.starts(with: Self.v1Prefix) {
+            parsed = try Self.parseV1(&buffer)
+        } else {
+            throw ProxyProtocolError("expected a PROXY protocol header, received other bytes")
+        }
+        guard case .complete(let peer) = parsed else { return .needMoreData }
+        completed = true
+        if let peer { context.fireUserInboundEventTriggered(ProxiedPeerEvent(peer: peer)) }
+        // Removal runs `decodeLast`, which passes on whatever followed the header.
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        return .needMoreData
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        if completed || buffer.readableBytes == 0 {
+            return try decode(context: context, buffer: &buffer)
+        }
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        throw ProxyProtocolError("connection closed inside the PROXY protocol header")
+    }
+
+    private enum Header {
+        /// More bytes are needed.
+        case incomplete
+        /// The header was consumed; the client's address, or `nil` when it names none (`UNKNOWN`, `LOCAL`).
+        case complete(String?)
+    }
+
+    private static func parseV1(_ buffer: inout ByteBuffer) throws -> Header {
+        let available = buffer.readableBytesView.prefix(v1MaxLength)
+        guard let newline = available.firstIndex(of: 0x0A) else {
+            if available.count >= v1MaxLength { throw ProxyProtocolError("PROXY v1 line longer than 107 bytes") }
+            return .incomplete
+        }
+        let length = newline - buffer.readerIndex + 1
+        let line = buffer.readBytes(length: length) ?? []
+        guard line.count >= 2, line[line.count - 2] == 0x0D else {
+            throw ProxyProtocolError("PROXY v1 line does not end in CRLF")
+        }
+        let fields = String(decoding: line.dropLast(2), as: UTF8.self)
+            .split(separator: " ", omittingEmptySubsequences: false)
+        if fields.count >= 2, fields[1] == "UNKNOWN" { return .complete(nil) }
+        guard fields.count == 6, fields[1] == "TCP4" || fields[1] == "TCP6",
+            let port = Int(fields[4]), (0...65535).contains(port),
+            (try? SocketAddress(ipAddress: String(fields[2]), port: port)) != nil
+        else {
+            throw ProxyProtocolError("malformed PROXY v1 line")
+        }
+        return .complete(fields[1] == "TCP6" ? "[\(fields[2])]:\(port)" : "\(fields[2]):\(port)")
+    }
+
+    private static func parseV2(_ buffer: inout ByteBuffer) throws -> Header {
+        guard buffer.readableBytes >= 16 else { return .incomplete }
+        let start = buffer.readerIndex
+        let versionCommand = buffer.getInteger(at: start + 12, as: UInt8.self)!
+        let family = buffer.getInteger(at: start + 13, as: UInt8.self)!
+        let length = Int(buffer.getInteger(at: start + 14, as: UInt16.self)!)
+        guard versionCommand >> 4 == 2, versionCommand & 0x0F <= 1 else {
+            throw ProxyProtocolError("unsupported PROXY v2 version or command")
+        }
+        guard length <= v2MaxAddressLength else { throw ProxyProtocolError("PROXY v2 address block too long") }
+        guard buffer.readableBytes >= 16 + length else { return .incomplete }
+        buffer.moveReaderIndex(forwardBy: 16)
+        guard var block = buffer.readSlice(length: length) else { return .incomplete }
+        // LOCAL (health checks from the balancer itself) and non-TCP families keep the socket's address.
+        guard versionCommand & 0x0F == 1 else { return .complete(nil) }
+        let addressSize: Int
+        switch family {
+        case 0x11: addressSize = 4
+        case 0x21: addressSize = 16
+        default: return .complete(nil)
+        }
+        guard let source = block.readSlice(length: addressSize), block.readSlice(length: addressSize) != nil,
+            let port = block.readInteger(as: UInt16.self),
+            let address = try? SocketAddress(packedIPAddress: source, port: Int(port))
+        else {
+            throw ProxyProtocolError("PROXY v2 address block too short")
+        }
+        return .complete(FrameworkServer.format(address))
+    }
+}
+
+/// Sent to the session once a PROXY protocol header named the real client.
+struct ProxiedPeerEvent: Sendable {
+    let peer: String
+}
+
+/// A PROXY protocol header that cannot be used.
+struct ProxyProtocolError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
