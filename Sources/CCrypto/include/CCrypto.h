@@ -3,8 +3,6 @@
 // every function returns 1 on success and 0 on failure unless it says otherwise.
 #include <stddef.h>
 #include <stdint.h>
-// TTProxy (htpasswd {SHA} and $apr1$) calls EVP digests directly.
-#include <openssl/evp.h>
 
 /// Fills `out` with `length` cryptographically strong random bytes.
 int CCrypto_randomBytes(uint8_t *out, size_t length);
