@@ -247,13 +247,13 @@ struct CheckExitCodeTests {
         let home = try TemporaryDirectory()
         let proxy = try await ProxyProcess.start(scenario: "never-answers.scenario")
         defer { Task { await proxy.stop() } }
-        let started = ContinuousClock.now
         let result = try await tool(["--json", "--timeout", "1", "--proxy", proxy.address, "127.0.0.1:5000"], home: home)
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(result.status == 12)
         let json = try jsonObject(result)
         #expect(json["exit_code"] as? Int == 12)
         #expect(json["stage"] as? String == "tunnel")
-        #expect((json["message"] as? String ?? "").contains("did not answer the CONNECT request for 127.0.0.1:5000 within 1000 ms"))
+        #expect((json["message"] as? String ?? "").contains("did not answer the CONNECT request for 127.0.0.1:5000 within 1"))
+        let elapsed = json["elapsed_ms"] as? Double ?? 0
+        #expect(elapsed >= 900 && elapsed < 5000)
     }
 }
