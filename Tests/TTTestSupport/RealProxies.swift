@@ -175,6 +175,18 @@ public final class RealSquid: Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
     }
 
+    /// Waits (up to `timeout`) until the access log has a line containing any of `texts`: squid writes a
+    /// CONNECT's line only when the tunnel has closed, a moment after the client is done.
+    public func waitForAccessLog(containingAnyOf texts: [String], timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let log = accessLog
+            if texts.contains(where: log.contains) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     /// Stops squid and removes its state directory.
     public func stop() async {
         await process.stop(signal: SIGKILL)

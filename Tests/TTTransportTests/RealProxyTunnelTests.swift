@@ -174,7 +174,7 @@ struct RealProxyTunnelTests {
             let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "::1", port: echo.port))
             #expect(result.greeting == Self.greeting)
             #expect(result.echoed == Self.payload)
-            #expect(squid.accessLog.contains("[::1]:\(echo.port)") || squid.accessLog.contains("::1:\(echo.port)"))
+            #expect(await squid.waitForAccessLog(containingAnyOf: ["[::1]:\(echo.port)", "::1:\(echo.port)"]))
         }
     }
 
