@@ -1,1 +1,3 @@
-print("not yet implemented")
+import TTCommandLine
+
+CommandRunner.main(TTPingCommand.self)

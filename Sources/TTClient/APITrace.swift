@@ -1,0 +1,74 @@
+import Foundation
+
+/// The TMSS10API-style trace log: when `TMSSAPILOGDIR` names an existing directory, every event of the client
+/// library is appended to `TMSSAPILOG-<pid>.txt` there, one `HH:MM:SS: TMSS10API_…` line each.
+///
+/// Lines never contain a password, a proxy credential or a key. When tracing is off every method returns at
+/// once without formatting anything (the message is an autoclosure), so it costs nothing measurable.
+public final class APITrace: Sendable {
+    /// The environment variable naming the trace directory.
+    public static let environmentVariable = "TMSSAPILOGDIR"
+
+    /// The process-wide trace, configured from the environment on first use.
+    public static let shared = APITrace(environment: ProcessInfo.processInfo.environment)
+
+    /// A trace that records nothing.
+    public static let disabled = APITrace(fileDescriptor: nil, path: nil)
+
+    private let fileDescriptor: Int32?
+
+    /// The file being written, or `nil` when tracing is off.
+    public let path: String?
+
+    /// Whether events are being recorded.
+    public var isEnabled: Bool { fileDescriptor != nil }
+
+    private init(fileDescriptor: Int32?, path: String?) {
+        self.fileDescriptor = fileDescriptor
+        self.path = path
+    }
+
+    /// Opens `TMSSAPILOG-<pid>.txt` in the directory named by `TMSSAPILOGDIR` in `environment`, if that
+    /// directory exists; otherwise the trace is off.
+    public convenience init(environment: [String: String], processID: Int32? = nil) {
+        guard let directory = environment[Self.environmentVariable], !directory.isEmpty else {
+            self.init(fileDescriptor: nil, path: nil)
+            return
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            self.init(fileDescriptor: nil, path: nil)
+            return
+        }
+        let path = (directory as NSString).appendingPathComponent("TMSSAPILOG-\(processID ?? getpid()).txt")
+        // O_APPEND makes each line's single write(2) atomic, so threads and processes never interleave lines.
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        self.init(fileDescriptor: fd >= 0 ? fd : nil, path: fd >= 0 ? path : nil)
+    }
+
+    deinit {
+        if let fileDescriptor { close(fileDescriptor) }
+    }
+
+    /// Appends one event line, e.g. `record("TMSS10API_Term")` → `17:39:25: TMSS10API_Term`.
+    public func record(_ event: @autoclosure () -> String) {
+        guard let fileDescriptor else { return }
+        let line = Array("\(Self.timestamp()): \(event())\n".utf8)
+        line.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+
+    private static func timestamp() -> String {
+        var now = time(nil)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+}

@@ -1,0 +1,98 @@
+public import TTProtocol
+public import TTTransport
+
+/// How a client reaches the server: straight, or through an HTTP CONNECT proxy.
+public enum Route: Sendable {
+    /// A direct TCP connection.
+    case direct
+    /// A tunnel through `proxy`, built with `options`.
+    case proxy(HTTPProxy, HTTPProxyOptions)
+}
+
+/// How the client decides whether the server's identity key is the right one.
+public enum IdentityPolicy: Sendable {
+    /// Only this key is accepted (`--server-key SHA256:…`).
+    case pinned(IdentityFingerprint)
+    /// The first key seen for a server is remembered in the known-servers file; later a different one is refused.
+    case trustOnFirstUse(KnownServers)
+    /// Any key is accepted (the connection is still encrypted, but a man in the middle is not detected).
+    case acceptAny
+}
+
+/// What the client does when the server closed or timed out the session between two requests.
+///
+/// A framework server times idle sessions out and a network may drop them; the next request then finds the
+/// connection closed. With ``once`` (the default) the client opens a new connection — handshake and login
+/// again — and sends the request once more. Every function of the protocol is safe to repeat (Ping, Echo,
+/// Login, Logout), so a request whose answer was lost in the break is simply asked again.
+public struct ReconnectPolicy: Sendable, Hashable {
+    /// How many new connections one request may open after the one it was sent on broke.
+    public var maxReconnects: Int
+
+    /// Creates a policy allowing `maxReconnects` new connections per request.
+    public init(maxReconnects: Int) {
+        self.maxReconnects = max(0, maxReconnects)
+    }
+
+    /// Reconnect once per request (the default).
+    public static let once = ReconnectPolicy(maxReconnects: 1)
+    /// Never reconnect: a broken session is an error (`check` uses this to report what really happened).
+    public static let never = ReconnectPolicy(maxReconnects: 0)
+}
+
+/// A user name and password for the Login function. The description never shows the password.
+public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+    /// The user name.
+    public var user: String
+    /// The password (sent only inside the encrypted session).
+    public var password: String
+
+    /// Creates credentials.
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+
+    public var description: String { "\(user):<redacted>" }
+}
+
+/// Everything a ``FrameworkClient`` needs to reach and use one server.
+public struct ClientConfiguration: Sendable {
+    /// The framework server.
+    public var server: Endpoint
+    /// Direct, or through a proxy.
+    public var route: Route
+    /// Log in with these after every handshake (`nil`: no login; Ping and Echo still work).
+    public var credentials: Credentials?
+    /// How the server's identity is checked.
+    public var identity: IdentityPolicy
+    /// Bounds opening the connection, the tunnel and the handshake together.
+    public var connectTimeout: Duration
+    /// Bounds one request: sending it and receiving its whole answer.
+    public var requestTimeout: Duration
+    /// What to do when the session broke between requests.
+    public var reconnect: ReconnectPolicy
+    /// Frame and inflated-size limits for answers.
+    public var limits: ProtocolLimits
+
+    /// Creates a configuration; only the server is required.
+    public init(
+        server: Endpoint,
+        route: Route = .direct,
+        credentials: Credentials? = nil,
+        identity: IdentityPolicy = .acceptAny,
+        connectTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(30),
+        reconnect: ReconnectPolicy = .once,
+        limits: ProtocolLimits = .default
+    ) {
+        self.server = server
+        self.route = route
+        self.credentials = credentials
+        self.identity = identity
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.reconnect = reconnect
+        self.limits = limits
+    }
+}

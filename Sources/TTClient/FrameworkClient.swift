@@ -1,0 +1,386 @@
+public import TTProtocol
+public import TTTransport
+
+/// A session with a framework server: connect, handshake, log in, send requests, reconnect.
+///
+/// The client is synchronous: every call blocks its thread until done or until its deadline
+/// (``ClientConfiguration/connectTimeout``, ``ClientConfiguration/requestTimeout``). It belongs to one thread at
+/// a time. When the server closed or timed out the session between two requests, the next ``send(_:)`` opens a
+/// new connection (``ReconnectPolicy``). Every step is written to the API trace (``APITrace``) when
+/// `TMSSAPILOGDIR` is set.
+public final class FrameworkClient {
+    /// The configuration the client was made with.
+    public let configuration: ClientConfiguration
+
+    /// How the current (or last) connection was built: addresses, stage times, proxy status.
+    public private(set) var report: ConnectionReport?
+    /// The server's identity key, once a handshake has verified it.
+    public private(set) var serverIdentity: IdentityPublicKey?
+    /// How many connections this client has opened (the first plus reconnects).
+    public private(set) var connectionCount = 0
+    /// Bytes on the wire of the last request frame and of its answer's frame.
+    public private(set) var lastExchangeSize: (sent: Int, received: Int) = (0, 0)
+
+    private var session: Session?
+    private let trace: APITrace
+    private let observer: (@Sendable (ClientEvent) -> Void)?
+
+    /// Creates a client; nothing happens on the network until ``connect()`` or ``send(_:)``.
+    /// - Parameters:
+    ///   - configuration: where and how to connect.
+    ///   - trace: the API trace log (defaults to the one `TMSSAPILOGDIR` configures).
+    ///   - observer: called on this thread as stages complete and when the client reconnects.
+    public init(
+        configuration: ClientConfiguration,
+        trace: APITrace = .shared,
+        observer: (@Sendable (ClientEvent) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.trace = trace
+        self.observer = observer
+        trace.record("TMSS10API_Init (API Version=tt-connect \(TTConnectVersion.current))")
+    }
+
+    deinit {
+        session?.transport.close()
+        trace.record("TMSS10API_Term")
+    }
+
+    /// Whether a session is open (it may still turn out to be closed by the server on the next request).
+    public var isConnected: Bool { session != nil }
+
+    /// Opens a connection, runs the handshake, checks the server identity and logs in when credentials are set.
+    /// - Throws: ``FrameworkClientError`` naming the failed stage.
+    public func connect() throws(FrameworkClientError) {
+        close()
+        let deadline = Deadline.after(configuration.connectTimeout)
+        let server = configuration.server
+        trace.record("TMSS10API_Connect: Server(\(server.host)) Port(\(server.port))")
+        let transport: any Transport
+        do {
+            transport = try openTransport(deadline: deadline)
+        } catch {
+            trace.record("TMSS10API_Connect: Connection failed (\(error.message))")
+            throw error
+        }
+        connectionCount += 1
+        report = transport.report
+        trace.record("TMSS10API_Connect: Connection OK IP(\(transport.report.connectedAddress ?? server.host))")
+
+        do {
+            let started = ContinuousClock.now
+            let (codec, identity) = try handshake(on: transport, deadline: deadline)
+            serverIdentity = identity
+            session = Session(transport: transport, codec: codec)
+            let verdict = try checkIdentity(identity)
+            trace.record("TMSS10API_Connect: Server identity \(identity.fingerprint) (\(verdict))")
+            observer?(.stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)"))
+        } catch {
+            transport.close()
+            session = nil
+            trace.record("TMSS10API_Connect: Handshake failed (\(error.message))")
+            throw error
+        }
+        if let credentials = configuration.credentials {
+            try login(credentials)
+        }
+    }
+
+    /// Sends `request` and returns the server's answer, reconnecting per ``ClientConfiguration/reconnect`` when
+    /// the session was closed under it.
+    /// - Throws: ``FrameworkClientError`` (stage ``ClientStage/request`` once connected).
+    public func send(_ request: RequestPacket) throws(FrameworkClientError) -> ResponsePacket {
+        var reconnectsLeft = configuration.reconnect.maxReconnects
+        if session == nil { try connect() }
+        while true {
+            do {
+                return try exchange(request)
+            } catch let error as SessionBroken {
+                close()
+                guard reconnectsLeft > 0 else { throw error.clientError }
+                reconnectsLeft -= 1
+                trace.record("TMSS10API_Reconnect: \(error.clientError.message)")
+                observer?(.reconnecting(reason: error.clientError.message))
+                try connect()
+            } catch let error as FrameworkClientError {
+                close()
+                throw error
+            } catch {
+                close()
+                throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
+            }
+        }
+    }
+
+    /// Sends a Ping (no login needed) and returns the answer.
+    @discardableResult
+    public func ping() throws(FrameworkClientError) -> ResponsePacket {
+        try send(RequestPacket(function: .ping))
+    }
+
+    /// Closes the connection (no Logout is sent; the server ends the session with it).
+    public func close() {
+        session?.transport.close()
+        session = nil
+    }
+
+    // MARK: - Stages
+
+    private func openTransport(deadline: Deadline) throws(FrameworkClientError) -> any Transport {
+        do {
+            switch configuration.route {
+            case .direct:
+                let transport = try DirectTransport.open(configuration.server, deadline: deadline)
+                observer?(.stageCompleted(
+                    .serverConnect,
+                    duration: transport.report.tcpConnectTime,
+                    detail: "connected to \(transport.report.connectedAddress ?? "\(configuration.server)")"
+                ))
+                return transport
+            case .proxy(let proxy, let options):
+                trace.record("TMSS10API_Connect: Proxy(\(proxy.url)) Auth(\(proxy.authScheme))")
+                let transport = try HTTPProxyTransport.open(
+                    target: configuration.server,
+                    proxy: proxy,
+                    options: options,
+                    deadline: deadline
+                )
+                let report = transport.report
+                let status = report.proxyStatus.map(String.init) ?? "?"
+                let scheme = report.authSchemeUsed.map { " (auth \($0))" } ?? ""
+                trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
+                observer?(.stageCompleted(
+                    .proxyConnect,
+                    duration: report.tcpConnectTime,
+                    detail: "connected to \(report.connectedAddress ?? proxy.endpoint.description)"
+                        + (proxy.scheme == .https ? " (TLS)" : "")
+                ))
+                observer?(.stageCompleted(
+                    .proxyTunnel,
+                    duration: report.tunnelTime ?? .zero,
+                    detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)"
+                ))
+                return transport
+            }
+        } catch let error as TransportError {
+            throw FrameworkClientError(error)
+        } catch {
+            throw FrameworkClientError(stage: .serverConnect, category: .internalError, message: "\(error)")
+        }
+    }
+
+    private func handshake(
+        on transport: any Transport,
+        deadline: Deadline
+    ) throws(FrameworkClientError) -> (PacketCodec, IdentityPublicKey) {
+        let handshake = ClientHandshake()
+        var received: [UInt8] = []
+        do {
+            try transport.sendAll(handshake.hello, deadline: deadline)
+            // Read the fixed prefix first, so a web page or banner is recognised at once, not after a timeout.
+            received = try transport.receiveExactly(Handshake.magic.count + 2, deadline: deadline)
+            try Handshake.validatePrefix(received)
+            received += try transport.receiveExactly(Handshake.serverHelloSize - received.count, deadline: deadline)
+            let (keys, identity) = try handshake.finish(serverHello: received)
+            return (try PacketCodec(keys: keys, limits: configuration.limits), identity)
+        } catch let error as ProtocolError {
+            throw notFrameworkServer(error, firstBytes: received)
+        } catch let error as TransportError {
+            switch error.category {
+            case .timedOut:
+                throw FrameworkClientError(
+                    stage: .handshake,
+                    category: .timedOut,
+                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout; "
+                        + "is a framework server listening there?"
+                )
+            case .connectionClosed:
+                throw FrameworkClientError(
+                    stage: .handshake,
+                    category: .notFrameworkServer,
+                    message: "handshake: \(peerDescription) closed the connection"
+                        + (received.isEmpty ? "" : " after \(Self.preview(received))")
+                        + ": not a framework server, or it refused the session (connection limit?)"
+                )
+            default:
+                throw FrameworkClientError(error)
+            }
+        } catch {
+            throw FrameworkClientError(stage: .handshake, category: .internalError, message: "\(error)")
+        }
+    }
+
+    private func notFrameworkServer(_ error: ProtocolError, firstBytes: [UInt8]) -> FrameworkClientError {
+        let answered = firstBytes.isEmpty ? "" : " (it answered \(Self.preview(firstBytes)))"
+        let hint =
+            if case .proxy = configuration.route {
+                "the proxy or the target behind it is not a framework server"
+            } else {
+                "the peer is not a framework server"
+            }
+        return FrameworkClientError(
+            stage: .handshake,
+            category: .notFrameworkServer,
+            message: "handshake with \(peerDescription) failed: \(error)\(answered); \(hint)"
+        )
+    }
+
+    private func checkIdentity(_ identity: IdentityPublicKey) throws(FrameworkClientError) -> String {
+        let server = configuration.server.description
+        switch configuration.identity {
+        case .acceptAny:
+            return "not verified"
+        case .pinned(let expected):
+            guard expected.matches(identity) else { throw identityMismatch(identity, expected: "\(expected)") }
+            return "matches the pinned key"
+        case .trustOnFirstUse(let known):
+            do {
+                if let recorded = try known.fingerprint(for: server) {
+                    guard recorded == identity.fingerprint.description else {
+                        throw identityMismatch(identity, expected: "\(recorded) (recorded in \(known.path))")
+                    }
+                    return "known"
+                }
+                try known.remember(server, fingerprint: identity.fingerprint.description)
+                return "new, remembered in \(known.path)"
+            } catch let error as KnownServersError {
+                throw FrameworkClientError(stage: .handshake, category: .usage, message: error.description)
+            } catch let error as FrameworkClientError {
+                throw error
+            } catch {
+                throw FrameworkClientError(stage: .handshake, category: .internalError, message: "\(error)")
+            }
+        }
+    }
+
+    private func identityMismatch(_ identity: IdentityPublicKey, expected: String) -> FrameworkClientError {
+        FrameworkClientError(
+            stage: .handshake,
+            category: .identityMismatch,
+            message: "server identity mismatch for \(configuration.server): it presented \(identity.fingerprint), "
+                + "expected \(expected). Someone may be intercepting the connection, or the server's key changed; "
+                + "if the change is expected, update the pinned key or the known-servers entry"
+        )
+    }
+
+    private func login(_ credentials: Credentials) throws(FrameworkClientError) {
+        trace.record("TMSS10API_Login: User(\(credentials.user))")
+        let started = ContinuousClock.now
+        let payload: [UInt8]
+        do {
+            payload = try LoginPayload(user: credentials.user, password: credentials.password).serialize()
+        } catch {
+            throw FrameworkClientError(stage: .login, category: .usage, message: "login: \(error)")
+        }
+        let response: ResponsePacket
+        do {
+            response = try exchange(RequestPacket(function: .login, payload: payload))
+        } catch let error as SessionBroken {
+            close()
+            throw FrameworkClientError(stage: .login, category: error.clientError.category, message: error.clientError.message)
+        } catch let error as FrameworkClientError {
+            close()
+            throw error
+        } catch {
+            close()
+            throw FrameworkClientError(stage: .login, category: .internalError, message: "\(error)")
+        }
+        guard response.rc == .requestOK else {
+            close()
+            throw FrameworkClientError(
+                stage: .login,
+                category: .loginRejected,
+                message: "login as \(credentials.user) rejected by \(configuration.server): \(response.rc)"
+                    + " (check the user and password of the logon string -S user:password@server:port)"
+            )
+        }
+        observer?(.stageCompleted(.login, duration: .now - started, detail: "logged in as \(credentials.user)"))
+    }
+
+    // MARK: - One request
+
+    /// The session broke in a way a new connection may cure (closed, reset).
+    private struct SessionBroken: Error {
+        var clientError: FrameworkClientError
+    }
+
+    private func exchange(_ request: RequestPacket) throws -> ResponsePacket {
+        guard let session else {
+            throw SessionBroken(clientError: FrameworkClientError(
+                stage: .request, category: .serverUnreachable, message: "not connected to \(configuration.server)"
+            ))
+        }
+        let deadline = Deadline.after(configuration.requestTimeout)
+        trace.record(
+            "TMSS10API_Send: Function(\(request.function)) Length(\(request.payload.count)) "
+                + "Flags(\(request.flags)) OptArgs(\(request.optArgs))"
+        )
+        do {
+            let frame = try session.codec.encode(.request(request))
+            try session.transport.sendAll(frame, deadline: deadline)
+            let headerBytes = try session.transport.receiveExactly(FrameHeader.size, deadline: deadline)
+            let header = try session.codec.decodeHeader(headerBytes)
+            let body = try session.transport.receiveExactly(header.length, deadline: deadline)
+            guard case .response(let response) = try session.codec.decode(header: header, body: body) else {
+                throw ProtocolError.unknownPacketType
+            }
+            lastExchangeSize = (frame.count, FrameHeader.size + header.length)
+            trace.record(
+                "TMSS10API_Send: RC(\(response.rc)) Feedback(\(response.feedback)) "
+                    + "MiliSecs(\(response.elapsedMilliseconds)) Avail(\(response.avail)) "
+                    + "Count(\(response.count)) Length(\(response.payload.count))"
+            )
+            return response
+        } catch let error as TransportError {
+            trace.record("TMSS10API_Send: failed (\(error.message))")
+            switch error.category {
+            case .connectionClosed:
+                throw SessionBroken(clientError: FrameworkClientError(
+                    stage: .request,
+                    category: .serverUnreachable,
+                    message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
+                ))
+            case .timedOut:
+                throw FrameworkClientError(
+                    stage: .request,
+                    category: .timedOut,
+                    message: "request \(request.function): no answer from \(peerDescription) within "
+                        + "\(configuration.requestTimeout)"
+                )
+            default:
+                throw SessionBroken(clientError: FrameworkClientError(error))
+            }
+        } catch let error as ProtocolError {
+            trace.record("TMSS10API_Send: failed (\(error))")
+            throw FrameworkClientError(
+                stage: .request,
+                category: .notFrameworkServer,
+                message: "the answer from \(peerDescription) was rejected: \(error); the connection was closed"
+            )
+        }
+    }
+
+    private var peerDescription: String {
+        if case .proxy(let proxy, _) = configuration.route {
+            return "\(configuration.server) (through proxy \(proxy.endpoint))"
+        }
+        return "\(configuration.server)"
+    }
+
+    /// The first bytes a peer sent, printable, for "it answered …" messages.
+    static func preview(_ bytes: [UInt8]) -> String {
+        let shown = bytes.prefix(24).map { byte -> String in
+            (0x20..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
+        }
+        return "\"" + shown.joined() + (bytes.count > 24 ? "…" : "") + "\""
+    }
+}
+
+@available(*, unavailable)
+extension FrameworkClient: Sendable {}
+
+/// One open connection and its codec.
+private struct Session {
+    var transport: any Transport
+    var codec: PacketCodec
+}

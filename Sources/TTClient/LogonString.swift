@@ -1,0 +1,129 @@
+/// The TapeTrack-style logon string given with `-S`: `user:password@server:port`.
+///
+/// Grammar (every part may be left out and takes its default):
+/// - `user:password@server:port` — a password that starts with `-` is clear text and the `-` is not part of it
+///   (`fred:-secret` logs in with `secret`); a password without the prefix is taken as written;
+/// - `server` may be a name, an IPv4 address or a bracketed IPv6 address (`[::1]:5000`);
+/// - without `@` the string holds credentials only (`user` or `user:password`);
+/// - a user without a password leaves ``password`` `nil`, so the caller prompts for it on a terminal;
+/// - nothing given at all means `batch:batch@localhost:5000`.
+public struct LogonString: Sendable, Hashable, CustomStringConvertible {
+    /// The default user and password of a framework server.
+    public static let defaultUser = "batch"
+    /// The default password, used only when the user is defaulted too.
+    public static let defaultPassword = "batch"
+    /// The default server name.
+    public static let defaultServer = "localhost"
+    /// The framework server's default port.
+    public static let defaultPort = 5000
+
+    /// The user to log in as.
+    public var user: String
+    /// The password, or `nil` when a user was given without one (prompt for it).
+    public var password: String?
+    /// The server's host name or address, without brackets.
+    public var server: String
+    /// The server's TCP port.
+    public var port: Int
+
+    /// Creates a logon string from its parts.
+    public init(
+        user: String = defaultUser,
+        password: String? = defaultPassword,
+        server: String = defaultServer,
+        port: Int = defaultPort
+    ) {
+        self.user = user
+        self.password = password
+        self.server = server
+        self.port = port
+    }
+
+    /// Parses `user:password@server:port`.
+    /// - Throws: ``LogonStringError`` naming what is wrong; the message never contains the password.
+    public init(parsing text: String) throws(LogonStringError) {
+        self.init()
+        guard !text.isEmpty else { return }
+        let credentials: Substring
+        let serverPart: Substring?
+        if let at = text.lastIndex(of: "@") {
+            credentials = text[..<at]
+            serverPart = text[text.index(after: at)...]
+        } else {
+            credentials = text[...]
+            serverPart = nil
+        }
+        if !credentials.isEmpty {
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                var password = credentials[credentials.index(after: colon)...]
+                if password.first == "-" { password = password.dropFirst() }
+                self.user = user.isEmpty ? Self.defaultUser : String(user)
+                self.password = String(password)
+            } else {
+                self.user = String(credentials)
+                self.password = nil
+            }
+        }
+        if let serverPart, !serverPart.isEmpty {
+            (server, port) = try Self.parseServer(serverPart)
+        }
+    }
+
+    private static func parseServer(_ text: Substring) throws(LogonStringError) -> (String, Int) {
+        var host: Substring
+        var portText: Substring?
+        if text.first == "[" {
+            guard let close = text.firstIndex(of: "]") else { throw .unclosedBracket }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.first == ":" else { throw .badServer(String(text)) }
+                portText = rest.dropFirst()
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { throw .unbracketedIPv6(String(text)) }
+        } else {
+            host = text
+        }
+        if host.isEmpty { host = Substring(defaultServer) }
+        var port = defaultPort
+        if let portText, !portText.isEmpty {
+            guard let value = Int(portText), (1...65535).contains(value) else { throw .badPort(String(portText)) }
+            port = value
+        }
+        return (String(host), port)
+    }
+
+    /// `user@server:port`, never the password.
+    public var description: String {
+        "\(user)@\(server.contains(":") ? "[\(server)]" : server):\(port)"
+    }
+}
+
+/// Why a logon string could not be parsed.
+public enum LogonStringError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The port is not a number from 1 to 65535.
+    case badPort(String)
+    /// An IPv6 address was not written in brackets.
+    case unbracketedIPv6(String)
+    /// A `[` without its `]`.
+    case unclosedBracket
+    /// Something follows the bracketed address that is not `:PORT`.
+    case badServer(String)
+
+    public var description: String {
+        switch self {
+        case .badPort(let port):
+            "logon string: port '\(port)' is not a number from 1 to 65535 (expected user:password@server:port)"
+        case .unbracketedIPv6(let server):
+            "logon string: IPv6 server '\(server)' must be written in brackets, e.g. [::1]:5000"
+        case .unclosedBracket:
+            "logon string: '[' without a closing ']' in the server part"
+        case .badServer(let server):
+            "logon string: cannot read server '\(server)' (expected server:port or [ipv6]:port)"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// The stages of one `check` as they complete, printed at once as lines (or kept for the JSON object).
+///
+/// The client's observer runs on the thread that drives the client, but is typed `@Sendable`, so the state
+/// sits behind a lock.
+final class CheckProgress: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var lines: [StageLine] = []
+    private var lastInstant: ContinuousClock.Instant
+    private let lock = NSLock()
+    private let printLines: Bool
+
+    init(printLines: Bool) {
+        self.printLines = printLines
+        lastInstant = .now
+    }
+
+    /// Records a completed (or failed) stage; `duration` defaults to the time since the previous one.
+    func record(_ stage: String, ok: Bool, duration: Duration? = nil, detail: String) {
+        let line = lock.withLock {
+            let now = ContinuousClock.now
+            let line = StageLine(stage: stage, ok: ok, duration: duration ?? (now - lastInstant), detail: detail)
+            lastInstant = now
+            lines.append(line)
+            return line
+        }
+        if printLines { Console.line(line.text) }
+    }
+
+    /// Starts timing the next stage from now.
+    func restartClock() {
+        lock.withLock { lastInstant = .now }
+    }
+
+    var stages: [StageLine] { lock.withLock { lines } }
+}
+
+/// The outcome of `check`, as the single JSON object `--json` prints.
+struct CheckOutcome {
+    var ok: Bool
+    /// The failed stage, `nil` on success.
+    var stage: String?
+    var exitCode: Int32
+    var message: String
+    var proxyStatus: Int?
+    var elapsed: Duration
+    var stages: [StageLine]
+    var serverIdentity: String?
+    var server: String
+    var proxy: String?
+    var route: String
+
+    /// One line of JSON with sorted keys; `null` for what is unknown.
+    var json: String {
+        func value(_ optional: (any Sendable)?) -> Any { optional ?? NSNull() }
+        let object: [String: Any] = [
+            "ok": ok,
+            "stage": value(stage),
+            "exit_code": Int(exitCode),
+            "message": message,
+            "proxy_status": value(proxyStatus),
+            "elapsed_ms": Self.rounded(StageLine.milliseconds(elapsed)),
+            "stages": stages.map { line -> [String: Any] in
+                [
+                    "stage": line.stage, "ok": line.ok, "detail": line.detail,
+                    "elapsed_ms": Self.rounded(StageLine.milliseconds(line.duration)),
+                ]
+            },
+            "server_identity": value(serverIdentity),
+            "server": server,
+            "proxy": value(proxy),
+            "route": route,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func rounded(_ value: Double) -> Double {
+        (value * 1000).rounded() / 1000
+    }
+}

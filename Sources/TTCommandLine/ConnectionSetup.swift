@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import TTClient
+import TTProtocol
+import TTTransport
+
+/// Everything a tool resolved from its flags before touching the network.
+struct ConnectionPlan: Sendable {
+    /// The client configuration (server, route, credentials, identity policy, deadlines).
+    var configuration: ClientConfiguration
+    /// Why the route is what it is ("proxy http://…: proxy from command line", "direct connection: …").
+    var routeReason: String
+}
+
+/// Turns the shared option groups into a ``ConnectionPlan``: the target, the route (through
+/// ``ProxyConfiguration``), credentials and the identity policy. Every failure is a usage error (exit 2) and
+/// happens before any network work.
+enum ConnectionSetup {
+    /// - Parameters:
+    ///   - target: the `HOST[:PORT]` argument, when given.
+    ///   - defaultPort: the port when `target` has none (tt-ping's `-P`), else the logon string's or 5000.
+    ///   - server: `-S`, `--server-key`, … (`nil` for tt-ping: no login, any identity).
+    static func plan(
+        target: String?,
+        defaultPort: Int? = nil,
+        proxy: ProxyOptions,
+        server: ServerOptions?,
+        verbose: Bool,
+        reconnect: ReconnectPolicy,
+        requestTimeout: Duration? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(CommandFailure) -> ConnectionPlan {
+        let entry = try proxy.loadEntry()
+        let logon = server?.logonString
+        let endpoint: Endpoint
+        if let target {
+            let port = defaultPort ?? logon?.port ?? entry?.entry.port ?? LogonString.defaultPort
+            do {
+                endpoint = try Endpoint(parsing: target, defaultPort: port)
+            } catch {
+                throw .usage("server address: \(error)")
+            }
+        } else if let logon, server?.logonNamesServer == true {
+            endpoint = Endpoint(host: logon.server, port: logon.port)
+        } else if let host = entry?.entry.server {
+            endpoint = Endpoint(host: host, port: entry?.entry.port ?? LogonString.defaultPort)
+        } else {
+            endpoint = Endpoint(host: LogonString.defaultServer, port: logon?.port ?? LogonString.defaultPort)
+        }
+
+        let logger = verbose ? verboseLogger() : nil
+        let (route, reason) = try proxy.resolveRoute(
+            to: endpoint,
+            entry: entry,
+            environment: environment,
+            options: proxy.httpOptions(logger: logger)
+        )
+
+        var credentials: Credentials?
+        if let logon {
+            var password = logon.password
+            if password == nil {
+                password = try PasswordPrompt.read(
+                    prompt: "Password for \(logon.user)@\(endpoint): ",
+                    hint: "-S gives user \(logon.user) but no password (write user:password@server:port)"
+                )
+            }
+            credentials = Credentials(user: logon.user, password: password ?? "")
+        }
+
+        let identity: IdentityPolicy
+        if let key = server?.serverKey ?? entry?.entry.serverKey {
+            do {
+                identity = .pinned(try IdentityFingerprint(parsing: key))
+            } catch {
+                throw .usage("server key '\(key)' is not a SHA256:… fingerprint: \(error)")
+            }
+        } else if let server {
+            identity = .trustOnFirstUse(KnownServers(path: server.knownServers ?? KnownServers.defaultPath))
+        } else {
+            identity = .acceptAny
+        }
+
+        let timeout = Duration.milliseconds(Int64(((server?.timeout ?? 10) * 1000).rounded()))
+        let configuration = ClientConfiguration(
+            server: endpoint,
+            route: route,
+            credentials: credentials,
+            identity: identity,
+            connectTimeout: timeout,
+            requestTimeout: requestTimeout ?? timeout,
+            reconnect: reconnect
+        )
+        return ConnectionPlan(configuration: configuration, routeReason: reason)
+    }
+
+    /// Debug logging of the transport on standard error (`-v`); the transport never logs a credential.
+    static func verboseLogger() -> Logger {
+        var logger = Logger(label: "tt-connect", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = .debug
+        return logger
+    }
+}

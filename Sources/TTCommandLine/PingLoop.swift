@@ -1,0 +1,80 @@
+import Foundation
+import TTClient
+import TTTransport
+
+/// What a run of pings found.
+struct PingStatistics: Sendable, Equatable {
+    var transmitted = 0
+    /// One entry per reply that came back.
+    var roundTrips: [Duration] = []
+
+    var received: Int { roundTrips.count }
+
+    /// The TMSS10Ping summary lines.
+    func summary(address: String) -> [String] {
+        let loss = transmitted == 0 ? 0 : (transmitted - received) * 100 / transmitted
+        var lines = [
+            "--- \(address) TMSS10Ping statistics ---",
+            "\(transmitted) packets transmitted, \(received) received, \(loss)% packet loss",
+        ]
+        if !roundTrips.isEmpty {
+            let milliseconds = roundTrips.map(StageLine.milliseconds)
+            let average = milliseconds.reduce(0, +) / Double(milliseconds.count)
+            lines.append(
+                "round-trip min/avg/max = "
+                    + [milliseconds.min()!, average, milliseconds.max()!].map(PingLoop.format).joined(separator: "/")
+                    + " ms"
+            )
+        }
+        return lines
+    }
+}
+
+/// The ping loop of `tt-ping` and `tt-connect ping`: one Ping per interval, a TMSS10Ping line per reply (or per
+/// lost reply), then the statistics.
+enum PingLoop {
+    /// Connects, pings `count` times and prints as TMSS10Ping does.
+    /// - Throws: the client's error when the first connection cannot be made (nothing was sent then).
+    static func run(
+        _ client: FrameworkClient,
+        count: Int,
+        interval: Duration
+    ) throws(FrameworkClientError) -> PingStatistics {
+        try client.connect()
+        let address = displayAddress(client)
+        var statistics = PingStatistics()
+        for sequence in 1...count {
+            if sequence > 1 { Thread.sleep(forTimeInterval: StageLine.milliseconds(interval) / 1000) }
+            statistics.transmitted += 1
+            let started = ContinuousClock.now
+            do {
+                try client.ping()
+                let elapsed = ContinuousClock.now - started
+                statistics.roundTrips.append(elapsed)
+                Console.line(
+                    "\(client.lastExchangeSize.received) bytes from \(address): seq=\(sequence) "
+                        + "time=\(format(StageLine.milliseconds(elapsed))) ms"
+                )
+            } catch {
+                Console.line("no reply from \(address): seq=\(sequence): \(error.message)")
+            }
+        }
+        for line in statistics.summary(address: address) { Console.line(line) }
+        return statistics
+    }
+
+    /// The connected IP for a direct connection; the server as given through a proxy (only the proxy knows
+    /// the server's address).
+    static func displayAddress(_ client: FrameworkClient) -> String {
+        let server = client.configuration.server
+        if case .proxy = client.configuration.route { return server.host }
+        guard let connected = client.report?.connectedAddress,
+            let endpoint = try? Endpoint(parsing: connected, defaultPort: server.port)
+        else { return server.host }
+        return endpoint.host
+    }
+
+    static func format(_ milliseconds: Double) -> String {
+        String(format: "%.2f", milliseconds)
+    }
+}

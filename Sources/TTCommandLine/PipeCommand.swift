@@ -1,0 +1,52 @@
+public import ArgumentParser
+import TTClient
+import TTTransport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `tt-connect pipe HOST:PORT`: standard input to the target and the target to standard output, through the
+/// tunnel (or directly), e.g. as ssh's `ProxyCommand`. End of input half-closes towards the target; the
+/// target's end of stream closes standard output.
+public struct PipeCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pipe",
+        abstract: "Relay standard input and output to HOST:PORT through the proxy (ssh ProxyCommand)."
+    )
+
+    @OptionGroup public var proxy: ProxyOptions
+
+    @Option(help: ArgumentHelp("Deadline for opening the connection.", valueName: "SECONDS"))
+    public var timeout: Double = 10
+
+    @Flag(name: .shortAndLong, help: "Explain the proxy decision and log the CONNECT exchange on standard error.")
+    public var verbose = false
+
+    @Argument(help: ArgumentHelp("Where to connect.", valueName: "HOST:PORT"))
+    public var target: String
+
+    public init() {}
+
+    public func validate() throws {
+        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be above 0, not \(timeout)") }
+        do { _ = try Endpoint(parsing: target, defaultPort: nil) } catch { throw ValidationError("\(error)") }
+    }
+
+    public func run() throws {
+        let endpoint = try TunnelOpener.endpoint(target, what: "target")
+        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbose: verbose)
+        let transport = try TunnelOpener.open(endpoint, route: route, deadline: .after(.seconds(timeout)))
+        defer { transport.close() }
+        // A reader that goes away must end the relay with an error, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            let result = try Relay(transport: transport, input: STDIN_FILENO, output: STDOUT_FILENO).run()
+            if verbose { Console.error("relayed \(result.bytesToPeer) bytes out, \(result.bytesFromPeer) bytes in") }
+        } catch let error as TransportError {
+            throw CommandFailure(error)
+        }
+    }
+}

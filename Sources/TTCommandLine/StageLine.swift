@@ -1,0 +1,28 @@
+import Foundation
+
+/// One line of `tt-connect check`: `✓ proxy       0.4 ms  connected to 127.0.0.1:3128`.
+struct StageLine: Sendable, Equatable {
+    /// The stage as printed (`proxy`, `tunnel`, `server`, `handshake`, `login`, `ping`).
+    var stage: String
+    var ok: Bool
+    var duration: Duration
+    /// What was found, or on failure what went wrong and what to do.
+    var detail: String
+
+    var text: String {
+        let name = stage.padding(toLength: 9, withPad: " ", startingAt: 0)
+        let time = Self.format(duration)
+        return "\(ok ? "✓" : "✗") \(name) \(String(repeating: " ", count: max(0, 9 - time.count)))\(time)  \(detail)"
+    }
+
+    /// Milliseconds with one decimal below 10 s (`0.4 ms`, `1234.5 ms`), seconds with two above.
+    static func format(_ duration: Duration) -> String {
+        let milliseconds = milliseconds(duration)
+        return milliseconds < 10_000 ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// One `[connection NAME]` section of a config file: where a named connection goes and how.
+public struct ConnectionEntry: Sendable, Hashable {
+    public var name: String
+    public var server: String?
+    public var port: Int?
+    /// The proxy, parsed from `proxy = [http[s]://][USER:PASS@]HOST[:PORT]`.
+    public var proxy: HTTPProxy?
+    public var proxyAuth: ProxyAuthScheme?
+    public var proxyCredentials: ProxyCredentials?
+    /// The pinned server identity, `SHA256:…`.
+    public var serverKey: String?
+
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+/// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, proxy,
+/// proxy-auth, proxy-user and server-key.
+public struct ConnectionConfigFile: Sendable, Hashable {
+    /// The file the entries came from, for messages.
+    public var path: String
+    /// The entries in file order.
+    public var entries: [ConnectionEntry]
+
+    /// Reads and parses the file at `path`.
+    /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` naming `path` (and the line).
+    public static func load(path: String) throws -> ConnectionConfigFile {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw TransportError.configuration("cannot read the config file \(path): \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw TransportError.configuration("the config file \(path) is not UTF-8 text")
+        }
+        return try ConnectionConfigFile(parsing: text, path: path)
+    }
+
+    /// Parses config-file text; `path` only labels messages.
+    public init(parsing text: String, path: String) throws {
+        self.path = path
+        var entries: [ConnectionEntry] = []
+        var lineNumber = 0
+        func fail(_ message: String) -> TransportError {
+            TransportError.configuration("\(path):\(lineNumber): \(message)")
+        }
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = rawLine.trimmingSpaces
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") {
+                guard line.hasSuffix("]") else { throw fail("a section header must end with \"]\"") }
+                let words = line.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true)
+                guard words.count == 2, words[0] == "connection" else {
+                    throw fail("expected a section header [connection NAME], found \(line)")
+                }
+                let name = String(words[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                guard !entries.contains(where: { $0.name == name }) else {
+                    throw fail("connection \"\(name)\" is defined twice")
+                }
+                entries.append(ConnectionEntry(name: name))
+                continue
+            }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw fail("expected KEY = VALUE or [connection NAME]")
+            }
+            let key = line[..<equals].trimmingSpaces.lowercased()
+            let value = String(line[line.index(after: equals)...].trimmingSpaces)
+            guard !entries.isEmpty else { throw fail("\"\(key)\" comes before any [connection NAME] section") }
+            guard !value.isEmpty else { throw fail("\"\(key)\" has no value") }
+            var entry = entries[entries.count - 1]
+            switch key {
+            case "server":
+                entry.server = value
+            case "port":
+                guard let port = Int(value), (1...65535).contains(port) else {
+                    throw fail("port must be a number from 1 to 65535, not \"\(value)\"")
+                }
+                entry.port = port
+            case "proxy":
+                do {
+                    entry.proxy = try HTTPProxy(parsing: value)
+                } catch let error as TransportError {
+                    throw fail(error.message)
+                }
+            case "proxy-auth":
+                guard let scheme = ProxyAuthScheme(parsing: value) else {
+                    throw fail("proxy-auth must be any, basic, digest, ntlm or negotiate, not \"\(value)\"")
+                }
+                entry.proxyAuth = scheme
+            case "proxy-user":
+                entry.proxyCredentials = ProxyCredentials(parsing: value)
+            case "server-key":
+                guard value.hasPrefix("SHA256:"), value.count > "SHA256:".count else {
+                    throw fail("server-key must be a SHA256:… fingerprint as tt-connect prints it")
+                }
+                entry.serverKey = value
+            default:
+                throw fail(
+                    "unknown key \"\(key)\" (known: server, port, proxy, proxy-auth, proxy-user, server-key)"
+                )
+            }
+            entries[entries.count - 1] = entry
+        }
+        self.entries = entries
+    }
+
+    /// The entry called `name`.
+    /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` listing the names there are.
+    public func entry(named name: String) throws -> ConnectionEntry {
+        guard let entry = entries.first(where: { $0.name == name }) else {
+            let known = entries.map(\.name).joined(separator: ", ")
+            throw TransportError.configuration(
+                "no connection \"\(name)\" in \(path) (it defines: \(known.isEmpty ? "none" : known))"
+            )
+        }
+        return entry
+    }
+}

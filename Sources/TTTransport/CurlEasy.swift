@@ -1,0 +1,103 @@
+import CCurl
+
+/// libcurl's process-wide initialisation, run once before the first handle (Swift globals are lazily and
+/// atomically initialised).
+private let curlGlobalInit: CURLcode = curl_global_init(CCurl_GLOBAL_ALL)
+
+/// One libcurl easy handle with typed option setters; owns the memory libcurl keeps pointers to.
+final class CurlEasy {
+    let handle: UnsafeMutableRawPointer
+    /// `CURLOPT_ERRORBUFFER` storage; libcurl writes into it for as long as the handle lives.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// Header lists are not copied by libcurl.
+    private var lists: [UnsafeMutablePointer<curl_slist>] = []
+
+    init() throws {
+        guard curlGlobalInit == CURLE_OK, let handle = curl_easy_init() else {
+            throw TransportError(
+                stage: .proxyConnect,
+                category: .internalError,
+                message: "libcurl could not be initialised"
+            )
+        }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        try set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        for list in lists { curl_slist_free_all(list) }
+        errorBuffer.deallocate()
+    }
+
+    /// libcurl's detailed message for the last failure (may be empty).
+    var errorText: String {
+        String(cString: errorBuffer)
+    }
+
+    func set(_ option: CURLoption, _ value: Int) throws {
+        try check(CCurl_easy_setopt_long(handle, option, value), option)
+    }
+
+    func set(_ option: CURLoption, _ value: String) throws {
+        try check(CCurl_easy_setopt_string(handle, option, value), option)
+    }
+
+    func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer?) throws {
+        try check(CCurl_easy_setopt_pointer(handle, option, pointer), option)
+    }
+
+    func set(_ option: CURLoption, lines: [String]) throws {
+        var list: UnsafeMutablePointer<curl_slist>?
+        for line in lines {
+            guard let appended = curl_slist_append(list, line) else {
+                if let list { curl_slist_free_all(list) }
+                throw TransportError(stage: .proxyConnect, category: .internalError, message: "out of memory")
+            }
+            list = appended
+        }
+        if let list { lists.append(list) }
+        try check(CCurl_easy_setopt_slist(handle, option, list), option)
+    }
+
+    func setDebugFunction(_ callback: curl_debug_callback, data: UnsafeMutableRawPointer) throws {
+        try check(CCurl_easy_setopt_debugfunction(handle, callback), CURLOPT_DEBUGFUNCTION)
+        try set(CURLOPT_DEBUGDATA, pointer: data)
+    }
+
+    func long(_ info: CURLINFO) -> Int {
+        var value = 0
+        return CCurl_easy_getinfo_long(handle, info, &value) == CURLE_OK ? value : 0
+    }
+
+    func string(_ info: CURLINFO) -> String? {
+        var value: UnsafeMutablePointer<CChar>?
+        guard CCurl_easy_getinfo_string(handle, info, &value) == CURLE_OK, let value else { return nil }
+        return String(cString: value)
+    }
+
+    var activeSocket: Int32 {
+        var value: curl_socket_t = CCurl_SOCKET_BAD
+        return CCurl_easy_getinfo_socket(handle, CURLINFO_ACTIVESOCKET, &value) == CURLE_OK ? value : -1
+    }
+
+    private func check(_ result: CURLcode, _ option: CURLoption) throws {
+        guard result == CURLE_OK else {
+            throw TransportError(
+                stage: .proxyConnect,
+                category: .internalError,
+                message: "libcurl rejected option \(option.rawValue): \(CurlEasy.describe(result))",
+                libcurlCode: Int(result.rawValue)
+            )
+        }
+    }
+
+    static func describe(_ result: CURLcode) -> String {
+        String(cString: curl_easy_strerror(result))
+    }
+}
+
+@available(*, unavailable)
+extension CurlEasy: Sendable {}

@@ -1,0 +1,53 @@
+/// A point in monotonic time by which an operation must finish.
+///
+/// Every blocking call of the transport layer takes one deadline for the whole operation rather than a
+/// timeout per system call, so a slow peer cannot stretch an operation by answering just in time, many times.
+public struct Deadline: Sendable, Hashable, Comparable {
+    private let instant: ContinuousClock.Instant?
+
+    private init(instant: ContinuousClock.Instant?) {
+        self.instant = instant
+    }
+
+    /// A deadline at `instant` of the continuous (monotonic) clock.
+    public init(_ instant: ContinuousClock.Instant) {
+        self.instant = instant
+    }
+
+    /// A deadline that never passes.
+    public static let never = Deadline(instant: nil)
+
+    /// A deadline `duration` from now.
+    public static func after(_ duration: Duration) -> Deadline {
+        Deadline(instant: ContinuousClock.now.advanced(by: duration))
+    }
+
+    /// Whether the deadline is in the past.
+    public var hasPassed: Bool {
+        guard let instant else { return false }
+        return ContinuousClock.now >= instant
+    }
+
+    /// Time left until the deadline (zero once it has passed), or `nil` for ``never``.
+    public var remaining: Duration? {
+        guard let instant else { return nil }
+        return max(.zero, ContinuousClock.now.duration(to: instant))
+    }
+
+    /// The remaining time as a `poll(2)` timeout: `-1` for ``never``, rounded up to whole milliseconds so a
+    /// wait never returns just before the deadline and spins.
+    var pollTimeoutMilliseconds: Int32 {
+        guard let remaining else { return -1 }
+        let (seconds, attoseconds) = remaining.components
+        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: milliseconds)
+    }
+
+    public static func < (lhs: Deadline, rhs: Deadline) -> Bool {
+        switch (lhs.instant, rhs.instant) {
+        case (nil, _): return false
+        case (_, nil): return true
+        case (let left?, let right?): return left < right
+        }
+    }
+}

@@ -1,0 +1,273 @@
+import CCurl
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
+///
+/// libcurl runs the CONNECT exchange (`CURLOPT_CONNECT_ONLY` + `CURLOPT_HTTPPROXYTUNNEL`) including Basic,
+/// Digest, NTLM and Negotiate authentication and TLS to https:// proxies; afterwards bytes move with
+/// `curl_easy_send` / `curl_easy_recv`. libcurl reads the proxy's answer without reading past it, so bytes the
+/// server sends together with the proxy's `200` are the first bytes ``readSome(into:)`` returns.
+public final class HTTPProxyTransport: Transport {
+    public let report: ConnectionReport
+    private var easy: CurlEasy?
+    private let socket: Int32
+    private let proxyScheme: HTTPProxy.Scheme
+    /// Kept alive for libcurl's debug callback, which holds it unretained.
+    private let recorder: ConnectExchangeRecorder
+
+    private init(
+        easy: CurlEasy,
+        socket: Int32,
+        proxyScheme: HTTPProxy.Scheme,
+        recorder: ConnectExchangeRecorder,
+        report: ConnectionReport
+    ) {
+        self.easy = easy
+        self.socket = socket
+        self.proxyScheme = proxyScheme
+        self.recorder = recorder
+        self.report = report
+    }
+
+    deinit { close() }
+
+    /// Opens a tunnel to `target` through `proxy`.
+    ///
+    /// libcurl's own proxy environment handling is switched off: exactly `proxy` is used, whatever
+    /// `http_proxy`/`no_proxy` say (``ProxyConfiguration`` has already applied them).
+    /// - Parameters:
+    ///   - target: the framework server; an IPv6 address goes in brackets in the CONNECT line.
+    ///   - proxy: the proxy, its credentials and authentication scheme.
+    ///   - options: headers, TLS settings for https:// proxies, logging.
+    ///   - deadline: bounds the TCP connect, the TLS handshake and the whole CONNECT exchange.
+    /// - Throws: ``TransportError`` at stage ``TransportError/Stage/proxyConnect`` or
+    ///   ``TransportError/Stage/proxyTunnel``.
+    public static func open(
+        target: Endpoint,
+        proxy: HTTPProxy,
+        options: HTTPProxyOptions = HTTPProxyOptions(),
+        deadline: Deadline
+    ) throws -> HTTPProxyTransport {
+        let easy = try CurlEasy()
+        let recorder = ConnectExchangeRecorder()
+        try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline)
+        try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: Unmanaged.passUnretained(recorder).toOpaque())
+        try easy.set(CURLOPT_VERBOSE, 1)
+
+        options.logger.debug(
+            "opening proxy tunnel",
+            metadata: ["proxy": "\(proxy.url)", "target": "\(target)", "proxy-auth": "\(proxy.authScheme)"]
+        )
+        let started = ContinuousClock.now
+        let result = curl_easy_perform(easy.handle)
+        let elapsed = ContinuousClock.now - started
+        // Nothing after the exchange is worth a debug event; stop calling into the recorder.
+        try? easy.set(CURLOPT_VERBOSE, 0)
+
+        // libcurl's CURLINFO_CONNECT_TIME_T only counts once the tunnel is up; the moment our first CONNECT
+        // went out marks the end of the TCP (and TLS) connect.
+        let tcpConnectTime = recorder.firstRequestSentAt.map { $0 - started } ?? elapsed
+        let status = easy.long(CURLINFO_HTTP_CONNECTCODE)
+        let offered = ProxyAuthSchemes.names(mask: UInt(bitPattern: easy.long(CURLINFO_PROXYAUTH_AVAIL)))
+        let address = easy.string(CURLINFO_PRIMARY_IP).map {
+            Endpoint(host: $0, port: easy.long(CURLINFO_PRIMARY_PORT)).description
+        }
+        let outcome = ProxyExchangeOutcome(
+            result: result,
+            status: status,
+            offeredSchemes: offered,
+            tcpConnected: recorder.firstRequestSentAt != nil || status != 0 || recorder.incomingCount > 0,
+            osErrno: Int32(truncatingIfNeeded: easy.long(CURLINFO_OS_ERRNO)),
+            curlMessage: easy.errorText,
+            elapsed: elapsed,
+            recorder: recorder
+        )
+        guard result == CURLE_OK, (200..<300).contains(status),
+            recorder.incomingCount <= ConnectExchangeRecorder.headerLimit
+        else {
+            let error = outcome.error(target: target, proxy: proxy)
+            options.logger.debug(
+                "proxy tunnel failed",
+                metadata: [
+                    "proxy": "\(proxy.url)", "libcurl-code": "\(result.rawValue)", "status": "\(status)",
+                    "category": "\(error.category)",
+                ]
+            )
+            throw error
+        }
+        let socket = easy.activeSocket
+        guard socket >= 0 else {
+            throw TransportError(
+                stage: .proxyTunnel,
+                category: .internalError,
+                message: "libcurl reported a tunnel through \(proxy.url) but no socket",
+                proxyStatus: status
+            )
+        }
+        let report = ConnectionReport(
+            target: target,
+            proxy: proxy.endpoint,
+            connectedAddress: address,
+            tcpConnectTime: tcpConnectTime,
+            tunnelTime: max(.zero, elapsed - tcpConnectTime),
+            proxyStatus: status,
+            offeredAuthSchemes: offered,
+            authSchemeUsed: recorder.lastAuthSchemeSent
+        )
+        options.logger.debug(
+            "proxy tunnel established",
+            metadata: [
+                "proxy": "\(proxy.url)", "proxy-address": "\(address ?? "?")", "status": "\(status)",
+                "auth-scheme": "\(recorder.lastAuthSchemeSent ?? "none")",
+            ]
+        )
+        return HTTPProxyTransport(
+            easy: easy,
+            socket: socket,
+            proxyScheme: proxy.scheme,
+            recorder: recorder,
+            report: report
+        )
+    }
+
+    private static func configure(
+        _ easy: CurlEasy,
+        target: Endpoint,
+        proxy: HTTPProxy,
+        options: HTTPProxyOptions,
+        deadline: Deadline
+    ) throws {
+        try easy.set(CURLOPT_URL, "http://\(target.hostForURL):\(target.port)")
+        try easy.set(CURLOPT_CONNECT_ONLY, 1)
+        try easy.set(CURLOPT_PROXY, proxy.url)
+        try easy.set(CURLOPT_PROXYPORT, proxy.endpoint.port)
+        try easy.set(
+            CURLOPT_PROXYTYPE,
+            Int(proxy.scheme == .https ? CURLPROXY_HTTPS.rawValue : CURLPROXY_HTTP.rawValue)
+        )
+        // Our resolved proxy is the only one; libcurl must not consult no_proxy on its own.
+        try easy.set(CURLOPT_NOPROXY, "")
+        try easy.set(CURLOPT_HTTPPROXYTUNNEL, 1)
+        try easy.set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
+        try easy.set(CURLOPT_NOSIGNAL, 1)
+        try easy.set(CURLOPT_TCP_NODELAY, 1)
+        try easy.set(CURLOPT_PROXYAUTH, Int(bitPattern: ProxyAuthSchemes.mask(for: proxy.authScheme)))
+        if let credentials = proxy.credentials {
+            try easy.set(CURLOPT_PROXYUSERNAME, credentials.user)
+            try easy.set(CURLOPT_PROXYPASSWORD, credentials.password)
+        } else if proxy.authScheme == .negotiate {
+            // Negotiate without a password uses the Kerberos ticket cache; libcurl only tries when a
+            // (blank) user is set.
+            try easy.set(CURLOPT_PROXYUSERPWD, ":")
+        }
+        try easy.set(CURLOPT_PROXYHEADER, lines: ["User-Agent: \(options.userAgent)"] + options.extraHeaders)
+        try easy.set(CURLOPT_HEADEROPT, Int(CURLHEADER_SEPARATE))
+        if let remaining = deadline.remaining {
+            let milliseconds =
+                remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+            // 0 would mean "libcurl's default"; a passed deadline still gets the shortest real timeout.
+            try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, milliseconds)))
+        }
+        if proxy.scheme == .https {
+            if let caFile = options.proxyCAFile { try easy.set(CURLOPT_PROXY_CAINFO, caFile) }
+            if options.proxyInsecure {
+                try easy.set(CURLOPT_PROXY_SSL_VERIFYPEER, 0)
+                try easy.set(CURLOPT_PROXY_SSL_VERIFYHOST, 0)
+            }
+        }
+    }
+
+    public var pollDescriptor: Int32 { socket }
+
+    public var supportsHalfClose: Bool { proxyScheme == .http }
+
+    public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
+        guard let easy else { throw closedError() }
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .wouldBlock }
+        var received = 0
+        let result = curl_easy_recv(easy.handle, base, buffer.count, &received)
+        switch result {
+        case CURLE_OK: return received > 0 ? .bytes(received) : .endOfStream
+        case CURLE_AGAIN: return .wouldBlock
+        default: throw ioError(result, "receiving from")
+        }
+    }
+
+    public func writeSome(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        guard let easy else { throw closedError() }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+        var sent = 0
+        let result = curl_easy_send(easy.handle, base, bytes.count, &sent)
+        switch result {
+        case CURLE_OK: return sent
+        case CURLE_AGAIN: return 0
+        default: throw ioError(result, "sending to")
+        }
+    }
+
+    /// Half-closes the TCP connection to the proxy, which a plain http:// proxy passes on to the server
+    /// (squid does; tinyproxy closes both directions). Through an https:// proxy this does nothing: the TLS
+    /// layer cannot be half-closed (``supportsHalfClose`` is `false`).
+    public func shutdownWrite() throws {
+        guard easy != nil else { throw closedError() }
+        guard supportsHalfClose else { return }
+        if shutdown(socket, Int32(SHUT_WR)) != 0, errno != ENOTCONN {
+            throw TransportError(
+                stage: .io,
+                category: .internalError,
+                message: "half-closing the tunnel to \(peerName) failed: \(SystemError.describe(errno))"
+            )
+        }
+    }
+
+    public func close() {
+        // curl_easy_cleanup (in CurlEasy's deinit) closes the socket.
+        easy = nil
+    }
+
+    private func ioError(_ result: CURLcode, _ activity: String) -> TransportError {
+        let closed = result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR
+        return TransportError(
+            stage: .io,
+            category: closed ? .connectionClosed : .internalError,
+            message: "\(activity) \(peerName) failed: \(CurlEasy.describe(result))",
+            libcurlCode: Int(result.rawValue)
+        )
+    }
+
+    private func closedError() -> TransportError {
+        TransportError(stage: .io, category: .connectionClosed, message: "the tunnel to \(peerName) is closed")
+    }
+}
+
+@available(*, unavailable)
+extension HTTPProxyTransport: Sendable {}
+
+/// libcurl's `CURLAUTH_*` bits and the scheme names users see.
+enum ProxyAuthSchemes {
+    static func mask(for scheme: ProxyAuthScheme) -> UInt {
+        switch scheme {
+        case .any: CCurl_AUTH_ANY
+        case .basic: CCurl_AUTH_BASIC
+        case .digest: CCurl_AUTH_DIGEST
+        case .ntlm: CCurl_AUTH_NTLM
+        case .negotiate: CCurl_AUTH_NEGOTIATE
+        }
+    }
+
+    /// The names of the schemes in a `CURLINFO_PROXYAUTH_AVAIL` mask, strongest last as browsers list them.
+    static func names(mask: UInt) -> [String] {
+        var names: [String] = []
+        if mask & CCurl_AUTH_BASIC != 0 { names.append("Basic") }
+        if mask & CCurl_AUTH_DIGEST != 0 { names.append("Digest") }
+        if mask & CCurl_AUTH_NTLM != 0 { names.append("NTLM") }
+        if mask & CCurl_AUTH_NEGOTIATE != 0 { names.append("Negotiate") }
+        return names
+    }
+}

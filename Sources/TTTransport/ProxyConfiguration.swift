@@ -1,0 +1,126 @@
+/// Where a resolved proxy setting came from, for `check` output and the API trace.
+public enum ProxySource: Sendable, Hashable, CustomStringConvertible {
+    case commandLine
+    case configFile(path: String, connection: String)
+    /// An environment variable, by name (`HTTPS_PROXY`, `all_proxy`, …).
+    case environment(variable: String)
+
+    public var description: String {
+        switch self {
+        case .commandLine: "command line"
+        case .configFile(let path, let connection): "\(path) [connection \(connection)]"
+        case .environment(let variable): "environment variable \(variable)"
+        }
+    }
+}
+
+/// The proxy options given on the command line.
+public struct ProxyFlags: Sendable, Hashable {
+    /// `--proxy [http[s]://][USER:PASS@]HOST[:PORT]`.
+    public var proxy: String?
+    /// `--proxy-user USER:PASS`: overrides credentials from any source.
+    public var proxyUser: ProxyCredentials?
+    /// `--proxy-auth SCHEME`.
+    public var proxyAuth: ProxyAuthScheme?
+    /// `--no-proxy`: connect directly, whatever the config file or environment say.
+    public var noProxy: Bool
+
+    public init(
+        proxy: String? = nil,
+        proxyUser: ProxyCredentials? = nil,
+        proxyAuth: ProxyAuthScheme? = nil,
+        noProxy: Bool = false
+    ) {
+        self.proxy = proxy
+        self.proxyUser = proxyUser
+        self.proxyAuth = proxyAuth
+        self.noProxy = noProxy
+    }
+}
+
+/// The outcome of proxy resolution: a proxy and where it came from, or a direct connection and why.
+public struct ProxyDecision: Sendable, Hashable {
+    /// The proxy to use, `nil` to connect directly.
+    public var proxy: HTTPProxy?
+    /// Where the proxy came from (`nil` when direct).
+    public var source: ProxySource?
+    /// Why: "--no-proxy", "NO_PROXY matches", "loopback target", "no proxy configured", or the source.
+    public var reason: String
+}
+
+/// Decides whether and through which proxy to reach a target.
+///
+/// Highest first: command-line flags, the connection's config-file entry, the environment
+/// (`HTTPS_PROXY`/`https_proxy`, then `ALL_PROXY`/`all_proxy`). `NO_PROXY`/`no_proxy` (read by
+/// ``NoProxyMatcher``) and the loopback rule apply to environment proxies only: a proxy named on the
+/// command line or in the config file was asked for explicitly and always applies.
+public enum ProxyConfiguration {
+    /// Resolves the proxy for `target`.
+    /// - Parameter environment: the process environment (a parameter so tests need not mutate the real one).
+    /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` for an invalid proxy URL, naming
+    ///   where it came from.
+    public static func resolve(
+        target: Endpoint,
+        flags: ProxyFlags,
+        entry: ConnectionEntry? = nil,
+        configPath: String = "config file",
+        environment: [String: String]
+    ) throws -> ProxyDecision {
+        if flags.noProxy {
+            return ProxyDecision(proxy: nil, source: nil, reason: "--no-proxy")
+        }
+        var chosen: (proxy: HTTPProxy, source: ProxySource)?
+        if let text = flags.proxy {
+            chosen = (try parse(text, from: "--proxy"), .commandLine)
+        } else if let entry, let proxy = entry.proxy {
+            chosen = (proxy, .configFile(path: configPath, connection: entry.name))
+        } else if let (variable, value) = firstSet(
+            ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+            environment
+        ) {
+            let noProxy = firstSet(["NO_PROXY", "no_proxy"], environment)?.value ?? ""
+            if !NoProxyMatcher(noProxy).usesProxy(host: target.host, port: target.port) {
+                let loopback = !NoProxyMatcher("").usesProxy(host: target.host, port: target.port)
+                return ProxyDecision(
+                    proxy: nil,
+                    source: nil,
+                    reason: loopback
+                        ? "loopback target \(target) (environment proxies never apply)" : "NO_PROXY matches \(target)"
+                )
+            }
+            chosen = (try parse(value, from: "environment variable \(variable)"), .environment(variable: variable))
+        }
+        guard let chosen else {
+            return ProxyDecision(proxy: nil, source: nil, reason: "no proxy configured")
+        }
+        var proxy = chosen.proxy
+        let source = chosen.source
+        if let credentials = flags.proxyUser {
+            proxy.credentials = credentials
+        } else if proxy.credentials == nil, let credentials = entry?.proxyCredentials {
+            proxy.credentials = credentials
+        }
+        if let scheme = flags.proxyAuth ?? entry?.proxyAuth {
+            proxy.authScheme = scheme
+        }
+        return ProxyDecision(proxy: proxy, source: source, reason: "proxy from \(source)")
+    }
+
+    private static func parse(_ text: String, from origin: String) throws -> HTTPProxy {
+        do {
+            return try HTTPProxy(parsing: text)
+        } catch let error as TransportError {
+            throw TransportError.configuration("\(origin): \(error.message)")
+        }
+    }
+
+    /// The first of `names` set to a non-empty value (Go skips empty variables the same way).
+    private static func firstSet(_ names: [String], _ environment: [String: String]) -> (
+        variable: String, value: String
+    )? {
+        for name in names {
+            if let value = environment[name], !value.isEmpty { return (name, value) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Byte counts of a finished relay.
+public struct RelayResult: Sendable, Hashable {
+    /// Bytes read from the input descriptor and sent to the peer.
+    public var bytesToPeer: Int
+    /// Bytes received from the peer and written to the output descriptor.
+    public var bytesFromPeer: Int
+
+    public init(bytesToPeer: Int, bytesFromPeer: Int) {
+        self.bytesToPeer = bytesToPeer
+        self.bytesFromPeer = bytesFromPeer
+    }
+}
+
+/// Copies bytes both ways between a ``Transport`` and a pair of descriptors (stdin/stdout for `pipe`, or one
+/// accepted socket for both in `forward`), in one thread driven by `poll(2)`.
+///
+/// Each direction has a bounded buffer: when it is full the relay stops reading that side (backpressure), so
+/// memory stays constant whatever the sizes and speeds. End of input becomes a half-close towards the peer
+/// (``Transport/shutdownWrite()``); the peer's end of stream becomes `shutdown(SHUT_WR)` on an output socket,
+/// or `close` of any other output descriptor (the relay then owns it). The relay ends when both directions
+/// have ended, or when the input has ended and the transport cannot half-close and the peer has finished too.
+/// A write to a closed pipe raises `SIGPIPE`: executables using the relay on stdout ignore that signal.
+public final class Relay {
+    private let transport: any Transport
+    private let input: Int32
+    private let output: Int32
+    private let inputIsSocket: Bool
+    private let outputIsSocket: Bool
+    private var toPeer: RelayBuffer
+    private var fromPeer: RelayBuffer
+
+    /// - Parameters:
+    ///   - transport: the established connection.
+    ///   - input: read and sent to the peer.
+    ///   - output: receives what the peer sends; may equal `input` for a socket.
+    ///   - bufferSize: the bound of each direction's buffer.
+    public init(transport: any Transport, input: Int32, output: Int32, bufferSize: Int = 64 * 1024) {
+        self.transport = transport
+        self.input = input
+        self.output = output
+        inputIsSocket = Self.isSocket(input)
+        outputIsSocket = Self.isSocket(output)
+        toPeer = RelayBuffer(capacity: bufferSize)
+        fromPeer = RelayBuffer(capacity: bufferSize)
+    }
+
+    /// Relays until both directions have ended.
+    /// - Parameter deadline: gives up with ``TransportError/Category/timedOut`` when it passes.
+    /// - Throws: ``TransportError`` (stage ``TransportError/Stage/io``).
+    public func run(deadline: Deadline = .never) throws -> RelayResult {
+        var inputOpen = true
+        var peerOpen = true
+        var peerWriteShut = false
+        var outputShut = false
+        var bytesToPeer = 0
+        var bytesFromPeer = 0
+
+        while true {
+            // Peer → buffer: drain until wouldBlock (TLS may hold bytes the socket does not show).
+            var peerWouldBlock = false
+            while peerOpen, fromPeer.freeCount > 0 {
+                let outcome = try fromPeer.fill { try transport.readSome(into: $0) }
+                if case .endOfStream = outcome { peerOpen = false }
+                if case .wouldBlock = outcome {
+                    peerWouldBlock = true
+                    break
+                }
+                if case .bytes(let count) = outcome { bytesFromPeer += count }
+            }
+            // Buffer → output.
+            var outputBlocked = false
+            while !fromPeer.isEmpty {
+                let written = try fromPeer.drain { try writeOutput($0) }
+                if written == 0 {
+                    outputBlocked = true
+                    break
+                }
+            }
+            if !peerOpen, fromPeer.isEmpty, !outputShut {
+                if outputIsSocket {
+                    _ = shutdown(output, Int32(SHUT_WR))
+                } else {
+                    _ = Glibc.close(output)
+                }
+                outputShut = true
+            }
+            // Buffer → peer.
+            var peerBlocked = false
+            while !toPeer.isEmpty {
+                let written = try toPeer.drain { try transport.writeSome(UnsafeRawBufferPointer($0)) }
+                if written == 0 {
+                    peerBlocked = true
+                    break
+                }
+                bytesToPeer += written
+            }
+            if !inputOpen, toPeer.isEmpty, !peerWriteShut {
+                try transport.shutdownWrite()
+                peerWriteShut = true
+            }
+
+            if outputShut && peerWriteShut { break }
+            if outputShut && !inputOpen && toPeer.isEmpty { break }
+            if !transport.supportsHalfClose && peerWriteShut && !peerOpen && fromPeer.isEmpty { break }
+
+            // Output drained a full buffer without the peer being read to wouldBlock: read before waiting,
+            // or bytes already in the socket (or in TLS) would never wake the poll below.
+            if peerOpen, !peerWouldBlock, fromPeer.freeCount > 0 { continue }
+
+            var entries: [pollfd] = []
+            let wantInput = inputOpen && toPeer.freeCount > 0
+            if wantInput { entries.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
+            if outputBlocked { entries.append(pollfd(fd: output, events: Int16(POLLOUT), revents: 0)) }
+            var transportEvents: Int16 = 0
+            if peerOpen && peerWouldBlock { transportEvents |= Int16(POLLIN) }
+            if peerBlocked { transportEvents |= Int16(POLLOUT) }
+            if transportEvents != 0 {
+                entries.append(pollfd(fd: transport.pollDescriptor, events: transportEvents, revents: 0))
+            }
+            if entries.isEmpty { continue }
+            let ready = Glibc.poll(&entries, nfds_t(entries.count), deadline.pollTimeoutMilliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw TransportError(
+                    stage: .io,
+                    category: .internalError,
+                    message: "poll() failed: \(SystemError.describe(errno))"
+                )
+            }
+            if ready == 0, deadline.hasPassed {
+                throw TransportError(
+                    stage: .io,
+                    category: .timedOut,
+                    message: "relaying with \(transport.peerName) timed out"
+                )
+            }
+            if wantInput, entries[0].revents != 0 {
+                let count = try toPeer.fill { try readInput($0) }
+                if count == 0 { inputOpen = false }
+            }
+        }
+        return RelayResult(bytesToPeer: bytesToPeer, bytesFromPeer: bytesFromPeer)
+    }
+
+    /// Reads once from the input (readiness was reported, so this does not block); `0` is end of input,
+    /// `-1` means nothing after all.
+    private func readInput(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count =
+                inputIsSocket
+                ? recv(input, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+                : read(input, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return -1
+            case ECONNRESET: return 0
+            default:
+                throw TransportError(
+                    stage: .io,
+                    category: .internalError,
+                    message: "reading the input failed: \(SystemError.describe(errno))"
+                )
+            }
+        }
+    }
+
+    /// Writes what the output takes without blocking: sockets with `MSG_DONTWAIT`, other descriptors at most
+    /// `PIPE_BUF` bytes, which a pipe that reported `POLLOUT` accepts at once.
+    private func writeOutput(_ bytes: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let count =
+                outputIsSocket
+                ? send(output, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                : write(output, bytes.baseAddress, min(bytes.count, Int(PIPE_BUF)))
+            if count >= 0 { return count }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return 0
+            default:
+                throw TransportError(
+                    stage: .io,
+                    category: .connectionClosed,
+                    message: "writing the output failed: \(SystemError.describe(errno))"
+                )
+            }
+        }
+    }
+
+    private static func isSocket(_ descriptor: Int32) -> Bool {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 && (status.st_mode & S_IFMT) == S_IFSOCK
+    }
+}
+
+@available(*, unavailable)
+extension Relay: Sendable {}
+
+/// A bounded byte buffer filled at the end and drained from the front.
+struct RelayBuffer {
+    private var storage: [UInt8]
+    private var start = 0
+    private var end = 0
+
+    init(capacity: Int) {
+        storage = [UInt8](repeating: 0, count: capacity)
+    }
+
+    var isEmpty: Bool { start == end }
+    var freeCount: Int { storage.count - (end - start) }
+
+    /// Lets `body` write into the free space; keeps what it reports as read (`.bytes(n)` or a count > 0).
+    mutating func fill(_ body: (UnsafeMutableRawBufferPointer) throws -> ReadOutcome) rethrows -> ReadOutcome {
+        compact()
+        let end = self.end
+        let outcome = try storage.withUnsafeMutableBytes {
+            try body(UnsafeMutableRawBufferPointer(rebasing: $0[end...]))
+        }
+        if case .bytes(let count) = outcome { self.end += count }
+        return outcome
+    }
+
+    mutating func fill(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
+        compact()
+        let end = self.end
+        let count = try storage.withUnsafeMutableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0[end...])) }
+        if count > 0 { self.end += count }
+        return count
+    }
+
+    /// Offers the buffered bytes to `body`; drops the number it reports as taken.
+    mutating func drain(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
+        let (start, end) = (self.start, self.end)
+        let taken = try storage.withUnsafeMutableBytes {
+            try body(UnsafeMutableRawBufferPointer(rebasing: $0[start..<end]))
+        }
+        self.start += taken
+        if self.start == self.end {
+            self.start = 0
+            self.end = 0
+        }
+        return taken
+    }
+
+    private mutating func compact() {
+        guard start > 0 else { return }
+        let (start, end) = (self.start, self.end)
+        storage.withUnsafeMutableBytes { bytes in
+            if let base = bytes.baseAddress { memmove(base, base + start, end - start) }
+        }
+        self.end -= start
+        self.start = 0
+    }
+}

@@ -1,0 +1,116 @@
+/// Why opening or using a transport failed, and at which stage.
+///
+/// The ``category`` decides the command-line exit code (``Category/exitCode``); ``description`` is written for
+/// the person at the terminal: what failed, where (host:port), and what to do. It never contains a password.
+public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The step of building a connection that failed.
+    public enum Stage: String, Sendable, Hashable, CustomStringConvertible {
+        /// Reaching the proxy itself (name resolution, TCP, TLS to an https:// proxy).
+        case proxyConnect = "proxy connect"
+        /// The CONNECT exchange with the proxy.
+        case proxyTunnel = "proxy tunnel"
+        /// Reaching the server directly.
+        case serverConnect = "server connect"
+        /// Sending or receiving on an established connection.
+        case io = "i/o"
+
+        public var description: String { rawValue }
+    }
+
+    /// What kind of failure it was; new categories never break callers (a struct, not an enum).
+    public struct Category: Sendable, Hashable, CustomStringConvertible {
+        private enum Code: Int, Sendable, Hashable {
+            case internalError, configuration, proxyUnreachable, proxyAuthenticationRequired, proxyRefused
+            case proxyGatewayFailure, proxyProtocolViolation, serverUnreachable, timedOut, connectionClosed
+        }
+        private let code: Code
+
+        /// A bug or a failure of the system (out of memory, libcurl missing a feature). Exit 1.
+        public static let internalError = Category(code: .internalError)
+        /// A bad address, proxy URL or config file. Exit 2.
+        public static let configuration = Category(code: .configuration)
+        /// The proxy's name does not resolve, or it refused or did not accept the TCP connection. Exit 3.
+        public static let proxyUnreachable = Category(code: .proxyUnreachable)
+        /// The proxy answered 407: credentials are missing or were rejected. Exit 4.
+        public static let proxyAuthenticationRequired = Category(code: .proxyAuthenticationRequired)
+        /// The proxy refused the tunnel (403, 405, other 4xx and 5xx but 502-504). Exit 5.
+        public static let proxyRefused = Category(code: .proxyRefused)
+        /// The proxy could not reach the target (502, 503, 504). Exit 6.
+        public static let proxyGatewayFailure = Category(code: .proxyGatewayFailure)
+        /// The proxy's answer is not a valid CONNECT answer (garbage, TLS, oversized, closed). Exit 7.
+        public static let proxyProtocolViolation = Category(code: .proxyProtocolViolation)
+        /// A direct connection to the server failed (name, refused, unreachable). Exit 8.
+        public static let serverUnreachable = Category(code: .serverUnreachable)
+        /// The deadline passed; ``TransportError/stage`` says where. Exit 12.
+        public static let timedOut = Category(code: .timedOut)
+        /// An established connection was closed or reset by the peer.
+        public static let connectionClosed = Category(code: .connectionClosed)
+
+        /// The exit code of DESIGN.md §4 for this category (`connectionClosed` counts as internal, 1, because
+        /// callers above the transport decide what a closed session means).
+        public var exitCode: Int32 {
+            switch code {
+            case .internalError, .connectionClosed: 1
+            case .configuration: 2
+            case .proxyUnreachable: 3
+            case .proxyAuthenticationRequired: 4
+            case .proxyRefused: 5
+            case .proxyGatewayFailure: 6
+            case .proxyProtocolViolation: 7
+            case .serverUnreachable: 8
+            case .timedOut: 12
+            }
+        }
+
+        public var description: String {
+            switch code {
+            case .internalError: "internal error"
+            case .configuration: "configuration"
+            case .proxyUnreachable: "proxy unreachable"
+            case .proxyAuthenticationRequired: "proxy authentication required"
+            case .proxyRefused: "proxy refused the tunnel"
+            case .proxyGatewayFailure: "proxy could not reach the target"
+            case .proxyProtocolViolation: "invalid proxy answer"
+            case .serverUnreachable: "server unreachable"
+            case .timedOut: "timed out"
+            case .connectionClosed: "connection closed"
+            }
+        }
+    }
+
+    /// The stage that failed.
+    public var stage: Stage
+    /// The kind of failure.
+    public var category: Category
+    /// The HTTP status of the proxy's answer to CONNECT, when there was one.
+    public var proxyStatus: Int?
+    /// Authentication schemes the proxy offered on a 407 (`Basic`, `Digest`, `NTLM`, `Negotiate`).
+    public var offeredAuthSchemes: [String]
+    /// The libcurl result code of the failed call, for diagnostics (`nil` for errors outside libcurl).
+    public var libcurlCode: Int?
+    /// The human explanation: what failed, where, and what to do.
+    public var message: String
+
+    /// Creates an error; `message` must already be free of secrets.
+    public init(
+        stage: Stage,
+        category: Category,
+        message: String,
+        proxyStatus: Int? = nil,
+        offeredAuthSchemes: [String] = [],
+        libcurlCode: Int? = nil
+    ) {
+        self.stage = stage
+        self.category = category
+        self.message = message
+        self.proxyStatus = proxyStatus
+        self.offeredAuthSchemes = offeredAuthSchemes
+        self.libcurlCode = libcurlCode
+    }
+
+    public var description: String { message }
+
+    static func configuration(_ message: String) -> TransportError {
+        TransportError(stage: .serverConnect, category: .configuration, message: message)
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Synchronization
+import Testing
+import TTClient
+import TTProtocol
+import TTTestSupport
+import TTTransport
+
+@Suite("FrameworkClient against a real tt-server")
+struct FrameworkClientTests {
+    private func configuration(
+        _ server: TestServer,
+        credentials: Credentials? = nil,
+        identity: IdentityPolicy = .acceptAny,
+        reconnect: ReconnectPolicy = .once
+    ) -> ClientConfiguration {
+        ClientConfiguration(
+            server: Endpoint(host: server.host, port: server.port),
+            credentials: credentials,
+            identity: identity,
+            connectTimeout: .seconds(5),
+            requestTimeout: .seconds(5),
+            reconnect: reconnect
+        )
+    }
+
+    @Test("connects, verifies the pinned identity, logs in, pings and echoes")
+    func happyPath() async throws {
+        let server = try await TestServer.start(users: ["fred": "s3cret"])
+        let config = configuration(
+            server,
+            credentials: Credentials(user: "fred", password: "s3cret"),
+            identity: .pinned(server.fingerprint)
+        )
+        let stages = try await runBlocking { () throws -> [ClientStage] in
+            let events = EventLog()
+            let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
+            try client.connect()
+            let pong = try client.ping()
+            #expect(pong.rc == .requestOK)
+            let payload = Array("records ".utf8) + (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
+            let echo = try client.send(RequestPacket(function: .echo, payload: payload))
+            #expect(echo.payload == payload)
+            #expect(echo.count == UInt32(payload.count))
+            #expect(client.serverIdentity?.fingerprint == server.fingerprint)
+            #expect(client.lastExchangeSize.received > ResponsePacket.headerSize)
+            return events.stages
+        }
+        #expect(stages == [.serverConnect, .handshake, .login])
+        await server.stop()
+    }
+
+    @Test("a wrong password is a login rejection (exit 11) that names the user but not the password")
+    func loginRejected() async throws {
+        let server = try await TestServer.start(users: ["fred": "right"])
+        let config = configuration(server, credentials: Credentials(user: "fred", password: "Wr0ngPassw0rd"))
+        let failure = try await connectError(config)
+        #expect(failure.category == .loginRejected)
+        #expect(failure.category.exitCode == 11)
+        #expect(failure.stage == .login)
+        #expect(failure.message.contains("fred"))
+        #expect(!failure.message.contains("Wr0ngPassw0rd"))
+        await server.stop()
+    }
+
+    @Test("a pinned key that does not match is an identity mismatch (exit 10)")
+    func pinnedMismatch() async throws {
+        let server = try await TestServer.start()
+        let other = ServerIdentity.generate()
+        let config = configuration(server, identity: .pinned(other.fingerprint))
+        let error = try await connectError(config)
+        #expect(error.category == .identityMismatch)
+        #expect(error.category.exitCode == 10)
+        #expect(error.message.contains(server.fingerprint.description))
+        #expect(error.message.contains(other.fingerprint.description))
+        await server.stop()
+    }
+
+    @Test("trust on first use remembers the key, accepts it again and refuses a different one")
+    func trustOnFirstUse() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tofu-\(UUID())/known").path
+        let known = KnownServers(path: file)
+        let first = try await TestServer.start()
+        let config = configuration(first, identity: .trustOnFirstUse(known))
+        try await runBlocking { try FrameworkClient(configuration: config, trace: .disabled).connect() }
+        #expect(try known.fingerprint(for: "\(first.host):\(first.port)") == first.fingerprint.description)
+        try await runBlocking { try FrameworkClient(configuration: config, trace: .disabled).connect() }
+        await first.stop()
+
+        // Another server (another key) pretending to be the same host:port.
+        let impostor = try await TestServer.start()
+        try known.remember("\(impostor.host):\(impostor.port)", fingerprint: first.fingerprint.description)
+        let error = try await connectError(configuration(impostor, identity: .trustOnFirstUse(known)))
+        #expect(error.category == .identityMismatch)
+        #expect(error.message.contains(file))
+        await impostor.stop()
+    }
+
+    @Test("a closed port is server unreachable (exit 8) and names host:port")
+    func closedPort() async throws {
+        let port = try freeLoopbackPort()
+        let config = ClientConfiguration(server: Endpoint(host: "127.0.0.1", port: port), connectTimeout: .seconds(5))
+        let error = try await connectError(config)
+        #expect(error.category == .serverUnreachable)
+        #expect(error.category.exitCode == 8)
+        #expect(error.message.contains("127.0.0.1:\(port)"))
+    }
+
+    @Test("a web server is not a framework server (exit 9), and the message shows what it answered")
+    func webServer() async throws {
+        let web = try await EchoServer.start(greeting: Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8))
+        let config = ClientConfiguration(server: Endpoint(host: web.host, port: web.port), connectTimeout: .seconds(5))
+        let error = try await connectError(config)
+        #expect(error.category == .notFrameworkServer)
+        #expect(error.stage == .handshake)
+        #expect(error.message.contains("HTTP/1"))
+        await web.stop()
+    }
+
+    @Test("a silent peer runs into the connect deadline (exit 12) at the handshake stage")
+    func silentPeer() async throws {
+        // The echo server sends our own hello back (70 bytes) and then nothing more: never a ServerHello.
+        let echo = try await EchoServer.start()
+        let config = ClientConfiguration(
+            server: Endpoint(host: echo.host, port: echo.port),
+            connectTimeout: .milliseconds(300)
+        )
+        let error = try await connectError(config)
+        #expect(error.category == .timedOut)
+        #expect(error.stage == .handshake)
+        await echo.stop()
+    }
+
+    @Test("after the server times the session out, the next request reconnects and logs in again")
+    func reconnectsAfterIdleTimeout() async throws {
+        var limits = ProtocolLimits.default
+        limits.idleTimeout = .milliseconds(300)
+        let server = try await TestServer.start(users: ["fred": "pw"], limits: limits)
+        let config = configuration(server, credentials: Credentials(user: "fred", password: "pw"))
+        let (count, reconnects) = try await runBlocking { () throws -> (Int, Int) in
+            let events = EventLog()
+            let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
+            try client.ping()
+            Thread.sleep(forTimeInterval: 0.8)
+            // Logout needs a login: it succeeding proves the new session logged in again.
+            let logout = try client.send(RequestPacket(function: .logout))
+            #expect(logout.rc == .requestOK)
+            return (client.connectionCount, events.reconnects)
+        }
+        #expect(count == 2)
+        #expect(reconnects == 1)
+        await server.stop()
+    }
+
+    @Test("with reconnects off, a session the server closed is reported, not hidden")
+    func noReconnect() async throws {
+        var limits = ProtocolLimits.default
+        limits.idleTimeout = .milliseconds(200)
+        let server = try await TestServer.start(limits: limits)
+        let config = configuration(server, reconnect: .never)
+        let error = try await runBlocking { () throws -> FrameworkClientError? in
+            let client = FrameworkClient(configuration: config, trace: .disabled)
+            try client.ping()
+            Thread.sleep(forTimeInterval: 0.6)
+            do {
+                try client.ping()
+                return nil
+            } catch let error as FrameworkClientError { return error } catch { return nil }
+        }
+        let failure = try #require(error)
+        #expect(failure.category == .serverUnreachable)
+        #expect(failure.message.contains("closed the session"))
+        await server.stop()
+    }
+
+    @Test("the API trace records init, connect, each request and its answer, and term, never the password")
+    func traceFile() async throws {
+        let server = try await TestServer.start(users: ["fred": "Tr4ceSecret"])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let trace = APITrace(environment: ["TMSSAPILOGDIR": directory.path], processID: 777)
+        let config = configuration(server, credentials: Credentials(user: "fred", password: "Tr4ceSecret"))
+        try await runBlocking {
+            let client = FrameworkClient(configuration: config, trace: trace)
+            try client.ping()
+        }
+        let text = try String(contentsOfFile: try #require(trace.path), encoding: .utf8)
+        let events = text.split(separator: "\n").map { $0.dropFirst(10) }  // drop "HH:MM:SS: "
+        #expect(events.first?.hasPrefix("TMSS10API_Init (API Version=") == true)
+        #expect(events.contains("TMSS10API_Connect: Server(127.0.0.1) Port(\(server.port))"))
+        #expect(events.contains("TMSS10API_Connect: Connection OK IP(127.0.0.1:\(server.port))"))
+        #expect(events.contains("TMSS10API_Login: User(fred)"))
+        #expect(events.contains("TMSS10API_Send: Function(Ping) Length(0) Flags(0) OptArgs(0)"))
+        #expect(events.contains { $0.hasPrefix("TMSS10API_Send: RC(Request OK) Feedback(0) MiliSecs(") })
+        #expect(events.last == "TMSS10API_Term")
+        #expect(!text.contains("Tr4ceSecret"))
+        await server.stop()
+    }
+
+    private func connectError(_ config: ClientConfiguration) async throws -> FrameworkClientError {
+        let error = try await runBlocking { () -> FrameworkClientError? in
+            do {
+                try FrameworkClient(configuration: config, trace: .disabled).connect()
+                return nil
+            } catch let error as FrameworkClientError { return error } catch { return nil }
+        }
+        return try #require(error)
+    }
+}
+
+/// Collects client events from the observer callback.
+private final class EventLog: Sendable {
+    private let events = Mutex<[ClientEvent]>([])
+
+    func append(_ event: ClientEvent) { events.withLock { $0.append(event) } }
+
+    var stages: [ClientStage] {
+        events.withLock {
+            $0.compactMap { if case .stageCompleted(let stage, _, _) = $0 { stage } else { nil } }
+        }
+    }
+
+    var reconnects: Int {
+        events.withLock { $0.filter { if case .reconnecting = $0 { true } else { false } }.count }
+    }
+}

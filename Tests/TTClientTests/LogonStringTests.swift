@@ -1,0 +1,83 @@
+import Testing
+import TTClient
+
+@Suite("Logon string -S user:password@server:port")
+struct LogonStringTests {
+    @Test("nothing given means batch:batch@localhost:5000")
+    func defaults() throws {
+        let logon = try LogonString(parsing: "")
+        #expect(logon == LogonString(user: "batch", password: "batch", server: "localhost", port: 5000))
+    }
+
+    @Test("a full logon string is split into its four parts")
+    func full() throws {
+        let logon = try LogonString(parsing: "fred:secret@tapes.example.com:5001")
+        #expect(logon == LogonString(user: "fred", password: "secret", server: "tapes.example.com", port: 5001))
+    }
+
+    @Test("a leading - marks a clear-text password and is not part of it")
+    func clearTextPrefix() throws {
+        #expect(try LogonString(parsing: "fred:-secret@host:5000").password == "secret")
+        #expect(try LogonString(parsing: "fred:--dash@host").password == "-dash")
+        #expect(try LogonString(parsing: "fred:-@host").password == "")
+    }
+
+    @Test("the last @ separates credentials, so passwords may contain @ and :")
+    func passwordWithSeparators() throws {
+        let logon = try LogonString(parsing: "fred:-p@ss:w0rd@host:7000")
+        #expect(logon.user == "fred")
+        #expect(logon.password == "p@ss:w0rd")
+        #expect(logon.server == "host")
+        #expect(logon.port == 7000)
+    }
+
+    @Test("missing parts take their defaults")
+    func partialForms() throws {
+        #expect(try LogonString(parsing: "@host") == LogonString(server: "host"))
+        #expect(try LogonString(parsing: "@host:6000") == LogonString(server: "host", port: 6000))
+        #expect(try LogonString(parsing: "@:6000") == LogonString(port: 6000))
+        #expect(try LogonString(parsing: ":-pw@host") == LogonString(user: "batch", password: "pw", server: "host"))
+        #expect(try LogonString(parsing: "fred:pw") == LogonString(user: "fred", password: "pw"))
+    }
+
+    @Test("a user without a password leaves it to be prompted for")
+    func missingPassword() throws {
+        let logon = try LogonString(parsing: "fred@host")
+        #expect(logon.user == "fred")
+        #expect(logon.password == nil)
+        #expect(try LogonString(parsing: "fred").password == nil)
+    }
+
+    @Test("IPv6 servers are written in brackets")
+    func ipv6() throws {
+        let logon = try LogonString(parsing: "a:-b@[::1]:5002")
+        #expect(logon.server == "::1")
+        #expect(logon.port == 5002)
+        #expect(try LogonString(parsing: "a:-b@[fe80::1]").port == 5000)
+        #expect(logon.description == "a@[::1]:5002")
+    }
+
+    @Test("malformed server parts are rejected with a specific error", arguments: [
+        ("a:b@host:0", LogonStringError.badPort("0")),
+        ("a:b@host:65536", .badPort("65536")),
+        ("a:b@host:http", .badPort("http")),
+        ("a:b@::1:5000", .unbracketedIPv6("::1:5000")),
+        ("a:b@[::1", .unclosedBracket),
+        ("a:b@[::1]5000", .badServer("[::1]5000")),
+    ])
+    func rejects(text: String, expected: LogonStringError) {
+        #expect(throws: expected) { try LogonString(parsing: text) }
+    }
+
+    @Test("neither the description nor any error contains the password")
+    func neverShowsPassword() throws {
+        let logon = try LogonString(parsing: "fred:-Sup3rSecret@host:5000")
+        #expect(!logon.description.contains("Sup3rSecret"))
+        do {
+            _ = try LogonString(parsing: "fred:-Sup3rSecret@host:99999")
+            Issue.record("expected a bad port error")
+        } catch {
+            #expect(!error.description.contains("Sup3rSecret"))
+        }
+    }
+}
