@@ -68,7 +68,10 @@ public struct GzipCodec: Hashable, Sendable {
                     while initialized < capacity {
                         stream.pointee.next_out = buffer.baseAddress! + initialized
                         stream.pointee.avail_out = uInt(capacity - initialized)
-                        let rc = inflate(stream, Z_NO_FLUSH)
+                        // Z_FINISH: when the member ends within this buffer (the usual case, the buffer being
+                        // sized from ISIZE), zlib skips copying the output into its sliding window; when it does
+                        // not, it carries on exactly as with Z_NO_FLUSH and reports Z_BUF_ERROR.
+                        let rc = inflate(stream, Z_FINISH)
                         initialized = capacity - Int(stream.pointee.avail_out)
                         if rc == Z_STREAM_END {
                             if stream.pointee.avail_in == 0 {
