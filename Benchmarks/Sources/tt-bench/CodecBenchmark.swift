@@ -104,6 +104,7 @@ struct CodecBenchmark: ParsableCommand {
         Measure.report("codec.encode.4m.swift_single.mb_s", single)
         Measure.report("codec.encode.4m.raw_c_single.mb_s", parallel.rawC)
         Measure.report("codec.encode.4m/raw_c_single", parallel.ratio)
+        Measure.report("codec.compression_ratio.4m", large.compressionRatio)
     }
 }
 
