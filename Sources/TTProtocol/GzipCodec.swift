@@ -124,8 +124,14 @@ public struct GzipCodec: Hashable, Sendable {
         }
     }
 
+    /// Chunks per core of a parallel compression (each still at least ``minimumChunkSize``).
+    static let chunksPerCore = 4
+
     private func compressInParallel(_ input: UnsafeRawBufferPointer, prefix: Int, suffix: Int) -> [UInt8] {
-        let chunkSize = max(minimumChunkSize, (input.count + ProcessorCount.online - 1) / ProcessorCount.online)
+        // Several chunks per core: concurrentPerform hands them out as cores free up, so a core busy with
+        // other work delays the frame by one small chunk instead of half the input.
+        let targetChunks = ProcessorCount.online * Self.chunksPerCore
+        let chunkSize = max(minimumChunkSize, (input.count + targetChunks - 1) / targetChunks)
         let chunkCount = (input.count + chunkSize - 1) / chunkSize
         let chunkBound = CZlib_gzipBound(chunkSize)
         return [UInt8](unsafeUninitializedCapacity: prefix + chunkBound * chunkCount + suffix) { buffer, initialized in
