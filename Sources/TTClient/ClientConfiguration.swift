@@ -23,8 +23,9 @@ public enum IdentityPolicy: Sendable {
 ///
 /// A framework server times idle sessions out and a network may drop them; the next request then finds the
 /// connection closed. With ``once`` (the default) the client opens a new connection — handshake and login
-/// again — and sends the request once more. Every function of the protocol is safe to repeat (Ping, Echo,
-/// Login, Logout), so a request whose answer was lost in the break is simply asked again.
+/// again — and sends the request once more. It does so only when the connection ended before a single byte of
+/// the answer arrived (the server had closed the session before the request reached it); when it broke in the
+/// middle of an answer the server may have acted on the request, and the error goes to the caller instead.
 public struct ReconnectPolicy: Sendable, Hashable {
     /// How many new connections one request may open after the one it was sent on broke.
     public var maxReconnects: Int

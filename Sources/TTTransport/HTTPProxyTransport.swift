@@ -91,7 +91,8 @@ public final class HTTPProxyTransport: Transport {
         guard result == CURLE_OK, (200..<300).contains(status),
             recorder.incomingCount <= ConnectExchangeRecorder.headerLimit
         else {
-            let error = outcome.error(target: target, proxy: proxy)
+            var error = outcome.error(target: target, proxy: proxy)
+            if error.stage == .proxyTunnel { error.proxyConnectTime = tcpConnectTime }
             options.logger.debug(
                 "proxy tunnel failed",
                 metadata: [

@@ -90,6 +90,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
     public var libcurlCode: Int?
     /// The human explanation: what failed, where, and what to do.
     public var message: String
+    /// How long the TCP (and TLS) connect to the proxy took, when the failure came after it (stage
+    /// ``Stage/proxyTunnel``), so a stage-by-stage report can show the proxy stage as passed.
+    public var proxyConnectTime: Duration?
 
     /// Creates an error; `message` must already be free of secrets.
     public init(
