@@ -42,7 +42,7 @@ public struct ReconnectPolicy: Sendable, Hashable {
 }
 
 /// A user name and password for the Login function. The description never shows the password.
-public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+public struct Credentials: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     /// The user name.
     public var user: String
     /// The password (sent only inside the encrypted session).
@@ -55,6 +55,8 @@ public struct Credentials: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(user):<redacted>" }
+    /// `dump()` and debuggers show the user, never the password.
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "<redacted>"]) }
 }
 
 /// Everything a ``FrameworkClient`` needs to reach and use one server.
