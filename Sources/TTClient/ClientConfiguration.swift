@@ -23,8 +23,9 @@ public enum IdentityPolicy: Sendable {
 ///
 /// A framework server times idle sessions out and a network may drop them; the next request then finds the
 /// connection closed. With ``once`` (the default) the client opens a new connection — handshake and login
-/// again — and sends the request once more. Every function of the protocol is safe to repeat (Ping, Echo,
-/// Login, Logout), so a request whose answer was lost in the break is simply asked again.
+/// again — and sends the request once more. It does so only when the connection ended before a single byte of
+/// the answer arrived (the server had closed the session before the request reached it); when it broke in the
+/// middle of an answer the server may have acted on the request, and the error goes to the caller instead.
 public struct ReconnectPolicy: Sendable, Hashable {
     /// How many new connections one request may open after the one it was sent on broke.
     public var maxReconnects: Int
@@ -41,7 +42,7 @@ public struct ReconnectPolicy: Sendable, Hashable {
 }
 
 /// A user name and password for the Login function. The description never shows the password.
-public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+public struct Credentials: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     /// The user name.
     public var user: String
     /// The password (sent only inside the encrypted session).
@@ -54,6 +55,8 @@ public struct Credentials: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(user):<redacted>" }
+    /// `dump()` and debuggers show the user, never the password.
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "<redacted>"]) }
 }
 
 /// Everything a ``FrameworkClient`` needs to reach and use one server.

@@ -103,7 +103,7 @@ public final class FrameworkClient {
                 observer?(.reconnecting(reason: error.clientError.message))
                 try connect()
             } catch let error as FrameworkClientError {
-                close()
+                // exchange(_:) closed the session when it broke; a request that could not be encoded leaves it open.
                 throw error
             } catch {
                 close()
@@ -163,6 +163,10 @@ public final class FrameworkClient {
                 return transport
             }
         } catch let error as TransportError {
+            if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
+                // The proxy was reached; it is the CONNECT that failed. Say so, stage by stage.
+                observer?(.stageCompleted(.proxyConnect, duration: connectTime, detail: "connected to \(proxy.endpoint)"))
+            }
             throw FrameworkClientError(error)
         } catch {
             throw FrameworkClientError(stage: .serverConnect, category: .internalError, message: "\(error)")
@@ -299,7 +303,9 @@ public final class FrameworkClient {
 
     // MARK: - One request
 
-    /// The session broke in a way a new connection may cure (closed, reset).
+    /// The session was found broken before the server can have acted on the request (the server had closed
+    /// it, e.g. timed it out, or no byte of the answer arrived before the connection ended), so a new connection
+    /// may safely ask again.
     private struct SessionBroken: Error {
         var clientError: FrameworkClientError
     }
@@ -310,15 +316,42 @@ public final class FrameworkClient {
                 stage: .request, category: .serverUnreachable, message: "not connected to \(configuration.server)"
             ))
         }
+        let frame: [UInt8]
+        do {
+            frame = try session.codec.encode(.request(request))
+        } catch {
+            // Nothing was sent and no counter moved: the session stays usable.
+            throw FrameworkClientError(
+                stage: .request,
+                category: .usage,
+                message: "request \(request.function) cannot be sent: \(error) "
+                    + "(payload \(request.payload.count) bytes, frame limit \(configuration.limits.maxFrameSize))"
+            )
+        }
         let deadline = Deadline.after(configuration.requestTimeout)
         trace.record(
             "TMSS10API_Send: Function(\(request.function)) Length(\(request.payload.count)) "
                 + "Flags(\(request.flags)) OptArgs(\(request.optArgs))"
         )
+        var answerStarted = false
         do {
-            let frame = try session.codec.encode(.request(request))
             try session.transport.sendAll(frame, deadline: deadline)
-            let headerBytes = try session.transport.receiveExactly(FrameHeader.size, deadline: deadline)
+            var headerBytes = [UInt8](repeating: 0, count: FrameHeader.size)
+            let first = try headerBytes.withUnsafeMutableBytes {
+                try session.transport.receiveSome(into: $0, deadline: deadline)
+            }
+            guard first > 0 else {
+                throw TransportError(
+                    stage: .io,
+                    category: .connectionClosed,
+                    message: "\(peerDescription) closed the connection before answering"
+                )
+            }
+            answerStarted = true
+            if first < FrameHeader.size {
+                headerBytes = Array(headerBytes[..<first])
+                    + (try session.transport.receiveExactly(FrameHeader.size - first, deadline: deadline))
+            }
             let header = try session.codec.decodeHeader(headerBytes)
             let body = try session.transport.receiveExactly(header.length, deadline: deadline)
             guard case .response(let response) = try session.codec.decode(header: header, body: body) else {
@@ -332,14 +365,9 @@ public final class FrameworkClient {
             )
             return response
         } catch let error as TransportError {
+            close()
             trace.record("TMSS10API_Send: failed (\(error.message))")
             switch error.category {
-            case .connectionClosed:
-                throw SessionBroken(clientError: FrameworkClientError(
-                    stage: .request,
-                    category: .serverUnreachable,
-                    message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
-                ))
             case .timedOut:
                 throw FrameworkClientError(
                     stage: .request,
@@ -347,10 +375,19 @@ public final class FrameworkClient {
                     message: "request \(request.function): no answer from \(peerDescription) within "
                         + "\(configuration.requestTimeout)"
                 )
+            case .connectionClosed where !answerStarted:
+                throw SessionBroken(clientError: FrameworkClientError(
+                    stage: .request,
+                    category: .serverUnreachable,
+                    message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
+                ))
             default:
-                throw SessionBroken(clientError: FrameworkClientError(error))
+                // Part of the answer came, or the connection failed in another way: the server may have acted
+                // on the request, so it is not sent again behind the caller's back.
+                throw FrameworkClientError(error)
             }
         } catch let error as ProtocolError {
+            close()
             trace.record("TMSS10API_Send: failed (\(error))")
             throw FrameworkClientError(
                 stage: .request,

@@ -21,9 +21,21 @@ public struct KnownServers: Sendable {
     }
 
     /// The fingerprint recorded for `server` (`host:port`), or `nil` when the server is new.
-    /// - Throws: ``KnownServersError/unreadable(path:line:)`` when a line cannot be read.
+    ///
+    /// Only a missing file means "no server known yet". Any other failure to read it is an error: treating an
+    /// unreadable file as empty would accept and record whatever key a man in the middle presents.
+    /// - Throws: ``KnownServersError/unreadable(path:line:)`` when a line cannot be read,
+    ///   ``KnownServersError/unopenable(path:reason:)`` when the file exists but cannot be read.
     public func fingerprint(for server: String) throws(KnownServersError) -> String? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            if !FileManager.default.fileExists(atPath: path) { return nil }
+            throw .unopenable(path: path, reason: error.localizedDescription)
+        }
+        // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
+        let text = String(decoding: data, as: UTF8.self)
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -61,6 +73,8 @@ public struct KnownServers: Sendable {
 public enum KnownServersError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A line is not `host:port SHA256:…`.
     case unreadable(path: String, line: Int)
+    /// The file exists but cannot be read (permissions, a directory in its place).
+    case unopenable(path: String, reason: String)
     /// The file or its directory could not be written.
     case unwritable(path: String, reason: String)
 
@@ -68,6 +82,8 @@ public enum KnownServersError: Error, Sendable, Hashable, CustomStringConvertibl
         switch self {
         case .unreadable(let path, let line):
             "known-servers file \(path):\(line): expected 'host:port SHA256:fingerprint'"
+        case .unopenable(let path, let reason):
+            "cannot read known-servers file \(path): \(reason); fix or remove it (server identities cannot be checked)"
         case .unwritable(let path, let reason):
             "cannot write known-servers file \(path): \(reason)"
         }

@@ -35,9 +35,7 @@ public struct CommandFailure: Error, Sendable, CustomStringConvertible {
     /// A transport failure, with the exit code of its category (a closed connection counts as the server
     /// being unreachable, as it does for the client).
     public init(_ error: TransportError) {
-        let code = error.category == .connectionClosed ? FrameworkClientError.Category.serverUnreachable.exitCode
-            : error.category.exitCode
-        self.init(exitCode: code, message: error.message)
+        self.init(FrameworkClientError(error))
     }
 
     public var description: String { message }

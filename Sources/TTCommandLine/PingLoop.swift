@@ -1,6 +1,10 @@
 import Foundation
+import Synchronization
 import TTClient
 import TTTransport
+
+/// Set by SIGINT while pinging: the loop stops and still prints its statistics, as ping(8) does.
+private let interrupted = Atomic<Bool>(false)
 
 /// What a run of pings found.
 struct PingStatistics: Sendable, Equatable {
@@ -43,8 +47,18 @@ enum PingLoop {
         try client.connect()
         let address = displayAddress(client)
         var statistics = PingStatistics()
+        interrupted.store(false, ordering: .relaxed)
+        let previousHandler = signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+        // A parent may have started us with SIGINT blocked (threads of libdispatch block signals, and a child
+        // inherits the mask); Ctrl-C must still reach the loop.
+        var sigint = sigset_t()
+        sigemptyset(&sigint)
+        sigaddset(&sigint, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &sigint, nil)
+        defer { signal(SIGINT, previousHandler) }
         for sequence in 1...count {
-            if sequence > 1 { Thread.sleep(forTimeInterval: StageLine.milliseconds(interval) / 1000) }
+            if sequence > 1 { pause(interval) }
+            if interrupted.load(ordering: .relaxed) { break }
             statistics.transmitted += 1
             let started = ContinuousClock.now
             do {
@@ -61,6 +75,16 @@ enum PingLoop {
         }
         for line in statistics.summary(address: address) { Console.line(line) }
         return statistics
+    }
+
+    /// Sleeps for `interval` in short steps, returning early on SIGINT.
+    private static func pause(_ interval: Duration) {
+        let until = ContinuousClock.now + interval
+        while !interrupted.load(ordering: .relaxed) {
+            let left = until - ContinuousClock.now
+            guard left > .zero else { return }
+            Thread.sleep(forTimeInterval: min(0.02, StageLine.milliseconds(left) / 1000))
+        }
     }
 
     /// The connected IP for a direct connection; the server as given through a proxy (only the proxy knows

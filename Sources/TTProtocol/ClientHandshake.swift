@@ -1,5 +1,5 @@
 /// The client side of the handshake: send ``hello``, then ``finish(serverHello:)`` with the 134 bytes received.
-public struct ClientHandshake: Sendable, CustomStringConvertible {
+public struct ClientHandshake: Sendable, CustomStringConvertible, CustomReflectable {
     /// The 70-byte ClientHello to send.
     public let hello: [UInt8]
     private let ephemeralPrivateKey: [UInt8]
@@ -54,4 +54,6 @@ public struct ClientHandshake: Sendable, CustomStringConvertible {
 
     /// Never shows the ephemeral private key.
     public var description: String { "ClientHandshake(<redacted>)" }
+    /// `dump()` and debuggers never show the ephemeral private key.
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 }

@@ -1,5 +1,5 @@
 /// The payload of a Login request: u16 user length, user (UTF-8), u16 password length, password (UTF-8).
-public struct LoginPayload: Hashable, Sendable, CustomStringConvertible {
+public struct LoginPayload: Hashable, Sendable, CustomStringConvertible, CustomReflectable {
     public var user: String
     public var password: String
 
@@ -59,4 +59,6 @@ public struct LoginPayload: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "LoginPayload(user: \(user), password: <redacted>)" }
+    /// `dump()` and debuggers show the user, never the password.
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "<redacted>"]) }
 }

@@ -1,7 +1,7 @@
 /// The server side of the handshake: ``respond(to:)`` with the 70-byte ClientHello, send the ServerHello back.
 ///
 /// Make one per connection: each holds its own ephemeral key.
-public struct ServerHandshake: Sendable, CustomStringConvertible {
+public struct ServerHandshake: Sendable, CustomStringConvertible, CustomReflectable {
     private let identity: ServerIdentity
     private let ephemeralPrivateKey: [UInt8]
     private let ephemeralPublicKey: [UInt8]
@@ -46,4 +46,6 @@ public struct ServerHandshake: Sendable, CustomStringConvertible {
 
     /// Never shows key material.
     public var description: String { "ServerHandshake(identity: \(identity.fingerprint))" }
+    /// `dump()` and debuggers never show the ephemeral or identity private key.
+    public var customMirror: Mirror { Mirror(self, children: ["identity": identity.fingerprint.description]) }
 }

@@ -7,7 +7,7 @@ internal import CCrypto
 #endif
 
 /// A server's long-term Ed25519 identity: signs every ServerHello. Stored as a PKCS#8 PEM file with mode 0600.
-public struct ServerIdentity: Sendable, CustomStringConvertible {
+public struct ServerIdentity: Sendable, CustomStringConvertible, CustomReflectable {
     private let privateKey: [UInt8]
     /// The public half, sent in every ServerHello.
     public let publicKey: IdentityPublicKey
@@ -32,6 +32,8 @@ public struct ServerIdentity: Sendable, CustomStringConvertible {
 
     /// Never shows the private key.
     public var description: String { "ServerIdentity(\(fingerprint))" }
+    /// `dump()` and debuggers show the fingerprint, never the private key.
+    public var customMirror: Mirror { Mirror(self, children: ["fingerprint": fingerprint.description]) }
 
     func sign(_ message: [UInt8]) throws(ProtocolError) -> [UInt8] {
         try Crypto.ed25519Sign(privateKey: privateKey, message: message)

@@ -1,6 +1,6 @@
 /// The AES-256-GCM keys and base IVs of one session, seen from one side: what it sends with and what it
 /// receives with. The client sends with the c2s keys, the server with the s2c keys (PROTOCOL.md §1).
-public struct SessionKeys: Sendable, CustomStringConvertible {
+public struct SessionKeys: Sendable, CustomStringConvertible, CustomReflectable {
     /// 32-byte key for frames this side sends.
     public let sendKey: [UInt8]
     /// 12-byte base IV for frames this side sends.
@@ -31,6 +31,8 @@ public struct SessionKeys: Sendable, CustomStringConvertible {
 
     /// Never shows key material.
     public var description: String { "SessionKeys(<redacted>)" }
+    /// `dump()` and debuggers never show key material.
+    public var customMirror: Mirror { Mirror(self, children: [:]) }
 
     /// Derives both directions from the X25519 shared secret and the transcript hash.
     static func derive(sharedSecret: [UInt8], transcriptHash: [UInt8], isClient: Bool) throws(ProtocolError)

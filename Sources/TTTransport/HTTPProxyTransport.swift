@@ -91,7 +91,8 @@ public final class HTTPProxyTransport: Transport {
         guard result == CURLE_OK, (200..<300).contains(status),
             recorder.incomingCount <= ConnectExchangeRecorder.headerLimit
         else {
-            let error = outcome.error(target: target, proxy: proxy)
+            var error = outcome.error(target: target, proxy: proxy)
+            if error.stage == .proxyTunnel { error.proxyConnectTime = tcpConnectTime }
             options.logger.debug(
                 "proxy tunnel failed",
                 metadata: [
@@ -183,7 +184,8 @@ public final class HTTPProxyTransport: Transport {
         }
     }
 
-    public var pollDescriptor: Int32 { socket }
+    /// The tunnel's socket, or -1 once closed (the number may already belong to another descriptor then).
+    public var pollDescriptor: Int32 { easy == nil ? -1 : socket }
 
     public var supportsHalfClose: Bool { proxyScheme == .http }
 
@@ -211,8 +213,8 @@ public final class HTTPProxyTransport: Transport {
         }
     }
 
-    /// Half-closes the TCP connection to the proxy, which a plain http:// proxy passes on to the server
-    /// (squid does; tinyproxy closes both directions). Through an https:// proxy this does nothing: the TLS
+    /// Half-closes the TCP connection to the proxy. Whether the proxy passes that on is its choice: squid 5 and
+    /// tinyproxy 1.11 end the whole tunnel instead (docs/TRANSPORT.md). Through an https:// proxy this does nothing: the TLS
     /// layer cannot be half-closed (``supportsHalfClose`` is `false`).
     public func shutdownWrite() throws {
         guard easy != nil else { throw closedError() }

@@ -86,8 +86,17 @@ struct ProxyExchangeOutcome {
                 "\(where_) refused the tunnel to \(target) (\(reply)): its rules forbid CONNECT to this host or "
                     + "port \(target.port); ask the proxy's administrator to allow it"
             )
-        case 300...:
+        case 400...599:
             return make(.proxyTunnel, .proxyRefused, "\(where_) refused the tunnel to \(target) (\(reply))")
+        case 100...399:
+            // A redirect or an interim answer is no answer to CONNECT: something that is not a tunnelling proxy
+            // (or a captive portal) is listening there.
+            return make(
+                .proxyTunnel,
+                .proxyProtocolViolation,
+                "\(where_) answered CONNECT with \(reply), which is not a CONNECT answer (a redirect or a portal?); "
+                    + "check that this is the proxy's address"
+            )
         default:
             break
         }

@@ -86,7 +86,15 @@ public final class Relay {
                 if outputIsSocket {
                     _ = shutdown(output, Int32(SHUT_WR))
                 } else {
-                    _ = Glibc.close(output)
+                    // The reader sees end of file once our copy of the pipe is gone. Put /dev/null in its place
+                    // rather than closing the descriptor: a later open() (the trace file) must never become fd 1.
+                    let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                    if null >= 0 {
+                        _ = dup2(null, output)
+                        _ = Glibc.close(null)
+                    } else {
+                        _ = Glibc.close(output)
+                    }
                 }
                 outputShut = true
             }

@@ -1,6 +1,6 @@
 /// Why opening or using a transport failed, and at which stage.
 ///
-/// The ``category`` decides the command-line exit code (``Category/exitCode``); ``description`` is written for
+/// The ``category`` decides the command-line exit code (TTClient maps it); ``description`` is written for
 /// the person at the terminal: what failed, where (host:port), and what to do. It never contains a password.
 public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The step of building a connection that failed.
@@ -25,42 +25,26 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         }
         private let code: Code
 
-        /// A bug or a failure of the system (out of memory, libcurl missing a feature). Exit 1.
+        /// A bug or a failure of the system (out of memory, libcurl missing a feature).
         public static let internalError = Category(code: .internalError)
-        /// A bad address, proxy URL or config file. Exit 2.
+        /// A bad address, proxy URL or config file.
         public static let configuration = Category(code: .configuration)
-        /// The proxy's name does not resolve, or it refused or did not accept the TCP connection. Exit 3.
+        /// The proxy's name does not resolve, or it refused or did not accept the TCP connection.
         public static let proxyUnreachable = Category(code: .proxyUnreachable)
-        /// The proxy answered 407: credentials are missing or were rejected. Exit 4.
+        /// The proxy answered 407: credentials are missing or were rejected.
         public static let proxyAuthenticationRequired = Category(code: .proxyAuthenticationRequired)
-        /// The proxy refused the tunnel (403, 405, other 4xx and 5xx but 502-504). Exit 5.
+        /// The proxy refused the tunnel (403, 405, other 4xx and 5xx but 502-504).
         public static let proxyRefused = Category(code: .proxyRefused)
-        /// The proxy could not reach the target (502, 503, 504). Exit 6.
+        /// The proxy could not reach the target (502, 503, 504).
         public static let proxyGatewayFailure = Category(code: .proxyGatewayFailure)
-        /// The proxy's answer is not a valid CONNECT answer (garbage, TLS, oversized, closed). Exit 7.
+        /// The proxy's answer is not a valid CONNECT answer (garbage, TLS, oversized, closed).
         public static let proxyProtocolViolation = Category(code: .proxyProtocolViolation)
-        /// A direct connection to the server failed (name, refused, unreachable). Exit 8.
+        /// A direct connection to the server failed (name, refused, unreachable).
         public static let serverUnreachable = Category(code: .serverUnreachable)
-        /// The deadline passed; ``TransportError/stage`` says where. Exit 12.
+        /// The deadline passed; ``TransportError/stage`` says where.
         public static let timedOut = Category(code: .timedOut)
         /// An established connection was closed or reset by the peer.
         public static let connectionClosed = Category(code: .connectionClosed)
-
-        /// The exit code of DESIGN.md §4 for this category (`connectionClosed` counts as internal, 1, because
-        /// callers above the transport decide what a closed session means).
-        public var exitCode: Int32 {
-            switch code {
-            case .internalError, .connectionClosed: 1
-            case .configuration: 2
-            case .proxyUnreachable: 3
-            case .proxyAuthenticationRequired: 4
-            case .proxyRefused: 5
-            case .proxyGatewayFailure: 6
-            case .proxyProtocolViolation: 7
-            case .serverUnreachable: 8
-            case .timedOut: 12
-            }
-        }
 
         public var description: String {
             switch code {
@@ -90,6 +74,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
     public var libcurlCode: Int?
     /// The human explanation: what failed, where, and what to do.
     public var message: String
+    /// How long the TCP (and TLS) connect to the proxy took, when the failure came after it (stage
+    /// ``Stage/proxyTunnel``), so a stage-by-stage report can show the proxy stage as passed.
+    public var proxyConnectTime: Duration?
 
     /// Creates an error; `message` must already be free of secrets.
     public init(

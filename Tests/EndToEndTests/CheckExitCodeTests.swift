@@ -119,6 +119,8 @@ struct CheckExitCodeTests {
         defer { Task { await proxy.stop() } }
         let none = try await tool(["--proxy", proxy.address, "127.0.0.1:5000"], home: home)
         #expect(none.status == 4)
+        // The proxy itself was reached: that stage passed, the CONNECT failed.
+        #expect(none.standardOutput.contains("✓ proxy"))
         #expect(none.standardOutput.contains("✗ tunnel"))
         #expect(none.standardOutput.contains("it offers Basic"))
         #expect(none.standardOutput.contains("--proxy-user USER:PASS"))

@@ -27,6 +27,25 @@ struct PingAndTraceTests {
         #expect(result.standardError.isEmpty)
     }
 
+    @Test("Ctrl-C stops tt-ping early and it still prints the statistics, like ping(8)")
+    func interruptPrintsStatistics() async throws {
+        let server = try await ServerProcess.start()
+        defer { Task { await server.stop() } }
+        let ping = try RunningProcess(
+            BuiltProducts.executable("tt-ping"),
+            ["-c", "1000", "-i", "0.1", "-P", String(server.port), "127.0.0.1"]
+        )
+        try await ping.waitForOutput(containing: "seq=2 ")
+        let status = await ping.stop(signal: SIGINT)
+        #expect(status == 0, "\(ping.outputSoFar)")
+        let output = ping.outputSoFar
+        #expect(output.contains("--- 127.0.0.1 TMSS10Ping statistics ---"))
+        let summary = try #require(output.firstMatch(of: /(\d+) packets transmitted, (\d+) received/))
+        let transmitted = try #require(Int(summary.output.1))
+        #expect((2..<1000).contains(transmitted))
+        #expect(output.contains("round-trip min/avg/max = "))
+    }
+
     @Test("tt-ping against a closed port or an unresolvable name exits 1 with one clear line")
     func pingFailures() async throws {
         let home = try TemporaryDirectory()

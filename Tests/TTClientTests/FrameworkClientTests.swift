@@ -224,3 +224,76 @@ private final class EventLog: Sendable {
         events.withLock { $0.filter { if case .reconnecting = $0 { true } else { false } }.count }
     }
 }
+
+@Suite("FrameworkClient never repeats a request the server may have acted on")
+struct FrameworkClientRetrySafetyTests {
+    @Test("a connection that breaks in the middle of an answer is reported, not retried on a new connection")
+    func noRetryAfterPartialAnswer() async throws {
+        let server = try await PartialAnswerServer.start(answerBytes: 2)
+        let config = ClientConfiguration(
+            server: Endpoint(host: "127.0.0.1", port: server.port),
+            connectTimeout: .seconds(5),
+            requestTimeout: .seconds(5),
+            reconnect: .once
+        )
+        let failure = try await runBlocking { () -> FrameworkClientError? in
+            let client = FrameworkClient(configuration: config, trace: .disabled)
+            do {
+                try client.ping()
+                return nil
+            } catch let error as FrameworkClientError { return error } catch { return nil }
+        }
+        let error = try #require(failure)
+        #expect(error.category == .serverUnreachable)
+        #expect(server.connections == 1)
+        await server.stop()
+    }
+
+    @Test("a request too large for one frame is a usage error and leaves the session usable")
+    func oversizedRequest() async throws {
+        let server = try await TestServer.start()
+        var limits = ProtocolLimits.default
+        limits.maxFrameSize = 4096
+        let config = ClientConfiguration(
+            server: Endpoint(host: server.host, port: server.port),
+            connectTimeout: .seconds(5),
+            limits: limits
+        )
+        let (failure, pingAfter) = try await runBlocking { () throws -> (FrameworkClientError?, ReturnCode) in
+            let client = FrameworkClient(configuration: config, trace: .disabled)
+            try client.connect()
+            // Random bytes do not compress: the frame would exceed 4 KiB.
+            let payload = (0..<64 * 1024).map { _ in UInt8.random(in: 0...255) }
+            var caught: FrameworkClientError?
+            do {
+                _ = try client.send(RequestPacket(function: .echo, payload: payload))
+            } catch let error as FrameworkClientError { caught = error }
+            return (caught, try client.ping().rc)
+        }
+        let error = try #require(failure)
+        #expect(error.category == .usage)
+        #expect(error.message.contains("cannot be sent"))
+        #expect(pingAfter == .requestOK)
+        await server.stop()
+    }
+}
+
+@Suite("Exit codes")
+struct ExitCodeMappingTests {
+    @Test("every transport failure category maps to the exit code of DESIGN.md §4", arguments: [
+        (TransportError.Category.configuration, Int32(2)),
+        (.proxyUnreachable, 3),
+        (.proxyAuthenticationRequired, 4),
+        (.proxyRefused, 5),
+        (.proxyGatewayFailure, 6),
+        (.proxyProtocolViolation, 7),
+        (.serverUnreachable, 8),
+        (.connectionClosed, 8),
+        (.timedOut, 12),
+        (.internalError, 1),
+    ])
+    func transportCategories(category: TransportError.Category, exitCode: Int32) {
+        let error = TransportError(stage: .proxyTunnel, category: category, message: "m")
+        #expect(FrameworkClientError(error).category.exitCode == exitCode)
+    }
+}

@@ -34,3 +34,35 @@ struct KnownServersTests {
         }
     }
 }
+
+@Suite("Known-servers file fails closed")
+struct KnownServersFailClosedTests {
+    @Test("a file that exists but cannot be read is an error, never 'no server known'")
+    func unreadableFileIsAnError() throws {
+        // A directory where the file should be: it exists, and reading it fails.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("known-dir-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            try KnownServers(path: path).fingerprint(for: "host:5000")
+        } throws: { error in
+            guard case .unopenable(let reported, _) = error as? KnownServersError else { return false }
+            return reported == path
+        }
+    }
+
+    @Test("a stray non-UTF-8 byte spoils only its own line")
+    func invalidBytesFailTheirLine() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("known-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("known_servers").path
+        let bytes = Array("host:5000 SHA256:abc\n".utf8) + [0x23, 0xE9, 0x0A] + Array("other:1 \u{FF}\n".utf8)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let file = KnownServers(path: path)
+        #expect(try file.fingerprint(for: "host:5000") == "SHA256:abc")
+        #expect(throws: KnownServersError.unreadable(path: path, line: 3)) {
+            try file.fingerprint(for: "missing:1")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Testing
 import TTClient
+import TTProtocol
 
 @Suite("Logon string -S user:password@server:port")
 struct LogonStringTests {
@@ -79,5 +80,24 @@ struct LogonStringTests {
         } catch {
             #expect(!error.description.contains("Sup3rSecret"))
         }
+    }
+}
+
+@Suite("Secrets stay out of dump() and debuggers")
+struct RedactionTests {
+    @Test("dumping credentials, login payloads, identities and session keys never shows the secret")
+    func dumpRedacts() throws {
+        let identity = ServerIdentity.generate()
+        let pem = try identity.pemRepresentation()
+        let secretKey = pem.split(separator: "\n")[1]
+        var text = ""
+        dump(Credentials(user: "fred", password: "Dump-S3cret"), to: &text)
+        dump(LoginPayload(user: "fred", password: "Dump-S3cret"), to: &text)
+        dump(identity, to: &text)
+        dump(ServerHandshake(identity: identity), to: &text)
+        #expect(text.contains("fred"))
+        #expect(!text.contains("Dump-S3cret"))
+        #expect(!text.contains(secretKey))
+        #expect(text.contains(identity.fingerprint.description))
     }
 }

