@@ -2,10 +2,10 @@ import Foundation
 
 /// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).
 ///
-/// See ``PasswordHash`` for the hash formats understood; an entry in any other format makes loading fail, so a
+/// See ``HtpasswdHash`` for the hash formats understood; an entry in any other format makes loading fail, so a
 /// misconfigured proxy never starts with a user who can never log in.
 public struct HtpasswdFile: Sendable {
-    private let entries: [String: PasswordHash]
+    private let entries: [String: HtpasswdHash]
 
     /// The user names in the file.
     public var users: [String] { entries.keys.sorted() }
@@ -23,7 +23,7 @@ public struct HtpasswdFile: Sendable {
 
     /// Parses htpasswd text; `path` only names the source in errors.
     public init(parsing text: String, path: String = "<htpasswd>") throws(HtpasswdError) {
-        var entries: [String: PasswordHash] = [:]
+        var entries: [String: HtpasswdHash] = [:]
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
@@ -34,7 +34,7 @@ public struct HtpasswdFile: Sendable {
             let stored = line[line.index(after: colon)...]
             // Some tools append `:comment` fields; the hash itself never contains a colon.
             let hash = stored.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            guard let parsed = PasswordHash(String(hash)) else {
+            guard let parsed = HtpasswdHash(String(hash)) else {
                 throw HtpasswdError(
                     path: path,
                     line: offset + 1,

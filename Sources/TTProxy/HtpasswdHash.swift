@@ -1,7 +1,6 @@
 import CCrypto
 import Foundation
 
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +11,7 @@ import Glibc
 /// default), SHA-1 (`{SHA}`, `-s`), and the system crypt(3) formats (`$1$`, `$5$` `-2`, `$6$` `-5`, DES `-d`).
 /// bcrypt and crypt(3) use libcrypt (libxcrypt) loaded at run time; MD5 and SHA-1 use OpenSSL's libcrypto.
 /// Plain-text entries (`htpasswd -p`) are refused: they are not hashes.
-enum PasswordHash: Sendable {
+enum HtpasswdHash: Sendable {
     case sha1(digest: [UInt8])
     case apr1(salt: String, encoded: String)
     case crypt(String)
@@ -99,11 +98,14 @@ enum PasswordHash: Sendable {
     }
 }
 
+/// Equal lengths are compared by libcrypto's `CRYPTO_memcmp`; the lengths themselves are not secret.
 private func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     guard lhs.count == rhs.count else { return false }
-    var difference: UInt8 = 0
-    for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-    return difference == 0
+    return lhs.withUnsafeBufferPointer { left in
+        rhs.withUnsafeBufferPointer { right in
+            CCrypto_constantTimeEqual(left.baseAddress, right.baseAddress, left.count) == 1
+        }
+    }
 }
 
 /// One-shot legacy digests from libcrypto, for verifying old htpasswd formats only.
