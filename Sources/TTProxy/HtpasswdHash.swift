@@ -125,30 +125,34 @@ enum Digest {
     }
 }
 
-/// crypt(3) from libcrypt, loaded at run time so the proxy still runs (without bcrypt) where libcrypt is absent.
+/// crypt_r(3) from libcrypt, loaded at run time so the proxy still runs (without bcrypt) where libcrypt is absent.
 enum SystemCrypt {
-    private typealias CryptFunction = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>) ->
-        UnsafeMutablePointer<CChar>?
+    private typealias CryptFunction = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer)
+        -> UnsafeMutablePointer<CChar>?
+
+    /// Bytes for one `struct crypt_data`: 32768 in libxcrypt (`/usr/include/crypt.h` here), 131232 in the libcrypt
+    /// glibc shipped before 2.28. The larger one fits both.
+    private static let dataSize = 131_232
 
     private static let function: CryptFunction? = {
         for name in ["libcrypt.so.1", "libcrypt.so.2", "libcrypt.so"] {
-            if let handle = dlopen(name, RTLD_NOW), let symbol = dlsym(handle, "crypt") {
+            if let handle = dlopen(name, RTLD_NOW), let symbol = dlsym(handle, "crypt_r") {
                 return unsafeBitCast(symbol, to: CryptFunction.self)
             }
         }
         return nil
     }()
 
-    /// crypt() returns a pointer to one static buffer, so calls are serialised.
-    private static let lock = NSLock()
-
     static var isAvailable: Bool { function != nil }
 
+    /// Hashes `password` with `setting`; `nil` when libcrypt is absent or rejects the setting.
     static func crypt(_ password: String, setting: String) -> String? {
         guard let function else { return nil }
-        return lock.withLock {
-            guard let result = function(password, setting), result.pointee != UInt8(ascii: "*") else { return nil }
-            return String(cString: result)
-        }
+        // crypt_r keeps all its state in its own zeroed `crypt_data`, so checks on different threads run in
+        // parallel; plain crypt() shares one static buffer and would need a process-wide lock.
+        guard let data = calloc(1, dataSize) else { return nil }
+        defer { free(data) }
+        guard let result = function(password, setting, data), result.pointee != UInt8(ascii: "*") else { return nil }
+        return String(cString: result)
     }
 }
