@@ -6,6 +6,9 @@ import Foundation
 /// misconfigured proxy never starts with a user who can never log in.
 public struct HtpasswdFile: Sendable {
     private let entries: [String: HtpasswdHash]
+    /// Checked for unknown users: a hash of the file's most common format and work factor, so a wrong user name
+    /// takes as long to refuse as a wrong password and the answer time does not tell which names exist.
+    let decoy: HtpasswdHash?
 
     /// The user names in the file.
     public var users: [String] { entries.keys.sorted() }
@@ -46,11 +49,18 @@ public struct HtpasswdFile: Sendable {
             entries[user] = parsed
         }
         self.entries = entries
+        let classes = Dictionary(grouping: entries.keys.sorted()) { entries[$0]!.costClass }
+        let dominant = classes.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
+        self.decoy = dominant.flatMap { entries[$0.value[0]] }
     }
 
     /// Whether `user` exists and `password` matches its hash. bcrypt is slow by design: call it off event loops.
     public func verify(user: String, password: String) -> Bool {
-        guard let hash = entries[user] else { return false }
+        guard let hash = entries[user] else {
+            // The result is thrown away: the decoy belongs to some real user, but the name given is not theirs.
+            _ = decoy?.matches(password)
+            return false
+        }
         return hash.matches(password)
     }
 }

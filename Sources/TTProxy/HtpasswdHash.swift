@@ -48,6 +48,21 @@ enum HtpasswdHash: Sendable {
         }
     }
 
+    /// The format and work factor without salt or digest (`$2y$05$`, `$6$rounds=9999$`, `apr1`): hashes of one
+    /// class take about as long to check.
+    var costClass: String {
+        switch self {
+        case .sha1: return "sha1"
+        case .apr1: return "apr1"
+        case .crypt(let stored):
+            guard stored.hasPrefix("$") else { return "des" }
+            if stored.hasPrefix("$2") { return String(stored.prefix(7)) }
+            let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
+            let rounds = fields.count > 2 && fields[2].hasPrefix("rounds=") ? fields[2] + "$" : ""
+            return "$\(fields[1])$\(rounds)"
+        }
+    }
+
     private static func isCryptCharacter(_ character: Character) -> Bool {
         character.isASCII && (character.isLetter || character.isNumber || character == "." || character == "/")
     }

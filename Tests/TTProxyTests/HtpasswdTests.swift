@@ -3,6 +3,10 @@ import Synchronization
 @testable import TTProxy
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Checking htpasswd passwords: concurrency of the slow hashes and what an unknown user costs.
 @Suite("htpasswd verification")
 struct HtpasswdTests {
@@ -50,6 +54,47 @@ struct HtpasswdTests {
         #expect(samples >= 5, "too few samples while checks ran: \(samples)")
         #expect(overlapping * 2 > samples, "two or more checks runnable in \(overlapping) of \(samples) samples")
     }
+
+    /// Two cost-9 bcrypt users and one SHA-1 user: bcrypt is the file's dominant format.
+    static let mostlyBcrypt = [
+        bcrypt9,
+        "erin:$2y$09$2Wb3id6N/qcv5/oqLhFHIuFnqq.lMnIYojLViQY6HI5v4UwrXyIZS",
+        "frank:{SHA}+TZn7fWZ46mKKiU5vLTP4edh7sM=",
+    ].joined(separator: "\n")
+
+    @Test("an unknown user is refused after a check as slow as a known user's, whatever the password")
+    func unknownUserCostsAsMuch() throws {
+        let file = try HtpasswdFile(parsing: Self.mostlyBcrypt)
+        // CPU time, not wall time: it does not depend on what else the machine is doing.
+        let known = cpuTime { #expect(!file.verify(user: "erin", password: "wrong")) }
+        for (user, password) in [("mallory", "wrong"), ("mallory", "many-cores"), ("Erin", "erin-pass"), ("", "")] {
+            let unknown = cpuTime { #expect(!file.verify(user: user, password: password)) }
+            #expect(unknown > known / 2, "unknown user \(user): \(unknown) s of CPU; known user: \(known) s")
+        }
+        #expect(file.verify(user: "erin", password: "erin-pass"))
+        #expect(file.verify(user: "frank", password: "frank-pass"))
+    }
+
+    @Test("the decoy is a hash of the most common format and work factor in the file")
+    func decoyFollowsTheFile() throws {
+        #expect(try HtpasswdFile(parsing: Self.mostlyBcrypt).decoy?.costClass == "$2y$09$")
+        let apr1 = "bob:$apr1$GQxSHb5K$e7BbRKPHhV36gxJkubWdN/\ngina:$apr1$NUCA.phd$.6QcxqLa81lHEYkQYH6C40"
+        #expect(try HtpasswdFile(parsing: apr1 + "\n" + Self.bcrypt9).decoy?.costClass == "apr1")
+        #expect(try HtpasswdFile(parsing: "# no users\n").decoy == nil)
+        #expect(try !HtpasswdFile(parsing: "# no users\n").verify(user: "anyone", password: ""))
+    }
+}
+
+/// The CPU time the calling thread spends in `body`, in seconds.
+private func cpuTime(_ body: () -> Void) -> Double {
+    func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+    let start = now()
+    body()
+    return now() - start
 }
 
 /// The scheduler state letter of a thread of this process (`TASK` is `PID/task/TID` from `/proc/thread-self`).
