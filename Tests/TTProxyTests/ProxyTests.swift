@@ -292,6 +292,55 @@ struct ProxyTests {
         }
     }
 
+    /// Opens a tunnel to an echo server, runs `shutdown(grace:)` once it is open, and meanwhile runs `client`
+    /// on the open tunnel. Returns how long the shutdown took and what the client returned.
+    private func shutdownWithTunnel<T: Sendable>(
+        grace: Duration,
+        client body: @escaping @Sendable (RawClient, [UInt8]) throws -> T
+    ) async throws -> (Duration, T, Int) {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let tunnelOpen = Atomic<Bool>(false)
+        async let clientSide = onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let (head, rest) = try client.readHead()
+            guard statusLine(head) == "HTTP/1.1 200 Connection established" else {
+                throw RawClientError(description: "no tunnel: \(head)")
+            }
+            tunnelOpen.store(true, ordering: .releasing)
+            return try body(client, rest)
+        }
+        for _ in 0..<1000 where !tunnelOpen.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+        let start = ContinuousClock.now
+        await proxy.server.shutdown(grace: grace)
+        let elapsed = ContinuousClock.now - start
+        return (elapsed, try await clientSide, proxy.server.connectionCount)
+    }
+
+    @Test("shutdown lets an open tunnel run for the grace period, then closes it")
+    func shutdownClosesAfterGrace() async throws {
+        let (elapsed, end, remaining) = try await shutdownWithTunnel(grace: .milliseconds(500)) { client, _ in
+            client.readToEnd(timeout: .seconds(10)).end
+        }
+        #expect(end == .eof)
+        #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(8))
+        #expect(remaining == 0)
+    }
+
+    @Test("shutdown returns as soon as the last tunnel ends, well before the grace period")
+    func shutdownEndsWithLastTunnel() async throws {
+        let (elapsed, echoed, remaining) = try await shutdownWithTunnel(grace: .seconds(30)) { client, rest in
+            usleep(200_000)
+            return try client.exchange(Array("last words".utf8), prefix: rest).bytes
+        }
+        #expect(echoed == Array("last words".utf8))
+        #expect(elapsed < .seconds(15))
+        #expect(remaining == 0)
+    }
+
     @Test("request lines are sanitised in the log: no control characters, no user information")
     func logSanitising() {
         let entry = AccessLogEntry(
