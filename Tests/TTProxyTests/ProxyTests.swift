@@ -266,6 +266,85 @@ struct ProxyTests {
         #expect(third == "HTTP/1.1 503 Service Unavailable")
     }
 
+    @Test("a connection past the limit gets 503 at once, before sending anything, and is closed")
+    func connectionLimitWithoutRequest() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.maxConnections = 1 }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let (first, second, end) = try await onThread {
+            let first = try RawClient(port: port)
+            try first.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let firstHead = statusLine(try first.readHead().head)
+            let second = try RawClient(port: port)
+            let (head, _) = try second.readHead(timeout: .seconds(5))
+            return (firstHead, head, second.readToEnd(timeout: .seconds(5)).end)
+        }
+        #expect(first == "HTTP/1.1 200 Connection established")
+        #expect(statusLine(second) == "HTTP/1.1 503 Service Unavailable")
+        #expect(end == .eof)
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.outcome == "connection-limit")
+    }
+
+    @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
+    func headTimeout() async throws {
+        let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(300) }
+        defer { Task { await proxy.stop() } }
+        let port = proxy.port
+        let (head, body, end, elapsed) = try await onThread {
+            let client = try RawClient(port: port)
+            let start = ContinuousClock.now
+            try client.send("CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Slow: ")
+            let (head, rest) = try client.readHead(timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - start
+            let (body, end) = client.readToEnd(timeout: .seconds(5))
+            return (head, String(decoding: rest + body, as: UTF8.self), end, elapsed)
+        }
+        #expect(statusLine(head) == "HTTP/1.1 408 Request Timeout")
+        #expect(body.contains("within 300 ms"))
+        #expect(end == .eof)
+        #expect(elapsed >= .milliseconds(250))
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.status == 408 && log.first?.outcome == "head-timeout")
+    }
+
+    @Test("after a 407 the retry has its own head timeout")
+    func headTimeoutAfterChallenge() async throws {
+        let proxy = try await TestProxy.start {
+            $0.headTimeout = .milliseconds(300)
+            $0.users = Self.users
+        }
+        defer { Task { await proxy.stop() } }
+        let port = proxy.port
+        let (first, second) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:9"))
+            let (first, rest) = try client.readHead()
+            let length = Int(first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16))!
+            _ = try client.read(exactly: length - rest.count)
+            return (first, try client.readHead(timeout: .seconds(5)).head)
+        }
+        #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
+        #expect(statusLine(second) == "HTTP/1.1 408 Request Timeout")
+    }
+
+    @Test("the head timeout does not touch a tunnel that outlives it")
+    func headTimeoutSparesTunnels() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(200) }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let echoed = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let (_, rest) = try client.readHead()
+            usleep(600_000)
+            return try client.exchange(Array("still here".utf8), prefix: rest).bytes
+        }
+        #expect(echoed == Array("still here".utf8))
+    }
+
     @Test("the access log has time, client, request line, status and byte counts, and never the credentials")
     func accessLog() async throws {
         let echo = try await EchoServer.start()
