@@ -179,7 +179,8 @@ struct ProxyTests {
 
     @Test("a closed target port gets 502 naming the target and the reason")
     func refusedTarget() async throws {
-        let closedPort = try freeLoopbackPort()
+        let closed = try ClosedPort()
+        let closedPort = closed.port
         let proxy = try await TestProxy.start()
         defer { Task { await proxy.stop() } }
         let result = try await answer(to: connectRequest("127.0.0.1:\(closedPort)"), proxy: proxy)
@@ -187,6 +188,7 @@ struct ProxyTests {
         #expect(result.body.contains("127.0.0.1:\(closedPort)") && result.body.contains("refused"))
         let log = try await proxy.waitForAccessLog(count: 1)
         #expect(log.first?.outcome == "connect-failed")
+        withExtendedLifetime(closed) {}
     }
 
     @Test("a target name that does not resolve gets 502")
@@ -428,6 +430,34 @@ struct ProxyTests {
         )
         #expect(entry.description == "1970-01-01T00:00:00.000Z 127.0.0.1:1 \"\" 400 malformed up=0 down=0 ms=3")
     }
+}
+
+/// A loopback port bound but not listening: connecting is refused, and while this lives no other test can
+/// take the port (a port found free and released at once can be handed to a parallel test's listener).
+final class ClosedPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let descriptor = self.descriptor
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard ok else {
+            close(descriptor)
+            throw RawClientError(description: "closed port: \(errno)")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
 }
 
 /// A listener whose accept queue is full (backlog 0, never accepts): new SYNs are dropped, so dialing it hangs.
