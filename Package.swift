@@ -55,7 +55,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
-        .target(name: "TTProxy", dependencies: ["CCrypto", logging] + nio, swiftSettings: strictSettings),
+        .target(
+            name: "TTProxy",
+            dependencies: ["CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            swiftSettings: strictSettings
+        ),
         // Argument parsing shared by the executables (proxy flags, logon string, output).
         .target(
             name: "TTCommandLine",
