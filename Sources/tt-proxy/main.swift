@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import NIOCore
+import TTCommandSupport
 import TTProxy
 
 /// `tt-proxy`: a small HTTP CONNECT proxy, or with `--scenario` a scripted misbehaving one for tests.
@@ -17,22 +18,9 @@ struct TTProxyCommand: AsyncParsableCommand {
             """
     )
 
-    /// Like ArgumentParser's `main`, but a usage error exits with 2 (the tt-connect convention), not 64.
+    /// Usage errors exit with 2, like every tt-connect tool (ArgumentParser would use 64).
     static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            exit(withError: error)
-        }
+        await CommandRunner.main(Self.self)
     }
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on; repeatable; port 0 picks a free port.", valueName: "HOST:PORT"))
