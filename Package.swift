@@ -55,24 +55,34 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
-        .target(name: "TTProxy", dependencies: ["CCrypto", logging] + nio, swiftSettings: strictSettings),
-        // Argument parsing shared by the executables (proxy flags, logon string, output).
+        .target(
+            name: "TTProxy",
+            dependencies: ["CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            swiftSettings: strictSettings
+        ),
+        // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
+        .target(name: "TTCommandSupport", dependencies: [argumentParser], swiftSettings: strictSettings),
+        // The client tools' commands and option groups (proxy flags, logon string, stage printer).
         .target(
             name: "TTCommandLine",
-            dependencies: ["TTClient", "TTTransport", argumentParser, logging],
+            dependencies: ["TTClient", "TTTransport", "TTCommandSupport", argumentParser, logging],
             swiftSettings: strictSettings
         ),
 
-        .executableTarget(name: "tt-connect", dependencies: ["TTCommandLine"], swiftSettings: strictSettings),
-        .executableTarget(name: "tt-ping", dependencies: ["TTCommandLine"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "tt-connect",
+            dependencies: ["TTCommandLine", "TTCommandSupport"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "tt-ping", dependencies: ["TTCommandLine", "TTCommandSupport"], swiftSettings: strictSettings),
         .executableTarget(
             name: "tt-server",
-            dependencies: ["TTServer", argumentParser, logging] + nio,
+            dependencies: ["TTServer", "TTCommandSupport", argumentParser, logging] + nio,
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "tt-proxy",
-            dependencies: ["TTProxy", argumentParser, logging] + nio,
+            dependencies: ["TTProxy", "TTCommandSupport", argumentParser, logging] + nio,
             swiftSettings: strictSettings
         ),
 
@@ -89,7 +99,7 @@ let package = Package(
         .testTarget(name: "TTProxyTests", dependencies: ["TTProxy", "TTTestSupport"] + nio, swiftSettings: strictSettings),
         .testTarget(
             name: "TTClientTests",
-            dependencies: ["TTClient", "TTCommandLine", "TTTestSupport"],
+            dependencies: ["TTClient", "TTCommandLine", "TTCommandSupport", "TTTransport", "TTTestSupport", argumentParser],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TTTestSupport"], swiftSettings: strictSettings),

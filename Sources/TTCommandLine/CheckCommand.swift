@@ -3,6 +3,7 @@ import Foundation
 import TTClient
 import TTProtocol
 import TTTransport
+import TTCommandSupport
 
 /// `tt-connect [check]`: reach the server stage by stage, print each stage as it completes, exit with the code
 /// of the first failure.

@@ -1,4 +1,5 @@
 import Foundation
+import TTCommandSupport
 
 /// The stages of one `check` as they complete, printed at once as lines (or kept for the JSON object).
 ///

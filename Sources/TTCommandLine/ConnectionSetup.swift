@@ -3,6 +3,7 @@ import Logging
 import TTClient
 import TTProtocol
 import TTTransport
+import TTCommandSupport
 
 /// Everything a tool resolved from its flags before touching the network.
 struct ConnectionPlan: Sendable {

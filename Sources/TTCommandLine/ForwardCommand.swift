@@ -2,6 +2,7 @@ public import ArgumentParser
 import Dispatch
 import Foundation
 import TTClient
+import TTCommandSupport
 import TTTransport
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import TTCommandSupport
 import TTTransport
 
 #if canImport(Glibc)

@@ -1,3 +1,5 @@
+import TTCommandSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import TTClient
+import TTCommandSupport
 
 /// `tt-connect ping`: `tt-ping` with all of `tt-connect`'s options.
 public struct PingCommand: ParsableCommand {

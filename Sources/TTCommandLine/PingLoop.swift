@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TTClient
 import TTTransport
+import TTCommandSupport
 
 /// Set by SIGINT while pinging: the loop stops and still prints its statistics, as ping(8) does.
 private let interrupted = Atomic<Bool>(false)

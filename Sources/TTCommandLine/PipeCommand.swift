@@ -1,5 +1,6 @@
 public import ArgumentParser
 import TTClient
+import TTCommandSupport
 import TTTransport
 
 #if canImport(Glibc)

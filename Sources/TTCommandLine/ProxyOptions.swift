@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TTClient
 import TTTransport
+import TTCommandSupport
 
 /// The proxy flags every tool shares, and the config file naming a connection.
 public struct ProxyOptions: ParsableArguments, Sendable {

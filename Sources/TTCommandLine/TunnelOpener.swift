@@ -1,6 +1,7 @@
 import Foundation
 import TTClient
 import TTTransport
+import TTCommandSupport
 
 /// Opens a raw byte stream to a target over a route (no framework handshake): what `pipe` and `forward` relay.
 enum TunnelOpener {

@@ -4,6 +4,9 @@ import NIOPosix
 
 /// The normal proxy: reads CONNECT request heads, checks them, dials the target and hands over to the glue.
 ///
+/// A client past the connection limit is answered `503` as soon as it connects. Each request head must arrive
+/// within the head timeout, or the client gets `408`.
+///
 /// States: reading a head → authenticating (hashes are checked on the thread pool) → dialing → tunnelling
 /// (this handler removes itself). A `407` keeps the connection for the client's retry; other refusals end it
 /// with a lingering close, so the answer is not lost to a reset when the client has sent more than we read.
@@ -22,6 +25,8 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var requests = 0
     private var record: RequestRecord?
+    /// Fires `408` unless a whole head arrives first; armed while reading a head.
+    private var headDeadline: Scheduled<Void>?
     private let configuration: ProxyServerConfiguration
     private let overLimit: Bool
 
@@ -29,6 +34,23 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.configuration = configuration
         self.overLimit = overLimit
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armHeadDeadline(context: context)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        // Refused before reading anything: waiting for a head would let a flood of clients hold descriptors.
+        guard overLimit else { return }
+        begin(context: context, requestLine: "(over the connection limit)")
+        refuse(
+            context: context,
+            status: 503,
+            outcome: "connection-limit",
+            message: "tt-proxy: too many connections (limit \(configuration.maxConnections)); try again later"
+        )
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -63,6 +85,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
+        disarmHeadDeadline()
         record?.finish()
         context.fireChannelInactive()
     }
@@ -73,8 +96,34 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Request handling
 
+    private func armHeadDeadline(context: ChannelHandlerContext) {
+        let timeout = configuration.headTimeout
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            guard self.state == .readingHead else { return }
+            self.begin(context: context, requestLine: "(no complete request head)")
+            self.refuse(
+                context: context,
+                status: 408,
+                outcome: "head-timeout",
+                message: "tt-proxy: the request head did not arrive within \(Self.describe(timeout)); "
+                    + "send the whole CONNECT request head at once"
+            )
+        }
+    }
+
+    private func disarmHeadDeadline() {
+        headDeadline?.cancel()
+        headDeadline = nil
+    }
+
+    private static func describe(_ amount: TimeAmount) -> String {
+        let milliseconds = amount.nanoseconds / 1_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+
     private func processHead(context: ChannelHandlerContext) {
         guard let result = parser.next() else { return }
+        disarmHeadDeadline()
         requests += 1
         switch result {
         case .tooLarge:
@@ -126,12 +175,13 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                 message: "tt-proxy: the CONNECT target must be host:port or [IPv6]:port with a port 1-65535"
             )
         }
-        guard !overLimit, requests <= Self.maxRequestsPerConnection else {
+        guard requests <= Self.maxRequestsPerConnection else {
             return refuse(
                 context: context,
                 status: 503,
-                outcome: "connection-limit",
-                message: "tt-proxy: too many connections (limit \(configuration.maxConnections)); try again later"
+                outcome: "request-limit",
+                message: "tt-proxy: too many requests on one connection (limit \(Self.maxRequestsPerConnection)); "
+                    + "open a new connection"
             )
         }
         guard let users = configuration.users else {
@@ -170,6 +220,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         record = nil
         // The client retries on this connection; what it sent after the head is its next request.
         state = .readingHead
+        armHeadDeadline(context: context)
         if var pending = early.take() { parser.append(&pending) }
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         if inputEnded {
@@ -264,6 +315,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         record?.finish()
         record = nil
         state = .draining
+        disarmHeadDeadline()
         early = nil
         _ = parser.takeRemainder()
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }

@@ -2,10 +2,13 @@ import Foundation
 
 /// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).
 ///
-/// See ``PasswordHash`` for the hash formats understood; an entry in any other format makes loading fail, so a
+/// See ``HtpasswdHash`` for the hash formats understood; an entry in any other format makes loading fail, so a
 /// misconfigured proxy never starts with a user who can never log in.
 public struct HtpasswdFile: Sendable {
-    private let entries: [String: PasswordHash]
+    private let entries: [String: HtpasswdHash]
+    /// Checked for unknown users: a hash of the file's most common format and work factor, so a wrong user name
+    /// takes as long to refuse as a wrong password and the answer time does not tell which names exist.
+    let decoy: HtpasswdHash?
 
     /// The user names in the file.
     public var users: [String] { entries.keys.sorted() }
@@ -23,7 +26,7 @@ public struct HtpasswdFile: Sendable {
 
     /// Parses htpasswd text; `path` only names the source in errors.
     public init(parsing text: String, path: String = "<htpasswd>") throws(HtpasswdError) {
-        var entries: [String: PasswordHash] = [:]
+        var entries: [String: HtpasswdHash] = [:]
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
@@ -34,7 +37,7 @@ public struct HtpasswdFile: Sendable {
             let stored = line[line.index(after: colon)...]
             // Some tools append `:comment` fields; the hash itself never contains a colon.
             let hash = stored.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            guard let parsed = PasswordHash(String(hash)) else {
+            guard let parsed = HtpasswdHash(String(hash)) else {
                 throw HtpasswdError(
                     path: path,
                     line: offset + 1,
@@ -46,11 +49,18 @@ public struct HtpasswdFile: Sendable {
             entries[user] = parsed
         }
         self.entries = entries
+        let classes = Dictionary(grouping: entries.keys.sorted()) { entries[$0]!.costClass }
+        let dominant = classes.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
+        self.decoy = dominant.flatMap { entries[$0.value[0]] }
     }
 
     /// Whether `user` exists and `password` matches its hash. bcrypt is slow by design: call it off event loops.
     public func verify(user: String, password: String) -> Bool {
-        guard let hash = entries[user] else { return false }
+        guard let hash = entries[user] else {
+            // The result is thrown away: the decoy belongs to some real user, but the name given is not theirs.
+            _ = decoy?.matches(password)
+            return false
+        }
         return hash.matches(password)
     }
 }

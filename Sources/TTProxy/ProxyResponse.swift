@@ -36,6 +36,7 @@ enum ProxyStatus {
         case 403: "Forbidden"
         case 405: "Method Not Allowed"
         case 407: "Proxy Authentication Required"
+        case 408: "Request Timeout"
         case 431: "Request Header Fields Too Large"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"

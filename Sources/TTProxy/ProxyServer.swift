@@ -1,6 +1,5 @@
 public import NIOCore
 public import NIOPosix
-import Foundation
 
 /// A running tt-proxy: listeners bound, serving CONNECT (or a scenario) until ``shutdown(grace:)``.
 ///
@@ -30,15 +29,17 @@ public final class ProxyServer: Sendable {
         configuration: ProxyServerConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
-        let connections = ConnectionRegistry()
+        let connections = ConnectionRegistry(maxConnections: configuration.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                let count = connections.add(channel)
-                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                let admission = connections.admit(channel)
+                guard admission != .shuttingDown else {
+                    return channel.eventLoop.makeFailedFuture(ProxyShuttingDown())
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let idle = configuration.idleTimeout {
@@ -49,7 +50,7 @@ public final class ProxyServer: Sendable {
                         try pipeline.addHandler(ScenarioHandler(scenario: scenario, configuration: configuration))
                     } else {
                         try pipeline.addHandler(
-                            ConnectHandler(configuration: configuration, overLimit: count > configuration.maxConnections)
+                            ConnectHandler(configuration: configuration, overLimit: admission == .overLimit)
                         )
                     }
                 }
@@ -72,13 +73,23 @@ public final class ProxyServer: Sendable {
     /// Stops accepting, lets open tunnels finish for up to `grace`, then closes whatever is left.
     public func shutdown(grace: Duration = .seconds(5)) async {
         for channel in serverChannels { try? await channel.close() }
-        let deadline = ContinuousClock.now + grace
-        while connections.count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        let connections = self.connections
+        connections.beginQuiescing()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await connections.waitUntilEmpty() }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                guard !Task.isCancelled else { return }
+                for channel in connections.openChannels { channel.close(promise: nil) }
+            }
+            await group.next()
+            group.cancelAll()
         }
-        for channel in connections.all { channel.close(promise: nil) }
     }
 }
+
+/// Closes a connection accepted while the proxy shuts down.
+private struct ProxyShuttingDown: Error {}
 
 /// A listener that could not be bound; names the address.
 public struct ProxyStartError: Error, CustomStringConvertible {

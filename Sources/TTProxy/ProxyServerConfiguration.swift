@@ -31,9 +31,12 @@ public struct ProxyServerConfiguration: Sendable {
     public var allowedPorts: PortSet = .all
     /// A connection with no bytes in either direction for this long is closed; `nil` never closes idle ones.
     public var idleTimeout: TimeAmount? = .seconds(300)
+    /// How long a client may take to send a whole request head (again after each `407`) before it gets `408`
+    /// and is closed, so slow or silent clients cannot hold descriptors until the idle timeout.
+    public var headTimeout: TimeAmount = .seconds(10)
     /// How long dialing a target may take before the client gets `504`.
     public var connectTimeout: TimeAmount = .seconds(10)
-    /// Client connections open at once; further clients get `503` after their request head.
+    /// Client connections open at once; a client past the limit gets `503` as soon as it connects.
     public var maxConnections: Int = 4096
     /// The largest request head accepted; a longer one gets `431`.
     public var maxHeadBytes: Int = 16 * 1024

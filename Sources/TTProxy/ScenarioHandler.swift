@@ -228,6 +228,8 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
         let finish = {
             guard !waited else { return }
             waited = true
+            // When the timer wins, the buffer still holds this closure, which holds the buffer: break the cycle.
+            targetBuffer.onBytes = nil
             self.held = targetBuffer.take()
             if self.mode == .running { self.run(context: context) }
         }

@@ -1,3 +1,4 @@
 import TTCommandLine
+import TTCommandSupport
 
 CommandRunner.main(TTPingCommand.self)

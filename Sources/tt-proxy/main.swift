@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import NIOCore
+import TTCommandSupport
 import TTProxy
 
 /// `tt-proxy`: a small HTTP CONNECT proxy, or with `--scenario` a scripted misbehaving one for tests.
@@ -17,22 +18,9 @@ struct TTProxyCommand: AsyncParsableCommand {
             """
     )
 
-    /// Like ArgumentParser's `main`, but a usage error exits with 2 (the tt-connect convention), not 64.
+    /// Usage errors exit with 2, like every tt-connect tool (ArgumentParser would use 64).
     static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            exit(withError: error)
-        }
+        await CommandRunner.main(Self.self)
     }
 
     @Option(name: .long, help: ArgumentHelp("Address to listen on; repeatable; port 0 picks a free port.", valueName: "HOST:PORT"))
@@ -47,10 +35,13 @@ struct TTProxyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Close connections idle this long; 0 never.", valueName: "SECONDS"))
     var idleTimeout: Double = 300
 
+    @Option(name: .long, help: ArgumentHelp("A client must send its whole request head within this long (408).", valueName: "SECONDS"))
+    var headTimeout: Double = 10
+
     @Option(name: .long, help: ArgumentHelp("Give up dialing a target after this long (504).", valueName: "SECONDS"))
     var connectTimeout: Double = 10
 
-    @Option(name: .long, help: ArgumentHelp("Client connections open at once; more get 503.", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Client connections open at once; more get 503 at once.", valueName: "N"))
     var maxConnections: Int = 4096
 
     @Option(name: .long, help: ArgumentHelp("Largest request head accepted; larger gets 431.", valueName: "BYTES"))
@@ -72,6 +63,9 @@ struct TTProxyCommand: AsyncParsableCommand {
         guard idleTimeout >= 0, connectTimeout > 0, shutdownGrace >= 0 else {
             throw ValidationError("--idle-timeout and --shutdown-grace must be >= 0 and --connect-timeout > 0")
         }
+        guard headTimeout > 0 else {
+            throw ValidationError("--head-timeout must be > 0: clients that never finish a request head hold descriptors")
+        }
         guard maxConnections > 0, maxHeaderBytes >= 256 else {
             throw ValidationError("--max-connections must be > 0 and --max-header-bytes >= 256")
         }
@@ -81,6 +75,7 @@ struct TTProxyCommand: AsyncParsableCommand {
         var configuration = ProxyServerConfiguration()
         configuration.listeners = listen.compactMap(ProxyServerConfiguration.Listener.init(parsing:))
         configuration.idleTimeout = idleTimeout > 0 ? .nanoseconds(Int64(idleTimeout * 1e9)) : nil
+        configuration.headTimeout = .nanoseconds(Int64(headTimeout * 1e9))
         configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
         configuration.maxConnections = maxConnections
         configuration.maxHeadBytes = maxHeaderBytes

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 @testable import TTCommandLine
+import TTCommandSupport
 import TTTransport
 
 @Suite("TTCommandLine pieces")

@@ -71,6 +71,7 @@ struct CommandLineTests {
         (["--allow-ports", "443,https"], "invalid port list item 'https'"),
         (["--auth-file", "/nonexistent/htpasswd"], "auth file /nonexistent/htpasswd: cannot read the file"),
         (["--scenario", "/nonexistent/x.scenario"], "scenario /nonexistent/x.scenario: cannot read the file"),
+        (["--head-timeout", "0"], "--head-timeout must be > 0"),
     ])
     func badArguments(arguments: [String], message: String) async throws {
         let result = try await runProcess(Self.binary, ["--listen", "127.0.0.1:0"] + arguments, timeout: .seconds(20))

@@ -179,7 +179,8 @@ struct ProxyTests {
 
     @Test("a closed target port gets 502 naming the target and the reason")
     func refusedTarget() async throws {
-        let closedPort = try freeLoopbackPort()
+        let closed = try ClosedPort()
+        let closedPort = closed.port
         let proxy = try await TestProxy.start()
         defer { Task { await proxy.stop() } }
         let result = try await answer(to: connectRequest("127.0.0.1:\(closedPort)"), proxy: proxy)
@@ -187,6 +188,7 @@ struct ProxyTests {
         #expect(result.body.contains("127.0.0.1:\(closedPort)") && result.body.contains("refused"))
         let log = try await proxy.waitForAccessLog(count: 1)
         #expect(log.first?.outcome == "connect-failed")
+        withExtendedLifetime(closed) {}
     }
 
     @Test("a target name that does not resolve gets 502")
@@ -266,6 +268,85 @@ struct ProxyTests {
         #expect(third == "HTTP/1.1 503 Service Unavailable")
     }
 
+    @Test("a connection past the limit gets 503 at once, before sending anything, and is closed")
+    func connectionLimitWithoutRequest() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.maxConnections = 1 }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let (first, second, end) = try await onThread {
+            let first = try RawClient(port: port)
+            try first.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let firstHead = statusLine(try first.readHead().head)
+            let second = try RawClient(port: port)
+            let (head, _) = try second.readHead(timeout: .seconds(5))
+            return (firstHead, head, second.readToEnd(timeout: .seconds(5)).end)
+        }
+        #expect(first == "HTTP/1.1 200 Connection established")
+        #expect(statusLine(second) == "HTTP/1.1 503 Service Unavailable")
+        #expect(end == .eof)
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.outcome == "connection-limit")
+    }
+
+    @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
+    func headTimeout() async throws {
+        let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(300) }
+        defer { Task { await proxy.stop() } }
+        let port = proxy.port
+        let (head, body, end, elapsed) = try await onThread {
+            let client = try RawClient(port: port)
+            let start = ContinuousClock.now
+            try client.send("CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Slow: ")
+            let (head, rest) = try client.readHead(timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - start
+            let (body, end) = client.readToEnd(timeout: .seconds(5))
+            return (head, String(decoding: rest + body, as: UTF8.self), end, elapsed)
+        }
+        #expect(statusLine(head) == "HTTP/1.1 408 Request Timeout")
+        #expect(body.contains("within 300 ms"))
+        #expect(end == .eof)
+        #expect(elapsed >= .milliseconds(250))
+        let log = try await proxy.waitForAccessLog(count: 1)
+        #expect(log.first?.status == 408 && log.first?.outcome == "head-timeout")
+    }
+
+    @Test("after a 407 the retry has its own head timeout")
+    func headTimeoutAfterChallenge() async throws {
+        let proxy = try await TestProxy.start {
+            $0.headTimeout = .milliseconds(300)
+            $0.users = Self.users
+        }
+        defer { Task { await proxy.stop() } }
+        let port = proxy.port
+        let (first, second) = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:9"))
+            let (first, rest) = try client.readHead()
+            let length = Int(first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16))!
+            _ = try client.read(exactly: length - rest.count)
+            return (first, try client.readHead(timeout: .seconds(5)).head)
+        }
+        #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
+        #expect(statusLine(second) == "HTTP/1.1 408 Request Timeout")
+    }
+
+    @Test("the head timeout does not touch a tunnel that outlives it")
+    func headTimeoutSparesTunnels() async throws {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(200) }
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let echoed = try await onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let (_, rest) = try client.readHead()
+            usleep(600_000)
+            return try client.exchange(Array("still here".utf8), prefix: rest).bytes
+        }
+        #expect(echoed == Array("still here".utf8))
+    }
+
     @Test("the access log has time, client, request line, status and byte counts, and never the credentials")
     func accessLog() async throws {
         let echo = try await EchoServer.start()
@@ -292,6 +373,55 @@ struct ProxyTests {
         }
     }
 
+    /// Opens a tunnel to an echo server, runs `shutdown(grace:)` once it is open, and meanwhile runs `client`
+    /// on the open tunnel. Returns how long the shutdown took and what the client returned.
+    private func shutdownWithTunnel<T: Sendable>(
+        grace: Duration,
+        client body: @escaping @Sendable (RawClient, [UInt8]) throws -> T
+    ) async throws -> (Duration, T, Int) {
+        let echo = try await EchoServer.start()
+        let proxy = try await TestProxy.start()
+        defer { Task { await proxy.stop(); await echo.stop() } }
+        let port = proxy.port
+        let tunnelOpen = Atomic<Bool>(false)
+        async let clientSide = onThread {
+            let client = try RawClient(port: port)
+            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+            let (head, rest) = try client.readHead()
+            guard statusLine(head) == "HTTP/1.1 200 Connection established" else {
+                throw RawClientError(description: "no tunnel: \(head)")
+            }
+            tunnelOpen.store(true, ordering: .releasing)
+            return try body(client, rest)
+        }
+        for _ in 0..<1000 where !tunnelOpen.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
+        let start = ContinuousClock.now
+        await proxy.server.shutdown(grace: grace)
+        let elapsed = ContinuousClock.now - start
+        return (elapsed, try await clientSide, proxy.server.connectionCount)
+    }
+
+    @Test("shutdown lets an open tunnel run for the grace period, then closes it")
+    func shutdownClosesAfterGrace() async throws {
+        let (elapsed, end, remaining) = try await shutdownWithTunnel(grace: .milliseconds(500)) { client, _ in
+            client.readToEnd(timeout: .seconds(10)).end
+        }
+        #expect(end == .eof)
+        #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(8))
+        #expect(remaining == 0)
+    }
+
+    @Test("shutdown returns as soon as the last tunnel ends, well before the grace period")
+    func shutdownEndsWithLastTunnel() async throws {
+        let (elapsed, echoed, remaining) = try await shutdownWithTunnel(grace: .seconds(30)) { client, rest in
+            usleep(200_000)
+            return try client.exchange(Array("last words".utf8), prefix: rest).bytes
+        }
+        #expect(echoed == Array("last words".utf8))
+        #expect(elapsed < .seconds(15))
+        #expect(remaining == 0)
+    }
+
     @Test("request lines are sanitised in the log: no control characters, no user information")
     func logSanitising() {
         let entry = AccessLogEntry(
@@ -300,6 +430,34 @@ struct ProxyTests {
         )
         #expect(entry.description == "1970-01-01T00:00:00.000Z 127.0.0.1:1 \"\" 400 malformed up=0 down=0 ms=3")
     }
+}
+
+/// A loopback port bound but not listening: connecting is refused, and while this lives no other test can
+/// take the port (a port found free and released at once can be handed to a parallel test's listener).
+final class ClosedPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let descriptor = self.descriptor
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard ok else {
+            close(descriptor)
+            throw RawClientError(description: "closed port: \(errno)")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
 }
 
 /// A listener whose accept queue is full (backlog 0, never accepts): new SYNs are dropped, so dialing it hangs.

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Line output for the tools, written with `write(2)` and no buffer, so `check` shows each stage as it
@@ -17,7 +15,8 @@ public enum Console {
         write(text + "\n", to: STDERR_FILENO)
     }
 
-    static func write(_ text: String, to descriptor: Int32) {
+    /// Writes `text` as is (no newline added) to `descriptor`, retrying short writes.
+    public static func write(_ text: String, to descriptor: Int32) {
         let bytes = Array(text.utf8)
         bytes.withUnsafeBytes { buffer in
             var offset = 0

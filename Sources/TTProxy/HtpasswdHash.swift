@@ -1,7 +1,6 @@
 import CCrypto
 import Foundation
 
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +11,7 @@ import Glibc
 /// default), SHA-1 (`{SHA}`, `-s`), and the system crypt(3) formats (`$1$`, `$5$` `-2`, `$6$` `-5`, DES `-d`).
 /// bcrypt and crypt(3) use libcrypt (libxcrypt) loaded at run time; MD5 and SHA-1 use OpenSSL's libcrypto.
 /// Plain-text entries (`htpasswd -p`) are refused: they are not hashes.
-enum PasswordHash: Sendable {
+enum HtpasswdHash: Sendable {
     case sha1(digest: [UInt8])
     case apr1(salt: String, encoded: String)
     case crypt(String)
@@ -46,6 +45,21 @@ enum PasswordHash: Sendable {
         case .crypt(let stored):
             guard let computed = SystemCrypt.crypt(password, setting: stored) else { return false }
             return constantTimeEqual(Array(computed.utf8), Array(stored.utf8))
+        }
+    }
+
+    /// The format and work factor without salt or digest (`$2y$05$`, `$6$rounds=9999$`, `apr1`): hashes of one
+    /// class take about as long to check.
+    var costClass: String {
+        switch self {
+        case .sha1: return "sha1"
+        case .apr1: return "apr1"
+        case .crypt(let stored):
+            guard stored.hasPrefix("$") else { return "des" }
+            if stored.hasPrefix("$2") { return String(stored.prefix(7)) }
+            let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
+            let rounds = fields.count > 2 && fields[2].hasPrefix("rounds=") ? fields[2] + "$" : ""
+            return "$\(fields[1])$\(rounds)"
         }
     }
 
@@ -99,11 +113,14 @@ enum PasswordHash: Sendable {
     }
 }
 
+/// Equal lengths are compared by libcrypto's `CRYPTO_memcmp`; the lengths themselves are not secret.
 private func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     guard lhs.count == rhs.count else { return false }
-    var difference: UInt8 = 0
-    for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-    return difference == 0
+    return lhs.withUnsafeBufferPointer { left in
+        rhs.withUnsafeBufferPointer { right in
+            CCrypto_constantTimeEqual(left.baseAddress, right.baseAddress, left.count) == 1
+        }
+    }
 }
 
 /// One-shot legacy digests from libcrypto, for verifying old htpasswd formats only.
@@ -123,30 +140,34 @@ enum Digest {
     }
 }
 
-/// crypt(3) from libcrypt, loaded at run time so the proxy still runs (without bcrypt) where libcrypt is absent.
+/// crypt_r(3) from libcrypt, loaded at run time so the proxy still runs (without bcrypt) where libcrypt is absent.
 enum SystemCrypt {
-    private typealias CryptFunction = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>) ->
-        UnsafeMutablePointer<CChar>?
+    private typealias CryptFunction = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer)
+        -> UnsafeMutablePointer<CChar>?
+
+    /// Bytes for one `struct crypt_data`: 32768 in libxcrypt (`/usr/include/crypt.h` here), 131232 in the libcrypt
+    /// glibc shipped before 2.28. The larger one fits both.
+    private static let dataSize = 131_232
 
     private static let function: CryptFunction? = {
         for name in ["libcrypt.so.1", "libcrypt.so.2", "libcrypt.so"] {
-            if let handle = dlopen(name, RTLD_NOW), let symbol = dlsym(handle, "crypt") {
+            if let handle = dlopen(name, RTLD_NOW), let symbol = dlsym(handle, "crypt_r") {
                 return unsafeBitCast(symbol, to: CryptFunction.self)
             }
         }
         return nil
     }()
 
-    /// crypt() returns a pointer to one static buffer, so calls are serialised.
-    private static let lock = NSLock()
-
     static var isAvailable: Bool { function != nil }
 
+    /// Hashes `password` with `setting`; `nil` when libcrypt is absent or rejects the setting.
     static func crypt(_ password: String, setting: String) -> String? {
         guard let function else { return nil }
-        return lock.withLock {
-            guard let result = function(password, setting), result.pointee != UInt8(ascii: "*") else { return nil }
-            return String(cString: result)
-        }
+        // crypt_r keeps all its state in its own zeroed `crypt_data`, so checks on different threads run in
+        // parallel; plain crypt() shares one static buffer and would need a process-wide lock.
+        guard let data = calloc(1, dataSize) else { return nil }
+        defer { free(data) }
+        guard let result = function(password, setting, data), result.pointee != UInt8(ascii: "*") else { return nil }
+        return String(cString: result)
     }
 }

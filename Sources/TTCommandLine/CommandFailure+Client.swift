@@ -1,0 +1,16 @@
+public import TTClient
+public import TTCommandSupport
+public import TTTransport
+
+extension CommandFailure {
+    /// A client failure, with the exit code of its category.
+    public init(_ error: FrameworkClientError) {
+        self.init(exitCode: error.category.exitCode, message: error.message)
+    }
+
+    /// A transport failure, with the exit code of its category (a closed connection counts as the server
+    /// being unreachable, as it does for the client).
+    public init(_ error: TransportError) {
+        self.init(FrameworkClientError(error))
+    }
+}
