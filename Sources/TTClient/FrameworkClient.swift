@@ -22,6 +22,8 @@ public final class FrameworkClient {
     public private(set) var lastExchangeSize: (sent: Int, received: Int) = (0, 0)
 
     private var session: Session?
+    /// Scratch space for reads, reused by every request.
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private let trace: APITrace
     private let observer: (@Sendable (ClientEvent) -> Void)?
 
@@ -336,25 +338,37 @@ public final class FrameworkClient {
         var answerStarted = false
         do {
             try session.transport.sendAll(frame, deadline: deadline)
-            var headerBytes = [UInt8](repeating: 0, count: FrameHeader.size)
-            let first = try headerBytes.withUnsafeMutableBytes {
-                try session.transport.receiveSome(into: $0, deadline: deadline)
-            }
-            guard first > 0 else {
-                throw TransportError(
-                    stage: .io,
-                    category: .connectionClosed,
-                    message: "\(peerDescription) closed the connection before answering"
-                )
+            // One read usually brings the whole answer, header and body: 3 system calls per request, not 5.
+            var answer = session.pending
+            self.session?.pending = []
+            if answer.isEmpty {
+                answer = try readChunk(session.transport, deadline: deadline)
+                guard !answer.isEmpty else {
+                    throw TransportError(
+                        stage: .io,
+                        category: .connectionClosed,
+                        message: "\(peerDescription) closed the connection before answering"
+                    )
+                }
             }
             answerStarted = true
-            if first < FrameHeader.size {
-                headerBytes = Array(headerBytes[..<first])
-                    + (try session.transport.receiveExactly(FrameHeader.size - first, deadline: deadline))
+            while answer.count < FrameHeader.size {
+                let more = try readChunk(session.transport, deadline: deadline)
+                guard !more.isEmpty else { throw truncatedAnswer(received: answer.count) }
+                answer += more
             }
-            let header = try session.codec.decodeHeader(headerBytes)
-            let body = try session.transport.receiveExactly(header.length, deadline: deadline)
-            guard case .response(let response) = try session.codec.decode(header: header, body: body) else {
+            let header = try session.codec.decodeHeader(Array(answer[0..<FrameHeader.size]))
+            let total = FrameHeader.size + header.length
+            if answer.count < total {
+                answer.reserveCapacity(total)
+                answer += try session.transport.receiveExactly(total - answer.count, deadline: deadline)
+            } else if answer.count > total {
+                self.session?.pending = Array(answer[total...])
+            }
+            let packet = try answer.withUnsafeBytes { bytes in
+                try session.codec.decode(header: header, body: UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.size..<total]))
+            }
+            guard case .response(let response) = packet else {
                 throw ProtocolError.unknownPacketType
             }
             lastExchangeSize = (frame.count, FrameHeader.size + header.length)
@@ -397,6 +411,22 @@ public final class FrameworkClient {
         }
     }
 
+    /// Reads what the transport has (up to 64 KiB), waiting for at least one byte; empty at end of stream.
+    private func readChunk(_ transport: any Transport, deadline: Deadline) throws -> [UInt8] {
+        try readBuffer.withUnsafeMutableBytes { buffer in
+            let count = try transport.receiveSome(into: buffer, deadline: deadline)
+            return Array(buffer[0..<count])
+        }
+    }
+
+    private func truncatedAnswer(received: Int) -> TransportError {
+        TransportError(
+            stage: .io,
+            category: .connectionClosed,
+            message: "\(peerDescription) closed the connection after \(received) bytes of an answer"
+        )
+    }
+
     private var peerDescription: String {
         if case .proxy(let proxy, _) = configuration.route {
             return "\(configuration.server) (through proxy \(proxy.endpoint))"
@@ -420,4 +450,6 @@ extension FrameworkClient: Sendable {}
 private struct Session {
     var transport: any Transport
     var codec: PacketCodec
+    /// Bytes read beyond the last answer (the protocol alternates strictly, so normally none).
+    var pending: [UInt8] = []
 }
