@@ -68,7 +68,6 @@ public struct CheckCommand: ParsableCommand {
         var failure: FrameworkClientError?
         do {
             try client.connect()
-            progress.restartClock()
             let pingStarted = ContinuousClock.now
             let response = try client.ping()
             let elapsed = ContinuousClock.now - pingStarted

@@ -8,30 +8,28 @@ import TTCommandSupport
 final class CheckProgress: @unchecked Sendable {
     // Guarded by `lock`.
     private var lines: [StageLine] = []
-    private var lastInstant: ContinuousClock.Instant
+    private let started: ContinuousClock.Instant
     private let lock = NSLock()
     private let printLines: Bool
 
     init(printLines: Bool) {
         self.printLines = printLines
-        lastInstant = .now
+        started = .now
     }
 
-    /// Records a completed (or failed) stage; `duration` defaults to the time since the previous one.
+    /// Records a completed (or failed) stage. Without a `duration` (a failure), the stage is charged the time
+    /// since the check began that the completed stages do not account for: the client reports stages after the
+    /// fact (the proxy and the CONNECT both finish inside one libcurl call), so wall time between two reports
+    /// says nothing.
     func record(_ stage: String, ok: Bool, duration: Duration? = nil, detail: String) {
         let line = lock.withLock {
-            let now = ContinuousClock.now
-            let line = StageLine(stage: stage, ok: ok, duration: duration ?? (now - lastInstant), detail: detail)
-            lastInstant = now
+            let accounted = lines.reduce(Duration.zero) { $0 + $1.duration }
+            let spent = duration ?? max(.zero, (ContinuousClock.now - started) - accounted)
+            let line = StageLine(stage: stage, ok: ok, duration: spent, detail: detail)
             lines.append(line)
             return line
         }
         if printLines { Console.line(line.text) }
-    }
-
-    /// Starts timing the next stage from now.
-    func restartClock() {
-        lock.withLock { lastInstant = .now }
     }
 
     var stages: [StageLine] { lock.withLock { lines } }
