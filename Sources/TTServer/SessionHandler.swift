@@ -275,9 +275,16 @@ final class SessionHandler: ChannelDuplexHandler {
 extension SessionHandler: Sendable {}
 
 extension TimeAmount {
-    /// A NIO time amount from a Swift `Duration`.
+    /// A NIO time amount from a Swift `Duration`, clamped to what `TimeAmount` holds (about ±292 years):
+    /// a configured timeout of "practically forever" must not trap.
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow {
+            self = .nanoseconds(seconds < 0 ? .min : .max)
+            return
+        }
+        let (total, carry) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        self = .nanoseconds(carry ? (seconds < 0 ? .min : .max) : total)
     }
 }

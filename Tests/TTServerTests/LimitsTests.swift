@@ -67,3 +67,16 @@ extension SerializedSuites {
         }
     }
 }
+
+@Suite("Durations")
+struct DurationTests {
+    @Test("Timeouts too large for a NIO time amount are clamped, not a crash, and the server still works")
+    func hugeTimeouts() async throws {
+        let forever = Duration.seconds(Int64.max / 2)
+        try await withTestServer(limits: ProtocolLimits(handshakeTimeout: forever, idleTimeout: forever)) { server in
+            let client = try await TestClient.connect(to: server)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+}
