@@ -80,14 +80,26 @@ public final class FrameworkServer: Sendable {
                 channels.append(try await bind(address))
             } catch {
                 for channel in channels { try? await channel.close() }
-                state.withLockedValue { $0 = .stopped }
+                state.withLockedValue { state in
+                    // A shutdown that came in meanwhile owns the state from here on.
+                    if case .starting = state { state = .stopped }
+                }
                 throw FrameworkServerError.cannotListen(address: address, reason: "\(error)")
             }
+        }
+        // A shutdown() that ran while we were binding found no listeners to close; it must not be overwritten.
+        let running = state.withLockedValue { state in
+            guard case .starting = state else { return false }
+            state = .running(channels)
+            return true
+        }
+        guard running else {
+            for channel in channels { try? await channel.close() }
+            throw FrameworkServerError.shutDownWhileStarting
         }
         for channel in channels {
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map(Self.format) ?? "?")"])
         }
-        state.withLockedValue { $0 = .running(channels) }
         return channels.compactMap(\.localAddress)
     }
 
@@ -214,6 +226,9 @@ public struct FrameworkServerError: Error, Sendable, CustomStringConvertible {
 
     static let alreadyStarted = FrameworkServerError(description: "the server was already started")
     static let connectionRefused = FrameworkServerError(description: "connection refused by the server")
+    static let shutDownWhileStarting = FrameworkServerError(
+        description: "the server was shut down while it was starting; its listeners were closed again"
+    )
 
     static func cannotListen(address: ListenAddress, reason: String) -> FrameworkServerError {
         FrameworkServerError(
