@@ -172,13 +172,13 @@ final class SessionHandler: ChannelDuplexHandler {
     private func finishLogin(user: String, accepted: Bool, started: NIODeadline, context: ChannelHandlerContext) {
         let (response, exhausted) = dispatcher.finishLogin(user: user, accepted: accepted)
         if accepted {
-            logger.info("login", metadata: ["user": "\(user)"])
+            logger.info("login", metadata: ["user": "\(LoggableText.sanitize(user))"])
             busy = false
             respond(response, started: started, context: context)
             drain(context: context)
             return
         }
-        logger.notice("login rejected", metadata: ["user": "\(user)"])
+        logger.notice("login rejected", metadata: ["user": "\(LoggableText.sanitize(user))"])
         // The answer to a wrong password comes late, so guessing costs the guesser time, not the server.
         let delay = TimeAmount(shared.configuration.failedLoginDelay)
         context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
