@@ -197,7 +197,8 @@ public final class FrameworkServer: Sendable {
                         try SessionPipeline.install(on: channel, context: context, peer: peer)
                     }
                 case .full:
-                    logger.warning(
+                    // Peer-facing refusals (protocol violations, rejected logins) log at notice; so does this one.
+                    logger.notice(
                         "connection refused",
                         metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count)) reached"]
                     )

@@ -1,3 +1,4 @@
+import Logging
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -49,7 +50,8 @@ extension SerializedSuites {
                 try await third.expectClosed(timeout: .seconds(5))
                 #expect(
                     logs.all.contains {
-                        $0.message == "connection refused" && $0.metadata["reason"]?.contains("max connections") == true
+                        $0.message == "connection refused" && $0.level == .notice
+                            && $0.metadata["reason"]?.contains("max connections") == true
                     }
                 )
                 #expect(try await first.ping().rc == .requestOK)
