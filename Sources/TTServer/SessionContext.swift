@@ -10,6 +10,13 @@ struct SessionContext: Sendable {
     let gzip = GzipCodec()
 
     var limits: ProtocolLimits { configuration.limits }
+
+    /// How far a frame below ``ServerConfiguration/offloadThreshold`` is inflated on the event loop: a few times
+    /// the threshold, so a small frame that inflates far (up to 1032:1) cannot stall the loop.
+    var inlineInflateLimit: Int {
+        let (limit, overflow) = configuration.offloadThreshold.multipliedReportingOverflow(by: 4)
+        return overflow ? .max : limit
+    }
 }
 
 /// Sent to every session when the server shuts down: finish what was received, then close.

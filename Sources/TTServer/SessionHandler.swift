@@ -121,17 +121,32 @@ final class SessionHandler: ChannelDuplexHandler {
         let gzip = shared.gzip
         let limit = shared.limits.maxInflatedSize
         if compressed.count < shared.configuration.offloadThreshold {
+            // A small frame can still inflate 1032:1, so the event loop inflates only up to a small cap; a frame
+            // that goes past it is inflated again on the thread pool against the real limit.
+            let inlineLimit = min(limit, shared.inlineInflateLimit)
+            let inflated: [UInt8]
             do {
-                handle(
-                    try Self.parseRequest(gzip.decompress(compressed, limit: limit)),
-                    started: started,
-                    context: context
-                )
+                inflated = try gzip.decompress(compressed, limit: inlineLimit)
+            } catch let error where error == .inflatedSizeExceeded && inlineLimit < limit {
+                offloadInflate(compressed, started: started, context: context)
+                return
+            } catch {
+                fail(context: context, error)
+                return
+            }
+            do {
+                handle(try Self.parseRequest(inflated), started: started, context: context)
             } catch {
                 fail(context: context, error)
             }
             return
         }
+        offloadInflate(compressed, started: started, context: context)
+    }
+
+    private func offloadInflate(_ compressed: [UInt8], started: NIODeadline, context: ChannelHandlerContext) {
+        let gzip = shared.gzip
+        let limit = shared.limits.maxInflatedSize
         busy = true
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
             try Self.parseRequest(gzip.decompress(compressed, limit: limit))
@@ -196,35 +211,35 @@ final class SessionHandler: ChannelDuplexHandler {
         var response = response
         let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000_000
         response.elapsedMilliseconds = UInt32(clamping: elapsed)
-        let packet = Packet.response(response).serialize()
         let gzip = shared.gzip
-        if packet.count < shared.configuration.offloadThreshold {
-            send(gzip.compress(packet), context: context)
+        // Decided by what zlib has to chew through, not by what it yields.
+        if ResponsePacket.headerSize + response.payload.count < shared.configuration.offloadThreshold {
+            send(gzip.compressFrame(.response(response)), context: context)
             return
         }
         busy = true
+        let packet = Packet.response(response)
         shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            gzip.compress(packet)
+            gzip.compressFrame(packet)
         }.assumeIsolated().whenComplete { result in
             self.busy = false
             switch result {
-            case .success(let compressed): self.send(compressed, context: context)
+            case .success(let frame): self.send(frame, context: context)
             case .failure(let error): self.fail(context: context, error)
             }
             self.drain(context: context)
         }
     }
 
-    private func send(_ compressed: [UInt8], context: ChannelHandlerContext) {
+    private func send(_ frame: UnsealedFrame, context: ChannelHandlerContext) {
         guard !closing, let sealer else { return }
         do {
-            let frame = try sealer.seal(compressed)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+            let sealed = try sealer.seal(frame)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)), promise: nil)
         } catch ProtocolError.frameTooLarge {
             // An answer can outgrow the frame limit its request fitted in (an Echo of incompressible bytes):
             // the client gets Bad request instead of a dropped session. Nothing was sealed, so no counter moved.
-            let refusal = Packet.response(ResponsePacket(rc: .badRequest)).serialize()
-            send(shared.gzip.compress(refusal), context: context)
+            send(shared.gzip.compressFrame(.response(ResponsePacket(rc: .badRequest))), context: context)
         } catch {
             fail(context: context, error)
         }
