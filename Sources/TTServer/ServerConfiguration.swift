@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var offloadThreshold: Int
     /// How long a graceful shutdown lets in-flight requests finish before it closes what is left.
     public var shutdownGracePeriod: Duration
+    /// How long a closing session may take to flush its last answers; a peer that does not read them is then
+    /// disconnected with the answers dropped.
+    public var closeFlushTimeout: Duration
     /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
     /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
     public var acceptsProxyProtocol: Bool
@@ -31,6 +34,7 @@ public struct ServerConfiguration: Sendable {
     ///   - maxFailedLoginsPerSession: Failed logins before the session is closed (default 5).
     ///   - offloadThreshold: Size from which compression runs off the event loop (default 64 KiB).
     ///   - shutdownGracePeriod: Deadline for in-flight requests on shutdown (default 10 s).
+    ///   - closeFlushTimeout: Deadline for flushing the last answers of a closing session (default 5 s).
     ///   - acceptsProxyProtocol: Expect a PROXY protocol header on every connection (default off).
     public init(
         listenAddresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 5000)],
@@ -41,6 +45,7 @@ public struct ServerConfiguration: Sendable {
         maxFailedLoginsPerSession: Int = 5,
         offloadThreshold: Int = 64 << 10,
         shutdownGracePeriod: Duration = .seconds(10),
+        closeFlushTimeout: Duration = .seconds(5),
         acceptsProxyProtocol: Bool = false
     ) {
         self.listenAddresses = listenAddresses
@@ -51,6 +56,7 @@ public struct ServerConfiguration: Sendable {
         self.maxFailedLoginsPerSession = maxFailedLoginsPerSession
         self.offloadThreshold = offloadThreshold
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.closeFlushTimeout = closeFlushTimeout
         self.acceptsProxyProtocol = acceptsProxyProtocol
     }
 }

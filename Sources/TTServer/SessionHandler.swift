@@ -277,7 +277,20 @@ final class SessionHandler: ChannelDuplexHandler {
         let flushed = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
         let channel = context.channel
-        flushed.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        // A peer that stops reading keeps the flush from ever completing; it must not keep its slot forever.
+        let flushTimeout = shared.configuration.closeFlushTimeout
+        let logger = self.logger
+        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(flushTimeout)) {
+            logger.info(
+                "session closed without flushing",
+                metadata: ["reason": "peer read no answers for \(Self.seconds(flushTimeout)) s after the close"]
+            )
+            channel.close(promise: nil)
+        }
+        flushed.futureResult.whenComplete { _ in
+            hardClose.cancel()
+            channel.close(promise: nil)
+        }
     }
 
     static func seconds(_ duration: Duration) -> Double {
