@@ -22,6 +22,7 @@ public final class FrameworkServer: Sendable {
     private let group: any EventLoopGroup
     private let threadPool: NIOThreadPool
     private let registry: ConnectionRegistry
+    private let offloadBudget: OffloadBudget
     private let state = NIOLockedValueBox(State.idle)
 
     private enum State {
@@ -51,6 +52,10 @@ public final class FrameworkServer: Sendable {
         self.group = eventLoopGroup
         self.threadPool = threadPool
         self.registry = ConnectionRegistry(maxConnections: configuration.limits.maxConnections)
+        self.offloadBudget = OffloadBudget(
+            maxJobs: configuration.maxOffloadedJobs,
+            maxBytes: configuration.maxOffloadedBytes
+        )
     }
 
     /// The addresses the listeners are bound to (with the kernel's port when 0 was asked), in the order of
@@ -64,6 +69,10 @@ public final class FrameworkServer: Sendable {
 
     /// The number of sessions open right now.
     public var sessionCount: Int { registry.count }
+
+    /// The number of jobs on the thread pool right now (inflating, compressing, checking passwords), at most
+    /// ``ServerConfiguration/maxOffloadedJobs``.
+    public var offloadedJobCount: Int { offloadBudget.jobs }
 
     /// Binds every listen address and starts accepting sessions.
     /// - Returns: The bound addresses, as ``boundAddresses``.
@@ -181,6 +190,7 @@ public final class FrameworkServer: Sendable {
         let context = SessionContext(
             configuration: configuration,
             threadPool: threadPool,
+            offloadBudget: offloadBudget,
             logger: logger
         )
         let registry = self.registry

@@ -16,6 +16,12 @@ public struct ServerConfiguration: Sendable {
     public var maxFailedLoginsPerSession: Int
     /// Frames and payloads at least this large are (de)compressed on the thread pool, not the event loop.
     public var offloadThreshold: Int
+    /// Jobs the whole server may have on the thread pool at once (inflating, compressing, password checks); a
+    /// request needing one more is answered `Server busy`.
+    public var maxOffloadedJobs: Int
+    /// Bytes the jobs on the thread pool may account for at once (input plus the largest output each may make);
+    /// a request that would exceed it is answered `Server busy`.
+    public var maxOffloadedBytes: Int
     /// How long a graceful shutdown lets in-flight requests finish before it closes what is left.
     public var shutdownGracePeriod: Duration
     /// How long a closing session may take to flush its last answers; a peer that does not read them is then
@@ -33,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     ///   - failedLoginDelay: Delay before a `Login rejected` answer (default 250 ms).
     ///   - maxFailedLoginsPerSession: Failed logins before the session is closed (default 5).
     ///   - offloadThreshold: Size from which compression runs off the event loop (default 64 KiB).
+    ///   - maxOffloadedJobs: Thread-pool jobs in flight server-wide (default 64).
+    ///   - maxOffloadedBytes: Bytes those jobs may account for (default 1 GiB).
     ///   - shutdownGracePeriod: Deadline for in-flight requests on shutdown (default 10 s).
     ///   - closeFlushTimeout: Deadline for flushing the last answers of a closing session (default 5 s).
     ///   - acceptsProxyProtocol: Expect a PROXY protocol header on every connection (default off).
@@ -44,6 +52,8 @@ public struct ServerConfiguration: Sendable {
         failedLoginDelay: Duration = .milliseconds(250),
         maxFailedLoginsPerSession: Int = 5,
         offloadThreshold: Int = 64 << 10,
+        maxOffloadedJobs: Int = 64,
+        maxOffloadedBytes: Int = 1 << 30,
         shutdownGracePeriod: Duration = .seconds(10),
         closeFlushTimeout: Duration = .seconds(5),
         acceptsProxyProtocol: Bool = false
@@ -55,6 +65,8 @@ public struct ServerConfiguration: Sendable {
         self.failedLoginDelay = failedLoginDelay
         self.maxFailedLoginsPerSession = maxFailedLoginsPerSession
         self.offloadThreshold = offloadThreshold
+        self.maxOffloadedJobs = maxOffloadedJobs
+        self.maxOffloadedBytes = maxOffloadedBytes
         self.shutdownGracePeriod = shutdownGracePeriod
         self.closeFlushTimeout = closeFlushTimeout
         self.acceptsProxyProtocol = acceptsProxyProtocol

@@ -2,10 +2,11 @@ import Logging
 import NIOPosix
 import TTProtocol
 
-/// What every session of one server shares: configuration, the thread pool and the logger.
+/// What every session of one server shares: configuration, the thread pool and its budget, and the logger.
 struct SessionContext: Sendable {
     let configuration: ServerConfiguration
     let threadPool: NIOThreadPool
+    let offloadBudget: OffloadBudget
     let logger: Logger
     let gzip = GzipCodec()
 

@@ -147,10 +147,18 @@ final class SessionHandler: ChannelDuplexHandler {
     private func offloadInflate(_ compressed: [UInt8], started: NIODeadline, context: ChannelHandlerContext) {
         let gzip = shared.gzip
         let limit = shared.limits.maxInflatedSize
+        // What the job can hold: its input and the largest packet it may inflate.
+        let charge = compressed.count + limit
+        guard
+            let inflated = offload(charging: charge, context: context, {
+                try Self.parseRequest(gzip.decompress(compressed, limit: limit))
+            })
+        else {
+            respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
+            return
+        }
         busy = true
-        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            try Self.parseRequest(gzip.decompress(compressed, limit: limit))
-        }.assumeIsolated().whenComplete { result in
+        inflated.assumeIsolated().whenComplete { result in
             self.busy = false
             switch result {
             case .success(let request): self.handle(request, started: started, context: context)
@@ -173,11 +181,18 @@ final class SessionHandler: ChannelDuplexHandler {
         case .respond(let response):
             respond(response, started: started, context: context)
         case .verifyLogin(let login):
-            busy = true
             let users = shared.configuration.users
-            shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-                users.verify(user: login.user, password: login.password)
-            }.assumeIsolated().whenComplete { result in
+            guard
+                let verified = offload(charging: 0, context: context, {
+                    users.verify(user: login.user, password: login.password)
+                })
+            else {
+                // Not a failed login: nothing was checked, and the client may simply try again.
+                respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
+                return
+            }
+            busy = true
+            verified.assumeIsolated().whenComplete { result in
                 let accepted = (try? result.get()) ?? false
                 self.finishLogin(user: login.user, accepted: accepted, started: started, context: context)
             }
@@ -217,11 +232,15 @@ final class SessionHandler: ChannelDuplexHandler {
             send(gzip.compressFrame(.response(response)), context: context)
             return
         }
-        busy = true
         let packet = Packet.response(response)
-        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            gzip.compressFrame(packet)
-        }.assumeIsolated().whenComplete { result in
+        // The payload, and the compressed copy the job builds beside it.
+        let charge = 2 * (ResponsePacket.headerSize + response.payload.count)
+        guard let compressed = offload(charging: charge, context: context, { gzip.compressFrame(packet) }) else {
+            respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
+            return
+        }
+        busy = true
+        compressed.assumeIsolated().whenComplete { result in
             self.busy = false
             switch result {
             case .success(let frame): self.send(frame, context: context)
@@ -243,6 +262,23 @@ final class SessionHandler: ChannelDuplexHandler {
         } catch {
             fail(context: context, error)
         }
+    }
+
+    /// Runs `work` on the thread pool if the server's offload budget has room for one more job of `bytes`.
+    /// - Returns: The job's result, or `nil` when the budget is exhausted (the caller answers `Server busy`).
+    private func offload<Result: Sendable>(
+        charging bytes: Int,
+        context: ChannelHandlerContext,
+        _ work: @escaping @Sendable () throws -> Result
+    ) -> EventLoopFuture<Result>? {
+        let budget = shared.offloadBudget
+        guard budget.acquire(bytes: bytes) else {
+            logger.info("server busy", metadata: ["reason": "thread-pool budget exhausted"])
+            return nil
+        }
+        let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop, work)
+        future.whenComplete { _ in budget.release(bytes: bytes) }
+        return future
     }
 
     // MARK: Closing

@@ -55,6 +55,47 @@ extension SerializedSuites {
             try await loop.shutdownGracefully()
         }
 
+        @Test("With the thread-pool budget used up, large Echos and Logins get Server busy; the rest are answered")
+        func budgetExhausted() async throws {
+            let held = HeldThreadPool()
+            try await withTestServer(
+                users: ["alice": "secret"],
+                configure: { $0.maxOffloadedJobs = 1 },
+                threadPool: held.pool
+            ) { server in
+                let payload = pseudoRandomBytes(count: 1 << 20)
+                let first = try await TestClient.connect(to: server)
+                let request = RequestPacket(function: .echo, payload: payload)
+                try await first.connection.send(first.codec.encode(.request(request)))
+                let deadline = ContinuousClock.now + .seconds(10)
+                while server.server.offloadedJobCount < 1, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                try #require(server.server.offloadedJobCount == 1)
+                // The one job sits on the held pool: everything else that needs the pool is refused at once.
+                var others: [TestClient] = []
+                for _ in 0..<3 {
+                    let client = try await TestClient.connect(to: server)
+                    #expect(try await client.echo(payload).rc == .serverBusy)
+                    #expect(try await client.ping().rc == .requestOK)
+                    others.append(client)
+                }
+                #expect(try await others[0].login(user: "alice", password: "secret").rc == .serverBusy)
+                held.release()
+                let answer = try await first.receiveResponse(timeout: .seconds(30))
+                #expect(answer.rc == .requestOK && answer.payload == payload)
+                for client in others {
+                    let retry = try await client.echo(payload)
+                    #expect(retry.rc == .requestOK && retry.payload == payload)
+                    await client.close()
+                }
+                #expect(try await first.login(user: "alice", password: "secret").rc == .requestOK)
+                #expect(server.server.offloadedJobCount == 0)
+                await first.close()
+            }
+            await held.shutdown()
+        }
+
         @Test("Corrupt gzip in a small frame still closes the session at once, without the thread pool")
         func corruptSmallFrame() async throws {
             let held = HeldThreadPool()
