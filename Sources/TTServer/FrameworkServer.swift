@@ -22,6 +22,7 @@ public final class FrameworkServer: Sendable {
     private let group: any EventLoopGroup
     private let threadPool: NIOThreadPool
     private let registry: ConnectionRegistry
+    private let offloadBudget: OffloadBudget
     private let state = NIOLockedValueBox(State.idle)
 
     private enum State {
@@ -51,6 +52,10 @@ public final class FrameworkServer: Sendable {
         self.group = eventLoopGroup
         self.threadPool = threadPool
         self.registry = ConnectionRegistry(maxConnections: configuration.limits.maxConnections)
+        self.offloadBudget = OffloadBudget(
+            maxJobs: configuration.maxOffloadedJobs,
+            maxBytes: configuration.maxOffloadedBytes
+        )
     }
 
     /// The addresses the listeners are bound to (with the kernel's port when 0 was asked), in the order of
@@ -64,6 +69,10 @@ public final class FrameworkServer: Sendable {
 
     /// The number of sessions open right now.
     public var sessionCount: Int { registry.count }
+
+    /// The number of jobs on the thread pool right now (inflating, compressing, checking passwords), at most
+    /// ``ServerConfiguration/maxOffloadedJobs``.
+    public var offloadedJobCount: Int { offloadBudget.jobs }
 
     /// Binds every listen address and starts accepting sessions.
     /// - Returns: The bound addresses, as ``boundAddresses``.
@@ -80,14 +89,26 @@ public final class FrameworkServer: Sendable {
                 channels.append(try await bind(address))
             } catch {
                 for channel in channels { try? await channel.close() }
-                state.withLockedValue { $0 = .stopped }
+                state.withLockedValue { state in
+                    // A shutdown that came in meanwhile owns the state from here on.
+                    if case .starting = state { state = .stopped }
+                }
                 throw FrameworkServerError.cannotListen(address: address, reason: "\(error)")
             }
+        }
+        // A shutdown() that ran while we were binding found no listeners to close; it must not be overwritten.
+        let running = state.withLockedValue { state in
+            guard case .starting = state else { return false }
+            state = .running(channels)
+            return true
+        }
+        guard running else {
+            for channel in channels { try? await channel.close() }
+            throw FrameworkServerError.shutDownWhileStarting
         }
         for channel in channels {
             logger.info("listening", metadata: ["address": "\(channel.localAddress.map(Self.format) ?? "?")"])
         }
-        state.withLockedValue { $0 = .running(channels) }
         return channels.compactMap(\.localAddress)
     }
 
@@ -169,6 +190,7 @@ public final class FrameworkServer: Sendable {
         let context = SessionContext(
             configuration: configuration,
             threadPool: threadPool,
+            offloadBudget: offloadBudget,
             logger: logger
         )
         let registry = self.registry
@@ -185,7 +207,8 @@ public final class FrameworkServer: Sendable {
                         try SessionPipeline.install(on: channel, context: context, peer: peer)
                     }
                 case .full:
-                    logger.warning(
+                    // Peer-facing refusals (protocol violations, rejected logins) log at notice; so does this one.
+                    logger.notice(
                         "connection refused",
                         metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count)) reached"]
                     )
@@ -214,6 +237,9 @@ public struct FrameworkServerError: Error, Sendable, CustomStringConvertible {
 
     static let alreadyStarted = FrameworkServerError(description: "the server was already started")
     static let connectionRefused = FrameworkServerError(description: "connection refused by the server")
+    static let shutDownWhileStarting = FrameworkServerError(
+        description: "the server was shut down while it was starting; its listeners were closed again"
+    )
 
     static func cannotListen(address: ListenAddress, reason: String) -> FrameworkServerError {
         FrameworkServerError(

@@ -16,8 +16,17 @@ public struct ServerConfiguration: Sendable {
     public var maxFailedLoginsPerSession: Int
     /// Frames and payloads at least this large are (de)compressed on the thread pool, not the event loop.
     public var offloadThreshold: Int
+    /// Jobs the whole server may have on the thread pool at once (inflating, compressing, password checks); a
+    /// request needing one more is answered `Server busy`.
+    public var maxOffloadedJobs: Int
+    /// Bytes the jobs on the thread pool may account for at once (input plus the largest output each may make);
+    /// a request that would exceed it is answered `Server busy`.
+    public var maxOffloadedBytes: Int
     /// How long a graceful shutdown lets in-flight requests finish before it closes what is left.
     public var shutdownGracePeriod: Duration
+    /// How long a closing session may take to flush its last answers; a peer that does not read them is then
+    /// disconnected with the answers dropped.
+    public var closeFlushTimeout: Duration
     /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
     /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
     public var acceptsProxyProtocol: Bool
@@ -30,7 +39,10 @@ public struct ServerConfiguration: Sendable {
     ///   - failedLoginDelay: Delay before a `Login rejected` answer (default 250 ms).
     ///   - maxFailedLoginsPerSession: Failed logins before the session is closed (default 5).
     ///   - offloadThreshold: Size from which compression runs off the event loop (default 64 KiB).
+    ///   - maxOffloadedJobs: Thread-pool jobs in flight server-wide (default 64).
+    ///   - maxOffloadedBytes: Bytes those jobs may account for (default 1 GiB).
     ///   - shutdownGracePeriod: Deadline for in-flight requests on shutdown (default 10 s).
+    ///   - closeFlushTimeout: Deadline for flushing the last answers of a closing session (default 5 s).
     ///   - acceptsProxyProtocol: Expect a PROXY protocol header on every connection (default off).
     public init(
         listenAddresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 5000)],
@@ -40,7 +52,10 @@ public struct ServerConfiguration: Sendable {
         failedLoginDelay: Duration = .milliseconds(250),
         maxFailedLoginsPerSession: Int = 5,
         offloadThreshold: Int = 64 << 10,
+        maxOffloadedJobs: Int = 64,
+        maxOffloadedBytes: Int = 1 << 30,
         shutdownGracePeriod: Duration = .seconds(10),
+        closeFlushTimeout: Duration = .seconds(5),
         acceptsProxyProtocol: Bool = false
     ) {
         self.listenAddresses = listenAddresses
@@ -50,7 +65,10 @@ public struct ServerConfiguration: Sendable {
         self.failedLoginDelay = failedLoginDelay
         self.maxFailedLoginsPerSession = maxFailedLoginsPerSession
         self.offloadThreshold = offloadThreshold
+        self.maxOffloadedJobs = maxOffloadedJobs
+        self.maxOffloadedBytes = maxOffloadedBytes
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.closeFlushTimeout = closeFlushTimeout
         self.acceptsProxyProtocol = acceptsProxyProtocol
     }
 }

@@ -2,14 +2,22 @@ import Logging
 import NIOPosix
 import TTProtocol
 
-/// What every session of one server shares: configuration, the thread pool and the logger.
+/// What every session of one server shares: configuration, the thread pool and its budget, and the logger.
 struct SessionContext: Sendable {
     let configuration: ServerConfiguration
     let threadPool: NIOThreadPool
+    let offloadBudget: OffloadBudget
     let logger: Logger
     let gzip = GzipCodec()
 
     var limits: ProtocolLimits { configuration.limits }
+
+    /// How far a frame below ``ServerConfiguration/offloadThreshold`` is inflated on the event loop: a few times
+    /// the threshold, so a small frame that inflates far (up to 1032:1) cannot stall the loop.
+    var inlineInflateLimit: Int {
+        let (limit, overflow) = configuration.offloadThreshold.multipliedReportingOverflow(by: 4)
+        return overflow ? .max : limit
+    }
 }
 
 /// Sent to every session when the server shuts down: finish what was received, then close.

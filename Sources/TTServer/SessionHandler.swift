@@ -121,21 +121,44 @@ final class SessionHandler: ChannelDuplexHandler {
         let gzip = shared.gzip
         let limit = shared.limits.maxInflatedSize
         if compressed.count < shared.configuration.offloadThreshold {
+            // A small frame can still inflate 1032:1, so the event loop inflates only up to a small cap; a frame
+            // that goes past it is inflated again on the thread pool against the real limit.
+            let inlineLimit = min(limit, shared.inlineInflateLimit)
+            let inflated: [UInt8]
             do {
-                handle(
-                    try Self.parseRequest(gzip.decompress(compressed, limit: limit)),
-                    started: started,
-                    context: context
-                )
+                inflated = try gzip.decompress(compressed, limit: inlineLimit)
+            } catch let error where error == .inflatedSizeExceeded && inlineLimit < limit {
+                offloadInflate(compressed, started: started, context: context)
+                return
+            } catch {
+                fail(context: context, error)
+                return
+            }
+            do {
+                handle(try Self.parseRequest(inflated), started: started, context: context)
             } catch {
                 fail(context: context, error)
             }
             return
         }
+        offloadInflate(compressed, started: started, context: context)
+    }
+
+    private func offloadInflate(_ compressed: [UInt8], started: NIODeadline, context: ChannelHandlerContext) {
+        let gzip = shared.gzip
+        let limit = shared.limits.maxInflatedSize
+        // What the job can hold: its input and the largest packet it may inflate.
+        let charge = compressed.count + limit
+        guard
+            let inflated = offload(charging: charge, context: context, {
+                try Self.parseRequest(gzip.decompress(compressed, limit: limit))
+            })
+        else {
+            respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
+            return
+        }
         busy = true
-        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            try Self.parseRequest(gzip.decompress(compressed, limit: limit))
-        }.assumeIsolated().whenComplete { result in
+        inflated.assumeIsolated().whenComplete { result in
             self.busy = false
             switch result {
             case .success(let request): self.handle(request, started: started, context: context)
@@ -158,11 +181,18 @@ final class SessionHandler: ChannelDuplexHandler {
         case .respond(let response):
             respond(response, started: started, context: context)
         case .verifyLogin(let login):
-            busy = true
             let users = shared.configuration.users
-            shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-                users.verify(user: login.user, password: login.password)
-            }.assumeIsolated().whenComplete { result in
+            guard
+                let verified = offload(charging: 0, context: context, {
+                    users.verify(user: login.user, password: login.password)
+                })
+            else {
+                // Not a failed login: nothing was checked, and the client may simply try again.
+                respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
+                return
+            }
+            busy = true
+            verified.assumeIsolated().whenComplete { result in
                 let accepted = (try? result.get()) ?? false
                 self.finishLogin(user: login.user, accepted: accepted, started: started, context: context)
             }
@@ -172,13 +202,13 @@ final class SessionHandler: ChannelDuplexHandler {
     private func finishLogin(user: String, accepted: Bool, started: NIODeadline, context: ChannelHandlerContext) {
         let (response, exhausted) = dispatcher.finishLogin(user: user, accepted: accepted)
         if accepted {
-            logger.info("login", metadata: ["user": "\(user)"])
+            logger.info("login", metadata: ["user": "\(LoggableText.sanitize(user))"])
             busy = false
             respond(response, started: started, context: context)
             drain(context: context)
             return
         }
-        logger.notice("login rejected", metadata: ["user": "\(user)"])
+        logger.notice("login rejected", metadata: ["user": "\(LoggableText.sanitize(user))"])
         // The answer to a wrong password comes late, so guessing costs the guesser time, not the server.
         let delay = TimeAmount(shared.configuration.failedLoginDelay)
         context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
@@ -196,38 +226,59 @@ final class SessionHandler: ChannelDuplexHandler {
         var response = response
         let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000_000
         response.elapsedMilliseconds = UInt32(clamping: elapsed)
-        let packet = Packet.response(response).serialize()
         let gzip = shared.gzip
-        if packet.count < shared.configuration.offloadThreshold {
-            send(gzip.compress(packet), context: context)
+        // Decided by what zlib has to chew through, not by what it yields.
+        if ResponsePacket.headerSize + response.payload.count < shared.configuration.offloadThreshold {
+            send(gzip.compressFrame(.response(response)), context: context)
+            return
+        }
+        let packet = Packet.response(response)
+        // The payload, and the compressed copy the job builds beside it.
+        let charge = 2 * (ResponsePacket.headerSize + response.payload.count)
+        guard let compressed = offload(charging: charge, context: context, { gzip.compressFrame(packet) }) else {
+            respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
             return
         }
         busy = true
-        shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
-            gzip.compress(packet)
-        }.assumeIsolated().whenComplete { result in
+        compressed.assumeIsolated().whenComplete { result in
             self.busy = false
             switch result {
-            case .success(let compressed): self.send(compressed, context: context)
+            case .success(let frame): self.send(frame, context: context)
             case .failure(let error): self.fail(context: context, error)
             }
             self.drain(context: context)
         }
     }
 
-    private func send(_ compressed: [UInt8], context: ChannelHandlerContext) {
+    private func send(_ frame: UnsealedFrame, context: ChannelHandlerContext) {
         guard !closing, let sealer else { return }
         do {
-            let frame = try sealer.seal(compressed)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: frame)), promise: nil)
+            let sealed = try sealer.seal(frame)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)), promise: nil)
         } catch ProtocolError.frameTooLarge {
             // An answer can outgrow the frame limit its request fitted in (an Echo of incompressible bytes):
             // the client gets Bad request instead of a dropped session. Nothing was sealed, so no counter moved.
-            let refusal = Packet.response(ResponsePacket(rc: .badRequest)).serialize()
-            send(shared.gzip.compress(refusal), context: context)
+            send(shared.gzip.compressFrame(.response(ResponsePacket(rc: .badRequest))), context: context)
         } catch {
             fail(context: context, error)
         }
+    }
+
+    /// Runs `work` on the thread pool if the server's offload budget has room for one more job of `bytes`.
+    /// - Returns: The job's result, or `nil` when the budget is exhausted (the caller answers `Server busy`).
+    private func offload<Result: Sendable>(
+        charging bytes: Int,
+        context: ChannelHandlerContext,
+        _ work: @escaping @Sendable () throws -> Result
+    ) -> EventLoopFuture<Result>? {
+        let budget = shared.offloadBudget
+        guard budget.acquire(bytes: bytes) else {
+            logger.info("server busy", metadata: ["reason": "thread-pool budget exhausted"])
+            return nil
+        }
+        let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop, work)
+        future.whenComplete { _ in budget.release(bytes: bytes) }
+        return future
     }
 
     // MARK: Closing
@@ -262,7 +313,20 @@ final class SessionHandler: ChannelDuplexHandler {
         let flushed = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
         let channel = context.channel
-        flushed.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        // A peer that stops reading keeps the flush from ever completing; it must not keep its slot forever.
+        let flushTimeout = shared.configuration.closeFlushTimeout
+        let logger = self.logger
+        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(flushTimeout)) {
+            logger.info(
+                "session closed without flushing",
+                metadata: ["reason": "peer read no answers for \(Self.seconds(flushTimeout)) s after the close"]
+            )
+            channel.close(promise: nil)
+        }
+        flushed.futureResult.whenComplete { _ in
+            hardClose.cancel()
+            channel.close(promise: nil)
+        }
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -275,9 +339,16 @@ final class SessionHandler: ChannelDuplexHandler {
 extension SessionHandler: Sendable {}
 
 extension TimeAmount {
-    /// A NIO time amount from a Swift `Duration`.
+    /// A NIO time amount from a Swift `Duration`, clamped to what `TimeAmount` holds (about ±292 years):
+    /// a configured timeout of "practically forever" must not trap.
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow {
+            self = .nanoseconds(seconds < 0 ? .min : .max)
+            return
+        }
+        let (total, carry) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        self = .nanoseconds(carry ? (seconds < 0 ? .min : .max) : total)
     }
 }

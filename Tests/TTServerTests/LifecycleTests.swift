@@ -107,6 +107,52 @@ struct LifecycleTests {
         }
     }
 
+    @Test("A shutdown while start() is binding leaves no listener behind")
+    func shutdownDuringStart() async throws {
+        for iteration in 0..<30 {
+            let ports = try await Self.freePorts(count: 3)
+            let server = FrameworkServer(
+                configuration: ServerConfiguration(
+                    listenAddresses: ports.map { ListenAddress(host: "127.0.0.1", port: $0) },
+                    identity: ServerIdentity.generate()
+                )
+            )
+            let starting = Task { try await server.start() }
+            // Vary where the shutdown lands: before, during and after the binding.
+            for _ in 0..<(iteration % 6) { await Task.yield() }
+            if iteration % 3 == 2 { try await Task.sleep(for: .microseconds(200 * (iteration % 7))) }
+            await server.shutdown()
+            let outcome: String
+            do {
+                _ = try await starting.value
+                outcome = "started"
+            } catch let error as FrameworkServerError {
+                outcome = error.description
+            }
+            #expect(server.boundAddresses.isEmpty)
+            for port in ports {
+                await #expect(throws: (any Error).self, "port \(port) still listening after \(outcome)") {
+                    let connection = try await RawConnection.connect(host: "127.0.0.1", port: port)
+                    await connection.close()
+                }
+            }
+        }
+    }
+
+    /// Ports the kernel just handed out and released again, for tests that must know a port before binding.
+    private static func freePorts(count: Int) async throws -> [Int] {
+        var channels: [any Channel] = []
+        for _ in 0..<count {
+            channels.append(
+                try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .bind(host: "127.0.0.1", port: 0).get()
+            )
+        }
+        let ports = channels.compactMap(\.localAddress?.port)
+        for channel in channels { try await channel.close() }
+        return ports
+    }
+
     @Test("Starting a server twice is refused")
     func startTwice() async throws {
         try await withTestServer { server in

@@ -1,3 +1,5 @@
+import Logging
+import NIOCore
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -39,6 +41,40 @@ extension SerializedSuites {
             }
         }
 
+        @Test("A session whose peer stops reading is closed after idle timeout plus the flush timeout")
+        func peerStopsReading() async throws {
+            let logs = LogCapture()
+            try await withTestServer(
+                limits: ProtocolLimits(idleTimeout: .seconds(3)),
+                logs: logs,
+                configure: { $0.closeFlushTimeout = .seconds(1) }
+            ) { server in
+                let payload = pseudoRandomBytes(count: 4 << 20)
+                let client = try await TestClient.connect(to: server)
+                let channel = client.connection.channel
+                try await channel.setOption(ChannelOptions.autoRead, value: false).get()
+                // 6 incompressible 4 MiB answers are more than the loopback socket buffers hold. Encoded first,
+                // so the requests arrive together and well within the idle timeout.
+                let frames = try (0..<6).map { _ in
+                    try client.codec.encode(.request(RequestPacket(function: .echo, payload: payload)))
+                }
+                for frame in frames {
+                    channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+                }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while server.server.sessionCount > 0, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(server.server.sessionCount == 0)
+                #expect(logs.closeReasons.contains { $0.contains("idle for 3.0 s") })
+                #expect(
+                    logs.all.contains { $0.message == "session closed without flushing" },
+                    "\(logs.all.map { "\($0.message) \($0.metadata)" })"
+                )
+                await client.close()
+            }
+        }
+
         @Test("Past maxConnections a new connection is closed at once; after one leaves, a new one is admitted")
         func maxConnections() async throws {
             let logs = LogCapture()
@@ -49,7 +85,8 @@ extension SerializedSuites {
                 try await third.expectClosed(timeout: .seconds(5))
                 #expect(
                     logs.all.contains {
-                        $0.message == "connection refused" && $0.metadata["reason"]?.contains("max connections") == true
+                        $0.message == "connection refused" && $0.level == .notice
+                            && $0.metadata["reason"]?.contains("max connections") == true
                     }
                 )
                 #expect(try await first.ping().rc == .requestOK)
@@ -64,6 +101,19 @@ extension SerializedSuites {
                 await second.close()
                 await fourth.close()
             }
+        }
+    }
+}
+
+@Suite("Durations")
+struct DurationTests {
+    @Test("Timeouts too large for a NIO time amount are clamped, not a crash, and the server still works")
+    func hugeTimeouts() async throws {
+        let forever = Duration.seconds(Int64.max / 2)
+        try await withTestServer(limits: ProtocolLimits(handshakeTimeout: forever, idleTimeout: forever)) { server in
+            let client = try await TestClient.connect(to: server)
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
         }
     }
 }

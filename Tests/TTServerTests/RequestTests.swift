@@ -46,6 +46,22 @@ struct RequestTests {
         }
     }
 
+    @Test("A user name with newlines and 10 KiB is logged escaped and truncated")
+    func loggedUserNameIsSanitised() async throws {
+        let logs = LogCapture()
+        try await withTestServer(logs: logs) { server in
+            let client = try await TestClient.connect(to: server)
+            let user = "eve\nlogin user=root\u{202E}" + String(repeating: "x", count: 10 << 10)
+            #expect(try await client.login(user: user, password: "p").rc == .loginRejected)
+            let logged = try #require(logs.all.first { $0.message == "login rejected" }?.metadata["user"])
+            #expect(logged.hasPrefix("eve\\nlogin user=root\\u{202E}xxx"))
+            #expect(logged.hasSuffix("… (\(user.utf8.count) bytes)"))
+            #expect(!logged.contains("\n") && !logged.contains("\u{202E}"))
+            #expect(logged.count <= 64 + 20)
+            await client.close()
+        }
+    }
+
     @Test("A login payload that does not parse is a Bad request, not a closed session")
     func malformedLoginPayload() async throws {
         try await withTestServer { server in

@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
-import NIOCore
+public import NIOCore
+public import NIOPosix
 public import TTProtocol
 public import TTServer
 
@@ -46,11 +47,15 @@ public final class TestServer: Sendable {
     ///   - limits: Protocol limits; short timeouts make timeout tests quick.
     ///   - logger: Where the server logs (a capturing handler lets tests assert reasons).
     ///   - configure: Last changes to the configuration (login delay, offload threshold, grace period …).
+    ///   - eventLoopGroup: The server's event loops (one loop puts every session on the same thread).
+    ///   - threadPool: Where the server offloads work (a test can hold its threads busy).
     public static func start(
         host: String = "127.0.0.1",
         users: [String: String] = ["batch": "batch"],
         limits: ProtocolLimits = .default,
         logger: Logger = Logger(label: "tt-server-test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        threadPool: NIOThreadPool = .singleton,
         configure: @Sendable (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let directory = FileManager.default.temporaryDirectory
@@ -76,7 +81,12 @@ public final class TestServer: Sendable {
                 shutdownGracePeriod: .seconds(5)
             )
             configure(&configuration)
-            let server = FrameworkServer(configuration: configuration, logger: logger)
+            let server = FrameworkServer(
+                configuration: configuration,
+                logger: logger,
+                eventLoopGroup: eventLoopGroup,
+                threadPool: threadPool
+            )
             let addresses = try await server.start()
             guard let port = addresses.first?.port else {
                 await server.shutdown()

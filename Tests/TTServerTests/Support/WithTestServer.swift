@@ -1,4 +1,7 @@
+import Dispatch
 import Logging
+import NIOCore
+import NIOPosix
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -11,6 +14,8 @@ func withTestServer<T>(
     limits: ProtocolLimits = .default,
     logs: LogCapture? = nil,
     configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    threadPool: NIOThreadPool = .singleton,
     _ body: (TestServer) async throws -> T
 ) async throws -> T {
     let server = try await TestServer.start(
@@ -18,6 +23,8 @@ func withTestServer<T>(
         users: users,
         limits: limits,
         logger: logs?.logger ?? Logger(label: "tt-server-test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        eventLoopGroup: eventLoopGroup,
+        threadPool: threadPool,
         configure: configure
     )
     do {
@@ -38,5 +45,29 @@ func pseudoRandomBytes(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UIn
         state ^= state >> 7
         state ^= state << 17
         return UInt8(truncatingIfNeeded: state)
+    }
+}
+
+/// A one-thread pool whose thread is held by a job until ``release()``: work a server offloads to it waits, so
+/// a test can tell work done on the event loop from work done on the pool, and fill offload budgets at will.
+final class HeldThreadPool: Sendable {
+    let pool = NIOThreadPool(numberOfThreads: 1)
+    private let gate = DispatchSemaphore(value: 0)
+
+    init() {
+        pool.start()
+        let gate = self.gate
+        pool.submit { _ in gate.wait() }
+    }
+
+    /// Lets the pool's thread go; calling it again is harmless.
+    func release() {
+        gate.signal()
+    }
+
+    /// Releases the thread and stops the pool.
+    func shutdown() async {
+        release()
+        try? await pool.shutdownGracefully()
     }
 }
