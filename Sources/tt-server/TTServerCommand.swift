@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TTCommandSupport
 
 /// `tt-server`: the framework server. `serve` is the default subcommand.
 @main
@@ -11,22 +12,9 @@ struct TTServerCommand: AsyncParsableCommand {
         defaultSubcommand: Serve.self
     )
 
-    /// Like ArgumentParser's `main`, but a usage error exits with 2 (the tt-connect convention), not 64.
+    /// Usage errors exit with 2, like every tt-connect tool (ArgumentParser would use 64).
     static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(ExitStatus.usage)
-            }
-            exit(withError: error)
-        }
+        await CommandRunner.main(Self.self)
     }
 }
 
@@ -35,15 +23,15 @@ enum ExitStatus {
     /// Startup failed for a reason no flag explains (a port in use, for example).
     static let failure: Int32 = 1
     /// A bad flag, or an identity or users file that cannot be used.
-    static let usage: Int32 = 2
+    static let usage = CommandFailure.usageExitCode
 }
 
 /// Writes one line to standard output unbuffered, so a parent reading the pipe sees it at once.
 func printLine(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    Console.line(line)
 }
 
 /// Writes one line to standard error.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data(("tt-server: " + line + "\n").utf8))
+    Console.error("tt-server: " + line)
 }
