@@ -42,22 +42,30 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
 
+        // Pure value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O.
+        .target(name: "TTBasics", swiftSettings: strictSettings),
         // Pure protocol: packets, framing, gzip-9 + AES-256-GCM codec, handshake. No I/O.
-        .target(name: "TTProtocol", dependencies: ["CZlib", "CCrypto"], swiftSettings: strictSettings),
+        .target(name: "TTProtocol", dependencies: ["TTBasics", "CZlib", "CCrypto"], swiftSettings: strictSettings),
         // Byte transports: direct TCP and HTTP CONNECT through libcurl; proxy configuration.
-        .target(name: "TTTransport", dependencies: ["CCurl", logging], swiftSettings: strictSettings),
+        .target(name: "TTTransport", dependencies: ["TTBasics", "CCurl", logging], swiftSettings: strictSettings),
         // Framework client: handshake, login, requests, reconnect, logon string, API trace log.
-        .target(name: "TTClient", dependencies: ["TTProtocol", "TTTransport", logging], swiftSettings: strictSettings),
+        .target(
+            name: "TTClient",
+            dependencies: ["TTBasics", "TTProtocol", "TTTransport", logging],
+            swiftSettings: strictSettings
+        ),
         // SwiftNIO framework server.
         .target(
             name: "TTServer",
-            dependencies: ["TTProtocol", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            dependencies: ["TTBasics", "TTProtocol", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+                + nio,
             swiftSettings: strictSettings
         ),
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: ["CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            dependencies: ["TTBasics", "CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+                + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
@@ -65,7 +73,7 @@ let package = Package(
         // The client tools' commands and option groups (proxy flags, logon string, stage printer).
         .target(
             name: "TTCommandLine",
-            dependencies: ["TTClient", "TTTransport", "TTCommandSupport", argumentParser, logging],
+            dependencies: ["TTBasics", "TTClient", "TTTransport", "TTCommandSupport", argumentParser, logging],
             swiftSettings: strictSettings
         ),
 
@@ -93,6 +101,7 @@ let package = Package(
             path: "Tests/TTTestSupport",
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "TTBasicsTests", dependencies: ["TTBasics"], swiftSettings: strictSettings),
         .testTarget(name: "TTProtocolTests", dependencies: ["TTProtocol"], swiftSettings: strictSettings),
         .testTarget(name: "TTTransportTests", dependencies: ["TTTransport", "TTTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "TTServerTests", dependencies: ["TTServer", "TTTestSupport"] + nio, swiftSettings: strictSettings),

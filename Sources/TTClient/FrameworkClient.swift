@@ -1,5 +1,6 @@
 public import TTProtocol
 public import TTTransport
+import TTBasics
 
 /// A session with a framework server: connect, handshake, log in, send requests, reconnect.
 ///
@@ -205,7 +206,7 @@ public final class FrameworkClient {
                     stage: .handshake,
                     category: .notFrameworkServer,
                     message: "handshake: \(peerDescription) closed the connection"
-                        + (received.isEmpty ? "" : " after \(Self.preview(received))")
+                        + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
                         + ": not a framework server, or it refused the session (connection limit?)"
                 )
             default:
@@ -217,7 +218,7 @@ public final class FrameworkClient {
     }
 
     private func notFrameworkServer(_ error: ProtocolError, firstBytes: [UInt8]) -> FrameworkClientError {
-        let answered = firstBytes.isEmpty ? "" : " (it answered \(Self.preview(firstBytes)))"
+        let answered = firstBytes.isEmpty ? "" : " (it answered \(PrintableBytes.quoted(firstBytes, limit: 24)))"
         let hint =
             if case .proxy = configuration.route {
                 "the proxy or the target behind it is not a framework server"
@@ -432,14 +433,6 @@ public final class FrameworkClient {
             return "\(configuration.server) (through proxy \(proxy.endpoint))"
         }
         return "\(configuration.server)"
-    }
-
-    /// The first bytes a peer sent, printable, for "it answered …" messages.
-    static func preview(_ bytes: [UInt8]) -> String {
-        let shown = bytes.prefix(24).map { byte -> String in
-            (0x20..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
-        }
-        return "\"" + shown.joined() + (bytes.count > 24 ? "…" : "") + "\""
     }
 }
 

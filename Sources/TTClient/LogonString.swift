@@ -1,3 +1,5 @@
+import TTBasics
+
 /// The TapeTrack-style logon string given with `-S`: `user:password@server:port`.
 ///
 /// Grammar (every part may be left out and takes its default):
@@ -99,7 +101,7 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
 
     /// `user@server:port`, never the password.
     public var description: String {
-        "\(user)@\(server.contains(":") ? "[\(server)]" : server):\(port)"
+        "\(user)@\(HostPort(host: server, port: port))"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 import TTCommandSupport
 
 /// The stages of one `check` as they complete, printed at once as lines (or kept for the JSON object).
@@ -59,11 +60,11 @@ struct CheckOutcome {
             "exit_code": Int(exitCode),
             "message": message,
             "proxy_status": value(proxyStatus),
-            "elapsed_ms": Self.rounded(StageLine.milliseconds(elapsed)),
+            "elapsed_ms": Self.rounded(elapsed.inMilliseconds),
             "stages": stages.map { line -> [String: Any] in
                 [
                     "stage": line.stage, "ok": line.ok, "detail": line.detail,
-                    "elapsed_ms": Self.rounded(StageLine.milliseconds(line.duration)),
+                    "elapsed_ms": Self.rounded(line.duration.inMilliseconds),
                 ]
             },
             "server_identity": value(serverIdentity),

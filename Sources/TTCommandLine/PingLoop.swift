@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TTBasics
 import TTClient
 import TTTransport
 import TTCommandSupport
@@ -23,7 +24,7 @@ struct PingStatistics: Sendable, Equatable {
             "\(transmitted) packets transmitted, \(received) received, \(loss)% packet loss",
         ]
         if !roundTrips.isEmpty {
-            let milliseconds = roundTrips.map(StageLine.milliseconds)
+            let milliseconds = roundTrips.map(\.inMilliseconds)
             let average = milliseconds.reduce(0, +) / Double(milliseconds.count)
             lines.append(
                 "round-trip min/avg/max = "
@@ -68,7 +69,7 @@ enum PingLoop {
                 statistics.roundTrips.append(elapsed)
                 Console.line(
                     "\(client.lastExchangeSize.received) bytes from \(address): seq=\(sequence) "
-                        + "time=\(format(StageLine.milliseconds(elapsed))) ms"
+                        + "time=\(format(elapsed.inMilliseconds)) ms"
                 )
             } catch {
                 Console.line("no reply from \(address): seq=\(sequence): \(error.message)")
@@ -84,7 +85,7 @@ enum PingLoop {
         while !interrupted.load(ordering: .relaxed) {
             let left = until - ContinuousClock.now
             guard left > .zero else { return }
-            Thread.sleep(forTimeInterval: min(0.02, StageLine.milliseconds(left) / 1000))
+            Thread.sleep(forTimeInterval: min(0.02, left.inMilliseconds / 1000))
         }
     }
 

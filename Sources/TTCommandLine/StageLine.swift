@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 
 /// One line of `tt-connect check`: `✓ proxy       0.4 ms  connected to 127.0.0.1:3128`.
 struct StageLine: Sendable, Equatable {
@@ -17,12 +18,7 @@ struct StageLine: Sendable, Equatable {
 
     /// Milliseconds with one decimal below 10 s (`0.4 ms`, `1234.5 ms`), seconds with two above.
     static func format(_ duration: Duration) -> String {
-        let milliseconds = milliseconds(duration)
+        let milliseconds = duration.inMilliseconds
         return milliseconds < 10_000 ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
 }

@@ -1,3 +1,5 @@
+import TTBasics
+
 /// Constants and checks shared by the two sides of the handshake (PROTOCOL.md §1).
 public enum Handshake {
     /// `TTFW`.
@@ -17,7 +19,7 @@ public enum Handshake {
     /// - Throws: ``ProtocolError/badMagic`` or ``ProtocolError/unsupportedVersion``.
     public static func validatePrefix(_ bytes: [UInt8]) throws(ProtocolError) {
         for (index, byte) in bytes.prefix(magic.count).enumerated() where byte != magic[index] {
-            throw ProtocolError.badMagic.with(detail: "received \(printable(bytes.prefix(32)))")
+            throw ProtocolError.badMagic.with(detail: "received \(PrintableBytes.quoted(bytes, limit: 32))")
         }
         if bytes.count >= 6 {
             let version = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
@@ -44,19 +46,5 @@ public enum Handshake {
     /// The message the server signs: context string and SHA-256 of ClientHello || ServerHello[0..<70].
     static func signedMessage(clientHello: [UInt8], serverHelloPrefix: ArraySlice<UInt8>) -> [UInt8] {
         signatureContext + Crypto.sha256(clientHello, Array(serverHelloPrefix))
-    }
-
-    /// A short, printable rendering of unexpected bytes for error details (ASCII kept, the rest escaped).
-    private static func printable(_ bytes: ArraySlice<UInt8>) -> String {
-        var text = "\""
-        for byte in bytes {
-            switch byte {
-            case 0x20..<0x7F where byte != 0x22 && byte != 0x5C: text.append(Character(Unicode.Scalar(byte)))
-            case 0x0D: text += "\\r"
-            case 0x0A: text += "\\n"
-            default: text += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }
-        }
-        return text + "\""
     }
 }

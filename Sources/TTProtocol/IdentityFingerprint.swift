@@ -1,3 +1,5 @@
+import TTBasics
+
 /// `SHA256:` and the unpadded standard base64 of SHA-256 over a raw Ed25519 identity public key, the shape of
 /// OpenSSH fingerprints. Equal fingerprints mean the same identity key.
 public struct IdentityFingerprint: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible {
@@ -33,14 +35,4 @@ public struct IdentityFingerprint: Hashable, Sendable, CustomStringConvertible, 
     }
 
     public var description: String { "SHA256:" + Base64.encode(digest, padded: false) }
-}
-
-extension String {
-    func trimmingWhitespace() -> Substring {
-        let isSpace: (Character) -> Bool = { $0.isWhitespace }
-        guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else {
-            return ""
-        }
-        return self[start...end]
-    }
 }

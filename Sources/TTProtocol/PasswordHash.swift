@@ -1,3 +1,5 @@
+import TTBasics
+
 /// A salted PBKDF2-HMAC-SHA256 password hash, stored as `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`
 /// (standard padded base64), as the server's users file keeps it.
 public struct PasswordHash: Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 public import Foundation
 import NIOCore
+import TTBasics
 
 /// One line of the access log: a request and what became of it. Never holds credentials.
 public struct AccessLogEntry: Sendable, CustomStringConvertible {
@@ -22,9 +23,8 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
 
     /// `2025-01-02T03:04:05.678Z 127.0.0.1:50000 "CONNECT example.com:443 HTTP/1.1" 200 tunnel up=10 down=20 ms=5`
     public var description: String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return "\(Self.format(time)) \(client) \"\(requestLine)\" \(status) \(outcome) up=\(bytesUp) down=\(bytesDown)"
-            + " ms=\(milliseconds)"
+        "\(Self.format(time)) \(client) \"\(requestLine)\" \(status) \(outcome) up=\(bytesUp) down=\(bytesDown)"
+            + " ms=\(duration.wholeMilliseconds)"
     }
 
     private static func format(_ date: Date) -> String {
@@ -61,6 +61,6 @@ extension SocketAddress {
     /// `ip:port`, with IPv6 in brackets.
     var logDescription: String {
         guard let ip = ipAddress, let port else { return "unknown" }
-        return self.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        return HostPort(host: ip, port: port).description
     }
 }

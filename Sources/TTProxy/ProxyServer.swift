@@ -96,7 +96,6 @@ public struct ProxyStartError: Error, CustomStringConvertible {
     public var underlying: any Error
     public var listener: ProxyServerConfiguration.Listener
     public var description: String {
-        let host = listener.host.contains(":") ? "[\(listener.host)]" : listener.host
-        return "cannot listen on \(host):\(listener.port): \(underlying)"
+        "cannot listen on \(listener): \(underlying)"
     }
 }

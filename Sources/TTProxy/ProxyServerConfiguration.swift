@@ -1,9 +1,10 @@
 public import NIOCore
+import TTBasics
 
 /// Everything a ``ProxyServer`` needs: where to listen, who may use it, where it may tunnel, and its limits.
 public struct ProxyServerConfiguration: Sendable {
     /// A `host:port` to listen on; port 0 picks a free port (read it back from ``ProxyServer/listeningAddresses``).
-    public struct Listener: Sendable, Hashable {
+    public struct Listener: Sendable, Hashable, CustomStringConvertible {
         public var host: String
         public var port: Int
         public init(host: String, port: Int) {
@@ -13,14 +14,12 @@ public struct ProxyServerConfiguration: Sendable {
 
         /// Parses `host:port` or `[v6]:port`; port 0 asks for a free port.
         public init?(parsing text: String) {
-            if text.hasSuffix(":0") {
-                guard let target = ConnectTarget(parsing: text.dropLast() + "1") else { return nil }
-                self.init(host: target.host, port: 0)
-            } else {
-                guard let target = ConnectTarget(parsing: text) else { return nil }
-                self.init(host: target.host, port: target.port)
-            }
+            guard let parsed = try? HostPort(parsing: text, allowsPortZero: true) else { return nil }
+            self.init(host: parsed.host, port: parsed.port)
         }
+
+        /// `host:port`, with IPv6 hosts in brackets.
+        public var description: String { HostPort(host: host, port: port).description }
     }
 
     /// Addresses to listen on. Default: `127.0.0.1:3128`.

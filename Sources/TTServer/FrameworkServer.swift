@@ -2,6 +2,7 @@ public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
+import TTBasics
 import TTProtocol
 
 /// The framework server: listeners on one or more addresses, one encrypted session per connection.
@@ -224,10 +225,7 @@ public final class FrameworkServer: Sendable {
 
     /// `HOST:PORT` with IPv6 in brackets, as log lines and the executable print it.
     public static func format(_ address: SocketAddress) -> String {
-        let host = address.ipAddress ?? "\(address)"
-        let port = address.port ?? 0
-        if case .v6 = address { return "[\(host)]:\(port)" }
-        return "\(host):\(port)"
+        HostPort(host: address.ipAddress ?? "\(address)", port: address.port ?? 0).description
     }
 }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import TTBasics
 
 /// Reads the PROXY protocol header (v1 text or v2 binary, as HAProxy sends it) that a load balancer puts in
 /// front of the session, reports the real client address to the session, then leaves the pipeline.
@@ -80,7 +81,7 @@ struct ProxyProtocolDecoder: ByteToMessageDecoder {
         else {
             throw ProxyProtocolError("malformed PROXY v1 line")
         }
-        return .complete(fields[1] == "TCP6" ? "[\(fields[2])]:\(port)" : "\(fields[2]):\(port)")
+        return .complete(HostPort(host: String(fields[2]), port: port).description)
     }
 
     private static func parseV2(_ buffer: inout ByteBuffer) throws -> Header {

@@ -1,4 +1,5 @@
 import CCurl
+import TTBasics
 
 /// Watches libcurl's debug stream during the CONNECT exchange to learn what `getinfo` cannot tell: the
 /// proxy's status line (with its reason phrase), the raw start of a non-HTTP answer, and the authentication
@@ -28,7 +29,7 @@ final class ConnectExchangeRecorder {
         }
         if bytes.starts(with: Array("HTTP/".utf8)) {
             let line = bytes.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
-            lastStatusLine = Printable.text(line, limit: 120)
+            lastStatusLine = PrintableBytes.escaped(line, limit: 120)
         }
     }
 
@@ -38,7 +39,7 @@ final class ConnectExchangeRecorder {
         if firstRequestSentAt == nil { firstRequestSentAt = ContinuousClock.now }
         var scheme: String?
         for line in text.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("proxy-authorization:") {
-            let value = line.dropFirst("proxy-authorization:".count).trimmingSpaces
+            let value = line.dropFirst("proxy-authorization:".count).trimmingWhitespace()
             scheme = value.split(separator: " ").first.map(String.init)
         }
         lastAuthSchemeSent = scheme
@@ -60,19 +61,3 @@ final class ConnectExchangeRecorder {
 
 @available(*, unavailable)
 extension ConnectExchangeRecorder: Sendable {}
-
-/// Bytes from a peer shown safely in a message: printable ASCII kept, everything else as `\xNN`.
-enum Printable {
-    static func text(_ bytes: some Sequence<UInt8>, limit: Int) -> String {
-        var result = ""
-        for byte in bytes.prefix(limit) {
-            switch byte {
-            case 0x20..<0x7f: result.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "\r"): result += "\\r"
-            case UInt8(ascii: "\n"): result += "\\n"
-            default: result += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }
-        }
-        return result
-    }
-}

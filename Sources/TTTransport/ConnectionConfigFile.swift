@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 
 /// One `[connection NAME]` section of a config file: where a named connection goes and how.
 public struct ConnectionEntry: Sendable, Hashable {
@@ -50,7 +51,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
         }
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = rawLine.trimmingSpaces
+            let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") {
                 guard line.hasSuffix("]") else { throw fail("a section header must end with \"]\"") }
@@ -68,8 +69,8 @@ public struct ConnectionConfigFile: Sendable, Hashable {
             guard let equals = line.firstIndex(of: "=") else {
                 throw fail("expected KEY = VALUE or [connection NAME]")
             }
-            let key = line[..<equals].trimmingSpaces.lowercased()
-            let value = String(line[line.index(after: equals)...].trimmingSpaces)
+            let key = line[..<equals].trimmingWhitespace().lowercased()
+            let value = String(line[line.index(after: equals)...].trimmingWhitespace())
             guard !entries.isEmpty else { throw fail("\"\(key)\" comes before any [connection NAME] section") }
             guard !value.isEmpty else { throw fail("\"\(key)\" has no value") }
             var entry = entries[entries.count - 1]

@@ -1,3 +1,5 @@
+import TTBasics
+
 /// A point in monotonic time by which an operation must finish.
 ///
 /// Every blocking call of the transport layer takes one deadline for the whole operation rather than a
@@ -38,9 +40,7 @@ public struct Deadline: Sendable, Hashable, Comparable {
     /// wait never returns just before the deadline and spins.
     var pollTimeoutMilliseconds: Int32 {
         guard let remaining else { return -1 }
-        let (seconds, attoseconds) = remaining.components
-        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int32(clamping: milliseconds)
+        return Int32(clamping: remaining.wholeMillisecondsRoundedUp)
     }
 
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool {

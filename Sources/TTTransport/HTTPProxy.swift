@@ -1,3 +1,5 @@
+import TTBasics
+
 /// One HTTP CONNECT proxy: where it is, how to speak to it, and how to authenticate.
 ///
 /// A missing port is ``defaultPort`` (3128), never libcurl's 1080, and every message names the port used.
@@ -35,7 +37,7 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` for other schemes
     ///   (`socks5://` …), a bad host or port, or bad percent-encoding. The message never shows the password.
     public init(parsing text: String) throws {
-        var rest = Substring(text.trimmingSpaces)
+        var rest = text.trimmingWhitespace()
         let shown = Self.redacted(text)
         if let separator = rest.firstRange(of: "://") {
             let name = rest[..<separator.lowerBound].lowercased()
@@ -92,15 +94,6 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
         let userInfo = text[start..<at]
         let user = userInfo.firstIndex(of: ":").map { userInfo[..<$0] } ?? userInfo
         return String(text[..<start]) + user + ":<redacted>" + String(text[at...])
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: Substring {
-        let view = Substring(self)
-        guard let first = view.firstIndex(where: { !$0.isWhitespace }) else { return "" }
-        let last = view.lastIndex(where: { !$0.isWhitespace }) ?? first
-        return view[first...last]
     }
 }
 

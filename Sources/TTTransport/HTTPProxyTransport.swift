@@ -1,5 +1,6 @@
 import CCurl
 import Logging
+import TTBasics
 
 #if canImport(Glibc)
     import Glibc
@@ -170,8 +171,7 @@ public final class HTTPProxyTransport: Transport {
         try easy.set(CURLOPT_PROXYHEADER, lines: ["User-Agent: \(options.userAgent)"] + options.extraHeaders)
         try easy.set(CURLOPT_HEADEROPT, Int(CURLHEADER_SEPARATE))
         if let remaining = deadline.remaining {
-            let milliseconds =
-                remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+            let milliseconds = remaining.wholeMilliseconds
             // 0 would mean "libcurl's default"; a passed deadline still gets the shortest real timeout.
             try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, milliseconds)))
         }

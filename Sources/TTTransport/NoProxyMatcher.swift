@@ -1,3 +1,5 @@
+import TTBasics
+
 /// Decides whether a target bypasses an environment proxy, reading `NO_PROXY` exactly as Go's
 /// `golang.org/x/net/http/httpproxy` does.
 ///
@@ -25,7 +27,7 @@ public struct NoProxyMatcher: Sendable, Hashable {
     /// Parses a `NO_PROXY` value; malformed entries are ignored, as Go ignores them.
     public init(_ value: String) {
         for rawEntry in value.split(separator: ",", omittingEmptySubsequences: false) {
-            let entry = rawEntry.trimmingSpaces.lowercased()
+            let entry = rawEntry.trimmingWhitespace().lowercased()
             if entry.isEmpty { continue }
             if entry == "*" {
                 matchesEverything = true

@@ -1,4 +1,5 @@
 import CCurl
+import TTBasics
 
 #if canImport(Glibc)
     import Glibc
@@ -178,12 +179,12 @@ struct ProxyExchangeOutcome {
             return "\(where_) answered with TLS, not HTTP: it expects https://; use --proxy https://\(proxy.endpoint)"
         }
         if recorder.lastStatusLine == nil {
-            return "\(where_) answered something that is not HTTP: \"\(Printable.text(prefix, limit: 64))\"; "
+            return "\(where_) answered something that is not HTTP: \(PrintableBytes.quoted(prefix, limit: 64)); "
                 + "is it an HTTP proxy, and is this its port?"
         }
         let detail = curlMessage.isEmpty ? CurlEasy.describe(result) : curlMessage
         return "\(where_) sent an invalid answer to CONNECT (\(detail)): "
-            + "\"\(Printable.text(prefix, limit: 64))\""
+            + PrintableBytes.quoted(prefix, limit: 64)
     }
 }
 

@@ -1,3 +1,5 @@
+import TTBasics
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -118,9 +120,7 @@ enum SocketConnector {
     }
 
     static func format(_ duration: Duration) -> String {
-        let milliseconds =
-            Double(duration.components.seconds) * 1000
-            + Double(duration.components.attoseconds) / 1e15
+        let milliseconds = duration.inMilliseconds
         if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
         let tenths = (milliseconds / 100).rounded() / 10
         return "\(tenths) s"

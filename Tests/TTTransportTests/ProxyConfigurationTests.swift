@@ -36,7 +36,7 @@ struct HTTPProxyParsingTests {
             ("http://proxy:3128/path", "must not have a path"),
             ("http://us%zzer:Hidden-Pw1@proxy", "invalid percent-encoding"),
             ("http://:Hidden-Pw1@proxy", "empty user name"),
-            ("http://", "no host name"),
+            ("http://", "the host is empty"),
         ]
     )
     func invalid(_ text: String, _ expected: String) throws {

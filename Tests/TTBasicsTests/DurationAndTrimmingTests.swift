@@ -1,0 +1,26 @@
+import TTBasics
+import Testing
+
+@Suite("Duration milliseconds and whitespace trimming")
+struct DurationAndTrimmingTests {
+    @Test("durations convert to milliseconds, truncated, rounded up or with fractions")
+    func milliseconds() {
+        let duration = Duration.milliseconds(1234) + .microseconds(500)
+        #expect(duration.inMilliseconds == 1234.5)
+        #expect(duration.wholeMilliseconds == 1234)
+        #expect(duration.wholeMillisecondsRoundedUp == 1235)
+        #expect(Duration.milliseconds(7).wholeMillisecondsRoundedUp == 7)
+        #expect(Duration.nanoseconds(1).wholeMillisecondsRoundedUp == 1)
+        #expect(Duration.nanoseconds(1).wholeMilliseconds == 0)
+        #expect(Duration.zero.wholeMillisecondsRoundedUp == 0)
+        #expect(Duration.seconds(3).inMilliseconds == 3000)
+    }
+
+    @Test("trimming removes surrounding whitespace and newlines only")
+    func trimming() {
+        #expect("  a b \t\r\n".trimmingWhitespace() == "a b")
+        #expect(" \n ".trimmingWhitespace() == "")
+        #expect("x".trimmingWhitespace() == "x")
+        #expect("  x  "[...].trimmingWhitespace() == "x")
+    }
+}
