@@ -57,14 +57,18 @@ let package = Package(
         // SwiftNIO framework server.
         .target(
             name: "TTServer",
-            dependencies: ["TTBasics", "TTProtocol", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+            dependencies: [
+                "TTBasics", "TTProtocol", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
                 + nio,
             swiftSettings: strictSettings
         ),
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: ["TTBasics", "CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
+            dependencies: [
+                "TTBasics", "CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
                 + nio,
             swiftSettings: strictSettings
         ),
@@ -82,7 +86,11 @@ let package = Package(
             dependencies: ["TTCommandLine", "TTCommandSupport"],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "tt-ping", dependencies: ["TTCommandLine", "TTCommandSupport"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "tt-ping",
+            dependencies: ["TTCommandLine", "TTCommandSupport"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "tt-server",
             dependencies: ["TTServer", "TTCommandSupport", argumentParser, logging] + nio,
@@ -103,12 +111,26 @@ let package = Package(
         ),
         .testTarget(name: "TTBasicsTests", dependencies: ["TTBasics"], swiftSettings: strictSettings),
         .testTarget(name: "TTProtocolTests", dependencies: ["TTProtocol"], swiftSettings: strictSettings),
-        .testTarget(name: "TTTransportTests", dependencies: ["TTTransport", "TTTestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "TTServerTests", dependencies: ["TTServer", "TTTestSupport"] + nio, swiftSettings: strictSettings),
-        .testTarget(name: "TTProxyTests", dependencies: ["TTProxy", "TTTestSupport"] + nio, swiftSettings: strictSettings),
+        .testTarget(
+            name: "TTTransportTests",
+            dependencies: ["TTTransport", "TTTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TTServerTests",
+            dependencies: ["TTServer", "TTTestSupport"] + nio,
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TTProxyTests",
+            dependencies: ["TTProxy", "TTTestSupport"] + nio,
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "TTClientTests",
-            dependencies: ["TTClient", "TTCommandLine", "TTCommandSupport", "TTTransport", "TTTestSupport", argumentParser],
+            dependencies: [
+                "TTClient", "TTCommandLine", "TTCommandSupport", "TTTransport", "TTTestSupport", argumentParser,
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TTTestSupport"], swiftSettings: strictSettings),

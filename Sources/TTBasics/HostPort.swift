@@ -29,7 +29,11 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     ///   - defaultPort: the port when `text` has none; `nil` makes the port mandatory.
     ///   - allowsPortZero: whether port 0 is accepted.
     /// - Throws: ``HostPortError`` naming the text and what is wrong with it.
-    public init(parsing text: some StringProtocol, defaultPort: Int? = nil, allowsPortZero: Bool = false)
+    public init(
+        parsing text: some StringProtocol,
+        defaultPort: Int? = nil,
+        allowsPortZero: Bool = false
+    )
         throws(HostPortError)
     {
         let text = Substring(text)

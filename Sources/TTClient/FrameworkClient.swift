@@ -1,6 +1,6 @@
+import TTBasics
 public import TTProtocol
 public import TTTransport
-import TTBasics
 
 /// A session with a framework server: connect, handshake, log in, send requests, reconnect.
 ///
@@ -77,7 +77,9 @@ public final class FrameworkClient {
             session = Session(transport: transport, codec: codec)
             let verdict = try checkIdentity(identity)
             trace.record("TMSS10API_Connect: Server identity \(identity.fingerprint) (\(verdict))")
-            observer?(.stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)"))
+            observer?(
+                .stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)")
+            )
         } catch {
             transport.close()
             session = nil
@@ -134,11 +136,13 @@ public final class FrameworkClient {
             switch configuration.route {
             case .direct:
                 let transport = try DirectTransport.open(configuration.server, deadline: deadline)
-                observer?(.stageCompleted(
-                    .serverConnect,
-                    duration: transport.report.tcpConnectTime,
-                    detail: "connected to \(transport.report.connectedAddress ?? "\(configuration.server)")"
-                ))
+                observer?(
+                    .stageCompleted(
+                        .serverConnect,
+                        duration: transport.report.tcpConnectTime,
+                        detail: "connected to \(transport.report.connectedAddress ?? "\(configuration.server)")"
+                    )
+                )
                 return transport
             case .proxy(let proxy, let options):
                 trace.record("TMSS10API_Connect: Proxy(\(proxy.url)) Auth(\(proxy.authScheme))")
@@ -152,23 +156,29 @@ public final class FrameworkClient {
                 let status = report.proxyStatus.map(String.init) ?? "?"
                 let scheme = report.authSchemeUsed.map { " (auth \($0))" } ?? ""
                 trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
-                observer?(.stageCompleted(
-                    .proxyConnect,
-                    duration: report.tcpConnectTime,
-                    detail: "connected to \(report.connectedAddress ?? proxy.endpoint.description)"
-                        + (proxy.scheme == .https ? " (TLS)" : "")
-                ))
-                observer?(.stageCompleted(
-                    .proxyTunnel,
-                    duration: report.tunnelTime ?? .zero,
-                    detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)"
-                ))
+                observer?(
+                    .stageCompleted(
+                        .proxyConnect,
+                        duration: report.tcpConnectTime,
+                        detail: "connected to \(report.connectedAddress ?? proxy.endpoint.description)"
+                            + (proxy.scheme == .https ? " (TLS)" : "")
+                    )
+                )
+                observer?(
+                    .stageCompleted(
+                        .proxyTunnel,
+                        duration: report.tunnelTime ?? .zero,
+                        detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)"
+                    )
+                )
                 return transport
             }
         } catch let error as TransportError {
             if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
                 // The proxy was reached; it is the CONNECT that failed. Say so, stage by stage.
-                observer?(.stageCompleted(.proxyConnect, duration: connectTime, detail: "connected to \(proxy.endpoint)"))
+                observer?(
+                    .stageCompleted(.proxyConnect, duration: connectTime, detail: "connected to \(proxy.endpoint)")
+                )
             }
             throw FrameworkClientError(error)
         } catch {
@@ -284,7 +294,11 @@ public final class FrameworkClient {
             response = try exchange(RequestPacket(function: .login, payload: payload))
         } catch let error as SessionBroken {
             close()
-            throw FrameworkClientError(stage: .login, category: error.clientError.category, message: error.clientError.message)
+            throw FrameworkClientError(
+                stage: .login,
+                category: error.clientError.category,
+                message: error.clientError.message
+            )
         } catch let error as FrameworkClientError {
             close()
             throw error
@@ -315,9 +329,13 @@ public final class FrameworkClient {
 
     private func exchange(_ request: RequestPacket) throws -> ResponsePacket {
         guard let session else {
-            throw SessionBroken(clientError: FrameworkClientError(
-                stage: .request, category: .serverUnreachable, message: "not connected to \(configuration.server)"
-            ))
+            throw SessionBroken(
+                clientError: FrameworkClientError(
+                    stage: .request,
+                    category: .serverUnreachable,
+                    message: "not connected to \(configuration.server)"
+                )
+            )
         }
         let frame: [UInt8]
         do {
@@ -367,7 +385,10 @@ public final class FrameworkClient {
                 self.session?.pending = Array(answer[total...])
             }
             let packet = try answer.withUnsafeBytes { bytes in
-                try session.codec.decode(header: header, body: UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.size..<total]))
+                try session.codec.decode(
+                    header: header,
+                    body: UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.size..<total])
+                )
             }
             guard case .response(let response) = packet else {
                 throw ProtocolError.unknownPacketType
@@ -391,11 +412,13 @@ public final class FrameworkClient {
                         + "\(configuration.requestTimeout)"
                 )
             case .connectionClosed where !answerStarted:
-                throw SessionBroken(clientError: FrameworkClientError(
-                    stage: .request,
-                    category: .serverUnreachable,
-                    message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
-                ))
+                throw SessionBroken(
+                    clientError: FrameworkClientError(
+                        stage: .request,
+                        category: .serverUnreachable,
+                        message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
+                    )
+                )
             default:
                 // Part of the answer came, or the connection failed in another way: the server may have acted
                 // on the request, so it is not sent again behind the caller's back.

@@ -1,9 +1,9 @@
 public import ArgumentParser
 import Foundation
 import TTClient
+import TTCommandSupport
 import TTProtocol
 import TTTransport
-import TTCommandSupport
 
 /// `tt-connect [check]`: reach the server stage by stage, print each stage as it completes, exit with the code
 /// of the first failure.
@@ -23,8 +23,12 @@ public struct CheckCommand: ParsableCommand {
     @OptionGroup public var server: ServerOptions
     @OptionGroup public var output: OutputOptions
 
-    @Argument(help: ArgumentHelp("The framework server (default: from -S, the config file, or localhost:5000).",
-                                 valueName: "HOST[:PORT]"))
+    @Argument(
+        help: ArgumentHelp(
+            "The framework server (default: from -S, the config file, or localhost:5000).",
+            valueName: "HOST[:PORT]"
+        )
+    )
     public var target: String?
 
     public init() {}
@@ -34,15 +38,29 @@ public struct CheckCommand: ParsableCommand {
         let plan: ConnectionPlan
         do {
             plan = try ConnectionSetup.plan(
-                target: target, proxy: proxy, server: server, verbose: output.verbose, reconnect: .never
+                target: target,
+                proxy: proxy,
+                server: server,
+                verbose: output.verbose,
+                reconnect: .never
             )
         } catch {
             if output.json {
-                Console.line(CheckOutcome(
-                    ok: false, stage: "options", exitCode: error.exitCode, message: error.message,
-                    proxyStatus: nil, elapsed: .now - started, stages: [], serverIdentity: nil,
-                    server: target ?? "", proxy: nil, route: ""
-                ).json)
+                Console.line(
+                    CheckOutcome(
+                        ok: false,
+                        stage: "options",
+                        exitCode: error.exitCode,
+                        message: error.message,
+                        proxyStatus: nil,
+                        elapsed: .now - started,
+                        stages: [],
+                        serverIdentity: nil,
+                        server: target ?? "",
+                        proxy: nil,
+                        route: ""
+                    ).json
+                )
                 throw ExitCode(error.exitCode)
             }
             throw error
@@ -72,11 +90,16 @@ public struct CheckCommand: ParsableCommand {
             let response = try client.ping()
             let elapsed = ContinuousClock.now - pingStarted
             if response.rc == .requestOK {
-                progress.record("ping", ok: true, duration: elapsed,
-                                detail: "RC(\(response.rc)) \(client.lastExchangeSize.received) bytes")
+                progress.record(
+                    "ping",
+                    ok: true,
+                    duration: elapsed,
+                    detail: "RC(\(response.rc)) \(client.lastExchangeSize.received) bytes"
+                )
             } else {
                 failure = FrameworkClientError(
-                    stage: .request, category: .internalError,
+                    stage: .request,
+                    category: .internalError,
                     message: "the server answered the ping with RC(\(response.rc))"
                 )
             }

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import TTClient
+import TTCommandSupport
 import TTProtocol
 import TTTransport
-import TTCommandSupport
 
 /// Everything a tool resolved from its flags before touching the network.
 struct ConnectionPlan: Sendable {

@@ -64,8 +64,11 @@ public struct ForwardCommand: ParsableCommand {
         let listener = try ListeningSocket(listenAt)
         signal(SIGPIPE, SIG_IGN)
         let forwarder = Forwarder(
-            target: endpoint, route: route, timeout: .milliseconds(Int64(timeout * 1000)),
-            maxConnections: maxConnections, verbose: verbose
+            target: endpoint,
+            route: route,
+            timeout: .milliseconds(Int64(timeout * 1000)),
+            maxConnections: maxConnections,
+            verbose: verbose
         )
         Console.line("listening on \(listener.address)")
         forwarder.serve(listener)
@@ -99,7 +102,10 @@ final class Forwarder: @unchecked Sendable {
     func serve(_ listener: ListeningSocket) {
         var wake: [Int32] = [0, 0]
         guard pipe(&wake) == 0 else { return }
-        defer { Glibc.close(wake[0]); Glibc.close(wake[1]) }
+        defer {
+            Glibc.close(wake[0])
+            Glibc.close(wake[1])
+        }
         let writeEnd = wake[1]
         let sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
@@ -111,7 +117,9 @@ final class Forwarder: @unchecked Sendable {
             source.resume()
             return source
         }
-        defer { sources.forEach { $0.cancel() } }
+        defer {
+            for source in sources { source.cancel() }
+        }
 
         while true {
             let full = lock.withLock { open.count >= maxConnections }

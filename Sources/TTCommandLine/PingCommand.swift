@@ -21,7 +21,11 @@ public struct PingCommand: ParsableCommand {
 
     public func run() throws {
         let plan = try ConnectionSetup.plan(
-            target: target, proxy: proxy, server: server, verbose: output.verbose, reconnect: .once,
+            target: target,
+            proxy: proxy,
+            server: server,
+            verbose: output.verbose,
+            reconnect: .once,
             requestTimeout: ping.replyTimeoutDuration
         )
         if output.verbose { Console.error(plan.routeReason) }

@@ -2,8 +2,8 @@ import Foundation
 import Synchronization
 import TTBasics
 import TTClient
-import TTTransport
 import TTCommandSupport
+import TTTransport
 
 /// Set by SIGINT while pinging: the loop stops and still prints its statistics, as ping(8) does.
 private let interrupted = Atomic<Bool>(false)

@@ -14,7 +14,9 @@ public struct PingOptions: ParsableArguments, Sendable {
     public init() {}
 
     public func validate() throws {
-        guard (1...1_000_000).contains(count) else { throw ValidationError("-c must be from 1 to 1000000, not \(count)") }
+        guard (1...1_000_000).contains(count) else {
+            throw ValidationError("-c must be from 1 to 1000000, not \(count)")
+        }
         guard interval >= 0, interval <= 3600 else {
             throw ValidationError("-i must be from 0 to 3600 seconds, not \(interval)")
         }

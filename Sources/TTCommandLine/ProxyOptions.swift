@@ -2,25 +2,33 @@ public import ArgumentParser
 import Foundation
 import Logging
 import TTClient
-import TTTransport
 import TTCommandSupport
+import TTTransport
 
 /// The proxy flags every tool shares, and the config file naming a connection.
 public struct ProxyOptions: ParsableArguments, Sendable {
-    @Option(help: ArgumentHelp(
-        "HTTP CONNECT proxy (default port 3128); overrides the config file and HTTPS_PROXY/ALL_PROXY.",
-        valueName: "[http[s]://][USER:PASS@]HOST[:PORT]"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "HTTP CONNECT proxy (default port 3128); overrides the config file and HTTPS_PROXY/ALL_PROXY.",
+            valueName: "[http[s]://][USER:PASS@]HOST[:PORT]"
+        )
+    )
     public var proxy: String?
 
-    @Option(help: ArgumentHelp(
-        "Proxy credentials; without :PASS the password is asked for on the terminal.",
-        valueName: "USER[:PASS]"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "Proxy credentials; without :PASS the password is asked for on the terminal.",
+            valueName: "USER[:PASS]"
+        )
+    )
     public var proxyUser: String?
 
-    @Option(help: ArgumentHelp("Proxy authentication scheme: any, basic, digest, ntlm or negotiate.",
-                               valueName: "SCHEME"))
+    @Option(
+        help: ArgumentHelp(
+            "Proxy authentication scheme: any, basic, digest, ntlm or negotiate.",
+            valueName: "SCHEME"
+        )
+    )
     public var proxyAuth: String?
 
     @Option(help: ArgumentHelp("Extra header for the CONNECT request; repeatable.", valueName: "'Name: value'"))
@@ -97,8 +105,11 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         environment: [String: String],
         options: HTTPProxyOptions
     ) throws(CommandFailure) -> (route: Route, reason: String) {
-        var flags = ProxyFlags(proxy: proxy, proxyAuth: proxyAuth.flatMap(ProxyAuthScheme.init(parsing:)),
-                               noProxy: noProxy)
+        var flags = ProxyFlags(
+            proxy: proxy,
+            proxyAuth: proxyAuth.flatMap(ProxyAuthScheme.init(parsing:)),
+            noProxy: noProxy
+        )
         if let proxyUser {
             if proxyUser.contains(":") {
                 flags.proxyUser = ProxyCredentials(parsing: proxyUser)
@@ -128,7 +139,11 @@ public struct ProxyOptions: ParsableArguments, Sendable {
 
     /// The CONNECT options from the flags.
     func httpOptions(logger: Logger? = nil) -> HTTPProxyOptions {
-        var options = HTTPProxyOptions(extraHeaders: proxyHeader, proxyCAFile: proxyCacert, proxyInsecure: proxyInsecure)
+        var options = HTTPProxyOptions(
+            extraHeaders: proxyHeader,
+            proxyCAFile: proxyCacert,
+            proxyInsecure: proxyInsecure
+        )
         if let logger { options.logger = logger }
         return options
     }

@@ -4,24 +4,37 @@ import TTProtocol
 
 /// The server options `tt-connect` shares: logon string, identity pin, known-servers file, timeout.
 public struct ServerOptions: ParsableArguments, Sendable {
-    @Option(name: .customShort("S"), help: ArgumentHelp(
-        "Logon string; when given, the tool logs in (a missing password is asked for on the terminal).",
-        valueName: "user:password@server:port"
-    ))
+    @Option(
+        name: .customShort("S"),
+        help: ArgumentHelp(
+            "Logon string; when given, the tool logs in (a missing password is asked for on the terminal).",
+            valueName: "user:password@server:port"
+        )
+    )
     public var logon: String?
 
-    @Option(help: ArgumentHelp("Accept only the server whose identity has this fingerprint.",
-                               valueName: "SHA256:…"))
+    @Option(
+        help: ArgumentHelp(
+            "Accept only the server whose identity has this fingerprint.",
+            valueName: "SHA256:…"
+        )
+    )
     public var serverKey: String?
 
-    @Option(help: ArgumentHelp(
-        "Known-servers file for trust on first use (default ~/.config/tt-connect/known_servers).",
-        valueName: "FILE"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "Known-servers file for trust on first use (default ~/.config/tt-connect/known_servers).",
+            valueName: "FILE"
+        )
+    )
     public var knownServers: String?
 
-    @Option(help: ArgumentHelp("Deadline for connecting (proxy, tunnel, handshake) and for each request.",
-                               valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "Deadline for connecting (proxy, tunnel, handshake) and for each request.",
+            valueName: "SECONDS"
+        )
+    )
     public var timeout: Double = 10
 
     public init() {}
@@ -32,8 +45,10 @@ public struct ServerOptions: ParsableArguments, Sendable {
         }
         if let serverKey {
             do { _ = try IdentityFingerprint(parsing: serverKey) } catch {
-                throw ValidationError("--server-key '\(serverKey)' is not a SHA256:… fingerprint as tt-connect "
-                    + "prints it: \(error)")
+                throw ValidationError(
+                    "--server-key '\(serverKey)' is not a SHA256:… fingerprint as tt-connect "
+                        + "prints it: \(error)"
+                )
             }
         }
         guard timeout > 0, timeout <= 86_400 else {

@@ -19,6 +19,7 @@ struct StageLine: Sendable, Equatable {
     /// Milliseconds with one decimal below 10 s (`0.4 ms`, `1234.5 ms`), seconds with two above.
     static func format(_ duration: Duration) -> String {
         let milliseconds = duration.inMilliseconds
-        return milliseconds < 10_000 ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
+        return milliseconds < 10_000
+            ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
     }
 }

@@ -23,12 +23,19 @@ public struct TTPingCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("-P must be a port from 1 to 65535, not \(port)") }
+        guard (1...65535).contains(port) else {
+            throw ValidationError("-P must be a port from 1 to 65535, not \(port)")
+        }
     }
 
     public func run() throws {
         let plan = try ConnectionSetup.plan(
-            target: host, defaultPort: port, proxy: proxy, server: nil, verbose: false, reconnect: .once,
+            target: host,
+            defaultPort: port,
+            proxy: proxy,
+            server: nil,
+            verbose: false,
+            reconnect: .once,
             requestTimeout: ping.replyTimeoutDuration
         )
         let received = try PingCommand.pingLoop(plan, ping: ping, connectFailureExitCode: 1)

@@ -1,7 +1,7 @@
 import Foundation
 import TTClient
-import TTTransport
 import TTCommandSupport
+import TTTransport
 
 /// Opens a raw byte stream to a target over a route (no framework handshake): what `pipe` and `forward` relay.
 enum TunnelOpener {

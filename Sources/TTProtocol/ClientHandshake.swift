@@ -29,7 +29,9 @@ public struct ClientHandshake: Sendable, CustomStringConvertible, CustomReflecta
     /// - Throws: ``ProtocolError`` of kind `.notFrameworkPeer`: ``ProtocolError/badMagic``,
     ///   ``ProtocolError/unsupportedVersion``, ``ProtocolError/truncatedHello``, ``ProtocolError/badSignature``,
     ///   ``ProtocolError/invalidPeerKey``.
-    public func finish(serverHello: [UInt8]) throws(ProtocolError)
+    public func finish(
+        serverHello: [UInt8]
+    ) throws(ProtocolError)
         -> (keys: SessionKeys, serverIdentity: IdentityPublicKey)
     {
         try Handshake.validate(serverHello, size: Handshake.serverHelloSize)

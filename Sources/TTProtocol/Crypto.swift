@@ -70,7 +70,12 @@ enum Crypto {
             && CCrypto_ed25519Verify(publicKey, message, message.count, signature) == 1
     }
 
-    static func pbkdf2SHA256(password: [UInt8], salt: [UInt8], iterations: Int, count: Int) throws(ProtocolError)
+    static func pbkdf2SHA256(
+        password: [UInt8],
+        salt: [UInt8],
+        iterations: Int,
+        count: Int
+    ) throws(ProtocolError)
         -> [UInt8]
     {
         var out = [UInt8](repeating: 0, count: count)

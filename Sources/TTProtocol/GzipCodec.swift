@@ -155,7 +155,11 @@ public struct GzipCodec: Hashable, Sendable {
         }
     }
 
-    private func deflateMember(_ parts: [UnsafeRawBufferPointer], into out: UnsafeMutableRawPointer, capacity: Int)
+    private func deflateMember(
+        _ parts: [UnsafeRawBufferPointer],
+        into out: UnsafeMutableRawPointer,
+        capacity: Int
+    )
         -> Int
     {
         let pointers: [UnsafePointer<UInt8>?] = parts.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }

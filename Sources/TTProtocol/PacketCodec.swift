@@ -12,7 +12,11 @@ public final class PacketCodec {
     ///   - keys: This side's session keys (from the handshake).
     ///   - limits: Frame and inflated-size bounds.
     ///   - gzip: Compression settings (parallel threshold).
-    public init(keys: SessionKeys, limits: ProtocolLimits = .default, gzip: GzipCodec = GzipCodec())
+    public init(
+        keys: SessionKeys,
+        limits: ProtocolLimits = .default,
+        gzip: GzipCodec = GzipCodec()
+    )
         throws(ProtocolError)
     {
         sealer = try FrameSealer(keys: keys, limits: limits)

@@ -1,9 +1,9 @@
 internal import CCrypto
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// A server's long-term Ed25519 identity: signs every ServerHello. Stored as a PKCS#8 PEM file with mode 0600.

@@ -35,7 +35,11 @@ public struct SessionKeys: Sendable, CustomStringConvertible, CustomReflectable 
     public var customMirror: Mirror { Mirror(self, children: [:]) }
 
     /// Derives both directions from the X25519 shared secret and the transcript hash.
-    static func derive(sharedSecret: [UInt8], transcriptHash: [UInt8], isClient: Bool) throws(ProtocolError)
+    static func derive(
+        sharedSecret: [UInt8],
+        transcriptHash: [UInt8],
+        isClient: Bool
+    ) throws(ProtocolError)
         -> SessionKeys
     {
         func hkdf(_ info: String, _ count: Int) throws(ProtocolError) -> [UInt8] {

@@ -47,7 +47,9 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
             if scalar.isASCII, scalar.value >= 0x20, scalar.value < 0x7F, scalar != "\"", scalar != "\\" {
                 result.unicodeScalars.append(scalar)
             } else {
-                result += scalar.value < 0x100 ? String(format: "\\x%02X", scalar.value) : "\\u{\(String(scalar.value, radix: 16))}"
+                result +=
+                    scalar.value < 0x100
+                    ? String(format: "\\x%02X", scalar.value) : "\\u{\(String(scalar.value, radix: 16))}"
             }
         }
         return result

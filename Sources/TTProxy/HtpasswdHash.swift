@@ -142,7 +142,8 @@ enum Digest {
 
 /// crypt_r(3) from libcrypt, loaded at run time so the proxy still runs (without bcrypt) where libcrypt is absent.
 enum SystemCrypt {
-    private typealias CryptFunction = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer)
+    private typealias CryptFunction =
+        @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer)
         -> UnsafeMutablePointer<CChar>?
 
     /// Bytes for one `struct crypt_data`: 32768 in libxcrypt (`/usr/include/crypt.h` here), 131232 in the libcrypt

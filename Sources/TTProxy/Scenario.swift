@@ -1,5 +1,5 @@
-import NIOCore
 import Foundation
+import NIOCore
 
 /// A scripted misbehaving proxy, parsed from a `proxy-fixtures/` file (format: `proxy-fixtures/README.md`).
 ///
@@ -82,7 +82,9 @@ public struct Scenario: Sendable {
                 let bytes = try Self.quoted(argument.dropFirst(pauseText.count).drop { $0 == " " }, fail: fail)
                 steps.append(.respondBytewise(bytes, pause: pause))
             case "delay":
-                guard let amount = Self.duration(argument) else { throw fail("delay needs a duration like 200ms or 2s") }
+                guard let amount = Self.duration(argument) else {
+                    throw fail("delay needs a duration like 200ms or 2s")
+                }
                 steps.append(.delay(amount))
             case "connect", "await-target-bytes", "tunnel", "close", "reset", "never-answer":
                 guard argument.isEmpty else { throw fail("\(directive) takes no argument") }

@@ -150,9 +150,13 @@ final class SessionHandler: ChannelDuplexHandler {
         // What the job can hold: its input and the largest packet it may inflate.
         let charge = compressed.count + limit
         guard
-            let inflated = offload(charging: charge, context: context, {
-                try Self.parseRequest(gzip.decompress(compressed, limit: limit))
-            })
+            let inflated = offload(
+                charging: charge,
+                context: context,
+                {
+                    try Self.parseRequest(gzip.decompress(compressed, limit: limit))
+                }
+            )
         else {
             respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
             return
@@ -183,9 +187,13 @@ final class SessionHandler: ChannelDuplexHandler {
         case .verifyLogin(let login):
             let users = shared.configuration.users
             guard
-                let verified = offload(charging: 0, context: context, {
-                    users.verify(user: login.user, password: login.password)
-                })
+                let verified = offload(
+                    charging: 0,
+                    context: context,
+                    {
+                        users.verify(user: login.user, password: login.password)
+                    }
+                )
             else {
                 // Not a failed login: nothing was checked, and the client may simply try again.
                 respond(ResponsePacket(rc: .serverBusy), started: started, context: context)

@@ -3,9 +3,9 @@ import Logging
 import TTBasics
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.

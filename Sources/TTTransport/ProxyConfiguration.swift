@@ -115,7 +115,10 @@ public enum ProxyConfiguration {
     }
 
     /// The first of `names` set to a non-empty value (Go skips empty variables the same way).
-    private static func firstSet(_ names: [String], _ environment: [String: String]) -> (
+    private static func firstSet(
+        _ names: [String],
+        _ environment: [String: String]
+    ) -> (
         variable: String, value: String
     )? {
         for name in names {

@@ -2,9 +2,9 @@ import CCurl
 import TTBasics
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// What libcurl reported after a failed CONNECT exchange, turned into a ``TransportError`` that says which
@@ -27,7 +27,11 @@ struct ProxyExchangeOutcome {
         let where_ = "proxy \(proxy.url)"
         let reply = recorder.lastStatusLine.map { "\"\($0)\"" } ?? "status \(status)"
 
-        func make(_ stage: TransportError.Stage, _ category: TransportError.Category, _ message: String)
+        func make(
+            _ stage: TransportError.Stage,
+            _ category: TransportError.Category,
+            _ message: String
+        )
             -> TransportError
         {
             TransportError(
@@ -139,7 +143,12 @@ struct ProxyExchangeOutcome {
         }
     }
 
-    private func authenticationMessage(_ where_: String, _ target: Endpoint, _ proxy: HTTPProxy, _ reply: String)
+    private func authenticationMessage(
+        _ where_: String,
+        _ target: Endpoint,
+        _ proxy: HTTPProxy,
+        _ reply: String
+    )
         -> String
     {
         let offered = offeredSchemes.isEmpty ? "no scheme libcurl supports" : offeredSchemes.joined(separator: ", ")

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Byte counts of a finished relay.
@@ -65,7 +65,7 @@ public final class Relay {
             // Peer → buffer: drain until wouldBlock (TLS may hold bytes the socket does not show).
             var peerWouldBlock = false
             while peerOpen, fromPeer.freeCount > 0 {
-                let outcome = try fromPeer.fill { try transport.readSome(into: $0) }
+                let outcome = try fromPeer.fillFromTransport { try transport.readSome(into: $0) }
                 if case .endOfStream = outcome { peerOpen = false }
                 if case .wouldBlock = outcome {
                     peerWouldBlock = true
@@ -149,7 +149,7 @@ public final class Relay {
                 )
             }
             if wantInput, entries[0].revents != 0 {
-                let count = try toPeer.fill { try readInput($0) }
+                let count = try toPeer.fillFromDescriptor { try readInput($0) }
                 if count == 0 { inputOpen = false }
             }
         }
@@ -224,7 +224,9 @@ struct RelayBuffer {
     var freeCount: Int { storage.count - (end - start) }
 
     /// Lets `body` write into the free space; keeps what it reports as read (`.bytes(n)` or a count > 0).
-    mutating func fill(_ body: (UnsafeMutableRawBufferPointer) throws -> ReadOutcome) rethrows -> ReadOutcome {
+    mutating func fillFromTransport(
+        _ body: (UnsafeMutableRawBufferPointer) throws -> ReadOutcome
+    ) rethrows -> ReadOutcome {
         compact()
         let end = self.end
         let outcome = try storage.withUnsafeMutableBytes {
@@ -234,7 +236,8 @@ struct RelayBuffer {
         return outcome
     }
 
-    mutating func fill(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
+    /// Lets `body` write into the free space; keeps the count it reports.
+    mutating func fillFromDescriptor(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
         compact()
         let end = self.end
         let count = try storage.withUnsafeMutableBytes { try body(UnsafeMutableRawBufferPointer(rebasing: $0[end...])) }

@@ -1,9 +1,9 @@
 import TTBasics
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Resolves a name and connects a non-blocking TCP socket to the first address that answers.

@@ -23,19 +23,34 @@ struct TTProxyCommand: AsyncParsableCommand {
         await CommandRunner.main(Self.self)
     }
 
-    @Option(name: .long, help: ArgumentHelp("Address to listen on; repeatable; port 0 picks a free port.", valueName: "HOST:PORT"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Address to listen on; repeatable; port 0 picks a free port.", valueName: "HOST:PORT")
+    )
     var listen: [String] = ["127.0.0.1:3128"]
 
-    @Option(name: .long, help: ArgumentHelp("htpasswd file (bcrypt -B, -m $apr1$, -s {SHA}, crypt); enables Basic auth.", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "htpasswd file (bcrypt -B, -m $apr1$, -s {SHA}, crypt); enables Basic auth.",
+            valueName: "FILE"
+        )
+    )
     var authFile: String?
 
-    @Option(name: .long, help: ArgumentHelp("Target ports tunnels may reach, e.g. 443,5000-5010 (default: all).", valueName: "LIST"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Target ports tunnels may reach, e.g. 443,5000-5010 (default: all).", valueName: "LIST")
+    )
     var allowPorts: String?
 
     @Option(name: .long, help: ArgumentHelp("Close connections idle this long; 0 never.", valueName: "SECONDS"))
     var idleTimeout: Double = 300
 
-    @Option(name: .long, help: ArgumentHelp("A client must send its whole request head within this long (408).", valueName: "SECONDS"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A client must send its whole request head within this long (408).", valueName: "SECONDS")
+    )
     var headTimeout: Double = 10
 
     @Option(name: .long, help: ArgumentHelp("Give up dialing a target after this long (504).", valueName: "SECONDS"))
@@ -50,10 +65,16 @@ struct TTProxyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where access log lines go; - is standard output.", valueName: "FILE"))
     var accessLog: String = "-"
 
-    @Option(name: .long, help: ArgumentHelp("Run a scenario file from proxy-fixtures/ instead of the normal proxy.", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Run a scenario file from proxy-fixtures/ instead of the normal proxy.", valueName: "FILE")
+    )
     var scenario: String?
 
-    @Option(name: .long, help: ArgumentHelp("On SIGINT/SIGTERM, wait this long for open tunnels.", valueName: "SECONDS"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("On SIGINT/SIGTERM, wait this long for open tunnels.", valueName: "SECONDS")
+    )
     var shutdownGrace: Double = 5
 
     func validate() throws {
@@ -64,7 +85,9 @@ struct TTProxyCommand: AsyncParsableCommand {
             throw ValidationError("--idle-timeout and --shutdown-grace must be >= 0 and --connect-timeout > 0")
         }
         guard headTimeout > 0 else {
-            throw ValidationError("--head-timeout must be > 0: clients that never finish a request head hold descriptors")
+            throw ValidationError(
+                "--head-timeout must be > 0: clients that never finish a request head hold descriptors"
+            )
         }
         guard maxConnections > 0, maxHeaderBytes >= 256 else {
             throw ValidationError("--max-connections must be > 0 and --max-header-bytes >= 256")

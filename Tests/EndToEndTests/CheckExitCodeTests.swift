@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TTTestSupport
+import Testing
 
 /// `tt-connect check` against real peers, one failure per exit code of DESIGN.md §4.
 @Suite("tt-connect check exit codes")
@@ -70,7 +70,8 @@ struct CheckExitCodeTests {
         #expect(proxyUser.status == 2)
         #expect(proxyUser.standardError.contains("--proxy-user fred has no password"))
         let config = try await tool(
-            ["--json", "--config", home.file("missing.conf"), "--connection", "office"], home: home
+            ["--json", "--config", home.file("missing.conf"), "--connection", "office"],
+            home: home
         )
         #expect(config.status == 2)
         let json = try jsonObject(config)
@@ -86,13 +87,16 @@ struct CheckExitCodeTests {
         defer { Task { await server.stop() } }
         let path = home.file("tt.conf")
         try """
-            [connection lab]
-            server = 127.0.0.1
-            port = \(server.port)
-            server-key = \(server.fingerprint)
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        let result = try await tool(["--config", path, "--connection", "lab"], home: home,
-                                    environment: ["HTTPS_PROXY": "http://127.0.0.1:1"])
+        [connection lab]
+        server = 127.0.0.1
+        port = \(server.port)
+        server-key = \(server.fingerprint)
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try await tool(
+            ["--config", path, "--connection", "lab"],
+            home: home,
+            environment: ["HTTPS_PROXY": "http://127.0.0.1:1"]
+        )
         #expect(result.status == 0, "\(result.allOutput)")
         #expect(result.standardOutput.contains("matches the pinned key"))
         let unknown = try await tool(["--config", path, "--connection", "office"], home: home)
@@ -125,7 +129,8 @@ struct CheckExitCodeTests {
         #expect(none.standardOutput.contains("it offers Basic"))
         #expect(none.standardOutput.contains("--proxy-user USER:PASS"))
         let wrong = try await tool(
-            ["--json", "--proxy", proxy.address, "--proxy-user", "alice:not-the-Passw0rd", "127.0.0.1:5000"], home: home
+            ["--json", "--proxy", proxy.address, "--proxy-user", "alice:not-the-Passw0rd", "127.0.0.1:5000"],
+            home: home
         )
         #expect(wrong.status == 4)
         let json = try jsonObject(wrong)
@@ -249,12 +254,17 @@ struct CheckExitCodeTests {
         let home = try TemporaryDirectory()
         let proxy = try await ProxyProcess.start(scenario: "never-answers.scenario")
         defer { Task { await proxy.stop() } }
-        let result = try await tool(["--json", "--timeout", "1", "--proxy", proxy.address, "127.0.0.1:5000"], home: home)
+        let result = try await tool(
+            ["--json", "--timeout", "1", "--proxy", proxy.address, "127.0.0.1:5000"],
+            home: home
+        )
         #expect(result.status == 12)
         let json = try jsonObject(result)
         #expect(json["exit_code"] as? Int == 12)
         #expect(json["stage"] as? String == "tunnel")
-        #expect((json["message"] as? String ?? "").contains("did not answer the CONNECT request for 127.0.0.1:5000 within "))
+        #expect(
+            (json["message"] as? String ?? "").contains("did not answer the CONNECT request for 127.0.0.1:5000 within ")
+        )
         let elapsed = json["elapsed_ms"] as? Double ?? 0
         #expect(elapsed >= 900 && elapsed < 5000)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TTTestSupport
+import Testing
 
 @Suite("tt-ping and the API trace")
 struct PingAndTraceTests {
@@ -9,8 +9,11 @@ struct PingAndTraceTests {
         let home = try TemporaryDirectory()
         let server = try await ServerProcess.start()
         defer { Task { await server.stop() } }
-        let result = try await tool(["-c", "3", "-i", "0.1", "-P", String(server.port), "127.0.0.1"],
-                                    name: "tt-ping", home: home)
+        let result = try await tool(
+            ["-c", "3", "-i", "0.1", "-P", String(server.port), "127.0.0.1"],
+            name: "tt-ping",
+            home: home
+        )
         #expect(result.status == 0, "\(result.allOutput)")
         let lines = result.standardOutput.split(separator: "\n").map(String.init)
         try #require(lines.count == 6, "\(lines)")
@@ -53,8 +56,10 @@ struct PingAndTraceTests {
         let refused = try await tool(["-c", "2", "-P", String(port), "127.0.0.1"], name: "tt-ping", home: home)
         #expect(refused.status == 1)
         #expect(refused.standardOutput.isEmpty)
-        #expect(refused.standardError == "tt-ping: the server 127.0.0.1:\(port) refused the connection: nothing is "
-            + "listening on port \(port) there; check the host and port\n")
+        #expect(
+            refused.standardError == "tt-ping: the server 127.0.0.1:\(port) refused the connection: nothing is "
+                + "listening on port \(port) there; check the host and port\n"
+        )
         let unknown = try await tool(["-c", "1", "no-such-host.invalid"], name: "tt-ping", home: home)
         #expect(unknown.status == 1)
         #expect(unknown.standardError.hasPrefix("tt-ping: cannot resolve the server name \"no-such-host.invalid\""))
@@ -67,8 +72,10 @@ struct PingAndTraceTests {
         defer { Task { await server.stop() } }
         let proxy = try await ProxyProcess.start()
         defer { Task { await proxy.stop() } }
-        let result = try await tool(["ping", "-c", "2", "-i", "0.05", "--proxy", proxy.address, server.address],
-                                    home: home)
+        let result = try await tool(
+            ["ping", "-c", "2", "-i", "0.05", "--proxy", proxy.address, server.address],
+            home: home
+        )
         #expect(result.status == 0, "\(result.allOutput)")
         #expect(result.standardOutput.contains("bytes from 127.0.0.1: seq=2 time="))
         #expect(result.standardOutput.contains("2 packets transmitted, 2 received, 0% packet loss"))
@@ -85,12 +92,20 @@ struct PingAndTraceTests {
         ])
         defer { Task { await proxy.stop() } }
         let environment = ["TMSSAPILOGDIR": traceDirectory.path]
-        let ping = try await tool(["-c", "2", "-i", "0.05", "-P", String(server.port), "127.0.0.1"],
-                                  name: "tt-ping", home: home, environment: environment)
+        let ping = try await tool(
+            ["-c", "2", "-i", "0.05", "-P", String(server.port), "127.0.0.1"],
+            name: "tt-ping",
+            home: home,
+            environment: environment
+        )
         #expect(ping.status == 0)
         let check = try await tool(
-            ["--proxy", proxy.address, "--proxy-user", "alice:secret", "-S", "\(serverUser):\(serverPassword)@\(server.address)"],
-            home: home, environment: environment
+            [
+                "--proxy", proxy.address, "--proxy-user", "alice:secret", "-S",
+                "\(serverUser):\(serverPassword)@\(server.address)",
+            ],
+            home: home,
+            environment: environment
         )
         #expect(check.status == 0, "\(check.allOutput)")
 

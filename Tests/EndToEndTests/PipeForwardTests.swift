@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TTTestSupport
+import Testing
 
 @Suite("tt-connect pipe and forward", .serialized)
 struct PipeForwardTests {
@@ -12,8 +12,10 @@ struct PipeForwardTests {
         defer { Task { await squid.stop() } }
         try await bulkTransfer(
             name: "squid",
-            proxyArguments: ["--proxy", "127.0.0.1:\(squid.port)", "--proxy-user",
-                             "\(RealProxies.testUser):\(RealProxies.testPassword)"],
+            proxyArguments: [
+                "--proxy", "127.0.0.1:\(squid.port)", "--proxy-user",
+                "\(RealProxies.testUser):\(RealProxies.testPassword)",
+            ],
             holdInputUntilEchoed: true
         )
     }
@@ -22,11 +24,16 @@ struct PipeForwardTests {
     func bulkThroughTinyproxy() async throws {
         let tinyproxy = try await RealTinyproxy.start()
         defer { Task { await tinyproxy.stop() } }
-        try await bulkTransfer(name: "tinyproxy", proxyArguments: ["--proxy", "127.0.0.1:\(tinyproxy.port)"],
-                               holdInputUntilEchoed: true)
+        try await bulkTransfer(
+            name: "tinyproxy",
+            proxyArguments: ["--proxy", "127.0.0.1:\(tinyproxy.port)"],
+            holdInputUntilEchoed: true
+        )
     }
 
-    @Test("pipe as an ssh ProxyCommand: end of input half-closes through tt-proxy and directly; the answer still arrives")
+    @Test(
+        "pipe as an ssh ProxyCommand: end of input half-closes through tt-proxy and directly; the answer still arrives"
+    )
     func halfClose() async throws {
         let home = try TemporaryDirectory()
         let echo = try await EchoServer.start()
@@ -34,11 +41,20 @@ struct PipeForwardTests {
         let proxy = try await ProxyProcess.start()
         defer { Task { await proxy.stop() } }
         let hello = Data(String(repeating: "SSH-2.0-OpenSSH_9.2 tt-connect-test\r\n", count: 5000).utf8)
-        let result = try await tool(["pipe", "--proxy", proxy.address, "127.0.0.1:\(echo.port)"],
-                                    home: home, input: hello, timeout: .seconds(30))
+        let result = try await tool(
+            ["pipe", "--proxy", proxy.address, "127.0.0.1:\(echo.port)"],
+            home: home,
+            input: hello,
+            timeout: .seconds(30)
+        )
         #expect(result.status == 0, "\(result.standardError)")
         #expect(Data(result.standardOutput.utf8) == hello)
-        let direct = try await tool(["pipe", "127.0.0.1:\(echo.port)"], home: home, input: hello, timeout: .seconds(30))
+        let direct = try await tool(
+            ["pipe", "127.0.0.1:\(echo.port)"],
+            home: home,
+            input: hello,
+            timeout: .seconds(30)
+        )
         #expect(direct.status == 0)
         #expect(Data(direct.standardOutput.utf8) == hello)
     }
@@ -63,18 +79,30 @@ struct PipeForwardTests {
         defer { Task { await proxy.stop() } }
         let forward = try RunningProcess(
             BuiltProducts.executable("tt-connect"),
-            ["forward", "--listen", "127.0.0.1:0", "--max-connections", "4", "--proxy", proxy.address,
-             "127.0.0.1:\(echo.port)"],
+            [
+                "forward", "--listen", "127.0.0.1:0", "--max-connections", "4", "--proxy", proxy.address,
+                "127.0.0.1:\(echo.port)",
+            ],
             environment: ["HOME": home.path]
         )
         try await forward.waitForOutput(containing: "listening on 127.0.0.1:")
-        let port = try #require(try lineValue(forward.outputSoFar, after: "listening on 127.0.0.1:").flatMap { Int($0) })
+        let port = try #require(
+            try lineValue(forward.outputSoFar, after: "listening on 127.0.0.1:").flatMap { Int($0) }
+        )
         let first = Data((0..<20_000).map { "first \($0)\n" }.joined().utf8)
         let second = Data((0..<20_000).map { "second \($0)\n" }.joined().utf8)
-        async let a = runProcess(URL(fileURLWithPath: "/usr/bin/ncat"), ["127.0.0.1", String(port)], input: first,
-                                 timeout: .seconds(30))
-        async let b = runProcess(URL(fileURLWithPath: "/usr/bin/ncat"), ["127.0.0.1", String(port)], input: second,
-                                 timeout: .seconds(30))
+        async let a = runProcess(
+            URL(fileURLWithPath: "/usr/bin/ncat"),
+            ["127.0.0.1", String(port)],
+            input: first,
+            timeout: .seconds(30)
+        )
+        async let b = runProcess(
+            URL(fileURLWithPath: "/usr/bin/ncat"),
+            ["127.0.0.1", String(port)],
+            input: second,
+            timeout: .seconds(30)
+        )
         let (resultA, resultB) = try await (a, b)
         #expect(resultA.status == 0 && resultB.status == 0)
         #expect(Data(resultA.standardOutput.utf8) == first)
@@ -95,8 +123,10 @@ struct PipeForwardTests {
         defer { Task { await echo.stop() } }
         let input = directory.file("in.bin")
         let output = directory.file("out.bin")
-        let generated = try await runProcess(URL(fileURLWithPath: "/bin/sh"),
-                                             ["-c", "head -c \(Self.bulkSize) /dev/urandom > '\(input)'"])
+        let generated = try await runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "head -c \(Self.bulkSize) /dev/urandom > '\(input)'"]
+        )
         try #require(generated.status == 0)
         _ = FileManager.default.createFile(atPath: output, contents: nil)
 
@@ -146,8 +176,10 @@ struct PipeForwardTests {
         let received = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         #expect(digests.count == 2 && digests[0] == digests[1], "\(received) bytes came back; \(errorText)")
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("pipe through \(name): 100 MiB echoed in \(String(format: "%.2f", seconds)) s = "
-            + "\(String(format: "%.1f", 100 / seconds)) MiB/s each way")
+        print(
+            "pipe through \(name): 100 MiB echoed in \(String(format: "%.2f", seconds)) s = "
+                + "\(String(format: "%.1f", 100 / seconds)) MiB/s each way"
+        )
         #expect(!errorText.contains(RealProxies.testPassword))
     }
 }

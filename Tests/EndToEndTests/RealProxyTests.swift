@@ -1,10 +1,13 @@
 import Foundation
-import Testing
 import TTTestSupport
+import Testing
 
 @Suite("tt-connect through real squid and tinyproxy", .serialized)
 struct RealProxyTests {
-    @Test("squid with Basic auth: --proxy-user succeeds; without it exit 4 names Basic", .enabled(if: RealProxies.squidTestsEnabled))
+    @Test(
+        "squid with Basic auth: --proxy-user succeeds; without it exit 4 names Basic",
+        .enabled(if: RealProxies.squidTestsEnabled)
+    )
     func squidBasic() async throws {
         let home = try TemporaryDirectory()
         let server = try await ServerProcess.start()
@@ -17,7 +20,11 @@ struct RealProxyTests {
         #expect(result.status == 0, "\(result.allOutput)")
         let lines = result.standardOutput.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasPrefix("✓ proxy ") == true && lines.first?.hasSuffix("connected to \(proxy)") == true)
-        #expect(lines.contains { $0.hasPrefix("✓ tunnel ") && $0.hasSuffix("CONNECT \(server.address) → HTTP 200 (auth Basic)") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("✓ tunnel ") && $0.hasSuffix("CONNECT \(server.address) → HTTP 200 (auth Basic)")
+            }
+        )
         #expect(lines.contains { $0.hasPrefix("✓ ping ") })
         #expect(!result.allOutput.contains(RealProxies.testPassword))
 

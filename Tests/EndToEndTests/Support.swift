@@ -38,7 +38,7 @@ final class ServerProcess: Sendable {
             input: Data((serverPassword + "\n").utf8),
             timeout: .seconds(30)
         )
-        guard added.status == 0 else { throw E2EError( "add-user failed: \(added.allOutput)") }
+        guard added.status == 0 else { throw E2EError("add-user failed: \(added.allOutput)") }
         let process = try RunningProcess(
             BuiltProducts.executable("tt-server"),
             ["--listen", "127.0.0.1:0", "--identity", directory.file("identity.pem"), "--users", users]
@@ -47,7 +47,7 @@ final class ServerProcess: Sendable {
         let output = process.outputSoFar
         let port = try lineValue(output, after: "tt-server listening on 127.0.0.1:").flatMap { Int($0) }
         let fingerprint = try lineValue(output, after: "identity ")
-        guard let port, let fingerprint else { throw E2EError( "cannot read tt-server output: \(output)") }
+        guard let port, let fingerprint else { throw E2EError("cannot read tt-server output: \(output)") }
         return ServerProcess(process: process, port: port, fingerprint: fingerprint, directory: directory)
     }
 
@@ -70,12 +70,16 @@ final class ProxyProcess: Sendable {
     static func start(_ arguments: [String] = [], scenario: String? = nil) async throws -> ProxyProcess {
         var arguments = ["--listen", "127.0.0.1:0"] + arguments
         if let scenario {
-            arguments += ["--scenario", BuiltProducts.packageRoot.appendingPathComponent("proxy-fixtures/\(scenario)").path]
+            arguments += [
+                "--scenario", BuiltProducts.packageRoot.appendingPathComponent("proxy-fixtures/\(scenario)").path,
+            ]
         }
         let process = try RunningProcess(BuiltProducts.executable("tt-proxy"), arguments)
         try await process.waitForOutput(containing: "tt-proxy listening on 127.0.0.1:")
-        guard let port = try lineValue(process.outputSoFar, after: "tt-proxy listening on 127.0.0.1:").flatMap({ Int($0) })
-        else { throw E2EError( "cannot read tt-proxy output: \(process.outputSoFar)") }
+        guard
+            let port = try lineValue(process.outputSoFar, after: "tt-proxy listening on 127.0.0.1:").flatMap({ Int($0) }
+            )
+        else { throw E2EError("cannot read tt-proxy output: \(process.outputSoFar)") }
         return ProxyProcess(process: process, port: port)
     }
 
@@ -107,18 +111,25 @@ func tool(
     input: Data? = nil,
     timeout: Duration = .seconds(60)
 ) async throws -> ProcessResult {
-    var env = ["HOME": home.path, "HTTPS_PROXY": "", "https_proxy": "", "ALL_PROXY": "", "all_proxy": "",
-               "NO_PROXY": "", "no_proxy": ""]
+    var env = [
+        "HOME": home.path, "HTTPS_PROXY": "", "https_proxy": "", "ALL_PROXY": "", "all_proxy": "",
+        "NO_PROXY": "", "no_proxy": "",
+    ]
     for (key, value) in environment { env[key] = value }
-    return try await runProcess(BuiltProducts.executable(name), arguments, environment: env, input: input,
-                                timeout: timeout)
+    return try await runProcess(
+        BuiltProducts.executable(name),
+        arguments,
+        environment: env,
+        input: input,
+        timeout: timeout
+    )
 }
 
 /// Parses the single JSON object `--json` prints.
 func jsonObject(_ result: ProcessResult) throws -> [String: Any] {
     let data = Data(result.standardOutput.utf8)
     guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        throw E2EError( "not a JSON object: \(result.standardOutput)")
+        throw E2EError("not a JSON object: \(result.standardOutput)")
     }
     return object
 }

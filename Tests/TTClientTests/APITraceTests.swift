@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TTClient
+import Testing
 
 @Suite("TMSSAPILOGDIR trace log")
 struct APITraceTests {
@@ -28,10 +28,12 @@ struct APITraceTests {
         for environment in [[:], ["TMSSAPILOGDIR": "/nonexistent/\(UUID())"], ["TMSSAPILOGDIR": ""]] {
             let trace = APITrace(environment: environment)
             #expect(!trace.isEnabled)
-            trace.record({ () -> String in
-                Issue.record("a disabled trace formatted its message")
-                return ""
-            }())
+            trace.record(
+                { () -> String in
+                    Issue.record("a disabled trace formatted its message")
+                    return ""
+                }()
+            )
         }
     }
 }

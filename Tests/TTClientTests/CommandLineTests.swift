@@ -1,15 +1,21 @@
 import ArgumentParser
 import Foundation
-import Testing
-@testable import TTCommandLine
 import TTCommandSupport
 import TTTransport
+import Testing
+
+@testable import TTCommandLine
 
 @Suite("TTCommandLine pieces")
 struct CommandLineTests {
     @Test("a stage line pads the name and right-aligns the time")
     func stageLine() {
-        let line = StageLine(stage: "proxy", ok: true, duration: .microseconds(400), detail: "connected to 127.0.0.1:3128")
+        let line = StageLine(
+            stage: "proxy",
+            ok: true,
+            duration: .microseconds(400),
+            detail: "connected to 127.0.0.1:3128"
+        )
         #expect(line.text == "✓ proxy        0.4 ms  connected to 127.0.0.1:3128")
         let failed = StageLine(stage: "handshake", ok: false, duration: .seconds(12), detail: "x")
         #expect(failed.text == "✗ handshake   12.00 s  x")
@@ -17,15 +23,22 @@ struct CommandLineTests {
 
     @Test("ping statistics print like TMSS10Ping, without round-trip line when nothing came back")
     func pingStatistics() {
-        let some = PingStatistics(transmitted: 4, roundTrips: [.microseconds(310), .microseconds(380), .microseconds(360)])
-        #expect(some.summary(address: "127.0.0.1") == [
-            "--- 127.0.0.1 TMSS10Ping statistics ---",
-            "4 packets transmitted, 3 received, 25% packet loss",
-            "round-trip min/avg/max = 0.31/0.35/0.38 ms",
-        ])
-        #expect(PingStatistics(transmitted: 2).summary(address: "h") == [
-            "--- h TMSS10Ping statistics ---", "2 packets transmitted, 0 received, 100% packet loss",
-        ])
+        let some = PingStatistics(
+            transmitted: 4,
+            roundTrips: [.microseconds(310), .microseconds(380), .microseconds(360)]
+        )
+        #expect(
+            some.summary(address: "127.0.0.1") == [
+                "--- 127.0.0.1 TMSS10Ping statistics ---",
+                "4 packets transmitted, 3 received, 25% packet loss",
+                "round-trip min/avg/max = 0.31/0.35/0.38 ms",
+            ]
+        )
+        #expect(
+            PingStatistics(transmitted: 2).summary(address: "h") == [
+                "--- h TMSS10Ping statistics ---", "2 packets transmitted, 0 received, 100% packet loss",
+            ]
+        )
     }
 
     @Test("bad flags exit 2 (not ArgumentParser's 64) and --help exits 0")
@@ -52,15 +65,28 @@ struct CommandLineTests {
     func routes() throws {
         let options = try ProxyOptions.parse(["--proxy", "http://127.0.0.1:3128"])
         let target = Endpoint(host: "127.0.0.1", port: 5000)
-        let explicit = try options.resolveRoute(to: target, entry: nil, environment: [:], options: options.httpOptions())
+        let explicit = try options.resolveRoute(
+            to: target,
+            entry: nil,
+            environment: [:],
+            options: options.httpOptions()
+        )
         #expect(explicit.reason.hasPrefix("proxy http://127.0.0.1:3128"))
         let environment = try ProxyOptions.parse([]).resolveRoute(
-            to: target, entry: nil, environment: ["HTTPS_PROXY": "http://proxy.example:8080"],
+            to: target,
+            entry: nil,
+            environment: ["HTTPS_PROXY": "http://proxy.example:8080"],
             options: options.httpOptions()
         )
         #expect(environment.reason.contains("loopback target"))
         let none = try ProxyOptions.parse(["--no-proxy"])
-        #expect(try none.resolveRoute(to: target, entry: nil, environment: ["HTTPS_PROXY": "http://p:1"],
-                                      options: options.httpOptions()).reason == "direct connection: --no-proxy")
+        #expect(
+            try none.resolveRoute(
+                to: target,
+                entry: nil,
+                environment: ["HTTPS_PROXY": "http://p:1"],
+                options: options.httpOptions()
+            ).reason == "direct connection: --no-proxy"
+        )
     }
 }

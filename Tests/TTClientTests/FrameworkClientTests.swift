@@ -1,10 +1,10 @@
 import Foundation
 import Synchronization
-import Testing
 import TTClient
 import TTProtocol
 import TTTestSupport
 import TTTransport
+import Testing
 
 @Suite("FrameworkClient against a real tt-server")
 struct FrameworkClientTests {
@@ -280,18 +280,21 @@ struct FrameworkClientRetrySafetyTests {
 
 @Suite("Exit codes")
 struct ExitCodeMappingTests {
-    @Test("every transport failure category maps to the exit code of DESIGN.md §4", arguments: [
-        (TransportError.Category.configuration, Int32(2)),
-        (.proxyUnreachable, 3),
-        (.proxyAuthenticationRequired, 4),
-        (.proxyRefused, 5),
-        (.proxyGatewayFailure, 6),
-        (.proxyProtocolViolation, 7),
-        (.serverUnreachable, 8),
-        (.connectionClosed, 8),
-        (.timedOut, 12),
-        (.internalError, 1),
-    ])
+    @Test(
+        "every transport failure category maps to the exit code of DESIGN.md §4",
+        arguments: [
+            (TransportError.Category.configuration, Int32(2)),
+            (.proxyUnreachable, 3),
+            (.proxyAuthenticationRequired, 4),
+            (.proxyRefused, 5),
+            (.proxyGatewayFailure, 6),
+            (.proxyProtocolViolation, 7),
+            (.serverUnreachable, 8),
+            (.connectionClosed, 8),
+            (.timedOut, 12),
+            (.internalError, 1),
+        ]
+    )
     func transportCategories(category: TransportError.Category, exitCode: Int32) {
         let error = TransportError(stage: .proxyTunnel, category: category, message: "m")
         #expect(FrameworkClientError(error).category.exitCode == exitCode)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TTClient
+import Testing
 
 @Suite("Known-servers file")
 struct KnownServersTests {

@@ -1,6 +1,6 @@
-import Testing
 import TTClient
 import TTProtocol
+import Testing
 
 @Suite("Logon string -S user:password@server:port")
 struct LogonStringTests {
@@ -58,14 +58,17 @@ struct LogonStringTests {
         #expect(logon.description == "a@[::1]:5002")
     }
 
-    @Test("malformed server parts are rejected with a specific error", arguments: [
-        ("a:b@host:0", LogonStringError.badPort("0")),
-        ("a:b@host:65536", .badPort("65536")),
-        ("a:b@host:http", .badPort("http")),
-        ("a:b@::1:5000", .unbracketedIPv6("::1:5000")),
-        ("a:b@[::1", .unclosedBracket),
-        ("a:b@[::1]5000", .badServer("[::1]5000")),
-    ])
+    @Test(
+        "malformed server parts are rejected with a specific error",
+        arguments: [
+            ("a:b@host:0", LogonStringError.badPort("0")),
+            ("a:b@host:65536", .badPort("65536")),
+            ("a:b@host:http", .badPort("http")),
+            ("a:b@::1:5000", .unbracketedIPv6("::1:5000")),
+            ("a:b@[::1", .unclosedBracket),
+            ("a:b@[::1]5000", .badServer("[::1]5000")),
+        ]
+    )
     func rejects(text: String, expected: LogonStringError) {
         #expect(throws: expected) { try LogonString(parsing: text) }
     }

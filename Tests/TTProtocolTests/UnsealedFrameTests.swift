@@ -1,6 +1,5 @@
-import Testing
-
 import TTProtocol
+import Testing
 
 @Suite("Unsealed frames")
 struct UnsealedFrameTests {

@@ -66,13 +66,16 @@ struct CommandLineTests {
         #expect(statusLine(head) == "HTTP/1.1 503 Service Unavailable")
     }
 
-    @Test("bad flags and files exit 2 (usage) with a message that names the problem", arguments: [
-        (["--listen", "localhost"], "--listen 'localhost' is not HOST:PORT"),
-        (["--allow-ports", "443,https"], "invalid port list item 'https'"),
-        (["--auth-file", "/nonexistent/htpasswd"], "auth file /nonexistent/htpasswd: cannot read the file"),
-        (["--scenario", "/nonexistent/x.scenario"], "scenario /nonexistent/x.scenario: cannot read the file"),
-        (["--head-timeout", "0"], "--head-timeout must be > 0"),
-    ])
+    @Test(
+        "bad flags and files exit 2 (usage) with a message that names the problem",
+        arguments: [
+            (["--listen", "localhost"], "--listen 'localhost' is not HOST:PORT"),
+            (["--allow-ports", "443,https"], "invalid port list item 'https'"),
+            (["--auth-file", "/nonexistent/htpasswd"], "auth file /nonexistent/htpasswd: cannot read the file"),
+            (["--scenario", "/nonexistent/x.scenario"], "scenario /nonexistent/x.scenario: cannot read the file"),
+            (["--head-timeout", "0"], "--head-timeout must be > 0"),
+        ]
+    )
     func badArguments(arguments: [String], message: String) async throws {
         let result = try await runProcess(Self.binary, ["--listen", "127.0.0.1:0"] + arguments, timeout: .seconds(20))
         #expect(result.status == 2)
@@ -118,7 +121,9 @@ struct CommandLineTests {
             return (before, after)
         }
         let perTunnel = Double(after - before) * 1024 / Double(tunnels)
-        print("tt-proxy RSS: \(before) KiB with 20 tunnels, \(after) KiB with \(tunnels + 20); \(Int(perTunnel)) bytes per idle tunnel")
+        print(
+            "tt-proxy RSS: \(before) KiB with 20 tunnels, \(after) KiB with \(tunnels + 20); \(Int(perTunnel)) bytes per idle tunnel"
+        )
         #expect(perTunnel < 64 * 1024, "generous ceiling; goal is 16 KiB")
 
         let size = 256 << 20
@@ -133,7 +138,9 @@ struct CommandLineTests {
             return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, bytes.count)
         }
         #expect(received == size)
-        print("tt-proxy echo throughput: \(size >> 20) MiB up and down in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(size >> 20) / seconds)) MiB/s each way (debug build)")
+        print(
+            "tt-proxy echo throughput: \(size >> 20) MiB up and down in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(size >> 20) / seconds)) MiB/s each way (debug build)"
+        )
     }
 }
 

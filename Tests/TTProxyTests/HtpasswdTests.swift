@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
-@testable import TTProxy
 import Testing
+
+@testable import TTProxy
 
 #if canImport(Glibc)
 import Glibc

@@ -28,14 +28,23 @@ struct InteropTests {
         /// the peer after it: they get stdin held open and a target that closes once it has echoed everything.
         var needsOpenInput: Bool { self == .curl || self == .corkscrew || self == .proxytunnel }
 
-        func arguments(proxyPort: Int, targetPort: Int, credentials: String?, authFile: String, quiet: Bool = true) -> [String] {
+        func arguments(
+            proxyPort: Int,
+            targetPort: Int,
+            credentials: String?,
+            authFile: String,
+            quiet: Bool = true
+        ) -> [String] {
             switch self {
             case .curl:
                 ["-sS", "-p", "-x", "http://127.0.0.1:\(proxyPort)", "--max-time", "60"]
                     + (credentials.map { ["-U", $0] } ?? []) + ["telnet://127.0.0.1:\(targetPort)"]
             case .socat:
-                ["-t", "10", "-", "PROXY:127.0.0.1:127.0.0.1:\(targetPort),proxyport=\(proxyPort)"
-                    + (credentials.map { ",proxyauth=\($0)" } ?? "")]
+                [
+                    "-t", "10", "-",
+                    "PROXY:127.0.0.1:127.0.0.1:\(targetPort),proxyport=\(proxyPort)"
+                        + (credentials.map { ",proxyauth=\($0)" } ?? ""),
+                ]
             case .ncat:
                 ["--proxy", "127.0.0.1:\(proxyPort)", "--proxy-type", "http"]
                     + (credentials.map { ["--proxy-auth", $0] } ?? []) + ["127.0.0.1", "\(targetPort)"]
@@ -72,7 +81,9 @@ struct InteropTests {
             }
         }
         defer { Task { await proxy.stop() } }
-        let authFile = FileManager.default.temporaryDirectory.appendingPathComponent("tt-corkscrew-\(UUID().uuidString)")
+        let authFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tt-corkscrew-\(UUID().uuidString)"
+        )
         try Data("bob:b0b-pass\n".utf8).write(to: authFile)
         defer { try? FileManager.default.removeItem(at: authFile) }
 
@@ -80,8 +91,10 @@ struct InteropTests {
         if client.needsOpenInput {
             let target = try CountedEchoTarget(count: payload.count)
             let arguments = client.arguments(
-                proxyPort: proxy.port, targetPort: target.port,
-                credentials: authenticated ? "bob:b0b-pass" : nil, authFile: authFile.path
+                proxyPort: proxy.port,
+                targetPort: target.port,
+                credentials: authenticated ? "bob:b0b-pass" : nil,
+                authFile: authFile.path
             )
             if client == .curl {
                 // curl's telnet mode loses data when its stdin is a pipe written by this process; the shell
@@ -106,8 +119,10 @@ struct InteropTests {
             let echo = try await EchoServer.start()
             defer { Task { await echo.stop() } }
             let arguments = client.arguments(
-                proxyPort: proxy.port, targetPort: echo.port,
-                credentials: authenticated ? "bob:b0b-pass" : nil, authFile: authFile.path
+                proxyPort: proxy.port,
+                targetPort: echo.port,
+                credentials: authenticated ? "bob:b0b-pass" : nil,
+                authFile: authFile.path
             )
             let result = try await runProcess(executable, arguments, input: Data(payload), timeout: .seconds(60))
             #expect(result.status == 0, "\(client.rawValue): \(result.standardError)")
@@ -128,11 +143,19 @@ struct InteropTests {
         defer { Task { await proxy.stop() } }
         let echo = try await EchoServer.start()
         defer { Task { await echo.stop() } }
-        let arguments = client.arguments(proxyPort: proxy.port, targetPort: echo.port, credentials: nil, authFile: "", quiet: false)
+        let arguments = client.arguments(
+            proxyPort: proxy.port,
+            targetPort: echo.port,
+            credentials: nil,
+            authFile: "",
+            quiet: false
+        )
         let result = try await runProcess(executable, arguments, input: Data("x".utf8), timeout: .seconds(30))
         #expect(result.status != 0)
-        #expect(result.allOutput.contains("407") || result.allOutput.contains("Proxy Authentication Required"),
-            "\(client.rawValue): \(result.allOutput)")
+        #expect(
+            result.allOutput.contains("407") || result.allOutput.contains("Proxy Authentication Required"),
+            "\(client.rawValue): \(result.allOutput)"
+        )
         let log = try await proxy.waitForAccessLog(count: 1)
         #expect(log.allSatisfy { $0.status == 407 && $0.outcome == "auth-required" })
     }
@@ -238,4 +261,3 @@ final class CountedEchoTarget: Sendable {
 
     deinit { close(listener) }
 }
-

@@ -9,9 +9,10 @@ struct ParsingTests {
         #expect(ConnectTarget(parsing: "example.com:443") == ConnectTarget(host: "example.com", port: 443))
         #expect(ConnectTarget(parsing: "[::1]:5000") == ConnectTarget(host: "::1", port: 5000))
         #expect(ConnectTarget(parsing: "[::1]:5000")?.description == "[::1]:5000")
-        for bad in ["example.com", "example.com:", ":443", "::1:443", "[::1]", "[::1]5000", "host:0", "host:65536",
-            "host:+80", "host:80x", "ho st:80", "[]:80", "user@host:80"]
-        {
+        for bad in [
+            "example.com", "example.com:", ":443", "::1:443", "[::1]", "[::1]5000", "host:0", "host:65536",
+            "host:+80", "host:80x", "ho st:80", "[]:80", "user@host:80",
+        ] {
             #expect(ConnectTarget(parsing: bad) == nil, "\(bad)")
         }
     }

@@ -1,9 +1,10 @@
 import Foundation
 import NIOCore
 import Synchronization
-@testable import TTProxy
 import TTTestSupport
 import Testing
+
+@testable import TTProxy
 
 #if canImport(Glibc)
 import Glibc
@@ -34,7 +35,12 @@ struct ProxyTests {
     func largeTransfer() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let payload = testPayload(count: 1 << 20)
         let (head, echoed, end) = try await onThread {
@@ -57,7 +63,12 @@ struct ProxyTests {
     func earlyBytes() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let (head, echoed) = try await onThread {
             let client = try RawClient(port: port)
@@ -95,7 +106,12 @@ struct ProxyTests {
     func authRequired() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.users = Self.users }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let target = "127.0.0.1:\(echo.port)"
         let (first, second, echoed) = try await onThread {
@@ -114,21 +130,33 @@ struct ProxyTests {
         #expect(echoed == Array("authorised".utf8))
     }
 
-    @Test("every htpasswd format in the fixture logs in; wrong passwords and unknown users get 407",
-        arguments: [("alice", "secret", true), ("bob", "b0b-pass", true), ("carol", "c@rol pass", true),
+    @Test(
+        "every htpasswd format in the fixture logs in; wrong passwords and unknown users get 407",
+        arguments: [
+            ("alice", "secret", true), ("bob", "b0b-pass", true), ("carol", "c@rol pass", true),
             ("dave", "dave:colon", true), ("alice", "Secret", false), ("bob", "b0b-pas", false),
-            ("carol", "", false), ("mallory", "secret", false)])
+            ("carol", "", false), ("mallory", "secret", false),
+        ]
+    )
     func credentials(user: String, password: String, accepted: Bool) async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.users = Self.users }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let head = try await onThread {
             let client = try RawClient(port: port)
             try client.send(connectRequest("127.0.0.1:\(echo.port)", user: user, password: password))
             return try client.readHead().head
         }
-        #expect(statusLine(head) == (accepted ? "HTTP/1.1 200 Connection established" : "HTTP/1.1 407 Proxy Authentication Required"))
+        #expect(
+            statusLine(head)
+                == (accepted ? "HTTP/1.1 200 Connection established" : "HTTP/1.1 407 Proxy Authentication Required")
+        )
         let log = try await proxy.waitForAccessLog(count: accepted ? 0 : 1)
         for entry in log {
             #expect(!entry.description.contains(password) || password.isEmpty)
@@ -156,10 +184,15 @@ struct ProxyTests {
         #expect(result.end == .eof)
     }
 
-    @Test("malformed requests and targets get 400", arguments: [
-        "CONNECT example.com HTTP/1.1\r\n\r\n", "CONNECT ::1:443 HTTP/1.1\r\n\r\n", "CONNECT host:99999 HTTP/1.1\r\n\r\n",
-        "hello there\r\n\r\n", "CONNECT host:443 HTTP/2.0\r\n\r\n", "CONNECT host:443 HTTP/1.1\r\nno colon here\r\n\r\n",
-    ])
+    @Test(
+        "malformed requests and targets get 400",
+        arguments: [
+            "CONNECT example.com HTTP/1.1\r\n\r\n", "CONNECT ::1:443 HTTP/1.1\r\n\r\n",
+            "CONNECT host:99999 HTTP/1.1\r\n\r\n",
+            "hello there\r\n\r\n", "CONNECT host:443 HTTP/2.0\r\n\r\n",
+            "CONNECT host:443 HTTP/1.1\r\nno colon here\r\n\r\n",
+        ]
+    )
     func malformed(request: String) async throws {
         let proxy = try await TestProxy.start()
         defer { Task { await proxy.stop() } }
@@ -195,7 +228,11 @@ struct ProxyTests {
     func unresolvableTarget() async throws {
         let proxy = try await TestProxy.start()
         defer { Task { await proxy.stop() } }
-        let result = try await answer(to: connectRequest("no-such-host.invalid:443"), proxy: proxy, timeout: .seconds(20))
+        let result = try await answer(
+            to: connectRequest("no-such-host.invalid:443"),
+            proxy: proxy,
+            timeout: .seconds(20)
+        )
         #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
         #expect(result.body.contains("no-such-host.invalid does not resolve"))
     }
@@ -215,7 +252,12 @@ struct ProxyTests {
     func ipv6() async throws {
         let echo = try await EchoServer.start(host: "::1")
         let proxy = try await TestProxy.start(host: "::1")
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let (head, echoed) = try await onThread {
             let client = try RawClient(host: "::1", port: port)
@@ -233,7 +275,12 @@ struct ProxyTests {
     func idleTimeout() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.idleTimeout = .milliseconds(300) }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let (end, elapsed) = try await onThread {
             let client = try RawClient(port: port)
@@ -250,7 +297,12 @@ struct ProxyTests {
     func connectionLimit() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.maxConnections = 2 }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let (heads, third) = try await onThread {
             let first = try RawClient(port: port)
@@ -272,7 +324,12 @@ struct ProxyTests {
     func connectionLimitWithoutRequest() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.maxConnections = 1 }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let (first, second, end) = try await onThread {
             let first = try RawClient(port: port)
@@ -335,7 +392,12 @@ struct ProxyTests {
     func headTimeoutSparesTunnels() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(200) }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let echoed = try await onThread {
             let client = try RawClient(port: port)
@@ -351,7 +413,12 @@ struct ProxyTests {
     func accessLog() async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start { $0.users = Self.users }
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         try await onThread {
             let client = try RawClient(port: port)
@@ -381,7 +448,12 @@ struct ProxyTests {
     ) async throws -> (Duration, T, Int) {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let tunnelOpen = Atomic<Bool>(false)
         async let clientSide = onThread {
@@ -425,8 +497,14 @@ struct ProxyTests {
     @Test("request lines are sanitised in the log: no control characters, no user information")
     func logSanitising() {
         let entry = AccessLogEntry(
-            time: Date(timeIntervalSince1970: 0), client: "127.0.0.1:1",
-            requestLine: "", status: 400, outcome: "malformed", bytesUp: 0, bytesDown: 0, duration: .milliseconds(3)
+            time: Date(timeIntervalSince1970: 0),
+            client: "127.0.0.1:1",
+            requestLine: "",
+            status: 400,
+            outcome: "malformed",
+            bytesUp: 0,
+            bytesDown: 0,
+            duration: .milliseconds(3)
         )
         #expect(entry.description == "1970-01-01T00:00:00.000Z 127.0.0.1:1 \"\" 400 malformed up=0 down=0 ms=3")
     }

@@ -68,11 +68,15 @@ final class RawClient {
         let deadline = ContinuousClock.now + timeout
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written > 0 {
                 offset += written
             } else if errno == EAGAIN {
-                guard wait(events: Int16(POLLOUT), until: deadline) else { throw RawClientError(description: "send timed out") }
+                guard wait(events: Int16(POLLOUT), until: deadline) else {
+                    throw RawClientError(description: "send timed out")
+                }
             } else {
                 throw RawClientError(description: "send: \(String(cString: strerror(errno)))")
             }
@@ -84,7 +88,9 @@ final class RawClient {
     private func wait(events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else { return false }
-        let milliseconds = Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+        let milliseconds = Int32(
+            remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1
+        )
         var descriptor = pollfd(fd: fd, events: events, revents: 0)
         return poll(&descriptor, 1, milliseconds) > 0
     }
@@ -127,7 +133,9 @@ final class RawClient {
             switch readSome(timeout: max(.zero, deadline - ContinuousClock.now)) {
             case .success(let chunk): bytes += chunk
             case .failure(let error):
-                throw RawClientError(description: "no response head (\(error.end)); got \(String(decoding: bytes, as: UTF8.self))")
+                throw RawClientError(
+                    description: "no response head (\(error.end)); got \(String(decoding: bytes, as: UTF8.self))"
+                )
             }
         }
     }
@@ -147,7 +155,11 @@ final class RawClient {
     }
 
     /// Sends `payload` while reading the echo, then half-closes and reads to the end: no deadlock on big payloads.
-    func exchange(_ payload: [UInt8], prefix: [UInt8] = [], timeout: Duration = .seconds(30)) throws -> (bytes: [UInt8], end: StreamEnd) {
+    func exchange(
+        _ payload: [UInt8],
+        prefix: [UInt8] = [],
+        timeout: Duration = .seconds(30)
+    ) throws -> (bytes: [UInt8], end: StreamEnd) {
         let deadline = ContinuousClock.now + timeout
         var received = prefix
         var offset = 0

@@ -55,7 +55,12 @@ struct ScenarioTests {
     func successThenTunnel(file: String, status: String) async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start(scenario: file)
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let result = try await onThread {
             let client = try RawClient(port: port)
@@ -88,18 +93,27 @@ struct ScenarioTests {
         #expect(end == .eof)
     }
 
-    @Test("a 407 with a Basic challenge keeps the connection; the retry with credentials tunnels", arguments: basicRetryFiles)
+    @Test(
+        "a 407 with a Basic challenge keeps the connection; the retry with credentials tunnels",
+        arguments: basicRetryFiles
+    )
     func basicRetry(file: String) async throws {
         let echo = try await EchoServer.start()
         let proxy = try await TestProxy.start(scenario: file)
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let target = "127.0.0.1:\(echo.port)"
         let (challenge, second, echoed) = try await onThread {
             let client = try RawClient(port: port)
             try client.send(connectRequest(target))
             let (challenge, rest) = try client.readHead()
-            let length = challenge.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }
+            let length =
+                challenge.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }
                 .flatMap { Int($0.dropFirst(16)) } ?? 0
             _ = try client.read(exactly: length - rest.count)
             try client.send(connectRequest(target, user: "alice", password: "secret"))
@@ -148,7 +162,12 @@ struct ScenarioTests {
     func tunnelBytesWithTheAnswer() async throws {
         let echo = try await EchoServer.start(greeting: Array("TARGET-GREETING\n".utf8))
         let proxy = try await TestProxy.start(scenario: "200-with-tunnel-bytes.scenario")
-        defer { Task { await proxy.stop(); await echo.stop() } }
+        defer {
+            Task {
+                await proxy.stop()
+                await echo.stop()
+            }
+        }
         let port = proxy.port
         let (first, echoed) = try await onThread {
             let client = try RawClient(port: port)
@@ -156,7 +175,9 @@ struct ScenarioTests {
             let first = try client.readSome().get()
             return (first, try client.exchange(Array("ping".utf8)).bytes)
         }
-        #expect(String(decoding: first, as: UTF8.self) == "HTTP/1.1 200 Connection established\r\n\r\nTARGET-GREETING\n")
+        #expect(
+            String(decoding: first, as: UTF8.self) == "HTTP/1.1 200 Connection established\r\n\r\nTARGET-GREETING\n"
+        )
         #expect(echoed == Array("ping".utf8))
     }
 
@@ -193,7 +214,10 @@ struct ScenarioTests {
         #expect(end == .timeout)
     }
 
-    private func everything(from file: String, timeout: Duration = .seconds(10)) async throws -> (bytes: [UInt8], end: StreamEnd) {
+    private func everything(
+        from file: String,
+        timeout: Duration = .seconds(10)
+    ) async throws -> (bytes: [UInt8], end: StreamEnd) {
         let proxy = try await TestProxy.start(scenario: file)
         defer { Task { await proxy.stop() } }
         let port = proxy.port

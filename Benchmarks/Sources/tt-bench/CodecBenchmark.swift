@@ -82,12 +82,15 @@ struct CodecBenchmark: ParsableCommand {
         let count = 2000
         var best = Double.infinity
         for _ in 0..<repetitions {
-            best = min(best, try Measure.cpuSeconds {
-                for _ in 0..<count {
-                    _ = try server.decode(frame: client.encode(ping))
-                    _ = try client.decode(frame: server.encode(answer))
+            best = min(
+                best,
+                try Measure.cpuSeconds {
+                    for _ in 0..<count {
+                        _ = try server.decode(frame: client.encode(ping))
+                        _ = try client.decode(frame: server.encode(answer))
+                    }
                 }
-            })
+            )
         }
         Measure.report("codec.ping_round_trip_us", best / Double(count) * 1e6)
     }
@@ -139,7 +142,9 @@ struct Workload {
         let raw = try RawCodec(keys.client)
         let rawFrame = raw.encodeFrame(packetBytes, counter: 0)
         guard swiftFrame == rawFrame else {
-            throw ValidationError("the raw C frame differs from PacketCodec's (\(rawFrame.count) vs \(swiftFrame.count) bytes)")
+            throw ValidationError(
+                "the raw C frame differs from PacketCodec's (\(rawFrame.count) vs \(swiftFrame.count) bytes)"
+            )
         }
     }
 
@@ -174,9 +179,12 @@ struct Workload {
         var best = Double.infinity
         var produced = 0
         for _ in 0..<repetitions {
-            best = min(best, try Measure.time(wallClock: wallClock) {
-                for _ in 0..<frames { produced &+= try sender.encode(packet).count }
-            })
+            best = min(
+                best,
+                try Measure.time(wallClock: wallClock) {
+                    for _ in 0..<frames { produced &+= try sender.encode(packet).count }
+                }
+            )
         }
         precondition(produced > 0)
         return Double(payload.count * frames) / best / 1e6
@@ -205,7 +213,13 @@ struct Workload {
             guard received == payload.count * count else { throw ValidationError("Swift decode lost bytes") }
             let rawC = try Measure.cpuSeconds {
                 let total = CRawCodec_decodeLoop(
-                    raw.codec, frames.pointers, frames.lengths, 0, count, RequestPacket.headerSize)
+                    raw.codec,
+                    frames.pointers,
+                    frames.lengths,
+                    0,
+                    count,
+                    RequestPacket.headerSize
+                )
                 guard total == payload.count * count else { throw ValidationError("raw C decode failed") }
             }
             comparison.add(swift: swift, rawC: rawC)

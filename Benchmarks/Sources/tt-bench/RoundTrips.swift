@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `tt-bench echo-server`: a TCP echo server on 127.0.0.1 (one thread per connection), the raw baseline of

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `tt-bench sink`: the far end of a tunnel throughput run. Prints `READY PORT`, accepts one connection, reads
