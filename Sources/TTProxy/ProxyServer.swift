@@ -1,5 +1,6 @@
 public import NIOCore
 public import NIOPosix
+import TTBasics
 
 /// A running tt-proxy: listeners bound, serving CONNECT (or a scenario) until ``shutdown(grace:)``.
 ///
@@ -13,12 +14,12 @@ public import NIOPosix
 /// ```
 public final class ProxyServer: Sendable {
     private let serverChannels: [any Channel]
-    private let connections: ConnectionRegistry
+    private let connections: ConnectionRegistry<any Channel>
 
     /// The bound addresses, in the order of ``ProxyServerConfiguration/listeners``, with real ports.
     public let listeningAddresses: [SocketAddress]
 
-    private init(serverChannels: [any Channel], connections: ConnectionRegistry) {
+    private init(serverChannels: [any Channel], connections: ConnectionRegistry<any Channel>) {
         self.serverChannels = serverChannels
         self.connections = connections
         self.listeningAddresses = serverChannels.compactMap(\.localAddress)
@@ -29,17 +30,18 @@ public final class ProxyServer: Sendable {
         configuration: ProxyServerConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
-        let connections = ConnectionRegistry(maxConnections: configuration.maxConnections)
+        let connections = ConnectionRegistry<any Channel>(maxConnections: configuration.maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                let admission = connections.admit(channel)
+                let admission = connections.admit(channel, id: ObjectIdentifier(channel))
                 guard admission != .shuttingDown else {
                     return channel.eventLoop.makeFailedFuture(ProxyShuttingDown())
                 }
+                channel.closeFuture.whenComplete { _ in connections.remove(id: ObjectIdentifier(channel)) }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let idle = configuration.idleTimeout {
@@ -80,7 +82,7 @@ public final class ProxyServer: Sendable {
             group.addTask {
                 try? await Task.sleep(for: grace)
                 guard !Task.isCancelled else { return }
-                for channel in connections.openChannels { channel.close(promise: nil) }
+                for channel in connections.openConnections { channel.close(promise: nil) }
             }
             await group.next()
             group.cancelAll()

@@ -22,7 +22,7 @@ public final class FrameworkServer: Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let threadPool: NIOThreadPool
-    private let registry: ConnectionRegistry
+    private let registry: ConnectionRegistry<any Channel>
     private let offloadBudget: OffloadBudget
     private let state = NIOLockedValueBox(State.idle)
 
@@ -160,7 +160,7 @@ public final class FrameworkServer: Sendable {
             group.addTask {
                 try? await Task.sleep(for: grace)
                 guard !Task.isCancelled else { return }
-                let remaining = registry.openChannels
+                let remaining = registry.openConnections
                 logger.warning("grace period over, closing sessions", metadata: ["sessions": "\(remaining.count)"])
                 for channel in remaining { channel.close(promise: nil) }
             }
@@ -202,16 +202,20 @@ public final class FrameworkServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let peer = channel.remoteAddress.map(Self.format) ?? "unknown"
-                switch registry.admit(channel) {
+                let admission = registry.admit(channel, id: ObjectIdentifier(channel))
+                if admission != .shuttingDown {
+                    channel.closeFuture.whenComplete { _ in registry.remove(id: ObjectIdentifier(channel)) }
+                }
+                switch admission {
                 case .admitted:
                     return channel.eventLoop.makeCompletedFuture {
                         try SessionPipeline.install(on: channel, context: context, peer: peer)
                     }
-                case .full:
+                case .overLimit:
                     // Peer-facing refusals (protocol violations, rejected logins) log at notice; so does this one.
                     logger.notice(
                         "connection refused",
-                        metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count)) reached"]
+                        metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count - 1)) reached"]
                     )
                     return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
                 case .shuttingDown:
