@@ -239,7 +239,7 @@ struct ProxyTests {
 
     @Test("a target that never completes the TCP handshake gets 504 after the connect timeout")
     func dialTimeout() async throws {
-        let stalled = try StalledListener()
+        let stalled = try FullBacklogListener()
         let proxy = try await TestProxy.start { $0.connectTimeout = .milliseconds(400) }
         defer { Task { await proxy.stop() } }
         let result = try await answer(to: connectRequest("127.0.0.1:\(stalled.port)"), proxy: proxy)
@@ -510,68 +510,6 @@ struct ProxyTests {
     }
 }
 
-/// A loopback port bound but not listening: connecting is refused, and while this lives no other test can
-/// take the port (a port found free and released at once can be handed to a parallel test's listener).
-final class ClosedPort {
-    let port: Int
-    private let descriptor: Int32
-
-    init() throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let descriptor = self.descriptor
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard ok else {
-            close(descriptor)
-            throw RawClientError(description: "closed port: \(errno)")
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(descriptor) }
-}
-
-/// A listener whose accept queue is full (backlog 0, never accepts): new SYNs are dropped, so dialing it hangs.
-final class StalledListener {
-    let port: Int
-    private var descriptors: [Int32] = []
-
-    init() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard ok else { throw RawClientError(description: "stalled listener: \(errno)") }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        descriptors.append(listener)
-        // Fill the accept queue; the kernel then drops further handshakes.
-        for _ in 0..<3 {
-            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            _ = fcntl(filler, F_SETFL, O_NONBLOCK)
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
-            }
-            descriptors.append(filler)
-        }
-        usleep(50_000)
-    }
-
-    deinit { for descriptor in descriptors { close(descriptor) } }
-}
-
 /// A target that accepts one connection, sends some bytes, shuts down its write side and keeps reading.
 final class OneShotTarget: Sendable {
     let port: Int
@@ -580,19 +518,9 @@ final class OneShotTarget: Sendable {
 
     init(sendThenShutdown greeting: [UInt8]) throws {
         self.greeting = greeting
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try bindLoopback(listenBacklog: 4)
         self.listener = listener
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard ok else { throw RawClientError(description: "one-shot target: \(errno)") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         let descriptor = listener
         Thread {
             let connection = accept(descriptor, nil, nil)

@@ -45,7 +45,8 @@ struct DirectTransportTests {
 
     @Test("a refused connection is serverUnreachable and names host:port")
     func refused() async throws {
-        let port = try closedLoopbackPort()
+        let closed = try ClosedPort()
+        let port = closed.port
         let error = try await transportFailure {
             _ = try DirectTransport.open(Endpoint(host: "127.0.0.1", port: port), deadline: .after(.seconds(5)))
         }

@@ -227,7 +227,8 @@ struct ProxyConnectionFailureTests {
 
     @Test("a proxy port with nothing listening is proxyUnreachable and names the port")
     func refused() async throws {
-        let port = try closedLoopbackPort()
+        let closed = try ClosedPort()
+        let port = closed.port
         let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: port))
         let error = try await transportFailure {
             _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))

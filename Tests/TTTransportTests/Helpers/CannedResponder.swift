@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TTTestSupport
 
 /// A fake proxy on 127.0.0.1: reads one request head per connection and answers with fixed bytes, then
 /// closes, resets or holds the connection. For the failure cases real proxies cannot be made to produce.
@@ -21,24 +22,7 @@ final class CannedResponder: Sendable {
     /// Starts answering every connection with `reply` (nothing at all when empty) followed by `ending`.
     /// - Parameter waitForRequest: read the request head before replying (`false` answers at once).
     init(reply: [UInt8], ending: Ending = .close, waitForRequest: Bool = true) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        precondition(fd >= 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 && listen(fd, 16) == 0
-            }
-        }
-        guard ok else {
-            close(fd)
-            throw CannedResponderError(description: "cannot listen: \(errno)")
-        }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try bindLoopback(listenBacklog: 16)
         let thread = Thread { [self] in serve(reply: reply, ending: ending, waitForRequest: waitForRequest) }
         thread.start()
     }
