@@ -1,16 +1,15 @@
 import Foundation
+import Synchronization
 import TTBasics
 import TTCommandSupport
 
 /// The stages of one `check` as they complete, printed at once as lines (or kept for the JSON object).
 ///
 /// The client's observer runs on the thread that drives the client, but is typed `@Sendable`, so the state
-/// sits behind a lock.
-final class CheckProgress: @unchecked Sendable {
-    // Guarded by `lock`.
-    private var lines: [StageLine] = []
+/// sits behind a mutex.
+final class CheckProgress: Sendable {
+    private let lines = Mutex<[StageLine]>([])
     private let started: ContinuousClock.Instant
-    private let lock = NSLock()
     private let printLines: Bool
 
     init(printLines: Bool) {
@@ -23,7 +22,7 @@ final class CheckProgress: @unchecked Sendable {
     /// fact (the proxy and the CONNECT both finish inside one libcurl call), so wall time between two reports
     /// says nothing.
     func record(_ stage: String, ok: Bool, duration: Duration? = nil, detail: String) {
-        let line = lock.withLock {
+        let line = lines.withLock { lines in
             let accounted = lines.reduce(Duration.zero) { $0 + $1.duration }
             let spent = duration ?? max(.zero, (ContinuousClock.now - started) - accounted)
             let line = StageLine(stage: stage, ok: ok, duration: spent, detail: detail)
@@ -33,7 +32,7 @@ final class CheckProgress: @unchecked Sendable {
         if printLines { Console.line(line.text) }
     }
 
-    var stages: [StageLine] { lock.withLock { lines } }
+    var stages: [StageLine] { lines.withLock { $0 } }
 }
 
 /// The outcome of `check`, as the single JSON object `--json` prints.

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -78,16 +79,14 @@ public struct ForwardCommand: ParsableCommand {
 /// The accept loop of `forward` and the bookkeeping of its connection threads.
 ///
 /// The open client sockets are shared between the accept loop (which shuts them down on SIGINT/SIGTERM) and
-/// the connection threads (which close them), so they sit behind a lock.
-final class Forwarder: @unchecked Sendable {
+/// the connection threads (which close them), so they sit behind a mutex.
+final class Forwarder: Sendable {
     private let target: Endpoint
     private let route: Route
     private let timeout: Duration
     private let maxConnections: Int
     private let verbose: Bool
-    // Guarded by `lock`.
-    private var open: Set<Int32> = []
-    private let lock = NSLock()
+    private let open = Mutex<Set<Int32>>([])
 
     init(target: Endpoint, route: Route, timeout: Duration, maxConnections: Int, verbose: Bool) {
         self.target = target
@@ -122,7 +121,7 @@ final class Forwarder: @unchecked Sendable {
         }
 
         while true {
-            let full = lock.withLock { open.count >= maxConnections }
+            let full = open.withLock { $0.count >= maxConnections }
             var entries = [pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
             if !full { entries.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&entries, nfds_t(entries.count), full ? 50 : -1)
@@ -136,11 +135,11 @@ final class Forwarder: @unchecked Sendable {
     }
 
     private func start(_ client: Int32) {
-        lock.withLock { _ = open.insert(client) }
+        open.withLock { _ = $0.insert(client) }
         let thread = Thread { [self] in
             relay(client)
-            lock.withLock {
-                open.remove(client)
+            open.withLock {
+                $0.remove(client)
                 Glibc.close(client)
             }
         }
@@ -164,11 +163,11 @@ final class Forwarder: @unchecked Sendable {
 
     /// Ends every open connection (their relays see end of stream and error out) and waits up to 5 s.
     private func stop() {
-        lock.withLock {
-            for client in open { shutdown(client, Int32(SHUT_RDWR)) }
+        open.withLock {
+            for client in $0 { shutdown(client, Int32(SHUT_RDWR)) }
         }
         let deadline = ContinuousClock.now + .seconds(5)
-        while lock.withLock({ !open.isEmpty }), ContinuousClock.now < deadline {
+        while open.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.02)
         }
     }

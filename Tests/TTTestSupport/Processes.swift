@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// Where the package's built executables are, for tests that drive the real binaries.
 ///
@@ -201,16 +202,14 @@ final class PipeCollector: Sendable {
     }
 }
 
-private final class LockedBuffer: @unchecked Sendable {
-    // Guarded by `lock`; the only mutable state, touched from the reader queue and the test.
-    private var data = Data()
-    private var finished = false
-    private let lock = NSLock()
+/// What a pipe delivered so far, touched from the reader queue and the test.
+private final class LockedBuffer: Sendable {
+    private let state = Mutex((data: Data(), finished: false))
 
-    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
-    func markFinished() { lock.withLock { finished = true } }
-    var value: Data { lock.withLock { data } }
-    var isFinished: Bool { lock.withLock { finished } }
+    func append(_ chunk: Data) { state.withLock { $0.data.append(chunk) } }
+    func markFinished() { state.withLock { $0.finished = true } }
+    var value: Data { state.withLock { $0.data } }
+    var isFinished: Bool { state.withLock { $0.finished } }
 }
 
 /// Asks the kernel for a free TCP port on 127.0.0.1, for peers (squid, tinyproxy) that cannot bind port 0

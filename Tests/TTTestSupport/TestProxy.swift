@@ -1,5 +1,6 @@
 public import Foundation
 import NIOCore
+import Synchronization
 public import TTProxy
 
 /// A tt-proxy running in-process on an ephemeral loopback port, recording its access log: the proxy for tests.
@@ -60,11 +61,9 @@ public final class TestProxy: Sendable {
     }
 }
 
-private final class AccessLogRecorder: @unchecked Sendable {
-    // `storage` is only touched while holding `lock`.
-    private let lock = NSLock()
-    private var storage: [AccessLogEntry] = []
+private final class AccessLogRecorder: Sendable {
+    private let storage = Mutex<[AccessLogEntry]>([])
 
-    func append(_ entry: AccessLogEntry) { lock.withLock { storage.append(entry) } }
-    var entries: [AccessLogEntry] { lock.withLock { storage } }
+    func append(_ entry: AccessLogEntry) { storage.withLock { $0.append(entry) } }
+    var entries: [AccessLogEntry] { storage.withLock { $0 } }
 }
