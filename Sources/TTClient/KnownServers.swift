@@ -50,7 +50,8 @@ public struct KnownServers: Sendable {
 
     /// Records `fingerprint` for `server`, creating the file (mode 0600) and its directory when needed.
     public func remember(_ server: String, fingerprint: String) throws(KnownServersError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        // URL handles a bare file name ("known") too, where NSString.deletingLastPathComponent traps.
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(
                 atPath: directory,

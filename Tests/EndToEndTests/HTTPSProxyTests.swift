@@ -1,0 +1,104 @@
+import Foundation
+import TTTestSupport
+import Testing
+
+/// An https:// proxy: tt-proxy behind a real TLS front (socat with OpenSSL and a certificate made here by the
+/// openssl command), so libcurl speaks TLS to the proxy and CONNECT inside it.
+@Suite("https:// proxies")
+struct HTTPSProxyTests {
+    static let enabled =
+        ["/usr/bin/socat", "/usr/bin/openssl"].allSatisfy { FileManager.default.fileExists(atPath: $0) }
+        || ProcessInfo.processInfo.environment["CI"] != nil
+
+    @Test(
+        "TLS to the proxy: verified with --proxy-cacert, refused without it (exit 7), or --proxy-insecure",
+        .enabled(if: enabled)
+    )
+    func httpsProxy() async throws {
+        let home = try TemporaryDirectory()
+        let certificate = home.file("proxy.pem")
+        let made = try await runProcess(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", home.file("key.pem"), "-out", certificate,
+            ],
+            timeout: .seconds(60)
+        )
+        try #require(made.status == 0, "\(made.allOutput)")
+        let bundle =
+            try String(contentsOfFile: home.file("key.pem"), encoding: .utf8)
+            + String(contentsOfFile: certificate, encoding: .utf8)
+        try bundle.write(toFile: home.file("both.pem"), atomically: true, encoding: .utf8)
+
+        let server = try await ServerProcess.start()
+        let proxy = try await ProxyProcess.start()
+        let port = try freeLoopbackPort()
+        let front = try RunningProcess(
+            URL(fileURLWithPath: "/usr/bin/socat"),
+            [
+                "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
+                "TCP:127.0.0.1:\(proxy.port)",
+            ]
+        )
+        defer {
+            Task {
+                await front.stop()
+                await proxy.stop()
+                await server.stop()
+            }
+        }
+        try await waitUntilListening(port: port)
+
+        let https = "https://127.0.0.1:\(port)"
+        let verified = try await tool(
+            ["check", "--proxy", https, "--proxy-cacert", certificate, server.address],
+            home: home
+        )
+        #expect(verified.status == 0, "\(verified.allOutput)")
+        #expect(verified.standardOutput.contains("connected to 127.0.0.1:\(port) (TLS)"))
+        #expect(verified.standardOutput.contains("✓ handshake"))
+
+        let unverified = try await tool(["check", "--proxy", https, server.address], home: home)
+        #expect(unverified.status == 7, "\(unverified.allOutput)")
+        #expect(unverified.standardOutput.contains("✗ proxy"))
+        #expect(unverified.standardOutput.contains("certificate"))
+        #expect(unverified.standardOutput.contains("--proxy-insecure"))
+
+        let insecure = try await tool(["check", "--proxy", https, "--proxy-insecure", server.address], home: home)
+        #expect(insecure.status == 0, "\(insecure.allOutput)")
+    }
+
+    @Test("a known-servers file given as a bare name in the working directory is created and used")
+    func relativeKnownServers() async throws {
+        let home = try TemporaryDirectory()
+        let server = try await ServerProcess.start()
+        defer { Task { await server.stop() } }
+        let command =
+            "cd '\(home.path)' && exec '\(BuiltProducts.executable("tt-connect").path)' check "
+            + "--known-servers known \(server.address)"
+        for _ in 0..<2 {
+            let result = try await runProcess(
+                URL(fileURLWithPath: "/bin/sh"),
+                ["-c", command],
+                environment: ["HOME": home.path, "HTTPS_PROXY": "", "ALL_PROXY": ""]
+            )
+            #expect(result.status == 0, "\(result.allOutput)")
+        }
+        let known = try String(contentsOfFile: home.file("known"), encoding: .utf8)
+        #expect(known == "\(server.address) \(server.fingerprint)\n")
+    }
+
+    private func waitUntilListening(port: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let fd = startLoopbackConnect(port: port)
+            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let ready = poll(&entry, 1, 200) > 0 && entry.revents & Int16(POLLERR | POLLHUP) == 0
+            close(fd)
+            if ready { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw E2EError("the TLS front on port \(port) did not start")
+    }
+}
