@@ -241,10 +241,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         state = .dialing
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(configuration.connectTimeout)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .connect(host: target.host, port: target.port)
+        TargetDialer.connect(to: target, on: context.eventLoop, configuration: configuration)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {

@@ -197,10 +197,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
             return lingeringClose(context: context)
         }
         let buffer = TargetBufferHandler()
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(configuration.connectTimeout)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .connect(host: target.host, port: target.port)
+        TargetDialer.connect(to: target, on: context.eventLoop, configuration: configuration)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {

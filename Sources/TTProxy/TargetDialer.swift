@@ -1,0 +1,17 @@
+import NIOCore
+import NIOPosix
+
+/// Opens the proxy's connection to a tunnel target, the same way for the normal proxy and for scenarios:
+/// on the client's event loop, with the configured dial timeout, and half-close allowed so it can be relayed.
+enum TargetDialer {
+    static func connect(
+        to target: ConnectTarget,
+        on eventLoop: any EventLoop,
+        configuration: ProxyServerConfiguration
+    ) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .connect(host: target.host, port: target.port)
+    }
+}
