@@ -72,21 +72,21 @@ struct HTTPSProxyTests {
     @Test("a known-servers file given as a bare name in the working directory is created and used")
     func relativeKnownServers() async throws {
         let home = try TemporaryDirectory()
-        let server = try await ServerProcess.start()
-        defer { Task { await server.stop() } }
-        let command =
-            "cd '\(home.path)' && exec '\(BuiltProducts.executable("tt-connect").path)' check "
-            + "--known-servers known \(server.address)"
-        for _ in 0..<2 {
-            let result = try await runProcess(
-                URL(fileURLWithPath: "/bin/sh"),
-                ["-c", command],
-                environment: ["HOME": home.path, "HTTPS_PROXY": "", "ALL_PROXY": ""]
-            )
-            #expect(result.status == 0, "\(result.allOutput)")
+        try await withStarted(ServerProcess.start()) { server in
+            let command =
+                "cd '\(home.path)' && exec '\(BuiltProducts.executable("tt-connect").path)' check "
+                + "--known-servers known \(server.address)"
+            for _ in 0..<2 {
+                let result = try await runProcess(
+                    URL(fileURLWithPath: "/bin/sh"),
+                    ["-c", command],
+                    environment: ["HOME": home.path, "HTTPS_PROXY": "", "ALL_PROXY": ""]
+                )
+                #expect(result.status == 0, "\(result.allOutput)")
+            }
+            let known = try String(contentsOfFile: home.file("known"), encoding: .utf8)
+            #expect(known == "\(server.address) \(server.fingerprint)\n")
         }
-        let known = try String(contentsOfFile: home.file("known"), encoding: .utf8)
-        #expect(known == "\(server.address) \(server.fingerprint)\n")
     }
 
     private func waitUntilListening(port: Int) async throws {

@@ -8,27 +8,27 @@ struct PipeForwardTests {
 
     @Test("pipe carries 100 MiB through squid (Basic auth) byte-exact", .enabled(if: RealProxies.squidTestsEnabled))
     func bulkThroughSquid() async throws {
-        let squid = try await RealSquid.start(authentication: .basic)
-        defer { Task { await squid.stop() } }
-        try await bulkTransfer(
-            name: "squid",
-            proxyArguments: [
-                "--proxy", "127.0.0.1:\(squid.port)", "--proxy-user",
-                "\(RealProxies.testUser):\(RealProxies.testPassword)",
-            ],
-            holdInputUntilEchoed: true
-        )
+        try await withStarted(RealSquid.start(authentication: .basic)) { squid in
+            try await bulkTransfer(
+                name: "squid",
+                proxyArguments: [
+                    "--proxy", "127.0.0.1:\(squid.port)", "--proxy-user",
+                    "\(RealProxies.testUser):\(RealProxies.testPassword)",
+                ],
+                holdInputUntilEchoed: true
+            )
+        }
     }
 
     @Test("pipe carries 100 MiB through tinyproxy byte-exact", .enabled(if: RealProxies.tinyproxyTestsEnabled))
     func bulkThroughTinyproxy() async throws {
-        let tinyproxy = try await RealTinyproxy.start()
-        defer { Task { await tinyproxy.stop() } }
-        try await bulkTransfer(
-            name: "tinyproxy",
-            proxyArguments: ["--proxy", "127.0.0.1:\(tinyproxy.port)"],
-            holdInputUntilEchoed: true
-        )
+        try await withStarted(RealTinyproxy.start()) { tinyproxy in
+            try await bulkTransfer(
+                name: "tinyproxy",
+                proxyArguments: ["--proxy", "127.0.0.1:\(tinyproxy.port)"],
+                holdInputUntilEchoed: true
+            )
+        }
     }
 
     @Test(
@@ -36,27 +36,27 @@ struct PipeForwardTests {
     )
     func halfClose() async throws {
         let home = try TemporaryDirectory()
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let proxy = try await ProxyProcess.start()
-        defer { Task { await proxy.stop() } }
-        let hello = Data(String(repeating: "SSH-2.0-OpenSSH_9.2 tt-connect-test\r\n", count: 5000).utf8)
-        let result = try await tool(
-            ["pipe", "--proxy", proxy.address, "127.0.0.1:\(echo.port)"],
-            home: home,
-            input: hello,
-            timeout: .seconds(30)
-        )
-        #expect(result.status == 0, "\(result.standardError)")
-        #expect(Data(result.standardOutput.utf8) == hello)
-        let direct = try await tool(
-            ["pipe", "127.0.0.1:\(echo.port)"],
-            home: home,
-            input: hello,
-            timeout: .seconds(30)
-        )
-        #expect(direct.status == 0)
-        #expect(Data(direct.standardOutput.utf8) == hello)
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                let hello = Data(String(repeating: "SSH-2.0-OpenSSH_9.2 tt-connect-test\r\n", count: 5000).utf8)
+                let result = try await tool(
+                    ["pipe", "--proxy", proxy.address, "127.0.0.1:\(echo.port)"],
+                    home: home,
+                    input: hello,
+                    timeout: .seconds(30)
+                )
+                #expect(result.status == 0, "\(result.standardError)")
+                #expect(Data(result.standardOutput.utf8) == hello)
+                let direct = try await tool(
+                    ["pipe", "127.0.0.1:\(echo.port)"],
+                    home: home,
+                    input: hello,
+                    timeout: .seconds(30)
+                )
+                #expect(direct.status == 0)
+                #expect(Data(direct.standardOutput.utf8) == hello)
+            }
+        }
     }
 
     @Test("pipe to a closed port exits 8; without a port it is a usage error")
@@ -73,42 +73,42 @@ struct PipeForwardTests {
     @Test("forward: two concurrent clients through --listen 127.0.0.1:0 to an echo server; SIGINT stops it")
     func forwardTwoClients() async throws {
         let home = try TemporaryDirectory()
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let proxy = try await ProxyProcess.start()
-        defer { Task { await proxy.stop() } }
-        let forward = try RunningProcess(
-            BuiltProducts.executable("tt-connect"),
-            [
-                "forward", "--listen", "127.0.0.1:0", "--max-connections", "4", "--proxy", proxy.address,
-                "127.0.0.1:\(echo.port)",
-            ],
-            environment: ["HOME": home.path]
-        )
-        try await forward.waitForOutput(containing: "listening on 127.0.0.1:")
-        let port = try #require(
-            try lineValue(forward.outputSoFar, after: "listening on 127.0.0.1:").flatMap { Int($0) }
-        )
-        let first = Data((0..<20_000).map { "first \($0)\n" }.joined().utf8)
-        let second = Data((0..<20_000).map { "second \($0)\n" }.joined().utf8)
-        async let a = runProcess(
-            URL(fileURLWithPath: "/usr/bin/ncat"),
-            ["127.0.0.1", String(port)],
-            input: first,
-            timeout: .seconds(30)
-        )
-        async let b = runProcess(
-            URL(fileURLWithPath: "/usr/bin/ncat"),
-            ["127.0.0.1", String(port)],
-            input: second,
-            timeout: .seconds(30)
-        )
-        let (resultA, resultB) = try await (a, b)
-        #expect(resultA.status == 0 && resultB.status == 0)
-        #expect(Data(resultA.standardOutput.utf8) == first)
-        #expect(Data(resultB.standardOutput.utf8) == second)
-        let status = await forward.stop(signal: SIGINT)
-        #expect(status == 0)
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                let forward = try RunningProcess(
+                    BuiltProducts.executable("tt-connect"),
+                    [
+                        "forward", "--listen", "127.0.0.1:0", "--max-connections", "4", "--proxy", proxy.address,
+                        "127.0.0.1:\(echo.port)",
+                    ],
+                    environment: ["HOME": home.path]
+                )
+                try await forward.waitForOutput(containing: "listening on 127.0.0.1:")
+                let port = try #require(
+                    try lineValue(forward.outputSoFar, after: "listening on 127.0.0.1:").flatMap { Int($0) }
+                )
+                let first = Data((0..<20_000).map { "first \($0)\n" }.joined().utf8)
+                let second = Data((0..<20_000).map { "second \($0)\n" }.joined().utf8)
+                async let a = runProcess(
+                    URL(fileURLWithPath: "/usr/bin/ncat"),
+                    ["127.0.0.1", String(port)],
+                    input: first,
+                    timeout: .seconds(30)
+                )
+                async let b = runProcess(
+                    URL(fileURLWithPath: "/usr/bin/ncat"),
+                    ["127.0.0.1", String(port)],
+                    input: second,
+                    timeout: .seconds(30)
+                )
+                let (resultA, resultB) = try await (a, b)
+                #expect(resultA.status == 0 && resultB.status == 0)
+                #expect(Data(resultA.standardOutput.utf8) == first)
+                #expect(Data(resultB.standardOutput.utf8) == second)
+                let status = await forward.stop(signal: SIGINT)
+                #expect(status == 0)
+            }
+        }
     }
 
     /// squid 5.7 and tinyproxy 1.11 end the whole tunnel when the client half-closes, dropping data still in
@@ -119,67 +119,67 @@ struct PipeForwardTests {
     /// what went in and what came back; prints the throughput.
     private func bulkTransfer(name: String, proxyArguments: [String], holdInputUntilEchoed: Bool) async throws {
         let directory = try TemporaryDirectory()
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let input = directory.file("in.bin")
-        let output = directory.file("out.bin")
-        let generated = try await runProcess(
-            URL(fileURLWithPath: "/bin/sh"),
-            ["-c", "head -c \(Self.bulkSize) /dev/urandom > '\(input)'"]
-        )
-        try #require(generated.status == 0)
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        try await withStarted(EchoServer.start()) { echo in
+            let input = directory.file("in.bin")
+            let output = directory.file("out.bin")
+            let generated = try await runProcess(
+                URL(fileURLWithPath: "/bin/sh"),
+                ["-c", "head -c \(Self.bulkSize) /dev/urandom > '\(input)'"]
+            )
+            try #require(generated.status == 0)
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
 
-        let process = Process()
-        process.executableURL = BuiltProducts.executable("tt-connect")
-        process.arguments = ["pipe"] + proxyArguments + ["127.0.0.1:\(echo.port)"]
-        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
-        let stdin = Pipe()
-        let errors = directory.file("err.txt")
-        _ = FileManager.default.createFile(atPath: errors, contents: nil)
-        process.standardInput = stdin
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-        let started = ContinuousClock.now
-        try process.run()
-        let writer = stdin.fileHandleForWriting
-        let size = Self.bulkSize
-        let feeder = Task.detached {
-            let source = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
-            defer { try? source.close() }
-            while let chunk = try source.read(upToCount: 1 << 20), !chunk.isEmpty {
-                try writer.write(contentsOf: chunk)
-            }
-            if holdInputUntilEchoed {
-                let deadline = ContinuousClock.now + .seconds(90)
-                while ContinuousClock.now < deadline,
-                    ((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0) < size
-                {
-                    try await Task.sleep(for: .milliseconds(20))
+            let process = Process()
+            process.executableURL = BuiltProducts.executable("tt-connect")
+            process.arguments = ["pipe"] + proxyArguments + ["127.0.0.1:\(echo.port)"]
+            process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+            let stdin = Pipe()
+            let errors = directory.file("err.txt")
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
+            process.standardInput = stdin
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+            let started = ContinuousClock.now
+            try process.run()
+            let writer = stdin.fileHandleForWriting
+            let size = Self.bulkSize
+            let feeder = Task.detached {
+                let source = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
+                defer { try? source.close() }
+                while let chunk = try source.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try writer.write(contentsOf: chunk)
                 }
+                if holdInputUntilEchoed {
+                    let deadline = ContinuousClock.now + .seconds(90)
+                    while ContinuousClock.now < deadline,
+                        ((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0) < size
+                    {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                try writer.close()
             }
-            try writer.close()
-        }
-        let deadline = ContinuousClock.now + .seconds(120)
-        while process.isRunning, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        let elapsed = ContinuousClock.now - started
-        try await feeder.value
-        let errorText = try String(contentsOfFile: errors, encoding: .utf8)
-        #expect(process.terminationStatus == 0, "\(errorText)")
+            let deadline = ContinuousClock.now + .seconds(120)
+            while process.isRunning, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            let elapsed = ContinuousClock.now - started
+            try await feeder.value
+            let errorText = try String(contentsOfFile: errors, encoding: .utf8)
+            #expect(process.terminationStatus == 0, "\(errorText)")
 
-        let sums = try await runProcess(URL(fileURLWithPath: "/usr/bin/sha256sum"), [input, output])
-        let digests = sums.standardOutput.split(separator: "\n").map { $0.split(separator: " ").first ?? "" }
-        let received = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        #expect(digests.count == 2 && digests[0] == digests[1], "\(received) bytes came back; \(errorText)")
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(
-            "pipe through \(name): 100 MiB echoed in \(String(format: "%.2f", seconds)) s = "
-                + "\(String(format: "%.1f", 100 / seconds)) MiB/s each way"
-        )
-        #expect(!errorText.contains(RealProxies.testPassword))
+            let sums = try await runProcess(URL(fileURLWithPath: "/usr/bin/sha256sum"), [input, output])
+            let digests = sums.standardOutput.split(separator: "\n").map { $0.split(separator: " ").first ?? "" }
+            let received = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+            #expect(digests.count == 2 && digests[0] == digests[1], "\(received) bytes came back; \(errorText)")
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print(
+                "pipe through \(name): 100 MiB echoed in \(String(format: "%.2f", seconds)) s = "
+                    + "\(String(format: "%.1f", 100 / seconds)) MiB/s each way"
+            )
+            #expect(!errorText.contains(RealProxies.testPassword))
+        }
     }
 }

@@ -142,3 +142,6 @@ struct E2EError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension ServerProcess: StoppableTestResource {}
+extension ProxyProcess: StoppableTestResource {}

@@ -28,27 +28,27 @@ struct CommandLineTests {
 
     @Test("it prints one listening line per listener, logs each request without the password, and exits 0 on SIGTERM")
     func listenLogAndStop() async throws {
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let (proxy, ports) = try await start(
-            ["--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--auth-file", TestProxy.fixture("htpasswd").path],
-            listeners: 2
-        )
-        #expect(ports.count == 2)
-        #expect(proxy.outputSoFar.contains("tt-proxy listening on [::1]:"))
-        let v4 = ports[0]
-        let echoed = try await onThread {
-            let client = try RawClient(port: v4)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)", user: "alice", password: "secret"))
-            let (_, rest) = try client.readHead()
-            return try client.exchange(Array("via the binary".utf8), prefix: rest).bytes
+        try await withStarted(EchoServer.start()) { echo in
+            let (proxy, ports) = try await start(
+                ["--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--auth-file", TestProxy.fixture("htpasswd").path],
+                listeners: 2
+            )
+            #expect(ports.count == 2)
+            #expect(proxy.outputSoFar.contains("tt-proxy listening on [::1]:"))
+            let v4 = ports[0]
+            let echoed = try await onThread {
+                let client = try RawClient(port: v4)
+                try client.send(connectRequest("127.0.0.1:\(echo.port)", user: "alice", password: "secret"))
+                let (_, rest) = try client.readHead()
+                return try client.exchange(Array("via the binary".utf8), prefix: rest).bytes
+            }
+            #expect(echoed == Array("via the binary".utf8))
+            try await proxy.waitForOutput(containing: "200 tunnel up=14 down=14")
+            let status = await proxy.stop(signal: SIGTERM)
+            #expect(status == 0)
+            #expect(!proxy.outputSoFar.contains("secret"))
+            #expect(!proxy.outputSoFar.contains(Data("alice:secret".utf8).base64EncodedString()))
         }
-        #expect(echoed == Array("via the binary".utf8))
-        try await proxy.waitForOutput(containing: "200 tunnel up=14 down=14")
-        let status = await proxy.stop(signal: SIGTERM)
-        #expect(status == 0)
-        #expect(!proxy.outputSoFar.contains("secret"))
-        #expect(!proxy.outputSoFar.contains(Data("alice:secret".utf8).base64EncodedString()))
     }
 
     @Test("--scenario switches the binary into the scripted proxy")
@@ -56,14 +56,15 @@ struct CommandLineTests {
         let (proxy, ports) = try await start(
             ["--listen", "127.0.0.1:0", "--scenario", TestProxy.fixture("503-service-unavailable.scenario").path]
         )
-        defer { Task { await proxy.stop() } }
-        let port = try #require(ports.first)
-        let head = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:9"))
-            return try client.readHead().head
+        try await withStarted(proxy) { proxy in
+            let port = try #require(ports.first)
+            let head = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:9"))
+                return try client.readHead().head
+            }
+            #expect(statusLine(head) == "HTTP/1.1 503 Service Unavailable")
         }
-        #expect(statusLine(head) == "HTTP/1.1 503 Service Unavailable")
     }
 
     @Test(
@@ -91,56 +92,59 @@ struct CommandLineTests {
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
         try #require(limit.rlim_cur >= 2500, "RLIMIT_NOFILE too low for 1,000 tunnels: \(limit.rlim_cur)")
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let (proxy, ports) = try await start(["--listen", "127.0.0.1:0"])
-        defer { Task { await proxy.stop() } }
-        let port = try #require(ports.first)
-        let pid = proxy.pid
-        let tunnels = 1000
-        let (before, after) = try await onThread {
-            // Warm up allocator and event loops with a few tunnels first, so the growth is per tunnel.
-            var clients: [RawClient] = []
-            for _ in 0..<20 {
-                let client = try RawClient(port: port)
-                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-                _ = try client.readHead()
-                clients.append(client)
-            }
-            usleep(300_000)
-            let before = try residentKiB(pid)
-            for _ in 0..<tunnels {
-                let client = try RawClient(port: port)
-                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-                _ = try client.readHead()
-                clients.append(client)
-            }
-            usleep(500_000)
-            let after = try residentKiB(pid)
-            withExtendedLifetime(clients) {}
-            return (before, after)
-        }
-        let perTunnel = Double(after - before) * 1024 / Double(tunnels)
-        print(
-            "tt-proxy RSS: \(before) KiB with 20 tunnels, \(after) KiB with \(tunnels + 20); \(Int(perTunnel)) bytes per idle tunnel"
-        )
-        #expect(perTunnel < 64 * 1024, "generous ceiling; goal is 16 KiB")
+        try await withStarted(EchoServer.start()) { echo in
+            let (proxy, ports) = try await start(["--listen", "127.0.0.1:0"])
+            try await withStarted(proxy) { proxy in
+                let port = try #require(ports.first)
+                let pid = proxy.pid
+                let tunnels = 1000
+                let (before, after) = try await onThread {
+                    // Warm up allocator and event loops with a few tunnels first, so the growth is per tunnel.
+                    var clients: [RawClient] = []
+                    for _ in 0..<20 {
+                        let client = try RawClient(port: port)
+                        try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                        _ = try client.readHead()
+                        clients.append(client)
+                    }
+                    usleep(300_000)
+                    let before = try residentKiB(pid)
+                    for _ in 0..<tunnels {
+                        let client = try RawClient(port: port)
+                        try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                        _ = try client.readHead()
+                        clients.append(client)
+                    }
+                    usleep(500_000)
+                    let after = try residentKiB(pid)
+                    withExtendedLifetime(clients) {}
+                    return (before, after)
+                }
+                let perTunnel = Double(after - before) * 1024 / Double(tunnels)
+                print(
+                    "tt-proxy RSS: \(before) KiB with 20 tunnels, \(after) KiB with \(tunnels + 20); \(Int(perTunnel)) bytes per idle tunnel"
+                )
+                #expect(perTunnel < 64 * 1024, "generous ceiling; goal is 16 KiB")
 
-        let size = 256 << 20
-        let (seconds, received) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let (_, rest) = try client.readHead()
-            let start = ContinuousClock.now
-            let payload = [UInt8](repeating: 0x5A, count: size)
-            let (bytes, _) = try client.exchange(payload, prefix: rest, timeout: .seconds(120))
-            let elapsed = ContinuousClock.now - start
-            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, bytes.count)
+                let size = 256 << 20
+                let (seconds, received) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (_, rest) = try client.readHead()
+                    let start = ContinuousClock.now
+                    let payload = [UInt8](repeating: 0x5A, count: size)
+                    let (bytes, _) = try client.exchange(payload, prefix: rest, timeout: .seconds(120))
+                    let elapsed = ContinuousClock.now - start
+                    return (
+                        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, bytes.count
+                    )
+                }
+                #expect(received == size)
+                print(
+                    "tt-proxy echo throughput: \(size >> 20) MiB up and down in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(size >> 20) / seconds)) MiB/s each way (debug build)"
+                )
+            }
         }
-        #expect(received == size)
-        print(
-            "tt-proxy echo throughput: \(size >> 20) MiB up and down in \(String(format: "%.2f", seconds)) s = \(String(format: "%.0f", Double(size >> 20) / seconds)) MiB/s each way (debug build)"
-        )
     }
 }
 

@@ -75,89 +75,100 @@ struct InteropTests {
     func transfer(client: Client, authenticated: Bool) async throws {
         guard let executable = try binary(client) else { return }
         let payload = Array(testPayload(count: 1 << 20).map { $0 % 64 + 48 })  // curl's telnet escapes 0xFF
-        let proxy = try await TestProxy.start { configuration in
-            if authenticated {
-                configuration.users = try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
+        try await withStarted(
+            TestProxy.start { configuration in
+                if authenticated {
+                    configuration.users = try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
+                }
             }
-        }
-        defer { Task { await proxy.stop() } }
-        let authFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "tt-corkscrew-\(UUID().uuidString)"
-        )
-        try Data("bob:b0b-pass\n".utf8).write(to: authFile)
-        defer { try? FileManager.default.removeItem(at: authFile) }
+        ) { proxy in
+            let authFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tt-corkscrew-\(UUID().uuidString)"
+            )
+            try Data("bob:b0b-pass\n".utf8).write(to: authFile)
+            defer { try? FileManager.default.removeItem(at: authFile) }
 
-        let output: [UInt8]
-        if client.needsOpenInput {
-            let target = try CountedEchoTarget(count: payload.count)
-            let arguments = client.arguments(
-                proxyPort: proxy.port,
-                targetPort: target.port,
-                credentials: authenticated ? "bob:b0b-pass" : nil,
-                authFile: authFile.path
-            )
-            if client == .curl {
-                // curl's telnet mode loses data when its stdin is a pipe written by this process; the shell
-                // recipe that works by hand feeds it from cat and closes stdin a little after the echo is back.
-                let file = FileManager.default.temporaryDirectory.appendingPathComponent("tt-curl-\(UUID().uuidString)")
-                try Data(payload).write(to: file)
-                defer { try? FileManager.default.removeItem(at: file) }
-                let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
-                let result = try await runProcess(
-                    URL(fileURLWithPath: "/bin/sh"),
-                    ["-c", "(cat '\(file.path)'; sleep 3) | '\(executable.path)' \(quoted)"],
-                    timeout: .seconds(60)
+            let output: [UInt8]
+            if client.needsOpenInput {
+                let target = try CountedEchoTarget(count: payload.count)
+                let arguments = client.arguments(
+                    proxyPort: proxy.port,
+                    targetPort: target.port,
+                    credentials: authenticated ? "bob:b0b-pass" : nil,
+                    authFile: authFile.path
                 )
-                #expect(result.status == 0, "curl: \(result.standardError)")
-                output = Array(result.standardOutput.utf8)
+                if client == .curl {
+                    // curl's telnet mode loses data when its stdin is a pipe written by this process; the shell
+                    // recipe that works by hand feeds it from cat and closes stdin a little after the echo is back.
+                    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                        "tt-curl-\(UUID().uuidString)"
+                    )
+                    try Data(payload).write(to: file)
+                    defer { try? FileManager.default.removeItem(at: file) }
+                    let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
+                    let result = try await runProcess(
+                        URL(fileURLWithPath: "/bin/sh"),
+                        ["-c", "(cat '\(file.path)'; sleep 3) | '\(executable.path)' \(quoted)"],
+                        timeout: .seconds(60)
+                    )
+                    #expect(result.status == 0, "curl: \(result.standardError)")
+                    output = Array(result.standardOutput.utf8)
+                } else {
+                    let result = try await runKeepingInputOpen(executable, arguments, input: payload)
+                    #expect(result.status == 0, "\(client.rawValue): \(result.errors)")
+                    output = result.output
+                }
             } else {
-                let result = try await runKeepingInputOpen(executable, arguments, input: payload)
-                #expect(result.status == 0, "\(client.rawValue): \(result.errors)")
-                output = result.output
+                output = try await withStarted(EchoServer.start()) { echo in
+                    let arguments = client.arguments(
+                        proxyPort: proxy.port,
+                        targetPort: echo.port,
+                        credentials: authenticated ? "bob:b0b-pass" : nil,
+                        authFile: authFile.path
+                    )
+                    let result = try await runProcess(
+                        executable,
+                        arguments,
+                        input: Data(payload),
+                        timeout: .seconds(60)
+                    )
+                    #expect(result.status == 0, "\(client.rawValue): \(result.standardError)")
+                    return Array(result.standardOutput.utf8)
+                }
             }
-        } else {
-            let echo = try await EchoServer.start()
-            defer { Task { await echo.stop() } }
-            let arguments = client.arguments(
-                proxyPort: proxy.port,
-                targetPort: echo.port,
-                credentials: authenticated ? "bob:b0b-pass" : nil,
-                authFile: authFile.path
-            )
-            let result = try await runProcess(executable, arguments, input: Data(payload), timeout: .seconds(60))
-            #expect(result.status == 0, "\(client.rawValue): \(result.standardError)")
-            output = Array(result.standardOutput.utf8)
+            #expect(output.count == payload.count)
+            #expect(checksum(output) == checksum(payload))
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.contains { $0.status == 200 && $0.bytesUp == payload.count })
         }
-        #expect(output.count == payload.count)
-        #expect(checksum(output) == checksum(payload))
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.contains { $0.status == 200 && $0.bytesUp == payload.count })
     }
 
     @Test("without credentials the client is refused with 407", arguments: Client.allCases)
     func refusedWithoutCredentials(client: Client) async throws {
         guard let executable = try binary(client) else { return }
-        let proxy = try await TestProxy.start { configuration in
-            configuration.users = try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
+        try await withStarted(
+            TestProxy.start { configuration in
+                configuration.users = try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
+            }
+        ) { proxy in
+            try await withStarted(EchoServer.start()) { echo in
+                let arguments = client.arguments(
+                    proxyPort: proxy.port,
+                    targetPort: echo.port,
+                    credentials: nil,
+                    authFile: "",
+                    quiet: false
+                )
+                let result = try await runProcess(executable, arguments, input: Data("x".utf8), timeout: .seconds(30))
+                #expect(result.status != 0)
+                #expect(
+                    result.allOutput.contains("407") || result.allOutput.contains("Proxy Authentication Required"),
+                    "\(client.rawValue): \(result.allOutput)"
+                )
+                let log = try await proxy.waitForAccessLog(count: 1)
+                #expect(log.allSatisfy { $0.status == 407 && $0.outcome == "auth-required" })
+            }
         }
-        defer { Task { await proxy.stop() } }
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let arguments = client.arguments(
-            proxyPort: proxy.port,
-            targetPort: echo.port,
-            credentials: nil,
-            authFile: "",
-            quiet: false
-        )
-        let result = try await runProcess(executable, arguments, input: Data("x".utf8), timeout: .seconds(30))
-        #expect(result.status != 0)
-        #expect(
-            result.allOutput.contains("407") || result.allOutput.contains("Proxy Authentication Required"),
-            "\(client.rawValue): \(result.allOutput)"
-        )
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.allSatisfy { $0.status == 407 && $0.outcome == "auth-required" })
     }
 }
 

@@ -84,22 +84,22 @@ struct ProxyTests {
     @Test("a target that closes first: the client reads its bytes and end, and can still send")
     func targetHalfClosesFirst() async throws {
         let target = try OneShotTarget(sendThenShutdown: Array("bye from target".utf8))
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let clientSaw = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(target.port)"))
-            let (_, rest) = try client.readHead()
-            let (bytes, end) = client.readToEnd()
-            try client.send("client still talking")
-            client.shutdownWrite()
-            return (rest + bytes, end)
+        try await withStarted(TestProxy.start()) { proxy in
+            let port = proxy.port
+            let clientSaw = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(target.port)"))
+                let (_, rest) = try client.readHead()
+                let (bytes, end) = client.readToEnd()
+                try client.send("client still talking")
+                client.shutdownWrite()
+                return (rest + bytes, end)
+            }
+            #expect(String(decoding: clientSaw.0, as: UTF8.self) == "bye from target")
+            #expect(clientSaw.1 == .eof)
+            let targetGot = try await onThread { try target.receivedUntilEOF() }
+            #expect(String(decoding: targetGot, as: UTF8.self) == "client still talking")
         }
-        #expect(String(decoding: clientSaw.0, as: UTF8.self) == "bye from target")
-        #expect(clientSaw.1 == .eof)
-        let targetGot = try await onThread { try target.receivedUntilEOF() }
-        #expect(String(decoding: targetGot, as: UTF8.self) == "client still talking")
     }
 
     @Test("without credentials the client gets 407 with a Basic challenge, and may retry on the same connection")
@@ -166,22 +166,25 @@ struct ProxyTests {
 
     @Test("a port outside --allow-ports gets 403 naming the port")
     func forbiddenPort() async throws {
-        let proxy = try await TestProxy.start { $0.allowedPorts = try PortSet(parsing: "443,5000-5010") }
-        defer { Task { await proxy.stop() } }
-        let result = try await answer(to: connectRequest("127.0.0.1:22"), proxy: proxy)
-        #expect(statusLine(result.head) == "HTTP/1.1 403 Forbidden")
-        #expect(result.body.contains("port 22") && result.body.contains("443,5000-5010"))
-        #expect(result.end == .eof)
+        try await withStarted(TestProxy.start { $0.allowedPorts = try PortSet(parsing: "443,5000-5010") }) { proxy in
+            let result = try await answer(to: connectRequest("127.0.0.1:22"), proxy: proxy)
+            #expect(statusLine(result.head) == "HTTP/1.1 403 Forbidden")
+            #expect(result.body.contains("port 22") && result.body.contains("443,5000-5010"))
+            #expect(result.end == .eof)
+        }
     }
 
     @Test("methods other than CONNECT get 405 with Allow: CONNECT")
     func otherMethods() async throws {
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let result = try await answer(to: "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", proxy: proxy)
-        #expect(statusLine(result.head) == "HTTP/1.1 405 Method Not Allowed")
-        #expect(result.head.contains("\r\nAllow: CONNECT\r\n"))
-        #expect(result.end == .eof)
+        try await withStarted(TestProxy.start()) { proxy in
+            let result = try await answer(
+                to: "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                proxy: proxy
+            )
+            #expect(statusLine(result.head) == "HTTP/1.1 405 Method Not Allowed")
+            #expect(result.head.contains("\r\nAllow: CONNECT\r\n"))
+            #expect(result.end == .eof)
+        }
     }
 
     @Test(
@@ -194,58 +197,58 @@ struct ProxyTests {
         ]
     )
     func malformed(request: String) async throws {
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let result = try await answer(to: request, proxy: proxy)
-        #expect(statusLine(result.head) == "HTTP/1.1 400 Bad Request")
-        #expect(result.end == .eof)
+        try await withStarted(TestProxy.start()) { proxy in
+            let result = try await answer(to: request, proxy: proxy)
+            #expect(statusLine(result.head) == "HTTP/1.1 400 Bad Request")
+            #expect(result.end == .eof)
+        }
     }
 
     @Test("a request head over the limit gets 431, even while the client is still sending")
     func oversizedHead() async throws {
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let padding = String(repeating: "X-Padding: " + String(repeating: "a", count: 90) + "\r\n", count: 1000)
-        let result = try await answer(to: "CONNECT host:443 HTTP/1.1\r\n" + padding + "\r\n", proxy: proxy)
-        #expect(statusLine(result.head) == "HTTP/1.1 431 Request Header Fields Too Large")
+        try await withStarted(TestProxy.start()) { proxy in
+            let padding = String(repeating: "X-Padding: " + String(repeating: "a", count: 90) + "\r\n", count: 1000)
+            let result = try await answer(to: "CONNECT host:443 HTTP/1.1\r\n" + padding + "\r\n", proxy: proxy)
+            #expect(statusLine(result.head) == "HTTP/1.1 431 Request Header Fields Too Large")
+        }
     }
 
     @Test("a closed target port gets 502 naming the target and the reason")
     func refusedTarget() async throws {
         let closed = try ClosedPort()
         let closedPort = closed.port
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let result = try await answer(to: connectRequest("127.0.0.1:\(closedPort)"), proxy: proxy)
-        #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
-        #expect(result.body.contains("127.0.0.1:\(closedPort)") && result.body.contains("refused"))
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.first?.outcome == "connect-failed")
-        withExtendedLifetime(closed) {}
+        try await withStarted(TestProxy.start()) { proxy in
+            let result = try await answer(to: connectRequest("127.0.0.1:\(closedPort)"), proxy: proxy)
+            #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
+            #expect(result.body.contains("127.0.0.1:\(closedPort)") && result.body.contains("refused"))
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.outcome == "connect-failed")
+            withExtendedLifetime(closed) {}
+        }
     }
 
     @Test("a target name that does not resolve gets 502")
     func unresolvableTarget() async throws {
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let result = try await answer(
-            to: connectRequest("no-such-host.invalid:443"),
-            proxy: proxy,
-            timeout: .seconds(20)
-        )
-        #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
-        #expect(result.body.contains("no-such-host.invalid does not resolve"))
+        try await withStarted(TestProxy.start()) { proxy in
+            let result = try await answer(
+                to: connectRequest("no-such-host.invalid:443"),
+                proxy: proxy,
+                timeout: .seconds(20)
+            )
+            #expect(statusLine(result.head) == "HTTP/1.1 502 Bad Gateway")
+            #expect(result.body.contains("no-such-host.invalid does not resolve"))
+        }
     }
 
     @Test("a target that never completes the TCP handshake gets 504 after the connect timeout")
     func dialTimeout() async throws {
         let stalled = try FullBacklogListener()
-        let proxy = try await TestProxy.start { $0.connectTimeout = .milliseconds(400) }
-        defer { Task { await proxy.stop() } }
-        let result = try await answer(to: connectRequest("127.0.0.1:\(stalled.port)"), proxy: proxy)
-        #expect(statusLine(result.head) == "HTTP/1.1 504 Gateway Timeout")
-        #expect(result.body.contains("timed out after 400 ms"))
-        withExtendedLifetime(stalled) {}
+        try await withStarted(TestProxy.start { $0.connectTimeout = .milliseconds(400) }) { proxy in
+            let result = try await answer(to: connectRequest("127.0.0.1:\(stalled.port)"), proxy: proxy)
+            #expect(statusLine(result.head) == "HTTP/1.1 504 Gateway Timeout")
+            #expect(result.body.contains("timed out after 400 ms"))
+            withExtendedLifetime(stalled) {}
+        }
     }
 
     @Test("[::1]:PORT targets tunnel, through a proxy listening on ::1")
@@ -348,44 +351,48 @@ struct ProxyTests {
 
     @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
     func headTimeout() async throws {
-        let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(300) }
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let (head, body, end, elapsed) = try await onThread {
-            let client = try RawClient(port: port)
-            let start = ContinuousClock.now
-            try client.send("CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Slow: ")
-            let (head, rest) = try client.readHead(timeout: .seconds(5))
-            let elapsed = ContinuousClock.now - start
-            let (body, end) = client.readToEnd(timeout: .seconds(5))
-            return (head, String(decoding: rest + body, as: UTF8.self), end, elapsed)
+        try await withStarted(TestProxy.start { $0.headTimeout = .milliseconds(300) }) { proxy in
+            let port = proxy.port
+            let (head, body, end, elapsed) = try await onThread {
+                let client = try RawClient(port: port)
+                let start = ContinuousClock.now
+                try client.send("CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Slow: ")
+                let (head, rest) = try client.readHead(timeout: .seconds(5))
+                let elapsed = ContinuousClock.now - start
+                let (body, end) = client.readToEnd(timeout: .seconds(5))
+                return (head, String(decoding: rest + body, as: UTF8.self), end, elapsed)
+            }
+            #expect(statusLine(head) == "HTTP/1.1 408 Request Timeout")
+            #expect(body.contains("within 300 ms"))
+            #expect(end == .eof)
+            #expect(elapsed >= .milliseconds(250))
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.status == 408 && log.first?.outcome == "head-timeout")
         }
-        #expect(statusLine(head) == "HTTP/1.1 408 Request Timeout")
-        #expect(body.contains("within 300 ms"))
-        #expect(end == .eof)
-        #expect(elapsed >= .milliseconds(250))
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.first?.status == 408 && log.first?.outcome == "head-timeout")
     }
 
     @Test("after a 407 the retry has its own head timeout")
     func headTimeoutAfterChallenge() async throws {
-        let proxy = try await TestProxy.start {
-            $0.headTimeout = .milliseconds(300)
-            $0.users = Self.users
+        try await withStarted(
+            TestProxy.start {
+                $0.headTimeout = .milliseconds(300)
+                $0.users = Self.users
+            }
+        ) { proxy in
+            let port = proxy.port
+            let (first, second) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:9"))
+                let (first, rest) = try client.readHead()
+                let length = Int(
+                    first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16)
+                )!
+                _ = try client.read(exactly: length - rest.count)
+                return (first, try client.readHead(timeout: .seconds(5)).head)
+            }
+            #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
+            #expect(statusLine(second) == "HTTP/1.1 408 Request Timeout")
         }
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let (first, second) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:9"))
-            let (first, rest) = try client.readHead()
-            let length = Int(first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16))!
-            _ = try client.read(exactly: length - rest.count)
-            return (first, try client.readHead(timeout: .seconds(5)).head)
-        }
-        #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
-        #expect(statusLine(second) == "HTTP/1.1 408 Request Timeout")
     }
 
     @Test("the head timeout does not touch a tunnel that outlives it")

@@ -76,21 +76,21 @@ struct ScenarioTests {
 
     @Test("error answers carry their status and an HTML body, then the proxy closes", arguments: errorPages)
     func errorPage(file: String, status: String) async throws {
-        let proxy = try await TestProxy.start(scenario: file)
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let (head, body, end) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:9"))
-            let (head, rest) = try client.readHead()
-            let (body, end) = client.readToEnd()
-            return (head, rest + body, end)
+        try await withStarted(TestProxy.start(scenario: file)) { proxy in
+            let port = proxy.port
+            let (head, body, end) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:9"))
+                let (head, rest) = try client.readHead()
+                let (body, end) = client.readToEnd()
+                return (head, rest + body, end)
+            }
+            #expect(statusLine(head) == status)
+            let length = head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }?.dropFirst(16)
+            #expect(length.flatMap { Int($0) } == body.count)
+            #expect(String(decoding: body, as: UTF8.self).hasPrefix("<html>"))
+            #expect(end == .eof)
         }
-        #expect(statusLine(head) == status)
-        let length = head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }?.dropFirst(16)
-        #expect(length.flatMap { Int($0) } == body.count)
-        #expect(String(decoding: body, as: UTF8.self).hasPrefix("<html>"))
-        #expect(end == .eof)
     }
 
     @Test(
@@ -136,18 +136,18 @@ struct ScenarioTests {
 
     @Test("a Digest-only 407 keeps the connection open")
     func digestOnly() async throws {
-        let proxy = try await TestProxy.start(scenario: "407-digest.scenario")
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let (head, next) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:9"))
-            let (head, _) = try client.readHead()
-            return (head, client.readToEnd(timeout: .milliseconds(300)).end)
+        try await withStarted(TestProxy.start(scenario: "407-digest.scenario")) { proxy in
+            let port = proxy.port
+            let (head, next) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:9"))
+                let (head, _) = try client.readHead()
+                return (head, client.readToEnd(timeout: .milliseconds(300)).end)
+            }
+            #expect(statusLine(head) == "HTTP/1.1 407 Proxy Authentication Required")
+            #expect(head.contains("Proxy-Authenticate: Digest realm=\"tt-fixtures\""))
+            #expect(next == .timeout)
         }
-        #expect(statusLine(head) == "HTTP/1.1 407 Proxy Authentication Required")
-        #expect(head.contains("Proxy-Authenticate: Digest realm=\"tt-fixtures\""))
-        #expect(next == .timeout)
     }
 
     @Test("a 407 with Connection: close is followed by the proxy closing")
@@ -218,24 +218,24 @@ struct ScenarioTests {
         from file: String,
         timeout: Duration = .seconds(10)
     ) async throws -> (bytes: [UInt8], end: StreamEnd) {
-        let proxy = try await TestProxy.start(scenario: file)
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        return try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:9"))
-            return client.readToEnd(timeout: timeout)
+        try await withStarted(TestProxy.start(scenario: file)) { proxy in
+            let port = proxy.port
+            return try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:9"))
+                return client.readToEnd(timeout: timeout)
+            }
         }
     }
 
     private func firstHead(of file: String) async throws -> String {
-        let proxy = try await TestProxy.start(scenario: file)
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        return try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:9"))
-            return try client.readHead().head
+        try await withStarted(TestProxy.start(scenario: file)) { proxy in
+            let port = proxy.port
+            return try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:9"))
+                return try client.readHead().head
+            }
         }
     }
 }

@@ -9,9 +9,9 @@ public import TTServer
 /// users file in a temporary directory that ``stop()`` removes.
 ///
 /// ```swift
-/// let server = try await TestServer.start(users: ["batch": "batch"])
-/// defer { Task { await server.stop() } }   // or `await server.stop()` at the end of the test
-/// connect to server.host, server.port; pin server.fingerprint
+/// try await withStarted(TestServer.start(users: ["batch": "batch"])) { server in
+///     connect to server.host, server.port; pin server.fingerprint
+/// }   // stopped and awaited here, even when the body throws
 /// ```
 public final class TestServer: Sendable {
     /// The running server.

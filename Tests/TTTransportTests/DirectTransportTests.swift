@@ -7,40 +7,43 @@ import Testing
 struct DirectTransportTests {
     @Test("connects to a loopback server and round-trips bytes, with half-close")
     func roundTrip() async throws {
-        let echo = try await EchoServer.start(greeting: Array("hello\n".utf8))
-        defer { Task { await echo.stop() } }
-        let port = echo.port
-        let (greeting, echoed, end, report) = try await onThread {
-            let transport = try DirectTransport.open(
-                Endpoint(host: "127.0.0.1", port: port),
-                deadline: .after(.seconds(5))
-            )
-            defer { transport.close() }
-            let greeting = try transport.receiveExactly(6, deadline: .after(.seconds(5)))
-            try transport.sendAll(Array("ping".utf8), deadline: .after(.seconds(5)))
-            let echoed = try transport.receiveExactly(4, deadline: .after(.seconds(5)))
-            try transport.shutdownWrite()
-            let end = try transport.receiveSome(maxCount: 16, deadline: .after(.seconds(5)))
-            return (greeting, echoed, end, transport.report)
+        try await withStarted(EchoServer.start(greeting: Array("hello\n".utf8))) { echo in
+            let port = echo.port
+            let (greeting, echoed, end, report) = try await onThread {
+                let transport = try DirectTransport.open(
+                    Endpoint(host: "127.0.0.1", port: port),
+                    deadline: .after(.seconds(5))
+                )
+                defer { transport.close() }
+                let greeting = try transport.receiveExactly(6, deadline: .after(.seconds(5)))
+                try transport.sendAll(Array("ping".utf8), deadline: .after(.seconds(5)))
+                let echoed = try transport.receiveExactly(4, deadline: .after(.seconds(5)))
+                try transport.shutdownWrite()
+                let end = try transport.receiveSome(maxCount: 16, deadline: .after(.seconds(5)))
+                return (greeting, echoed, end, transport.report)
+            }
+            #expect(greeting == Array("hello\n".utf8))
+            #expect(echoed == Array("ping".utf8))
+            #expect(end.isEmpty, "the server closes after our half-close")
+            #expect(report.connectedAddress == "127.0.0.1:\(port)")
+            #expect(report.proxy == nil)
         }
-        #expect(greeting == Array("hello\n".utf8))
-        #expect(echoed == Array("ping".utf8))
-        #expect(end.isEmpty, "the server closes after our half-close")
-        #expect(report.connectedAddress == "127.0.0.1:\(port)")
-        #expect(report.proxy == nil)
     }
 
     @Test("connects to an IPv6 loopback server")
     func ipv6() async throws {
-        let echo = try await EchoServer.start(host: "::1")
-        defer { Task { await echo.stop() } }
-        let port = echo.port
-        let echoed = try await onThread {
-            let transport = try DirectTransport.open(Endpoint(host: "::1", port: port), deadline: .after(.seconds(5)))
-            try transport.sendAll([1, 2, 3], deadline: .after(.seconds(5)))
-            return try transport.receiveExactly(3, deadline: .after(.seconds(5)))
+        try await withStarted(EchoServer.start(host: "::1")) { echo in
+            let port = echo.port
+            let echoed = try await onThread {
+                let transport = try DirectTransport.open(
+                    Endpoint(host: "::1", port: port),
+                    deadline: .after(.seconds(5))
+                )
+                try transport.sendAll([1, 2, 3], deadline: .after(.seconds(5)))
+                return try transport.receiveExactly(3, deadline: .after(.seconds(5)))
+            }
+            #expect(echoed == [1, 2, 3])
         }
-        #expect(echoed == [1, 2, 3])
     }
 
     @Test("a refused connection is serverUnreachable and names host:port")
@@ -90,17 +93,17 @@ struct DirectTransportTests {
 
     @Test("receiving past the deadline is timedOut at the i/o stage")
     func receiveTimeout() async throws {
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let port = echo.port
-        let error = try await transportFailure {
-            let transport = try DirectTransport.open(
-                Endpoint(host: "127.0.0.1", port: port),
-                deadline: .after(.seconds(5))
-            )
-            _ = try transport.receiveExactly(1, deadline: .after(.milliseconds(100)))
+        try await withStarted(EchoServer.start()) { echo in
+            let port = echo.port
+            let error = try await transportFailure {
+                let transport = try DirectTransport.open(
+                    Endpoint(host: "127.0.0.1", port: port),
+                    deadline: .after(.seconds(5))
+                )
+                _ = try transport.receiveExactly(1, deadline: .after(.milliseconds(100)))
+            }
+            #expect(error.category == .timedOut)
+            #expect(error.stage == .io)
         }
-        #expect(error.category == .timedOut)
-        #expect(error.stage == .io)
     }
 }

@@ -38,31 +38,31 @@ struct RealProxyTunnelTests {
         .enabled(if: RealProxies.squidTestsEnabled)
     )
     func squidPlain() async throws {
-        let echo = try await EchoServer.start(greeting: Self.greeting)
-        try await RealSquid.with { squid in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
-            let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
-            #expect(result.greeting == Self.greeting)
-            #expect(result.echoed == Self.payload)
-            #expect(result.report.proxyStatus == 200)
-            #expect(result.report.proxy == Endpoint(host: "127.0.0.1", port: squid.port))
-            #expect(result.report.connectedAddress == "127.0.0.1:\(squid.port)")
-            #expect(result.report.authSchemeUsed == nil)
+        try await withStarted(EchoServer.start(greeting: Self.greeting)) { echo in
+            try await RealSquid.with { squid in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
+                let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
+                #expect(result.greeting == Self.greeting)
+                #expect(result.echoed == Self.payload)
+                #expect(result.report.proxyStatus == 200)
+                #expect(result.report.proxy == Endpoint(host: "127.0.0.1", port: squid.port))
+                #expect(result.report.connectedAddress == "127.0.0.1:\(squid.port)")
+                #expect(result.report.authSchemeUsed == nil)
+            }
         }
     }
 
     @Test("squid with Basic authentication accepts the right password", .enabled(if: RealProxies.squidTestsEnabled))
     func squidBasic() async throws {
-        let echo = try await EchoServer.start(greeting: Self.greeting)
-        try await RealSquid.with(authentication: .basic) { squid in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice())
-            let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
-            #expect(result.greeting == Self.greeting)
-            #expect(result.echoed == Self.payload)
-            #expect(result.report.authSchemeUsed == "Basic")
-            #expect(result.report.offeredAuthSchemes == ["Basic"])
+        try await withStarted(EchoServer.start(greeting: Self.greeting)) { echo in
+            try await RealSquid.with(authentication: .basic) { squid in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice())
+                let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
+                #expect(result.greeting == Self.greeting)
+                #expect(result.echoed == Self.payload)
+                #expect(result.report.authSchemeUsed == "Basic")
+                #expect(result.report.offeredAuthSchemes == ["Basic"])
+            }
         }
     }
 
@@ -120,61 +120,61 @@ struct RealProxyTunnelTests {
 
     @Test("squid with Digest authentication", .enabled(if: RealProxies.squidTestsEnabled))
     func squidDigest() async throws {
-        let echo = try await EchoServer.start(greeting: Self.greeting)
-        try await RealSquid.with(authentication: .digest) { squid in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice())
-            let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
-            #expect(result.greeting == Self.greeting)
-            #expect(result.echoed == Self.payload)
-            #expect(result.report.authSchemeUsed == "Digest")
-            #expect(result.report.offeredAuthSchemes == ["Digest"])
+        try await withStarted(EchoServer.start(greeting: Self.greeting)) { echo in
+            try await RealSquid.with(authentication: .digest) { squid in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port), credentials: Self.alice())
+                let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
+                #expect(result.greeting == Self.greeting)
+                #expect(result.echoed == Self.payload)
+                #expect(result.report.authSchemeUsed == "Digest")
+                #expect(result.report.offeredAuthSchemes == ["Digest"])
 
-            let forcedBasic = HTTPProxy(
-                endpoint: Endpoint(host: squid.host, port: squid.port),
-                credentials: Self.alice(),
-                authScheme: .basic
-            )
-            let port = echo.port
-            let error = try await transportFailure {
-                _ = try HTTPProxyTransport.open(
-                    target: Endpoint(host: "127.0.0.1", port: port),
-                    proxy: forcedBasic,
-                    deadline: .after(.seconds(10))
+                let forcedBasic = HTTPProxy(
+                    endpoint: Endpoint(host: squid.host, port: squid.port),
+                    credentials: Self.alice(),
+                    authScheme: .basic
                 )
+                let port = echo.port
+                let error = try await transportFailure {
+                    _ = try HTTPProxyTransport.open(
+                        target: Endpoint(host: "127.0.0.1", port: port),
+                        proxy: forcedBasic,
+                        deadline: .after(.seconds(10))
+                    )
+                }
+                #expect(error.category == .proxyAuthenticationRequired)
+                #expect(error.message.contains("does not offer the basic authentication"), "\(error)")
             }
-            #expect(error.category == .proxyAuthenticationRequired)
-            #expect(error.message.contains("does not offer the basic authentication"), "\(error)")
         }
     }
 
     @Test("squid with the NTLM handshake", .enabled(if: RealProxies.squidTestsEnabled))
     func squidNTLM() async throws {
-        let echo = try await EchoServer.start(greeting: Self.greeting)
-        try await RealSquid.with(authentication: .ntlm) { squid in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(
-                endpoint: Endpoint(host: squid.host, port: squid.port),
-                credentials: ProxyCredentials(user: "EXAMPLE\\bob", password: "any-password"),
-                authScheme: .ntlm
-            )
-            let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
-            #expect(result.greeting == Self.greeting)
-            #expect(result.echoed == Self.payload)
-            #expect(result.report.authSchemeUsed == "NTLM")
+        try await withStarted(EchoServer.start(greeting: Self.greeting)) { echo in
+            try await RealSquid.with(authentication: .ntlm) { squid in
+                let proxy = HTTPProxy(
+                    endpoint: Endpoint(host: squid.host, port: squid.port),
+                    credentials: ProxyCredentials(user: "EXAMPLE\\bob", password: "any-password"),
+                    authScheme: .ntlm
+                )
+                let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
+                #expect(result.greeting == Self.greeting)
+                #expect(result.echoed == Self.payload)
+                #expect(result.report.authSchemeUsed == "NTLM")
+            }
         }
     }
 
     @Test("squid tunnels to an IPv6 loopback target in brackets", .enabled(if: RealProxies.squidTestsEnabled))
     func squidIPv6Target() async throws {
-        let echo = try await EchoServer.start(host: "::1", greeting: Self.greeting)
-        try await RealSquid.with { squid in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
-            let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "::1", port: echo.port))
-            #expect(result.greeting == Self.greeting)
-            #expect(result.echoed == Self.payload)
-            #expect(await squid.waitForAccessLog(containingAnyOf: ["[::1]:\(echo.port)", "::1:\(echo.port)"]))
+        try await withStarted(EchoServer.start(host: "::1", greeting: Self.greeting)) { echo in
+            try await RealSquid.with { squid in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
+                let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "::1", port: echo.port))
+                #expect(result.greeting == Self.greeting)
+                #expect(result.echoed == Self.payload)
+                #expect(await squid.waitForAccessLog(containingAnyOf: ["[::1]:\(echo.port)", "::1:\(echo.port)"]))
+            }
         }
     }
 
@@ -183,47 +183,47 @@ struct RealProxyTunnelTests {
         .enabled(if: RealProxies.tinyproxyTestsEnabled)
     )
     func tinyproxy() async throws {
-        let echo = try await EchoServer.start(greeting: Self.greeting)
-        try await RealTinyproxy.with { tinyproxy in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
-            let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
-            #expect(result.greeting == Self.greeting)
-            #expect(result.echoed == Self.payload)
-            #expect(result.report.proxyStatus == 200)
+        try await withStarted(EchoServer.start(greeting: Self.greeting)) { echo in
+            try await RealTinyproxy.with { tinyproxy in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
+                let result = try await Self.exchange(proxy: proxy, target: Endpoint(host: "127.0.0.1", port: echo.port))
+                #expect(result.greeting == Self.greeting)
+                #expect(result.echoed == Self.payload)
+                #expect(result.report.proxyStatus == 200)
+            }
         }
     }
 
     @Test("tinyproxy with Basic authentication", .enabled(if: RealProxies.tinyproxyTestsEnabled))
     func tinyproxyBasic() async throws {
-        let echo = try await EchoServer.start(greeting: Self.greeting)
-        try await RealTinyproxy.with(basicAuth: (user: "carol", password: "Tiny-Secret-9")) { tinyproxy in
-            defer { Task { await echo.stop() } }
-            let endpoint = Endpoint(host: tinyproxy.host, port: tinyproxy.port)
-            let good = HTTPProxy(
-                endpoint: endpoint,
-                credentials: ProxyCredentials(user: "carol", password: "Tiny-Secret-9")
-            )
-            let result = try await Self.exchange(proxy: good, target: Endpoint(host: "127.0.0.1", port: echo.port))
-            #expect(result.echoed == Self.payload)
-
-            let bad = HTTPProxy(
-                endpoint: endpoint,
-                credentials: ProxyCredentials(user: "carol", password: "Wrong-Secret-1")
-            )
-            let port = echo.port
-            let error = try await transportFailure {
-                _ = try HTTPProxyTransport.open(
-                    target: Endpoint(host: "127.0.0.1", port: port),
-                    proxy: bad,
-                    deadline: .after(.seconds(10))
+        try await withStarted(EchoServer.start(greeting: Self.greeting)) { echo in
+            try await RealTinyproxy.with(basicAuth: (user: "carol", password: "Tiny-Secret-9")) { tinyproxy in
+                let endpoint = Endpoint(host: tinyproxy.host, port: tinyproxy.port)
+                let good = HTTPProxy(
+                    endpoint: endpoint,
+                    credentials: ProxyCredentials(user: "carol", password: "Tiny-Secret-9")
                 )
+                let result = try await Self.exchange(proxy: good, target: Endpoint(host: "127.0.0.1", port: echo.port))
+                #expect(result.echoed == Self.payload)
+
+                let bad = HTTPProxy(
+                    endpoint: endpoint,
+                    credentials: ProxyCredentials(user: "carol", password: "Wrong-Secret-1")
+                )
+                let port = echo.port
+                let error = try await transportFailure {
+                    _ = try HTTPProxyTransport.open(
+                        target: Endpoint(host: "127.0.0.1", port: port),
+                        proxy: bad,
+                        deadline: .after(.seconds(10))
+                    )
+                }
+                // tinyproxy 1.11 answers wrong proxy credentials with 401 (407 only when none are sent).
+                #expect(error.category == .proxyAuthenticationRequired)
+                #expect(error.proxyStatus == 401)
+                #expect(error.message.contains("rejected the credentials of user \"carol\""), "\(error)")
+                #expect(!error.message.contains("Wrong-Secret-1"))
             }
-            // tinyproxy 1.11 answers wrong proxy credentials with 401 (407 only when none are sent).
-            #expect(error.category == .proxyAuthenticationRequired)
-            #expect(error.proxyStatus == 401)
-            #expect(error.message.contains("rejected the credentials of user \"carol\""), "\(error)")
-            #expect(!error.message.contains("Wrong-Secret-1"))
         }
     }
 }

@@ -131,17 +131,17 @@ struct RelayTests {
 
     @Test("32 MiB byte-exact over a direct connection, half-closing as soon as the input ends", .timeLimit(.minutes(3)))
     func direct() async throws {
-        let echo = try await EchoServer.start()
-        defer { Task { await echo.stop() } }
-        let outcome = try await Self.relayThrough(
-            proxy: nil,
-            target: Endpoint(host: "127.0.0.1", port: echo.port),
-            halfCloseEarly: true
-        )
-        #expect(outcome.received == Self.totalBytes)
-        #expect(outcome.mismatchAt == nil)
-        #expect(outcome.receivedChecksum == outcome.sentChecksum)
-        #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+        try await withStarted(EchoServer.start()) { echo in
+            let outcome = try await Self.relayThrough(
+                proxy: nil,
+                target: Endpoint(host: "127.0.0.1", port: echo.port),
+                halfCloseEarly: true
+            )
+            #expect(outcome.received == Self.totalBytes)
+            #expect(outcome.mismatchAt == nil)
+            #expect(outcome.receivedChecksum == outcome.sentChecksum)
+            #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+        }
     }
 
     @Test(
@@ -150,22 +150,22 @@ struct RelayTests {
         .timeLimit(.minutes(3))
     )
     func squid() async throws {
-        let echo = try await EchoServer.start()
-        try await RealSquid.with { squid in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
-            let started = ContinuousClock.now
-            let outcome = try await Self.relayThrough(
-                proxy: proxy,
-                target: Endpoint(host: "127.0.0.1", port: echo.port),
-                halfCloseEarly: false
-            )
-            let elapsed = ContinuousClock.now - started
-            print("relay through squid: 2 x 32 MiB in \(elapsed)")
-            #expect(outcome.received == Self.totalBytes)
-            #expect(outcome.mismatchAt == nil)
-            #expect(outcome.receivedChecksum == outcome.sentChecksum)
-            #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+        try await withStarted(EchoServer.start()) { echo in
+            try await RealSquid.with { squid in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: squid.host, port: squid.port))
+                let started = ContinuousClock.now
+                let outcome = try await Self.relayThrough(
+                    proxy: proxy,
+                    target: Endpoint(host: "127.0.0.1", port: echo.port),
+                    halfCloseEarly: false
+                )
+                let elapsed = ContinuousClock.now - started
+                print("relay through squid: 2 x 32 MiB in \(elapsed)")
+                #expect(outcome.received == Self.totalBytes)
+                #expect(outcome.mismatchAt == nil)
+                #expect(outcome.receivedChecksum == outcome.sentChecksum)
+                #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+            }
         }
     }
 
@@ -175,22 +175,22 @@ struct RelayTests {
         .timeLimit(.minutes(3))
     )
     func tinyproxy() async throws {
-        let echo = try await EchoServer.start()
-        try await RealTinyproxy.with { tinyproxy in
-            defer { Task { await echo.stop() } }
-            let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
-            let started = ContinuousClock.now
-            let outcome = try await Self.relayThrough(
-                proxy: proxy,
-                target: Endpoint(host: "127.0.0.1", port: echo.port),
-                halfCloseEarly: false
-            )
-            let elapsed = ContinuousClock.now - started
-            print("relay through tinyproxy: 2 x 32 MiB in \(elapsed)")
-            #expect(outcome.received == Self.totalBytes)
-            #expect(outcome.mismatchAt == nil)
-            #expect(outcome.receivedChecksum == outcome.sentChecksum)
-            #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+        try await withStarted(EchoServer.start()) { echo in
+            try await RealTinyproxy.with { tinyproxy in
+                let proxy = HTTPProxy(endpoint: Endpoint(host: tinyproxy.host, port: tinyproxy.port))
+                let started = ContinuousClock.now
+                let outcome = try await Self.relayThrough(
+                    proxy: proxy,
+                    target: Endpoint(host: "127.0.0.1", port: echo.port),
+                    halfCloseEarly: false
+                )
+                let elapsed = ContinuousClock.now - started
+                print("relay through tinyproxy: 2 x 32 MiB in \(elapsed)")
+                #expect(outcome.received == Self.totalBytes)
+                #expect(outcome.mismatchAt == nil)
+                #expect(outcome.receivedChecksum == outcome.sentChecksum)
+                #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+            }
         }
     }
 }
