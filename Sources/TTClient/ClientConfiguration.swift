@@ -21,11 +21,17 @@ public enum IdentityPolicy: Sendable {
 
 /// What the client does when the server closed or timed out the session between two requests.
 ///
-/// A framework server times idle sessions out and a network may drop them; the next request then finds the
-/// connection closed. With ``once`` (the default) the client opens a new connection — handshake and login
-/// again — and sends the request once more. It does so only when the connection ended before a single byte of
-/// the answer arrived (the server had closed the session before the request reached it); when it broke in the
-/// middle of an answer the server may have acted on the request, and the error goes to the caller instead.
+/// A framework server times idle sessions out and a network may drop them. With ``once`` (the default) the
+/// client then opens a new connection — handshake and login again — and sends the request there, but only when
+/// doing so cannot run it twice:
+/// - the request provably never left: just before writing, a zero-timeout `poll(2)` found the idle connection
+///   closed or reset (how a server's idle timeout shows), or the write itself failed; or
+/// - its function is idempotent (``FunctionCode/isIdempotent``: Ping, Echo).
+///
+/// Otherwise, when the connection is lost after the request was written (before or during the answer), the
+/// server may have run it: the client does not send it again and throws ``FrameworkClientError`` with category
+/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 13), and the caller decides. A timeout is never
+/// retried.
 public struct ReconnectPolicy: Sendable, Hashable {
     /// How many new connections one request may open after the one it was sent on broke.
     public var maxReconnects: Int
@@ -73,7 +79,8 @@ public struct ClientConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Bounds one request: sending it and receiving its whole answer.
     public var requestTimeout: Duration
-    /// What to do when the session broke between requests.
+    /// Whether a request goes out again on a new connection when the session broke (only when that cannot run it
+    /// twice: see ``ReconnectPolicy``).
     public var reconnect: ReconnectPolicy
     /// Frame and inflated-size limits for answers.
     public var limits: ProtocolLimits

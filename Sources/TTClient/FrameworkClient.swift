@@ -7,7 +7,8 @@ public import TTTransport
 /// The client is synchronous: every call blocks its thread until done or until its deadline
 /// (``ClientConfiguration/connectTimeout``, ``ClientConfiguration/requestTimeout``). It belongs to one thread at
 /// a time. When the server closed or timed out the session between two requests, the next ``send(_:)`` opens a
-/// new connection (``ReconnectPolicy``). Every step is written to the API trace (``APITrace``) when
+/// new connection and sends the request there; a request that may already have reached the server is sent again
+/// only when its function is idempotent (``ReconnectPolicy``). Every step is written to the API trace (``APITrace``) when
 /// `TMSSAPILOGDIR` is set.
 public final class FrameworkClient {
     /// The configuration the client was made with.
@@ -23,6 +24,8 @@ public final class FrameworkClient {
     public private(set) var lastExchangeSize: (sent: Int, received: Int) = (0, 0)
 
     private var session: Session?
+    /// Bounds everything ``send(_:within:)`` does, a reconnect included; ``Deadline/never`` otherwise.
+    private var attemptLimit = Deadline.never
     /// Scratch space for reads, reused by every request.
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private let trace: APITrace
@@ -56,7 +59,7 @@ public final class FrameworkClient {
     /// - Throws: ``FrameworkClientError`` naming the failed stage.
     public func connect() throws(FrameworkClientError) {
         close()
-        let deadline = Deadline.after(configuration.connectTimeout)
+        let deadline = min(Deadline.after(configuration.connectTimeout), attemptLimit)
         let server = configuration.server
         trace.record("TMSS10API_Connect: Server(\(server.host)) Port(\(server.port))")
         let transport: any Transport
@@ -117,10 +120,26 @@ public final class FrameworkClient {
         }
     }
 
+    /// Sends `request` like ``send(_:)``, with the whole attempt bounded by `limit`: a reconnect it needs
+    /// (connect, proxy tunnel, handshake, login) and the answer together, each also within its own timeout.
+    /// `tt-ping -W` uses it, so a reply that needed a slow reconnect is not counted late.
+    /// - Throws: ``FrameworkClientError`` (category ``FrameworkClientError/Category/timedOut`` when `limit` passed).
+    public func send(_ request: RequestPacket, within limit: Duration) throws(FrameworkClientError) -> ResponsePacket {
+        attemptLimit = .after(limit)
+        defer { attemptLimit = .never }
+        return try send(request)
+    }
+
     /// Sends a Ping (no login needed) and returns the answer.
     @discardableResult
     public func ping() throws(FrameworkClientError) -> ResponsePacket {
         try send(RequestPacket(function: .ping))
+    }
+
+    /// Sends a Ping with the whole attempt, a reconnect included, bounded by `limit` (``send(_:within:)``).
+    @discardableResult
+    public func ping(within limit: Duration) throws(FrameworkClientError) -> ResponsePacket {
+        try send(RequestPacket(function: .ping), within: limit)
     }
 
     /// Closes the connection (no Logout is sent; the server ends the session with it).
@@ -283,12 +302,15 @@ public final class FrameworkClient {
     private func login(_ credentials: Credentials) throws(FrameworkClientError) {
         trace.record("TMSS10API_Login: User(\(credentials.user))")
         let started = ContinuousClock.now
-        let payload: [UInt8]
+        var payload: [UInt8]
         do {
             payload = try LoginPayload(user: credentials.user, password: credentials.password).serialize()
         } catch {
             throw FrameworkClientError(stage: .login, category: .usage, message: "login: \(error)")
         }
+        // The request (and its reference to the payload) ends with the call, so the wipe below overwrites the
+        // only copy of the serialized password instead of a copy-on-write duplicate.
+        defer { payload.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         let response: ResponsePacket
         do {
             response = try exchange(RequestPacket(function: .login, payload: payload))
@@ -320,9 +342,8 @@ public final class FrameworkClient {
 
     // MARK: - One request
 
-    /// The session was found broken before the server can have acted on the request (the server had closed
-    /// it, e.g. timed it out, or no byte of the answer arrived before the connection ended), so a new connection
-    /// may safely ask again.
+    /// The request can safely go out again on a new connection: it provably never reached the server (the
+    /// connection was found closed before writing, or the write failed), or its function is idempotent.
     private struct SessionBroken: Error {
         var clientError: FrameworkClientError
     }
@@ -349,17 +370,48 @@ public final class FrameworkClient {
                     + "(payload \(request.payload.count) bytes, frame limit \(configuration.limits.maxFrameSize))"
             )
         }
-        let deadline = Deadline.after(configuration.requestTimeout)
+        let deadline = min(Deadline.after(configuration.requestTimeout), attemptLimit)
         trace.record(
             "TMSS10API_Send: Function(\(request.function)) Length(\(request.payload.count)) "
                 + "Flags(\(request.flags)) OptArgs(\(request.optArgs))"
         )
-        var answerStarted = false
+        var answer = session.pending
+        self.session?.pending = []
+        // A server that timed the idle session out has closed it already: seeing that now proves the request
+        // never left, so it may go out again on a new connection whatever its function.
+        switch session.transport.probeIdleConnection() {
+        case .open:
+            break
+        case .unsolicited(let bytes):
+            answer += bytes
+        case .closed(let error):
+            close()
+            trace.record("TMSS10API_Send: not sent (\(error.message))")
+            throw SessionBroken(
+                clientError: FrameworkClientError(
+                    stage: .request,
+                    category: .serverUnreachable,
+                    message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
+                )
+            )
+        }
         do {
             try session.transport.sendAll(frame, deadline: deadline)
-            // One read usually brings the whole answer, header and body: 3 system calls per request, not 5.
-            var answer = session.pending
-            self.session?.pending = []
+        } catch let error as TransportError where error.category != .timedOut {
+            // The write failed: the server cannot have the whole frame, so it cannot have run the request.
+            close()
+            trace.record("TMSS10API_Send: not sent (\(error.message))")
+            throw SessionBroken(
+                clientError: FrameworkClientError(
+                    stage: .request,
+                    category: .serverUnreachable,
+                    message: "\(peerDescription) closed the session before the request was sent: \(error)"
+                )
+            )
+        }
+        do {
+            // One read usually brings the whole answer, header and body: 4 system calls per request with the
+            // liveness poll above.
             if answer.isEmpty {
                 answer = try readChunk(session.transport, deadline: deadline)
                 guard !answer.isEmpty else {
@@ -370,7 +422,6 @@ public final class FrameworkClient {
                     )
                 }
             }
-            answerStarted = true
             while answer.count < FrameHeader.size {
                 let more = try readChunk(session.transport, deadline: deadline)
                 guard !more.isEmpty else { throw truncatedAnswer(received: answer.count) }
@@ -409,19 +460,26 @@ public final class FrameworkClient {
                     stage: .request,
                     category: .timedOut,
                     message: "request \(request.function): no answer from \(peerDescription) within "
-                        + "\(configuration.requestTimeout)"
+                        + (attemptLimit == .never ? "\(configuration.requestTimeout)" : "the time allowed")
                 )
-            case .connectionClosed where !answerStarted:
+            case .connectionClosed where request.function.isIdempotent:
                 throw SessionBroken(
                     clientError: FrameworkClientError(
                         stage: .request,
                         category: .serverUnreachable,
-                        message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
+                        message: "\(peerDescription) closed the session before answering: \(error)"
                     )
                 )
+            case .connectionClosed:
+                // The request left and the server may have run it: sending it again could run it twice.
+                throw FrameworkClientError(
+                    stage: .request,
+                    category: .outcomeUnknown,
+                    message: "request \(request.function): the connection to \(peerDescription) was lost after "
+                        + "the request was sent (\(error.message)); the server may have run it. It was not sent "
+                        + "again: check its effect before repeating it"
+                )
             default:
-                // Part of the answer came, or the connection failed in another way: the server may have acted
-                // on the request, so it is not sent again behind the caller's back.
                 throw FrameworkClientError(error)
             }
         } catch let error as ProtocolError {

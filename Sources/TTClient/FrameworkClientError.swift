@@ -38,6 +38,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         public static let loginRejected = Category(11, "login rejected")
         /// A deadline passed. Exit 12.
         public static let timedOut = Category(12, "timed out")
+        /// The connection was lost after a request that is not idempotent was sent: the server may or may not
+        /// have run it, and the client did not send it again. Exit 13.
+        public static let outcomeUnknown = Category(13, "connection lost after the request was sent")
 
         public var description: String { name }
 

@@ -17,6 +17,13 @@ public struct FunctionCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     /// Whether the server requires a logged-in session for this function.
     public var requiresLogin: Bool { self == .logout }
 
+    /// Whether running the function twice has the same effect as running it once (Ping, Echo).
+    ///
+    /// A client may send an idempotent request again on a new connection when the old one broke after the
+    /// request left; any other request is sent again only when it provably never left (docs/ARCHITECTURE.md).
+    /// Unknown codes are not idempotent.
+    public var isIdempotent: Bool { self == .ping || self == .echo }
+
     /// The name used in traces (`Ping`), or `Function(<code>)` for codes this build does not know.
     public var description: String {
         switch self {

@@ -227,26 +227,84 @@ private final class EventLog: Sendable {
 
 @Suite("FrameworkClient never repeats a request the server may have acted on")
 struct FrameworkClientRetrySafetyTests {
-    @Test("a connection that breaks in the middle of an answer is reported, not retried on a new connection")
-    func noRetryAfterPartialAnswer() async throws {
-        let server = try await PartialAnswerServer.start(answerBytes: 2)
-        let config = ClientConfiguration(
+    private func partialAnswerConfig(_ server: PartialAnswerServer) -> ClientConfiguration {
+        ClientConfiguration(
             server: Endpoint(host: "127.0.0.1", port: server.port),
             connectTimeout: .seconds(5),
             requestTimeout: .seconds(5),
             reconnect: .once
         )
+    }
+
+    /// Sends `request` once on a fresh client and returns the error it ends with.
+    private func sendError(
+        _ request: RequestPacket,
+        _ config: ClientConfiguration
+    ) async throws
+        -> FrameworkClientError
+    {
         let failure = try await runBlocking { () -> FrameworkClientError? in
             let client = FrameworkClient(configuration: config, trace: .disabled)
             do {
-                try client.ping()
+                _ = try client.send(request)
                 return nil
             } catch let error as FrameworkClientError { return error } catch { return nil }
         }
-        let error = try #require(failure)
-        #expect(error.category == .serverUnreachable)
-        #expect(server.connections == 1)
-        await server.stop()
+        return try #require(failure)
+    }
+
+    private static let loginRequest = RequestPacket(
+        function: .login,
+        payload: (try? LoginPayload(user: "fred", password: "pw").serialize()) ?? []
+    )
+
+    @Test(
+        "a Login whose connection drops after it was sent is not sent again: one connection, outcome unknown",
+        arguments: [0, 2]
+    )
+    func noRetryOfLoginAfterSend(answerBytes: Int) async throws {
+        try await withStarted(PartialAnswerServer.start(answerBytes: answerBytes)) { server in
+            let error = try await sendError(Self.loginRequest, partialAnswerConfig(server))
+            #expect(error.category == .outcomeUnknown)
+            #expect(error.category.exitCode == 13)
+            #expect(error.message.contains("may have run"))
+            #expect(!error.message.contains("pw"))
+            #expect(server.connections == 1)
+        }
+    }
+
+    @Test(
+        "an idempotent request (Ping, Echo) whose connection drops after it was sent is sent again",
+        arguments: [FunctionCode.ping, .echo]
+    )
+    func idempotentRequestRetried(function: FunctionCode) async throws {
+        try await withStarted(PartialAnswerServer.start(answerBytes: 0)) { server in
+            let error = try await sendError(RequestPacket(function: function), partialAnswerConfig(server))
+            // The second connection breaks the same way; that ends it (reconnect once).
+            #expect(error.category == .serverUnreachable)
+            #expect(server.connections == 2)
+        }
+    }
+
+    @Test("after the server's idle timeout, a Login request reconnects transparently: it provably never left")
+    func loginReconnectsAfterIdleTimeout() async throws {
+        var limits = ProtocolLimits.default
+        limits.idleTimeout = .milliseconds(300)
+        try await withStarted(TestServer.start(users: ["fred": "pw"], limits: limits)) { server in
+            let config = ClientConfiguration(
+                server: Endpoint(host: server.host, port: server.port),
+                connectTimeout: .seconds(5),
+                requestTimeout: .seconds(5)
+            )
+            let (rc, count) = try await runBlocking { () throws -> (ReturnCode, Int) in
+                let client = FrameworkClient(configuration: config, trace: .disabled)
+                try client.ping()
+                Thread.sleep(forTimeInterval: 0.8)
+                return (try client.send(Self.loginRequest).rc, client.connectionCount)
+            }
+            #expect(rc == .requestOK)
+            #expect(count == 2)
+        }
     }
 
     @Test("a request too large for one frame is a usage error and leaves the session usable")
