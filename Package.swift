@@ -41,6 +41,7 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CProcessControl"),
 
         // Pure value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O.
         .target(name: "TTBasics", swiftSettings: strictSettings),
@@ -73,7 +74,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
-        .target(name: "TTCommandSupport", dependencies: [argumentParser], swiftSettings: strictSettings),
+        .target(
+            name: "TTCommandSupport",
+            dependencies: ["CProcessControl", argumentParser],
+            swiftSettings: strictSettings
+        ),
         // The client tools' commands and option groups (proxy flags, logon string, stage printer).
         .target(
             name: "TTCommandLine",

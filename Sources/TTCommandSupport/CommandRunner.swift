@@ -7,10 +7,11 @@ import Glibc
 /// Runs a root command the way every tt-connect tool needs: parse errors and `ValidationError`s exit with 2
 /// (usage, per DESIGN.md §4, where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits
 /// with its code, and everything the command owns is released before the process exits (so the API trace ends
-/// with `TMSS10API_Term`).
+/// with `TMSS10API_Term`). Before parsing, the process is marked not dumpable (``CoreDumpGuard``).
 public enum CommandRunner {
     /// Parses `arguments` (the process arguments when `nil`), runs the command and exits.
     public static func main<Command: ParsableCommand>(_ type: Command.Type, arguments: [String]? = nil) -> Never {
+        CoreDumpGuard.apply()
         exit(run(type, arguments: arguments))
     }
 
@@ -19,6 +20,7 @@ public enum CommandRunner {
         _ type: Command.Type,
         arguments: [String]? = nil
     ) async -> Never {
+        CoreDumpGuard.apply()
         exit(await run(type, arguments: arguments))
     }
 
