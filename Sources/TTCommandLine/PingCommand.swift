@@ -38,7 +38,12 @@ public struct PingCommand: ParsableCommand {
     static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, connectFailureExitCode: Int32?) throws -> Int {
         let client = FrameworkClient(configuration: plan.configuration)
         do {
-            return try PingLoop.run(client, count: ping.count, interval: ping.intervalDuration).received
+            return try PingLoop.run(
+                client,
+                count: ping.count,
+                interval: ping.intervalDuration,
+                replyTimeout: ping.replyTimeoutDuration
+            ).received
         } catch {
             throw CommandFailure(exitCode: connectFailureExitCode ?? error.category.exitCode, message: error.message)
         }

@@ -44,7 +44,8 @@ enum PingLoop {
     static func run(
         _ client: FrameworkClient,
         count: Int,
-        interval: Duration
+        interval: Duration,
+        replyTimeout: Duration
     ) throws(FrameworkClientError) -> PingStatistics {
         try client.connect()
         let address = displayAddress(client)
@@ -64,8 +65,17 @@ enum PingLoop {
             statistics.transmitted += 1
             let started = ContinuousClock.now
             do {
-                try client.ping()
+                // -W bounds the whole attempt, a reconnect included, and a reply later than -W is lost, as in
+                // ping(8).
+                try client.ping(within: replyTimeout)
                 let elapsed = ContinuousClock.now - started
+                guard elapsed <= replyTimeout else {
+                    Console.line(
+                        "no reply from \(address): seq=\(sequence): the reply came after "
+                            + "\(format(elapsed.inMilliseconds)) ms, later than -W"
+                    )
+                    continue
+                }
                 statistics.roundTrips.append(elapsed)
                 Console.line(
                     "\(client.lastExchangeSize.received) bytes from \(address): seq=\(sequence) "

@@ -8,7 +8,13 @@ public struct PingOptions: ParsableArguments, Sendable {
     @Option(name: .customShort("i"), help: ArgumentHelp("Seconds between pings.", valueName: "INTERVAL"))
     public var interval: Double = 1
 
-    @Option(name: .customShort("W"), help: ArgumentHelp("Seconds to wait for each reply.", valueName: "TIMEOUT"))
+    @Option(
+        name: .customShort("W"),
+        help: ArgumentHelp(
+            "Seconds to wait for each reply, a reconnect included; a later reply counts as lost.",
+            valueName: "TIMEOUT"
+        )
+    )
     public var replyTimeout: Double = 5
 
     public init() {}
