@@ -11,7 +11,7 @@ import Darwin
 
 /// `tt-connect pipe HOST:PORT`: standard input to the target and the target to standard output, through the
 /// tunnel (or directly), e.g. as ssh's `ProxyCommand`. End of input half-closes towards the target; the
-/// target's end of stream closes standard output.
+/// target's end of stream closes standard output and ends the command (exit 0), even while input is idle.
 public struct PipeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pipe",
@@ -44,10 +44,25 @@ public struct PipeCommand: ParsableCommand {
         // A reader that goes away must end the relay with an error, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         do {
-            let result = try Relay(transport: transport, input: STDIN_FILENO, output: STDOUT_FILENO).run()
+            // The target hanging up ends the command at once (exit 0), as ssh expects of a ProxyCommand; it does
+            // not wait for standard input to write into a dead connection.
+            let relay = Relay(transport: transport, input: STDIN_FILENO, output: STDOUT_FILENO, endsWithPeer: true)
+            let result = try relay.run()
             if verbose { Console.error("relayed \(result.bytesToPeer) bytes out, \(result.bytesFromPeer) bytes in") }
         } catch let error as TransportError {
-            throw CommandFailure(error)
+            throw Self.relayFailure(error, route: route)
         }
+    }
+
+    /// A relay failure's exit code: through a proxy, a broken tunnel is the proxy's gateway failure (6), never
+    /// the direct-connection "server unreachable" (8).
+    static func relayFailure(_ error: TransportError, route: Route) -> CommandFailure {
+        guard case .proxy(let proxy, _) = route, error.category == .connectionClosed else {
+            return CommandFailure(error)
+        }
+        return CommandFailure(
+            exitCode: FrameworkClientError.Category.proxyGatewayFailure.exitCode,
+            message: "the tunnel through proxy \(proxy.endpoint) broke while relaying: \(error.message)"
+        )
     }
 }

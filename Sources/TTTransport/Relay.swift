@@ -32,6 +32,7 @@ public final class Relay {
     private let output: Int32
     private let inputIsSocket: Bool
     private let outputIsSocket: Bool
+    private let endsWithPeer: Bool
     private var toPeer: RelayBuffer
     private var fromPeer: RelayBuffer
 
@@ -40,8 +41,18 @@ public final class Relay {
     ///   - input: read and sent to the peer.
     ///   - output: receives what the peer sends; may equal `input` for a socket.
     ///   - bufferSize: the bound of each direction's buffer.
-    public init(transport: any Transport, input: Int32, output: Int32, bufferSize: Int = 64 * 1024) {
+    ///   - endsWithPeer: end the relay as soon as the peer has ended its stream and all it sent was written out,
+    ///     without waiting for the input to end (`pipe`: a target that hangs up ends the command at once, even
+    ///     while standard input is idle; input not yet sent then is dropped, as the peer is gone).
+    public init(
+        transport: any Transport,
+        input: Int32,
+        output: Int32,
+        bufferSize: Int = 64 * 1024,
+        endsWithPeer: Bool = false
+    ) {
         self.transport = transport
+        self.endsWithPeer = endsWithPeer
         self.input = input
         self.output = output
         inputIsSocket = Self.isSocket(input)
@@ -114,6 +125,7 @@ public final class Relay {
             }
 
             if outputShut && peerWriteShut { break }
+            if outputShut && endsWithPeer { break }
             if outputShut && !inputOpen && toPeer.isEmpty { break }
             if !transport.supportsHalfClose && peerWriteShut && !peerOpen && fromPeer.isEmpty { break }
 

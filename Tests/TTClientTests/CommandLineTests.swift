@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TTClient
 import TTCommandSupport
 import TTTransport
 import Testing
@@ -88,5 +89,18 @@ struct CommandLineTests {
                 options: options.httpOptions()
             ).reason == "direct connection: --no-proxy"
         )
+    }
+}
+
+@Suite("pipe exit codes")
+struct PipeExitCodeTests {
+    @Test("a tunnel that breaks while relaying through a proxy is a proxy gateway failure (6), not exit 8")
+    func brokenTunnelThroughProxy() {
+        let error = TransportError(stage: .io, category: .connectionClosed, message: "receiving from x failed")
+        let proxy = HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: 3128))
+        let throughProxy = PipeCommand.relayFailure(error, route: .proxy(proxy, HTTPProxyOptions()))
+        #expect(throughProxy.exitCode == 6)
+        #expect(throughProxy.message.contains("proxy 127.0.0.1:3128"))
+        #expect(PipeCommand.relayFailure(error, route: .direct).exitCode == 8)
     }
 }

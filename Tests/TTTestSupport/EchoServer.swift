@@ -24,13 +24,20 @@ public final class EchoServer: Sendable {
     /// - Parameters:
     ///   - host: `127.0.0.1` (default) or `::1`.
     ///   - greeting: bytes sent to every client as soon as it connects.
-    public static func start(host: String = "127.0.0.1", greeting: [UInt8] = []) async throws -> EchoServer {
+    ///   - closeAfterGreeting: close each connection once the greeting is sent (a target that hangs up).
+    public static func start(
+        host: String = "127.0.0.1",
+        greeting: [UInt8] = [],
+        closeAfterGreeting: Bool = false
+    ) async throws -> EchoServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(greeting: greeting))
+                    try channel.pipeline.syncOperations.addHandler(
+                        EchoHandler(greeting: greeting, closeAfterGreeting: closeAfterGreeting)
+                    )
                 }
             }
             .bind(host: host, port: 0)
@@ -49,12 +56,20 @@ private final class EchoHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let greeting: [UInt8]
+    private let closeAfterGreeting: Bool
 
-    init(greeting: [UInt8]) { self.greeting = greeting }
+    init(greeting: [UInt8], closeAfterGreeting: Bool) {
+        self.greeting = greeting
+        self.closeAfterGreeting = closeAfterGreeting
+    }
 
     func channelActive(context: ChannelHandlerContext) {
-        if !greeting.isEmpty {
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: greeting)), promise: nil)
+        if !greeting.isEmpty || closeAfterGreeting {
+            let channel = context.channel
+            let close = closeAfterGreeting
+            context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(bytes: greeting))).whenComplete { _ in
+                if close { channel.close(promise: nil) }
+            }
         }
         context.fireChannelActive()
     }
