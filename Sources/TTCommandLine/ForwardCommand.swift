@@ -14,6 +14,10 @@ import Darwin
 
 /// `tt-connect forward --listen ADDR:PORT HOST:PORT`: a local listener; every accepted connection gets its own
 /// tunnel to the target, relayed on its own thread. Stops on SIGINT or SIGTERM.
+///
+/// Idle clients cannot hold the service: a relay with no byte moving for `--idle-timeout` ends, and when all
+/// `--max-connections` slots are taken while a new client waits, the relay idle the longest is closed once it
+/// has been idle for ``Forwarder/evictionIdleTime``. A relay that moves bytes is never cut.
 public struct ForwardCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "forward",
@@ -24,8 +28,16 @@ public struct ForwardCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Local address to listen on (numeric; port 0 picks one).", valueName: "ADDR:PORT"))
     public var listen: String
 
-    @Option(help: ArgumentHelp("Connections relayed at once; more wait until one ends.", valueName: "COUNT"))
+    @Option(
+        help: ArgumentHelp(
+            "Connections relayed at once; more wait until one ends or the idlest one is closed.",
+            valueName: "COUNT"
+        )
+    )
     public var maxConnections = 64
+
+    @Option(help: ArgumentHelp("Close a connection when no byte moved for this long.", valueName: "SECONDS"))
+    public var idleTimeout: Double = 300
 
     @OptionGroup public var proxy: ProxyOptions
 
@@ -45,6 +57,9 @@ public struct ForwardCommand: ParsableCommand {
             throw ValidationError("--max-connections must be from 1 to 10000, not \(maxConnections)")
         }
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be above 0, not \(timeout)") }
+        guard idleTimeout > 0, idleTimeout <= 604_800 else {
+            throw ValidationError("--idle-timeout must be above 0 and at most 604800 seconds, not \(idleTimeout)")
+        }
         do { _ = try Self.listenEndpoint(listen) } catch { throw ValidationError("--listen: \(error)") }
         do { _ = try Endpoint(parsing: target, defaultPort: nil) } catch { throw ValidationError("\(error)") }
     }
@@ -69,6 +84,7 @@ public struct ForwardCommand: ParsableCommand {
             route: route,
             timeout: .milliseconds(Int64(timeout * 1000)),
             maxConnections: maxConnections,
+            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
             verbose: verbose
         )
         Console.line("listening on \(listener.address)")
@@ -78,21 +94,35 @@ public struct ForwardCommand: ParsableCommand {
 
 /// The accept loop of `forward` and the bookkeeping of its connection threads.
 ///
-/// The open client sockets are shared between the accept loop (which shuts them down on SIGINT/SIGTERM) and
-/// the connection threads (which close them), so they sit behind a mutex.
+/// The open client sockets and when each last moved a byte are shared between the accept loop (which shuts
+/// them down on SIGINT/SIGTERM, or the idlest one to make room) and the connection threads (which record
+/// activity and close them), so they sit behind a mutex.
 final class Forwarder: Sendable {
+    /// How long a relay must have been idle before it is closed to make room for a waiting client.
+    static let evictionIdleTime = Duration.seconds(5)
+
     private let target: Endpoint
     private let route: Route
     private let timeout: Duration
     private let maxConnections: Int
+    private let idleTimeout: Duration
     private let verbose: Bool
-    private let open = Mutex<Set<Int32>>([])
+    /// Open client sockets → when their relay last moved a byte (`nil` once shut down to make room).
+    private let open = Mutex<[Int32: ContinuousClock.Instant?]>([:])
 
-    init(target: Endpoint, route: Route, timeout: Duration, maxConnections: Int, verbose: Bool) {
+    init(
+        target: Endpoint,
+        route: Route,
+        timeout: Duration,
+        maxConnections: Int,
+        idleTimeout: Duration,
+        verbose: Bool
+    ) {
         self.target = target
         self.route = route
         self.timeout = timeout
         self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
         self.verbose = verbose
     }
 
@@ -122,24 +152,47 @@ final class Forwarder: Sendable {
 
         while true {
             let full = open.withLock { $0.count >= maxConnections }
+            // When full, watch the listener only while an idle relay could make room; otherwise a waiting client
+            // would wake the loop again and again.
+            let watchListener = !full || idlestRelay() != nil
             var entries = [pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
-            if !full { entries.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)) }
+            if watchListener { entries.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&entries, nfds_t(entries.count), full ? 50 : -1)
             if ready < 0, errno != EINTR { break }
             if entries[0].revents != 0 { break }
-            if !full, entries[1].revents != 0, let client = listener.accept() {
-                start(client)
+            guard watchListener, entries[1].revents != 0 else { continue }
+            if !full {
+                if let client = listener.accept() { start(client) }
+            } else if let idlest = idlestRelay() {
+                // A client waits and every slot is taken: close the relay idle the longest; its thread frees the
+                // slot and the next round accepts.
+                open.withLock { $0[idlest] = .some(nil) }
+                shutdown(idlest, Int32(SHUT_RDWR))
+                if verbose { Console.error("closing an idle connection to make room for a new one") }
+                Thread.sleep(forTimeInterval: 0.01)
             }
         }
         stop()
     }
 
+    /// The relay idle the longest, when it has been idle for at least ``evictionIdleTime``.
+    private func idlestRelay() -> Int32? {
+        let now = ContinuousClock.now
+        return open.withLock { open in
+            let candidates = open.compactMap { entry in entry.value.map { (client: entry.key, since: $0) } }
+            guard let idlest = candidates.min(by: { $0.since < $1.since }),
+                now - idlest.since >= Self.evictionIdleTime
+            else { return nil }
+            return idlest.client
+        }
+    }
+
     private func start(_ client: Int32) {
-        open.withLock { _ = $0.insert(client) }
+        open.withLock { $0[client] = .some(.now) }
         let thread = Thread { [self] in
             relay(client)
             open.withLock {
-                $0.remove(client)
+                $0.removeValue(forKey: client)
                 Glibc.close(client)
             }
         }
@@ -150,7 +203,10 @@ final class Forwarder: Sendable {
         do {
             let transport = try TunnelOpener.open(target, route: route, deadline: .after(timeout))
             defer { transport.close() }
-            let result = try Relay(transport: transport, input: client, output: client).run()
+            let result = try Relay(transport: transport, input: client, output: client).run(
+                idleTimeout: idleTimeout,
+                onActivity: { open.withLock { if $0[client] != .some(nil) { $0[client] = .some(.now) } } }
+            )
             if verbose {
                 Console.error("connection done: \(result.bytesToPeer) bytes to \(target), \(result.bytesFromPeer) back")
             }
@@ -164,7 +220,7 @@ final class Forwarder: Sendable {
     /// Ends every open connection (their relays see end of stream and error out) and waits up to 5 s.
     private func stop() {
         open.withLock {
-            for client in $0 { shutdown(client, Int32(SHUT_RDWR)) }
+            for client in $0.keys { shutdown(client, Int32(SHUT_RDWR)) }
         }
         let deadline = ContinuousClock.now + .seconds(5)
         while open.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {

@@ -62,17 +62,35 @@ public final class Relay {
     }
 
     /// Relays until both directions have ended.
-    /// - Parameter deadline: gives up with ``TransportError/Category/timedOut`` when it passes.
+    /// - Parameters:
+    ///   - deadline: gives up with ``TransportError/Category/timedOut`` when it passes.
+    ///   - idleTimeout: gives up with ``TransportError/Category/timedOut`` when no byte moved in either
+    ///     direction for this long (`nil`: never).
+    ///   - onActivity: called on this thread after bytes moved (at most once per wake-up), so an owner can
+    ///     tell idle relays from busy ones.
     /// - Throws: ``TransportError`` (stage ``TransportError/Stage/io``).
-    public func run(deadline: Deadline = .never) throws -> RelayResult {
+    public func run(
+        deadline: Deadline = .never,
+        idleTimeout: Duration? = nil,
+        onActivity: () -> Void = {}
+    ) throws -> RelayResult {
         var inputOpen = true
         var peerOpen = true
         var peerWriteShut = false
         var outputShut = false
         var bytesToPeer = 0
         var bytesFromPeer = 0
+        var bytesFromInput = 0
+        var moved = 0
+        var idleDeadline = idleTimeout.map { Deadline.after($0) } ?? .never
 
         while true {
+            let total = bytesToPeer + bytesFromPeer + bytesFromInput
+            if total != moved {
+                moved = total
+                if let idleTimeout { idleDeadline = .after(idleTimeout) }
+                onActivity()
+            }
             // Peer → buffer: drain until wouldBlock (TLS may hold bytes the socket does not show).
             var peerWouldBlock = false
             while peerOpen, fromPeer.freeCount > 0 {
@@ -144,7 +162,7 @@ public final class Relay {
                 entries.append(pollfd(fd: transport.pollDescriptor, events: transportEvents, revents: 0))
             }
             if entries.isEmpty { continue }
-            let ready = Glibc.poll(&entries, nfds_t(entries.count), deadline.pollTimeoutMilliseconds)
+            let ready = Glibc.poll(&entries, nfds_t(entries.count), min(deadline, idleDeadline).pollTimeoutMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw TransportError(
@@ -160,9 +178,17 @@ public final class Relay {
                     message: "relaying with \(transport.peerName) timed out"
                 )
             }
+            if ready == 0, idleDeadline.hasPassed, let idleTimeout {
+                throw TransportError(
+                    stage: .io,
+                    category: .timedOut,
+                    message: "the relay with \(transport.peerName) was idle for \(idleTimeout)"
+                )
+            }
             if wantInput, entries[0].revents != 0 {
                 let count = try toPeer.fillFromDescriptor { try readInput($0) }
                 if count == 0 { inputOpen = false }
+                if count > 0 { bytesFromInput += count }
             }
         }
         return RelayResult(bytesToPeer: bytesToPeer, bytesFromPeer: bytesFromPeer)
