@@ -98,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tt-server",
-            dependencies: ["TTServer", "TTCommandSupport", argumentParser, logging] + nio,
+            dependencies: ["TTServer", "TTBasics", "TTCommandSupport", argumentParser, logging] + nio,
             swiftSettings: strictSettings
         ),
         .executableTarget(

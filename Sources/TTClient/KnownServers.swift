@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 
 /// The known-servers file: one `host:port SHA256:…` line per server whose identity this user has accepted,
 /// the counterpart of OpenSSH's `known_hosts` for trust-on-first-use.
@@ -27,6 +28,13 @@ public struct KnownServers: Sendable {
     /// - Throws: ``KnownServersError/unreadable(path:line:)`` when a line cannot be read,
     ///   ``KnownServersError/unopenable(path:reason:)`` when the file exists but cannot be read.
     public func fingerprint(for server: String) throws(KnownServersError) -> String? {
+        // Whoever can replace the file decides which server keys are trusted: refuse it, as OpenSSH's
+        // StrictModes does, rather than warn.
+        do {
+            try FilePermissions.checkTrustFile(path, what: "known-servers file")
+        } catch {
+            throw .unsafe(reason: error.description)
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -78,6 +86,8 @@ public enum KnownServersError: Error, Sendable, Hashable, CustomStringConvertibl
     case unopenable(path: String, reason: String)
     /// The file or its directory could not be written.
     case unwritable(path: String, reason: String)
+    /// Other users could replace the file (``FilePermissions/checkTrustFile(_:what:)``).
+    case unsafe(reason: String)
 
     public var description: String {
         switch self {
@@ -87,6 +97,8 @@ public enum KnownServersError: Error, Sendable, Hashable, CustomStringConvertibl
             "cannot read known-servers file \(path): \(reason); fix or remove it (server identities cannot be checked)"
         case .unwritable(let path, let reason):
             "cannot write known-servers file \(path): \(reason)"
+        case .unsafe(let reason):
+            reason
         }
     }
 }

@@ -38,7 +38,23 @@ public struct ConnectionConfigFile: Sendable, Hashable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw TransportError.configuration("the config file \(path) is not UTF-8 text")
         }
-        return try ConnectionConfigFile(parsing: text, path: path)
+        let file = try ConnectionConfigFile(parsing: text, path: path)
+        // A password in a file others can read is no secret (OpenSSH refuses such key files the same way).
+        if file.holdsPassword {
+            do {
+                try FilePermissions.checkSecret(path, what: "the config file, which holds a proxy password,")
+            } catch {
+                throw TransportError.configuration(error.description)
+            }
+        }
+        return file
+    }
+
+    /// Whether an entry carries a proxy password (`proxy-user USER:PASS` or `proxy = USER:PASS@…`).
+    public var holdsPassword: Bool {
+        entries.contains { entry in
+            [entry.proxyCredentials, entry.proxy?.credentials].contains { !($0?.password.isEmpty ?? true) }
+        }
     }
 
     /// Parses config-file text; `path` only labels messages.

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import NIOCore
+import TTBasics
 import TTProtocol
 import TTServer
 
@@ -92,6 +93,10 @@ struct Serve: AsyncParsableCommand {
         let serverIdentity: ServerIdentity
         do {
             serverIdentity = try ServerIdentity.loadOrCreate(path: identity)
+            try FilePermissions.checkSecret(identity, what: "identity key")
+        } catch let refusal as FilePermissions.Refusal {
+            printError("\(refusal)")
+            throw ExitCode(ExitStatus.usage)
         } catch {
             printError("\(error) (identity file \(identity); remove it to create a new identity)")
             throw ExitCode(ExitStatus.usage)
@@ -102,6 +107,7 @@ struct Serve: AsyncParsableCommand {
         if let users {
             do {
                 directory = try UserDirectory.load(path: users)
+                try FilePermissions.checkSecret(users, what: "users file")
             } catch {
                 printError("\(error)")
                 throw ExitCode(ExitStatus.usage)

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// OpenSSH-style checks that a file holding a secret, or deciding whom to trust, is not open to other users.
+///
+/// - A secret file (an identity key, a users file, a config file with a password) must belong to the user (or
+///   root) and grant nothing to group or others: another user could read the secret, or replace it.
+/// - The directory of a trust file (known_servers) must not be writable by group or others unless it is sticky
+///   (`/tmp`): otherwise anyone could swap the file and with it the recorded server identities. The file itself
+///   must belong to the user (or root) and not be writable by group or others.
+///
+/// The message of a refusal names the file, its mode and the `chmod` that fixes it.
+public enum FilePermissions {
+    /// Why a file was refused.
+    public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Refuses `path` when group or others have any permission on it, or another user owns it.
+    /// A missing file passes (the caller reports or creates it).
+    /// - Parameter what: how the file is named in the message, e.g. `identity key`.
+    public static func checkSecret(_ path: String, what: String) throws(Refusal) {
+        guard let status = status(of: path) else { return }
+        try checkOwner(status, path: path, what: what)
+        let mode = status.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw Refusal(
+                description: "\(what) \(path) is accessible by other users (mode \(octal(mode))); "
+                    + "it must be private: chmod 600 \(path)"
+            )
+        }
+    }
+
+    /// Refuses a trust file that others could replace: a directory writable by group or others and not sticky,
+    /// a file writable by group or others, or either owned by another user. Missing paths pass.
+    public static func checkTrustFile(_ path: String, what: String) throws(Refusal) {
+        let directory = parentDirectory(of: path)
+        if let status = status(of: directory) {
+            try checkOwner(status, path: directory, what: "the directory of the \(what)", allowRootSticky: true)
+            let mode = status.st_mode & 0o7777
+            if mode & 0o022 != 0, mode & UInt32(S_ISVTX) == 0 {
+                throw Refusal(
+                    description: "the directory \(directory) of the \(what) \(path) is writable by other users "
+                        + "(mode \(octal(mode & 0o777))), so anyone could replace the file: chmod go-w \(directory)"
+                )
+            }
+        }
+        if let status = status(of: path) {
+            try checkOwner(status, path: path, what: what)
+            let mode = status.st_mode & 0o777
+            if mode & 0o022 != 0 {
+                throw Refusal(
+                    description: "\(what) \(path) is writable by other users (mode \(octal(mode))): chmod go-w \(path)"
+                )
+            }
+        }
+    }
+
+    private static func status(of path: String) -> stat? {
+        var status = stat()
+        return stat(path, &status) == 0 ? status : nil
+    }
+
+    private static func checkOwner(
+        _ status: stat,
+        path: String,
+        what: String,
+        allowRootSticky: Bool = false
+    ) throws(Refusal) {
+        let owner = status.st_uid
+        guard owner != geteuid(), owner != 0 else { return }
+        // A shared sticky directory (/tmp) may belong to anyone: the sticky bit keeps our file ours.
+        if allowRootSticky, status.st_mode & UInt32(S_ISVTX) != 0 { return }
+        throw Refusal(description: "\(what) \(path) belongs to another user (uid \(owner)); refusing to use it")
+    }
+
+    private static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let parent = path[..<slash]
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
+    private static func octal(_ mode: UInt32) -> String {
+        "0" + String(mode, radix: 8)
+    }
+}
