@@ -1,9 +1,12 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Settings every Swift target of ours shares: Swift 6 language mode (strict concurrency) plus
 /// explicit `Sendable` on public types, as swift-log does.
 let strictSettings: [SwiftSetting] = [
+    // Every warning in our code fails the compiler itself, also in files an incremental build does not recompile
+    // (they could not have compiled with one). SwiftPM drops warning settings of remote packages.
+    .treatAllWarnings(as: .error),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("MemberImportVisibility"),
