@@ -37,6 +37,9 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
     /// How many connections it has accepted so far.
     public var connections: Int { accepted.value.withLock { $0 } }
 
+    /// How long each connection that has ended was open, by connection number (`nil` while still open).
+    public var lifetimes: [Int: Duration] { accepted.lifetimes.withLock { $0 } }
+
     /// Starts the peer on 127.0.0.1 port 0.
     public static func start(_ script: [Connection]) async throws -> ScriptedPeer {
         precondition(!script.isEmpty, "a script needs at least one connection")
@@ -46,6 +49,10 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
             .childChannelInitializer { channel in
                 let index = counter.next()
                 let behaviour = script[min(index, script.count - 1)]
+                let opened = ContinuousClock.now
+                channel.closeFuture.whenComplete { _ in
+                    counter.lifetimes.withLock { $0[index] = ContinuousClock.now - opened }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ScriptedPeerHandler(identity: identity, behaviour: behaviour)
@@ -64,6 +71,7 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
 
     private final class Counter: Sendable {
         let value = Mutex(0)
+        let lifetimes = Mutex<[Int: Duration]>([:])
         func next() -> Int {
             value.withLock { count in
                 defer { count += 1 }
