@@ -31,42 +31,43 @@ struct HTTPSProxyTests {
             + String(contentsOfFile: certificate, encoding: .utf8)
         try bundle.write(toFile: home.file("both.pem"), atomically: true, encoding: .utf8)
 
-        let server = try await ServerProcess.start()
-        let proxy = try await ProxyProcess.start()
-        let port = try freeLoopbackPort()
-        let front = try RunningProcess(
-            URL(fileURLWithPath: "/usr/bin/socat"),
-            [
-                "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
-                "TCP:127.0.0.1:\(proxy.port)",
-            ]
-        )
-        defer {
-            Task {
-                await front.stop()
-                await proxy.stop()
-                await server.stop()
+        try await withStarted(ServerProcess.start()) { server in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                let port = try freeLoopbackPort()
+                try await withStarted(
+                    RunningProcess(
+                        URL(fileURLWithPath: "/usr/bin/socat"),
+                        [
+                            "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
+                            "TCP:127.0.0.1:\(proxy.port)",
+                        ]
+                    )
+                ) { front in
+                    try await waitUntilListening(port: port)
+
+                    let https = "https://127.0.0.1:\(port)"
+                    let verified = try await tool(
+                        ["check", "--proxy", https, "--proxy-cacert", certificate, server.address],
+                        home: home
+                    )
+                    #expect(verified.status == 0, "\(verified.allOutput)")
+                    #expect(verified.standardOutput.contains("connected to 127.0.0.1:\(port) (TLS)"))
+                    #expect(verified.standardOutput.contains("✓ handshake"))
+
+                    let unverified = try await tool(["check", "--proxy", https, server.address], home: home)
+                    #expect(unverified.status == 7, "\(unverified.allOutput)")
+                    #expect(unverified.standardOutput.contains("✗ proxy"))
+                    #expect(unverified.standardOutput.contains("certificate"))
+                    #expect(unverified.standardOutput.contains("--proxy-insecure"))
+
+                    let insecure = try await tool(
+                        ["check", "--proxy", https, "--proxy-insecure", server.address],
+                        home: home
+                    )
+                    #expect(insecure.status == 0, "\(insecure.allOutput)")
+                }
             }
         }
-        try await waitUntilListening(port: port)
-
-        let https = "https://127.0.0.1:\(port)"
-        let verified = try await tool(
-            ["check", "--proxy", https, "--proxy-cacert", certificate, server.address],
-            home: home
-        )
-        #expect(verified.status == 0, "\(verified.allOutput)")
-        #expect(verified.standardOutput.contains("connected to 127.0.0.1:\(port) (TLS)"))
-        #expect(verified.standardOutput.contains("✓ handshake"))
-
-        let unverified = try await tool(["check", "--proxy", https, server.address], home: home)
-        #expect(unverified.status == 7, "\(unverified.allOutput)")
-        #expect(unverified.standardOutput.contains("✗ proxy"))
-        #expect(unverified.standardOutput.contains("certificate"))
-        #expect(unverified.standardOutput.contains("--proxy-insecure"))
-
-        let insecure = try await tool(["check", "--proxy", https, "--proxy-insecure", server.address], home: home)
-        #expect(insecure.status == 0, "\(insecure.allOutput)")
     }
 
     @Test("a known-servers file given as a bare name in the working directory is created and used")

@@ -33,52 +33,44 @@ struct ProxyTests {
 
     @Test("1 MiB goes through the tunnel byte for byte, with the exact 200 and nothing else before it")
     func largeTransfer() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start()
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start()) { proxy in
+                let port = proxy.port
+                let payload = testPayload(count: 1 << 20)
+                let (head, echoed, end) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (head, rest) = try client.readHead()
+                    let (echoed, end) = try client.exchange(payload, prefix: rest)
+                    return (head, echoed, end)
+                }
+                #expect(head == "HTTP/1.1 200 Connection established\r\n\r\n")
+                #expect(echoed.count == payload.count)
+                #expect(echoed == payload)
+                #expect(end == .eof)
+                let log = try await proxy.waitForAccessLog(count: 1)
+                #expect(log.first?.bytesUp == 1 << 20 && log.first?.bytesDown == 1 << 20)
+                #expect(log.first?.status == 200 && log.first?.outcome == "tunnel")
             }
         }
-        let port = proxy.port
-        let payload = testPayload(count: 1 << 20)
-        let (head, echoed, end) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let (head, rest) = try client.readHead()
-            let (echoed, end) = try client.exchange(payload, prefix: rest)
-            return (head, echoed, end)
-        }
-        #expect(head == "HTTP/1.1 200 Connection established\r\n\r\n")
-        #expect(echoed.count == payload.count)
-        #expect(echoed == payload)
-        #expect(end == .eof)
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.first?.bytesUp == 1 << 20 && log.first?.bytesDown == 1 << 20)
-        #expect(log.first?.status == 200 && log.first?.outcome == "tunnel")
     }
 
     @Test("bytes sent in the same write as the CONNECT head reach the target")
     func earlyBytes() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start()
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start()) { proxy in
+                let port = proxy.port
+                let (head, echoed) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)") + "EARLY-BYTES")
+                    client.shutdownWrite()
+                    let (head, rest) = try client.readHead()
+                    return (head, rest + client.readToEnd().bytes)
+                }
+                #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+                #expect(String(decoding: echoed, as: UTF8.self) == "EARLY-BYTES")
             }
         }
-        let port = proxy.port
-        let (head, echoed) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)") + "EARLY-BYTES")
-            client.shutdownWrite()
-            let (head, rest) = try client.readHead()
-            return (head, rest + client.readToEnd().bytes)
-        }
-        #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
-        #expect(String(decoding: echoed, as: UTF8.self) == "EARLY-BYTES")
     }
 
     @Test("a target that closes first: the client reads its bytes and end, and can still send")
@@ -104,30 +96,28 @@ struct ProxyTests {
 
     @Test("without credentials the client gets 407 with a Basic challenge, and may retry on the same connection")
     func authRequired() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.users = Self.users }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.users = Self.users }) { proxy in
+                let port = proxy.port
+                let target = "127.0.0.1:\(echo.port)"
+                let (first, second, echoed) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest(target))
+                    let (first, rest) = try client.readHead()
+                    let length = Int(
+                        first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16)
+                    )!
+                    _ = try client.read(exactly: length - rest.count)
+                    try client.send(connectRequest(target, user: "bob", password: "b0b-pass"))
+                    let (second, after) = try client.readHead()
+                    return (first, second, try client.exchange(Array("authorised".utf8), prefix: after).bytes)
+                }
+                #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
+                #expect(first.contains("\r\nProxy-Authenticate: Basic realm=\"tt-proxy\"\r\n"))
+                #expect(second == "HTTP/1.1 200 Connection established\r\n\r\n")
+                #expect(echoed == Array("authorised".utf8))
             }
         }
-        let port = proxy.port
-        let target = "127.0.0.1:\(echo.port)"
-        let (first, second, echoed) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest(target))
-            let (first, rest) = try client.readHead()
-            let length = Int(first.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16))!
-            _ = try client.read(exactly: length - rest.count)
-            try client.send(connectRequest(target, user: "bob", password: "b0b-pass"))
-            let (second, after) = try client.readHead()
-            return (first, second, try client.exchange(Array("authorised".utf8), prefix: after).bytes)
-        }
-        #expect(statusLine(first) == "HTTP/1.1 407 Proxy Authentication Required")
-        #expect(first.contains("\r\nProxy-Authenticate: Basic realm=\"tt-proxy\"\r\n"))
-        #expect(second == "HTTP/1.1 200 Connection established\r\n\r\n")
-        #expect(echoed == Array("authorised".utf8))
     }
 
     @Test(
@@ -139,28 +129,25 @@ struct ProxyTests {
         ]
     )
     func credentials(user: String, password: String, accepted: Bool) async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.users = Self.users }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.users = Self.users }) { proxy in
+                let port = proxy.port
+                let head = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)", user: user, password: password))
+                    return try client.readHead().head
+                }
+                #expect(
+                    statusLine(head)
+                        == (accepted
+                            ? "HTTP/1.1 200 Connection established" : "HTTP/1.1 407 Proxy Authentication Required")
+                )
+                let log = try await proxy.waitForAccessLog(count: accepted ? 0 : 1)
+                for entry in log {
+                    #expect(!entry.description.contains(password) || password.isEmpty)
+                    #expect(entry.outcome == (accepted ? "tunnel" : "auth-rejected"))
+                }
             }
-        }
-        let port = proxy.port
-        let head = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)", user: user, password: password))
-            return try client.readHead().head
-        }
-        #expect(
-            statusLine(head)
-                == (accepted ? "HTTP/1.1 200 Connection established" : "HTTP/1.1 407 Proxy Authentication Required")
-        )
-        let log = try await proxy.waitForAccessLog(count: accepted ? 0 : 1)
-        for entry in log {
-            #expect(!entry.description.contains(password) || password.isEmpty)
-            #expect(entry.outcome == (accepted ? "tunnel" : "auth-rejected"))
         }
     }
 
@@ -253,100 +240,84 @@ struct ProxyTests {
 
     @Test("[::1]:PORT targets tunnel, through a proxy listening on ::1")
     func ipv6() async throws {
-        let echo = try await EchoServer.start(host: "::1")
-        let proxy = try await TestProxy.start(host: "::1")
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start(host: "::1")) { echo in
+            try await withStarted(TestProxy.start(host: "::1")) { proxy in
+                let port = proxy.port
+                let (head, echoed) = try await onThread {
+                    let client = try RawClient(host: "::1", port: port)
+                    try client.send(connectRequest("[::1]:\(echo.port)"))
+                    let (head, rest) = try client.readHead()
+                    return (head, try client.exchange(Array("six".utf8), prefix: rest).bytes)
+                }
+                #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+                #expect(echoed == Array("six".utf8))
+                let log = try await proxy.waitForAccessLog(count: 1)
+                #expect(log.first?.client.hasPrefix("[::1]:") == true)
             }
         }
-        let port = proxy.port
-        let (head, echoed) = try await onThread {
-            let client = try RawClient(host: "::1", port: port)
-            try client.send(connectRequest("[::1]:\(echo.port)"))
-            let (head, rest) = try client.readHead()
-            return (head, try client.exchange(Array("six".utf8), prefix: rest).bytes)
-        }
-        #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
-        #expect(echoed == Array("six".utf8))
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.first?.client.hasPrefix("[::1]:") == true)
     }
 
     @Test("an idle tunnel is closed after the idle timeout")
     func idleTimeout() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.idleTimeout = .milliseconds(300) }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.idleTimeout = .milliseconds(300) }) { proxy in
+                let port = proxy.port
+                let (end, elapsed) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    _ = try client.readHead()
+                    let start = ContinuousClock.now
+                    return (client.readToEnd(timeout: .seconds(5)).end, ContinuousClock.now - start)
+                }
+                #expect(end == .eof)
+                #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
             }
         }
-        let port = proxy.port
-        let (end, elapsed) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            _ = try client.readHead()
-            let start = ContinuousClock.now
-            return (client.readToEnd(timeout: .seconds(5)).end, ContinuousClock.now - start)
-        }
-        #expect(end == .eof)
-        #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
     }
 
     @Test("connections past the limit get 503")
     func connectionLimit() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.maxConnections = 2 }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.maxConnections = 2 }) { proxy in
+                let port = proxy.port
+                let (heads, third) = try await onThread {
+                    let first = try RawClient(port: port)
+                    let second = try RawClient(port: port)
+                    var heads: [String] = []
+                    for client in [first, second] {
+                        try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                        heads.append(statusLine(try client.readHead().head))
+                    }
+                    let third = try RawClient(port: port)
+                    try third.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    return (heads, statusLine(try third.readHead().head))
+                }
+                #expect(heads == ["HTTP/1.1 200 Connection established", "HTTP/1.1 200 Connection established"])
+                #expect(third == "HTTP/1.1 503 Service Unavailable")
             }
         }
-        let port = proxy.port
-        let (heads, third) = try await onThread {
-            let first = try RawClient(port: port)
-            let second = try RawClient(port: port)
-            var heads: [String] = []
-            for client in [first, second] {
-                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-                heads.append(statusLine(try client.readHead().head))
-            }
-            let third = try RawClient(port: port)
-            try third.send(connectRequest("127.0.0.1:\(echo.port)"))
-            return (heads, statusLine(try third.readHead().head))
-        }
-        #expect(heads == ["HTTP/1.1 200 Connection established", "HTTP/1.1 200 Connection established"])
-        #expect(third == "HTTP/1.1 503 Service Unavailable")
     }
 
     @Test("a connection past the limit gets 503 at once, before sending anything, and is closed")
     func connectionLimitWithoutRequest() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.maxConnections = 1 }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.maxConnections = 1 }) { proxy in
+                let port = proxy.port
+                let (first, second, end) = try await onThread {
+                    let first = try RawClient(port: port)
+                    try first.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let firstHead = statusLine(try first.readHead().head)
+                    let second = try RawClient(port: port)
+                    let (head, _) = try second.readHead(timeout: .seconds(5))
+                    return (firstHead, head, second.readToEnd(timeout: .seconds(5)).end)
+                }
+                #expect(first == "HTTP/1.1 200 Connection established")
+                #expect(statusLine(second) == "HTTP/1.1 503 Service Unavailable")
+                #expect(end == .eof)
+                let log = try await proxy.waitForAccessLog(count: 1)
+                #expect(log.first?.outcome == "connection-limit")
             }
         }
-        let port = proxy.port
-        let (first, second, end) = try await onThread {
-            let first = try RawClient(port: port)
-            try first.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let firstHead = statusLine(try first.readHead().head)
-            let second = try RawClient(port: port)
-            let (head, _) = try second.readHead(timeout: .seconds(5))
-            return (firstHead, head, second.readToEnd(timeout: .seconds(5)).end)
-        }
-        #expect(first == "HTTP/1.1 200 Connection established")
-        #expect(statusLine(second) == "HTTP/1.1 503 Service Unavailable")
-        #expect(end == .eof)
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.first?.outcome == "connection-limit")
     }
 
     @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
@@ -397,53 +368,47 @@ struct ProxyTests {
 
     @Test("the head timeout does not touch a tunnel that outlives it")
     func headTimeoutSparesTunnels() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.headTimeout = .milliseconds(200) }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.headTimeout = .milliseconds(200) }) { proxy in
+                let port = proxy.port
+                let echoed = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (_, rest) = try client.readHead()
+                    usleep(600_000)
+                    return try client.exchange(Array("still here".utf8), prefix: rest).bytes
+                }
+                #expect(echoed == Array("still here".utf8))
             }
         }
-        let port = proxy.port
-        let echoed = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let (_, rest) = try client.readHead()
-            usleep(600_000)
-            return try client.exchange(Array("still here".utf8), prefix: rest).bytes
-        }
-        #expect(echoed == Array("still here".utf8))
     }
 
     @Test("the access log has time, client, request line, status and byte counts, and never the credentials")
     func accessLog() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.users = Self.users }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.users = Self.users }) { proxy in
+                let port = proxy.port
+                try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)", user: "carol", password: "c@rol pass"))
+                    _ = try client.readHead()
+                    _ = try client.exchange(Array("12345".utf8))
+                    let wrong = try RawClient(port: port)
+                    try wrong.send(connectRequest("127.0.0.1:\(echo.port)", user: "carol", password: "guessed-wrong"))
+                    _ = try wrong.readHead()
+                }
+                let log = try await proxy.waitForAccessLog(count: 2).map(\.description).sorted()
+                #expect(log.count == 2)
+                let text = log.joined(separator: "\n")
+                #expect(text.contains("\"CONNECT 127.0.0.1:\(echo.port) HTTP/1.1\" 200 tunnel up=5 down=5 ms="))
+                #expect(text.contains("\" 407 auth-rejected up=0 down=0"))
+                #expect(text.contains(" 127.0.0.1:"))
+                for secret in [
+                    "c@rol pass", "guessed-wrong", Data("carol:c@rol pass".utf8).base64EncodedString(), "5LoL+DLU",
+                ] {
+                    #expect(!text.contains(secret))
+                }
             }
-        }
-        let port = proxy.port
-        try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)", user: "carol", password: "c@rol pass"))
-            _ = try client.readHead()
-            _ = try client.exchange(Array("12345".utf8))
-            let wrong = try RawClient(port: port)
-            try wrong.send(connectRequest("127.0.0.1:\(echo.port)", user: "carol", password: "guessed-wrong"))
-            _ = try wrong.readHead()
-        }
-        let log = try await proxy.waitForAccessLog(count: 2).map(\.description).sorted()
-        #expect(log.count == 2)
-        let text = log.joined(separator: "\n")
-        #expect(text.contains("\"CONNECT 127.0.0.1:\(echo.port) HTTP/1.1\" 200 tunnel up=5 down=5 ms="))
-        #expect(text.contains("\" 407 auth-rejected up=0 down=0"))
-        #expect(text.contains(" 127.0.0.1:"))
-        for secret in ["c@rol pass", "guessed-wrong", Data("carol:c@rol pass".utf8).base64EncodedString(), "5LoL+DLU"] {
-            #expect(!text.contains(secret))
         }
     }
 
@@ -453,31 +418,29 @@ struct ProxyTests {
         grace: Duration,
         client body: @escaping @Sendable (RawClient, [UInt8]) throws -> T
     ) async throws -> (Duration, T, Int) {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start()
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            return try await withStarted(TestProxy.start()) { proxy in
+                let port = proxy.port
+                let tunnelOpen = Atomic<Bool>(false)
+                async let clientSide = onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (head, rest) = try client.readHead()
+                    guard statusLine(head) == "HTTP/1.1 200 Connection established" else {
+                        throw RawClientError(description: "no tunnel: \(head)")
+                    }
+                    tunnelOpen.store(true, ordering: .releasing)
+                    return try body(client, rest)
+                }
+                for _ in 0..<1000 where !tunnelOpen.load(ordering: .acquiring) {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                let start = ContinuousClock.now
+                await proxy.server.shutdown(grace: grace)
+                let elapsed = ContinuousClock.now - start
+                return (elapsed, try await clientSide, proxy.server.connectionCount)
             }
         }
-        let port = proxy.port
-        let tunnelOpen = Atomic<Bool>(false)
-        async let clientSide = onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let (head, rest) = try client.readHead()
-            guard statusLine(head) == "HTTP/1.1 200 Connection established" else {
-                throw RawClientError(description: "no tunnel: \(head)")
-            }
-            tunnelOpen.store(true, ordering: .releasing)
-            return try body(client, rest)
-        }
-        for _ in 0..<1000 where !tunnelOpen.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(10)) }
-        let start = ContinuousClock.now
-        await proxy.server.shutdown(grace: grace)
-        let elapsed = ContinuousClock.now - start
-        return (elapsed, try await clientSide, proxy.server.connectionCount)
     }
 
     @Test("shutdown lets an open tunnel run for the grace period, then closes it")

@@ -53,25 +53,21 @@ struct ScenarioTests {
 
     @Test("success answers are followed by a working tunnel to the requested target", arguments: tunnelling)
     func successThenTunnel(file: String, status: String) async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start(scenario: file)
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start(scenario: file)) { proxy in
+                let port = proxy.port
+                let result = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (head, rest) = try client.readHead()
+                    let (echoed, end) = try client.exchange(Array("through the tunnel".utf8), prefix: rest)
+                    return (head, echoed, end)
+                }
+                #expect(statusLine(result.0) == status)
+                #expect(String(decoding: result.1, as: UTF8.self) == "through the tunnel")
+                #expect(result.2 == .eof)
             }
         }
-        let port = proxy.port
-        let result = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let (head, rest) = try client.readHead()
-            let (echoed, end) = try client.exchange(Array("through the tunnel".utf8), prefix: rest)
-            return (head, echoed, end)
-        }
-        #expect(statusLine(result.0) == status)
-        #expect(String(decoding: result.1, as: UTF8.self) == "through the tunnel")
-        #expect(result.2 == .eof)
     }
 
     @Test("error answers carry their status and an HTML body, then the proxy closes", arguments: errorPages)
@@ -98,32 +94,28 @@ struct ScenarioTests {
         arguments: basicRetryFiles
     )
     func basicRetry(file: String) async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start(scenario: file)
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start(scenario: file)) { proxy in
+                let port = proxy.port
+                let target = "127.0.0.1:\(echo.port)"
+                let (challenge, second, echoed) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest(target))
+                    let (challenge, rest) = try client.readHead()
+                    let length =
+                        challenge.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }
+                        .flatMap { Int($0.dropFirst(16)) } ?? 0
+                    _ = try client.read(exactly: length - rest.count)
+                    try client.send(connectRequest(target, user: "alice", password: "secret"))
+                    let (second, afterHead) = try client.readHead()
+                    return (challenge, second, try client.exchange(Array("retried".utf8), prefix: afterHead).bytes)
+                }
+                #expect(statusLine(challenge) == "HTTP/1.1 407 Proxy Authentication Required")
+                #expect(challenge.contains("Basic realm=\"tt-fixtures\""))
+                #expect(statusLine(second) == "HTTP/1.1 200 Connection established")
+                #expect(echoed == Array("retried".utf8))
             }
         }
-        let port = proxy.port
-        let target = "127.0.0.1:\(echo.port)"
-        let (challenge, second, echoed) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest(target))
-            let (challenge, rest) = try client.readHead()
-            let length =
-                challenge.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }
-                .flatMap { Int($0.dropFirst(16)) } ?? 0
-            _ = try client.read(exactly: length - rest.count)
-            try client.send(connectRequest(target, user: "alice", password: "secret"))
-            let (second, afterHead) = try client.readHead()
-            return (challenge, second, try client.exchange(Array("retried".utf8), prefix: afterHead).bytes)
-        }
-        #expect(statusLine(challenge) == "HTTP/1.1 407 Proxy Authentication Required")
-        #expect(challenge.contains("Basic realm=\"tt-fixtures\""))
-        #expect(statusLine(second) == "HTTP/1.1 200 Connection established")
-        #expect(echoed == Array("retried".utf8))
     }
 
     @Test("several challenges arrive as separate Proxy-Authenticate fields")
@@ -160,25 +152,22 @@ struct ScenarioTests {
 
     @Test("the target's first bytes come in the same read as the 200")
     func tunnelBytesWithTheAnswer() async throws {
-        let echo = try await EchoServer.start(greeting: Array("TARGET-GREETING\n".utf8))
-        let proxy = try await TestProxy.start(scenario: "200-with-tunnel-bytes.scenario")
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start(greeting: Array("TARGET-GREETING\n".utf8))) { echo in
+            try await withStarted(TestProxy.start(scenario: "200-with-tunnel-bytes.scenario")) { proxy in
+                let port = proxy.port
+                let (first, echoed) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let first = try client.readSome().get()
+                    return (first, try client.exchange(Array("ping".utf8)).bytes)
+                }
+                #expect(
+                    String(decoding: first, as: UTF8.self)
+                        == "HTTP/1.1 200 Connection established\r\n\r\nTARGET-GREETING\n"
+                )
+                #expect(echoed == Array("ping".utf8))
             }
         }
-        let port = proxy.port
-        let (first, echoed) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let first = try client.readSome().get()
-            return (first, try client.exchange(Array("ping".utf8)).bytes)
-        }
-        #expect(
-            String(decoding: first, as: UTF8.self) == "HTTP/1.1 200 Connection established\r\n\r\nTARGET-GREETING\n"
-        )
-        #expect(echoed == Array("ping".utf8))
     }
 
     @Test("garbage, a TLS alert and an empty reply are sent as written, then the proxy closes")
