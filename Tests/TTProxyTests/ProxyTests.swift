@@ -419,7 +419,7 @@ struct ProxyTests {
         client body: @escaping @Sendable (RawClient, [UInt8]) throws -> T
     ) async throws -> (Duration, T, Int) {
         try await withStarted(EchoServer.start()) { echo in
-            return try await withStarted(TestProxy.start()) { proxy in
+            try await withStarted(TestProxy.start()) { proxy in
                 let port = proxy.port
                 let tunnelOpen = Atomic<Bool>(false)
                 async let clientSide = onThread {
