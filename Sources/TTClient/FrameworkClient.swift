@@ -397,10 +397,18 @@ public final class FrameworkClient {
         }
         do {
             try session.transport.sendAll(frame, deadline: deadline)
-        } catch let error as TransportError where error.category != .timedOut {
-            // The write failed: the server cannot have the whole frame, so it cannot have run the request.
+        } catch let error as TransportError {
             close()
             trace.record("TMSS10API_Send: not sent (\(error.message))")
+            if error.category == .timedOut {
+                throw FrameworkClientError(
+                    stage: .request,
+                    category: .timedOut,
+                    message: "request \(request.function): \(peerDescription) did not take the request within "
+                        + (attemptLimit == .never ? "\(configuration.requestTimeout)" : "the time allowed")
+                )
+            }
+            // The write failed: the server cannot have the whole frame, so it cannot have run the request.
             throw SessionBroken(
                 clientError: FrameworkClientError(
                     stage: .request,
