@@ -307,6 +307,33 @@ struct FrameworkClientRetrySafetyTests {
         }
     }
 
+    @Test("through tt-proxy too, a Login request after the server's idle timeout reconnects transparently")
+    func loginReconnectsThroughProxyAfterIdleTimeout() async throws {
+        var limits = ProtocolLimits.default
+        limits.idleTimeout = .milliseconds(300)
+        try await withStarted(TestServer.start(users: ["fred": "pw"], limits: limits)) { server in
+            try await withStarted(TestProxy.start()) { proxy in
+                let config = ClientConfiguration(
+                    server: Endpoint(host: server.host, port: server.port),
+                    route: .proxy(
+                        HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: proxy.port)),
+                        HTTPProxyOptions()
+                    ),
+                    connectTimeout: .seconds(5),
+                    requestTimeout: .seconds(5)
+                )
+                let (rc, count) = try await runBlocking { () throws -> (ReturnCode, Int) in
+                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    try client.ping()
+                    Thread.sleep(forTimeInterval: 0.8)
+                    return (try client.send(Self.loginRequest).rc, client.connectionCount)
+                }
+                #expect(rc == .requestOK)
+                #expect(count == 2)
+            }
+        }
+    }
+
     @Test("a request too large for one frame is a usage error and leaves the session usable")
     func oversizedRequest() async throws {
         let server = try await TestServer.start()
