@@ -293,10 +293,10 @@ struct ProxyTests {
         #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3))
     }
 
-    @Test("connections past the limit get 503")
+    @Test("connections past the limit get 503 (a tunnel counts twice: client and target)")
     func connectionLimit() async throws {
         let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.maxConnections = 2 }
+        let proxy = try await TestProxy.start { $0.maxConnections = 4 }
         defer {
             Task {
                 await proxy.stop()
@@ -323,7 +323,7 @@ struct ProxyTests {
     @Test("a connection past the limit gets 503 at once, before sending anything, and is closed")
     func connectionLimitWithoutRequest() async throws {
         let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.maxConnections = 1 }
+        let proxy = try await TestProxy.start { $0.maxConnections = 2 }
         defer {
             Task {
                 await proxy.stop()
