@@ -43,16 +43,8 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
-                // NIO adds this handler only for its async bind; without it a failing accept4 (EMFILE at the
-                // descriptor limit) is retried at once, forever, at 100 % of a core.
                 channel.eventLoop.makeCompletedFuture {
-                    let listener = channel.localAddress
-                    try channel.pipeline.syncOperations.addHandler(
-                        AcceptBackoffHandler(shouldForwardIOErrorCaught: false) { error in
-                            acceptFailures.record(error, listener: listener)
-                            return AcceptFailureLog.backoff
-                        }
-                    )
+                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(log: acceptFailures))
                 }
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)

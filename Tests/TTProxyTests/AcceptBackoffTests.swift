@@ -41,12 +41,13 @@ struct AcceptBackoffTests {
         // More connections than the proxy has descriptors for; the kernel completes them into the backlog.
         var clients = (0..<80).map { _ in startLoopbackConnect(port: port) }
         defer { for fd in clients { close(fd) } }
-        try await proxy.waitForOutput(containing: "cannot accept connections", timeout: .seconds(10))
+        // Not `try`: without the line the CPU measurement below still says whether accept spins.
+        try? await proxy.waitForOutput(containing: "cannot accept connections", timeout: .seconds(10))
         let before = try Self.cpuTime(pid: proxy.pid)
         try await Task.sleep(for: .seconds(2))
         let used = try Self.cpuTime(pid: proxy.pid) - before
-        #expect(used < .milliseconds(600), "tt-proxy used \(used) of CPU in 2 s at EMFILE")
-        #expect(proxy.outputSoFar.contains("Too many open files"))
+        #expect(used < .milliseconds(200), "tt-proxy used \(used) of CPU in 2 s at EMFILE")
+        #expect(proxy.outputSoFar.contains("cannot accept connections on 127.0.0.1:\(port): Too many open files"))
         let reports = proxy.outputSoFar.components(separatedBy: "cannot accept connections").count - 1
         #expect(reports <= 2, "the accept failure was reported \(reports) times in about 2 s")
 

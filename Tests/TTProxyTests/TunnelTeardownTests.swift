@@ -25,7 +25,7 @@ struct TunnelTeardownTests {
             }
         }
         let port = proxy.port
-        let payload = testPayload(count: 8 << 20, seed: 42)
+        let payload = testPayload(count: 4 << 20, seed: 42)
         let trials = 3
         for trial in 0..<trials {
             let received = try await onThread {
