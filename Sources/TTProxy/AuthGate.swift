@@ -75,6 +75,9 @@ final class AuthGate: Sendable {
         self.timerLoop = timerLoop
     }
 
+    /// Source addresses whose queue or failures are remembered now.
+    var trackedSources: Int { state.withLock { $0.sources.count } }
+
     /// Checks `password` for `user` on behalf of a client at `source`; the verdict arrives on `eventLoop`.
     func check(
         user: String,

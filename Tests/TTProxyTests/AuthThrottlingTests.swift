@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Synchronization
 import TTTestSupport
 import Testing
@@ -66,6 +67,25 @@ struct AuthThrottlingTests {
         #expect(otherAddress < .milliseconds(250 * 4), "another address waited \(otherAddress)")
     }
 
+    @Test("the table of failing addresses is bounded: past the limit the longest-quiet are forgotten")
+    func failureTableIsBounded() async throws {
+        var limits = AuthLimits()
+        limits.maxTrackedSources = 20
+        let gate = AuthGate(
+            users: try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path),
+            limits: limits,
+            timerLoop: MultiThreadedEventLoopGroup.singleton.next()
+        )
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        for index in 0..<100 {
+            let verdict = try await gate.check(user: "carol", password: "wrong", source: "192.0.2.\(index)", on: loop)
+                .get()
+            #expect(verdict == .rejected)
+        }
+        #expect(gate.trackedSources <= 20)
+        #expect(gate.trackedSources >= 15)
+    }
+
     @Test("a flood of wrong passwords from one address does not hold up a login from another")
     func floodDoesNotStarveOthers() async throws {
         let echo = try await EchoServer.start()
@@ -98,6 +118,7 @@ struct AuthThrottlingTests {
                                 let (head, _) = try? client.readHead(timeout: .seconds(30))
                             else { break }
                             flags.answers.add(1, ordering: .relaxed)
+                            if head.hasPrefix("HTTP/1.1 503 ") { flags.busy.add(1, ordering: .relaxed) }
                             if !head.contains(" 407 ") {
                                 usleep(250_000)
                                 break
@@ -127,6 +148,8 @@ struct AuthThrottlingTests {
         await proxy.stop()
         for task in flood { await task.value }
         #expect(flags.answers.load(ordering: .relaxed) > 0)
+        // The flooder's queue is bounded: the excess is answered busy at once, without a password check.
+        #expect(flags.busy.load(ordering: .relaxed) > 0)
         #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
         #expect(
             elapsed < max(.milliseconds(2500), oneCheck * 5),
@@ -139,4 +162,5 @@ struct AuthThrottlingTests {
 private final class FloodFlags: Sendable {
     let stop = Atomic<Bool>(false)
     let answers = Atomic<Int>(0)
+    let busy = Atomic<Int>(0)
 }
