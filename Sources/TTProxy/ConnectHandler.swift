@@ -274,12 +274,14 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             .whenComplete { result in
                 switch result {
                 case .success(let peer):
-                    if connections.admit(peer, id: ObjectIdentifier(slot)) == .shuttingDown {
+                    guard connections.admit(peer, id: ObjectIdentifier(slot)) != .shuttingDown else {
+                        // The proxy is shutting down: no new tunnel.
                         connections.remove(id: ObjectIdentifier(slot))
                         peer.close(promise: nil)
-                    } else {
-                        peer.closeFuture.whenComplete { _ in connections.remove(id: ObjectIdentifier(slot)) }
+                        context.close(promise: nil)
+                        return
                     }
+                    peer.closeFuture.whenComplete { _ in connections.remove(id: ObjectIdentifier(slot)) }
                     guard self.state == .dialing else {
                         peer.close(promise: nil)
                         return

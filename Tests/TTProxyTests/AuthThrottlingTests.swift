@@ -103,7 +103,7 @@ struct AuthThrottlingTests {
         let port = proxy.port
         let v6Port = try #require(proxy.server.listeningAddresses.last?.port)
         let flags = FloodFlags()
-        let flooders = 100
+        let flooders = 40
         let flood = (0..<flooders).map { _ in
             Task.detached {
                 try? await onThread {
@@ -120,7 +120,7 @@ struct AuthThrottlingTests {
                             flags.answers.add(1, ordering: .relaxed)
                             if head.hasPrefix("HTTP/1.1 503 ") { flags.busy.add(1, ordering: .relaxed) }
                             if !head.contains(" 407 ") {
-                                usleep(250_000)
+                                usleep(500_000)
                                 break
                             }
                         }
