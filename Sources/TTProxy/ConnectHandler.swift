@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import TTBasics
 
 /// The normal proxy: reads CONNECT request heads, checks them, dials the target and hands over to the glue.
 ///
@@ -28,10 +29,12 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Fires `408` unless a whole head arrives first; armed while reading a head.
     private var headDeadline: Scheduled<Void>?
     private let configuration: ProxyServerConfiguration
+    private let services: ProxyServices
     private let overLimit: Bool
 
-    init(configuration: ProxyServerConfiguration, overLimit: Bool) {
+    init(configuration: ProxyServerConfiguration, services: ProxyServices, overLimit: Bool) {
         self.configuration = configuration
+        self.services = services
         self.overLimit = overLimit
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
     }
@@ -184,7 +187,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                     + "open a new connection"
             )
         }
-        guard let users = configuration.users else {
+        guard let authGate = services.authGate else {
             return authorized(target: target, context: context)
         }
         let credentials = BasicCredentials(header: head.header("Proxy-Authorization"))
@@ -193,14 +196,25 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         state = .authenticating
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-            users.verify(user: credentials.user, password: credentials.password)
-        }.assumeIsolated().whenComplete { result in
+        authGate.check(
+            user: credentials.user,
+            password: credentials.password,
+            source: AuthGate.sourceKey(context.channel.remoteAddress),
+            on: context.eventLoop
+        ).assumeIsolated().whenSuccess { verdict in
             guard self.state == .authenticating else { return }
-            if case .success(true) = result {
+            switch verdict {
+            case .accepted:
                 self.authorized(target: target, context: context)
-            } else {
+            case .rejected:
                 self.challenge(context: context, outcome: "auth-rejected", message: "a valid user name and password")
+            case .busy:
+                self.refuse(
+                    context: context,
+                    status: 503,
+                    outcome: "auth-busy",
+                    message: "tt-proxy: too many password checks are waiting from your address; try again later"
+                )
             }
         }
     }
@@ -239,6 +253,20 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                 message: "tt-proxy does not tunnel to port \(target.port) (allowed: \(configuration.allowedPorts))"
             )
         }
+        // The target connection counts against the cap from before the dial: a slot held by a token until the
+        // target channel exists, then by the channel until it closes.
+        let slot = TargetSlot()
+        let connections = services.connections
+        guard connections.admit(context.channel, id: ObjectIdentifier(slot)) == .admitted else {
+            connections.remove(id: ObjectIdentifier(slot))
+            return refuse(
+                context: context,
+                status: 503,
+                outcome: "connection-limit",
+                message: "tt-proxy: too many connections (limit \(configuration.maxConnections), a tunnel uses two); "
+                    + "try again later"
+            )
+        }
         state = .dialing
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         TargetDialer.connect(to: target, on: context.eventLoop, configuration: configuration)
@@ -246,12 +274,32 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             .whenComplete { result in
                 switch result {
                 case .success(let peer):
+                    guard connections.admit(peer, id: ObjectIdentifier(slot)) != .shuttingDown else {
+                        // The proxy is shutting down: no new tunnel.
+                        connections.remove(id: ObjectIdentifier(slot))
+                        peer.close(promise: nil)
+                        context.close(promise: nil)
+                        return
+                    }
+                    peer.closeFuture.whenComplete { _ in connections.remove(id: ObjectIdentifier(slot)) }
                     guard self.state == .dialing else {
                         peer.close(promise: nil)
                         return
                     }
+                    if let remote = peer.remoteAddress,
+                        self.services.ownListeners.contains(target: remote, local: peer.localAddress)
+                    {
+                        peer.close(promise: nil)
+                        return self.refuse(
+                            context: context,
+                            status: 403,
+                            outcome: "loop",
+                            message: "tt-proxy does not tunnel to itself: \(target) is one of its own listeners"
+                        )
+                    }
                     self.startTunnel(to: peer, context: context)
                 case .failure(let error):
+                    connections.remove(id: ObjectIdentifier(slot))
                     guard self.state == .dialing else { return }
                     let failure = DialFailure(error: error, target: target, timeout: self.configuration.connectTimeout)
                     self.refuse(
@@ -266,8 +314,15 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func startTunnel(to peer: any Channel, context: ChannelHandlerContext) {
         guard let record else { return }
-        let (clientGlue, targetGlue) = GlueHandler.matchedPair(record: record)
+        let (clientGlue, targetGlue) = GlueHandler.matchedPair(
+            record: record,
+            closeFlushTimeout: configuration.closeFlushTimeout
+        )
         do {
+            if let idle = configuration.idleTimeout {
+                try peer.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
+                try peer.pipeline.syncOperations.addHandler(IdleCloseHandler())
+            }
             try peer.pipeline.syncOperations.addHandler(targetGlue)
             context.write(
                 wrapOutboundOut(context.channel.allocator.buffer(string: ProxyResponse.connectionEstablished)),
@@ -285,8 +340,9 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.flush()
         if let pending = early.take() { targetGlue.writeAndFlush(pending) }
         if inputEnded { clientGlue.inputEndedEarlier() }
-        // The record now belongs to the tunnel: it is finished when the client channel closes.
-        context.channel.closeFuture.assumeIsolated().whenComplete { _ in record.finish() }
+        // The record now belongs to the tunnel: it is finished when both sides have closed, so it counts every
+        // byte either side delivered.
+        context.channel.closeFuture.and(peer.closeFuture).assumeIsolated().whenComplete { _ in record.finish() }
         self.record = nil
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
@@ -324,3 +380,6 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension ConnectHandler: Sendable {}
+
+/// Identifies a target connection in the ``ConnectionRegistry`` from before its dial until it closes.
+private final class TargetSlot: Sendable {}

@@ -3,9 +3,18 @@ import NIOCore
 /// One side of a tunnel: forwards what its channel reads to the partner's channel.
 ///
 /// Backpressure: a side only asks its channel to read while the partner's channel is writable (NIO's glue
-/// pattern), so a slow reader on one end stops reads on the other instead of buffering. Half-close: an end of
-/// input on one side becomes a shutdown of the partner's output once everything before it is written; when a side
-/// closes completely the partner flushes what it holds and closes too.
+/// pattern), so a slow reader on one end stops reads on the other instead of buffering.
+///
+/// Half-close: an end of input on one side becomes a shutdown of the partner's output, but only once every byte
+/// queued before it has been written. NIO escalates `close(mode: .output)` to a full close — failing whatever is
+/// still queued — when the channel's input has already ended, so the output is shut only after an empty write
+/// flushed behind the queued bytes has completed.
+///
+/// Teardown: when one side closes completely, the partner flushes what it holds and closes too. A partner whose
+/// peer stops reading would hold its descriptor and buffered bytes forever, so it is closed once its writes
+/// make no progress for the close-flush timeout.
+///
+/// Byte counts in the access log are bytes whose write completed (handed to the kernel), not bytes read.
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -18,18 +27,24 @@ final class GlueHandler: ChannelDuplexHandler {
     private var pendingRead = false
     private var outputState = OutputState.open
     private var partnerGone = false
+    private var flushWatchdog: Scheduled<Void>?
     private let record: RequestRecord
     private let isClientSide: Bool
+    private let closeFlushTimeout: TimeAmount
 
-    private init(record: RequestRecord, isClientSide: Bool) {
+    private init(record: RequestRecord, isClientSide: Bool, closeFlushTimeout: TimeAmount) {
         self.record = record
         self.isClientSide = isClientSide
+        self.closeFlushTimeout = closeFlushTimeout
     }
 
     /// The client-side and target-side handlers of one tunnel.
-    static func matchedPair(record: RequestRecord) -> (client: GlueHandler, target: GlueHandler) {
-        let client = GlueHandler(record: record, isClientSide: true)
-        let target = GlueHandler(record: record, isClientSide: false)
+    static func matchedPair(
+        record: RequestRecord,
+        closeFlushTimeout: TimeAmount
+    ) -> (client: GlueHandler, target: GlueHandler) {
+        let client = GlueHandler(record: record, isClientSide: true, closeFlushTimeout: closeFlushTimeout)
+        let target = GlueHandler(record: record, isClientSide: false, closeFlushTimeout: closeFlushTimeout)
         client.partner = target
         target.partner = client
         return (client, target)
@@ -42,13 +57,15 @@ final class GlueHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         self.partner = nil
+        flushWatchdog?.cancel()
+        flushWatchdog = nil
     }
 
     /// Sends `bytes` out of this side's channel (early client bytes, held target bytes).
     func writeAndFlush(_ bytes: ByteBuffer) {
-        guard let context, bytes.readableBytes > 0 else { return }
-        countOutbound(bytes.readableBytes)
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        guard bytes.readableBytes > 0 else { return }
+        partnerWrite(wrapOutboundOut(bytes))
+        partnerFlush()
     }
 
     /// This side's input ended before the tunnel existed: pass the end of input on.
@@ -58,12 +75,14 @@ final class GlueHandler: ChannelDuplexHandler {
 
     // MARK: Called by the partner
 
-    private func countOutbound(_ count: Int) {
+    private func countDelivered(_ count: Int) {
         if isClientSide { record.bytesDown += count } else { record.bytesUp += count }
     }
 
     private func partnerWrite(_ data: NIOAny) {
-        context?.write(data, promise: nil)
+        guard let context else { return }
+        let count = unwrapOutboundIn(data).readableBytes
+        context.write(data).assumeIsolated().whenSuccess { self.countDelivered(count) }
     }
 
     private func partnerFlush() {
@@ -73,20 +92,48 @@ final class GlueHandler: ChannelDuplexHandler {
     private func partnerWriteEOF() {
         guard let context, outputState == .open else { return }
         outputState = .closing
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        context.close(mode: .output, promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in
+        // Completes after every byte queued before it: only then is shutting the output (or, when the input has
+        // ended too, closing the channel) free of loss.
+        let flushed = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
+        flushed.futureResult.assumeIsolated().whenComplete { result in
+            guard let context = self.context else { return }
             self.outputState = .closed
-            if self.partnerGone { self.context?.close(promise: nil) }
+            if case .failure = result {
+                context.close(promise: nil)
+            } else if self.partnerGone {
+                // Nothing can arrive for the partner any more: close instead of waiting for the peer's end.
+                context.close(promise: nil)
+            } else {
+                context.close(mode: .output, promise: nil)
+            }
         }
     }
 
     private func partnerClosed() {
         partnerGone = true
         switch outputState {
-        case .open: partnerWriteEOF()
-        case .closing: break
-        case .closed: context?.close(promise: nil)
+        case .open:
+            partnerWriteEOF()
+            armFlushWatchdog()
+        case .closing:
+            armFlushWatchdog()
+        case .closed:
+            context?.close(promise: nil)
+        }
+    }
+
+    /// Closes this side when its queued writes stop draining for the close-flush timeout (a peer that no longer
+    /// reads), so a tunnel whose other side has closed cannot hold a descriptor and its buffers forever.
+    private func armFlushWatchdog(lastBuffered: Int? = nil) {
+        guard let context else { return }
+        let buffered = (try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        if let lastBuffered, buffered >= lastBuffered {
+            context.close(promise: nil)
+            return
+        }
+        flushWatchdog = context.eventLoop.assumeIsolated().scheduleTask(in: closeFlushTimeout) {
+            self.armFlushWatchdog(lastBuffered: buffered)
         }
     }
 
@@ -104,7 +151,6 @@ final class GlueHandler: ChannelDuplexHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        partner?.countOutbound(unwrapInboundIn(data).readableBytes)
         partner?.partnerWrite(data)
     }
 

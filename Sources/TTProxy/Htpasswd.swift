@@ -6,8 +6,9 @@ import Foundation
 /// misconfigured proxy never starts with a user who can never log in.
 public struct HtpasswdFile: Sendable {
     private let entries: [String: HtpasswdHash]
-    /// Checked for unknown users: a hash of the file's most common format and work factor, so a wrong user name
-    /// takes as long to refuse as a wrong password and the answer time does not tell which names exist.
+    /// Checked for unknown users, and after a wrong password for a user whose hash is cheaper: a hash of the
+    /// file's slowest format and work factor (measured at load), so every refusal takes about as long as the
+    /// slowest check and the answer time does not tell which names exist.
     let decoy: HtpasswdHash?
 
     /// The user names in the file.
@@ -49,9 +50,20 @@ public struct HtpasswdFile: Sendable {
             entries[user] = parsed
         }
         self.entries = entries
+        self.decoy = Self.slowest(of: entries)
+    }
+
+    /// One hash of each format and work factor, timed against a password that cannot match; the slowest wins.
+    /// Work factors are not comparable across formats by name (bcrypt cost vs. SHA-crypt rounds), so they are
+    /// measured.
+    private static func slowest(of entries: [String: HtpasswdHash]) -> HtpasswdHash? {
         let classes = Dictionary(grouping: entries.keys.sorted()) { entries[$0]!.costClass }
-        let dominant = classes.max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }
-        self.decoy = dominant.flatMap { entries[$0.value[0]] }
+        let clock = ContinuousClock()
+        let timed = classes.values.map { users -> (Duration, HtpasswdHash) in
+            let hash = entries[users[0]]!
+            return (clock.measure { _ = hash.matches("\u{1}not-a-password") }, hash)
+        }
+        return timed.max { $0.0 < $1.0 }?.1
     }
 
     /// Whether `user` exists and `password` matches its hash. bcrypt is slow by design: call it off event loops.
@@ -61,7 +73,10 @@ public struct HtpasswdFile: Sendable {
             _ = decoy?.matches(password)
             return false
         }
-        return hash.matches(password)
+        if hash.matches(password) { return true }
+        // A cheap hash answers a wrong password fast, which would tell its user from an unknown one.
+        if let decoy, decoy.costClass != hash.costClass { _ = decoy.matches(password) }
+        return false
     }
 }
 

@@ -31,9 +31,22 @@ public final class ProxyServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
         let connections = ConnectionRegistry<any Channel>(maxConnections: configuration.maxConnections)
+        let services = ProxyServices(
+            connections: connections,
+            authGate: configuration.users.map {
+                AuthGate(users: $0, limits: configuration.authLimits, timerLoop: group.next())
+            },
+            ownListeners: OwnListeners()
+        )
+        let acceptFailures = AcceptFailureLog(sink: configuration.eventLog)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(log: acceptFailures))
+                }
+            }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
@@ -52,7 +65,11 @@ public final class ProxyServer: Sendable {
                         try pipeline.addHandler(ScenarioHandler(scenario: scenario, configuration: configuration))
                     } else {
                         try pipeline.addHandler(
-                            ConnectHandler(configuration: configuration, overLimit: admission == .overLimit)
+                            ConnectHandler(
+                                configuration: configuration,
+                                services: services,
+                                overLimit: admission == .overLimit
+                            )
                         )
                     }
                 }
@@ -60,7 +77,9 @@ public final class ProxyServer: Sendable {
         var channels: [any Channel] = []
         do {
             for listener in configuration.listeners {
-                channels.append(try await bootstrap.bind(host: listener.host, port: listener.port).get())
+                let channel = try await bootstrap.bind(host: listener.host, port: listener.port).get()
+                channels.append(channel)
+                if let address = channel.localAddress { services.ownListeners.add(address) }
             }
         } catch {
             for channel in channels { try? await channel.close() }
@@ -69,7 +88,7 @@ public final class ProxyServer: Sendable {
         return ProxyServer(serverChannels: channels, connections: connections)
     }
 
-    /// Client connections open now.
+    /// Connections open now: clients, and the targets of their tunnels.
     public var connectionCount: Int { connections.count }
 
     /// Stops accepting, lets open tunnels finish for up to `grace`, then closes whatever is left.
@@ -88,6 +107,14 @@ public final class ProxyServer: Sendable {
             group.cancelAll()
         }
     }
+}
+
+/// What every connection of one proxy shares: the connection registry (clients and targets), the password
+/// check queue, and the proxy's own addresses.
+struct ProxyServices: Sendable {
+    var connections: ConnectionRegistry<any Channel>
+    var authGate: AuthGate?
+    var ownListeners: OwnListeners
 }
 
 /// Closes a connection accepted while the proxy shuts down.

@@ -26,23 +26,33 @@ public struct ProxyServerConfiguration: Sendable {
     public var listeners: [Listener] = [Listener(host: "127.0.0.1", port: 3128)]
     /// Users allowed to open tunnels (Basic auth); `nil` lets everyone in.
     public var users: HtpasswdFile?
-    /// Target ports a tunnel may go to. Default: all.
+    /// Target ports a tunnel may go to. Default: all. The proxy's own listeners are refused whatever this says
+    /// (`403`, outcome `loop`), so a tunnel can never lead back into the proxy.
     public var allowedPorts: PortSet = .all
-    /// A connection with no bytes in either direction for this long is closed; `nil` never closes idle ones.
+    /// A connection (client or target side) with no bytes in either direction for this long is closed, which
+    /// ends its tunnel; `nil` never closes idle ones.
     public var idleTimeout: TimeAmount? = .seconds(300)
+    /// When one side of a tunnel has closed, the other side still writes what it holds; if those writes make no
+    /// progress for this long (its peer stopped reading), it is closed anyway.
+    public var closeFlushTimeout: TimeAmount = .seconds(10)
     /// How long a client may take to send a whole request head (again after each `407`) before it gets `408`
     /// and is closed, so slow or silent clients cannot hold descriptors until the idle timeout.
     public var headTimeout: TimeAmount = .seconds(10)
     /// How long dialing a target may take before the client gets `504`.
     public var connectTimeout: TimeAmount = .seconds(10)
-    /// Client connections open at once; a client past the limit gets `503` as soon as it connects.
+    /// Connections open at once, client and target sides together (a tunnel holds two); a client past the limit
+    /// gets `503` as soon as it connects, a tunnel whose target connection would pass it gets `503`.
     public var maxConnections: Int = 4096
     /// The largest request head accepted; a longer one gets `431`.
     public var maxHeadBytes: Int = 16 * 1024
     /// Replaces the normal proxy with a scripted misbehaving one (see `proxy-fixtures/README.md`).
     public var scenario: Scenario?
+    /// Limits on Basic auth password checks: throttling per source address and a bounded, fair queue.
+    public var authLimits = AuthLimits()
     /// Receives one entry per request; default: dropped.
     public var accessLog: AccessLogSink = { _ in }
+    /// Receives operational messages that belong to no request (accept failures); rate-limited; default: dropped.
+    public var eventLog: @Sendable (String) -> Void = { _ in }
 
     public init() {}
 }

@@ -237,7 +237,10 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func startTunnel(context: ChannelHandlerContext) {
         guard let peer, let targetBuffer, let record else { return lingeringClose(context: context) }
-        let (clientGlue, targetGlue) = GlueHandler.matchedPair(record: record)
+        let (clientGlue, targetGlue) = GlueHandler.matchedPair(
+            record: record,
+            closeFlushTimeout: configuration.closeFlushTimeout
+        )
         do {
             try peer.pipeline.syncOperations.addHandler(targetGlue)
             try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))

@@ -40,12 +40,27 @@ struct TTProxyCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Target ports tunnels may reach, e.g. 443,5000-5010 (default: all).", valueName: "LIST")
+        help: ArgumentHelp(
+            "Target ports tunnels may reach, e.g. 443,5000-5010 (default: all); the proxy's own listeners never.",
+            valueName: "LIST"
+        )
     )
     var allowPorts: String?
 
-    @Option(name: .long, help: ArgumentHelp("Close connections idle this long; 0 never.", valueName: "SECONDS"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Close a connection or tunnel side idle this long; 0 never.", valueName: "SECONDS")
+    )
     var idleTimeout: Double = 300
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "After one side of a tunnel closes, close the other once its writes stall this long.",
+            valueName: "SECONDS"
+        )
+    )
+    var closeFlushTimeout: Double = 10
 
     @Option(
         name: .long,
@@ -56,7 +71,13 @@ struct TTProxyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Give up dialing a target after this long (504).", valueName: "SECONDS"))
     var connectTimeout: Double = 10
 
-    @Option(name: .long, help: ArgumentHelp("Client connections open at once; more get 503 at once.", valueName: "N"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Connections open at once, clients and targets (a tunnel uses two); more get 503.",
+            valueName: "N"
+        )
+    )
     var maxConnections: Int = 4096
 
     @Option(name: .long, help: ArgumentHelp("Largest request head accepted; larger gets 431.", valueName: "BYTES"))
@@ -81,8 +102,10 @@ struct TTProxyCommand: AsyncParsableCommand {
         for address in listen where ProxyServerConfiguration.Listener(parsing: address) == nil {
             throw ValidationError("--listen '\(address)' is not HOST:PORT or [IPv6]:PORT (port 0-65535)")
         }
-        guard idleTimeout >= 0, connectTimeout > 0, shutdownGrace >= 0 else {
-            throw ValidationError("--idle-timeout and --shutdown-grace must be >= 0 and --connect-timeout > 0")
+        guard idleTimeout >= 0, connectTimeout > 0, shutdownGrace >= 0, closeFlushTimeout > 0 else {
+            throw ValidationError(
+                "--idle-timeout and --shutdown-grace must be >= 0, --connect-timeout and --close-flush-timeout > 0"
+            )
         }
         guard headTimeout > 0 else {
             throw ValidationError(
@@ -100,6 +123,7 @@ struct TTProxyCommand: AsyncParsableCommand {
         configuration.idleTimeout = idleTimeout > 0 ? .nanoseconds(Int64(idleTimeout * 1e9)) : nil
         configuration.headTimeout = .nanoseconds(Int64(headTimeout * 1e9))
         configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
+        configuration.closeFlushTimeout = .nanoseconds(Int64(closeFlushTimeout * 1e9))
         configuration.maxConnections = maxConnections
         configuration.maxHeadBytes = maxHeaderBytes
         do {
@@ -111,6 +135,8 @@ struct TTProxyCommand: AsyncParsableCommand {
         }
         let log = try LineWriter(path: accessLog)
         configuration.accessLog = { entry in log.write(entry.description) }
+        let standardError = LineWriter.standardError
+        configuration.eventLog = { message in standardError.write(message) }
         raiseOpenFileLimit()
 
         let proxy: ProxyServer
@@ -139,6 +165,7 @@ struct LineWriter: Sendable {
     private let handle: FileHandle
 
     static let standardOutput = LineWriter(handle: .standardOutput)
+    static let standardError = LineWriter(handle: .standardError)
 
     private init(handle: FileHandle) {
         self.handle = handle

@@ -75,6 +75,7 @@ struct CommandLineTests {
             (["--auth-file", "/nonexistent/htpasswd"], "auth file /nonexistent/htpasswd: cannot read the file"),
             (["--scenario", "/nonexistent/x.scenario"], "scenario /nonexistent/x.scenario: cannot read the file"),
             (["--head-timeout", "0"], "--head-timeout must be > 0"),
+            (["--close-flush-timeout", "0"], "--close-flush-timeout > 0"),
         ]
     )
     func badArguments(arguments: [String], message: String) async throws {

@@ -76,11 +76,26 @@ struct HtpasswdTests {
         #expect(file.verify(user: "frank", password: "frank-pass"))
     }
 
-    @Test("the decoy is a hash of the most common format and work factor in the file")
+    static let mostlyApr1 = [
+        "bob:$apr1$GQxSHb5K$e7BbRKPHhV36gxJkubWdN/", "gina:$apr1$NUCA.phd$.6QcxqLa81lHEYkQYH6C40", bcrypt9,
+    ].joined(separator: "\n")
+
+    @Test("refusals cost as much as the slowest hash even when most users have cheap ones (no user enumeration)")
+    func refusalsCostAsMuchAsTheSlowestHash() throws {
+        let file = try HtpasswdFile(parsing: Self.mostlyApr1)
+        let slowUser = cpuTime { #expect(!file.verify(user: "parallel", password: "wrong")) }
+        let unknown = cpuTime { #expect(!file.verify(user: "mallory", password: "wrong")) }
+        let cheapUser = cpuTime { #expect(!file.verify(user: "bob", password: "wrong")) }
+        #expect(unknown > slowUser / 2, "unknown user: \(unknown) s of CPU; bcrypt user: \(slowUser) s")
+        #expect(cheapUser > slowUser / 2, "apr1 user: \(cheapUser) s of CPU; bcrypt user: \(slowUser) s")
+        #expect(cheapUser < slowUser * 3, "apr1 user: \(cheapUser) s of CPU; bcrypt user: \(slowUser) s")
+        #expect(file.verify(user: "bob", password: "b0b-pass"))
+    }
+
+    @Test("the decoy is a hash of the slowest format and work factor in the file")
     func decoyFollowsTheFile() throws {
         #expect(try HtpasswdFile(parsing: Self.mostlyBcrypt).decoy?.costClass == "$2y$09$")
-        let apr1 = "bob:$apr1$GQxSHb5K$e7BbRKPHhV36gxJkubWdN/\ngina:$apr1$NUCA.phd$.6QcxqLa81lHEYkQYH6C40"
-        #expect(try HtpasswdFile(parsing: apr1 + "\n" + Self.bcrypt9).decoy?.costClass == "apr1")
+        #expect(try HtpasswdFile(parsing: Self.mostlyApr1).decoy?.costClass == "$2y$09$")
         #expect(try HtpasswdFile(parsing: "# no users\n").decoy == nil)
         #expect(try !HtpasswdFile(parsing: "# no users\n").verify(user: "anyone", password: ""))
     }

@@ -275,10 +275,10 @@ struct ProxyTests {
         }
     }
 
-    @Test("connections past the limit get 503")
+    @Test("connections past the limit get 503 (a tunnel counts twice: client and target)")
     func connectionLimit() async throws {
         try await withStarted(EchoServer.start()) { echo in
-            try await withStarted(TestProxy.start { $0.maxConnections = 2 }) { proxy in
+            try await withStarted(TestProxy.start { $0.maxConnections = 4 }) { proxy in
                 let port = proxy.port
                 let (heads, third) = try await onThread {
                     let first = try RawClient(port: port)
@@ -301,7 +301,7 @@ struct ProxyTests {
     @Test("a connection past the limit gets 503 at once, before sending anything, and is closed")
     func connectionLimitWithoutRequest() async throws {
         try await withStarted(EchoServer.start()) { echo in
-            try await withStarted(TestProxy.start { $0.maxConnections = 1 }) { proxy in
+            try await withStarted(TestProxy.start { $0.maxConnections = 2 }) { proxy in
                 let port = proxy.port
                 let (first, second, end) = try await onThread {
                     let first = try RawClient(port: port)

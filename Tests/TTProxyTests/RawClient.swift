@@ -207,11 +207,15 @@ func connectRequest(_ target: String, user: String? = nil, password: String? = n
 /// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
 func testPayload(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UInt8] {
     var state = seed
-    return (0..<count).map { _ in
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return UInt8(truncatingIfNeeded: state)
+    // A plain loop over the buffer: `map` with a closure is too slow in debug builds for many MiB.
+    return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for index in 0..<count {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            buffer[index] = UInt8(truncatingIfNeeded: state)
+        }
+        initialized = count
     }
 }
 
