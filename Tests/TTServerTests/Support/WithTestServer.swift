@@ -54,8 +54,15 @@ final class HeldThreadPool: Sendable {
     let pool = NIOThreadPool(numberOfThreads: 1)
     private let gate = DispatchSemaphore(value: 0)
 
-    init() {
+    /// - Parameter held: Whether the thread is held from the start; otherwise ``hold()`` holds it later (after
+    ///   logins, whose password checks need the pool too).
+    init(held: Bool = true) {
         pool.start()
+        if held { hold() }
+    }
+
+    /// Holds the pool's thread with a job that waits for ``release()``.
+    func hold() {
         let gate = self.gate
         pool.submit { _ in gate.wait() }
     }
