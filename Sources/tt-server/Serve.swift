@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import NIOCore
+import TTCommandSupport
 import TTProtocol
 import TTServer
 
@@ -126,6 +127,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OpenFileLimit.raiseToHardLimit()
         MemoryReturn.configure()
         let level = logLevel.level
         LoggingSystem.bootstrap { label in
