@@ -38,6 +38,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         public static let loginRejected = Category(11, "login rejected")
         /// A deadline passed. Exit 12.
         public static let timedOut = Category(12, "timed out")
+        /// The server answered `Server busy` (RC 5): it is overloaded right now, nothing was wrong with the
+        /// request or the credentials; try again later. Exit 13.
+        public static let serverBusy = Category(13, "server busy")
 
         public var description: String { name }
 
