@@ -48,8 +48,12 @@ final class SessionHandler: ChannelDuplexHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing, !quiescing else { return }
-        pending.append(unwrapInboundIn(data))
+        let frame = unwrapInboundIn(data)
+        guard !closing, !quiescing else {
+            allowance.remove(frame.wireSize)
+            return
+        }
+        pending.append(frame)
         drain(context: context)
     }
 
