@@ -186,12 +186,13 @@ struct Serve: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(ExitStatus.failure)
         }
-        for address in bound {
-            printLine("tt-server listening on \(FrameworkServer.format(address))")
-        }
+        // Before the `listening` lines: whoever reads them may signal at once, and must get a graceful exit.
         let signals = SignalHandlers([SIGINT, SIGTERM]) { signal in
             logger.info("signal received, shutting down", metadata: ["signal": "\(signal)"])
             Task { await server.shutdown() }
+        }
+        for address in bound {
+            printLine("tt-server listening on \(FrameworkServer.format(address))")
         }
         try await server.run()
         signals.cancel()

@@ -7,7 +7,7 @@ import Testing
 extension SerializedSuites {
     /// Issue 13, finding 3: what sessions may buffer is bounded per session before login and server-wide, and the
     /// session asking for more than is left is the one closed. (Serialized: they move a lot of bytes.)
-    @Suite("Memory budget")
+    @Suite("Under attack: memory budget")
     struct MemoryBudgetTests {
         @Test("Before login a frame longer than the pre-login limit closes the session at its length prefix")
         func oversizedFrameBeforeLogin() async throws {
