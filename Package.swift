@@ -138,6 +138,7 @@ let package = Package(
             name: "TTClientTests",
             dependencies: [
                 "TTClient", "TTCommandLine", "TTCommandSupport", "TTTransport", "TTTestSupport", argumentParser,
+                "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -328,6 +328,15 @@ public final class FrameworkClient {
             close()
             throw FrameworkClientError(stage: .login, category: .internalError, message: "\(error)")
         }
+        if response.rc == .serverBusy {
+            close()
+            throw FrameworkClientError(
+                stage: .login,
+                category: .serverBusy,
+                message: "\(configuration.server) is too busy to check the login right now (\(response.rc));"
+                    + " the credentials were not checked, try again later"
+            )
+        }
         guard response.rc == .requestOK else {
             close()
             throw FrameworkClientError(

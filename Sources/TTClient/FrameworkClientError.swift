@@ -41,6 +41,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         /// The connection was lost after a request that is not idempotent was sent: the server may or may not
         /// have run it, and the client did not send it again. Exit 13.
         public static let outcomeUnknown = Category(13, "connection lost after the request was sent")
+        /// The server answered `Server busy` (RC 5): it is overloaded right now, nothing was wrong with the
+        /// request or the credentials; try again later. Exit 14.
+        public static let serverBusy = Category(14, "server busy")
 
         public var description: String { name }
 

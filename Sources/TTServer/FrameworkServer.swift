@@ -24,6 +24,9 @@ public final class FrameworkServer: Sendable {
     private let threadPool: NIOThreadPool
     private let registry: ConnectionRegistry<any Channel>
     private let offloadBudget: OffloadBudget
+    private let bufferBudget: BufferBudget
+    private let loginQueue: LoginQueue
+    private let logLimiter: LogLimiter
     private let state = NIOLockedValueBox(State.idle)
 
     private enum State {
@@ -57,6 +60,17 @@ public final class FrameworkServer: Sendable {
             maxJobs: configuration.maxOffloadedJobs,
             maxBytes: configuration.maxOffloadedBytes
         )
+        self.bufferBudget = BufferBudget(
+            maxBytes: configuration.maxBufferedBytes,
+            maxPreLoginBytes: configuration.maxPreLoginBufferedBytes
+        )
+        self.loginQueue = LoginQueue(
+            threadPool: threadPool,
+            maxRunning: configuration.maxConcurrentLoginChecks,
+            maxQueuedPerSource: configuration.maxQueuedLoginsPerAddress,
+            maxQueued: configuration.maxQueuedLogins
+        )
+        self.logLimiter = LogLimiter(perSecond: configuration.maxLogLinesPerSecond)
     }
 
     /// The addresses the listeners are bound to (with the kernel's port when 0 was asked), in the order of
@@ -74,6 +88,13 @@ public final class FrameworkServer: Sendable {
     /// The number of jobs on the thread pool right now (inflating, compressing, checking passwords), at most
     /// ``ServerConfiguration/maxOffloadedJobs``.
     public var offloadedJobCount: Int { offloadBudget.jobs }
+
+    /// Bytes sessions hold right now beyond their uncharged allowance, at most
+    /// ``ServerConfiguration/maxBufferedBytes``.
+    public var bufferedBytes: Int { bufferBudget.bytes }
+
+    /// Password checks running or waiting right now.
+    public var pendingLoginChecks: Int { loginQueue.pending }
 
     /// Binds every listen address and starts accepting sessions.
     /// - Returns: The bound addresses, as ``boundAddresses``.
@@ -192,11 +213,20 @@ public final class FrameworkServer: Sendable {
             configuration: configuration,
             threadPool: threadPool,
             offloadBudget: offloadBudget,
+            bufferBudget: bufferBudget,
+            loginQueue: loginQueue,
+            logLimiter: logLimiter,
             logger: logger
         )
         let registry = self.registry
         let logger = self.logger
+        let limiter = self.logLimiter
         return try await ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger, limiter: limiter))
+                }
+            }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -213,13 +243,20 @@ public final class FrameworkServer: Sendable {
                     }
                 case .overLimit:
                     // Peer-facing refusals (protocol violations, rejected logins) log at notice; so does this one.
-                    logger.notice(
+                    limiter.log(
+                        logger,
+                        level: .notice,
                         "connection refused",
                         metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count - 1)) reached"]
                     )
                     return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
                 case .shuttingDown:
-                    logger.info("connection refused", metadata: ["peer": "\(peer)", "reason": "shutting down"])
+                    limiter.log(
+                        logger,
+                        level: .info,
+                        "connection refused",
+                        metadata: ["peer": "\(peer)", "reason": "shutting down"]
+                    )
                     return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
                 }
             }

@@ -12,12 +12,14 @@ struct HandshakeDecoder: ByteToMessageDecoder {
 
     private let identity: ServerIdentity
     private let limits: ProtocolLimits
+    private let allowance: SessionAllowance
     private var deadline: Scheduled<Void>?
     private var completed = false
 
-    init(identity: ServerIdentity, limits: ProtocolLimits) {
+    init(identity: ServerIdentity, limits: ProtocolLimits, allowance: SessionAllowance) {
         self.identity = identity
         self.limits = limits
+        self.allowance = allowance
     }
 
     mutating func decoderAdded(context: ChannelHandlerContext) {
@@ -49,7 +51,10 @@ struct HandshakeDecoder: ByteToMessageDecoder {
         completed = true
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: serverHello)), promise: nil)
         let pipeline = context.pipeline.syncOperations
-        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(limits: limits)), position: .after(context.handler))
+        try pipeline.addHandler(
+            ByteToMessageHandler(FrameDecoder(limits: limits, allowance: allowance)),
+            position: .after(context.handler)
+        )
         context.fireUserInboundEventTriggered(HandshakeCompletedEvent(keys: keys))
         // Removal runs `decodeLast`, which passes on whatever followed the hello.
         pipeline.removeHandler(context: context, promise: nil)

@@ -44,14 +44,25 @@ struct RequestDispatcher {
         }
     }
 
+    /// What became of a Login's password check.
+    enum LoginOutcome {
+        case accepted
+        case rejected
+        /// Not checked: the login queue was full. Counts as a failed login, so a flooding session is closed.
+        case busy
+    }
+
     /// Records the result of a password check.
     /// - Returns: The answer, and whether the session has now failed too many logins and must close.
-    mutating func finishLogin(user: String, accepted: Bool) -> (response: ResponsePacket, exhausted: Bool) {
-        if accepted {
+    mutating func finishLogin(user: String, outcome: LoginOutcome) -> (response: ResponsePacket, exhausted: Bool) {
+        switch outcome {
+        case .accepted:
             self.user = user
             return (ResponsePacket(rc: .requestOK), false)
+        case .rejected, .busy:
+            failedLogins += 1
+            let rc: ReturnCode = outcome == .busy ? .serverBusy : .loginRejected
+            return (ResponsePacket(rc: rc), failedLogins >= maxFailedLogins)
         }
-        failedLogins += 1
-        return (ResponsePacket(rc: .loginRejected), failedLogins >= maxFailedLogins)
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 public import TTProtocol
 
 /// Everything a ``FrameworkServer`` needs to run: where to listen, who it is, who may log in, and its limits.
@@ -30,6 +31,28 @@ public struct ServerConfiguration: Sendable {
     /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
     /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
     public var acceptsProxyProtocol: Bool
+    /// Bytes all sessions together may hold in undecoded input, queued frames and unflushed answers; a session
+    /// that needs more than is left is closed (docs/SERVER.md, "Memory").
+    public var maxBufferedBytes: Int
+    /// The share of ``maxBufferedBytes`` sessions that have not logged in may hold together.
+    public var maxPreLoginBufferedBytes: Int
+    /// The largest frame, and the largest packet it may inflate to, before the session has logged in; a larger
+    /// frame length closes the session before its body is read.
+    public var preLoginMaxPacketSize: Int
+    /// How long a frame may take from its first byte to its last (never longer than the idle timeout).
+    public var frameTimeout: Duration
+    /// Password checks running at once (on the thread pool, apart from its other budget).
+    public var maxConcurrentLoginChecks: Int
+    /// Password checks one source address may have waiting; further Logins are answered `Server busy`.
+    public var maxQueuedLoginsPerAddress: Int
+    /// Password checks all addresses together may have waiting.
+    public var maxQueuedLogins: Int
+    /// Log lines of one kind peers can cause per second (session closed, login rejected, server busy …); the
+    /// rest are counted and reported as `suppressed similar log lines`. 0 turns the limit off.
+    public var maxLogLinesPerSecond: Int
+
+    /// Half the machine's cores, at least 1: password checks never take every thread of the pool.
+    public static var defaultConcurrentLoginChecks: Int { max(1, System.coreCount / 2) }
 
     /// - Parameters:
     ///   - listenAddresses: Where to listen (default `0.0.0.0:5000`).
@@ -44,6 +67,14 @@ public struct ServerConfiguration: Sendable {
     ///   - shutdownGracePeriod: Deadline for in-flight requests on shutdown (default 10 s).
     ///   - closeFlushTimeout: Deadline for flushing the last answers of a closing session (default 5 s).
     ///   - acceptsProxyProtocol: Expect a PROXY protocol header on every connection (default off).
+    ///   - maxBufferedBytes: Buffered bytes of all sessions (default 256 MiB).
+    ///   - maxPreLoginBufferedBytes: Their share for sessions not logged in (default 32 MiB).
+    ///   - preLoginMaxPacketSize: Frame and packet limit before login (default 64 KiB).
+    ///   - frameTimeout: Deadline for a started frame (default 30 s).
+    ///   - maxConcurrentLoginChecks: Password checks at once (default half the cores, at least 1).
+    ///   - maxQueuedLoginsPerAddress: Waiting checks per source address (default 4).
+    ///   - maxQueuedLogins: Waiting checks in all (default 1024).
+    ///   - maxLogLinesPerSecond: Peer-caused log lines per kind and second (default 20).
     public init(
         listenAddresses: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 5000)],
         identity: ServerIdentity,
@@ -56,7 +87,15 @@ public struct ServerConfiguration: Sendable {
         maxOffloadedBytes: Int = 1 << 30,
         shutdownGracePeriod: Duration = .seconds(10),
         closeFlushTimeout: Duration = .seconds(5),
-        acceptsProxyProtocol: Bool = false
+        acceptsProxyProtocol: Bool = false,
+        maxBufferedBytes: Int = 256 << 20,
+        maxPreLoginBufferedBytes: Int = 32 << 20,
+        preLoginMaxPacketSize: Int = 64 << 10,
+        frameTimeout: Duration = .seconds(30),
+        maxConcurrentLoginChecks: Int = ServerConfiguration.defaultConcurrentLoginChecks,
+        maxQueuedLoginsPerAddress: Int = 4,
+        maxQueuedLogins: Int = 1024,
+        maxLogLinesPerSecond: Int = 20
     ) {
         self.listenAddresses = listenAddresses
         self.identity = identity
@@ -70,5 +109,13 @@ public struct ServerConfiguration: Sendable {
         self.shutdownGracePeriod = shutdownGracePeriod
         self.closeFlushTimeout = closeFlushTimeout
         self.acceptsProxyProtocol = acceptsProxyProtocol
+        self.maxBufferedBytes = maxBufferedBytes
+        self.maxPreLoginBufferedBytes = maxPreLoginBufferedBytes
+        self.preLoginMaxPacketSize = preLoginMaxPacketSize
+        self.frameTimeout = frameTimeout
+        self.maxConcurrentLoginChecks = maxConcurrentLoginChecks
+        self.maxQueuedLoginsPerAddress = maxQueuedLoginsPerAddress
+        self.maxQueuedLogins = maxQueuedLogins
+        self.maxLogLinesPerSecond = maxLogLinesPerSecond
     }
 }

@@ -2,11 +2,15 @@ import Logging
 import NIOPosix
 import TTProtocol
 
-/// What every session of one server shares: configuration, the thread pool and its budget, and the logger.
+/// What every session of one server shares: configuration, the thread pool and its budgets, the login queue,
+/// and the (rate-limited) logger.
 struct SessionContext: Sendable {
     let configuration: ServerConfiguration
     let threadPool: NIOThreadPool
     let offloadBudget: OffloadBudget
+    let bufferBudget: BufferBudget
+    let loginQueue: LoginQueue
+    let logLimiter: LogLimiter
     let logger: Logger
     let gzip = GzipCodec()
 
@@ -18,6 +22,15 @@ struct SessionContext: Sendable {
         let (limit, overflow) = configuration.offloadThreshold.multipliedReportingOverflow(by: 4)
         return overflow ? .max : limit
     }
+
+    /// The largest frame and packet before login, never above the protocol limits.
+    var preLoginMaxPacketSize: Int {
+        min(configuration.preLoginMaxPacketSize, limits.maxFrameSize, limits.maxInflatedSize)
+    }
+
+    /// The frame deadline: the configured one, never longer than the idle timeout (a frame that has begun but
+    /// does not progress is idleness too).
+    var frameTimeout: Duration { min(configuration.frameTimeout, limits.idleTimeout) }
 }
 
 /// Sent to every session when the server shuts down: finish what was received, then close.

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import TTBasics
 import TTProtocol
 
 /// The end of a session's pipeline: opens frames, runs requests one at a time in order, seals the answers,
@@ -9,6 +10,9 @@ import TTProtocol
 /// Requests are strictly serialised: the frame counters and the answer order both depend on it. Large frames
 /// are inflated and large answers compressed on the thread pool; while that runs, further frames wait in
 /// `pending` and, past a few, reading stops so a pipelining client cannot make the server buffer without bound.
+/// Queued frames and unflushed answers are charged to the session's ``SessionAllowance``. Until the session has
+/// logged in, its packets are small and handled on the event loop only: unauthenticated peers never use the
+/// thread pool except for password checks, which wait their turn in the ``LoginQueue``.
 final class SessionHandler: ChannelDuplexHandler {
     typealias InboundIn = SealedFrame
     typealias OutboundIn = ByteBuffer
@@ -18,7 +22,10 @@ final class SessionHandler: ChannelDuplexHandler {
     private static let maxPendingFrames = 4
 
     private let shared: SessionContext
+    private let allowance: SessionAllowance
     private var logger: Logger
+    /// The client's address without port (the PROXY header's, when there is one): login checks queue by it.
+    private var source: String
     private var opener: FrameOpener?
     private var sealer: FrameSealer?
     private var dispatcher: RequestDispatcher
@@ -28,8 +35,10 @@ final class SessionHandler: ChannelDuplexHandler {
     private var closing = false
     private var readHeld = false
 
-    init(context: SessionContext, peer: String) {
+    init(context: SessionContext, peer: String, allowance: SessionAllowance) {
         self.shared = context
+        self.allowance = allowance
+        self.source = Self.source(of: peer)
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(peer)"
         self.logger = logger
@@ -39,8 +48,12 @@ final class SessionHandler: ChannelDuplexHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing, !quiescing else { return }
-        pending.append(unwrapInboundIn(data))
+        let frame = unwrapInboundIn(data)
+        guard !closing, !quiescing else {
+            allowance.remove(frame.wireSize)
+            return
+        }
+        pending.append(frame)
         drain(context: context)
     }
 
@@ -57,6 +70,7 @@ final class SessionHandler: ChannelDuplexHandler {
         case let proxied as ProxiedPeerEvent:
             logger[metadataKey: "via"] = logger[metadataKey: "peer"]
             logger[metadataKey: "peer"] = "\(proxied.peer)"
+            source = Self.source(of: proxied.peer)
         case is ServerQuiesceEvent:
             quiescing = true
             closeIfDone(context: context)
@@ -75,7 +89,8 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
-        pending.removeAll()
+        dropPending()
+        allowance.close()
         logger.debug("session ended")
         context.fireChannelInactive()
     }
@@ -90,6 +105,7 @@ final class SessionHandler: ChannelDuplexHandler {
     func read(context: ChannelHandlerContext) {
         if pending.count >= Self.maxPendingFrames || !context.channel.isWritable {
             readHeld = true
+            allowance.readPaused = true
         } else {
             context.read()
         }
@@ -99,6 +115,9 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func drain(context: ChannelHandlerContext) {
         while !busy, !closing, let frame = pending.popFirst() {
+            // From here on the frame is the request being handled: inline (bounded by the inflate limits) or
+            // on the thread pool (charged to the offload budget).
+            allowance.remove(frame.wireSize)
             process(frame, context: context)
         }
         resumeReadingIfPossible(context: context)
@@ -120,6 +139,16 @@ final class SessionHandler: ChannelDuplexHandler {
         }
         let gzip = shared.gzip
         let limit = shared.limits.maxInflatedSize
+        if !allowance.loggedIn {
+            // Before login everything is small and stays on the event loop: a bomb fails after a few KiB.
+            do {
+                let inflated = try gzip.decompress(compressed, limit: shared.preLoginMaxPacketSize)
+                handle(try Self.parseRequest(inflated), started: started, context: context)
+            } catch {
+                fail(context: context, error)
+            }
+            return
+        }
         if compressed.count < shared.configuration.offloadThreshold {
             // A small frame can still inflate 1032:1, so the event loop inflates only up to a small cap; a frame
             // that goes past it is inflated again on the thread pool against the real limit.
@@ -181,43 +210,64 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func handle(_ request: RequestPacket, started: NIODeadline, context: ChannelHandlerContext) {
         guard !closing else { return }
-        switch dispatcher.handle(request) {
+        let outcome = dispatcher.handle(request)
+        allowance.loggedIn = dispatcher.user != nil
+        switch outcome {
         case .respond(let response):
             respond(response, started: started, context: context)
         case .verifyLogin(let login):
             let users = shared.configuration.users
+            busy = true
             guard
-                let verified = offload(
-                    charging: 0,
-                    context: context,
-                    {
-                        users.verify(user: login.user, password: login.password)
-                    }
+                let verified = shared.loginQueue.submit(
+                    source: source,
+                    on: context.eventLoop,
+                    { users.verify(user: login.user, password: login.password) }
                 )
             else {
-                // Not a failed login: nothing was checked, and the client may simply try again.
-                respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
+                // Nothing was checked, but a flood must not keep its session open by being refused: it counts.
+                finishLogin(user: login.user, outcome: .busy, started: started, context: context)
                 return
             }
-            busy = true
             verified.assumeIsolated().whenComplete { result in
                 let accepted = (try? result.get()) ?? false
-                self.finishLogin(user: login.user, accepted: accepted, started: started, context: context)
+                self.finishLogin(
+                    user: login.user,
+                    outcome: accepted ? .accepted : .rejected,
+                    started: started,
+                    context: context
+                )
             }
         }
     }
 
-    private func finishLogin(user: String, accepted: Bool, started: NIODeadline, context: ChannelHandlerContext) {
-        let (response, exhausted) = dispatcher.finishLogin(user: user, accepted: accepted)
-        if accepted {
-            logger.info("login", metadata: ["user": "\(LoggableText.sanitize(user))"])
+    private func finishLogin(
+        user: String,
+        outcome: RequestDispatcher.LoginOutcome,
+        started: NIODeadline,
+        context: ChannelHandlerContext
+    ) {
+        let (response, exhausted) = dispatcher.finishLogin(user: user, outcome: outcome)
+        allowance.loggedIn = dispatcher.user != nil
+        let userText: Logger.MetadataValue = "\(LoggableText.sanitize(user))"
+        switch outcome {
+        case .accepted:
+            shared.logLimiter.log(logger, level: .info, "login", metadata: ["user": userText])
             busy = false
             respond(response, started: started, context: context)
             drain(context: context)
             return
+        case .rejected:
+            shared.logLimiter.log(logger, level: .notice, "login rejected", metadata: ["user": userText])
+        case .busy:
+            shared.logLimiter.log(
+                logger,
+                level: .info,
+                "server busy",
+                metadata: ["reason": "login queue of \(source) full", "user": userText]
+            )
         }
-        logger.notice("login rejected", metadata: ["user": "\(LoggableText.sanitize(user))"])
-        // The answer to a wrong password comes late, so guessing costs the guesser time, not the server.
+        // The answer to a wrong password (or a refused one) comes late, so guessing costs the guesser time.
         let delay = TimeAmount(shared.configuration.failedLoginDelay)
         context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
             self.busy = false
@@ -235,8 +285,11 @@ final class SessionHandler: ChannelDuplexHandler {
         let elapsed = (NIODeadline.now() - started).nanoseconds / 1_000_000
         response.elapsedMilliseconds = UInt32(clamping: elapsed)
         let gzip = shared.gzip
-        // Decided by what zlib has to chew through, not by what it yields.
-        if ResponsePacket.headerSize + response.payload.count < shared.configuration.offloadThreshold {
+        // Decided by what zlib has to chew through, not by what it yields. Before login answers are small (an
+        // Echo of at most the pre-login packet size) and never use the pool.
+        if ResponsePacket.headerSize + response.payload.count < shared.configuration.offloadThreshold
+            || !allowance.loggedIn
+        {
             send(gzip.compressFrame(.response(response)), context: context)
             return
         }
@@ -262,7 +315,19 @@ final class SessionHandler: ChannelDuplexHandler {
         guard !closing, let sealer else { return }
         do {
             let sealed = try sealer.seal(frame)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)), promise: nil)
+            // Charged until the socket has taken it: a peer that does not read its answers holds budget.
+            guard allowance.add(sealed.count) else {
+                fail(
+                    context: context,
+                    SessionFailure.bufferBudgetExhausted(holding: allowance.held, asked: sealed.count)
+                )
+                return
+            }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            let allowance = self.allowance
+            let size = sealed.count
+            written.futureResult.assumeIsolated().whenComplete { _ in allowance.remove(size) }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)), promise: written)
         } catch ProtocolError.frameTooLarge {
             // An answer can outgrow the frame limit its request fitted in (an Echo of incompressible bytes):
             // the client gets Bad request instead of a dropped session. Nothing was sealed, so no counter moved.
@@ -281,7 +346,12 @@ final class SessionHandler: ChannelDuplexHandler {
     ) -> EventLoopFuture<Result>? {
         let budget = shared.offloadBudget
         guard budget.acquire(bytes: bytes) else {
-            logger.info("server busy", metadata: ["reason": "thread-pool budget exhausted"])
+            shared.logLimiter.log(
+                logger,
+                level: .info,
+                "server busy",
+                metadata: ["reason": "thread-pool budget exhausted"]
+            )
             return nil
         }
         let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop, work)
@@ -294,6 +364,7 @@ final class SessionHandler: ChannelDuplexHandler {
     private func resumeReadingIfPossible(context: ChannelHandlerContext) {
         guard readHeld, pending.count < Self.maxPendingFrames, context.channel.isWritable else { return }
         readHeld = false
+        allowance.readPaused = false
         context.read()
     }
 
@@ -316,16 +387,19 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Closes after everything written so far is flushed, so a final answer still reaches the client.
     private func close(context: ChannelHandlerContext, level: Logger.Level, reason: String) {
         closing = true
-        pending.removeAll()
-        logger.log(level: level, "session closed", metadata: ["reason": "\(reason)"])
+        dropPending()
+        shared.logLimiter.log(logger, level: level, "session closed", metadata: ["reason": "\(reason)"])
         let flushed = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
         let channel = context.channel
         // A peer that stops reading keeps the flush from ever completing; it must not keep its slot forever.
         let flushTimeout = shared.configuration.closeFlushTimeout
         let logger = self.logger
+        let limiter = shared.logLimiter
         let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(flushTimeout)) {
-            logger.info(
+            limiter.log(
+                logger,
+                level: .info,
                 "session closed without flushing",
                 metadata: ["reason": "peer read no answers for \(Self.seconds(flushTimeout)) s after the close"]
             )
@@ -335,6 +409,16 @@ final class SessionHandler: ChannelDuplexHandler {
             hardClose.cancel()
             channel.close(promise: nil)
         }
+    }
+
+    /// Gives back what the queued frames held; they will not be handled.
+    private func dropPending() {
+        while let frame = pending.popFirst() { allowance.remove(frame.wireSize) }
+    }
+
+    /// The host part of a `HOST:PORT` peer.
+    private static func source(of peer: String) -> String {
+        (try? HostPort(parsing: peer))?.host ?? peer
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -6,15 +6,20 @@ import TTProtocol
 enum SessionPipeline {
     static func install(on channel: any Channel, context: SessionContext, peer: String) throws {
         let pipeline = channel.pipeline.syncOperations
+        let allowance = SessionAllowance(
+            budget: context.bufferBudget,
+            preLoginMaxPacketSize: context.preLoginMaxPacketSize,
+            frameTimeout: TimeAmount(context.frameTimeout)
+        )
         try pipeline.addHandler(IdleStateHandler(allTimeout: TimeAmount(context.limits.idleTimeout)))
         if context.configuration.acceptsProxyProtocol {
             try pipeline.addHandler(ByteToMessageHandler(ProxyProtocolDecoder()))
         }
         try pipeline.addHandler(
             ByteToMessageHandler(
-                HandshakeDecoder(identity: context.configuration.identity, limits: context.limits)
+                HandshakeDecoder(identity: context.configuration.identity, limits: context.limits, allowance: allowance)
             )
         )
-        try pipeline.addHandler(SessionHandler(context: context, peer: peer))
+        try pipeline.addHandler(SessionHandler(context: context, peer: peer, allowance: allowance))
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import TTBasics
+import TTCommandSupport
 import TTProtocol
 import TTServer
 
@@ -56,6 +57,43 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long shutdown waits for in-flight requests.", valueName: "SECONDS"))
     var shutdownGrace: Double = 10
 
+    @Option(
+        help: ArgumentHelp(
+            "Close a session whose started frame is not complete by then (at most --idle-timeout).",
+            valueName: "SECONDS"
+        )
+    )
+    var frameTimeout: Double = 30
+
+    @Option(
+        help: ArgumentHelp(
+            "Bytes all sessions may buffer (input, queued frames, unread answers); past it the asking session closes.",
+            valueName: "BYTES"
+        )
+    )
+    var maxBufferedBytes = 256 << 20
+
+    @Option(
+        name: .customLong("max-prelogin-buffered-bytes"),
+        help: ArgumentHelp("The share of --max-buffered-bytes of sessions not logged in.", valueName: "BYTES")
+    )
+    var maxPreLoginBufferedBytes = 32 << 20
+
+    @Option(
+        name: .customLong("prelogin-max-packet-size"),
+        help: ArgumentHelp("Largest frame and inflated packet before login.", valueName: "BYTES")
+    )
+    var preLoginMaxPacketSize = 64 << 10
+
+    @Option(help: ArgumentHelp("Password checks at once (default: half the cores).", valueName: "COUNT"))
+    var maxLoginChecks = max(1, System.coreCount / 2)
+
+    @Option(help: ArgumentHelp("Password checks one source address may have waiting.", valueName: "COUNT"))
+    var maxQueuedLoginsPerAddress = 4
+
+    @Option(help: ArgumentHelp("Log lines of one kind peers can cause per second; 0: no limit.", valueName: "COUNT"))
+    var logRate = 20
+
     @Flag(help: "Expect a PROXY protocol v1/v2 header on every connection (behind HAProxy `send-proxy`).")
     var proxyProtocol = false
 
@@ -68,15 +106,21 @@ struct Serve: AsyncParsableCommand {
         }
         for (name, value) in [
             ("--idle-timeout", idleTimeout), ("--handshake-timeout", handshakeTimeout),
-            ("--shutdown-grace", shutdownGrace),
+            ("--shutdown-grace", shutdownGrace), ("--frame-timeout", frameTimeout),
         ] where !(value > 0 && value <= 1e9) {
             throw ValidationError("\(name) must be a positive number of seconds, not \(value)")
         }
         for (name, value) in [
             ("--max-connections", maxConnections), ("--max-frame-size", maxFrameSize),
-            ("--max-inflated-size", maxInflatedSize),
+            ("--max-inflated-size", maxInflatedSize), ("--max-buffered-bytes", maxBufferedBytes),
+            ("--max-prelogin-buffered-bytes", maxPreLoginBufferedBytes),
+            ("--prelogin-max-packet-size", preLoginMaxPacketSize), ("--max-login-checks", maxLoginChecks),
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
+        }
+        for (name, value) in [("--max-queued-logins-per-address", maxQueuedLoginsPerAddress), ("--log-rate", logRate)]
+        where value < 0 {
+            throw ValidationError("\(name) must not be negative, not \(value)")
         }
         if maxFrameSize > Int(UInt32.max) {
             throw ValidationError("--max-frame-size must fit the 4-byte length prefix (at most \(UInt32.max))")
@@ -84,6 +128,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OpenFileLimit.raiseToHardLimit()
+        MemoryReturn.configure()
         let level = logLevel.level
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -129,7 +175,14 @@ struct Serve: AsyncParsableCommand {
                 maxConnections: maxConnections
             ),
             shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000)),
-            acceptsProxyProtocol: proxyProtocol
+            acceptsProxyProtocol: proxyProtocol,
+            maxBufferedBytes: maxBufferedBytes,
+            maxPreLoginBufferedBytes: maxPreLoginBufferedBytes,
+            preLoginMaxPacketSize: preLoginMaxPacketSize,
+            frameTimeout: .milliseconds(Int64(frameTimeout * 1000)),
+            maxConcurrentLoginChecks: maxLoginChecks,
+            maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
+            maxLogLinesPerSecond: logRate
         )
         let server = FrameworkServer(configuration: configuration, logger: logger)
         let bound: [SocketAddress]
@@ -139,12 +192,13 @@ struct Serve: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode(ExitStatus.failure)
         }
-        for address in bound {
-            printLine("tt-server listening on \(FrameworkServer.format(address))")
-        }
+        // Before the `listening` lines: whoever reads them may signal at once, and must get a graceful exit.
         let signals = SignalHandlers([SIGINT, SIGTERM]) { signal in
             logger.info("signal received, shutting down", metadata: ["signal": "\(signal)"])
             Task { await server.shutdown() }
+        }
+        for address in bound {
+            printLine("tt-server listening on \(FrameworkServer.format(address))")
         }
         try await server.run()
         signals.cancel()

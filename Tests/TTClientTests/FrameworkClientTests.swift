@@ -1,7 +1,10 @@
+import Dispatch
 import Foundation
+import NIOPosix
 import Synchronization
 import TTClient
 import TTProtocol
+import TTServer
 import TTTestSupport
 import TTTransport
 import Testing
@@ -61,6 +64,42 @@ struct FrameworkClientTests {
         #expect(failure.message.contains("fred"))
         #expect(!failure.message.contains("Wr0ngPassw0rd"))
         await server.stop()
+    }
+
+    @Test("a login answered Server busy is busy (exit 14), not a login rejection")
+    func loginBusy() async throws {
+        // The pool's only thread is held, so the first login's check cannot finish; with no queue, the second
+        // login is refused as busy.
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let gate = DispatchSemaphore(value: 0)
+        pool.submit { _ in gate.wait() }
+        let server = try await TestServer.start(users: ["fred": "right"], threadPool: pool) {
+            $0.maxConcurrentLoginChecks = 1
+            $0.maxQueuedLoginsPerAddress = 0
+        }
+        let config = configuration(server, credentials: Credentials(user: "fred", password: "right"))
+        let first = Task {
+            try await runBlocking { () -> Bool in
+                let client = FrameworkClient(configuration: config, trace: .disabled)
+                defer { client.close() }
+                return (try? client.connect()) != nil
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.server.pendingLoginChecks < 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let failure = try await connectError(config)
+        #expect(failure.category == .serverBusy)
+        #expect(failure.category.exitCode == 14)
+        #expect(failure.stage == .login)
+        #expect(failure.message.contains("busy"))
+        #expect(!failure.message.contains("rejected"))
+        gate.signal()
+        #expect(try await first.value, "the login that held the check slot succeeds once the pool runs")
+        await server.stop()
+        try await pool.shutdownGracefully()
     }
 
     @Test("a pinned key that does not match is an identity mismatch (exit 10)")

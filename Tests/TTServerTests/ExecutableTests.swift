@@ -98,7 +98,8 @@ extension SerializedSuites {
             "Bad flags exit 2 with a usage message",
             arguments: [
                 ["--bogus"], ["--listen", "::1:5000"], ["--listen", "host:99999"], ["--idle-timeout", "-1"],
-                ["--max-frame-size", "0"], ["--log-level", "loud"], ["add-user"],
+                ["--max-frame-size", "0"], ["--log-level", "loud"], ["add-user"], ["--frame-timeout", "0"],
+                ["--max-buffered-bytes", "0"], ["--max-login-checks", "0"], ["--log-rate", "-1"],
             ]
         )
         func badFlags(arguments: [String]) async throws {

@@ -50,7 +50,7 @@ extension SerializedSuites {
                 configure: { $0.closeFlushTimeout = .seconds(1) }
             ) { server in
                 let payload = pseudoRandomBytes(count: 4 << 20)
-                let client = try await TestClient.connect(to: server)
+                let client = try await TestClient.connectLoggedIn(to: server)
                 let channel = client.connection.channel
                 try await channel.setOption(ChannelOptions.autoRead, value: false).get()
                 // 6 incompressible 4 MiB answers are more than the loopback socket buffers hold. Encoded first,

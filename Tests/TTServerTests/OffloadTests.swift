@@ -14,14 +14,16 @@ extension SerializedSuites {
         )
         func smallFrameInflatingFar(overLimit: Bool) async throws {
             let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let held = HeldThreadPool()
+            let held = HeldThreadPool(held: false)
             let logs = LogCapture()
             let limit = ProtocolLimits.default.maxInflatedSize
             // Zeros deflate ~1030:1: the frame stays under the 64 KiB offload threshold.
             let size = overLimit ? limit + 1 - RequestPacket.headerSize : limit - 64
             try await withTestServer(logs: logs, eventLoopGroup: loop, threadPool: held.pool) { server in
-                let sender = try await TestClient.connect(to: server)
+                // Large packets need a logged-in session; the pool is held once the password check is done.
+                let sender = try await TestClient.connectLoggedIn(to: server)
                 let bystander = try await TestClient.connect(to: server)
+                held.hold()
                 let frame = try sender.codec.encode(
                     .request(RequestPacket(function: .echo, payload: [UInt8](repeating: 0, count: size)))
                 )
@@ -55,16 +57,21 @@ extension SerializedSuites {
             try await loop.shutdownGracefully()
         }
 
-        @Test("With the thread-pool budget used up, large Echos and Logins get Server busy; the rest are answered")
+        @Test("With the thread-pool budget used up, large Echos get Server busy; the rest are answered")
         func budgetExhausted() async throws {
-            let held = HeldThreadPool()
+            let held = HeldThreadPool(held: false)
             try await withTestServer(
                 users: ["alice": "secret"],
                 configure: { $0.maxOffloadedJobs = 1 },
                 threadPool: held.pool
             ) { server in
                 let payload = pseudoRandomBytes(count: 1 << 20)
-                let first = try await TestClient.connect(to: server)
+                let first = try await TestClient.connectLoggedIn(to: server, user: "alice", password: "secret")
+                var others: [TestClient] = []
+                for _ in 0..<3 {
+                    others.append(try await TestClient.connectLoggedIn(to: server, user: "alice", password: "secret"))
+                }
+                held.hold()
                 let request = RequestPacket(function: .echo, payload: payload)
                 try await first.connection.send(first.codec.encode(.request(request)))
                 let deadline = ContinuousClock.now + .seconds(10)
@@ -73,14 +80,11 @@ extension SerializedSuites {
                 }
                 try #require(server.server.offloadedJobCount == 1)
                 // The one job sits on the held pool: everything else that needs the pool is refused at once.
-                var others: [TestClient] = []
-                for _ in 0..<3 {
-                    let client = try await TestClient.connect(to: server)
+                // (Password checks have a share of their own: FairnessTests.)
+                for client in others {
                     #expect(try await client.echo(payload).rc == .serverBusy)
                     #expect(try await client.ping().rc == .requestOK)
-                    others.append(client)
                 }
-                #expect(try await others[0].login(user: "alice", password: "secret").rc == .serverBusy)
                 held.release()
                 let answer = try await first.receiveResponse(timeout: .seconds(30))
                 #expect(answer.rc == .requestOK && answer.payload == payload)
@@ -89,6 +93,7 @@ extension SerializedSuites {
                     #expect(retry.rc == .requestOK && retry.payload == payload)
                     await client.close()
                 }
+                #expect(try await first.logout().rc == .requestOK)
                 #expect(try await first.login(user: "alice", password: "secret").rc == .requestOK)
                 #expect(server.server.offloadedJobCount == 0)
                 await first.close()

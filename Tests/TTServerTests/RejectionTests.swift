@@ -161,7 +161,7 @@ struct RejectionTests {
             limits: ProtocolLimits(maxInflatedSize: 1 << 20),
             offloadThreshold: 1024
         ) { server in
-            let client = try await TestClient.connect(to: server)
+            let client = try await TestClient.connectLoggedIn(to: server)
             // ~8 KiB of gzip that inflates to 8 MiB: above the (lowered) offload threshold.
             let bomb = RequestPacket(function: .echo, payload: [UInt8](repeating: 0, count: 8 << 20))
             try await client.connection.send(client.codec.encode(.request(bomb)))

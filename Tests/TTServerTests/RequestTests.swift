@@ -95,7 +95,7 @@ struct RequestTests {
     @Test("Echo returns the payload with count = its length", arguments: [0, 1024, 4 << 20])
     func echo(size: Int) async throws {
         try await withTestServer { server in
-            let client = try await TestClient.connect(to: server)
+            let client = try await TestClient.connectLoggedIn(to: server)
             let payload = pseudoRandomBytes(count: size)
             let response = try await client.echo(payload)
             #expect(response.rc == .requestOK)
@@ -109,7 +109,7 @@ struct RequestTests {
     func echoAnswerTooLarge() async throws {
         let maxFrameSize = 64 << 10
         try await withTestServer(limits: ProtocolLimits(maxFrameSize: maxFrameSize)) { server in
-            let client = try await TestClient.connect(to: server)
+            let client = try await TestClient.connectLoggedIn(to: server)
             // The largest incompressible payload whose request still fits; the answer's header is 8 bytes longer.
             let probe = try PacketCodec(keys: client.keys.reversed, limits: ProtocolLimits(maxFrameSize: 1 << 20))
             var size = maxFrameSize
@@ -141,7 +141,7 @@ struct RequestTests {
     @Test("Pipelined requests, a large one among them, are answered in order")
     func pipelinedInOrder() async throws {
         try await withTestServer { server in
-            let client = try await TestClient.connect(to: server)
+            let client = try await TestClient.connectLoggedIn(to: server)
             let payloads: [[UInt8]] = [
                 [1], pseudoRandomBytes(count: 1 << 20), [], [3, 3, 3], pseudoRandomBytes(count: 200_000, seed: 7), [5],
             ]
@@ -192,7 +192,7 @@ struct RequestTests {
             let small = try await TestClient.connect(to: server)
             let (sent, sentSignal) = AsyncStream.makeStream(of: Void.self)
             let echo = Task {
-                let big = try await TestClient.connect(to: server)
+                let big = try await TestClient.connectLoggedIn(to: server)
                 let payload = pseudoRandomBytes(count: 12 << 20)
                 try await big.connection.send(
                     big.codec.encode(.request(RequestPacket(function: .echo, payload: payload)))

@@ -16,12 +16,12 @@ final class TestClient {
         self.serverIdentity = serverIdentity
     }
 
-    /// Connects and completes the handshake.
-    static func connect(host: String, port: Int) async throws -> TestClient {
+    /// Connects and completes the handshake; `preamble` (a PROXY protocol header) goes before the hello.
+    static func connect(host: String, port: Int, preamble: [UInt8] = []) async throws -> TestClient {
         let connection = try await RawConnection.connect(host: host, port: port)
         do {
             let handshake = ClientHandshake()
-            try await connection.send(handshake.hello)
+            try await connection.send(preamble + handshake.hello)
             let serverHello = try await connection.receive(exactly: Handshake.serverHelloSize)
             let (keys, identity) = try handshake.finish(serverHello: serverHello)
             return try TestClient(connection: connection, keys: keys, serverIdentity: identity)
@@ -31,8 +31,28 @@ final class TestClient {
         }
     }
 
-    static func connect(to server: TestServer) async throws -> TestClient {
-        try await connect(host: server.host, port: server.port)
+    static func connect(to server: TestServer, preamble: [UInt8] = []) async throws -> TestClient {
+        try await connect(host: server.host, port: server.port, preamble: preamble)
+    }
+
+    /// Connects, completes the handshake and logs in (frames above 64 KiB need a logged-in session).
+    static func connectLoggedIn(
+        to server: TestServer,
+        user: String = "batch",
+        password: String = "batch"
+    ) async throws -> TestClient {
+        let client = try await connect(to: server)
+        let answer = try await client.login(user: user, password: password)
+        guard answer.rc == .requestOK else {
+            await client.close()
+            throw TestClientError.loginFailed(answer.rc)
+        }
+        return client
+    }
+
+    /// Connects as if from `source` behind a balancer: a PROXY v1 header names it (the server must accept them).
+    static func connect(to server: TestServer, from source: String) async throws -> TestClient {
+        try await connect(to: server, preamble: Array("PROXY TCP4 \(source) 127.0.0.1 40000 5000\r\n".utf8))
     }
 
     /// Sends `request` and returns the server's answer.
@@ -76,4 +96,5 @@ final class TestClient {
 
 enum TestClientError: Error {
     case notAResponse
+    case loginFailed(ReturnCode)
 }

@@ -37,6 +37,21 @@ func withTestServer<T>(
     }
 }
 
+/// Runs `body` with a thread pool of its own (for tests whose slow jobs must not delay other suites' servers on
+/// the shared pool), and always shuts it down afterwards.
+func withThreadPool<T>(threads: Int = 2, _ body: (NIOThreadPool) async throws -> T) async throws -> T {
+    let pool = NIOThreadPool(numberOfThreads: threads)
+    pool.start()
+    do {
+        let result = try await body(pool)
+        try? await pool.shutdownGracefully()
+        return result
+    } catch {
+        try? await pool.shutdownGracefully()
+        throw error
+    }
+}
+
 /// Deterministic, poorly compressible test bytes.
 func pseudoRandomBytes(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UInt8] {
     var state = seed
@@ -54,8 +69,15 @@ final class HeldThreadPool: Sendable {
     let pool = NIOThreadPool(numberOfThreads: 1)
     private let gate = DispatchSemaphore(value: 0)
 
-    init() {
+    /// - Parameter held: Whether the thread is held from the start; otherwise ``hold()`` holds it later (after
+    ///   logins, whose password checks need the pool too).
+    init(held: Bool = true) {
         pool.start()
+        if held { hold() }
+    }
+
+    /// Holds the pool's thread with a job that waits for ``release()``.
+    func hold() {
         let gate = self.gate
         pool.submit { _ in gate.wait() }
     }
