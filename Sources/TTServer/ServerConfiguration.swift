@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
     /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
     public var acceptsProxyProtocol: Bool
+    /// Where every executed request is recorded with its opt-args (`--request-log`, for fault-injection tests);
+    /// `nil` (the default) records nothing.
+    public var requestLog: RequestLog? = nil
 
     /// - Parameters:
     ///   - listenAddresses: Where to listen (default `0.0.0.0:5000`).
