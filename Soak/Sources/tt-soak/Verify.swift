@@ -33,7 +33,9 @@ struct Verify {
             guard fields.count == 4 else { continue }
             sent["\(fields[0]) \(fields[1])"] = "\(fields[2]) \(fields[3])"
         }
-        let duplicated = executions.filter { $0.value > 1 }.sorted { $0.key < $1.key }
+        let duplicated = executions.filter { $0.value > 1 }.sorted {
+            $0.key.localizedStandardCompare($1.key) == .orderedAscending
+        }
         let unrecorded = sent.filter { $0.value.contains(" answered Request OK") && executions[$0.key] == nil }
         let reportedButRan = sent.filter { $0.value.contains(" reported ") && executions[$0.key] != nil }
         print("non-idempotent \(sent.count)")
@@ -43,7 +45,9 @@ struct Verify {
         for (key, count) in duplicated.prefix(20) {
             print("duplicated-request \(key) executed \(count) times; client: \(sent[key] ?? "not in the ledger")")
         }
-        for (key, outcome) in unrecorded.sorted(by: { $0.key < $1.key }).prefix(20) {
+        for (key, outcome) in unrecorded.sorted(by: { $0.key.localizedStandardCompare($1.key) == .orderedAscending })
+            .prefix(20)
+        {
             print("unrecorded-request \(key): \(outcome)")
         }
     }
