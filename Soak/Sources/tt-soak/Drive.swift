@@ -206,6 +206,9 @@ struct Worker: Sendable {
             return
         }
         _ = once(RequestPacket(function: .logout, optArgs: ids.next()), client: client)
+        // Logged out, the session may no longer take every request (a server may keep large frames for logged-in
+        // sessions): the next request opens a new one, which logs in.
+        client.close()
     }
 
     /// Sends a non-idempotent request once (the client library may still send it again on a reconnect).
