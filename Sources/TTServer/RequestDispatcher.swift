@@ -9,7 +9,7 @@ struct RequestDispatcher {
     enum Outcome {
         /// Answer at once.
         case respond(ResponsePacket)
-        /// Check these credentials off the event loop, then call ``RequestDispatcher/finishLogin(user:accepted:)``.
+        /// Check these credentials off the event loop, then call ``RequestDispatcher/finishLogin(user:outcome:)``.
         case verifyLogin(LoginPayload)
     }
 
@@ -17,16 +17,25 @@ struct RequestDispatcher {
     private(set) var user: String?
     private(set) var failedLogins = 0
     let maxFailedLogins: Int
+    /// Where executed requests are recorded (`--request-log`), and this session's number in it.
+    private let requestLog: RequestLog?
+    private let session: UInt64
+    /// The opt-args of the Login being verified, for its line in the request log.
+    private var loginOptArgs: UInt32 = 0
 
-    init(maxFailedLogins: Int) {
+    init(maxFailedLogins: Int, requestLog: RequestLog? = nil) {
         self.maxFailedLogins = maxFailedLogins
+        self.requestLog = requestLog
+        self.session = requestLog?.newSession() ?? 0
     }
 
     mutating func handle(_ request: RequestPacket) -> Outcome {
         switch request.function {
         case .ping:
+            record(request)
             return .respond(ResponsePacket(rc: .requestOK))
         case .echo:
+            record(request)
             return .respond(
                 ResponsePacket(rc: .requestOK, count: UInt32(request.payload.count), payload: request.payload)
             )
@@ -34,9 +43,11 @@ struct RequestDispatcher {
             guard let login = try? LoginPayload(parsing: request.payload) else {
                 return .respond(ResponsePacket(rc: .badRequest))
             }
+            loginOptArgs = request.optArgs
             return .verifyLogin(login)
         case .logout:
             guard user != nil else { return .respond(ResponsePacket(rc: .notLoggedIn)) }
+            record(request)
             user = nil
             return .respond(ResponsePacket(rc: .requestOK))
         default:
@@ -55,6 +66,8 @@ struct RequestDispatcher {
     /// Records the result of a password check.
     /// - Returns: The answer, and whether the session has now failed too many logins and must close.
     mutating func finishLogin(user: String, outcome: LoginOutcome) -> (response: ResponsePacket, exhausted: Bool) {
+        // Executed either way: a rejected Login counts towards closing the session.
+        requestLog?.record(session: session, function: .login, optArgs: loginOptArgs)
         switch outcome {
         case .accepted:
             self.user = user
@@ -64,5 +77,10 @@ struct RequestDispatcher {
             let rc: ReturnCode = outcome == .busy ? .serverBusy : .loginRejected
             return (ResponsePacket(rc: rc), failedLogins >= maxFailedLogins)
         }
+    }
+
+    /// Records a request that has run (it changed the session's state, or its answer is decided).
+    private func record(_ request: RequestPacket) {
+        requestLog?.record(session: session, function: request.function, optArgs: request.optArgs)
     }
 }

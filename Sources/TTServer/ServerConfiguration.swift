@@ -53,6 +53,9 @@ public struct ServerConfiguration: Sendable {
 
     /// Half the machine's cores, at least 1: password checks never take every thread of the pool.
     public static var defaultConcurrentLoginChecks: Int { max(1, System.coreCount / 2) }
+    /// Where every executed request is recorded with its opt-args (`--request-log`, for fault-injection tests);
+    /// `nil` (the default) records nothing.
+    public var requestLog: RequestLog? = nil
 
     /// - Parameters:
     ///   - listenAddresses: Where to listen (default `0.0.0.0:5000`).

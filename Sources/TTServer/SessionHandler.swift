@@ -42,7 +42,10 @@ final class SessionHandler: ChannelDuplexHandler {
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(peer)"
         self.logger = logger
-        self.dispatcher = RequestDispatcher(maxFailedLogins: context.configuration.maxFailedLoginsPerSession)
+        self.dispatcher = RequestDispatcher(
+            maxFailedLogins: context.configuration.maxFailedLoginsPerSession,
+            requestLog: context.configuration.requestLog
+        )
     }
 
     // MARK: Inbound

@@ -97,6 +97,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Expect a PROXY protocol v1/v2 header on every connection (behind HAProxy `send-proxy`).")
     var proxyProtocol = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Append one line per executed request (pid, session, function, opt-args) to FILE, for fault-injection "
+                + "tests such as scripts/soak.",
+            valueName: "FILE"
+        )
+    )
+    var requestLog: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: LogLevel = .info
 
@@ -163,7 +172,7 @@ struct Serve: AsyncParsableCommand {
         if users == nil { logger.notice("no --users file: every login will be rejected") }
 
         let addresses = try (listen.isEmpty ? ["0.0.0.0:5000"] : listen).map { try ListenAddress(parsing: $0) }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             listenAddresses: addresses,
             identity: serverIdentity,
             users: directory,
@@ -184,6 +193,14 @@ struct Serve: AsyncParsableCommand {
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )
+        if let requestLog {
+            do {
+                configuration.requestLog = try RequestLog(path: requestLog)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
         let server = FrameworkServer(configuration: configuration, logger: logger)
         let bound: [SocketAddress]
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -214,5 +215,46 @@ struct RequestTests {
             #expect(pingsDone < finished)
             await small.close()
         }
+    }
+}
+
+@Suite("Request log")
+struct RequestLogTests {
+    @Test("--request-log records each executed request once, with its session and opt-args, before the answer")
+    func recordsExecutedRequests() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tt-request-log-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = try RequestLog(path: path)
+        try await withTestServer(users: ["alice": "secret"], configure: { $0.requestLog = log }) { server in
+            let first = try await TestClient.connect(to: server)
+            let second = try await TestClient.connect(to: server)
+            let login = try LoginPayload(user: "alice", password: "secret").serialize()
+            #expect(try await first.send(RequestPacket(function: .login, optArgs: 7, payload: login)).rc == .requestOK)
+            #expect(try await first.send(RequestPacket(function: .logout, optArgs: 8)).rc == .requestOK)
+            // Not logged in: nothing ran, so nothing is recorded.
+            #expect(try await first.send(RequestPacket(function: .logout, optArgs: 9)).rc == .notLoggedIn)
+            #expect(
+                try await second.send(RequestPacket(function: .echo, optArgs: 10, payload: [1, 2])).rc == .requestOK
+            )
+            #expect(try await second.send(RequestPacket(function: .ping, optArgs: 11)).rc == .requestOK)
+            // A rejected Login ran too: it counts towards closing the session.
+            let wrong = try LoginPayload(user: "alice", password: "guess").serialize()
+            #expect(
+                try await second.send(RequestPacket(function: .login, optArgs: 12, payload: wrong)).rc == .loginRejected
+            )
+            await first.close()
+            await second.close()
+        }
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: " ").map(String.init)
+        }
+        let pid = String(getpid())
+        #expect(lines.allSatisfy { $0.count == 4 && $0[0] == pid })
+        #expect(lines.map { "\($0[2]) \($0[3])" } == ["Login 7", "Logout 8", "Echo 10", "Ping 11", "Login 12"])
+        let sessions = lines.map { $0[1] }
+        #expect(sessions[0] == sessions[1] && sessions[2] == sessions[3] && sessions[3] == sessions[4])
+        #expect(sessions[0] != sessions[2])
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
     }
 }
