@@ -137,7 +137,8 @@ struct TTProxyCommand: AsyncParsableCommand {
         configuration.accessLog = { entry in log.write(entry.description) }
         let standardError = LineWriter.standardError
         configuration.eventLog = { message in standardError.write(message) }
-        raiseOpenFileLimit()
+        // Each tunnel holds two descriptors; the default soft limit (often 1024) would cap a busy proxy at ~500.
+        OpenFileLimit.raiseToHardLimit()
 
         let proxy: ProxyServer
         do {
@@ -191,14 +192,6 @@ struct LineWriter: Sendable {
     func write(_ line: String) {
         try? handle.write(contentsOf: Data((line + "\n").utf8))
     }
-}
-
-/// Each tunnel holds two descriptors; the default soft limit (often 1024) would cap a busy proxy at ~500.
-private func raiseOpenFileLimit() {
-    var limit = rlimit()
-    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-    limit.rlim_cur = limit.rlim_max
-    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
 /// Suspends until SIGINT or SIGTERM arrives; returns the signal number.
