@@ -25,6 +25,10 @@ public struct Scenario: Sendable {
         case endAuth
     }
 
+    /// The most bytes one write (consecutive `respond` lines) may hold: `respond-repeat` must not let a short
+    /// file allocate gigabytes when the proxy starts.
+    static let maxWriteBytes = 64 << 20
+
     /// The file name, for logs.
     public let name: String
     let steps: [Step]
@@ -58,6 +62,9 @@ public struct Scenario: Sendable {
             case "respond":
                 let bytes = try Self.quoted(argument, fail: fail)
                 if case .respond(let previous) = steps.last {
+                    guard previous.count + bytes.count <= Self.maxWriteBytes else {
+                        throw fail("one write of more than \(Self.maxWriteBytes >> 20) MiB")
+                    }
                     steps[steps.count - 1] = .respond(previous + bytes)
                 } else {
                     steps.append(.respond(bytes))
@@ -68,7 +75,14 @@ public struct Scenario: Sendable {
                     throw fail("respond-repeat needs a count 1-1000000, then a quoted string")
                 }
                 let bytes = try Self.quoted(argument.dropFirst(count.count).drop { $0 == " " }, fail: fail)
-                let repeated = Array([[UInt8]](repeating: bytes, count: times).joined())
+                let previousCount = if case .respond(let previous) = steps.last { previous.count } else { 0 }
+                // times <= 1,000,000 and a line is far shorter than Int.max / 1,000,000: no overflow.
+                guard previousCount + bytes.count * times <= Self.maxWriteBytes else {
+                    throw fail("respond-repeat makes one write of more than \(Self.maxWriteBytes >> 20) MiB")
+                }
+                var repeated: [UInt8] = []
+                repeated.reserveCapacity(bytes.count * times)
+                for _ in 0..<times { repeated += bytes }
                 if case .respond(let previous) = steps.last {
                     steps[steps.count - 1] = .respond(previous + repeated)
                 } else {

@@ -25,16 +25,7 @@ struct ProxyProtocolDecoder: ByteToMessageDecoder {
             }
             return .needMoreData
         }
-        let head = buffer.getBytes(at: buffer.readerIndex, length: min(buffer.readableBytes, 12)) ?? []
-        let parsed: Header
-        if Self.v2Signature.starts(with: head) {
-            parsed = try Self.parseV2(&buffer)
-        } else if Self.v1Prefix.starts(with: head) || head.starts(with: Self.v1Prefix) {
-            parsed = try Self.parseV1(&buffer)
-        } else {
-            throw ProxyProtocolError("expected a PROXY protocol header, received other bytes")
-        }
-        guard case .complete(let peer) = parsed else { return .needMoreData }
+        guard case .complete(let peer) = try Self.parse(&buffer) else { return .needMoreData }
         completed = true
         if let peer { context.fireUserInboundEventTriggered(ProxiedPeerEvent(peer: peer)) }
         // Removal runs `decodeLast`, which passes on whatever followed the header.
@@ -54,11 +45,25 @@ struct ProxyProtocolDecoder: ByteToMessageDecoder {
         throw ProxyProtocolError("connection closed inside the PROXY protocol header")
     }
 
-    private enum Header {
+    /// What ``parse(_:)`` found at the start of the bytes.
+    enum Header: Equatable {
         /// More bytes are needed.
         case incomplete
         /// The header was consumed; the client's address, or `nil` when it names none (`UNKNOWN`, `LOCAL`).
         case complete(String?)
+    }
+
+    /// Parses the v1 or v2 header at the start of `buffer`, consuming it once complete and nothing while
+    /// incomplete. No channel involved, so the fuzz target (Fuzz/) drives it directly.
+    static func parse(_ buffer: inout ByteBuffer) throws -> Header {
+        let head = buffer.getBytes(at: buffer.readerIndex, length: min(buffer.readableBytes, 12)) ?? []
+        if v2Signature.starts(with: head) {
+            return try parseV2(&buffer)
+        } else if v1Prefix.starts(with: head) || head.starts(with: v1Prefix) {
+            return try parseV1(&buffer)
+        } else {
+            throw ProxyProtocolError("expected a PROXY protocol header, received other bytes")
+        }
     }
 
     private static func parseV1(_ buffer: inout ByteBuffer) throws -> Header {

@@ -38,8 +38,8 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
     ///   (`socks5://` …), a bad host or port, or bad percent-encoding. The message never shows the password.
     public init(parsing text: String) throws {
         var rest = text.trimmingWhitespace()
-        let shown = Self.redacted(text)
-        if let separator = rest.firstRange(of: "://") {
+        let shown = Self.redacted(String(rest))
+        if let separator = Self.schemeSeparator(in: rest) {
             let name = rest[..<separator.lowerBound].lowercased()
             guard let scheme = Scheme(rawValue: name) else {
                 throw TransportError.configuration(
@@ -86,14 +86,27 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { url }
 
-    /// `text` with anything between `//` or the start and the last `@` replaced, so a password never shows.
+    /// `text` with the password between the user's `:` and the last `@` replaced, so a password never shows.
     static func redacted(_ text: String) -> String {
         guard let at = text.lastIndex(of: "@") else { return text }
-        let start = text.firstRange(of: "://")?.upperBound ?? text.startIndex
-        guard start <= at else { return text }
+        let start = schemeSeparator(in: text).map(\.upperBound).flatMap { $0 <= at ? $0 : nil } ?? text.startIndex
         let userInfo = text[start..<at]
         let user = userInfo.firstIndex(of: ":").map { userInfo[..<$0] } ?? userInfo
         return String(text[..<start]) + user + ":<redacted>" + String(text[at...])
+    }
+}
+
+extension HTTPProxy {
+    /// The `://` after a leading scheme name (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`), or `nil`.
+    /// A `://` anywhere else (in a password, after a path) starts no scheme, so text before it is never shown as
+    /// one.
+    fileprivate static func schemeSeparator<S: StringProtocol>(in text: S) -> Range<S.Index>? {
+        guard let separator = text.firstRange(of: "://") else { return nil }
+        let name = text[..<separator.lowerBound]
+        guard let first = name.first, first.isASCII, first.isLetter,
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) })
+        else { return nil }
+        return separator
     }
 }
 

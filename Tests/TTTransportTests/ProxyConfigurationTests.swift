@@ -37,6 +37,10 @@ struct HTTPProxyParsingTests {
             ("http://us%zzer:Hidden-Pw1@proxy", "invalid percent-encoding"),
             ("http://:Hidden-Pw1@proxy", "empty user name"),
             ("http://", "the host is empty"),
+            // Seen while writing the config-file fuzz target, whose property now checks it: a `://` after the
+            // password was taken for a scheme separator, and the "scheme" and the unredacted URL were both shown.
+            ("user:Hidden-Pw1@proxy/x://y", "must not have a path"),
+            ("u:Hidden-Pw1://x@proxy", "must not have a path"),
         ]
     )
     func invalid(_ text: String, _ expected: String) throws {
@@ -44,7 +48,7 @@ struct HTTPProxyParsingTests {
         #expect(error.category == .configuration)
         #expect(error.category == .configuration)
         #expect(error.message.contains(expected), "\(error.message)")
-        #expect(!error.message.contains("Hidden-Pw1"))
+        #expect(!error.message.lowercased().contains("hidden-pw1"))
     }
 }
 
