@@ -353,7 +353,7 @@ public final class FrameworkClient {
                 stage: .login,
                 category: .loginRejected,
                 message: "login as \(credentials.user) rejected by \(configuration.server): \(response.rc)"
-                    + " (check the user and password of the logon string -S user:password@server:port)"
+                    + "; check the user name and password"
             )
         }
         observer?(.stageCompleted(.login, duration: .now - started, detail: "logged in as \(credentials.user)"))
