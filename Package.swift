@@ -23,7 +23,7 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 
 let package = Package(
     name: "tt-connect",
-    // Linux only (Glibc calls throughout; README "Platforms"), so no Apple platform minimum is claimed.
+    // Linux only (Glibc calls throughout; README "Use it as a library"), so no Apple platform minimum is claimed.
     products: [
         .library(name: "TTProtocol", targets: ["TTProtocol"]),
         .library(name: "TTTransport", targets: ["TTTransport"]),
@@ -71,10 +71,7 @@ let package = Package(
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: [
-                "TTBasics", "CCrypto",
-            ]
-                + nio,
+            dependencies: ["TTBasics", "CCrypto"] + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
