@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// Settings every Swift target of ours shares: Swift 6 language mode (strict concurrency) plus
-/// explicit `Sendable` on public types, as swift-log does.
+/// explicit `Sendable` on public types, as swift-log does. Since tools version 6.2 SwiftPM accepts this unsafe flag in a
+/// package used as a versioned (`from:`) dependency; `scripts/check-dependency` proves it.
 let strictSettings: [SwiftSetting] = [
     // Every warning in our code fails the compiler itself, also in files an incremental build does not recompile
     // (they could not have compiled with one). SwiftPM drops warning settings of remote packages.
@@ -22,7 +23,7 @@ let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package
 
 let package = Package(
     name: "tt-connect",
-    platforms: [.macOS(.v13)],
+    // Linux only (Glibc calls throughout; README "Use it as a library"), so no Apple platform minimum is claimed.
     products: [
         .library(name: "TTProtocol", targets: ["TTProtocol"]),
         .library(name: "TTTransport", targets: ["TTTransport"]),
@@ -55,7 +56,7 @@ let package = Package(
         // Framework client: handshake, login, requests, reconnect, logon string, API trace log.
         .target(
             name: "TTClient",
-            dependencies: ["TTBasics", "TTProtocol", "TTTransport", logging],
+            dependencies: ["TTBasics", "TTProtocol", "TTTransport"],
             swiftSettings: strictSettings
         ),
         // SwiftNIO framework server.
@@ -70,10 +71,7 @@ let package = Package(
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: [
-                "TTBasics", "CCrypto", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]
-                + nio,
+            dependencies: ["TTBasics", "CCrypto"] + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
@@ -85,7 +83,9 @@ let package = Package(
         // The client tools' commands and option groups (proxy flags, logon string, stage printer).
         .target(
             name: "TTCommandLine",
-            dependencies: ["TTBasics", "TTClient", "TTTransport", "TTCommandSupport", argumentParser, logging],
+            dependencies: [
+                "TTBasics", "TTClient", "TTProtocol", "TTTransport", "TTCommandSupport", argumentParser, logging,
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -101,12 +101,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "tt-server",
-            dependencies: ["TTServer", "TTBasics", "TTCommandSupport", argumentParser, logging] + nio,
+            dependencies: [
+                "TTServer", "TTBasics", "TTProtocol", "TTCommandSupport", argumentParser, logging,
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "tt-proxy",
-            dependencies: ["TTProxy", "TTCommandSupport", argumentParser, logging] + nio,
+            dependencies: [
+                "TTProxy", "TTCommandSupport", argumentParser, .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -126,19 +131,23 @@ let package = Package(
         ),
         .testTarget(
             name: "TTServerTests",
-            dependencies: ["TTServer", "TTTestSupport"] + nio,
+            dependencies: [
+                "TTServer", "TTProtocol", "TTTestSupport", logging,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+                + nio,
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TTProxyTests",
-            dependencies: ["TTProxy", "TTTestSupport"] + nio,
+            dependencies: ["TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TTClientTests",
             dependencies: [
-                "TTClient", "TTCommandLine", "TTCommandSupport", "TTTransport", "TTTestSupport", argumentParser,
-                "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
+                "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                argumentParser, "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

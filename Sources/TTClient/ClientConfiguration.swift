@@ -10,8 +10,13 @@ public enum Route: Sendable {
 }
 
 /// How the client decides whether the server's identity key is the right one.
+///
+/// There is no default: every ``ClientConfiguration`` names one, so no program skips the man-in-the-middle check
+/// without saying so. The command-line tools use ``pinned(_:)`` with `--server-key`, otherwise
+/// ``trustOnFirstUse(_:)`` with the user's `~/.config/tt-connect/known_servers` (``KnownServers/defaultPath``);
+/// a program that wants the same writes `.trustOnFirstUse(KnownServers())`.
 public enum IdentityPolicy: Sendable {
-    /// Only this key is accepted (`--server-key SHA256:…`).
+    /// Only the key with this fingerprint is accepted.
     case pinned(IdentityFingerprint)
     /// The first key seen for a server is remembered in the known-servers file; later a different one is refused.
     case trustOnFirstUse(KnownServers)
@@ -85,12 +90,12 @@ public struct ClientConfiguration: Sendable {
     /// Frame and inflated-size limits for answers.
     public var limits: ProtocolLimits
 
-    /// Creates a configuration; only the server is required.
+    /// Creates a configuration; the server and how its identity is checked are required (``IdentityPolicy``).
     public init(
         server: Endpoint,
         route: Route = .direct,
         credentials: Credentials? = nil,
-        identity: IdentityPolicy = .acceptAny,
+        identity: IdentityPolicy,
         connectTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(30),
         reconnect: ReconnectPolicy = .once,

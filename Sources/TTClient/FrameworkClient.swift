@@ -30,6 +30,8 @@ public final class FrameworkClient {
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private let trace: APITrace
     private let observer: (@Sendable (ClientEvent) -> Void)?
+    /// How ``AsyncFrameworkClient`` stops a blocked call from another thread (unused by blocking callers).
+    let interrupter = ConnectionInterrupter()
 
     /// Creates a client; nothing happens on the network until ``connect()`` or ``send(_:)``.
     /// - Parameters:
@@ -48,6 +50,7 @@ public final class FrameworkClient {
     }
 
     deinit {
+        interrupter.detach()
         session?.transport.close()
         trace.record("TMSS10API_Term")
     }
@@ -59,6 +62,7 @@ public final class FrameworkClient {
     /// - Throws: ``FrameworkClientError`` naming the failed stage.
     public func connect() throws(FrameworkClientError) {
         close()
+        try checkInterrupted()
         let deadline = min(Deadline.after(configuration.connectTimeout), attemptLimit)
         let server = configuration.server
         trace.record("TMSS10API_Connect: Server(\(server.host)) Port(\(server.port))")
@@ -68,6 +72,11 @@ public final class FrameworkClient {
         } catch {
             trace.record("TMSS10API_Connect: Connection failed (\(error.message))")
             throw error
+        }
+        guard interrupter.attach(transport.pollDescriptor) else {
+            transport.close()
+            try checkInterrupted()
+            return
         }
         connectionCount += 1
         report = transport.report
@@ -84,6 +93,7 @@ public final class FrameworkClient {
                 .stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)")
             )
         } catch {
+            interrupter.detach()
             transport.close()
             session = nil
             trace.record("TMSS10API_Connect: Handshake failed (\(error.message))")
@@ -105,6 +115,7 @@ public final class FrameworkClient {
                 return try exchange(request)
             } catch let error as SessionBroken {
                 close()
+                try checkInterrupted()
                 guard reconnectsLeft > 0 else { throw error.clientError }
                 reconnectsLeft -= 1
                 trace.record("TMSS10API_Reconnect: \(error.clientError.message)")
@@ -144,8 +155,16 @@ public final class FrameworkClient {
 
     /// Closes the connection (no Logout is sent; the server ends the session with it).
     public func close() {
+        interrupter.detach()
         session?.transport.close()
         session = nil
+    }
+
+    /// Ends an operation ``AsyncFrameworkClient`` cancelled: no reconnect, no retry (its caller gets
+    /// `CancellationError`, not this error).
+    private func checkInterrupted() throws(FrameworkClientError) {
+        guard interrupter.isInterrupted else { return }
+        throw FrameworkClientError(stage: .request, category: .internalError, message: "cancelled")
     }
 
     // MARK: - Stages
@@ -343,7 +362,7 @@ public final class FrameworkClient {
                 stage: .login,
                 category: .loginRejected,
                 message: "login as \(credentials.user) rejected by \(configuration.server): \(response.rc)"
-                    + " (check the user and password of the logon string -S user:password@server:port)"
+                    + "; check the user name and password"
             )
         }
         observer?(.stageCompleted(.login, duration: .now - started, detail: "logged in as \(credentials.user)"))

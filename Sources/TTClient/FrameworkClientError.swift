@@ -3,7 +3,7 @@ public import TTTransport
 /// Why a ``FrameworkClient`` operation failed: at which stage, in which category (which decides the exit code
 /// of the command-line tools), and a message for the person at the terminal. Never contains a secret.
 public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
-    /// What kind of failure; mirrors the exit codes of DESIGN.md §4.
+    /// What kind of failure; mirrors the exit codes of the table in README.md ("Exit codes").
     public struct Category: Sendable, Hashable, CustomStringConvertible {
         /// The exit code of the command-line tools for this category.
         public let exitCode: Int32

@@ -108,7 +108,7 @@ public struct CheckCommand: ParsableCommand {
             failure = error
         }
         if let failure {
-            progress.record(stageName(failure.stage), ok: false, detail: failure.message)
+            progress.record(stageName(failure.stage), ok: false, detail: failure.commandLineMessage)
         }
         let configuration = plan.configuration
         var proxyURL: String?
@@ -118,7 +118,7 @@ public struct CheckCommand: ParsableCommand {
             ok: failure == nil,
             stage: failure.map { stageName($0.stage) },
             exitCode: failure?.category.exitCode ?? 0,
-            message: failure?.message ?? "framework server \(configuration.server) is reachable\(via)",
+            message: failure?.commandLineMessage ?? "framework server \(configuration.server) is reachable\(via)",
             proxyStatus: client.report?.proxyStatus ?? failure?.proxyStatus,
             elapsed: .now - started,
             stages: progress.stages,

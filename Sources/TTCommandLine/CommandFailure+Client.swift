@@ -5,7 +5,7 @@ public import TTTransport
 extension CommandFailure {
     /// A client failure, with the exit code of its category.
     public init(_ error: FrameworkClientError) {
-        self.init(exitCode: error.category.exitCode, message: error.message)
+        self.init(exitCode: error.category.exitCode, message: error.commandLineMessage)
     }
 
     /// A transport failure, with the exit code of its category (a closed connection counts as the server

@@ -45,7 +45,10 @@ public struct PingCommand: ParsableCommand {
                 replyTimeout: ping.replyTimeoutDuration
             ).received
         } catch {
-            throw CommandFailure(exitCode: connectFailureExitCode ?? error.category.exitCode, message: error.message)
+            throw CommandFailure(
+                exitCode: connectFailureExitCode ?? error.category.exitCode,
+                message: error.commandLineMessage
+            )
         }
     }
 }

@@ -82,7 +82,7 @@ enum PingLoop {
                         + "time=\(format(elapsed.inMilliseconds)) ms"
                 )
             } catch {
-                Console.line("no reply from \(address): seq=\(sequence): \(error.message)")
+                Console.line("no reply from \(address): seq=\(sequence): \(error.commandLineMessage)")
             }
         }
         for line in statistics.summary(address: address) { Console.line(line) }

@@ -135,8 +135,8 @@ struct ProxyExchangeOutcome {
                 .proxyConnect,
                 .proxyProtocolViolation,
                 "TLS with \(where_) failed: \(curlMessage.isEmpty ? CurlEasy.describe(result) : curlMessage); "
-                    + "check that it is an https:// proxy, or give its CA with the proxy CA option "
-                    + "(or skip verification with --proxy-insecure)"
+                    + "check that it is an https:// proxy, or give the CA file that signed its certificate "
+                    + "(or skip the verification)"
             )
         default:
             return make(.proxyTunnel, .proxyProtocolViolation, violationMessage(where_, target, proxy))
@@ -153,18 +153,18 @@ struct ProxyExchangeOutcome {
     {
         let offered = offeredSchemes.isEmpty ? "no scheme libcurl supports" : offeredSchemes.joined(separator: ", ")
         guard let credentials = proxy.credentials else {
-            return "\(where_) requires authentication (\(reply); it offers \(offered)): give credentials with "
-                + "--proxy-user USER:PASS"
+            return "\(where_) requires authentication (\(reply); it offers \(offered)), and no proxy "
+                + "credentials were given"
         }
         if proxy.authScheme != .any,
             !offeredSchemes.map({ $0.lowercased() }).contains(proxy.authScheme.rawValue)
         {
             return "\(where_) does not offer the \(proxy.authScheme) authentication we were told to use (it offers "
-                + "\(offered)); use proxy-auth any or one of those"
+                + "\(offered)); use the scheme any or one of those"
         }
         let scheme = recorder.lastAuthSchemeSent.map { " (\($0))" } ?? ""
         return "\(where_) rejected the credentials of user \"\(credentials.user)\"\(scheme) (\(reply); it offers "
-            + "\(offered)): check the user name and password given with --proxy-user"
+            + "\(offered)): check the proxy user name and password"
     }
 
     func tooLargeMessage(_ where_: String) -> String {
@@ -185,7 +185,7 @@ struct ProxyExchangeOutcome {
                 + "answers plain HTTP this way: if it is an https:// proxy, use https://\(proxy.endpoint))"
         }
         if prefix.count >= 2, prefix[0] == 0x15 || prefix[0] == 0x16, prefix[1] == 0x03 {
-            return "\(where_) answered with TLS, not HTTP: it expects https://; use --proxy https://\(proxy.endpoint)"
+            return "\(where_) answered with TLS, not HTTP: it expects https://\(proxy.endpoint)"
         }
         if recorder.lastStatusLine == nil {
             return "\(where_) answered something that is not HTTP: \(PrintableBytes.quoted(prefix, limit: 64)); "

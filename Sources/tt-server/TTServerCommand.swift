@@ -18,7 +18,7 @@ struct TTServerCommand: AsyncParsableCommand {
     }
 }
 
-/// Exit statuses of tt-server (DESIGN.md §4 where they overlap).
+/// Exit statuses of tt-server (the README.md table "Exit codes" where they overlap).
 enum ExitStatus {
     /// Startup failed for a reason no flag explains (a port in use, for example).
     static let failure: Int32 = 1

@@ -104,3 +104,28 @@ struct PipeExitCodeTests {
         #expect(PipeCommand.relayFailure(error, route: .direct).exitCode == 8)
     }
 }
+
+@Suite("Library messages name values; the command line adds its flags")
+struct CommandLineHintTests {
+    @Test("login, proxy credentials and proxy TLS failures get the flag that sets the value, others nothing")
+    func hints() {
+        let login = FrameworkClientError(
+            stage: .login,
+            category: .loginRejected,
+            message: "login as fred rejected; check the user name and password"
+        )
+        #expect(login.commandLineMessage.hasSuffix("(the logon string -S user:password@server:port)"))
+        let proxyAuth = FrameworkClientError(
+            stage: .proxyTunnel,
+            category: .proxyAuthenticationRequired,
+            message: "proxy requires authentication, and no proxy credentials were given"
+        )
+        #expect(proxyAuth.commandLineMessage.contains("--proxy-user USER:PASS"))
+        let tls = FrameworkClientError(stage: .proxyConnect, category: .proxyProtocolViolation, message: "TLS failed")
+        #expect(tls.commandLineMessage.contains("--proxy-cacert FILE"))
+        #expect(tls.commandLineMessage.contains("--proxy-insecure"))
+        let other = FrameworkClientError(stage: .request, category: .timedOut, message: "no answer")
+        #expect(other.commandLineMessage == "no answer")
+        #expect(CommandFailure(login).message == login.commandLineMessage)
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import NIOPosix
 import Synchronization
 import TTClient
+import TTCommandLine
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -63,6 +64,10 @@ struct FrameworkClientTests {
         #expect(failure.stage == .login)
         #expect(failure.message.contains("fred"))
         #expect(!failure.message.contains("Wr0ngPassw0rd"))
+        // The library names the values; the command line adds the flag that sets them.
+        #expect(!failure.message.contains("-S"))
+        #expect(failure.commandLineMessage.contains("-S user:password@server:port"))
+        #expect(!failure.commandLineMessage.contains("Wr0ngPassw0rd"))
         await server.stop()
     }
 
@@ -138,7 +143,11 @@ struct FrameworkClientTests {
     @Test("a closed port is server unreachable (exit 8) and names host:port")
     func closedPort() async throws {
         let port = try freeLoopbackPort()
-        let config = ClientConfiguration(server: Endpoint(host: "127.0.0.1", port: port), connectTimeout: .seconds(5))
+        let config = ClientConfiguration(
+            server: Endpoint(host: "127.0.0.1", port: port),
+            identity: .acceptAny,
+            connectTimeout: .seconds(5)
+        )
         let error = try await connectError(config)
         #expect(error.category == .serverUnreachable)
         #expect(error.category.exitCode == 8)
@@ -148,7 +157,11 @@ struct FrameworkClientTests {
     @Test("a web server is not a framework server (exit 9), and the message shows what it answered")
     func webServer() async throws {
         let web = try await EchoServer.start(greeting: Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8))
-        let config = ClientConfiguration(server: Endpoint(host: web.host, port: web.port), connectTimeout: .seconds(5))
+        let config = ClientConfiguration(
+            server: Endpoint(host: web.host, port: web.port),
+            identity: .acceptAny,
+            connectTimeout: .seconds(5)
+        )
         let error = try await connectError(config)
         #expect(error.category == .notFrameworkServer)
         #expect(error.stage == .handshake)
@@ -162,6 +175,7 @@ struct FrameworkClientTests {
         let echo = try await EchoServer.start()
         let config = ClientConfiguration(
             server: Endpoint(host: echo.host, port: echo.port),
+            identity: .acceptAny,
             connectTimeout: .milliseconds(300)
         )
         let error = try await connectError(config)
@@ -269,6 +283,7 @@ struct FrameworkClientRetrySafetyTests {
     private func partialAnswerConfig(_ server: PartialAnswerServer) -> ClientConfiguration {
         ClientConfiguration(
             server: Endpoint(host: "127.0.0.1", port: server.port),
+            identity: .acceptAny,
             connectTimeout: .seconds(5),
             requestTimeout: .seconds(5),
             reconnect: .once
@@ -332,6 +347,7 @@ struct FrameworkClientRetrySafetyTests {
         try await withStarted(TestServer.start(users: ["fred": "pw"], limits: limits)) { server in
             let config = ClientConfiguration(
                 server: Endpoint(host: server.host, port: server.port),
+                identity: .acceptAny,
                 connectTimeout: .seconds(5),
                 requestTimeout: .seconds(5)
             )
@@ -358,6 +374,7 @@ struct FrameworkClientRetrySafetyTests {
                         HTTPProxy(endpoint: Endpoint(host: "127.0.0.1", port: proxy.port)),
                         HTTPProxyOptions()
                     ),
+                    identity: .acceptAny,
                     connectTimeout: .seconds(5),
                     requestTimeout: .seconds(5)
                 )
@@ -380,6 +397,7 @@ struct FrameworkClientRetrySafetyTests {
         limits.maxFrameSize = 4096
         let config = ClientConfiguration(
             server: Endpoint(host: server.host, port: server.port),
+            identity: .acceptAny,
             connectTimeout: .seconds(5),
             limits: limits
         )
@@ -405,7 +423,7 @@ struct FrameworkClientRetrySafetyTests {
 @Suite("Exit codes")
 struct ExitCodeMappingTests {
     @Test(
-        "every transport failure category maps to the exit code of DESIGN.md §4",
+        "every transport failure category maps to the exit code of the README table",
         arguments: [
             (TransportError.Category.configuration, Int32(2)),
             (.proxyUnreachable, 3),

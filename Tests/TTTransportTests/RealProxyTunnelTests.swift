@@ -114,7 +114,9 @@ struct RealProxyTunnelTests {
             #expect(error.offeredAuthSchemes == ["Basic"])
             #expect(error.message.contains("requires authentication"), "\(error)")
             #expect(error.message.contains("it offers Basic"))
-            #expect(error.message.contains("--proxy-user"))
+            // The library names the missing value; the flag that gives it is the command line's business.
+            #expect(error.message.contains("no proxy credentials were given"))
+            #expect(!error.message.contains("--proxy-user"))
         }
     }
 

@@ -104,6 +104,8 @@ struct SoakRoute: Sendable {
             server: Endpoint(host: "127.0.0.1", port: serverPort),
             route: route,
             credentials: credentials,
+            // The soak measures loss and duplication, not identity pinning; its servers are its own.
+            identity: .acceptAny,
             connectTimeout: .seconds(10),
             requestTimeout: .seconds(30)
         )

@@ -1,0 +1,120 @@
+import Foundation
+import TTClient
+import TTProtocol
+import TTTestSupport
+import TTTransport
+import Testing
+
+@Suite("AsyncFrameworkClient: async/await over the blocking client, on a thread of its own")
+struct AsyncFrameworkClientTests {
+    private func configuration(
+        port: Int,
+        credentials: Credentials? = nil,
+        identity: IdentityPolicy = .acceptAny,
+        requestTimeout: Duration = .seconds(5)
+    ) -> ClientConfiguration {
+        ClientConfiguration(
+            server: Endpoint(host: "127.0.0.1", port: port),
+            credentials: credentials,
+            identity: identity,
+            connectTimeout: .seconds(5),
+            requestTimeout: requestTimeout
+        )
+    }
+
+    @Test("connects, verifies the pinned key, logs in, pings and echoes with async/await")
+    func happyPath() async throws {
+        try await withStarted(TestServer.start(users: ["fred": "s3cret"])) { server in
+            let client = AsyncFrameworkClient(
+                configuration: configuration(
+                    port: server.port,
+                    credentials: Credentials(user: "fred", password: "s3cret"),
+                    identity: .pinned(server.fingerprint)
+                ),
+                trace: .disabled
+            )
+            try await client.connect()
+            #expect(await client.isConnected)
+            #expect(await client.serverIdentity?.fingerprint == server.fingerprint)
+            let answer1 = try await client.ping()
+            #expect(answer1.rc == .requestOK)
+            let payload = Array("async records".utf8)
+            let echo = try await client.send(RequestPacket(function: .echo, payload: payload))
+            #expect(echo.payload == payload)
+            await client.close()
+            #expect(await !client.isConnected)
+            // The next call opens a new connection by itself.
+            let answer2 = try await client.ping()
+            #expect(answer2.rc == .requestOK)
+            #expect(await client.connectionCount == 2)
+        }
+    }
+
+    @Test("the client is Sendable: concurrent tasks share it and their calls run one after the other")
+    func sharedAcrossTasks() async throws {
+        try await withStarted(TestServer.start()) { server in
+            let client = AsyncFrameworkClient(configuration: configuration(port: server.port), trace: .disabled)
+            // Compiles only because the client is Sendable.
+            let detached = Task.detached { try await client.ping() }
+            let answer3 = try await detached.value.rc
+            #expect(answer3 == .requestOK)
+            try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let payload = Array("task \(index)".utf8)
+                        return try await client.send(RequestPacket(function: .echo, payload: payload)).payload
+                    }
+                }
+                var answers: Set<[UInt8]> = []
+                for try await answer in group { answers.insert(answer) }
+                #expect(answers == Set((0..<8).map { Array("task \($0)".utf8) }))
+            }
+            #expect(await client.connectionCount == 1)
+        }
+    }
+
+    @Test("cancelling a request to a stalled server ends it promptly with CancellationError and closes the connection")
+    func cancellationClosesTheConnection() async throws {
+        // The handshake completes; the answer to every request would come only after a minute.
+        let peer = try await ScriptedPeer.start([.init(answerDelay: .seconds(60))])
+        try await withStarted(peer) { peer in
+            let client = AsyncFrameworkClient(
+                configuration: configuration(port: peer.port, requestTimeout: .seconds(60)),
+                trace: .disabled
+            )
+            try await client.connect()
+            let started = ContinuousClock.now
+            let request = Task { try await client.ping() }
+            try await Task.sleep(for: .milliseconds(200))
+            request.cancel()
+            await #expect(throws: CancellationError.self) { try await request.value }
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < .seconds(20), "cancellation took \(elapsed)")
+            #expect(await !client.isConnected)
+            // Not resent on a new connection (Ping is idempotent, so only cancellation stops that).
+            #expect(peer.connections == 1)
+            // The peer sees the connection end.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while peer.lifetimes[0] == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(peer.lifetimes[0] != nil)
+        }
+    }
+
+    @Test("a call made from an already cancelled task throws CancellationError without touching the network")
+    func cancelledBeforeTheCall() async throws {
+        try await withStarted(TestServer.start()) { server in
+            let client = AsyncFrameworkClient(configuration: configuration(port: server.port), trace: .disabled)
+            let task = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await client.ping()
+            }
+            await #expect(throws: CancellationError.self) { try await task.value }
+            #expect(await client.connectionCount == 0)
+            // The client stays usable.
+            let answer4 = try await client.ping()
+            #expect(answer4.rc == .requestOK)
+        }
+    }
+}
