@@ -29,42 +29,44 @@ struct AuthThrottlingTests {
 
     @Test("failed logins from one address are slowed down more and more; another address is not")
     func failuresAreThrottled() async throws {
-        let proxy = try await TestProxy.start {
-            $0.listeners = [.init(host: "127.0.0.1", port: 0), .init(host: "::1", port: 0)]
-            $0.users = try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
-            $0.authLimits.freeFailures = 2
-            $0.authLimits.basePenalty = .milliseconds(300)
-            $0.authLimits.maxPenalty = .seconds(2)
-        }
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let v6Port = try #require(proxy.server.listeningAddresses.last?.port)
-        let (times, otherAddress) = try await onThread {
-            let client = try RawClient(port: port)
-            var times: [Duration] = []
-            for _ in 0..<6 {
-                let start = ContinuousClock.now
-                try client.send(connectRequest("127.0.0.1:9", user: "carol", password: "wrong"))
-                let (head, rest) = try client.readHead(timeout: .seconds(20))
-                times.append(ContinuousClock.now - start)
-                guard statusLine(head) == "HTTP/1.1 407 Proxy Authentication Required" else {
-                    throw RawClientError(description: "expected 407, got \(head)")
-                }
-                let length = Int(
-                    head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16)
-                )!
-                _ = try client.read(exactly: length - rest.count)
+        try await withStarted(
+            TestProxy.start {
+                $0.listeners = [.init(host: "127.0.0.1", port: 0), .init(host: "::1", port: 0)]
+                $0.users = try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path)
+                $0.authLimits.freeFailures = 2
+                $0.authLimits.basePenalty = .milliseconds(300)
+                $0.authLimits.maxPenalty = .seconds(2)
             }
-            let other = try RawClient(host: "::1", port: v6Port)
-            let start = ContinuousClock.now
-            try other.send(connectRequest("127.0.0.1:9", user: "carol", password: "still wrong"))
-            _ = try other.readHead()
-            return (times, ContinuousClock.now - start)
+        ) { proxy in
+            let port = proxy.port
+            let v6Port = try #require(proxy.server.listeningAddresses.last?.port)
+            let (times, otherAddress) = try await onThread {
+                let client = try RawClient(port: port)
+                var times: [Duration] = []
+                for _ in 0..<6 {
+                    let start = ContinuousClock.now
+                    try client.send(connectRequest("127.0.0.1:9", user: "carol", password: "wrong"))
+                    let (head, rest) = try client.readHead(timeout: .seconds(20))
+                    times.append(ContinuousClock.now - start)
+                    guard statusLine(head) == "HTTP/1.1 407 Proxy Authentication Required" else {
+                        throw RawClientError(description: "expected 407, got \(head)")
+                    }
+                    let length = Int(
+                        head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }!.dropFirst(16)
+                    )!
+                    _ = try client.read(exactly: length - rest.count)
+                }
+                let other = try RawClient(host: "::1", port: v6Port)
+                let start = ContinuousClock.now
+                try other.send(connectRequest("127.0.0.1:9", user: "carol", password: "still wrong"))
+                _ = try other.readHead()
+                return (times, ContinuousClock.now - start)
+            }
+            // Failures 1-2 are free; then 300, 600, 1200 ms before the next check.
+            #expect(times[3] >= .milliseconds(250), "\(times)")
+            #expect(times[5] >= .milliseconds(1000), "\(times)")
+            #expect(otherAddress < .milliseconds(250 * 4), "another address waited \(otherAddress)")
         }
-        // Failures 1-2 are free; then 300, 600, 1200 ms before the next check.
-        #expect(times[3] >= .milliseconds(250), "\(times)")
-        #expect(times[5] >= .milliseconds(1000), "\(times)")
-        #expect(otherAddress < .milliseconds(250 * 4), "another address waited \(otherAddress)")
     }
 
     @Test("the table of failing addresses is bounded: past the limit the longest-quiet are forgotten")
@@ -88,73 +90,73 @@ struct AuthThrottlingTests {
 
     @Test("a flood of wrong passwords from one address does not hold up a login from another")
     func floodDoesNotStarveOthers() async throws {
-        let echo = try await EchoServer.start()
-        let users = try Self.mixedUsers()
-        let proxy = try await TestProxy.start {
-            $0.listeners = [.init(host: "127.0.0.1", port: 0), .init(host: "::1", port: 0)]
-            $0.users = users
-        }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
-            }
-        }
-        let port = proxy.port
-        let v6Port = try #require(proxy.server.listeningAddresses.last?.port)
-        let flags = FloodFlags()
-        let flooders = 40
-        let flood = (0..<flooders).map { _ in
-            Task.detached {
-                try? await onThread {
-                    // Bounded: until told to stop, 30 s at most.
-                    let deadline = ContinuousClock.now + .seconds(30)
-                    while !flags.stop.load(ordering: .relaxed), ContinuousClock.now < deadline {
-                        guard let client = try? RawClient(port: port) else { continue }
-                        for _ in 0..<16 where !flags.stop.load(ordering: .relaxed) {
-                            guard
-                                (try? client.send(connectRequest("127.0.0.1:9", user: "slow", password: "guess")))
-                                    != nil,
-                                let (head, _) = try? client.readHead(timeout: .seconds(30))
-                            else { break }
-                            flags.answers.add(1, ordering: .relaxed)
-                            if head.hasPrefix("HTTP/1.1 503 ") { flags.busy.add(1, ordering: .relaxed) }
-                            if !head.contains(" 407 ") {
-                                usleep(500_000)
-                                break
+        try await withStarted(EchoServer.start()) { echo in
+            let users = try Self.mixedUsers()
+            try await withStarted(
+                TestProxy.start {
+                    $0.listeners = [.init(host: "127.0.0.1", port: 0), .init(host: "::1", port: 0)]
+                    $0.users = users
+                }
+            ) { proxy in
+                let port = proxy.port
+                let v6Port = try #require(proxy.server.listeningAddresses.last?.port)
+                let flags = FloodFlags()
+                let flooders = 40
+                let flood = (0..<flooders).map { _ in
+                    Task.detached {
+                        try? await onThread {
+                            // Bounded: until told to stop, 30 s at most.
+                            let deadline = ContinuousClock.now + .seconds(30)
+                            while !flags.stop.load(ordering: .relaxed), ContinuousClock.now < deadline {
+                                guard let client = try? RawClient(port: port) else { continue }
+                                for _ in 0..<16 where !flags.stop.load(ordering: .relaxed) {
+                                    guard
+                                        (try? client.send(
+                                            connectRequest("127.0.0.1:9", user: "slow", password: "guess")
+                                        ))
+                                            != nil,
+                                        let (head, _) = try? client.readHead(timeout: .seconds(30))
+                                    else { break }
+                                    flags.answers.add(1, ordering: .relaxed)
+                                    if head.hasPrefix("HTTP/1.1 503 ") { flags.busy.add(1, ordering: .relaxed) }
+                                    if !head.contains(" 407 ") {
+                                        usleep(500_000)
+                                        break
+                                    }
+                                }
                             }
                         }
                     }
                 }
+                defer {
+                    flags.stop.store(true, ordering: .relaxed)
+                }
+                try await Task.sleep(for: .seconds(1))
+                let echoPort = echo.port
+                let (head, elapsed) = try await onThread {
+                    let client = try RawClient(host: "::1", port: v6Port)
+                    let start = ContinuousClock.now
+                    try client.send(connectRequest("127.0.0.1:\(echoPort)", user: "slow", password: "right-password"))
+                    let (head, _) = try client.readHead(timeout: .seconds(30))
+                    return (head, ContinuousClock.now - start)
+                }
+                // One check's time now, under the same load: the bound scales with it (the old shared queue made the
+                // login wait for every flooder's check, 100 checks shared by the cores).
+                let oneCheck = ContinuousClock().measure { _ = users.verify(user: "slow", password: "right-password") }
+                flags.stop.store(true, ordering: .relaxed)
+                // Flooders wait for answers behind their address's penalty: closing their connections ends them now.
+                await proxy.stop()
+                for task in flood { await task.value }
+                #expect(flags.answers.load(ordering: .relaxed) > 0)
+                // The flooder's queue is bounded: the excess is answered busy at once, without a password check.
+                #expect(flags.busy.load(ordering: .relaxed) > 0)
+                #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+                #expect(
+                    elapsed < max(.milliseconds(2500), oneCheck * 5),
+                    "the legitimate login took \(elapsed); one password check takes \(oneCheck)"
+                )
             }
         }
-        defer {
-            flags.stop.store(true, ordering: .relaxed)
-        }
-        try await Task.sleep(for: .seconds(1))
-        let echoPort = echo.port
-        let (head, elapsed) = try await onThread {
-            let client = try RawClient(host: "::1", port: v6Port)
-            let start = ContinuousClock.now
-            try client.send(connectRequest("127.0.0.1:\(echoPort)", user: "slow", password: "right-password"))
-            let (head, _) = try client.readHead(timeout: .seconds(30))
-            return (head, ContinuousClock.now - start)
-        }
-        // One check's time now, under the same load: the bound scales with it (the old shared queue made the
-        // login wait for every flooder's check, 100 checks shared by the cores).
-        let oneCheck = ContinuousClock().measure { _ = users.verify(user: "slow", password: "right-password") }
-        flags.stop.store(true, ordering: .relaxed)
-        // Flooders wait for answers behind their address's penalty: closing their connections ends them now.
-        await proxy.stop()
-        for task in flood { await task.value }
-        #expect(flags.answers.load(ordering: .relaxed) > 0)
-        // The flooder's queue is bounded: the excess is answered busy at once, without a password check.
-        #expect(flags.busy.load(ordering: .relaxed) > 0)
-        #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
-        #expect(
-            elapsed < max(.milliseconds(2500), oneCheck * 5),
-            "the legitimate login took \(elapsed); one password check takes \(oneCheck)"
-        )
     }
 }
 

@@ -16,38 +16,37 @@ import Glibc
 struct TunnelTeardownTests {
     @Test("half-close is lossless: many MiB echoed after the client's FIN all arrive, and the log counts them")
     func halfCloseIsLossless() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start()
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
-            }
-        }
-        let port = proxy.port
-        let payload = testPayload(count: 4 << 20, seed: 42)
-        let trials = 3
-        for trial in 0..<trials {
-            let received = try await onThread {
-                let client = try RawClient(port: port)
-                try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-                let (head, rest) = try client.readHead()
-                guard statusLine(head) == "HTTP/1.1 200 Connection established" else {
-                    throw RawClientError(description: "no tunnel: \(head)")
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start()) { proxy in
+                let port = proxy.port
+                let payload = testPayload(count: 4 << 20, seed: 42)
+                let trials = 3
+                for trial in 0..<trials {
+                    let received = try await onThread {
+                        let client = try RawClient(port: port)
+                        try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                        let (head, rest) = try client.readHead()
+                        guard statusLine(head) == "HTTP/1.1 200 Connection established" else {
+                            throw RawClientError(description: "no tunnel: \(head)")
+                        }
+                        // Everything first, then the FIN, then a reader slower than the proxy: the echo is still queued
+                        // in the proxy when the target closes, which is when the old glue dropped it.
+                        try client.send(payload, timeout: .seconds(20))
+                        client.shutdownWrite()
+                        return rest + client.readSlowlyToEnd(pause: .milliseconds(2), timeout: .seconds(20))
+                    }
+                    #expect(
+                        received.count == payload.count,
+                        "trial \(trial): \(received.count) of \(payload.count) bytes"
+                    )
+                    #expect(received == payload, "trial \(trial): the echoed bytes differ")
+                    let log = try await proxy.waitForAccessLog(count: trial + 1)
+                    #expect(log.count == trial + 1)
+                    if let entry = log.last {
+                        #expect(entry.bytesDown == received.count, "trial \(trial): logged \(entry.bytesDown)")
+                        #expect(entry.bytesUp == payload.count)
+                    }
                 }
-                // Everything first, then the FIN, then a reader slower than the proxy: the echo is still queued
-                // in the proxy when the target closes, which is when the old glue dropped it.
-                try client.send(payload, timeout: .seconds(20))
-                client.shutdownWrite()
-                return rest + client.readSlowlyToEnd(pause: .milliseconds(2), timeout: .seconds(20))
-            }
-            #expect(received.count == payload.count, "trial \(trial): \(received.count) of \(payload.count) bytes")
-            #expect(received == payload, "trial \(trial): the echoed bytes differ")
-            let log = try await proxy.waitForAccessLog(count: trial + 1)
-            #expect(log.count == trial + 1)
-            if let entry = log.last {
-                #expect(entry.bytesDown == received.count, "trial \(trial): logged \(entry.bytesDown)")
-                #expect(entry.bytesUp == payload.count)
             }
         }
     }
@@ -55,60 +54,52 @@ struct TunnelTeardownTests {
     @Test("a client that leaves a target which writes but never reads: both sides are closed soon after")
     func nonReadingTargetIsReleased() async throws {
         let target = try FloodingTarget()
-        let proxy = try await TestProxy.start { $0.closeFlushTimeout = .milliseconds(300) }
-        defer {
-            Task {
-                await proxy.stop()
-                target.stop()
+        defer { target.stop() }
+        try await withStarted(TestProxy.start { $0.closeFlushTimeout = .milliseconds(300) }) { proxy in
+            let port = proxy.port
+            let tunnels = 5
+            let filler = [UInt8](repeating: 0x41, count: 16 << 20)
+            try await onThread {
+                for _ in 0..<tunnels {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(target.port)"))
+                    _ = try client.readHead()
+                    // Fill the path towards the target, which never reads; the client leaves without reading either.
+                    _ = try? client.send(filler, timeout: .milliseconds(500))
+                }
             }
-        }
-        let port = proxy.port
-        let tunnels = 5
-        let filler = [UInt8](repeating: 0x41, count: 16 << 20)
-        try await onThread {
-            for _ in 0..<tunnels {
-                let client = try RawClient(port: port)
-                try client.send(connectRequest("127.0.0.1:\(target.port)"))
-                _ = try client.readHead()
-                // Fill the path towards the target, which never reads; the client leaves without reading either.
-                _ = try? client.send(filler, timeout: .milliseconds(500))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while target.closedByPeer < tunnels || proxy.server.connectionCount > 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
             }
+            #expect(target.accepted == tunnels)
+            #expect(target.closedByPeer == tunnels, "target connections the proxy let go of")
+            #expect(proxy.server.connectionCount == 0)
+            let log = try await proxy.waitForAccessLog(count: tunnels)
+            #expect(log.count == tunnels && log.allSatisfy { $0.outcome == "tunnel" })
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while target.closedByPeer < tunnels || proxy.server.connectionCount > 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(target.accepted == tunnels)
-        #expect(target.closedByPeer == tunnels, "target connections the proxy let go of")
-        #expect(proxy.server.connectionCount == 0)
-        let log = try await proxy.waitForAccessLog(count: tunnels)
-        #expect(log.count == tunnels && log.allSatisfy { $0.outcome == "tunnel" })
     }
 
     @Test("target connections count against --max-connections")
     func targetsCountAgainstTheCap() async throws {
-        let echo = try await EchoServer.start()
-        let proxy = try await TestProxy.start { $0.maxConnections = 3 }
-        defer {
-            Task {
-                await proxy.stop()
-                await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.maxConnections = 3 }) { proxy in
+                let port = proxy.port
+                let (first, second, count) = try await onThread {
+                    let first = try RawClient(port: port)
+                    try first.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let firstHead = statusLine(try first.readHead().head)
+                    let second = try RawClient(port: port)
+                    try second.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let secondHead = try second.readHead()
+                    return (firstHead, secondHead, proxy.server.connectionCount)
+                }
+                #expect(first == "HTTP/1.1 200 Connection established")
+                #expect(statusLine(second.head) == "HTTP/1.1 503 Service Unavailable")
+                #expect(String(decoding: second.rest, as: UTF8.self).contains("a tunnel uses two"))
+                #expect(count >= 3)
             }
         }
-        let port = proxy.port
-        let (first, second, count) = try await onThread {
-            let first = try RawClient(port: port)
-            try first.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let firstHead = statusLine(try first.readHead().head)
-            let second = try RawClient(port: port)
-            try second.send(connectRequest("127.0.0.1:\(echo.port)"))
-            let secondHead = try second.readHead()
-            return (firstHead, secondHead, proxy.server.connectionCount)
-        }
-        #expect(first == "HTTP/1.1 200 Connection established")
-        #expect(statusLine(second.head) == "HTTP/1.1 503 Service Unavailable")
-        #expect(String(decoding: second.rest, as: UTF8.self).contains("a tunnel uses two"))
-        #expect(count >= 3)
     }
 
     @Test(
@@ -116,19 +107,19 @@ struct TunnelTeardownTests {
         arguments: ["127.0.0.1", "localhost"]
     )
     func connectToItself(host: String) async throws {
-        let proxy = try await TestProxy.start()
-        defer { Task { await proxy.stop() } }
-        let port = proxy.port
-        let (head, body) = try await onThread {
-            let client = try RawClient(port: port)
-            try client.send(connectRequest("\(host):\(port)"))
-            let (head, rest) = try client.readHead()
-            return (head, String(decoding: rest + client.readToEnd().bytes, as: UTF8.self))
+        try await withStarted(TestProxy.start()) { proxy in
+            let port = proxy.port
+            let (head, body) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("\(host):\(port)"))
+                let (head, rest) = try client.readHead()
+                return (head, String(decoding: rest + client.readToEnd().bytes, as: UTF8.self))
+            }
+            #expect(statusLine(head) == "HTTP/1.1 403 Forbidden")
+            #expect(body.contains("does not tunnel to itself"))
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.status == 403 && log.first?.outcome == "loop")
         }
-        #expect(statusLine(head) == "HTTP/1.1 403 Forbidden")
-        #expect(body.contains("does not tunnel to itself"))
-        let log = try await proxy.waitForAccessLog(count: 1)
-        #expect(log.first?.status == 403 && log.first?.outcome == "loop")
     }
 
     @Test("a target on the proxy's port but another address is not taken for the proxy")
