@@ -29,7 +29,7 @@ struct CoreDumpTests {
         )
         return try await withStarted(process) { process in
             try await process.waitForOutput(containing: ready)
-            // SIGSEGV, not SIGQUIT: a child of the test process inherits a mask that blocks SIGQUIT and SIGABRT.
+            // SIGSEGV: its default action dumps core.
             let status = await process.stop(signal: SIGSEGV)
             #expect(status == SIGSEGV, "\(process.outputSoFar)")
             let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)

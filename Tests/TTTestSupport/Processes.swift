@@ -77,7 +77,7 @@ public func runProcess(
 
     let outData = PipeCollector(outPipe.fileHandleForReading)
     let errData = PipeCollector(errPipe.fileHandleForReading)
-    try process.run()
+    try runWithNoSignalBlocked(process)
     if let input { try inPipe.fileHandleForWriting.write(contentsOf: input) }
     try inPipe.fileHandleForWriting.close()
 
@@ -104,6 +104,22 @@ public func runProcess(
     )
 }
 
+/// Starts `process` with no signal blocked in the child.
+///
+/// `posix_spawn` hands the child the signal mask of the calling thread, and the threads tests run on (Dispatch
+/// and Swift concurrency workers) block nearly every signal, SIGTERM, SIGINT, SIGQUIT and SIGABRT among them: a
+/// child with that mask survived ``RunningProcess/stop(signal:timeout:)``'s SIGTERM. Foundation's `Process`
+/// cannot be told a mask for the child, so the calling thread blocks nothing while it spawns, and gets its own
+/// mask back right after.
+func runWithNoSignalBlocked(_ process: Process) throws {
+    var nothing = sigset_t()
+    var saved = sigset_t()
+    sigemptyset(&nothing)
+    pthread_sigmask(SIG_SETMASK, &nothing, &saved)
+    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+    try process.run()
+}
+
 /// A long-running child process (a server or proxy binary) that is killed when the test is done with it.
 public final class RunningProcess: Sendable {
     private let process: Process
@@ -125,7 +141,7 @@ public final class RunningProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         self.output = PipeCollector(outPipe.fileHandleForReading)
         self.errors = PipeCollector(errPipe.fileHandleForReading)
-        try process.run()
+        try runWithNoSignalBlocked(process)
         self.process = process
     }
 
