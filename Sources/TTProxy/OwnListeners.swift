@@ -10,11 +10,14 @@ import Synchronization
 /// source address the kernel picked for the connection (the same as the destination for a local one), or an
 /// address of a local interface.
 final class OwnListeners: Sendable {
-    private let addresses = Mutex<[SocketAddress]>([])
+    /// Normalized IP and port of each listener: plain values, so no `SocketAddress` storage outlives the server
+    /// (LeakSanitizer reported the IPv6 address box of a stored `SocketAddress` as leaked at exit).
+    private let addresses = Mutex<[(ip: String, port: Int)]>([])
 
     /// Records a bound listener.
     func add(_ address: SocketAddress) {
-        addresses.withLock { $0.append(address) }
+        guard let ip = Self.normalizedIP(address), let port = address.port else { return }
+        addresses.withLock { $0.append((ip, port)) }
     }
 
     /// Whether a connection that reached `target` from `local` reached one of our listeners.
@@ -22,8 +25,8 @@ final class OwnListeners: Sendable {
         guard let port = target.port, let ip = Self.normalizedIP(target) else { return false }
         let listeners = addresses.withLock { $0 }.filter { $0.port == port }
         guard !listeners.isEmpty else { return false }
-        if listeners.contains(where: { Self.normalizedIP($0) == ip }) { return true }
-        guard listeners.contains(where: { ["0.0.0.0", "::"].contains(Self.normalizedIP($0)) }) else { return false }
+        if listeners.contains(where: { $0.ip == ip }) { return true }
+        guard listeners.contains(where: { ["0.0.0.0", "::"].contains($0.ip) }) else { return false }
         return Self.isLocal(ip, connectionSource: local.flatMap(Self.normalizedIP))
     }
 
