@@ -42,7 +42,8 @@ public struct HtpasswdFile: Sendable {
                 throw HtpasswdError(
                     path: path,
                     line: offset + 1,
-                    message: "user \(user): unsupported or malformed password hash; use htpasswd -B (bcrypt"
+                    message: "user \(user): unsupported or malformed password hash, or a work factor above bcrypt "
+                        + "cost 17 / 1,000,000 rounds; use htpasswd -B (bcrypt"
                         + (SystemCrypt.isAvailable ? "" : ", needs libcrypt, not found")
                         + "), -m ($apr1$) or -s ({SHA})"
                 )

@@ -28,7 +28,7 @@ enum HtpasswdHash: Sendable {
         } else if ["$2y$", "$2a$", "$2b$", "$1$", "$5$", "$6$"].contains(where: stored.hasPrefix)
             || (stored.count == 13 && stored.allSatisfy(Self.isCryptCharacter))
         {
-            guard SystemCrypt.isAvailable else { return nil }
+            guard SystemCrypt.isAvailable, Self.workFactorIsBounded(stored) else { return nil }
             self = .crypt(stored)
         } else {
             return nil
@@ -61,6 +61,22 @@ enum HtpasswdHash: Sendable {
             let rounds = fields.count > 2 && fields[2].hasPrefix("rounds=") ? fields[2] + "$" : ""
             return "$\(fields[1])$\(rounds)"
         }
+    }
+
+    /// bcrypt costs above 17 (htpasswd's own maximum) or SHA-crypt rounds above 1,000,000 take minutes to hours
+    /// per check, and every refusal costs as much as the slowest hash in the file: such a line is refused when the
+    /// file loads instead of stalling the proxy (found by the htpasswd fuzz target: `$2y$24$`).
+    static func workFactorIsBounded(_ stored: String) -> Bool {
+        let fields = stored.split(separator: "$", omittingEmptySubsequences: false)
+        if stored.hasPrefix("$2") {
+            guard fields.count > 2, let cost = Int(fields[2]) else { return false }
+            return (4...17).contains(cost)
+        }
+        if fields.count > 2, fields[2].hasPrefix("rounds=") {
+            guard let rounds = Int(fields[2].dropFirst("rounds=".count)) else { return false }
+            return rounds <= 1_000_000
+        }
+        return true
     }
 
     private static func isCryptCharacter(_ character: Character) -> Bool {

@@ -63,6 +63,25 @@ struct HtpasswdTests {
         "frank:{SHA}+TZn7fWZ46mKKiU5vLTP4edh7sM=",
     ].joined(separator: "\n")
 
+    @Test(
+        "a hash whose work factor would stall every check is refused when the file loads (fuzz: $2y$24$)",
+        arguments: [
+            "alice:$2y$24$abcdefghijklmnopqrstuuHV0TqFh3tXbW8M1PVvOvL9zR0zJ2c6e",
+            "alice:$2b$31$abcdefghijklmnopqrstuuHV0TqFh3tXbW8M1PVvOvL9zR0zJ2c6e",
+            "alice:$5$rounds=2000000$salt$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        ]
+    )
+    func unboundedWorkFactorRefused(line: String) throws {
+        let started = ContinuousClock.now
+        #expect {
+            _ = try HtpasswdFile(parsing: line)
+        } throws: { error in
+            "\(error)".contains("line 1") && "\(error)".contains("cost 17")
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(HtpasswdHash.workFactorIsBounded("$2y$17$x") && !HtpasswdHash.workFactorIsBounded("$2y$03$x"))
+    }
+
     @Test("an unknown user is refused after a check as slow as a known user's, whatever the password")
     func unknownUserCostsAsMuch() throws {
         let file = try HtpasswdFile(parsing: Self.mostlyBcrypt)
