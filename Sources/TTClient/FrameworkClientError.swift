@@ -1,51 +1,74 @@
 public import TTTransport
 
-/// Why a ``FrameworkClient`` operation failed: at which stage, in which category (which decides the exit code
-/// of the command-line tools), and a message for the person at the terminal. Never contains a secret.
+/// Why a ``FrameworkClient`` operation failed: at which stage, in which ``Category``, and a message that names
+/// the values involved (never a command-line flag, never a secret).
 public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
-    /// What kind of failure; mirrors the exit codes of the table in README.md ("Exit codes").
+    /// What kind of failure; new categories never break callers (a struct, not an enum). The command-line tools
+    /// map each to an exit code of their own (README.md, "Exit codes"); the library has none.
     public struct Category: Sendable, Hashable, CustomStringConvertible {
-        /// The exit code of the command-line tools for this category.
-        public let exitCode: Int32
-        private let name: String
+        private enum Code: Sendable, Hashable, CaseIterable {
+            case internalError, usage, proxyUnreachable, proxyAuthenticationRequired, proxyRefused
+            case proxyGatewayFailure, proxyProtocolViolation, serverUnreachable, notFrameworkServer
+            case identityMismatch, loginRejected, timedOut, outcomeUnknown, serverBusy
+        }
+        private let code: Code
 
-        private init(_ exitCode: Int32, _ name: String) {
-            self.exitCode = exitCode
-            self.name = name
+        private init(code: Code) {
+            self.code = code
         }
 
-        /// A bug or system failure. Exit 1.
-        public static let internalError = Category(1, "internal error")
-        /// Bad flags, logon string, proxy URL or config file. Exit 2.
-        public static let usage = Category(2, "usage")
-        /// The proxy's name does not resolve, or it refused the connection. Exit 3.
-        public static let proxyUnreachable = Category(3, "proxy unreachable")
-        /// The proxy wants credentials, or rejected them (407). Exit 4.
-        public static let proxyAuthenticationRequired = Category(4, "proxy authentication required")
-        /// The proxy refused the tunnel (403, 405, other 4xx). Exit 5.
-        public static let proxyRefused = Category(5, "proxy refused the tunnel")
-        /// The proxy could not reach the server (502, 503, 504). Exit 6.
-        public static let proxyGatewayFailure = Category(6, "proxy could not reach the server")
-        /// The proxy's answer is not a CONNECT answer. Exit 7.
-        public static let proxyProtocolViolation = Category(7, "invalid proxy answer")
-        /// The server cannot be reached directly, or closed the session. Exit 8.
-        public static let serverUnreachable = Category(8, "server unreachable")
-        /// The peer does not speak the framework protocol. Exit 9.
-        public static let notFrameworkServer = Category(9, "not a framework server")
-        /// The server's identity key is not the pinned or known one. Exit 10.
-        public static let identityMismatch = Category(10, "server identity mismatch")
-        /// Login was rejected. Exit 11.
-        public static let loginRejected = Category(11, "login rejected")
-        /// A deadline passed. Exit 12.
-        public static let timedOut = Category(12, "timed out")
+        /// A bug or system failure.
+        public static let internalError = Category(code: .internalError)
+        /// A bad value given to the library: logon string, address, proxy URL or config file.
+        public static let usage = Category(code: .usage)
+        /// The proxy's name does not resolve, or it refused the connection.
+        public static let proxyUnreachable = Category(code: .proxyUnreachable)
+        /// The proxy wants credentials, or rejected them (407).
+        public static let proxyAuthenticationRequired = Category(code: .proxyAuthenticationRequired)
+        /// The proxy refused the tunnel (403, 405, other 4xx).
+        public static let proxyRefused = Category(code: .proxyRefused)
+        /// The proxy could not reach the server (502, 503, 504).
+        public static let proxyGatewayFailure = Category(code: .proxyGatewayFailure)
+        /// The proxy's answer is not a CONNECT answer.
+        public static let proxyProtocolViolation = Category(code: .proxyProtocolViolation)
+        /// The server cannot be reached directly, or closed the session.
+        public static let serverUnreachable = Category(code: .serverUnreachable)
+        /// The peer does not speak the framework protocol.
+        public static let notFrameworkServer = Category(code: .notFrameworkServer)
+        /// The server's identity key is not the pinned or known one.
+        public static let identityMismatch = Category(code: .identityMismatch)
+        /// Login was rejected.
+        public static let loginRejected = Category(code: .loginRejected)
+        /// A deadline passed.
+        public static let timedOut = Category(code: .timedOut)
         /// The connection was lost after a request that is not idempotent was sent: the server may or may not
-        /// have run it, and the client did not send it again. Exit 13.
-        public static let outcomeUnknown = Category(13, "connection lost after the request was sent")
+        /// have run it, and the client did not send it again.
+        public static let outcomeUnknown = Category(code: .outcomeUnknown)
         /// The server answered `Server busy` (RC 5): it is overloaded right now, nothing was wrong with the
-        /// request or the credentials; try again later. Exit 14.
-        public static let serverBusy = Category(14, "server busy")
+        /// request or the credentials; try again later.
+        public static let serverBusy = Category(code: .serverBusy)
 
-        public var description: String { name }
+        /// Every category, so a mapping (such as the command-line exit codes) can be checked for completeness.
+        public static var allCategories: [Category] { Code.allCases.map { Category(code: $0) } }
+
+        public var description: String {
+            switch code {
+            case .internalError: "internal error"
+            case .usage: "usage"
+            case .proxyUnreachable: "proxy unreachable"
+            case .proxyAuthenticationRequired: "proxy authentication required"
+            case .proxyRefused: "proxy refused the tunnel"
+            case .proxyGatewayFailure: "proxy could not reach the server"
+            case .proxyProtocolViolation: "invalid proxy answer"
+            case .serverUnreachable: "server unreachable"
+            case .notFrameworkServer: "not a framework server"
+            case .identityMismatch: "server identity mismatch"
+            case .loginRejected: "login rejected"
+            case .timedOut: "timed out"
+            case .outcomeUnknown: "connection lost after the request was sent"
+            case .serverBusy: "server busy"
+            }
+        }
 
         init(_ transport: TransportError.Category) {
             switch transport {

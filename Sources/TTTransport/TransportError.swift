@@ -1,7 +1,7 @@
 /// Why opening or using a transport failed, and at which stage.
 ///
-/// The ``category`` decides the command-line exit code (TTClient maps it); ``description`` is written for
-/// the person at the terminal: what failed, where (host:port), and what to do. It never contains a password.
+/// The ``category`` says what kind of failure it was (the command-line tools derive their exit code from it);
+/// ``description`` says what failed, where (host:port), and what to do. It never contains a password.
 public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The step of building a connection that failed.
     public enum Stage: String, Sendable, Hashable, CustomStringConvertible {
