@@ -33,7 +33,7 @@ public struct KnownServers: Sendable {
         do {
             try FilePermissions.checkTrustFile(path, what: "known-servers file")
         } catch {
-            throw .unsafe(reason: error.description)
+            throw .unsafe(path: path, reason: error.description)
         }
         let data: Data
         do {
@@ -79,25 +79,61 @@ public struct KnownServers: Sendable {
 }
 
 /// Why the known-servers file could not be used.
-public enum KnownServersError: Error, Sendable, Hashable, CustomStringConvertible {
+///
+/// Compare against the static members (`error == .unreadable`), as with ``ProtocolError``; ``path``, ``line`` and
+/// the reason in ``description`` are context, not part of equality. New codes never break callers.
+public struct KnownServersError: Error, Sendable, Hashable, CustomStringConvertible {
+    private enum Code: Sendable, Hashable {
+        case unreadable, unopenable, unwritable, unsafe
+    }
+    private let code: Code
+    /// The known-servers file.
+    public let path: String
+    /// The line that is not `host:port SHA256:…` (``unreadable`` only).
+    public let line: Int?
+    private let reason: String
+
+    private init(_ code: Code, path: String = "", line: Int? = nil, reason: String = "") {
+        self.code = code
+        self.path = path
+        self.line = line
+        self.reason = reason
+    }
+
+    public static func == (lhs: KnownServersError, rhs: KnownServersError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
     /// A line is not `host:port SHA256:…`.
-    case unreadable(path: String, line: Int)
+    public static let unreadable = KnownServersError(.unreadable)
     /// The file exists but cannot be read (permissions, a directory in its place).
-    case unopenable(path: String, reason: String)
+    public static let unopenable = KnownServersError(.unopenable)
     /// The file or its directory could not be written.
-    case unwritable(path: String, reason: String)
+    public static let unwritable = KnownServersError(.unwritable)
     /// Other users could replace the file (``FilePermissions/checkTrustFile(_:what:)``).
-    case unsafe(reason: String)
+    public static let unsafe = KnownServersError(.unsafe)
+
+    static func unreadable(path: String, line: Int) -> KnownServersError {
+        KnownServersError(.unreadable, path: path, line: line)
+    }
+    static func unopenable(path: String, reason: String) -> KnownServersError {
+        KnownServersError(.unopenable, path: path, reason: reason)
+    }
+    static func unwritable(path: String, reason: String) -> KnownServersError {
+        KnownServersError(.unwritable, path: path, reason: reason)
+    }
+    static func unsafe(path: String, reason: String) -> KnownServersError {
+        KnownServersError(.unsafe, path: path, reason: reason)
+    }
 
     public var description: String {
-        switch self {
-        case .unreadable(let path, let line):
-            "known-servers file \(path):\(line): expected 'host:port SHA256:fingerprint'"
-        case .unopenable(let path, let reason):
+        switch code {
+        case .unreadable:
+            "known-servers file \(path):\(line ?? 0): expected 'host:port SHA256:fingerprint'"
+        case .unopenable:
             "cannot read known-servers file \(path): \(reason); fix or remove it (server identities cannot be checked)"
-        case .unwritable(let path, let reason):
+        case .unwritable:
             "cannot write known-servers file \(path): \(reason)"
-        case .unsafe(let reason):
+        case .unsafe:
             reason
         }
     }

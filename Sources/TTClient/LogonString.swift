@@ -1,4 +1,5 @@
 import TTBasics
+public import TTTransport
 
 /// The TapeTrack-style logon string given with `-S`: `user:password@server:port`.
 ///
@@ -42,8 +43,9 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `user:password@server:port`.
-    /// - Throws: ``LogonStringError`` naming what is wrong; the message never contains the password.
-    public init(parsing text: String) throws(LogonStringError) {
+    /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` (the one error of every
+    ///   parsing API: addresses, proxy URLs, config files) naming what is wrong; never containing the password.
+    public init(parsing text: String) throws(TransportError) {
         self.init()
         guard !text.isEmpty else { return }
         let credentials: Substring
@@ -72,28 +74,36 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func parseServer(_ text: Substring) throws(LogonStringError) -> (String, Int) {
+    private static func parseServer(_ text: Substring) throws(TransportError) -> (String, Int) {
         var host: Substring
         var portText: Substring?
         if text.first == "[" {
-            guard let close = text.firstIndex(of: "]") else { throw .unclosedBracket }
+            guard let close = text.firstIndex(of: "]") else {
+                throw failure("'[' without a closing ']' in the server part")
+            }
             host = text[text.index(after: text.startIndex)..<close]
             let rest = text[text.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.first == ":" else { throw .badServer(String(text)) }
+                guard rest.first == ":" else {
+                    throw failure("cannot read server '\(text)' (expected server:port or [ipv6]:port)")
+                }
                 portText = rest.dropFirst()
             }
         } else if let colon = text.lastIndex(of: ":") {
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
-            if host.contains(":") { throw .unbracketedIPv6(String(text)) }
+            if host.contains(":") {
+                throw failure("IPv6 server '\(text)' must be written in brackets, e.g. [::1]:5000")
+            }
         } else {
             host = text
         }
         if host.isEmpty { host = Substring(defaultServer) }
         var port = defaultPort
         if let portText, !portText.isEmpty {
-            guard let value = Int(portText), (1...65535).contains(value) else { throw .badPort(String(portText)) }
+            guard let value = Int(portText), (1...65535).contains(value) else {
+                throw failure("port '\(portText)' is not a number from 1 to 65535 (expected user:password@server:port)")
+            }
             port = value
         }
         return (String(host), port)
@@ -103,29 +113,8 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "\(user)@\(HostPort(host: server, port: port))"
     }
-}
 
-/// Why a logon string could not be parsed.
-public enum LogonStringError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The port is not a number from 1 to 65535.
-    case badPort(String)
-    /// An IPv6 address was not written in brackets.
-    case unbracketedIPv6(String)
-    /// A `[` without its `]`.
-    case unclosedBracket
-    /// Something follows the bracketed address that is not `:PORT`.
-    case badServer(String)
-
-    public var description: String {
-        switch self {
-        case .badPort(let port):
-            "logon string: port '\(port)' is not a number from 1 to 65535 (expected user:password@server:port)"
-        case .unbracketedIPv6(let server):
-            "logon string: IPv6 server '\(server)' must be written in brackets, e.g. [::1]:5000"
-        case .unclosedBracket:
-            "logon string: '[' without a closing ']' in the server part"
-        case .badServer(let server):
-            "logon string: cannot read server '\(server)' (expected server:port or [ipv6]:port)"
-        }
+    private static func failure(_ problem: String) -> TransportError {
+        TransportError(stage: .serverConnect, category: .configuration, message: "logon string: \(problem)")
     }
 }

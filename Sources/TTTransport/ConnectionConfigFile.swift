@@ -28,7 +28,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
 
     /// Reads and parses the file at `path`.
     /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` naming `path` (and the line).
-    public static func load(path: String) throws -> ConnectionConfigFile {
+    public static func load(path: String) throws(TransportError) -> ConnectionConfigFile {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -58,7 +58,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
     }
 
     /// Parses config-file text; `path` only labels messages.
-    public init(parsing text: String, path: String) throws {
+    public init(parsing text: String, path: String) throws(TransportError) {
         self.path = path
         var entries: [ConnectionEntry] = []
         var lineNumber = 0
@@ -101,7 +101,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
             case "proxy":
                 do {
                     entry.proxy = try HTTPProxy(parsing: value)
-                } catch let error as TransportError {
+                } catch {
                     throw fail(error.message)
                 }
             case "proxy-auth":
@@ -128,7 +128,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
 
     /// The entry called `name`.
     /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` listing the names there are.
-    public func entry(named name: String) throws -> ConnectionEntry {
+    public func entry(named name: String) throws(TransportError) -> ConnectionEntry {
         guard let entry = entries.first(where: { $0.name == name }) else {
             let known = entries.map(\.name).joined(separator: ", ")
             throw TransportError.configuration(

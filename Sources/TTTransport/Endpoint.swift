@@ -21,7 +21,7 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     ///   - text: the address as a user typed it.
     ///   - defaultPort: the port when `text` has none; `nil` makes the port mandatory.
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration``.
-    public init(parsing text: String, defaultPort: Int?) throws {
+    public init(parsing text: String, defaultPort: Int?) throws(TransportError) {
         do {
             self.init(try HostPort(parsing: text, defaultPort: defaultPort))
         } catch {

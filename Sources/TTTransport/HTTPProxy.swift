@@ -36,7 +36,7 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` for other schemes
     ///   (`socks5://` …), a bad host or port, or bad percent-encoding. The message never shows the password.
-    public init(parsing text: String) throws {
+    public init(parsing text: String) throws(TransportError) {
         var rest = text.trimmingWhitespace()
         let shown = Self.redacted(String(rest))
         if let separator = Self.schemeSeparator(in: rest) {
@@ -75,7 +75,7 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
         }
         do {
             self.endpoint = try Endpoint(parsing: String(rest), defaultPort: Self.defaultPort)
-        } catch let error as TransportError {
+        } catch {
             throw TransportError.configuration("invalid proxy \"\(shown)\": \(error.message)")
         }
         self.authScheme = .any

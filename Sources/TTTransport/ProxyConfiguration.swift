@@ -65,7 +65,7 @@ public enum ProxyConfiguration {
         entry: ConnectionEntry? = nil,
         configPath: String = "config file",
         environment: [String: String]
-    ) throws -> ProxyDecision {
+    ) throws(TransportError) -> ProxyDecision {
         if flags.noProxy {
             return ProxyDecision(proxy: nil, source: nil, reason: "--no-proxy")
         }
@@ -106,10 +106,10 @@ public enum ProxyConfiguration {
         return ProxyDecision(proxy: proxy, source: source, reason: "proxy from \(source)")
     }
 
-    private static func parse(_ text: String, from origin: String) throws -> HTTPProxy {
+    private static func parse(_ text: String, from origin: String) throws(TransportError) -> HTTPProxy {
         do {
             return try HTTPProxy(parsing: text)
-        } catch let error as TransportError {
+        } catch {
             throw TransportError.configuration("\(origin): \(error.message)")
         }
     }

@@ -59,18 +59,26 @@ struct LogonStringTests {
     }
 
     @Test(
-        "malformed server parts are rejected with a specific error",
+        "malformed server parts are rejected with a configuration TransportError naming the problem",
         arguments: [
-            ("a:b@host:0", LogonStringError.badPort("0")),
-            ("a:b@host:65536", .badPort("65536")),
-            ("a:b@host:http", .badPort("http")),
-            ("a:b@::1:5000", .unbracketedIPv6("::1:5000")),
-            ("a:b@[::1", .unclosedBracket),
-            ("a:b@[::1]5000", .badServer("[::1]5000")),
+            ("a:b@host:0", "port '0' is not a number"),
+            ("a:b@host:65536", "port '65536' is not a number"),
+            ("a:b@host:http", "port 'http' is not a number"),
+            ("a:b@::1:5000", "IPv6 server '::1:5000' must be written in brackets"),
+            ("a:b@[::1", "'[' without a closing ']'"),
+            ("a:b@[::1]5000", "cannot read server '[::1]5000'"),
         ]
     )
-    func rejects(text: String, expected: LogonStringError) {
-        #expect(throws: expected) { try LogonString(parsing: text) }
+    func rejects(text: String, expected: String) {
+        // The same typed error as every other parsing API (Endpoint, HTTPProxy, the config file).
+        do throws(TransportError) {
+            _ = try LogonString(parsing: text)
+            Issue.record("\(text) parsed")
+        } catch {
+            #expect(error.category == .configuration)
+            #expect(error.message.hasPrefix("logon string: \(expected)"))
+            #expect(FrameworkClientError(error).category == .usage)
+        }
     }
 
     @Test("neither the description nor any error contains the password")
