@@ -106,8 +106,8 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
     /// The compression library failed unexpectedly.
     public static let compressionFailure = ProtocolError(.compressionFailure)
 
-    /// The same error with context for humans (never a secret).
-    func with(detail: String) -> ProtocolError { ProtocolError(code, detail) }
+    /// The same error with context for humans (never a secret); the identity file code (TTServer) adds the path.
+    package func with(detail: String) -> ProtocolError { ProtocolError(code, detail) }
 
     /// The classification of this error.
     public var kind: Kind {
