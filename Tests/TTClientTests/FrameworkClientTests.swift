@@ -30,45 +30,45 @@ struct FrameworkClientTests {
 
     @Test("connects, verifies the pinned identity, logs in, pings and echoes")
     func happyPath() async throws {
-        let server = try await TestServer.start(users: ["fred": "s3cret"])
-        let config = configuration(
-            server,
-            credentials: Credentials(user: "fred", password: "s3cret"),
-            identity: .pinned(server.fingerprint)
-        )
-        let stages = try await runBlocking { () throws -> [ClientStage] in
-            let events = EventLog()
-            let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
-            try client.connect()
-            let pong = try client.ping()
-            #expect(pong.rc == .requestOK)
-            let payload = Array("records ".utf8) + (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
-            let echo = try client.send(RequestPacket(function: .echo, payload: payload))
-            #expect(echo.payload == payload)
-            #expect(echo.count == UInt32(payload.count))
-            #expect(client.serverIdentity?.fingerprint == server.fingerprint)
-            #expect(client.lastExchangeSize.received > ResponsePacket.headerSize)
-            return events.stages
+        try await withStarted(TestServer.start(users: ["fred": "s3cret"])) { server in
+            let config = configuration(
+                server,
+                credentials: Credentials(user: "fred", password: "s3cret"),
+                identity: .pinned(server.fingerprint)
+            )
+            let stages = try await runBlocking { () throws -> [ClientStage] in
+                let events = EventLog()
+                let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
+                try client.connect()
+                let pong = try client.ping()
+                #expect(pong.rc == .requestOK)
+                let payload = Array("records ".utf8) + (0..<5000).map { UInt8(truncatingIfNeeded: $0) }
+                let echo = try client.send(RequestPacket(function: .echo, payload: payload))
+                #expect(echo.payload == payload)
+                #expect(echo.count == UInt32(payload.count))
+                #expect(client.serverIdentity?.fingerprint == server.fingerprint)
+                #expect(client.lastExchangeSize.received > ResponsePacket.headerSize)
+                return events.stages
+            }
+            #expect(stages == [.serverConnect, .handshake, .login])
         }
-        #expect(stages == [.serverConnect, .handshake, .login])
-        await server.stop()
     }
 
     @Test("a wrong password is a login rejection (exit 11) that names the user but not the password")
     func loginRejected() async throws {
-        let server = try await TestServer.start(users: ["fred": "right"])
-        let config = configuration(server, credentials: Credentials(user: "fred", password: "Wr0ngPassw0rd"))
-        let failure = try await connectError(config)
-        #expect(failure.category == .loginRejected)
-        #expect(failure.category.exitCode == 11)
-        #expect(failure.stage == .login)
-        #expect(failure.message.contains("fred"))
-        #expect(!failure.message.contains("Wr0ngPassw0rd"))
-        // The library names the values; the command line adds the flag that sets them.
-        #expect(!failure.message.contains("-S"))
-        #expect(failure.commandLineMessage.contains("-S user:password@server:port"))
-        #expect(!failure.commandLineMessage.contains("Wr0ngPassw0rd"))
-        await server.stop()
+        try await withStarted(TestServer.start(users: ["fred": "right"])) { server in
+            let config = configuration(server, credentials: Credentials(user: "fred", password: "Wr0ngPassw0rd"))
+            let failure = try await connectError(config)
+            #expect(failure.category == .loginRejected)
+            #expect(failure.category.exitCode == 11)
+            #expect(failure.stage == .login)
+            #expect(failure.message.contains("fred"))
+            #expect(!failure.message.contains("Wr0ngPassw0rd"))
+            // The library names the values; the command line adds the flag that sets them.
+            #expect(!failure.message.contains("-S"))
+            #expect(failure.commandLineMessage.contains("-S user:password@server:port"))
+            #expect(!failure.commandLineMessage.contains("Wr0ngPassw0rd"))
+        }
     }
 
     @Test("a login answered Server busy is busy (exit 14), not a login rejection")
@@ -79,65 +79,68 @@ struct FrameworkClientTests {
         pool.start()
         let gate = DispatchSemaphore(value: 0)
         pool.submit { _ in gate.wait() }
-        let server = try await TestServer.start(users: ["fred": "right"], threadPool: pool) {
-            $0.maxConcurrentLoginChecks = 1
-            $0.maxQueuedLoginsPerAddress = 0
-        }
-        let config = configuration(server, credentials: Credentials(user: "fred", password: "right"))
-        let first = Task {
-            try await runBlocking { () -> Bool in
-                let client = FrameworkClient(configuration: config, trace: .disabled)
-                defer { client.close() }
-                return (try? client.connect()) != nil
+        try await withStarted(
+            TestServer.start(users: ["fred": "right"], threadPool: pool) {
+                $0.maxConcurrentLoginChecks = 1
+                $0.maxQueuedLoginsPerAddress = 0
             }
+        ) { server in
+            let config = configuration(server, credentials: Credentials(user: "fred", password: "right"))
+            let first = Task {
+                try await runBlocking { () -> Bool in
+                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    defer { client.close() }
+                    return (try? client.connect()) != nil
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while server.server.pendingLoginChecks < 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let failure = try await connectError(config)
+            #expect(failure.category == .serverBusy)
+            #expect(failure.category.exitCode == 14)
+            #expect(failure.stage == .login)
+            #expect(failure.message.contains("busy"))
+            #expect(!failure.message.contains("rejected"))
+            gate.signal()
+            #expect(try await first.value, "the login that held the check slot succeeds once the pool runs")
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while server.server.pendingLoginChecks < 1, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        let failure = try await connectError(config)
-        #expect(failure.category == .serverBusy)
-        #expect(failure.category.exitCode == 14)
-        #expect(failure.stage == .login)
-        #expect(failure.message.contains("busy"))
-        #expect(!failure.message.contains("rejected"))
-        gate.signal()
-        #expect(try await first.value, "the login that held the check slot succeeds once the pool runs")
-        await server.stop()
         try await pool.shutdownGracefully()
     }
 
     @Test("a pinned key that does not match is an identity mismatch (exit 10)")
     func pinnedMismatch() async throws {
-        let server = try await TestServer.start()
-        let other = ServerIdentity.generate()
-        let config = configuration(server, identity: .pinned(other.fingerprint))
-        let error = try await connectError(config)
-        #expect(error.category == .identityMismatch)
-        #expect(error.category.exitCode == 10)
-        #expect(error.message.contains(server.fingerprint.description))
-        #expect(error.message.contains(other.fingerprint.description))
-        await server.stop()
+        try await withStarted(TestServer.start()) { server in
+            let other = ServerIdentity.generate()
+            let config = configuration(server, identity: .pinned(other.fingerprint))
+            let error = try await connectError(config)
+            #expect(error.category == .identityMismatch)
+            #expect(error.category.exitCode == 10)
+            #expect(error.message.contains(server.fingerprint.description))
+            #expect(error.message.contains(other.fingerprint.description))
+        }
     }
 
     @Test("trust on first use remembers the key, accepts it again and refuses a different one")
     func trustOnFirstUse() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("tofu-\(UUID())/known").path
         let known = KnownServers(path: file)
-        let first = try await TestServer.start()
-        let config = configuration(first, identity: .trustOnFirstUse(known))
-        try await runBlocking { try FrameworkClient(configuration: config, trace: .disabled).connect() }
-        #expect(try known.fingerprint(for: "\(first.host):\(first.port)") == first.fingerprint.description)
-        try await runBlocking { try FrameworkClient(configuration: config, trace: .disabled).connect() }
-        await first.stop()
+        let firstFingerprint = try await withStarted(TestServer.start()) { first in
+            let config = configuration(first, identity: .trustOnFirstUse(known))
+            try await runBlocking { try FrameworkClient(configuration: config, trace: .disabled).connect() }
+            #expect(try known.fingerprint(for: "\(first.host):\(first.port)") == first.fingerprint.description)
+            try await runBlocking { try FrameworkClient(configuration: config, trace: .disabled).connect() }
+            return first.fingerprint
+        }
 
         // Another server (another key) pretending to be the same host:port.
-        let impostor = try await TestServer.start()
-        try known.remember("\(impostor.host):\(impostor.port)", fingerprint: first.fingerprint.description)
-        let error = try await connectError(configuration(impostor, identity: .trustOnFirstUse(known)))
-        #expect(error.category == .identityMismatch)
-        #expect(error.message.contains(file))
-        await impostor.stop()
+        try await withStarted(TestServer.start()) { impostor in
+            try known.remember("\(impostor.host):\(impostor.port)", fingerprint: firstFingerprint.description)
+            let error = try await connectError(configuration(impostor, identity: .trustOnFirstUse(known)))
+            #expect(error.category == .identityMismatch)
+            #expect(error.message.contains(file))
+        }
     }
 
     @Test("a closed port is server unreachable (exit 8) and names host:port")
@@ -156,98 +159,98 @@ struct FrameworkClientTests {
 
     @Test("a web server is not a framework server (exit 9), and the message shows what it answered")
     func webServer() async throws {
-        let web = try await EchoServer.start(greeting: Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8))
-        let config = ClientConfiguration(
-            server: Endpoint(host: web.host, port: web.port),
-            identity: .acceptAny,
-            connectTimeout: .seconds(5)
-        )
-        let error = try await connectError(config)
-        #expect(error.category == .notFrameworkServer)
-        #expect(error.stage == .handshake)
-        #expect(error.message.contains("HTTP/1"))
-        await web.stop()
+        try await withStarted(EchoServer.start(greeting: Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8))) { web in
+            let config = ClientConfiguration(
+                server: Endpoint(host: web.host, port: web.port),
+                identity: .acceptAny,
+                connectTimeout: .seconds(5)
+            )
+            let error = try await connectError(config)
+            #expect(error.category == .notFrameworkServer)
+            #expect(error.stage == .handshake)
+            #expect(error.message.contains("HTTP/1"))
+        }
     }
 
     @Test("a silent peer runs into the connect deadline (exit 12) at the handshake stage")
     func silentPeer() async throws {
         // The echo server sends our own hello back (70 bytes) and then nothing more: never a ServerHello.
-        let echo = try await EchoServer.start()
-        let config = ClientConfiguration(
-            server: Endpoint(host: echo.host, port: echo.port),
-            identity: .acceptAny,
-            connectTimeout: .milliseconds(300)
-        )
-        let error = try await connectError(config)
-        #expect(error.category == .timedOut)
-        #expect(error.stage == .handshake)
-        await echo.stop()
+        try await withStarted(EchoServer.start()) { echo in
+            let config = ClientConfiguration(
+                server: Endpoint(host: echo.host, port: echo.port),
+                identity: .acceptAny,
+                connectTimeout: .milliseconds(300)
+            )
+            let error = try await connectError(config)
+            #expect(error.category == .timedOut)
+            #expect(error.stage == .handshake)
+        }
     }
 
     @Test("after the server times the session out, the next request reconnects and logs in again")
     func reconnectsAfterIdleTimeout() async throws {
         var limits = ProtocolLimits.default
         limits.idleTimeout = .milliseconds(300)
-        let server = try await TestServer.start(users: ["fred": "pw"], limits: limits)
-        let config = configuration(server, credentials: Credentials(user: "fred", password: "pw"))
-        let (count, reconnects) = try await runBlocking { () throws -> (Int, Int) in
-            let events = EventLog()
-            let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
-            try client.ping()
-            Thread.sleep(forTimeInterval: 0.8)
-            // Logout needs a login: it succeeding proves the new session logged in again.
-            let logout = try client.send(RequestPacket(function: .logout))
-            #expect(logout.rc == .requestOK)
-            return (client.connectionCount, events.reconnects)
+        try await withStarted(TestServer.start(users: ["fred": "pw"], limits: limits)) { server in
+            let config = configuration(server, credentials: Credentials(user: "fred", password: "pw"))
+            let (count, reconnects) = try await runBlocking { () throws -> (Int, Int) in
+                let events = EventLog()
+                let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
+                try client.ping()
+                Thread.sleep(forTimeInterval: 0.8)
+                // Logout needs a login: it succeeding proves the new session logged in again.
+                let logout = try client.send(RequestPacket(function: .logout))
+                #expect(logout.rc == .requestOK)
+                return (client.connectionCount, events.reconnects)
+            }
+            #expect(count == 2)
+            #expect(reconnects == 1)
         }
-        #expect(count == 2)
-        #expect(reconnects == 1)
-        await server.stop()
     }
 
     @Test("with reconnects off, a session the server closed is reported, not hidden")
     func noReconnect() async throws {
         var limits = ProtocolLimits.default
         limits.idleTimeout = .milliseconds(200)
-        let server = try await TestServer.start(limits: limits)
-        let config = configuration(server, reconnect: .never)
-        let error = try await runBlocking { () throws -> FrameworkClientError? in
-            let client = FrameworkClient(configuration: config, trace: .disabled)
-            try client.ping()
-            Thread.sleep(forTimeInterval: 0.6)
-            do {
+        try await withStarted(TestServer.start(limits: limits)) { server in
+            let config = configuration(server, reconnect: .never)
+            let error = try await runBlocking { () throws -> FrameworkClientError? in
+                let client = FrameworkClient(configuration: config, trace: .disabled)
                 try client.ping()
-                return nil
-            } catch let error as FrameworkClientError { return error } catch { return nil }
+                Thread.sleep(forTimeInterval: 0.6)
+                do {
+                    try client.ping()
+                    return nil
+                } catch let error as FrameworkClientError { return error } catch { return nil }
+            }
+            let failure = try #require(error)
+            #expect(failure.category == .serverUnreachable)
+            #expect(failure.message.contains("closed the session"))
         }
-        let failure = try #require(error)
-        #expect(failure.category == .serverUnreachable)
-        #expect(failure.message.contains("closed the session"))
-        await server.stop()
     }
 
     @Test("the API trace records init, connect, each request and its answer, and term, never the password")
     func traceFile() async throws {
-        let server = try await TestServer.start(users: ["fred": "Tr4ceSecret"])
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let trace = APITrace(environment: ["TMSSAPILOGDIR": directory.path], processID: 777)
-        let config = configuration(server, credentials: Credentials(user: "fred", password: "Tr4ceSecret"))
-        try await runBlocking {
-            let client = FrameworkClient(configuration: config, trace: trace)
-            try client.ping()
+        try await withStarted(TestServer.start(users: ["fred": "Tr4ceSecret"])) { server in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trace-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let trace = APITrace(environment: ["TMSSAPILOGDIR": directory.path], processID: 777)
+            let config = configuration(server, credentials: Credentials(user: "fred", password: "Tr4ceSecret"))
+            try await runBlocking {
+                let client = FrameworkClient(configuration: config, trace: trace)
+                try client.ping()
+            }
+            let text = try String(contentsOfFile: try #require(trace.path), encoding: .utf8)
+            let events = text.split(separator: "\n").map { $0.dropFirst(10) }  // drop "HH:MM:SS: "
+            #expect(events.first?.hasPrefix("TMSS10API_Init (API Version=") == true)
+            #expect(events.contains("TMSS10API_Connect: Server(127.0.0.1) Port(\(server.port))"))
+            #expect(events.contains("TMSS10API_Connect: Connection OK IP(127.0.0.1:\(server.port))"))
+            #expect(events.contains("TMSS10API_Login: User(fred)"))
+            #expect(events.contains("TMSS10API_Send: Function(Ping) Length(0) Flags(0) OptArgs(0)"))
+            #expect(events.contains { $0.hasPrefix("TMSS10API_Send: RC(Request OK) Feedback(0) MiliSecs(") })
+            #expect(events.last == "TMSS10API_Term")
+            #expect(!text.contains("Tr4ceSecret"))
         }
-        let text = try String(contentsOfFile: try #require(trace.path), encoding: .utf8)
-        let events = text.split(separator: "\n").map { $0.dropFirst(10) }  // drop "HH:MM:SS: "
-        #expect(events.first?.hasPrefix("TMSS10API_Init (API Version=") == true)
-        #expect(events.contains("TMSS10API_Connect: Server(127.0.0.1) Port(\(server.port))"))
-        #expect(events.contains("TMSS10API_Connect: Connection OK IP(127.0.0.1:\(server.port))"))
-        #expect(events.contains("TMSS10API_Login: User(fred)"))
-        #expect(events.contains("TMSS10API_Send: Function(Ping) Length(0) Flags(0) OptArgs(0)"))
-        #expect(events.contains { $0.hasPrefix("TMSS10API_Send: RC(Request OK) Feedback(0) MiliSecs(") })
-        #expect(events.last == "TMSS10API_Term")
-        #expect(!text.contains("Tr4ceSecret"))
-        await server.stop()
     }
 
     private func connectError(_ config: ClientConfiguration) async throws -> FrameworkClientError {
@@ -314,7 +317,8 @@ struct FrameworkClientRetrySafetyTests {
 
     @Test(
         "a Login whose connection drops after it was sent is not sent again: one connection, outcome unknown",
-        arguments: [0, 2]
+        // No answer byte, one byte, a partial frame header, the header and part of the body.
+        arguments: [0, 1, 2, 20]
     )
     func noRetryOfLoginAfterSend(answerBytes: Int) async throws {
         try await withStarted(PartialAnswerServer.start(answerBytes: answerBytes)) { server in
@@ -329,10 +333,11 @@ struct FrameworkClientRetrySafetyTests {
 
     @Test(
         "an idempotent request (Ping, Echo) whose connection drops after it was sent is sent again",
-        arguments: [FunctionCode.ping, .echo]
+        arguments: [FunctionCode.ping, .echo],
+        [0, 20]
     )
-    func idempotentRequestRetried(function: FunctionCode) async throws {
-        try await withStarted(PartialAnswerServer.start(answerBytes: 0)) { server in
+    func idempotentRequestRetried(function: FunctionCode, answerBytes: Int) async throws {
+        try await withStarted(PartialAnswerServer.start(answerBytes: answerBytes)) { server in
             let error = try await sendError(RequestPacket(function: function), partialAnswerConfig(server))
             // The second connection breaks the same way; that ends it (reconnect once).
             #expect(error.category == .serverUnreachable)
@@ -392,31 +397,31 @@ struct FrameworkClientRetrySafetyTests {
 
     @Test("a request too large for one frame is a usage error and leaves the session usable")
     func oversizedRequest() async throws {
-        let server = try await TestServer.start()
-        var limits = ProtocolLimits.default
-        limits.maxFrameSize = 4096
-        let config = ClientConfiguration(
-            server: Endpoint(host: server.host, port: server.port),
-            identity: .acceptAny,
-            connectTimeout: .seconds(5),
-            limits: limits
-        )
-        let (failure, pingAfter) = try await runBlocking { () throws -> (FrameworkClientError?, ReturnCode) in
-            let client = FrameworkClient(configuration: config, trace: .disabled)
-            try client.connect()
-            // Random bytes do not compress: the frame would exceed 4 KiB.
-            let payload = (0..<64 * 1024).map { _ in UInt8.random(in: 0...255) }
-            var caught: FrameworkClientError?
-            do {
-                _ = try client.send(RequestPacket(function: .echo, payload: payload))
-            } catch let error as FrameworkClientError { caught = error }
-            return (caught, try client.ping().rc)
+        try await withStarted(TestServer.start()) { server in
+            var limits = ProtocolLimits.default
+            limits.maxFrameSize = 4096
+            let config = ClientConfiguration(
+                server: Endpoint(host: server.host, port: server.port),
+                identity: .acceptAny,
+                connectTimeout: .seconds(5),
+                limits: limits
+            )
+            let (failure, pingAfter) = try await runBlocking { () throws -> (FrameworkClientError?, ReturnCode) in
+                let client = FrameworkClient(configuration: config, trace: .disabled)
+                try client.connect()
+                // Random bytes do not compress: the frame would exceed 4 KiB.
+                let payload = (0..<64 * 1024).map { _ in UInt8.random(in: 0...255) }
+                var caught: FrameworkClientError?
+                do {
+                    _ = try client.send(RequestPacket(function: .echo, payload: payload))
+                } catch let error as FrameworkClientError { caught = error }
+                return (caught, try client.ping().rc)
+            }
+            let error = try #require(failure)
+            #expect(error.category == .usage)
+            #expect(error.message.contains("cannot be sent"))
+            #expect(pingAfter == .requestOK)
         }
-        let error = try #require(failure)
-        #expect(error.category == .usage)
-        #expect(error.message.contains("cannot be sent"))
-        #expect(pingAfter == .requestOK)
-        await server.stop()
     }
 }
 

@@ -12,43 +12,54 @@ struct LifecycleTests {
     func gracefulShutdown() async throws {
         // A grace period far beyond the bound below: the shutdown must end because the answer went out, not
         // because the grace period ran out (generous numbers, the machine may be loaded).
-        let server = try await TestServer.start(users: ["alice": "secret"]) {
-            $0.failedLoginDelay = .milliseconds(600)
-            $0.shutdownGracePeriod = .seconds(60)
-        }
-        let idle = try await TestClient.connect(to: server)
-        let busy = try await TestClient.connect(to: server)
-        let payload = try LoginPayload(user: "alice", password: "wrong").serialize()
-        try await busy.connection.send(busy.codec.encode(.request(RequestPacket(function: .login, payload: payload))))
-        try await Task.sleep(for: .milliseconds(150))
-        let started = ContinuousClock.now
-        async let stopped: Void = server.stop()
-        #expect(try await busy.receiveResponse().rc == .loginRejected)
-        try await busy.connection.expectClosed()
-        try await idle.connection.expectClosed()
-        await stopped
-        #expect(ContinuousClock.now - started < .seconds(30))
-        #expect(server.server.sessionCount == 0)
-        await #expect(throws: (any Error).self) {
-            try await RawConnection.connect(host: server.host, port: server.port)
+        // The stop under test is inside; withStarted stops it again (a no-op) when something throws first.
+        try await withStarted(
+            TestServer.start(users: ["alice": "secret"]) {
+                $0.failedLoginDelay = .milliseconds(600)
+                $0.shutdownGracePeriod = .seconds(60)
+            }
+        ) { server in
+            let idle = try await TestClient.connect(to: server)
+            let busy = try await TestClient.connect(to: server)
+            let payload = try LoginPayload(user: "alice", password: "wrong").serialize()
+            try await busy.connection.send(
+                busy.codec.encode(.request(RequestPacket(function: .login, payload: payload)))
+            )
+            try await Task.sleep(for: .milliseconds(150))
+            let started = ContinuousClock.now
+            async let stopped: Void = server.stop()
+            #expect(try await busy.receiveResponse().rc == .loginRejected)
+            try await busy.connection.expectClosed()
+            try await idle.connection.expectClosed()
+            await stopped
+            #expect(ContinuousClock.now - started < .seconds(30))
+            #expect(server.server.sessionCount == 0)
+            await #expect(throws: (any Error).self) {
+                try await RawConnection.connect(host: server.host, port: server.port)
+            }
         }
     }
 
     @Test("When the grace period ends, sessions still busy are closed")
     func gracePeriodEnds() async throws {
-        let server = try await TestServer.start(users: ["alice": "secret"]) {
-            // The answer would come after 120 s; the grace period of 300 ms must cut it short.
-            $0.failedLoginDelay = .seconds(120)
-            $0.shutdownGracePeriod = .milliseconds(300)
+        try await withStarted(
+            TestServer.start(users: ["alice": "secret"]) {
+                // The answer would come after 120 s; the grace period of 300 ms must cut it short.
+                $0.failedLoginDelay = .seconds(120)
+                $0.shutdownGracePeriod = .milliseconds(300)
+            }
+        ) { server in
+            let busy = try await TestClient.connect(to: server)
+            let payload = try LoginPayload(user: "alice", password: "wrong").serialize()
+            try await busy.connection.send(
+                busy.codec.encode(.request(RequestPacket(function: .login, payload: payload)))
+            )
+            try await Task.sleep(for: .milliseconds(100))
+            let started = ContinuousClock.now
+            await server.stop()
+            #expect(ContinuousClock.now - started < .seconds(40))
+            try await busy.connection.expectClosed()
         }
-        let busy = try await TestClient.connect(to: server)
-        let payload = try LoginPayload(user: "alice", password: "wrong").serialize()
-        try await busy.connection.send(busy.codec.encode(.request(RequestPacket(function: .login, payload: payload))))
-        try await Task.sleep(for: .milliseconds(100))
-        let started = ContinuousClock.now
-        await server.stop()
-        #expect(ContinuousClock.now - started < .seconds(40))
-        try await busy.connection.expectClosed()
     }
 
     @Test("run() returns after shutdown, and cancelling it shuts the server down")
@@ -61,17 +72,19 @@ struct LifecycleTests {
             )
         )
         let running = Task { try await server.run() }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while server.boundAddresses.isEmpty, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
+        try await withShutdown(server) {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while server.boundAddresses.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let port = try #require(server.boundAddresses.first?.port)
+            let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+            #expect(try await client.ping().rc == .requestOK)
+            running.cancel()
+            try await running.value
+            try await client.connection.expectClosed()
+            #expect(server.boundAddresses.isEmpty)
         }
-        let port = try #require(server.boundAddresses.first?.port)
-        let client = try await TestClient.connect(host: "127.0.0.1", port: port)
-        #expect(try await client.ping().rc == .requestOK)
-        running.cancel()
-        try await running.value
-        try await client.connection.expectClosed()
-        #expect(server.boundAddresses.isEmpty)
     }
 
     @Test("One server listens on IPv4 and IPv6 at once")
@@ -82,17 +95,18 @@ struct LifecycleTests {
                 identity: ServerIdentity.generate()
             )
         )
-        let addresses = try await server.start()
-        #expect(addresses.count == 2)
-        for address in addresses {
-            let client = try await TestClient.connect(
-                host: try #require(address.ipAddress),
-                port: try #require(address.port)
-            )
-            #expect(try await client.ping().rc == .requestOK)
-            await client.close()
+        try await withShutdown(server) {
+            let addresses = try await server.start()
+            #expect(addresses.count == 2)
+            for address in addresses {
+                let client = try await TestClient.connect(
+                    host: try #require(address.ipAddress),
+                    port: try #require(address.port)
+                )
+                #expect(try await client.ping().rc == .requestOK)
+                await client.close()
+            }
         }
-        await server.shutdown()
     }
 
     @Test("A port already in use fails start() with the address named, leaving nothing bound")
@@ -142,6 +156,23 @@ struct LifecycleTests {
                     await connection.close()
                 }
             }
+        }
+    }
+
+    /// Runs `body` and shuts `server` down afterwards, awaited, whether `body` returns or throws (a failed
+    /// `#require` must not leave a server listening). Shutting down twice is harmless.
+    private func withShutdown<Result>(
+        _ server: FrameworkServer,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        do {
+            let result = try await body()
+            await server.shutdown()
+            return result
+        } catch {
+            await server.shutdown()
+            throw error
         }
     }
 

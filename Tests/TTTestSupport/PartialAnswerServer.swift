@@ -4,7 +4,7 @@ import Synchronization
 public import TTProtocol
 
 /// A framework peer that completes the handshake, then answers every request with only the first `answerBytes`
-/// bytes of a frame and closes: the connection breaks in the middle of an answer, after the server may have acted
+/// bytes of a frame (at most 1,028; the header comes first) and closes: the connection breaks in the middle of an answer, after the server may have acted
 /// on the request. Counts the connections it accepted.
 public final class PartialAnswerServer: Sendable {
     private let channel: any Channel
@@ -81,7 +81,10 @@ private final class PartialAnswerHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: serverHello)), promise: nil)
         }
         if handshakeDone, !received.isEmpty {
-            let partial = context.channel.allocator.buffer(bytes: [UInt8](repeating: 0, count: answerBytes))
+            // The start of a frame whose header announces a 1,024-byte body: a few bytes are part of the header,
+            // more are part of the body, and the body never completes.
+            let frame = [0, 0, 0x04, 0x00] + [UInt8](repeating: 0, count: 1024)
+            let partial = context.channel.allocator.buffer(bytes: frame.prefix(answerBytes))
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(partial)).whenComplete { _ in channel.close(promise: nil) }
             received.removeAll()
