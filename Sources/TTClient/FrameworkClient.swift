@@ -296,7 +296,12 @@ public final class FrameworkClient {
                     }
                     return "known"
                 }
-                try known.remember(server, fingerprint: identity.fingerprint.description)
+                do {
+                    try known.remember(server, fingerprint: identity.fingerprint.description)
+                } catch .unwritable(let path, let reason) {
+                    // As ssh does with an unwritable known_hosts: warn and go on; the key is checked again next time.
+                    return "new; warning: cannot remember the key in \(path) (\(reason)), it will be asked about again"
+                }
                 return "new, remembered in \(known.path)"
             } catch let error as KnownServersError {
                 throw FrameworkClientError(stage: .handshake, category: .usage, message: error.description)
@@ -340,8 +345,10 @@ public final class FrameworkClient {
                 category: error.clientError.category,
                 message: error.clientError.message
             )
-        } catch let error as FrameworkClientError {
+        } catch var error as FrameworkClientError {
             close()
+            // The Login request is the login stage, whatever went wrong with it (a timeout above all).
+            error.stage = .login
             throw error
         } catch {
             close()

@@ -27,6 +27,7 @@ enum ConnectionSetup {
         proxy: ProxyOptions,
         server: ServerOptions?,
         verbose: Bool,
+        verbosity: Int? = nil,
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -54,7 +55,7 @@ enum ConnectionSetup {
             to: endpoint,
             entry: entry,
             environment: environment,
-            options: proxy.httpOptions(logger: logger)
+            options: proxy.httpOptions(logger: logger, verbosity: verbosity ?? (verbose ? 1 : 0))
         )
 
         var credentials: Credentials?
