@@ -246,7 +246,8 @@ public final class FrameworkClient {
                 throw FrameworkClientError(
                     stage: .handshake,
                     category: .timedOut,
-                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout; "
+                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout "
+                        + "(\(configuration.connectTimeout.readable)); "
                         + "is a framework server listening there?"
                 )
             case .connectionClosed:
@@ -440,7 +441,8 @@ public final class FrameworkClient {
                     stage: .request,
                     category: .timedOut,
                     message: "request \(request.function): \(peerDescription) did not take the request within "
-                        + (attemptLimit == .never ? "\(configuration.requestTimeout)" : "the time allowed")
+                        + (attemptLimit == .never
+                            ? "the request timeout of \(configuration.requestTimeout.readable)" : "the time allowed")
                 )
             }
             // The write failed: the server cannot have the whole frame, so it cannot have run the request.
@@ -503,7 +505,8 @@ public final class FrameworkClient {
                     stage: .request,
                     category: .timedOut,
                     message: "request \(request.function): no answer from \(peerDescription) within "
-                        + (attemptLimit == .never ? "\(configuration.requestTimeout)" : "the time allowed")
+                        + (attemptLimit == .never
+                            ? "the request timeout of \(configuration.requestTimeout.readable)" : "the time allowed")
                 )
             case .connectionClosed where request.function.isIdempotent:
                 throw SessionBroken(

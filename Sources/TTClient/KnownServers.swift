@@ -61,26 +61,21 @@ public struct KnownServers: Sendable {
         // URL handles a bare file name ("known") too, where NSString.deletingLastPathComponent traps.
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         // Only the last two levels (`.config/tt-connect` of the default path) are created, below a directory that
-        // exists: a missing HOME is never conjured up, not even by root.
-        var existing = directory
-        var missing = 0
-        while !FileManager.default.fileExists(atPath: existing), existing != "/", missing <= 2 {
-            existing = URL(fileURLWithPath: existing).deletingLastPathComponent().path
-            missing += 1
-        }
-        if missing > 2 {
-            throw .unwritable(path: path, reason: "its directory \(directory) does not exist, nor \(existing)")
-        }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            // Foundation's own sentence ("The operation could not be completed…") names neither the path nor the
-            // cause; errno does.
-            throw .unwritable(path: path, reason: "cannot create the directory \(directory): \(Self.reason(error))")
+        // exists: a missing HOME is never conjured up, not even by root. mkdir(2) rather than FileManager, whose
+        // errors read "The operation could not be completed".
+        let parent = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+        let anchor = URL(fileURLWithPath: parent).deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: directory) {
+            if !FileManager.default.fileExists(atPath: parent) {
+                guard FileManager.default.fileExists(atPath: anchor) else {
+                    throw .unwritable(
+                        path: path,
+                        reason: "\(anchor) does not exist, and a missing home directory is never created"
+                    )
+                }
+                try Self.makeDirectory(parent, for: path)
+            }
+            try Self.makeDirectory(directory, for: path)
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
@@ -92,6 +87,15 @@ public struct KnownServers: Sendable {
 }
 
 extension KnownServers {
+    private static func makeDirectory(_ directory: String, for path: String) throws(KnownServersError) {
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw .unwritable(
+                path: path,
+                reason: "cannot create the directory \(directory): \(String(cString: strerror(errno)))"
+            )
+        }
+    }
+
     /// The system's words for a Foundation file error (`Permission denied`, `Not a directory`), not Foundation's
     /// "The operation could not be completed".
     static func reason(_ error: any Error) -> String {

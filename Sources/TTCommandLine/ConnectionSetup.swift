@@ -83,7 +83,8 @@ enum ConnectionSetup {
             identity = .acceptAny
         }
 
-        let timeout = Duration.milliseconds(Int64(((server?.timeout ?? 10) * 1000).rounded()))
+        // Nanoseconds: --timeout 0.0001 must stay 0.1 ms, not round to nothing.
+        let timeout = Duration.nanoseconds(Int64(((server?.timeout ?? 10) * 1e9).rounded()))
         let configuration = ClientConfiguration(
             server: endpoint,
             route: route,

@@ -51,7 +51,14 @@ struct ProxyExchangeOutcome {
         }
 
         if result == CURLE_OPERATION_TIMEDOUT {
-            let allowed = budget.map { " (the deadline allowed \(SocketConnector.format($0)))" } ?? ""
+            // What the deadline left when the exchange began: a deadline too short to be met is the caller's,
+            // not the proxy's, fault.
+            let allowed =
+                budget.map { left in
+                    left < .milliseconds(10)
+                        ? " (the deadline left only \(left.readable) for it: far too short for any proxy to answer)"
+                        : " (the deadline left \(left.readable))"
+                } ?? ""
             if !tcpConnected, proxy.scheme == .https, recorder.tlsStarted {
                 return make(
                     .proxyConnect,

@@ -120,11 +120,6 @@ enum SocketConnector {
     }
 
     static func format(_ duration: Duration) -> String {
-        let milliseconds = duration.inMilliseconds
-        // Below 10 ms a tenth counts: a 1 ms deadline must not read as "2 ms" or "0 ms".
-        if milliseconds < 10 { return "\((milliseconds * 10).rounded() / 10) ms" }
-        if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
-        let tenths = (milliseconds / 100).rounded() / 10
-        return "\(tenths) s"
+        duration.readable
     }
 }
