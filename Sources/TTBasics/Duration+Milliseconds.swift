@@ -4,6 +4,15 @@ extension Duration {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 
+    /// The duration as people read it in a message: `0.1 ms`, `2.5 ms` (a tenth counts below 10 ms, so a 1 ms
+    /// deadline never reads as "0 ms" or "2 ms"), `491 ms`, `1.5 s`.
+    public var readable: String {
+        let milliseconds = inMilliseconds
+        if milliseconds < 10 { return "\((milliseconds * 10).rounded() / 10) ms" }
+        if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
+        return "\((milliseconds / 100).rounded() / 10) s"
+    }
+
     /// Whole milliseconds, the fraction dropped (rounded toward zero).
     public var wholeMilliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000

@@ -246,7 +246,8 @@ public final class FrameworkClient {
                 throw FrameworkClientError(
                     stage: .handshake,
                     category: .timedOut,
-                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout; "
+                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout "
+                        + "(\(configuration.connectTimeout.readable)); "
                         + "is a framework server listening there?"
                 )
             case .connectionClosed:
@@ -296,7 +297,12 @@ public final class FrameworkClient {
                     }
                     return "known"
                 }
-                try known.remember(server, fingerprint: identity.fingerprint.description)
+                do {
+                    try known.remember(server, fingerprint: identity.fingerprint.description)
+                } catch .unwritable(let path, let reason) {
+                    // As ssh does with an unwritable known_hosts: warn and go on; the key is checked again next time.
+                    return "new; warning: cannot remember the key in \(path) (\(reason)), it will be asked about again"
+                }
                 return "new, remembered in \(known.path)"
             } catch let error as KnownServersError {
                 throw FrameworkClientError(stage: .handshake, category: .usage, message: error.description)
@@ -340,8 +346,10 @@ public final class FrameworkClient {
                 category: error.clientError.category,
                 message: error.clientError.message
             )
-        } catch let error as FrameworkClientError {
+        } catch var error as FrameworkClientError {
             close()
+            // The Login request is the login stage, whatever went wrong with it (a timeout above all).
+            error.stage = .login
             throw error
         } catch {
             close()
@@ -433,7 +441,8 @@ public final class FrameworkClient {
                     stage: .request,
                     category: .timedOut,
                     message: "request \(request.function): \(peerDescription) did not take the request within "
-                        + (attemptLimit == .never ? "\(configuration.requestTimeout)" : "the time allowed")
+                        + (attemptLimit == .never
+                            ? "the request timeout of \(configuration.requestTimeout.readable)" : "the time allowed")
                 )
             }
             // The write failed: the server cannot have the whole frame, so it cannot have run the request.
@@ -496,7 +505,8 @@ public final class FrameworkClient {
                     stage: .request,
                     category: .timedOut,
                     message: "request \(request.function): no answer from \(peerDescription) within "
-                        + (attemptLimit == .never ? "\(configuration.requestTimeout)" : "the time allowed")
+                        + (attemptLimit == .never
+                            ? "the request timeout of \(configuration.requestTimeout.readable)" : "the time allowed")
                 )
             case .connectionClosed where request.function.isIdempotent:
                 throw SessionBroken(

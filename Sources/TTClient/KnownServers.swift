@@ -40,7 +40,7 @@ public struct KnownServers: Sendable {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             if !FileManager.default.fileExists(atPath: path) { return nil }
-            throw .unopenable(path: path, reason: error.localizedDescription)
+            throw .unopenable(path: path, reason: Self.reason(error))
         }
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
         let text = String(decoding: data, as: UTF8.self)
@@ -60,14 +60,22 @@ public struct KnownServers: Sendable {
     public func remember(_ server: String, fingerprint: String) throws(KnownServersError) {
         // URL handles a bare file name ("known") too, where NSString.deletingLastPathComponent traps.
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw .unwritable(path: path, reason: "\(error.localizedDescription)")
+        // Only the last two levels (`.config/tt-connect` of the default path) are created, below a directory that
+        // exists: a missing HOME is never conjured up, not even by root. mkdir(2) rather than FileManager, whose
+        // errors read "The operation could not be completed".
+        let parent = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+        let anchor = URL(fileURLWithPath: parent).deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: directory) {
+            if !FileManager.default.fileExists(atPath: parent) {
+                guard FileManager.default.fileExists(atPath: anchor) else {
+                    throw .unwritable(
+                        path: path,
+                        reason: "\(anchor) does not exist, and a missing home directory is never created"
+                    )
+                }
+                try Self.makeDirectory(parent, for: path)
+            }
+            try Self.makeDirectory(directory, for: path)
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
@@ -75,6 +83,38 @@ public struct KnownServers: Sendable {
         let line = Array("\(server) \(fingerprint)\n".utf8)
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
+    }
+}
+
+extension KnownServers {
+    private static func makeDirectory(_ directory: String, for path: String) throws(KnownServersError) {
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw .unwritable(
+                path: path,
+                reason: "cannot create the directory \(directory): \(String(cString: strerror(errno)))"
+            )
+        }
+    }
+
+    /// The system's words for a Foundation file error (`Permission denied`, `Not a directory`), not Foundation's
+    /// "The operation could not be completed".
+    static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
+        {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
+        switch (nsError.domain, nsError.code) {
+        case (NSCocoaErrorDomain, NSFileWriteNoPermissionError), (NSCocoaErrorDomain, NSFileReadNoPermissionError):
+            return "Permission denied"
+        case (NSCocoaErrorDomain, NSFileWriteFileExistsError):
+            return "a file of that name is in the way"
+        case (NSCocoaErrorDomain, NSFileNoSuchFileError), (NSCocoaErrorDomain, NSFileReadNoSuchFileError):
+            return "No such file or directory"
+        default:
+            return nsError.localizedDescription
+        }
     }
 }
 

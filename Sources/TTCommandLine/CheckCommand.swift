@@ -43,6 +43,7 @@ public struct CheckCommand: ParsableCommand {
                 proxy: proxy,
                 server: server,
                 verbose: output.verbose,
+                verbosity: output.verbosity,
                 reconnect: .never
             )
         } catch {
@@ -73,7 +74,10 @@ public struct CheckCommand: ParsableCommand {
         } else if outcome.ok {
             Console.line(outcome.message)
         }
-        if !outcome.ok { throw ExitCode(outcome.exitCode) }
+        if !outcome.ok {
+            if let hint = TypoHint.hint(forTarget: target) { Console.error("tt-connect: \(hint)") }
+            throw ExitCode(outcome.exitCode)
+        }
     }
 
     /// Runs the stages with a fresh client, released before returning (its deinit writes `TMSS10API_Term`).

@@ -27,6 +27,7 @@ enum ConnectionSetup {
         proxy: ProxyOptions,
         server: ServerOptions?,
         verbose: Bool,
+        verbosity: Int? = nil,
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -54,7 +55,7 @@ enum ConnectionSetup {
             to: endpoint,
             entry: entry,
             environment: environment,
-            options: proxy.httpOptions(logger: logger)
+            options: proxy.httpOptions(logger: logger, verbosity: verbosity ?? (verbose ? 1 : 0))
         )
 
         var credentials: Credentials?
@@ -82,7 +83,8 @@ enum ConnectionSetup {
             identity = .acceptAny
         }
 
-        let timeout = Duration.milliseconds(Int64(((server?.timeout ?? 10) * 1000).rounded()))
+        // Nanoseconds: --timeout 0.0001 must stay 0.1 ms, not round to nothing.
+        let timeout = Duration.nanoseconds(Int64(((server?.timeout ?? 10) * 1e9).rounded()))
         let configuration = ClientConfiguration(
             server: endpoint,
             route: route,

@@ -22,10 +22,19 @@ public struct ForwardCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Listen locally and relay each connection to HOST:PORT through its own tunnel.",
-        discussion: "Prints 'listening on ADDR:PORT' once listening (port 0 picks a free port)."
+        discussion: """
+            Before listening it checks the route once (the proxy is reachable, the tunnel opens, the target \
+            answers) and exits with check's exit code when that fails (--no-preflight skips it). Prints \
+            'listening on ADDR:PORT' once listening (port 0 picks a free port).
+            """
     )
 
-    @Option(help: ArgumentHelp("Local address to listen on (numeric; port 0 picks one).", valueName: "ADDR:PORT"))
+    @Option(
+        help: ArgumentHelp(
+            "Local address to listen on: a numeric address or localhost (127.0.0.1); port 0 picks one.",
+            valueName: "ADDR:PORT"
+        )
+    )
     public var listen: String
 
     @Option(
@@ -44,8 +53,16 @@ public struct ForwardCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Deadline for opening each tunnel.", valueName: "SECONDS"))
     public var timeout: Double = 10
 
-    @Flag(name: .shortAndLong, help: "Explain the proxy decision and report each connection on standard error.")
-    public var verbose = false
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Explain the proxy decision and report each connection on standard error; -vv adds libcurl's trace."
+    )
+    public var verbosity: Int
+
+    @Flag(help: "Start listening without first checking that the proxy, the tunnel and the target work.")
+    public var noPreflight = false
+
+    private var verbose: Bool { verbosity > 0 }
 
     @Argument(help: ArgumentHelp("Where each connection goes.", valueName: "HOST:PORT"))
     public var target: String
@@ -65,19 +82,26 @@ public struct ForwardCommand: ParsableCommand {
     }
 
     /// `ADDR:PORT` where, unlike a target, port 0 is allowed (the kernel picks one).
+    /// `localhost` is 127.0.0.1, as `ssh -L localhost:PORT:…` takes it.
     static func listenEndpoint(_ text: String) throws -> Endpoint {
-        guard text.hasSuffix(":0") else { return try Endpoint(parsing: text, defaultPort: nil) }
-        var endpoint = try Endpoint(parsing: String(text.dropLast()) + "1", defaultPort: nil)
-        endpoint.port = 0
+        var endpoint: Endpoint
+        if text.hasSuffix(":0") {
+            endpoint = try Endpoint(parsing: String(text.dropLast()) + "1", defaultPort: nil)
+            endpoint.port = 0
+        } else {
+            endpoint = try Endpoint(parsing: text, defaultPort: nil)
+        }
+        if endpoint.host.lowercased() == "localhost" { endpoint.host = "127.0.0.1" }
         return endpoint
     }
 
     public func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbose: verbose)
+        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let listenAt: Endpoint
         do { listenAt = try Self.listenEndpoint(listen) } catch { throw CommandFailure.usage("--listen: \(error)") }
         let listener = try ListeningSocket(listenAt)
+        if !noPreflight { try preflight(endpoint, route: route) }
         signal(SIGPIPE, SIG_IGN)
         let forwarder = Forwarder(
             target: endpoint,
@@ -89,6 +113,26 @@ public struct ForwardCommand: ParsableCommand {
         )
         Console.line("listening on \(listener.address)")
         forwarder.serve(listener)
+    }
+
+    /// Opens one tunnel to the target and closes it: the proxy answers, it allows the tunnel, and (its `200`
+    /// says so) it reached the target; directly, the target accepted the connection. A failure exits with the
+    /// code `check` gives it, so a broken route shows at start, not as "closed the connection" to each client.
+    private func preflight(_ target: Endpoint, route: Route) throws(CommandFailure) {
+        do {
+            let transport = try TunnelOpener.open(
+                target,
+                route: route,
+                deadline: .after(.milliseconds(Int64(timeout * 1000)))
+            )
+            transport.close()
+            if verbose { Console.error("pre-flight: \(target) is reachable") }
+        } catch {
+            throw CommandFailure(
+                exitCode: error.exitCode,
+                message: "pre-flight check failed, not listening: \(error.message) (--no-preflight starts anyway)"
+            )
+        }
     }
 }
 

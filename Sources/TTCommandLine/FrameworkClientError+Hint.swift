@@ -14,6 +14,8 @@ extension FrameworkClientError {
         case .proxyProtocolViolation where stage == .proxyConnect:
             // TLS with an https:// proxy failed.
             return message + " (CA file: --proxy-cacert FILE; no verification: --proxy-insecure)"
+        case .timedOut where stage == .proxyConnect && message.contains("TLS handshake"):
+            return message + " (CA file: --proxy-cacert FILE; no verification: --proxy-insecure)"
         case .proxyProtocolViolation where message.contains("it expects https://"):
             return message + " (--proxy https://…)"
         default:

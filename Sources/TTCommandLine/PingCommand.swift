@@ -20,35 +20,55 @@ public struct PingCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let plan = try ConnectionSetup.plan(
-            target: target,
-            proxy: proxy,
-            server: server,
-            verbose: output.verbose,
-            reconnect: .once,
-            requestTimeout: ping.replyTimeoutDuration
-        )
+        let plan: ConnectionPlan
+        do {
+            plan = try ConnectionSetup.plan(
+                target: target,
+                proxy: proxy,
+                server: server,
+                verbose: output.verbose,
+                verbosity: output.verbosity,
+                reconnect: .once,
+                requestTimeout: ping.replyTimeoutDuration
+            )
+        } catch {
+            if output.json {
+                let usage = FrameworkClientError(stage: .serverConnect, category: .usage, message: error.message)
+                Console.line(
+                    PingReport.json(statistics: nil, failure: usage, exitCode: error.exitCode, server: target ?? "")
+                )
+                throw ExitCode(error.exitCode)
+            }
+            throw error
+        }
         if output.verbose { Console.error(plan.routeReason) }
-        let received = try Self.pingLoop(plan, ping: ping, connectFailureExitCode: nil)
-        if received == 0 { throw ExitCode(1) }
+        try Self.pingLoop(plan, ping: ping, json: output.json)
     }
 
-    /// Runs the shared loop with a client released before returning; a first connection that fails exits
-    /// with `connectFailureExitCode` (tt-ping: 1), or the failure category's code when `nil`.
-    static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, connectFailureExitCode: Int32?) throws -> Int {
+    /// Runs the shared loop with a client released before returning. When no reply came back, the exit code is
+    /// that of the cause (README, "Exit codes"): the failed connection, or the last lost reply.
+    static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, json: Bool = false) throws {
         let client = FrameworkClient(configuration: plan.configuration)
+        let server = plan.configuration.server.description
+        let statistics: PingStatistics
         do {
-            return try PingLoop.run(
+            statistics = try PingLoop.run(
                 client,
                 count: ping.count,
                 interval: ping.intervalDuration,
-                replyTimeout: ping.replyTimeoutDuration
-            ).received
-        } catch {
-            throw CommandFailure(
-                exitCode: connectFailureExitCode ?? error.category.exitCode,
-                message: error.commandLineMessage
+                replyTimeout: ping.replyTimeoutDuration,
+                printLines: !json
             )
+        } catch {
+            let code = error.category.exitCode
+            if json {
+                Console.line(PingReport.json(statistics: nil, failure: error, exitCode: code, server: server))
+                throw ExitCode(code)
+            }
+            throw CommandFailure(exitCode: code, message: error.commandLineMessage)
         }
+        let code: Int32 = statistics.received > 0 ? 0 : (statistics.lastFailure?.category.exitCode ?? 1)
+        if json { Console.line(PingReport.json(statistics: statistics, failure: nil, exitCode: code, server: server)) }
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -9,10 +9,18 @@ import TTTransport
 private let interrupted = Atomic<Bool>(false)
 
 /// What a run of pings found.
-struct PingStatistics: Sendable, Equatable {
+struct PingStatistics: Sendable {
     var transmitted = 0
     /// One entry per reply that came back.
     var roundTrips: [Duration] = []
+    /// Each reply: its sequence number, round trip and size (for `--json`).
+    var replies: [(sequence: Int, time: Duration, bytes: Int)] = []
+    /// Each lost reply: its sequence number and why (for `--json`).
+    var losses: [(sequence: Int, message: String)] = []
+    /// Why the last lost reply was lost: its category decides the exit code when no reply came back.
+    var lastFailure: FrameworkClientError?
+    /// The server as the lines name it.
+    var address = ""
 
     var received: Int { roundTrips.count }
 
@@ -41,15 +49,21 @@ struct PingStatistics: Sendable, Equatable {
 enum PingLoop {
     /// Connects, pings `count` times and prints as TMSS10Ping does.
     /// - Throws: the client's error when the first connection cannot be made (nothing was sent then).
+    /// - Parameters:
+    ///   - count: pings to send; 0 pings until Ctrl-C (SIGINT), as ping(8) without `-c`.
+    ///   - printLines: `false` for `--json`, which prints one object at the end instead.
     static func run(
         _ client: FrameworkClient,
         count: Int,
         interval: Duration,
-        replyTimeout: Duration
+        replyTimeout: Duration,
+        printLines: Bool = true
     ) throws(FrameworkClientError) -> PingStatistics {
+        func line(_ text: String) { if printLines { Console.line(text) } }
         try client.connect()
         let address = displayAddress(client)
         var statistics = PingStatistics()
+        statistics.address = address
         interrupted.store(false, ordering: .relaxed)
         let previousHandler = signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
         // A parent may have started us with SIGINT blocked (threads of libdispatch block signals, and a child
@@ -59,7 +73,9 @@ enum PingLoop {
         sigaddset(&sigint, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &sigint, nil)
         defer { signal(SIGINT, previousHandler) }
-        for sequence in 1...count {
+        var sequence = 0
+        while count == 0 || sequence < count {
+            sequence += 1
             if sequence > 1 { pause(interval) }
             if interrupted.load(ordering: .relaxed) { break }
             statistics.transmitted += 1
@@ -70,22 +86,29 @@ enum PingLoop {
                 try client.ping(within: replyTimeout)
                 let elapsed = ContinuousClock.now - started
                 guard elapsed <= replyTimeout else {
-                    Console.line(
-                        "no reply from \(address): seq=\(sequence): the reply came after "
-                            + "\(format(elapsed.inMilliseconds)) ms, later than -W"
+                    let message = "the reply came after \(format(elapsed.inMilliseconds)) ms, later than -W"
+                    line("no reply from \(address): seq=\(sequence): \(message)")
+                    statistics.losses.append((sequence, message))
+                    statistics.lastFailure = FrameworkClientError(
+                        stage: .request,
+                        category: .timedOut,
+                        message: message
                     )
                     continue
                 }
                 statistics.roundTrips.append(elapsed)
-                Console.line(
+                statistics.replies.append((sequence, elapsed, client.lastExchangeSize.received))
+                line(
                     "\(client.lastExchangeSize.received) bytes from \(address): seq=\(sequence) "
                         + "time=\(format(elapsed.inMilliseconds)) ms"
                 )
             } catch {
-                Console.line("no reply from \(address): seq=\(sequence): \(error.commandLineMessage)")
+                line("no reply from \(address): seq=\(sequence): \(error.commandLineMessage)")
+                statistics.losses.append((sequence, error.commandLineMessage))
+                statistics.lastFailure = error
             }
         }
-        for line in statistics.summary(address: address) { Console.line(line) }
+        for text in statistics.summary(address: address) { line(text) }
         return statistics
     }
 

@@ -2,7 +2,7 @@ public import ArgumentParser
 
 /// `-c`, `-i`, `-W` of `tt-ping` and `tt-connect ping`.
 public struct PingOptions: ParsableArguments, Sendable {
-    @Option(name: .customShort("c"), help: ArgumentHelp("Number of pings.", valueName: "COUNT"))
+    @Option(name: .customShort("c"), help: ArgumentHelp("Number of pings; 0 pings until Ctrl-C.", valueName: "COUNT"))
     public var count = 4
 
     @Option(name: .customShort("i"), help: ArgumentHelp("Seconds between pings.", valueName: "INTERVAL"))
@@ -20,8 +20,8 @@ public struct PingOptions: ParsableArguments, Sendable {
     public init() {}
 
     public func validate() throws {
-        guard (1...1_000_000).contains(count) else {
-            throw ValidationError("-c must be from 1 to 1000000, not \(count)")
+        guard (0...1_000_000).contains(count) else {
+            throw ValidationError("-c must be from 0 (until Ctrl-C) to 1000000, not \(count)")
         }
         guard interval >= 0, interval <= 3600 else {
             throw ValidationError("-i must be from 0 to 3600 seconds, not \(interval)")

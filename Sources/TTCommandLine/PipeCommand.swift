@@ -9,13 +9,18 @@ import Glibc
 import Darwin
 #endif
 
-/// `tt-connect pipe HOST:PORT`: standard input to the target and the target to standard output, through the
+/// `tt-connect pipe HOST:PORT` or `tt-connect pipe HOST PORT`: standard input to the target and the target to standard output, through the
 /// tunnel (or directly), e.g. as ssh's `ProxyCommand`. End of input half-closes towards the target; the
 /// target's end of stream closes standard output and ends the command (exit 0), even while input is idle.
 public struct PipeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pipe",
-        abstract: "Relay standard input and output to HOST:PORT through the proxy (ssh ProxyCommand)."
+        abstract: "Relay standard input and output to HOST:PORT through the proxy (ssh ProxyCommand).",
+        discussion: """
+            As ssh's ProxyCommand, give host and port apart, as for nc: \
+            ssh -o ProxyCommand='tt-connect pipe --proxy proxy.corp:3128 %h %p' HOST. \
+            That works for every host: a bare IPv6 address (::1) is accepted there.
+            """
     )
 
     @OptionGroup public var proxy: ProxyOptions
@@ -23,22 +28,34 @@ public struct PipeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Deadline for opening the connection.", valueName: "SECONDS"))
     public var timeout: Double = 10
 
-    @Flag(name: .shortAndLong, help: "Explain the proxy decision and log the CONNECT exchange on standard error.")
-    public var verbose = false
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Explain the proxy decision and show the CONNECT exchange on standard error; -vv adds libcurl's trace."
+    )
+    public var verbosity: Int
 
-    @Argument(help: ArgumentHelp("Where to connect.", valueName: "HOST:PORT"))
+    @Argument(
+        help: ArgumentHelp("Where to connect: HOST:PORT, or HOST alone with PORT after it.", valueName: "HOST[:PORT]")
+    )
     public var target: String
+
+    @Argument(help: ArgumentHelp("The port, when HOST is given alone (ssh's %h %p).", valueName: "PORT"))
+    public var port: String?
+
+    private var verbose: Bool { verbosity > 0 }
 
     public init() {}
 
     public func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be above 0, not \(timeout)") }
-        do { _ = try Endpoint(parsing: target, defaultPort: nil) } catch { throw ValidationError("\(error)") }
+        do { _ = try TunnelOpener.endpoint(target, port: port, what: "target") } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     public func run() throws {
-        let endpoint = try TunnelOpener.endpoint(target, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbose: verbose)
+        let endpoint = try TunnelOpener.endpoint(target, port: port, what: "target")
+        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let transport = try TunnelOpener.open(endpoint, route: route, deadline: .after(.seconds(timeout)))
         defer { transport.close() }
         // A reader that goes away must end the relay with an error, not kill the process.

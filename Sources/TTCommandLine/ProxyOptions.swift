@@ -8,6 +8,7 @@ import TTTransport
 /// The proxy flags every tool shares, and the config file naming a connection.
 public struct ProxyOptions: ParsableArguments, Sendable {
     @Option(
+        name: [.customShort("x"), .long],
         help: ArgumentHelp(
             "HTTP CONNECT proxy (default port 3128); overrides the config file and HTTPS_PROXY/ALL_PROXY.",
             valueName: "[http[s]://][USER:PASS@]HOST[:PORT]"
@@ -16,6 +17,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
     public var proxy: String?
 
     @Option(
+        name: [.customShort("U"), .long],
         help: ArgumentHelp(
             "Proxy credentials; without :PASS the password is asked for on the terminal.",
             valueName: "USER[:PASS]"
@@ -25,11 +27,23 @@ public struct ProxyOptions: ParsableArguments, Sendable {
 
     @Option(
         help: ArgumentHelp(
-            "Proxy authentication scheme: any, basic, digest, ntlm or negotiate.",
+            "Proxy authentication scheme: any, basic, digest, ntlm or negotiate (default: any, or the config file's).",
             valueName: "SCHEME"
         )
     )
     public var proxyAuth: String?
+
+    /// curl's spellings of `--proxy-auth SCHEME`.
+    @Flag(help: "Same as --proxy-auth any (curl's flag).")
+    public var proxyAnyauth = false
+    @Flag(help: "Same as --proxy-auth basic.")
+    public var proxyBasic = false
+    @Flag(help: "Same as --proxy-auth digest.")
+    public var proxyDigest = false
+    @Flag(help: "Same as --proxy-auth ntlm.")
+    public var proxyNtlm = false
+    @Flag(help: "Same as --proxy-auth negotiate.")
+    public var proxyNegotiate = false
 
     @Option(help: ArgumentHelp("Extra header for the CONNECT request; repeatable.", valueName: "'Name: value'"))
     public var proxyHeader: [String] = []
@@ -43,7 +57,22 @@ public struct ProxyOptions: ParsableArguments, Sendable {
     @Flag(help: "Connect directly, whatever the config file or environment say.")
     public var noProxy = false
 
-    @Option(help: ArgumentHelp("Config file with [connection NAME] sections.", valueName: "FILE"))
+    @Option(
+        name: .customLong("noproxy"),
+        help: ArgumentHelp(
+            "Hosts to reach directly, as curl's --noproxy: a comma list of names (with their subdomains) and IP "
+                + "addresses; * for all.",
+            valueName: "LIST"
+        )
+    )
+    public var noProxyList: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Config file with [connection NAME] sections (default: ~/.config/tt-connect/config).",
+            valueName: "FILE"
+        )
+    )
     public var config: String?
 
     @Option(help: ArgumentHelp("The connection of the config file to use.", valueName: "NAME"))
@@ -57,7 +86,16 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             if noProxy { throw ValidationError("--proxy and --no-proxy contradict each other; give one") }
         }
         if let proxyAuth, ProxyAuthScheme(parsing: proxyAuth) == nil {
-            throw ValidationError("--proxy-auth must be any, basic, digest, ntlm or negotiate, not '\(proxyAuth)'")
+            // Never echo the value: a user who typed --proxy-auth alice:secret put a password there.
+            throw ValidationError(
+                "--proxy-auth must be any, basic, digest, ntlm or negotiate (the value given is none of them)"
+            )
+        }
+        if schemeFlags.count > 1 || (proxyAuth != nil && !schemeFlags.isEmpty) {
+            throw ValidationError(
+                "give one proxy authentication scheme: --proxy-auth SCHEME or one of --proxy-anyauth, --proxy-basic, "
+                    + "--proxy-digest, --proxy-ntlm, --proxy-negotiate"
+            )
         }
         if let proxyUser, proxyUser.isEmpty || proxyUser.hasPrefix(":") {
             throw ValidationError("--proxy-user needs a user name: USER[:PASS]")
@@ -66,7 +104,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             guard let colon = header.firstIndex(of: ":"), colon != header.startIndex,
                 !header[..<colon].contains(where: \.isWhitespace), !header.contains(where: \.isNewline)
             else {
-                throw ValidationError("--proxy-header '\(header)' must be 'Name: value' on one line")
+                // The value may be a token: never echo it.
+                throw ValidationError("--proxy-header must be 'Name: value' on one line (the value given is not)")
             }
         }
         if let proxyCacert, !FileManager.default.isReadableFile(atPath: proxyCacert) {
@@ -107,9 +146,12 @@ public struct ProxyOptions: ParsableArguments, Sendable {
     ) throws(CommandFailure) -> (route: Route, reason: String) {
         var flags = ProxyFlags(
             proxy: proxy,
-            proxyAuth: proxyAuth.flatMap(ProxyAuthScheme.init(parsing:)),
+            proxyAuth: authScheme,
             noProxy: noProxy
         )
+        if let noProxyList, CurlNoProxyList(noProxyList).matches(target) {
+            return (.direct, "direct connection: --noproxy matches \(target)")
+        }
         if let proxyUser {
             if proxyUser.contains(":") {
                 flags.proxyUser = ProxyCredentials(parsing: proxyUser)
@@ -137,14 +179,31 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)")
     }
 
+    /// The scheme from `--proxy-auth` or one of curl's `--proxy-basic`… flags.
+    var authScheme: ProxyAuthScheme? {
+        proxyAuth.flatMap(ProxyAuthScheme.init(parsing:)) ?? schemeFlags.first
+    }
+
+    private var schemeFlags: [ProxyAuthScheme] {
+        let flags: [(given: Bool, scheme: ProxyAuthScheme)] = [
+            (proxyAnyauth, .any), (proxyBasic, .basic), (proxyDigest, .digest), (proxyNtlm, .ntlm),
+            (proxyNegotiate, .negotiate),
+        ]
+        return flags.filter(\.given).map(\.scheme)
+    }
+
     /// The CONNECT options from the flags.
-    func httpOptions(logger: Logger? = nil) -> HTTPProxyOptions {
+    /// `verbosity` 1 (`-v`) shows the CONNECT heads on standard error, 2 (`-vv`) libcurl's trace too.
+    func httpOptions(logger: Logger? = nil, verbosity: Int = 0) -> HTTPProxyOptions {
         var options = HTTPProxyOptions(
             extraHeaders: proxyHeader,
             proxyCAFile: proxyCacert,
             proxyInsecure: proxyInsecure
         )
         if let logger { options.logger = logger }
+        if verbosity > 0 {
+            options.exchangeTrace = ConnectExchangeTrace(level: verbosity > 1 ? .full : .heads) { Console.error($0) }
+        }
         return options
     }
 }

@@ -73,8 +73,14 @@ public struct OutputOptions: ParsableArguments, Sendable {
     @Flag(help: "Print one JSON object instead of lines.")
     public var json = false
 
-    @Flag(name: .shortAndLong, help: "Explain the proxy decision and log the CONNECT exchange on standard error.")
-    public var verbose = false
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Explain the proxy decision and show the CONNECT exchange on standard error; -vv adds libcurl's trace."
+    )
+    public var verbosity: Int
+
+    /// Whether `-v` was given at least once.
+    public var verbose: Bool { verbosity > 0 }
 
     public init() {}
 }

@@ -1,44 +1,72 @@
 public import ArgumentParser
 import TTClient
+import TTCommandSupport
 import TTTransport
 
 /// `tt-ping [-P PORT] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [proxy flags] HOST`: TMSS10Ping's output, through
-/// any transport. Exit 0 when replies came back, 1 when none did or the server could not be reached.
+/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (README, "Exit codes"):
+/// 4 for a proxy that wants credentials, 8 for a server that cannot be reached, 12 for replies that came too late.
 public struct TTPingCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tt-ping",
         abstract: "Ping a framework server (no login needed), like TMSS10Ping.",
+        discussion: """
+            HOST may be a bare IPv6 address (tt-ping ::1). With --config FILE --connection NAME, HOST and -P \
+            default to the connection's server and port. -c 0 pings until Ctrl-C.
+            """,
         version: "tt-connect \(TTConnectVersion.current)"
     )
 
-    @Option(name: .customShort("P"), help: ArgumentHelp("Server port.", valueName: "PORT"))
-    public var port = 5000
+    @Option(
+        name: .customShort("P"),
+        help: ArgumentHelp("Server port (default 5000, or the connection's port).", valueName: "PORT")
+    )
+    public var port: Int?
 
     @OptionGroup public var ping: PingOptions
     @OptionGroup public var proxy: ProxyOptions
 
-    @Argument(help: ArgumentHelp("The framework server.", valueName: "HOST"))
-    public var host: String
+    @Argument(
+        help: ArgumentHelp("The framework server (default: the server of --connection).", valueName: "HOST")
+    )
+    public var host: String?
 
     public init() {}
 
     public func validate() throws {
-        guard (1...65535).contains(port) else {
+        if let port, !(1...65535).contains(port) {
             throw ValidationError("-P must be a port from 1 to 65535, not \(port)")
+        }
+        if host == nil, proxy.connection == nil {
+            throw ValidationError("tt-ping needs HOST (or --connection NAME of a config file naming the server)")
         }
     }
 
     public func run() throws {
+        var target = host.map(Self.hostArgument)
+        var defaultPort = port
+        if target == nil, let entry = try proxy.loadEntry()?.entry {
+            guard let server = entry.server else {
+                throw CommandFailure.usage("connection \(entry.name) names no server: give HOST")
+            }
+            target = Endpoint(host: server, port: port ?? entry.port ?? LogonString.defaultPort).description
+            defaultPort = nil
+        }
         let plan = try ConnectionSetup.plan(
-            target: host,
-            defaultPort: port,
+            target: target,
+            defaultPort: defaultPort,
             proxy: proxy,
             server: nil,
             verbose: false,
             reconnect: .once,
             requestTimeout: ping.replyTimeoutDuration
         )
-        let received = try PingCommand.pingLoop(plan, ping: ping, connectFailureExitCode: 1)
-        if received == 0 { throw ExitCode(1) }
+        try PingCommand.pingLoop(plan, ping: ping)
+    }
+
+    /// HOST as ping takes it: a bare IPv6 address (`::1`, two colons or more) is put in brackets, since the port
+    /// comes from `-P`; `host:port` and `[v6]:port` keep working.
+    static func hostArgument(_ host: String) -> String {
+        host.filter { $0 == ":" }.count >= 2 && !host.hasPrefix("[") ? "[\(host)]" : host
     }
 }

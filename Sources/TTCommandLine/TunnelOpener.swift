@@ -25,25 +25,43 @@ enum TunnelOpener {
     static func route(
         to target: Endpoint,
         proxy: ProxyOptions,
-        verbose: Bool
+        verbosity: Int
     ) throws(CommandFailure) -> Route {
+        let verbose = verbosity > 0
         let logger = verbose ? ConnectionSetup.verboseLogger() : nil
         let (route, reason) = try proxy.resolveRoute(
             to: target,
             entry: try proxy.loadEntry(),
             environment: ProcessInfo.processInfo.environment,
-            options: proxy.httpOptions(logger: logger)
+            options: proxy.httpOptions(logger: logger, verbosity: verbosity)
         )
         if verbose { Console.error(reason) }
         return route
     }
 
-    /// Parses `HOST:PORT` (the port is required).
-    static func endpoint(_ text: String, what: String) throws(CommandFailure) -> Endpoint {
+    /// Parses `HOST:PORT` (the port is required), or with `port` given apart (`HOST PORT`, as nc, ncat and
+    /// corkscrew take it, so ssh's `%h %p` works for IPv6 hosts too) a bare host: a name, an IPv4 address, or an
+    /// IPv6 address with or without brackets.
+    static func endpoint(_ text: String, port: String? = nil, what: String) throws(CommandFailure) -> Endpoint {
         do {
-            return try Endpoint(parsing: text, defaultPort: nil)
+            guard let port else { return try Endpoint(parsing: text, defaultPort: nil) }
+            guard let number = Int(port), (1...65535).contains(number), port.allSatisfy(\.isASCII) else {
+                throw CommandFailure.usage("\(what): port '\(port)' is not a number from 1 to 65535")
+            }
+            return try bareHost(text, port: number)
+        } catch let failure as CommandFailure {
+            throw failure
         } catch {
             throw .usage("\(what): \(error)")
         }
+    }
+
+    /// `host` alone (a bare IPv6 address allowed, as ping takes it) with `port`.
+    static func bareHost(_ host: String, port: Int) throws -> Endpoint {
+        let unbracketed = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if unbracketed.contains(":") {
+            return try Endpoint(parsing: "[\(unbracketed)]:\(port)", defaultPort: nil)
+        }
+        return try Endpoint(parsing: "\(unbracketed):\(port)", defaultPort: nil)
     }
 }

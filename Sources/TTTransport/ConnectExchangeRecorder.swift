@@ -1,6 +1,12 @@
 import CCurl
 import TTBasics
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Watches libcurl's debug stream during the CONNECT exchange to learn what `getinfo` cannot tell: the
 /// proxy's status line (with its reason phrase), the raw start of a non-HTTP answer, and the authentication
 /// scheme our requests carried.
@@ -16,6 +22,21 @@ final class ConnectExchangeRecorder {
     private(set) var lastAuthSchemeSent: String?
     /// When the first CONNECT request went out: the TCP connection (and TLS to an https:// proxy) was up.
     private(set) var firstRequestSentAt: ContinuousClock.Instant?
+    /// The header lines of the proxy's last answer (status line first), for ``ProxyErrorDetails``.
+    private(set) var lastResponseHeaders: [String] = []
+    /// The start of the error page after a refused CONNECT, read from the socket as libcurl closes it.
+    private(set) var errorBody: [UInt8] = []
+    /// Whether TLS records went out (an https:// proxy): the TCP connection was made even when no CONNECT was.
+    private(set) var tlsStarted = false
+    /// Shows the exchange (`-v`); `nil` when nobody asked.
+    let trace: ConnectExchangeTrace?
+    /// The proxy password, only to scrub it from trace lines that are not ours.
+    private let password: String?
+
+    init(trace: ConnectExchangeTrace? = nil, password: String? = nil) {
+        self.trace = trace
+        self.password = password
+    }
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -27,15 +48,46 @@ final class ConnectExchangeRecorder {
         if incomingPrefix.count < Self.prefixLimit {
             incomingPrefix += bytes.prefix(Self.prefixLimit - incomingPrefix.count)
         }
+        let line = bytes.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
         if bytes.starts(with: Array("HTTP/".utf8)) {
-            let line = bytes.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
             lastStatusLine = PrintableBytes.escaped(line, limit: 120)
+            lastResponseHeaders = []
+            errorBody = []
+        }
+        if lastResponseHeaders.count < 100, lastStatusLine != nil {
+            lastResponseHeaders.append(PrintableBytes.escaped(line, limit: 512))
+        }
+        trace?.responseLine(bytes, password: password)
+    }
+
+    /// The proxy's own words about its answer (squid's error name, `Via`, the page title).
+    var errorDetails: ProxyErrorDetails {
+        ProxyErrorDetails(headers: lastResponseHeaders, body: errorBody)
+    }
+
+    /// Reads what is already waiting on the socket (at most 16 KiB, waiting at most 100 ms for the first
+    /// bytes): after a refused CONNECT, libcurl has read the head byte by byte and left the error page there.
+    func captureErrorBody(from socket: Int32) {
+        let code = lastStatusLine?.split(separator: " ").dropFirst().first
+        guard let code, !code.hasPrefix("2"), errorBody.isEmpty else { return }
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var wait: Int32 = 100
+        while errorBody.count < buffer.count {
+            // A blocking socket: read only what poll says is there (the page usually came with the head).
+            var entry = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, wait) > 0 else { break }
+            wait = 0
+            let room = buffer.count - errorBody.count
+            let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, room, 0) }
+            guard count > 0 else { break }
+            errorBody += buffer[0..<count]
         }
     }
 
     func recordOutgoing(_ bytes: UnsafeRawBufferPointer) {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.hasPrefix("CONNECT ") else { return }
+        trace?.requestHead(bytes, password: password)
         if firstRequestSentAt == nil { firstRequestSentAt = ContinuousClock.now }
         var scheme: String?
         for line in text.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("proxy-authorization:") {
@@ -53,9 +105,21 @@ final class ConnectExchangeRecorder {
         switch type {
         case CURLINFO_HEADER_IN: recorder.recordIncoming(bytes)
         case CURLINFO_HEADER_OUT: recorder.recordOutgoing(bytes)
+        case CURLINFO_TEXT: recorder.trace?.libcurlText(bytes, password: recorder.password)
+        case CURLINFO_SSL_DATA_OUT, CURLINFO_SSL_DATA_IN:
+            // The TLS facts of an https:// proxy at -vv belong here too.
+            recorder.tlsStarted = true
         default: break
         }
         return 0
+    }
+
+    /// The C callback for `CURLOPT_CLOSESOCKETFUNCTION` during the exchange: keeps the error page, then closes.
+    static let closeCallback: curl_closesocket_callback = { user, socket in
+        if let user {
+            Unmanaged<ConnectExchangeRecorder>.fromOpaque(user).takeUnretainedValue().captureErrorBody(from: socket)
+        }
+        return close(socket)
     }
 }
 

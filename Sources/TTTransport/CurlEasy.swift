@@ -67,6 +67,12 @@ final class CurlEasy {
         try set(CURLOPT_DEBUGDATA, pointer: data)
     }
 
+    /// Sets (or with `nil`, removes) the callback that closes libcurl's sockets.
+    func setCloseSocketFunction(_ callback: curl_closesocket_callback?, data: UnsafeMutableRawPointer?) throws {
+        try check(CCurl_easy_setopt_closesocketfunction(handle, callback), CURLOPT_CLOSESOCKETFUNCTION)
+        try set(CURLOPT_CLOSESOCKETDATA, pointer: data)
+    }
+
     func long(_ info: CURLINFO) -> Int {
         var value = 0
         return CCurl_easy_getinfo_long(handle, info, &value) == CURLE_OK ? value : 0

@@ -13,6 +13,8 @@ public struct HTTPProxyOptions: Sendable {
     public var proxyInsecure: Bool
     /// Receives debug events (proxy used, CONNECT status, auth scheme); never a credential.
     public var logger: Logger
+    /// Shows the CONNECT exchange (`-v`), credentials redacted; `nil` shows nothing.
+    public var exchangeTrace: ConnectExchangeTrace?
 
     public init(
         userAgent: String = "tt-connect/\(TTConnectVersion.current)",

@@ -56,9 +56,11 @@ public final class HTTPProxyTransport: Transport {
         deadline: Deadline
     ) throws -> HTTPProxyTransport {
         let easy = try CurlEasy()
-        let recorder = ConnectExchangeRecorder()
+        let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
         try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline)
-        try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: Unmanaged.passUnretained(recorder).toOpaque())
+        let recorderPointer = Unmanaged.passUnretained(recorder).toOpaque()
+        try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: recorderPointer)
+        try easy.setCloseSocketFunction(ConnectExchangeRecorder.closeCallback, data: recorderPointer)
         try easy.set(CURLOPT_VERBOSE, 1)
 
         options.logger.debug(
@@ -66,10 +68,12 @@ public final class HTTPProxyTransport: Transport {
             metadata: ["proxy": "\(proxy.url)", "target": "\(target)", "proxy-auth": "\(proxy.authScheme)"]
         )
         let started = ContinuousClock.now
+        let budget = deadline.remaining
         let result = curl_easy_perform(easy.handle)
         let elapsed = ContinuousClock.now - started
         // Nothing after the exchange is worth a debug event; stop calling into the recorder.
         try? easy.set(CURLOPT_VERBOSE, 0)
+        try? easy.setCloseSocketFunction(nil, data: nil)
 
         // libcurl's CURLINFO_CONNECT_TIME_T only counts once the tunnel is up; the moment our first CONNECT
         // went out marks the end of the TCP (and TLS) connect.
@@ -87,7 +91,8 @@ public final class HTTPProxyTransport: Transport {
             osErrno: Int32(truncatingIfNeeded: easy.long(CURLINFO_OS_ERRNO)),
             curlMessage: easy.errorText,
             elapsed: elapsed,
-            recorder: recorder
+            recorder: recorder,
+            budget: budget
         )
         guard result == CURLE_OK, (200..<300).contains(status),
             recorder.incomingCount <= ConnectExchangeRecorder.headerLimit

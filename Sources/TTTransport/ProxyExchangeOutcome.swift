@@ -21,11 +21,17 @@ struct ProxyExchangeOutcome {
     var curlMessage: String
     var elapsed: Duration
     var recorder: ConnectExchangeRecorder
+    /// The time the deadline allowed when the exchange began (`nil`: no deadline), so a timeout can say
+    /// whether the proxy was slow or the deadline too short to be met.
+    var budget: Duration? = nil
 
     func error(target: Endpoint, proxy: HTTPProxy) -> TransportError {
         let code = Int(result.rawValue)
         let where_ = "proxy \(proxy.url)"
-        let reply = recorder.lastStatusLine.map { "\"\($0)\"" } ?? "status \(status)"
+        let details = recorder.errorDetails
+        let statusLine = recorder.lastStatusLine.map { "\"\($0)\"" } ?? "status \(status)"
+        // The proxy's own words first: they name the cause where the status code is generic (squid's 500).
+        let reply = details.summary.isEmpty ? statusLine : "\(details.summary); \(statusLine)"
 
         func make(
             _ stage: TransportError.Stage,
@@ -45,25 +51,57 @@ struct ProxyExchangeOutcome {
         }
 
         if result == CURLE_OPERATION_TIMEDOUT {
+            // What the deadline left when the exchange began: a deadline too short to be met is the caller's,
+            // not the proxy's, fault.
+            let allowed =
+                budget.map { left in
+                    left < .milliseconds(10)
+                        ? " (the deadline left only \(left.readable) for it: far too short for any proxy to answer)"
+                        : " (the deadline left \(left.readable))"
+                } ?? ""
+            if !tcpConnected, proxy.scheme == .https, recorder.tlsStarted {
+                return make(
+                    .proxyConnect,
+                    .timedOut,
+                    "the TLS handshake with \(where_) timed out after \(SocketConnector.format(elapsed))\(allowed): "
+                        + "the TCP connection was made but no TLS answer came; is it an https:// proxy, and does it "
+                        + "speak TLS on this port?"
+                )
+            }
             if !tcpConnected {
                 return make(
                     .proxyConnect,
                     .timedOut,
-                    "connecting to \(where_) timed out after \(SocketConnector.format(elapsed)) (no answer to the "
-                        + "TCP connection attempt)"
+                    "connecting to \(where_) timed out after \(SocketConnector.format(elapsed))\(allowed) (no answer "
+                        + "to the TCP connection attempt)"
                 )
             }
             return make(
                 .proxyTunnel,
                 .timedOut,
-                "\(where_) did not answer the CONNECT request for \(target) within "
-                    + "\(SocketConnector.format(elapsed))"
+                "\(where_) did not answer the CONNECT request for \(target) before the deadline passed, after "
+                    + "\(SocketConnector.format(elapsed))\(allowed)"
             )
         }
 
         // CURLE_OK here means libcurl accepted the answer but it broke our own header limit.
         if result == CURLE_OK || curlMessage.lowercased().contains("too large") {
             return make(.proxyTunnel, .proxyProtocolViolation, tooLargeMessage(where_))
+        }
+
+        if (500...599).contains(status), details.saysTargetUnreachable(reason: reasonPhrase) {
+            let verb =
+                switch details.squidError {
+                case "ERR_DNS_FAIL": "could not resolve"
+                case "ERR_CONNECT_FAIL": "could not connect to"
+                default: "could not resolve/reach"
+                }
+            return make(
+                .proxyTunnel,
+                .proxyGatewayFailure,
+                "\(where_) \(verb) \(target.host) (\(reply)): check the server name and port \(target.port); "
+                    + "the proxy's name servers or routes may not know it"
+            )
         }
 
         switch status {
@@ -141,6 +179,13 @@ struct ProxyExchangeOutcome {
         default:
             return make(.proxyTunnel, .proxyProtocolViolation, violationMessage(where_, target, proxy))
         }
+    }
+
+    /// The reason phrase of the proxy's status line (`Unable to connect` of tinyproxy's `500 Unable to connect`).
+    private var reasonPhrase: String? {
+        guard let line = recorder.lastStatusLine else { return nil }
+        let parts = line.split(separator: " ", maxSplits: 2)
+        return parts.count == 3 ? String(parts[2]) : nil
     }
 
     private func authenticationMessage(

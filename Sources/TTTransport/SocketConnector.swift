@@ -120,9 +120,6 @@ enum SocketConnector {
     }
 
     static func format(_ duration: Duration) -> String {
-        let milliseconds = duration.inMilliseconds
-        if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
-        let tenths = (milliseconds / 100).rounded() / 10
-        return "\(tenths) s"
+        duration.readable
     }
 }

@@ -42,7 +42,7 @@ struct CoreDumpTests {
         .enabled(if: coreFilesObservable),
         arguments: [
             ("tt-proxy", ["--listen", "127.0.0.1:0"], "tt-proxy listening on"),
-            ("tt-connect", ["forward", "--listen", "127.0.0.1:0", "127.0.0.1:9"], "listening on"),
+            ("tt-connect", ["forward", "--no-preflight", "--listen", "127.0.0.1:0", "127.0.0.1:9"], "listening on"),
         ]
     )
     func noCoreFile(tool: String, arguments: [String], ready: String) async throws {

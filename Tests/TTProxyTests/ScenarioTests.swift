@@ -26,6 +26,9 @@ struct ScenarioTests {
         ("502-bad-gateway.scenario", "HTTP/1.1 502 Bad Gateway"),
         ("503-service-unavailable.scenario", "HTTP/1.1 503 Service Unavailable"),
         ("504-gateway-timeout.scenario", "HTTP/1.1 504 Gateway Timeout"),
+        ("squid-503-dns-fail.scenario", "HTTP/1.1 503 Service Unavailable"),
+        ("nginx-502.scenario", "HTTP/1.1 502 Bad Gateway"),
+        ("haproxy-503.scenario", "HTTP/1.1 503 Service Unavailable"),
         ("web-server-200-page.scenario", "HTTP/1.1 200 OK"),
     ]
 

@@ -30,6 +30,12 @@ static inline CURLcode CCurl_easy_setopt_debugfunction(CURL *handle, curl_debug_
     return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
 }
 
+/// `curl_easy_setopt(CURLOPT_CLOSESOCKETFUNCTION, ...)` with a typed callback (`NULL` restores libcurl's own
+/// `close`).
+static inline CURLcode CCurl_easy_setopt_closesocketfunction(CURL *handle, curl_closesocket_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, callback);
+}
+
 /// `curl_easy_getinfo` for `CURLINFO_LONG` items.
 static inline CURLcode CCurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);

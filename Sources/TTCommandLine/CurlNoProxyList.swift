@@ -1,0 +1,35 @@
+import TTBasics
+import TTTransport
+
+/// curl's `--noproxy LIST`: the hosts reached without the proxy, whatever gave the proxy (the command line too).
+///
+/// As curl reads it: a comma (or space) separated list; `*` alone matches every host; a name matches itself and
+/// its subdomains (`example.com` matches `tapes.example.com`), a leading dot is ignored; an IP address matches
+/// itself (IPv6 with or without brackets). Names compare without case. Unlike `NO_PROXY`, loopback targets are
+/// not special: `--noproxy` lists exactly what goes direct.
+struct CurlNoProxyList: Sendable, Hashable {
+    private var matchesEverything = false
+    private var names: [String] = []
+
+    init(_ list: String) {
+        for rawEntry in list.split(whereSeparator: { $0 == "," || $0 == " " }) {
+            var entry = rawEntry.trimmingWhitespace().lowercased()
+            if entry == "*" {
+                matchesEverything = true
+                continue
+            }
+            if entry.hasPrefix("["), entry.hasSuffix("]") { entry = String(entry.dropFirst().dropLast()) }
+            while entry.hasPrefix(".") { entry.removeFirst() }
+            if entry.hasSuffix(".") { entry.removeLast() }
+            if !entry.isEmpty { names.append(entry) }
+        }
+    }
+
+    /// Whether `target` is reached directly.
+    func matches(_ target: Endpoint) -> Bool {
+        if matchesEverything { return true }
+        var host = target.host.lowercased()
+        if host.hasSuffix(".") { host.removeLast() }
+        return names.contains { host == $0 || (!target.isIPv6 && host.hasSuffix("." + $0)) }
+    }
+}
