@@ -1,5 +1,6 @@
 public import ArgumentParser
 import TTClient
+import TTCommandSupport
 import TTTransport
 
 /// `tt-connect`: check, ping, pipe and forward through any transport (check is the default subcommand).
@@ -7,7 +8,7 @@ public struct TTConnectCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tt-connect",
         abstract: "Reach a framework server directly or through an HTTP CONNECT proxy, and tell what fails.",
-        version: "tt-connect \(TTConnectVersion.current)",
+        version: VersionReport.clientTool("tt-connect"),
         subcommands: [CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self],
         defaultSubcommand: CheckCommand.self
     )

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import TTClient
+import TTCommandSupport
 import TTTransport
 
 /// `tt-ping [-P PORT] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [proxy flags] HOST`: TMSS10Ping's output, through
@@ -8,7 +9,7 @@ public struct TTPingCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tt-ping",
         abstract: "Ping a framework server (no login needed), like TMSS10Ping.",
-        version: "tt-connect \(TTConnectVersion.current)"
+        version: VersionReport.clientTool("tt-ping")
     )
 
     @Option(name: .customShort("P"), help: ArgumentHelp("Server port.", valueName: "PORT"))
