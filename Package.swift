@@ -77,7 +77,7 @@ let package = Package(
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
         .target(
             name: "TTCommandSupport",
-            dependencies: ["CProcessControl", argumentParser],
+            dependencies: ["CProcessControl", "CCrypto", "TTBasics", argumentParser],
             swiftSettings: strictSettings
         ),
         // The client tools' commands and option groups (proxy flags, logon string, stage printer).
@@ -85,6 +85,7 @@ let package = Package(
             name: "TTCommandLine",
             dependencies: [
                 "TTBasics", "TTClient", "TTProtocol", "TTTransport", "TTCommandSupport", argumentParser, logging,
+                "CCurl", "CZlib",
             ],
             swiftSettings: strictSettings
         ),
@@ -102,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "tt-server",
             dependencies: [
-                "TTServer", "TTBasics", "TTProtocol", "TTCommandSupport", argumentParser, logging,
+                "TTServer", "TTBasics", "TTProtocol", "TTCommandSupport", "CZlib", argumentParser, logging,
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

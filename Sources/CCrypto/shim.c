@@ -10,6 +10,10 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+const char *CCrypto_openSSLVersion(void) {
+    return OpenSSL_version(OPENSSL_VERSION_STRING);
+}
+
 int CCrypto_randomBytes(uint8_t *out, size_t length) {
     if (length > INT_MAX) {
         return 0;

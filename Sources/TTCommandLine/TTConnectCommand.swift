@@ -1,5 +1,6 @@
 public import ArgumentParser
 import TTClient
+import TTCommandSupport
 import TTTransport
 
 /// `tt-connect`: check, ping, pipe and forward through any transport (check is the default subcommand).
@@ -23,7 +24,7 @@ public struct TTConnectCommand: ParsableCommand {
               --json                            one JSON object instead of lines
               -v, -vv                           show the CONNECT exchange
             """,
-        version: "tt-connect \(TTConnectVersion.current)",
+        version: VersionReport.clientTool("tt-connect"),
         subcommands: [CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self],
         defaultSubcommand: CheckCommand.self
     )

@@ -14,7 +14,7 @@ public struct TTPingCommand: ParsableCommand {
             HOST may be a bare IPv6 address (tt-ping ::1). With --config FILE --connection NAME, HOST and -P \
             default to the connection's server and port. -c 0 pings until Ctrl-C.
             """,
-        version: "tt-connect \(TTConnectVersion.current)"
+        version: VersionReport.clientTool("tt-ping")
     )
 
     @Option(

@@ -1,4 +1,5 @@
 public import Logging
+import TTBasics
 
 /// How to run the CONNECT exchange, beyond which proxy to use.
 public struct HTTPProxyOptions: Sendable {

@@ -1,4 +1,3 @@
-/// The version of tt-connect, sent in the proxy `User-Agent` and printed by `--version`.
-public enum TTConnectVersion {
-    public static let current = "0.1.0"
-}
+// The version lives in TTBasics, which the servers' tools share; `import TTTransport` (and `import TTClient`) still
+// see it, as before it moved.
+@_exported public import enum TTBasics.TTConnectVersion

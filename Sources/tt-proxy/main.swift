@@ -15,7 +15,8 @@ struct TTProxyCommand: AsyncParsableCommand {
             Prints 'tt-proxy listening on HOST:PORT' once per listener (so PORT 0 can be read back), then one \
             access log line per request. SIGINT/SIGTERM stop accepting, let tunnels finish for the shutdown \
             grace, then exit.
-            """
+            """,
+        version: VersionReport.text(tool: "tt-proxy", libraries: [.openSSL])
     )
 
     /// Usage errors exit with 2, like every tt-connect tool (ArgumentParser would use 64).

@@ -217,6 +217,7 @@ struct Serve: AsyncParsableCommand {
         for address in bound {
             printLine("tt-server listening on \(FrameworkServer.format(address))")
         }
+        SystemdNotify.ready()  // Type=notify (contrib/tt-server.service): accepting now
         try await server.run()
         signals.cancel()
     }

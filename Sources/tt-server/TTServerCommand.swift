@@ -1,4 +1,5 @@
 import ArgumentParser
+import CZlib
 import Foundation
 import TTCommandSupport
 
@@ -8,6 +9,10 @@ struct TTServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tt-server",
         abstract: "Run a tt-connect framework server, or manage its users file.",
+        version: VersionReport.text(
+            tool: "tt-server",
+            libraries: [.openSSL, LinkedLibrary(name: "zlib", cVersion: zlibVersion())]
+        ),
         subcommands: [Serve.self, AddUser.self],
         defaultSubcommand: Serve.self
     )

@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The version of the libcrypto loaded at run time, e.g. `3.0.17` (`OpenSSL_version(OPENSSL_VERSION_STRING)`).
+const char *CCrypto_openSSLVersion(void);
+
 /// Fills `out` with `length` cryptographically strong random bytes.
 int CCrypto_randomBytes(uint8_t *out, size_t length);
 

@@ -51,6 +51,11 @@ static inline CURLcode CCurl_easy_getinfo_socket(CURL *handle, CURLINFO info, cu
     return curl_easy_getinfo(handle, info, value);
 }
 
+/// The version of the libcurl loaded at run time, e.g. `7.88.1` (`CURLVERSION_NOW` is a macro Swift cannot import).
+static inline const char *CCurl_version(void) {
+    return curl_version_info(CURLVERSION_NOW)->version;
+}
+
 // Macro constants with casts Swift does not import.
 extern const unsigned long CCurl_AUTH_BASIC;
 extern const unsigned long CCurl_AUTH_DIGEST;
