@@ -16,6 +16,8 @@ final class ConnectExchangeRecorder {
     private(set) var lastAuthSchemeSent: String?
     /// When the first CONNECT request went out: the TCP connection (and TLS to an https:// proxy) was up.
     private(set) var firstRequestSentAt: ContinuousClock.Instant?
+    /// Offered and sent authentication schemes and GSSAPI failures, for the scheme fallback.
+    private(set) var auth = ProxyAuthObservations()
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -31,6 +33,7 @@ final class ConnectExchangeRecorder {
             let line = bytes.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
             lastStatusLine = PrintableBytes.escaped(line, limit: 120)
         }
+        auth.recordIncoming(String(decoding: bytes, as: UTF8.self))
     }
 
     func recordOutgoing(_ bytes: UnsafeRawBufferPointer) {
@@ -43,6 +46,7 @@ final class ConnectExchangeRecorder {
             scheme = value.split(separator: " ").first.map(String.init)
         }
         lastAuthSchemeSent = scheme
+        auth.recordSent(scheme: scheme)
     }
 
     /// The C callback for `CURLOPT_DEBUGFUNCTION`; `user` is an unretained recorder.
@@ -53,6 +57,7 @@ final class ConnectExchangeRecorder {
         switch type {
         case CURLINFO_HEADER_IN: recorder.recordIncoming(bytes)
         case CURLINFO_HEADER_OUT: recorder.recordOutgoing(bytes)
+        case CURLINFO_TEXT: recorder.auth.recordText(String(decoding: bytes, as: UTF8.self))
         default: break
         }
         return 0
