@@ -22,8 +22,8 @@ public enum SecretFile {
         guard let text = String(data: data, encoding: .utf8) else {
             throw TransportError.configuration("the \(what) \(path) is not UTF-8 text")
         }
-        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let password = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        // "\r\n" is one Character in Swift, and a newline like "\n".
+        let password = String(text.prefix { !$0.isNewline })
         guard !password.isEmpty else {
             throw TransportError.configuration("the \(what) \(path) is empty; its first line must be the password")
         }
