@@ -46,6 +46,7 @@ enum ProxyAuthFallback {
             }
         }
 
+        let started = ContinuousClock.now
         var verdicts: [(scheme: String, verdict: String)] = []
         let firstRecorder = ConnectExchangeRecorder()
         let firstMask = hasUser ? CCurl_AUTH_ANY : CCurl_AUTH_NEGOTIATE
@@ -76,6 +77,9 @@ enum ProxyAuthFallback {
             let recorder = ConnectExchangeRecorder()
             do {
                 let transport = try attempt(target, proxy, options, deadline, mask(of: scheme), recorder)
+                // The tunnel took every attempt, not just the last one.
+                let report = transport.report
+                transport.report.tunnelTime = max(.zero, (ContinuousClock.now - started) - report.tcpConnectTime)
                 transport.report.authAttempts = (verdicts + [(scheme, "accepted")]).map {
                     "\($0.scheme): \($0.verdict)"
                 }
@@ -142,9 +146,11 @@ enum ProxyAuthFallback {
                 "proxy \(proxy.url) rejected the credentials of user \"\(user)\" with every scheme it "
                 + "offers (\(list)): check the proxy user name and password"
         } else if rejected {
+            // Only a Kerberos ticket was tried, and the proxy refused it (its keytab does not match the KDC's key,
+            // or the user is not allowed): a password scheme is what is left.
             error.message =
                 "proxy \(proxy.url) requires authentication and no scheme it offers (\(offers)) "
-                + "succeeded (\(list)): give --proxy-user USER for a password scheme, or run kinit for Kerberos"
+                + "succeeded (\(list)): give --proxy-user USER for a password scheme"
         }
         // Otherwise nothing was tried (no user, no Negotiate offered): the 407's message already says that no
         // credentials were given.

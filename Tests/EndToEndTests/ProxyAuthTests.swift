@@ -51,6 +51,31 @@ struct ProxyAuthTests {
                     let message = try jsonObject(none)["message"] as? String ?? ""
                     #expect(message.contains(Self.kinitMessage), "\(message)")
 
+                    // The proxy by another name than its principal's (HTTP/127.0.0.1 is not in the realm): said so.
+                    let byAddress = try await tool(
+                        ["--proxy", "http://127.0.0.1:\(squid.port)", server.address],
+                        home: home,
+                        environment: withTicket
+                    )
+                    #expect(byAddress.status == 4, "\(byAddress.allOutput)")
+                    #expect(
+                        byAddress.allOutput.contains("the KDC of the ticket's realm knows no service HTTP/127.0.0.1"),
+                        "\(byAddress.allOutput)"
+                    )
+
+                    // An expired ticket is told apart from a missing one (GSSAPI probe of the krb5 mechanism).
+                    var expired = lab.environment
+                    expired["KRB5CCNAME"] = try await lab.kinit(lifetime: "2s")
+                    try await Task.sleep(for: .seconds(3))
+                    let late = try await tool(["--proxy", proxy, server.address], home: home, environment: expired)
+                    #expect(late.status == 4, "\(late.allOutput)")
+                    #expect(
+                        late.allOutput.contains(
+                            "the proxy wants Kerberos (Negotiate) and the Kerberos ticket has expired: run kinit again"
+                        ),
+                        "\(late.allOutput)"
+                    )
+
                     // An explicit --proxy-auth negotiate without a ticket: the same message.
                     let explicit = try await tool(
                         ["--proxy", proxy, "--proxy-auth", "negotiate", server.address],
