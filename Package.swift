@@ -46,13 +46,21 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "CProcessControl"),
+        // libpacparser (PAC evaluation), serialised behind one lock: its JavaScript context is global.
+        .target(name: "CPacParser", linkerSettings: [.linkedLibrary("pacparser")]),
+        // Why Kerberos gave no token (no ticket, expired, unknown service): MIT GSSAPI, loaded at run time.
+        .target(name: "CGSSProbe"),
 
         // Pure value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O.
         .target(name: "TTBasics", swiftSettings: strictSettings),
         // Pure protocol: packets, framing, gzip-9 + AES-256-GCM codec, handshake. No I/O.
         .target(name: "TTProtocol", dependencies: ["TTBasics", "CZlib", "CCrypto"], swiftSettings: strictSettings),
         // Byte transports: direct TCP and HTTP CONNECT through libcurl; proxy configuration.
-        .target(name: "TTTransport", dependencies: ["TTBasics", "CCurl", logging], swiftSettings: strictSettings),
+        .target(
+            name: "TTTransport",
+            dependencies: ["TTBasics", "CCurl", "CPacParser", "CGSSProbe", logging],
+            swiftSettings: strictSettings
+        ),
         // Framework client: handshake, login, requests, reconnect, logon string, API trace log.
         .target(
             name: "TTClient",

@@ -7,6 +7,8 @@ public enum Route: Sendable {
     case direct
     /// A tunnel through `proxy`, built with `options`.
     case proxy(HTTPProxy, HTTPProxyOptions)
+    /// The first reachable entry of a proxy auto-configuration (PAC) answer (a proxy, or direct).
+    case autoConfigured(ProxyAutoConfigRoute, HTTPProxyOptions)
 }
 
 /// How the client decides whether the server's identity key is the right one.

@@ -190,25 +190,36 @@ public final class FrameworkClient {
                     options: options,
                     deadline: deadline
                 )
-                let report = transport.report
-                let status = report.proxyStatus.map(String.init) ?? "?"
-                let scheme = report.authSchemeUsed.map { " (auth \($0))" } ?? ""
-                trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
-                observer?(
-                    .stageCompleted(
-                        .proxyConnect,
-                        duration: report.tcpConnectTime,
-                        detail: "connected to \(report.connectedAddress ?? proxy.endpoint.description)"
-                            + (proxy.scheme == .https ? " (TLS)" : "")
-                    )
+                reportProxyStages(transport.report, proxy: proxy, note: nil)
+                return transport
+            case .autoConfigured(let route, let options):
+                trace.record("TMSS10API_Connect: PAC(\(route.pac.source)) Answer(\(route.pac.answer))")
+                let (transport, note) = try route.open(
+                    target: configuration.server,
+                    options: options,
+                    deadline: deadline
                 )
-                observer?(
-                    .stageCompleted(
-                        .proxyTunnel,
-                        duration: report.tunnelTime ?? .zero,
-                        detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)"
+                trace.record("TMSS10API_Connect: \(note)")
+                if let proxy = transport.report.proxy {
+                    let used = route.pac.entries.lazy.compactMap { entry -> HTTPProxy? in
+                        if case .proxy(let candidate) = entry, candidate.endpoint == proxy { return candidate }
+                        return nil
+                    }.first
+                    reportProxyStages(
+                        transport.report,
+                        proxy: used ?? HTTPProxy(endpoint: proxy),
+                        note: note
                     )
-                )
+                } else {
+                    observer?(
+                        .stageCompleted(
+                            .serverConnect,
+                            duration: transport.report.tcpConnectTime,
+                            detail: "connected to \(transport.report.connectedAddress ?? "\(configuration.server)") "
+                                + "(\(note))"
+                        )
+                    )
+                }
                 return transport
             }
         } catch let error as TransportError {
@@ -222,6 +233,32 @@ public final class FrameworkClient {
         } catch {
             throw FrameworkClientError(stage: .serverConnect, category: .internalError, message: "\(error)")
         }
+    }
+
+    /// Reports the proxy connect and CONNECT stages of an opened tunnel: the address, the status, and the
+    /// authentication schemes tried (``ConnectionReport/authAttempts``) when more than one was.
+    private func reportProxyStages(_ report: ConnectionReport, proxy: HTTPProxy, note: String?) {
+        let status = report.proxyStatus.map(String.init) ?? "?"
+        let scheme =
+            report.authAttempts.count > 1
+            ? " (auth \(report.authAttempts.joined(separator: " · ")))"
+            : report.authSchemeUsed.map { " (auth \($0))" } ?? ""
+        trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
+        observer?(
+            .stageCompleted(
+                .proxyConnect,
+                duration: report.tcpConnectTime,
+                detail: "connected to \(report.connectedAddress ?? proxy.endpoint.description)"
+                    + (proxy.scheme == .https ? " (TLS)" : "") + (note.map { " (\($0))" } ?? "")
+            )
+        )
+        observer?(
+            .stageCompleted(
+                .proxyTunnel,
+                duration: report.tunnelTime ?? .zero,
+                detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)"
+            )
+        )
     }
 
     private func handshake(
@@ -403,12 +440,12 @@ public final class FrameworkClient {
                 stage: .request,
                 category: .usage,
                 message: "request \(request.function) cannot be sent: \(error) "
-                    + "(payload \(request.payload.count) bytes, frame limit \(configuration.limits.maxFrameSize))"
+                    + "(payload \(Self.tracedLength(request)) bytes, frame limit \(configuration.limits.maxFrameSize))"
             )
         }
         let deadline = min(Deadline.after(configuration.requestTimeout), attemptLimit)
         trace.record(
-            "TMSS10API_Send: Function(\(request.function)) Length(\(request.payload.count)) "
+            "TMSS10API_Send: Function(\(request.function)) Length(\(Self.tracedLength(request))) "
                 + "Flags(\(request.flags)) OptArgs(\(request.optArgs))"
         )
         var answer = session.pending
@@ -553,6 +590,12 @@ public final class FrameworkClient {
             category: .connectionClosed,
             message: "\(peerDescription) closed the connection after \(received) bytes of an answer"
         )
+    }
+
+    /// The payload length as the trace and messages may show it: a Login's payload holds the password, so its
+    /// length would give the password's length away (`Length(14)` vs `Length(11)`); it shows as `-`.
+    static func tracedLength(_ request: RequestPacket) -> String {
+        request.function == .login ? "-" : String(request.payload.count)
     }
 
     private var peerDescription: String {

@@ -61,10 +61,22 @@ enum ConnectionSetup {
         var credentials: Credentials?
         if let logon {
             var password = logon.password
+            // Off the command line first (cron, CI, services): the environment, then the config file's file.
+            if password == nil, let value = environment["TT_PASSWORD"], !value.isEmpty {
+                password = value
+            }
+            if password == nil, let file = entry?.entry.passwordFile {
+                do {
+                    password = try SecretFile.readPassword(file, what: "password file")
+                } catch {
+                    throw .usage("\(error)")
+                }
+            }
             if password == nil {
                 password = try PasswordPrompt.read(
                     prompt: "Password for \(logon.user)@\(endpoint): ",
-                    hint: "-S gives user \(logon.user) but no password (write user:password@server:port)"
+                    hint: "-S gives user \(logon.user) but no password (set TT_PASSWORD, name a password-file in "
+                        + "the config file, or write user:password@server:port)"
                 )
             }
             credentials = Credentials(user: logon.user, password: password ?? "")

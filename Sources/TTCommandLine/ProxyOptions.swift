@@ -19,7 +19,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
     @Option(
         name: [.customShort("U"), .long],
         help: ArgumentHelp(
-            "Proxy credentials; without :PASS the password is asked for on the terminal.",
+            "Proxy credentials; without :PASS the password comes from TT_PROXY_PASSWORD, the config file's "
+                + "proxy-password-file, or the terminal. ':' alone: Kerberos ticket only (as curl).",
             valueName: "USER[:PASS]"
         )
     )
@@ -44,6 +45,14 @@ public struct ProxyOptions: ParsableArguments, Sendable {
     public var proxyNtlm = false
     @Flag(help: "Same as --proxy-auth negotiate.")
     public var proxyNegotiate = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Proxy auto-configuration script (file or http(s):// URL); below --proxy, above the config file.",
+            valueName: "FILE|URL"
+        )
+    )
+    public var proxyPac: String?
 
     @Option(help: ArgumentHelp("Extra header for the CONNECT request; repeatable.", valueName: "'Name: value'"))
     public var proxyHeader: [String] = []
@@ -85,6 +94,9 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             do { _ = try HTTPProxy(parsing: proxy) } catch { throw ValidationError("--proxy: \(error)") }
             if noProxy { throw ValidationError("--proxy and --no-proxy contradict each other; give one") }
         }
+        if proxyPac != nil, noProxy {
+            throw ValidationError("--proxy-pac and --no-proxy contradict each other; give one")
+        }
         if let proxyAuth, ProxyAuthScheme(parsing: proxyAuth) == nil {
             // Never echo the value: a user who typed --proxy-auth alice:secret put a password there.
             throw ValidationError(
@@ -97,7 +109,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
                     + "--proxy-digest, --proxy-ntlm, --proxy-negotiate"
             )
         }
-        if let proxyUser, proxyUser.isEmpty || proxyUser.hasPrefix(":") {
+        // ":" alone is curl's idiom for "no user name: use the Kerberos ticket".
+        if let proxyUser, proxyUser != ":", proxyUser.isEmpty || proxyUser.hasPrefix(":") {
             throw ValidationError("--proxy-user needs a user name: USER[:PASS]")
         }
         for header in proxyHeader {
@@ -152,18 +165,11 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         if let noProxyList, CurlNoProxyList(noProxyList).matches(target) {
             return (.direct, "direct connection: --noproxy matches \(target)")
         }
-        if let proxyUser {
-            if proxyUser.contains(":") {
-                flags.proxyUser = ProxyCredentials(parsing: proxyUser)
-            } else {
-                let password = try PasswordPrompt.read(
-                    prompt: "Proxy password for \(proxyUser): ",
-                    hint: "--proxy-user \(proxyUser) has no password"
-                )
-                flags.proxyUser = ProxyCredentials(user: proxyUser, password: password)
-            }
-        }
-        let decision: ProxyDecision
+        flags.proxyPac = proxyPac
+        // `USER` alone leaves the password empty here; ProxyPasswordSource fills it once a proxy is chosen.
+        // `:` is an empty user: Kerberos only, no password scheme.
+        flags.proxyUser = proxyUser.map(ProxyCredentials.init(parsing:))
+        var decision: ProxyDecision
         do {
             decision = try ProxyConfiguration.resolve(
                 target: target,
@@ -175,6 +181,13 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         } catch {
             throw .usage("\(error)")
         }
+        decision = try ProxyPasswordSource.complete(
+            decision,
+            flagUser: proxyUser,
+            entry: entry?.entry,
+            environment: environment
+        )
+        if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason) }
         guard let chosen = decision.proxy else { return (.direct, "direct connection: \(decision.reason)") }
         return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)")
     }

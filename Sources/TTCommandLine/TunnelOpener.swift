@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -13,6 +14,10 @@ enum TunnelOpener {
                 return try DirectTransport.open(target, deadline: deadline)
             case .proxy(let proxy, let options):
                 return try HTTPProxyTransport.open(target: target, proxy: proxy, options: options, deadline: deadline)
+            case .autoConfigured(let pacRoute, let options):
+                let (transport, note) = try pacRoute.open(target: target, options: options, deadline: deadline)
+                options.logger.debug("\(note)")
+                return transport
             }
         } catch let error as TransportError {
             throw CommandFailure(error)

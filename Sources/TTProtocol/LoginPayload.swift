@@ -47,7 +47,7 @@ public struct LoginPayload: Hashable, Sendable, CustomStringConvertible, CustomR
             throw ProtocolError.fieldTooLong.with(detail: "user name of \(userBytes.count) bytes")
         }
         guard passwordBytes.count <= Int(UInt16.max) else {
-            throw ProtocolError.fieldTooLong.with(detail: "password of \(passwordBytes.count) bytes")
+            throw ProtocolError.fieldTooLong.with(detail: "password over 65535 bytes")
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(4 + userBytes.count + passwordBytes.count)

@@ -37,6 +37,8 @@ final class ConnectExchangeRecorder {
         self.trace = trace
         self.password = password
     }
+    /// Offered and sent authentication schemes and GSSAPI failures, for the scheme fallback.
+    private(set) var auth = ProxyAuthObservations()
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -58,6 +60,7 @@ final class ConnectExchangeRecorder {
             lastResponseHeaders.append(PrintableBytes.escaped(line, limit: 512))
         }
         trace?.responseLine(bytes, password: password)
+        auth.recordIncoming(String(decoding: bytes, as: UTF8.self))
     }
 
     /// The proxy's own words about its answer (squid's error name, `Via`, the page title).
@@ -95,6 +98,7 @@ final class ConnectExchangeRecorder {
             scheme = value.split(separator: " ").first.map(String.init)
         }
         lastAuthSchemeSent = scheme
+        auth.recordSent(scheme: scheme)
     }
 
     /// The C callback for `CURLOPT_DEBUGFUNCTION`; `user` is an unretained recorder.
@@ -105,7 +109,9 @@ final class ConnectExchangeRecorder {
         switch type {
         case CURLINFO_HEADER_IN: recorder.recordIncoming(bytes)
         case CURLINFO_HEADER_OUT: recorder.recordOutgoing(bytes)
-        case CURLINFO_TEXT: recorder.trace?.libcurlText(bytes, password: recorder.password)
+        case CURLINFO_TEXT:
+            recorder.trace?.libcurlText(bytes, password: recorder.password)
+            recorder.auth.recordText(String(decoding: bytes, as: UTF8.self))
         case CURLINFO_SSL_DATA_OUT, CURLINFO_SSL_DATA_IN:
             // The TLS facts of an https:// proxy at -vv belong here too.
             recorder.tlsStarted = true

@@ -12,6 +12,12 @@ public struct ConnectionEntry: Sendable, Hashable {
     public var proxyCredentials: ProxyCredentials?
     /// The pinned server identity, `SHA256:…`.
     public var serverKey: String?
+    /// `proxy-pac = FILE|URL`: a proxy auto-configuration script, used when `proxy` is not set.
+    public var proxyPac: String?
+    /// `password-file = FILE`: the logon password, for `-S USER@…` without one (``SecretFile``).
+    public var passwordFile: String?
+    /// `proxy-password-file = FILE`: the proxy password, for a proxy user without one (``SecretFile``).
+    public var proxyPasswordFile: String?
 
     public init(name: String) {
         self.name = name
@@ -19,7 +25,7 @@ public struct ConnectionEntry: Sendable, Hashable {
 }
 
 /// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, proxy,
-/// proxy-auth, proxy-user and server-key.
+/// proxy-pac, proxy-auth, proxy-user, proxy-password-file, password-file and server-key.
 public struct ConnectionConfigFile: Sendable, Hashable {
     /// The file the entries came from, for messages.
     public var path: String
@@ -111,6 +117,12 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                 entry.proxyAuth = scheme
             case "proxy-user":
                 entry.proxyCredentials = ProxyCredentials(parsing: value)
+            case "proxy-pac":
+                entry.proxyPac = Self.resolvedPath(value, relativeTo: path, keepURLs: true)
+            case "password-file":
+                entry.passwordFile = Self.resolvedPath(value, relativeTo: path)
+            case "proxy-password-file":
+                entry.proxyPasswordFile = Self.resolvedPath(value, relativeTo: path)
             case "server-key":
                 guard value.hasPrefix("SHA256:"), value.count > "SHA256:".count else {
                     throw fail("server-key must be a SHA256:… fingerprint as tt-connect prints it")
@@ -118,12 +130,26 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                 entry.serverKey = value
             default:
                 throw fail(
-                    "unknown key \"\(key)\" (known: server, port, proxy, proxy-auth, proxy-user, server-key)"
+                    "unknown key \"\(key)\" (known: server, port, proxy, proxy-pac, proxy-auth, proxy-user, "
+                        + "proxy-password-file, password-file, server-key)"
                 )
             }
             entries[entries.count - 1] = entry
         }
         self.entries = entries
+    }
+
+    /// A file named in the config file: `~/` is the home directory, a relative path is relative to the config
+    /// file's directory (so a config file and its password file can move together); URLs stay as they are.
+    static func resolvedPath(_ value: String, relativeTo configPath: String, keepURLs: Bool = false) -> String {
+        if keepURLs, value.contains("://") { return value }
+        if value.hasPrefix("~/") {
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+            return (home as NSString).appendingPathComponent(String(value.dropFirst(2)))
+        }
+        if value.hasPrefix("/") { return value }
+        let directory = (configPath as NSString).deletingLastPathComponent
+        return directory.isEmpty ? value : (directory as NSString).appendingPathComponent(value)
     }
 
     /// The entry called `name`.

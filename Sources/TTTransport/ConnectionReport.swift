@@ -19,6 +19,9 @@ public struct ConnectionReport: Sendable, Hashable {
     public var offeredAuthSchemes: [String]
     /// The authentication scheme our last CONNECT carried (`Basic`, `Digest`, `NTLM`, `Negotiate`), if any.
     public var authSchemeUsed: String?
+    /// Each authentication scheme tried and its verdict, in order (`Negotiate: no Kerberos ticket`,
+    /// `Basic: accepted`); empty when the proxy asked for none. ``ProxyAuthFallback`` explains the order.
+    public var authAttempts: [String] = []
 
     /// A report for a connection to `target`, optionally through `proxy`.
     public init(

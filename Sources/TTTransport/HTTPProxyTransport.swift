@@ -15,7 +15,7 @@ import Darwin
 /// `curl_easy_send` / `curl_easy_recv`. libcurl reads the proxy's answer without reading past it, so bytes the
 /// server sends together with the proxy's `200` are the first bytes ``readSome(into:)`` returns.
 public final class HTTPProxyTransport: Transport {
-    public let report: ConnectionReport
+    public internal(set) var report: ConnectionReport
     private var easy: CurlEasy?
     private let socket: Int32
     private let proxyScheme: HTTPProxy.Scheme
@@ -55,9 +55,22 @@ public final class HTTPProxyTransport: Transport {
         options: HTTPProxyOptions = HTTPProxyOptions(),
         deadline: Deadline
     ) throws -> HTTPProxyTransport {
+        // Which schemes to try, in which order, and what each one's failure means: ProxyAuthFallback.swift.
+        try ProxyAuthFallback.open(target: target, proxy: proxy, options: options, deadline: deadline)
+    }
+
+    /// One CONNECT exchange on a fresh libcurl handle (so a fresh connection), offering libcurl the
+    /// authentication schemes in `authMask`; `recorder` keeps what the exchange showed, also when it throws.
+    static func attempt(
+        target: Endpoint,
+        proxy: HTTPProxy,
+        options: HTTPProxyOptions,
+        deadline: Deadline,
+        authMask: UInt,
+        recorder: ConnectExchangeRecorder
+    ) throws -> HTTPProxyTransport {
         let easy = try CurlEasy()
-        let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
-        try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline)
+        try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline, authMask: authMask)
         let recorderPointer = Unmanaged.passUnretained(recorder).toOpaque()
         try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: recorderPointer)
         try easy.setCloseSocketFunction(ConnectExchangeRecorder.closeCallback, data: recorderPointer)
@@ -65,7 +78,10 @@ public final class HTTPProxyTransport: Transport {
 
         options.logger.debug(
             "opening proxy tunnel",
-            metadata: ["proxy": "\(proxy.url)", "target": "\(target)", "proxy-auth": "\(proxy.authScheme)"]
+            metadata: [
+                "proxy": "\(proxy.url)", "target": "\(target)",
+                "proxy-auth": "\(ProxyAuthSchemes.names(mask: authMask).joined(separator: ","))",
+            ]
         )
         let started = ContinuousClock.now
         let budget = deadline.remaining
@@ -148,7 +164,8 @@ public final class HTTPProxyTransport: Transport {
         target: Endpoint,
         proxy: HTTPProxy,
         options: HTTPProxyOptions,
-        deadline: Deadline
+        deadline: Deadline,
+        authMask: UInt
     ) throws {
         try easy.set(CURLOPT_URL, "http://\(target.hostForURL):\(target.port)")
         try easy.set(CURLOPT_CONNECT_ONLY, 1)
@@ -164,11 +181,11 @@ public final class HTTPProxyTransport: Transport {
         try easy.set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         try easy.set(CURLOPT_NOSIGNAL, 1)
         try easy.set(CURLOPT_TCP_NODELAY, 1)
-        try easy.set(CURLOPT_PROXYAUTH, Int(bitPattern: ProxyAuthSchemes.mask(for: proxy.authScheme)))
-        if let credentials = proxy.credentials {
+        try easy.set(CURLOPT_PROXYAUTH, Int(bitPattern: authMask))
+        if let credentials = proxy.credentials, !credentials.user.isEmpty {
             try easy.set(CURLOPT_PROXYUSERNAME, credentials.user)
             try easy.set(CURLOPT_PROXYPASSWORD, credentials.password)
-        } else if proxy.authScheme == .negotiate {
+        } else if authMask & CCurl_AUTH_NEGOTIATE != 0 {
             // Negotiate without a password uses the Kerberos ticket cache; libcurl only tries when a
             // (blank) user is set.
             try easy.set(CURLOPT_PROXYUSERPWD, ":")

@@ -24,6 +24,8 @@ public struct ProxyFlags: Sendable, Hashable {
     public var proxyAuth: ProxyAuthScheme?
     /// `--no-proxy`: connect directly, whatever the config file or environment say.
     public var noProxy: Bool
+    /// `--proxy-pac FILE|URL`: a proxy auto-configuration script (below `--proxy`, above the config file).
+    public var proxyPac: String?
 
     public init(
         proxy: String? = nil,
@@ -46,11 +48,14 @@ public struct ProxyDecision: Sendable, Hashable {
     public var source: ProxySource?
     /// Why: "--no-proxy", "NO_PROXY matches", "loopback target", "no proxy configured", or the source.
     public var reason: String
+    /// The PAC script's answer to try in order, when a PAC decided (then ``proxy`` is `nil`).
+    public var autoConfig: ProxyAutoConfigRoute?
 }
 
 /// Decides whether and through which proxy to reach a target.
 ///
-/// Highest first: command-line flags, the connection's config-file entry, the environment
+/// Highest first: command-line flags (`--proxy`, then `--proxy-pac`), the connection's config-file entry
+/// (`proxy`, then `proxy-pac`), the environment
 /// (`HTTPS_PROXY`/`https_proxy`, then `ALL_PROXY`/`all_proxy`). `NO_PROXY`/`no_proxy` (read by
 /// ``NoProxyMatcher``) and the loopback rule apply to environment proxies only: a proxy named on the
 /// command line or in the config file was asked for explicitly and always applies.
@@ -72,8 +77,13 @@ public enum ProxyConfiguration {
         var chosen: (proxy: HTTPProxy, source: ProxySource)?
         if let text = flags.proxy {
             chosen = (try parse(text, from: "--proxy"), .commandLine)
+        } else if let location = flags.proxyPac {
+            return try autoConfigured(location, .commandLine, target: target, flags: flags, entry: entry)
         } else if let entry, let proxy = entry.proxy {
             chosen = (proxy, .configFile(path: configPath, connection: entry.name))
+        } else if let entry, let location = entry.proxyPac {
+            let source = ProxySource.configFile(path: configPath, connection: entry.name)
+            return try autoConfigured(location, source, target: target, flags: flags, entry: entry)
         } else if let (variable, value) = firstSet(
             ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
             environment
@@ -104,6 +114,37 @@ public enum ProxyConfiguration {
             proxy.authScheme = scheme
         }
         return ProxyDecision(proxy: proxy, source: source, reason: "proxy from \(source)")
+    }
+
+    /// A decision by the PAC script at `location`, fetched and evaluated now so a bad script is a usage error
+    /// before any connection.
+    private static func autoConfigured(
+        _ location: String,
+        _ source: ProxySource,
+        target: Endpoint,
+        flags: ProxyFlags,
+        entry: ConnectionEntry?
+    ) throws(TransportError) -> ProxyDecision {
+        let pac: ProxyAutoConfig
+        do {
+            pac = try ProxyAutoConfig.resolve(location: location, target: target, deadline: .after(.seconds(15)))
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            throw TransportError.configuration("PAC file \(location): \(error)")
+        }
+        let route = ProxyAutoConfigRoute(
+            pac: pac,
+            credentials: flags.proxyUser ?? entry?.proxyCredentials,
+            authScheme: flags.proxyAuth ?? entry?.proxyAuth ?? .any
+        )
+        let skipped = pac.skipped.isEmpty ? "" : " (left out: \(pac.skipped.joined(separator: "; ")))"
+        return ProxyDecision(
+            proxy: nil,
+            source: source,
+            reason: "PAC file \(location) from \(source) answers \"\(pac.answer)\" for \(target)\(skipped)",
+            autoConfig: route
+        )
     }
 
     private static func parse(_ text: String, from origin: String) throws(TransportError) -> HTTPProxy {

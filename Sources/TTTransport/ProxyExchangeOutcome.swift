@@ -197,7 +197,8 @@ struct ProxyExchangeOutcome {
         -> String
     {
         let offered = offeredSchemes.isEmpty ? "no scheme libcurl supports" : offeredSchemes.joined(separator: ", ")
-        guard let credentials = proxy.credentials else {
+        // An empty user (`--proxy-user :`) is no credential: it only lets libcurl use the Kerberos ticket.
+        guard let credentials = proxy.credentials, !credentials.user.isEmpty else {
             return "\(where_) requires authentication (\(reply); it offers \(offered)), and no proxy "
                 + "credentials were given"
         }

@@ -99,6 +99,11 @@ public final class RealSquid: Sendable {
         case digest
         /// `ntlm_fake_auth`: the real NTLM handshake, any credentials accepted.
         case ntlm
+        /// `negotiate_kerberos_auth` with the lab's keytab: Kerberos only. Address squid as `localhost`.
+        case kerberos(KerberosLab)
+        /// What Windows-domain proxies do: Negotiate (the lab's Kerberos), NTLM (`ntlm_fake_auth`, any password
+        /// passes the handshake) and Basic (`proxy-fixtures/squid/htpasswd`), challenged in that order.
+        case negotiateNTLMBasic(KerberosLab)
     }
 
     public let host = "127.0.0.1"
@@ -119,6 +124,7 @@ public final class RealSquid: Sendable {
         let helpers = RealProxies.squidHelperDirectory
         var authLines: [String] = []
         var clients = "localhost"
+        var environment: [String: String] = [:]
         switch authentication {
         case .none:
             break
@@ -143,6 +149,25 @@ public final class RealSquid: Sendable {
                 "auth_param ntlm program \(helpers)/ntlm_fake_auth",
                 "auth_param ntlm children 2",
             ]
+        case .kerberos(let lab), .negotiateNTLMBasic(let lab):
+            environment = lab.environment
+            authLines = [
+                "auth_param negotiate program \(helpers)/negotiate_kerberos_auth -k \(lab.keytab) -s GSS_C_NO_NAME",
+                "auth_param negotiate children 3 startup=1 idle=1",
+                "auth_param negotiate keep_alive on",
+            ]
+            if case .negotiateNTLMBasic = authentication {
+                let file = directory.appendingPathComponent("htpasswd")
+                try RealProxies.fixture("squid/htpasswd").write(to: file, atomically: true, encoding: .utf8)
+                authLines += [
+                    "auth_param ntlm program \(helpers)/ntlm_fake_auth",
+                    "auth_param ntlm children 3 startup=1 idle=1",
+                    "auth_param ntlm keep_alive on",
+                    "auth_param basic program \(helpers)/basic_ncsa_auth \(file.path)",
+                    "auth_param basic children 3 startup=1 idle=1",
+                    "auth_param basic realm tt-connect",
+                ]
+            }
         }
         if case .none = authentication {
         } else {
@@ -159,7 +184,8 @@ public final class RealSquid: Sendable {
         try config.write(to: configFile, atomically: true, encoding: .utf8)
         let process = try RunningProcess(
             URL(fileURLWithPath: RealProxies.squidPath),
-            ["-N", "-n", "ttsquid\(port)", "-f", configFile.path]
+            ["-N", "-n", "ttsquid\(port)", "-f", configFile.path],
+            environment: environment
         )
         try await RealProxies.waitUntilListening(
             port: port,

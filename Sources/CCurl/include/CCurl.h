@@ -64,3 +64,8 @@ extern const unsigned long CCurl_AUTH_NTLM;
 extern const unsigned long CCurl_AUTH_ANY;
 extern const long CCurl_GLOBAL_ALL;
 extern const curl_socket_t CCurl_SOCKET_BAD;
+
+/// `curl_easy_setopt(CURLOPT_WRITEFUNCTION, ...)` with a typed callback (fetching a PAC file).
+static inline CURLcode CCurl_easy_setopt_writefunction(CURL *handle, curl_write_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+}

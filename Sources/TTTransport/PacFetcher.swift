@@ -1,0 +1,62 @@
+import CCurl
+import Foundation
+import TTBasics
+
+/// Fetches a PAC script over http(s):// with libcurl: directly (a PAC URL is on the intranet; asking a proxy
+/// for the file that names the proxy would be circular), following redirects, at most
+/// ``ProxyAutoConfig/sizeLimit`` bytes.
+enum PacFetcher {
+    /// Collects the body; the C write callback holds it unretained while `curl_easy_perform` runs.
+    private final class Body {
+        var bytes: [UInt8] = []
+        var overflowed = false
+    }
+
+    private static let write: curl_write_callback = { data, size, count, user in
+        guard let user else { return 0 }
+        let body = Unmanaged<Body>.fromOpaque(user).takeUnretainedValue()
+        let length = size * count
+        guard body.bytes.count + length <= ProxyAutoConfig.sizeLimit else {
+            body.overflowed = true
+            return 0
+        }
+        if let data { body.bytes += UnsafeRawBufferPointer(start: data, count: length) }
+        return length
+    }
+
+    static func fetch(_ url: String, deadline: Deadline) throws -> String {
+        let easy = try CurlEasy()
+        let body = Body()
+        try easy.set(CURLOPT_URL, url)
+        try easy.set(CURLOPT_PROXY, "")
+        try easy.set(CURLOPT_NOPROXY, "*")
+        try easy.set(CURLOPT_NOSIGNAL, 1)
+        try easy.set(CURLOPT_FOLLOWLOCATION, 1)
+        try easy.set(CURLOPT_MAXREDIRS, 5)
+        try easy.set(CURLOPT_TIMEOUT_MS, Int(max(1, (deadline.remaining ?? .seconds(30)).wholeMilliseconds)))
+        guard CCurl_easy_setopt_writefunction(easy.handle, write) == CURLE_OK else {
+            throw TransportError.configuration("libcurl cannot fetch the PAC URL \(url)")
+        }
+        let result = withExtendedLifetime(body) { () -> CURLcode in
+            _ = try? easy.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(body).toOpaque())
+            return curl_easy_perform(easy.handle)
+        }
+        let status = easy.long(CURLINFO_RESPONSE_CODE)
+        if body.overflowed {
+            throw TransportError.configuration(
+                "the PAC URL \(url) sent over \(ProxyAutoConfig.sizeLimit / 1024) KiB: that is not a PAC script"
+            )
+        }
+        guard result == CURLE_OK else {
+            let detail = easy.errorText.isEmpty ? CurlEasy.describe(result) : easy.errorText
+            throw TransportError.configuration("cannot fetch the PAC URL \(url): \(detail)")
+        }
+        guard status == 200 else {
+            throw TransportError.configuration("cannot fetch the PAC URL \(url): the server answered HTTP \(status)")
+        }
+        guard let text = String(validating: body.bytes, as: UTF8.self) else {
+            throw TransportError.configuration("the PAC URL \(url) sent something that is not UTF-8 text")
+        }
+        return text
+    }
+}

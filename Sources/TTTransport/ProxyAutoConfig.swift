@@ -1,0 +1,119 @@
+import CPacParser
+import Foundation
+import TTBasics
+
+/// One entry of a PAC answer that tt-connect can use.
+public enum ProxyAutoConfigEntry: Sendable, Hashable, CustomStringConvertible {
+    /// `DIRECT`: connect to the server itself.
+    case direct
+    /// `PROXY host:port` or `HTTP host:port` (plain), `HTTPS host:port` (TLS to the proxy).
+    case proxy(HTTPProxy)
+
+    public var description: String {
+        switch self {
+        case .direct: "DIRECT"
+        case .proxy(let proxy): "\(proxy.scheme == .https ? "HTTPS" : "PROXY") \(proxy.endpoint)"
+        }
+    }
+}
+
+/// A proxy auto-configuration (PAC) script's answer for one target: the entries to try, in order.
+///
+/// The script comes from a file or an http(s):// URL (fetched with libcurl, never through a proxy) and is
+/// evaluated by libpacparser (``evaluate(script:target:)``) as `FindProxyForURL("https://HOST:PORT/", "HOST")`:
+/// the tunnel carries our own protocol, and https:// is the URL scheme a browser would ask about for a CONNECT
+/// tunnel. There is no WPAD discovery (docs/TRANSPORT.md says why).
+public struct ProxyAutoConfig: Sendable, Hashable {
+    /// Where the script came from (a path or URL), for messages.
+    public var source: String
+    /// The script's raw answer, e.g. `PROXY a:3128; PROXY b:8080; DIRECT`.
+    public var answer: String
+    /// The usable entries in the script's order.
+    public var entries: [ProxyAutoConfigEntry]
+    /// Entries left out because tt-connect cannot use them (`SOCKS host:port`).
+    public var skipped: [String]
+
+    /// The largest script accepted (real ones are a few KiB); more is not a PAC file.
+    static let sizeLimit = 1024 * 1024
+
+    /// Loads the script at `location` (a path, `file://` or `http[s]://` URL) and evaluates it for `target`.
+    /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` naming the script
+    ///   when it cannot be read or fetched, does not evaluate, or answers nothing usable.
+    public static func resolve(location: String, target: Endpoint, deadline: Deadline) throws -> ProxyAutoConfig {
+        let script = try load(location, deadline: deadline)
+        return try evaluate(script: script, source: location, target: target)
+    }
+
+    /// Evaluates PAC `script` for `target`.
+    public static func evaluate(script: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
+        let url = "https://\(target.hostForURL):\(target.port)/"
+        var result = [CChar](repeating: 0, count: 4096)
+        var error = [CChar](repeating: 0, count: 1024)
+        let found = CPacParser_find_proxy(script, url, target.host, &result, result.count, &error, error.count)
+        guard found == 1 else {
+            let detail = Self.text(error).trimmingWhitespace()
+            throw TransportError.configuration(
+                "the PAC file \(source) cannot be evaluated"
+                    + (detail.isEmpty ? "" : " (\(PrintableBytes.escaped(Array(detail.utf8), limit: 300)))")
+                    + ": it must define FindProxyForURL(url, host) in JavaScript"
+            )
+        }
+        let answer = String(Self.text(result).trimmingWhitespace())
+        return try parse(answer: answer, source: source, target: target)
+    }
+
+    /// The text of a NUL-terminated C buffer.
+    private static func text(_ buffer: [CChar]) -> String {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Parses `FindProxyForURL`'s answer: entries separated by `;`, each `DIRECT` or `KIND host:port`.
+    static func parse(answer: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
+        var entries: [ProxyAutoConfigEntry] = []
+        var skipped: [String] = []
+        for item in answer.split(separator: ";") {
+            let words = item.split(whereSeparator: \.isWhitespace)
+            guard let kind = words.first?.uppercased() else { continue }
+            if kind == "DIRECT", words.count == 1 {
+                entries.append(.direct)
+                continue
+            }
+            guard words.count == 2, ["PROXY", "HTTP", "HTTPS"].contains(kind) else {
+                skipped.append(String(item.trimmingWhitespace()))
+                continue
+            }
+            do {
+                let scheme = kind == "HTTPS" ? "https" : "http"
+                entries.append(.proxy(try HTTPProxy(parsing: "\(scheme)://\(words[1])")))
+            } catch {
+                skipped.append(String(item.trimmingWhitespace()))
+            }
+        }
+        let shown = PrintableBytes.escaped(Array(answer.utf8), limit: 200)
+        guard !entries.isEmpty else {
+            throw TransportError.configuration(
+                "the PAC file \(source) answered \"\(shown)\" for \(target): no entry tt-connect can use "
+                    + "(it uses PROXY, HTTP, HTTPS and DIRECT entries)"
+            )
+        }
+        return ProxyAutoConfig(source: source, answer: shown, entries: entries, skipped: skipped)
+    }
+
+    private static func load(_ location: String, deadline: Deadline) throws -> String {
+        let lowered = location.lowercased()
+        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") {
+            return try PacFetcher.fetch(location, deadline: deadline)
+        }
+        let path = lowered.hasPrefix("file://") ? String(location.dropFirst("file://".count)) : location
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TransportError.configuration("cannot read the PAC file \(path)")
+        }
+        guard data.count <= sizeLimit, let text = String(data: data, encoding: .utf8) else {
+            throw TransportError.configuration(
+                "the PAC file \(path) is not a PAC script (not UTF-8 text, or over \(sizeLimit / 1024) KiB)"
+            )
+        }
+        return text
+    }
+}
