@@ -35,7 +35,7 @@ public enum IdentityPolicy: Sendable {
 ///
 /// Otherwise, when the connection is lost after the request was written (before or during the answer), the
 /// server may have run it: the client does not send it again and throws ``FrameworkClientError`` with category
-/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 13), and the caller decides. A timeout is never
+/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 15), and the caller decides. A timeout is never
 /// retried.
 public struct ReconnectPolicy: Sendable, Hashable {
     /// How many new connections one request may open after the one it was sent on broke.

@@ -38,12 +38,15 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         public static let loginRejected = Category(11, "login rejected")
         /// A deadline passed. Exit 12.
         public static let timedOut = Category(12, "timed out")
-        /// The connection was lost after a request that is not idempotent was sent: the server may or may not
-        /// have run it, and the client did not send it again. Exit 13.
-        public static let outcomeUnknown = Category(13, "connection lost after the request was sent")
+        /// The proxy inspects the tunnel and blocked it (TLS interception, protocol filtering); the message names
+        /// what it saw and what to ask the administrator. Exit 13.
+        public static let tunnelInspected = Category(13, "the proxy inspects the tunnel and blocked it")
         /// The server answered `Server busy` (RC 5): it is overloaded right now, nothing was wrong with the
         /// request or the credentials; try again later. Exit 14.
         public static let serverBusy = Category(14, "server busy")
+        /// The connection was lost after a request that is not idempotent was sent: the server may or may not
+        /// have run it, and the client did not send it again. Exit 15.
+        public static let outcomeUnknown = Category(15, "connection lost after the request was sent")
 
         public var description: String { name }
 
@@ -57,6 +60,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
             case .proxyProtocolViolation: self = .proxyProtocolViolation
             case .serverUnreachable, .connectionClosed: self = .serverUnreachable
             case .timedOut: self = .timedOut
+            case .tlsHandshakeFailed: self = .notFrameworkServer
+            case .tlsVerificationFailed: self = .identityMismatch
+            case .tunnelInspected: self = .tunnelInspected
             default: self = .internalError
             }
         }

@@ -16,7 +16,8 @@ public struct CheckCommand: ParsableCommand {
             failure: 0 ok, 1 internal, 2 usage, 3 proxy unreachable, 4 proxy authentication, 5 proxy refused \
             the tunnel, 6 proxy could not reach the server, 7 invalid proxy answer, 8 server unreachable, \
             9 not a framework server, 10 server identity mismatch, 11 login rejected, 12 timed out, \
-            13 connection lost after the request was sent (it may have run), 14 server busy.
+            13 the proxy inspects the tunnel and blocked it, 14 server busy, 15 connection lost after the \
+            request was sent (it may have run).
             """
     )
 
