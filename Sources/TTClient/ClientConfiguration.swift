@@ -89,6 +89,9 @@ public struct ClientConfiguration: Sendable {
     public var reconnect: ReconnectPolicy
     /// Frame and inflated-size limits for answers.
     public var limits: ProtocolLimits
+    /// Whether the connection runs inside TLS (by default through a proxy only), and how the certificate is
+    /// checked; the framework's own encryption and identity check run inside it either way.
+    public var tls: TargetTLSOptions
 
     /// Creates a configuration; the server and how its identity is checked are required (``IdentityPolicy``).
     public init(
@@ -99,7 +102,8 @@ public struct ClientConfiguration: Sendable {
         connectTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(30),
         reconnect: ReconnectPolicy = .once,
-        limits: ProtocolLimits = .default
+        limits: ProtocolLimits = .default,
+        tls: TargetTLSOptions = TargetTLSOptions()
     ) {
         self.server = server
         self.route = route
@@ -109,5 +113,6 @@ public struct ClientConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.reconnect = reconnect
         self.limits = limits
+        self.tls = tls
     }
 }

@@ -23,6 +23,7 @@ public struct CheckCommand: ParsableCommand {
 
     @OptionGroup public var proxy: ProxyOptions
     @OptionGroup public var server: ServerOptions
+    @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
     @Argument(
@@ -44,7 +45,8 @@ public struct CheckCommand: ParsableCommand {
                 proxy: proxy,
                 server: server,
                 verbose: output.verbose,
-                reconnect: .never
+                reconnect: .never,
+                tls: tls
             )
         } catch {
             if output.json {
@@ -73,6 +75,7 @@ public struct CheckCommand: ParsableCommand {
             Console.line(outcome.json)
         } else if outcome.ok {
             Console.line(outcome.message)
+            if let note = outcome.note { Console.line("note: \(note)") }
         }
         if !outcome.ok { throw ExitCode(outcome.exitCode) }
     }
@@ -126,7 +129,8 @@ public struct CheckCommand: ParsableCommand {
             serverIdentity: client.serverIdentity?.fingerprint.description,
             server: configuration.server.description,
             proxy: proxyURL,
-            route: plan.routeReason
+            route: plan.routeReason,
+            tls: client.report?.tls
         )
     }
 

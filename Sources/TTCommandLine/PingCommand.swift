@@ -12,6 +12,7 @@ public struct PingCommand: ParsableCommand {
     @OptionGroup public var ping: PingOptions
     @OptionGroup public var proxy: ProxyOptions
     @OptionGroup public var server: ServerOptions
+    @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
     @Argument(help: ArgumentHelp("The framework server.", valueName: "HOST[:PORT]"))
@@ -26,7 +27,8 @@ public struct PingCommand: ParsableCommand {
             server: server,
             verbose: output.verbose,
             reconnect: .once,
-            requestTimeout: ping.replyTimeoutDuration
+            requestTimeout: ping.replyTimeoutDuration,
+            tls: tls
         )
         if output.verbose { Console.error(plan.routeReason) }
         let received = try Self.pingLoop(plan, ping: ping, connectFailureExitCode: nil)

@@ -16,6 +16,7 @@ public struct TTPingCommand: ParsableCommand {
 
     @OptionGroup public var ping: PingOptions
     @OptionGroup public var proxy: ProxyOptions
+    @OptionGroup public var tls: TLSOptions
 
     @Argument(help: ArgumentHelp("The framework server.", valueName: "HOST"))
     public var host: String
@@ -36,7 +37,8 @@ public struct TTPingCommand: ParsableCommand {
             server: nil,
             verbose: false,
             reconnect: .once,
-            requestTimeout: ping.replyTimeoutDuration
+            requestTimeout: ping.replyTimeoutDuration,
+            tls: tls
         )
         let received = try PingCommand.pingLoop(plan, ping: ping, connectFailureExitCode: 1)
         if received == 0 { throw ExitCode(1) }

@@ -16,6 +16,8 @@ final class ConnectExchangeRecorder {
     private(set) var lastAuthSchemeSent: String?
     /// When the first CONNECT request went out: the TCP connection (and TLS to an https:// proxy) was up.
     private(set) var firstRequestSentAt: ContinuousClock.Instant?
+    /// When the last header line of the proxy's answers arrived: a TLS handshake with the target starts then.
+    private(set) var lastAnswerAt: ContinuousClock.Instant?
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -24,6 +26,7 @@ final class ConnectExchangeRecorder {
 
     func recordIncoming(_ bytes: UnsafeRawBufferPointer) {
         incomingCount += bytes.count
+        lastAnswerAt = ContinuousClock.now
         if incomingPrefix.count < Self.prefixLimit {
             incomingPrefix += bytes.prefix(Self.prefixLimit - incomingPrefix.count)
         }

@@ -12,6 +12,8 @@ public struct ConnectionEntry: Sendable, Hashable {
     public var proxyCredentials: ProxyCredentials?
     /// The pinned server identity, `SHA256:…`.
     public var serverKey: String?
+    /// `tls = auto|always|never`: TLS with the server (``TLSMode``).
+    public var tls: TLSMode?
 
     public init(name: String) {
         self.name = name
@@ -116,9 +118,14 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                     throw fail("server-key must be a SHA256:… fingerprint as tt-connect prints it")
                 }
                 entry.serverKey = value
+            case "tls":
+                guard let mode = TLSMode(parsing: value) else {
+                    throw fail("tls must be auto, always or never, not \"\(value)\"")
+                }
+                entry.tls = mode
             default:
                 throw fail(
-                    "unknown key \"\(key)\" (known: server, port, proxy, proxy-auth, proxy-user, server-key)"
+                    "unknown key \"\(key)\" (known: server, port, proxy, proxy-auth, proxy-user, server-key, tls)"
                 )
             }
             entries[entries.count - 1] = entry

@@ -19,6 +19,8 @@ public struct ConnectionReport: Sendable, Hashable {
     public var offeredAuthSchemes: [String]
     /// The authentication scheme our last CONNECT carried (`Basic`, `Digest`, `NTLM`, `Negotiate`), if any.
     public var authSchemeUsed: String?
+    /// The TLS session with the server, when the connection runs inside TLS (``TargetTLSOptions``).
+    public var tls: TLSSessionReport?
 
     /// A report for a connection to `target`, optionally through `proxy`.
     public init(
