@@ -12,6 +12,7 @@ const curl_socket_t CCurl_SOCKET_BAD = CURL_SOCKET_BAD;
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 static void CCurl_name_line(X509_NAME *name, char *out, size_t size) {
