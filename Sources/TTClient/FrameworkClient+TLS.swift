@@ -1,5 +1,5 @@
 import TTBasics
-import TTTransport
+public import TTTransport
 
 /// TLS with the server: reporting the session, and telling a proxy that inspects the tunnel from a failure.
 extension FrameworkClient {

@@ -64,6 +64,16 @@ struct CheckOutcome {
     /// One line of JSON with sorted keys; `null` for what is unknown.
     var json: String {
         func value(_ optional: (any Sendable)?) -> Any { optional ?? NSNull() }
+        var tlsObject: Any = NSNull()
+        if let tls {
+            tlsObject = [
+                "version": tls.version, "cipher": tls.cipher, "sni": value(tls.serverName),
+                "subject": value(tls.subject), "issuer": value(tls.issuer),
+                "self_signed": tls.selfIssued, "chain_verified": tls.chainVerified,
+                "interception_suspected": tls.interceptionSuspected,
+                "handshake_ms": Self.rounded(tls.handshakeTime.inMilliseconds),
+            ] as [String: Any]
+        }
         let object: [String: Any] = [
             "ok": ok,
             "stage": value(stage),
@@ -81,17 +91,7 @@ struct CheckOutcome {
             "server": server,
             "proxy": value(proxy),
             "route": route,
-            "tls": value(
-                tls.map { tls -> [String: Any] in
-                    [
-                        "version": tls.version, "cipher": tls.cipher, "sni": value(tls.serverName),
-                        "subject": value(tls.subject), "issuer": value(tls.issuer),
-                        "self_signed": tls.selfIssued, "chain_verified": tls.chainVerified,
-                        "interception_suspected": tls.interceptionSuspected,
-                        "handshake_ms": Self.rounded(tls.handshakeTime.inMilliseconds),
-                    ]
-                }
-            ),
+            "tls": tlsObject,
             "note": value(note),
         ]
         let data =

@@ -1,4 +1,4 @@
-public import NIOConcurrencyHelpers
+import NIOConcurrencyHelpers
 public import NIOSSL
 
 /// The TLS certificate and key tt-server offers, reloadable while it runs (docs/SERVER.md, "TLS").

@@ -120,7 +120,7 @@ enum TargetTLS {
     static func configure(_ easy: CurlEasy, _ tls: TargetTLSOptions?) throws {
         guard let tls else { return }
         // TLS 1.2 at least; libcurl offers 1.3 first, which tt-server and any current server choose.
-        try easy.set(CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2.rawValue))
+        try easy.set(CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
         try easy.set(CURLOPT_SSL_VERIFYPEER, tls.verify ? 1 : 0)
         try easy.set(CURLOPT_SSL_VERIFYHOST, tls.verify ? 2 : 0)
         if let caFile = tls.caFile { try easy.set(CURLOPT_CAINFO, caFile) }
