@@ -39,10 +39,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Server-side TLS (tt-server accepts TLS and raw on one port); docs/SERVER.md "TLS".
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C shims: typed wrappers over variadic C APIs and macro constants Swift cannot import.
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // libssl/libcrypto: the TLS facts (version, cipher, certificate) of libcurl's OpenSSL session.
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "CProcessControl"),
@@ -71,7 +77,9 @@ let package = Package(
         .target(
             name: "TTServer",
             dependencies: [
-                "TTBasics", "TTProtocol", logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "TTBasics", "TTProtocol", "CCrypto", logging,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
                 + nio,
             swiftSettings: strictSettings

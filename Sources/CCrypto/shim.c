@@ -268,3 +268,85 @@ int CCrypto_aeadOpen(CCrypto_AEAD *aead, uint64_t counter, const uint8_t *aad, s
     }
     return ok;
 }
+
+#include <stdio.h>
+#include <openssl/bn.h>
+#include <openssl/x509v3.h>
+#include <openssl/pem.h>
+#include <openssl/ec.h>
+#include <arpa/inet.h>
+
+static int CCrypto_addExtension(X509 *certificate, int nid, const char *value) {
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, certificate, certificate, NULL, NULL, 0);
+    X509_EXTENSION *extension = X509V3_EXT_conf_nid(NULL, &context, nid, value);
+    if (extension == NULL) return 0;
+    int ok = X509_add_ext(certificate, extension, -1);
+    X509_EXTENSION_free(extension);
+    return ok;
+}
+
+static int CCrypto_bioToBuffer(BIO *bio, char **out, size_t *length) {
+    char *data = NULL;
+    long size = BIO_get_mem_data(bio, &data);
+    if (size <= 0) return 0;
+    *out = OPENSSL_malloc((size_t)size + 1);
+    if (*out == NULL) return 0;
+    memcpy(*out, data, (size_t)size);
+    (*out)[size] = 0;
+    *length = (size_t)size;
+    return 1;
+}
+
+int CCrypto_selfSignedCertificate(const char *name, int days, char **certificatePEM, size_t *certificateLength,
+                                  char **keyPEM, size_t *keyLength) {
+    int ok = 0;
+    *certificatePEM = NULL;
+    *keyPEM = NULL;
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *certificate = X509_new();
+    BIO *certificateBIO = BIO_new(BIO_s_mem());
+    BIO *keyBIO = BIO_new(BIO_s_secmem());
+    BIGNUM *serial = BN_new();
+    char san[300];
+    unsigned char address[16];
+    int isAddress = inet_pton(AF_INET, name, address) == 1 || inet_pton(AF_INET6, name, address) == 1;
+    if (strlen(name) == 0 || strlen(name) > 253) goto done;
+    snprintf(san, sizeof(san), "%s:%s", isAddress ? "IP" : "DNS", name);
+    if (key == NULL || certificate == NULL || certificateBIO == NULL || keyBIO == NULL || serial == NULL) goto done;
+    if (X509_set_version(certificate, 2) != 1) goto done;
+    // A positive 127-bit random serial, as CAs issue them.
+    if (BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1
+        || BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(certificate)) == NULL) goto done;
+    if (X509_gmtime_adj(X509_getm_notBefore(certificate), -3600) == NULL
+        || X509_gmtime_adj(X509_getm_notAfter(certificate), (long)days * 86400) == NULL) goto done;
+    X509_NAME *subject = X509_get_subject_name(certificate);
+    if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) != 1)
+        goto done;
+    if (X509_set_issuer_name(certificate, subject) != 1 || X509_set_pubkey(certificate, key) != 1) goto done;
+    if (!CCrypto_addExtension(certificate, NID_basic_constraints, "critical,CA:FALSE")
+        || !CCrypto_addExtension(certificate, NID_key_usage, "critical,digitalSignature")
+        || !CCrypto_addExtension(certificate, NID_ext_key_usage, "serverAuth")
+        || !CCrypto_addExtension(certificate, NID_subject_key_identifier, "hash")
+        || !CCrypto_addExtension(certificate, NID_subject_alt_name, san)) goto done;
+    if (X509_sign(certificate, key, EVP_sha256()) == 0) goto done;
+    if (PEM_write_bio_X509(certificateBIO, certificate) != 1
+        || PEM_write_bio_PrivateKey(keyBIO, key, NULL, NULL, 0, NULL, NULL) != 1) goto done;
+    if (!CCrypto_bioToBuffer(certificateBIO, certificatePEM, certificateLength)
+        || !CCrypto_bioToBuffer(keyBIO, keyPEM, keyLength)) goto done;
+    ok = 1;
+done:
+    if (!ok) {
+        if (*certificatePEM) OPENSSL_free(*certificatePEM);
+        if (*keyPEM) OPENSSL_clear_free(*keyPEM, *keyLength);
+        *certificatePEM = NULL;
+        *keyPEM = NULL;
+    }
+    BN_free(serial);
+    BIO_free(certificateBIO);
+    BIO_free_all(keyBIO);
+    X509_free(certificate);
+    EVP_PKEY_free(key);
+    return ok;
+}

@@ -37,7 +37,7 @@ public enum IdentityPolicy: Sendable {
 ///
 /// Otherwise, when the connection is lost after the request was written (before or during the answer), the
 /// server may have run it: the client does not send it again and throws ``FrameworkClientError`` with category
-/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 13), and the caller decides. A timeout is never
+/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 15), and the caller decides. A timeout is never
 /// retried.
 public struct ReconnectPolicy: Sendable, Hashable {
     /// How many new connections one request may open after the one it was sent on broke.
@@ -91,6 +91,9 @@ public struct ClientConfiguration: Sendable {
     public var reconnect: ReconnectPolicy
     /// Frame and inflated-size limits for answers.
     public var limits: ProtocolLimits
+    /// Whether the connection runs inside TLS (by default through a proxy only), and how the certificate is
+    /// checked; the framework's own encryption and identity check run inside it either way.
+    public var tls: TargetTLSOptions
 
     /// Creates a configuration; the server and how its identity is checked are required (``IdentityPolicy``).
     public init(
@@ -101,7 +104,8 @@ public struct ClientConfiguration: Sendable {
         connectTimeout: Duration = .seconds(10),
         requestTimeout: Duration = .seconds(30),
         reconnect: ReconnectPolicy = .once,
-        limits: ProtocolLimits = .default
+        limits: ProtocolLimits = .default,
+        tls: TargetTLSOptions = TargetTLSOptions()
     ) {
         self.server = server
         self.route = route
@@ -111,5 +115,6 @@ public struct ClientConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.reconnect = reconnect
         self.limits = limits
+        self.tls = tls
     }
 }

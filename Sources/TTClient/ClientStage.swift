@@ -8,6 +8,8 @@ public enum ClientStage: String, Sendable, Hashable, CaseIterable, CustomStringC
     case proxyTunnel = "tunnel"
     /// TCP straight to the server.
     case serverConnect = "server"
+    /// The TLS session with the server (through the tunnel, or direct with `--tls always`).
+    case tls = "tls"
     /// The framework handshake and the server identity check.
     case handshake = "handshake"
     /// The Login function.

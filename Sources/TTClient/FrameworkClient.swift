@@ -28,8 +28,8 @@ public final class FrameworkClient {
     private var attemptLimit = Deadline.never
     /// Scratch space for reads, reused by every request.
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
-    private let trace: APITrace
-    private let observer: (@Sendable (ClientEvent) -> Void)?
+    let trace: APITrace
+    let observer: (@Sendable (ClientEvent) -> Void)?
     /// How ``AsyncFrameworkClient`` stops a blocked call from another thread (unused by blocking callers).
     let interrupter = ConnectionInterrupter()
 
@@ -173,7 +173,12 @@ public final class FrameworkClient {
         do {
             switch configuration.route {
             case .direct:
-                let transport = try DirectTransport.open(configuration.server, deadline: deadline)
+                let transport = try DirectTransport.open(
+                    configuration.server,
+                    deadline: deadline,
+                    tls: configuration.tls.mode.wraps(throughProxy: false) ? configuration.tls : nil
+                )
+                defer { reportTLS(transport.report) }
                 observer?(
                     .stageCompleted(
                         .serverConnect,
@@ -188,8 +193,10 @@ public final class FrameworkClient {
                     target: configuration.server,
                     proxy: proxy,
                     options: options,
-                    deadline: deadline
+                    deadline: deadline,
+                    tls: configuration.tls.mode.wraps(throughProxy: true) ? configuration.tls : nil
                 )
+                defer { reportTLS(transport.report) }
                 reportProxyStages(transport.report, proxy: proxy, note: nil)
                 return transport
             case .autoConfigured(let route, let options):
@@ -197,8 +204,10 @@ public final class FrameworkClient {
                 let (transport, note) = try route.open(
                     target: configuration.server,
                     options: options,
-                    deadline: deadline
+                    deadline: deadline,
+                    tls: configuration.tls
                 )
+                defer { reportTLS(transport.report) }
                 trace.record("TMSS10API_Connect: \(note)")
                 if let proxy = transport.report.proxy {
                     let used = route.pac.entries.lazy.compactMap { entry -> HTTPProxy? in
@@ -276,8 +285,14 @@ public final class FrameworkClient {
             let (keys, identity) = try handshake.finish(serverHello: received)
             return (try PacketCodec(keys: keys, limits: configuration.limits), identity)
         } catch let error as ProtocolError {
-            throw notFrameworkServer(error, firstBytes: received)
+            throw inspectedTunnel(transport, received: received, closed: false, deadline: deadline)
+                ?? notFrameworkServer(error, firstBytes: received)
         } catch let error as TransportError {
+            if error.category == .connectionClosed,
+                let inspected = inspectedTunnel(transport, received: received, closed: true, deadline: deadline)
+            {
+                throw inspected
+            }
             switch error.category {
             case .timedOut:
                 throw FrameworkClientError(
@@ -306,7 +321,9 @@ public final class FrameworkClient {
     private func notFrameworkServer(_ error: ProtocolError, firstBytes: [UInt8]) -> FrameworkClientError {
         let answered = firstBytes.isEmpty ? "" : " (it answered \(PrintableBytes.quoted(firstBytes, limit: 24)))"
         let hint =
-            if case .proxy = configuration.route {
+            if firstBytes.count >= 2, firstBytes[0] == 0x15 || firstBytes[0] == 0x16, firstBytes[1] == 0x03 {
+                "the peer answered with TLS: it expects a TLS connection (--tls always)"
+            } else if case .proxy = configuration.route {
                 "the proxy or the target behind it is not a framework server"
             } else {
                 "the peer is not a framework server"

@@ -9,7 +9,7 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         private enum Code: Sendable, Hashable, CaseIterable {
             case internalError, usage, proxyUnreachable, proxyAuthenticationRequired, proxyRefused
             case proxyGatewayFailure, proxyProtocolViolation, serverUnreachable, notFrameworkServer
-            case identityMismatch, loginRejected, timedOut, outcomeUnknown, serverBusy
+            case identityMismatch, loginRejected, timedOut, tunnelInspected, outcomeUnknown, serverBusy
         }
         private let code: Code
 
@@ -44,6 +44,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         /// The connection was lost after a request that is not idempotent was sent: the server may or may not
         /// have run it, and the client did not send it again.
         public static let outcomeUnknown = Category(code: .outcomeUnknown)
+        /// The proxy inspects the tunnel and blocked it (TLS interception, protocol filtering); the message names
+        /// what it saw and what to ask the administrator.
+        public static let tunnelInspected = Category(code: .tunnelInspected)
         /// The server answered `Server busy` (RC 5): it is overloaded right now, nothing was wrong with the
         /// request or the credentials; try again later.
         public static let serverBusy = Category(code: .serverBusy)
@@ -65,6 +68,7 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
             case .identityMismatch: "server identity mismatch"
             case .loginRejected: "login rejected"
             case .timedOut: "timed out"
+            case .tunnelInspected: "the proxy inspects the tunnel and blocked it"
             case .outcomeUnknown: "connection lost after the request was sent"
             case .serverBusy: "server busy"
             }
@@ -80,6 +84,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
             case .proxyProtocolViolation: self = .proxyProtocolViolation
             case .serverUnreachable, .connectionClosed: self = .serverUnreachable
             case .timedOut: self = .timedOut
+            case .tlsHandshakeFailed: self = .notFrameworkServer
+            case .tlsVerificationFailed: self = .identityMismatch
+            case .tunnelInspected: self = .tunnelInspected
             default: self = .internalError
             }
         }

@@ -16,12 +16,14 @@ public struct CheckCommand: ParsableCommand {
             failure: 0 ok, 1 internal, 2 usage, 3 proxy unreachable, 4 proxy authentication, 5 proxy refused \
             the tunnel, 6 proxy could not reach the server, 7 invalid proxy answer, 8 server unreachable, \
             9 not a framework server, 10 server identity mismatch, 11 login rejected, 12 timed out, \
-            13 connection lost after the request was sent (it may have run), 14 server busy.
+            13 the proxy inspects the tunnel and blocked it, 14 server busy, 15 connection lost after the \
+            request was sent (it may have run).
             """
     )
 
     @OptionGroup public var proxy: ProxyOptions
     @OptionGroup public var server: ServerOptions
+    @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
     @Argument(
@@ -44,7 +46,8 @@ public struct CheckCommand: ParsableCommand {
                 server: server,
                 verbose: output.verbose,
                 verbosity: output.verbosity,
-                reconnect: .never
+                reconnect: .never,
+                tls: tls
             )
         } catch {
             if output.json {
@@ -73,6 +76,7 @@ public struct CheckCommand: ParsableCommand {
             Console.line(outcome.json)
         } else if outcome.ok {
             Console.line(outcome.message)
+            if let note = outcome.note { Console.line("note: \(note)") }
         }
         if !outcome.ok {
             if let hint = TypoHint.hint(forTarget: target) { Console.error("tt-connect: \(hint)") }
@@ -129,7 +133,8 @@ public struct CheckCommand: ParsableCommand {
             serverIdentity: client.serverIdentity?.fingerprint.description,
             server: configuration.server.description,
             proxy: proxyURL,
-            route: plan.routeReason
+            route: plan.routeReason,
+            tls: client.report?.tls
         )
     }
 

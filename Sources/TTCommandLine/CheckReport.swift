@@ -1,7 +1,9 @@
 import Foundation
 import Synchronization
 import TTBasics
+import TTClient
 import TTCommandSupport
+import TTTransport
 
 /// The stages of one `check` as they complete, printed at once as lines (or kept for the JSON object).
 ///
@@ -49,10 +51,29 @@ struct CheckOutcome {
     var server: String
     var proxy: String?
     var route: String
+    /// The TLS session with the server, when there was one.
+    var tls: TLSSessionReport? = nil
+
+    /// Said after the success line: a proxy intercepts TLS (``TLSSessionReport/interceptionSuspected``).
+    var note: String? {
+        guard ok, let tls, tls.interceptionSuspected, let server = try? Endpoint(parsing: server, defaultPort: nil)
+        else { return nil }
+        return FrameworkClient.interceptionNote(tls, server: server)
+    }
 
     /// One line of JSON with sorted keys; `null` for what is unknown.
     var json: String {
         func value(_ optional: (any Sendable)?) -> Any { optional ?? NSNull() }
+        var tlsObject: Any = NSNull()
+        if let tls {
+            tlsObject = [
+                "version": tls.version, "cipher": tls.cipher, "sni": value(tls.serverName),
+                "subject": value(tls.subject), "issuer": value(tls.issuer),
+                "self_signed": tls.selfIssued, "chain_verified": tls.chainVerified,
+                "interception_suspected": tls.interceptionSuspected,
+                "handshake_ms": Self.rounded(tls.handshakeTime.inMilliseconds),
+            ] as [String: Any]
+        }
         let object: [String: Any] = [
             "ok": ok,
             "stage": value(stage),
@@ -70,6 +91,8 @@ struct CheckOutcome {
             "server": server,
             "proxy": value(proxy),
             "route": route,
+            "tls": tlsObject,
+            "note": value(note),
         ]
         let data =
             (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))

@@ -30,6 +30,7 @@ enum ConnectionSetup {
         verbosity: Int? = nil,
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
+        tls: TLSOptions? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(CommandFailure) -> ConnectionPlan {
         let entry = try proxy.loadEntry()
@@ -104,7 +105,8 @@ enum ConnectionSetup {
             identity: identity,
             connectTimeout: timeout,
             requestTimeout: requestTimeout ?? timeout,
-            reconnect: reconnect
+            reconnect: reconnect,
+            tls: (tls ?? TLSOptions()).options(entry: entry?.entry)
         )
         return ConnectionPlan(configuration: configuration, routeReason: reason)
     }

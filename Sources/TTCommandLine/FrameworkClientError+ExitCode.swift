@@ -17,8 +17,9 @@ extension FrameworkClientError.Category {
         case .identityMismatch: 10
         case .loginRejected: 11
         case .timedOut: 12
-        case .outcomeUnknown: 13
+        case .tunnelInspected: 13
         case .serverBusy: 14
+        case .outcomeUnknown: 15
         // A category added to the library after this table: a failure all the same, never success.
         default: 1
         }

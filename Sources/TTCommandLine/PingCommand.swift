@@ -12,6 +12,7 @@ public struct PingCommand: ParsableCommand {
     @OptionGroup public var ping: PingOptions
     @OptionGroup public var proxy: ProxyOptions
     @OptionGroup public var server: ServerOptions
+    @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
     @Argument(help: ArgumentHelp("The framework server.", valueName: "HOST[:PORT]"))
@@ -29,7 +30,8 @@ public struct PingCommand: ParsableCommand {
                 verbose: output.verbose,
                 verbosity: output.verbosity,
                 reconnect: .once,
-                requestTimeout: ping.replyTimeoutDuration
+                requestTimeout: ping.replyTimeoutDuration,
+                tls: tls
             )
         } catch {
             if output.json {

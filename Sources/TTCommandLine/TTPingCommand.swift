@@ -25,6 +25,7 @@ public struct TTPingCommand: ParsableCommand {
 
     @OptionGroup public var ping: PingOptions
     @OptionGroup public var proxy: ProxyOptions
+    @OptionGroup public var tls: TLSOptions
 
     @Argument(
         help: ArgumentHelp("The framework server (default: the server of --connection).", valueName: "HOST")
@@ -59,7 +60,8 @@ public struct TTPingCommand: ParsableCommand {
             server: nil,
             verbose: false,
             reconnect: .once,
-            requestTimeout: ping.replyTimeoutDuration
+            requestTimeout: ping.replyTimeoutDuration,
+            tls: tls
         )
         try PingCommand.pingLoop(plan, ping: ping)
     }

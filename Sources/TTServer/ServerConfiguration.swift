@@ -56,6 +56,9 @@ public struct ServerConfiguration: Sendable {
     /// Where every executed request is recorded with its opt-args (`--request-log`, for fault-injection tests);
     /// `nil` (the default) records nothing.
     public var requestLog: RequestLog? = nil
+    /// The certificate for clients that connect with TLS (through inspecting proxies); the same port keeps taking
+    /// raw framework connections. `nil`: TLS is not offered.
+    public var tls: ServerTLSContext? = nil
 
     /// - Parameters:
     ///   - listenAddresses: Where to listen (default `0.0.0.0:5000`).

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 import NIOPosix
 import TTBasics
 import TTProtocol
@@ -381,7 +382,8 @@ final class SessionHandler: ChannelDuplexHandler {
         // Resets and missed deadlines happen to honest clients too; protocol violations deserve attention.
         let level: Logger.Level
         switch error {
-        case is IOError, is ChannelError, SessionFailure.handshakeTimeout: level = .info
+        // TLS errors are mostly clients that vanish without a close_notify.
+        case is IOError, is ChannelError, is NIOSSLError, SessionFailure.handshakeTimeout: level = .info
         default: level = .notice
         }
         close(context: context, level: level, reason: "\(error)")

@@ -1,8 +1,9 @@
 import NIOCore
 import TTProtocol
 
-/// The handlers of a new session, in order: idle timer → PROXY header (if enabled) → handshake (then frame
-/// decoder) → session.
+/// The handlers of a new session, in order: idle timer → PROXY header (if enabled) → TLS sniffer (with a
+/// certificate; it adds the TLS handler when the first byte is a TLS record) → handshake (then frame decoder) →
+/// session.
 enum SessionPipeline {
     static func install(on channel: any Channel, context: SessionContext, peer: String) throws {
         let pipeline = channel.pipeline.syncOperations
@@ -14,6 +15,9 @@ enum SessionPipeline {
         try pipeline.addHandler(IdleStateHandler(allTimeout: TimeAmount(context.limits.idleTimeout)))
         if context.configuration.acceptsProxyProtocol {
             try pipeline.addHandler(ByteToMessageHandler(ProxyProtocolDecoder()))
+        }
+        if let tls = context.configuration.tls {
+            try pipeline.addHandler(ByteToMessageHandler(TLSSniffer(tls: tls)))
         }
         try pipeline.addHandler(
             ByteToMessageHandler(

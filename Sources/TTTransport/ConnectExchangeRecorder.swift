@@ -39,6 +39,8 @@ final class ConnectExchangeRecorder {
     }
     /// Offered and sent authentication schemes and GSSAPI failures, for the scheme fallback.
     private(set) var auth = ProxyAuthObservations()
+    /// When the last header line of the proxy's answers arrived: a TLS handshake with the target starts then.
+    private(set) var lastAnswerAt: ContinuousClock.Instant?
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -47,6 +49,7 @@ final class ConnectExchangeRecorder {
 
     func recordIncoming(_ bytes: UnsafeRawBufferPointer) {
         incomingCount += bytes.count
+        lastAnswerAt = ContinuousClock.now
         if incomingPrefix.count < Self.prefixLimit {
             incomingPrefix += bytes.prefix(Self.prefixLimit - incomingPrefix.count)
         }

@@ -18,6 +18,8 @@ public struct ConnectionEntry: Sendable, Hashable {
     public var passwordFile: String?
     /// `proxy-password-file = FILE`: the proxy password, for a proxy user without one (``SecretFile``).
     public var proxyPasswordFile: String?
+    /// `tls = auto|always|never`: TLS with the server (``TLSMode``).
+    public var tls: TLSMode?
 
     public init(name: String) {
         self.name = name
@@ -128,10 +130,15 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                     throw fail("server-key must be a SHA256:… fingerprint as tt-connect prints it")
                 }
                 entry.serverKey = value
+            case "tls":
+                guard let mode = TLSMode(parsing: value) else {
+                    throw fail("tls must be auto, always or never, not \"\(value)\"")
+                }
+                entry.tls = mode
             default:
                 throw fail(
                     "unknown key \"\(key)\" (known: server, port, proxy, proxy-pac, proxy-auth, proxy-user, "
-                        + "proxy-password-file, password-file, server-key)"
+                        + "proxy-password-file, password-file, server-key, tls)"
                 )
             }
             entries[entries.count - 1] = entry

@@ -22,6 +22,8 @@ public struct ConnectionReport: Sendable, Hashable {
     /// Each authentication scheme tried and its verdict, in order (`Negotiate: no Kerberos ticket`,
     /// `Basic: accepted`); empty when the proxy asked for none. ``ProxyAuthFallback`` explains the order.
     public var authAttempts: [String] = []
+    /// The TLS session with the server, when the connection runs inside TLS (``TargetTLSOptions``).
+    public var tls: TLSSessionReport?
 
     /// A report for a connection to `target`, optionally through `proxy`.
     public init(

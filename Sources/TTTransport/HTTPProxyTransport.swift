@@ -19,6 +19,8 @@ public final class HTTPProxyTransport: Transport {
     private var easy: CurlEasy?
     private let socket: Int32
     private let proxyScheme: HTTPProxy.Scheme
+    /// Whether the bytes run inside TLS with the target (then nothing can be half-closed).
+    private let targetTLS: Bool
     /// Kept alive for libcurl's debug callback, which holds it unretained.
     private let recorder: ConnectExchangeRecorder
 
@@ -26,12 +28,14 @@ public final class HTTPProxyTransport: Transport {
         easy: CurlEasy,
         socket: Int32,
         proxyScheme: HTTPProxy.Scheme,
+        targetTLS: Bool,
         recorder: ConnectExchangeRecorder,
         report: ConnectionReport
     ) {
         self.easy = easy
         self.socket = socket
         self.proxyScheme = proxyScheme
+        self.targetTLS = targetTLS
         self.recorder = recorder
         self.report = report
     }
@@ -47,16 +51,18 @@ public final class HTTPProxyTransport: Transport {
     ///   - proxy: the proxy, its credentials and authentication scheme.
     ///   - options: headers, TLS settings for https:// proxies, logging.
     ///   - deadline: bounds the TCP connect, the TLS handshake and the whole CONNECT exchange.
+    ///   - tls: run TLS with the target inside the tunnel (libcurl does it after the `200`); `nil` for raw bytes.
     /// - Throws: ``TransportError`` at stage ``TransportError/Stage/proxyConnect`` or
     ///   ``TransportError/Stage/proxyTunnel``.
     public static func open(
         target: Endpoint,
         proxy: HTTPProxy,
         options: HTTPProxyOptions = HTTPProxyOptions(),
-        deadline: Deadline
+        deadline: Deadline,
+        tls: TargetTLSOptions? = nil
     ) throws -> HTTPProxyTransport {
         // Which schemes to try, in which order, and what each one's failure means: ProxyAuthFallback.swift.
-        try ProxyAuthFallback.open(target: target, proxy: proxy, options: options, deadline: deadline)
+        try ProxyAuthFallback.open(target: target, proxy: proxy, options: options, deadline: deadline, tls: tls)
     }
 
     /// One CONNECT exchange on a fresh libcurl handle (so a fresh connection), offering libcurl the
@@ -67,10 +73,13 @@ public final class HTTPProxyTransport: Transport {
         options: HTTPProxyOptions,
         deadline: Deadline,
         authMask: UInt,
-        recorder: ConnectExchangeRecorder
+        recorder: ConnectExchangeRecorder,
+        tls: TargetTLSOptions?
     ) throws -> HTTPProxyTransport {
         let easy = try CurlEasy()
         try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline, authMask: authMask)
+        try easy.set(CURLOPT_URL, TargetTLS.url(for: target, tls: tls))
+        try TargetTLS.configure(easy, tls)
         let recorderPointer = Unmanaged.passUnretained(recorder).toOpaque()
         try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: recorderPointer)
         try easy.setCloseSocketFunction(ConnectExchangeRecorder.closeCallback, data: recorderPointer)
@@ -110,6 +119,9 @@ public final class HTTPProxyTransport: Transport {
             recorder: recorder,
             budget: budget
         )
+        if let tls, result != CURLE_OK, (200..<300).contains(status), TargetTLS.isHandshakeFailure(result) {
+            throw TargetTLS.handshakeError(result, curlMessage: easy.errorText, target: target, proxy: proxy, tls: tls)
+        }
         guard result == CURLE_OK, (200..<300).contains(status),
             recorder.incomingCount <= ConnectExchangeRecorder.headerLimit
         else {
@@ -133,7 +145,7 @@ public final class HTTPProxyTransport: Transport {
                 proxyStatus: status
             )
         }
-        let report = ConnectionReport(
+        var report = ConnectionReport(
             target: target,
             proxy: proxy.endpoint,
             connectedAddress: address,
@@ -143,6 +155,13 @@ public final class HTTPProxyTransport: Transport {
             offeredAuthSchemes: offered,
             authSchemeUsed: recorder.lastAuthSchemeSent
         )
+        if let tls {
+            // The TLS handshake ran after the proxy's last answer.
+            let answered = recorder.lastAnswerAt.map { $0 - started } ?? elapsed
+            let handshake = max(.zero, elapsed - answered)
+            report.tunnelTime = max(.zero, answered - tcpConnectTime)
+            report.tls = TargetTLS.report(easy, target: target, tls: tls, handshakeTime: handshake)
+        }
         options.logger.debug(
             "proxy tunnel established",
             metadata: [
@@ -154,6 +173,7 @@ public final class HTTPProxyTransport: Transport {
             easy: easy,
             socket: socket,
             proxyScheme: proxy.scheme,
+            targetTLS: tls != nil,
             recorder: recorder,
             report: report
         )
@@ -209,7 +229,7 @@ public final class HTTPProxyTransport: Transport {
     /// The tunnel's socket, or -1 once closed (the number may already belong to another descriptor then).
     public var pollDescriptor: Int32 { easy == nil ? -1 : socket }
 
-    public var supportsHalfClose: Bool { proxyScheme == .http }
+    public var supportsHalfClose: Bool { proxyScheme == .http && !targetTLS }
 
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
         guard let easy else { throw closedError() }

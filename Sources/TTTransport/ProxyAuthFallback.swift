@@ -25,14 +25,15 @@ enum ProxyAuthFallback {
         target: Endpoint,
         proxy: HTTPProxy,
         options: HTTPProxyOptions,
-        deadline: Deadline
+        deadline: Deadline,
+        tls: TargetTLSOptions?
     ) throws -> HTTPProxyTransport {
         let hasUser = !(proxy.credentials?.user.isEmpty ?? true)
         if proxy.authScheme != .any {
             let mask = ProxyAuthSchemes.mask(for: proxy.authScheme)
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
             do {
-                let transport = try attempt(target, proxy, options, deadline, mask, recorder)
+                let transport = try attempt(target, proxy, options, deadline, mask, recorder, tls)
                 if let scheme = recorder.auth.sent.last { transport.report.authAttempts = ["\(scheme): accepted"] }
                 return transport
             } catch var error as TransportError {
@@ -52,7 +53,7 @@ enum ProxyAuthFallback {
         let firstMask = hasUser ? CCurl_AUTH_ANY : CCurl_AUTH_NEGOTIATE
         var lastError: TransportError
         do {
-            let transport = try attempt(target, proxy, options, deadline, firstMask, firstRecorder)
+            let transport = try attempt(target, proxy, options, deadline, firstMask, firstRecorder, tls)
             if let scheme = firstRecorder.auth.sent.last { transport.report.authAttempts = ["\(scheme): accepted"] }
             return transport
         } catch let error as TransportError where error.category == .proxyAuthenticationRequired {
@@ -76,7 +77,7 @@ enum ProxyAuthFallback {
             }
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
             do {
-                let transport = try attempt(target, proxy, options, deadline, mask(of: scheme), recorder)
+                let transport = try attempt(target, proxy, options, deadline, mask(of: scheme), recorder, tls)
                 // The tunnel took every attempt, not just the last one.
                 let report = transport.report
                 transport.report.tunnelTime = max(.zero, (ContinuousClock.now - started) - report.tcpConnectTime)
@@ -172,7 +173,8 @@ enum ProxyAuthFallback {
         _ options: HTTPProxyOptions,
         _ deadline: Deadline,
         _ mask: UInt,
-        _ recorder: ConnectExchangeRecorder
+        _ recorder: ConnectExchangeRecorder,
+        _ tls: TargetTLSOptions?
     ) throws -> HTTPProxyTransport {
         try HTTPProxyTransport.attempt(
             target: target,
@@ -180,7 +182,8 @@ enum ProxyAuthFallback {
             options: options,
             deadline: deadline,
             authMask: mask,
-            recorder: recorder
+            recorder: recorder,
+            tls: tls
         )
     }
 }

@@ -20,7 +20,8 @@ public enum ProxyAutoConfigFailover {
         credentials: ProxyCredentials?,
         authScheme: ProxyAuthScheme,
         options: HTTPProxyOptions,
-        deadline: Deadline
+        deadline: Deadline,
+        tls: TargetTLSOptions? = nil
     ) throws -> (transport: any Transport, note: String) {
         var failures: [String] = []
         let count = pac.entries.count
@@ -35,7 +36,8 @@ public enum ProxyAutoConfigFailover {
                 let transport: any Transport
                 switch entry {
                 case .direct:
-                    transport = try DirectTransport.open(target, deadline: entryDeadline)
+                    let wraps = tls?.mode.wraps(throughProxy: false) ?? false
+                    transport = try DirectTransport.open(target, deadline: entryDeadline, tls: wraps ? tls : nil)
                 case .proxy(var proxy):
                     proxy.credentials = credentials
                     proxy.authScheme = authScheme
@@ -43,7 +45,8 @@ public enum ProxyAutoConfigFailover {
                         target: target,
                         proxy: proxy,
                         options: options,
-                        deadline: entryDeadline
+                        deadline: entryDeadline,
+                        tls: tls?.mode.wraps(throughProxy: true) ?? false ? tls : nil
                     )
                 }
                 let why = failures.isEmpty ? "the first entry" : failures.joined(separator: "; ")
@@ -88,11 +91,13 @@ public struct ProxyAutoConfigRoute: Sendable, Hashable {
         self.authScheme = authScheme
     }
 
-    /// Opens the first reachable entry (``ProxyAutoConfigFailover``).
+    /// Opens the first reachable entry (``ProxyAutoConfigFailover``); `tls` decides per entry whether the
+    /// connection to the server runs inside TLS (``TLSMode/wraps(throughProxy:)``).
     public func open(
         target: Endpoint,
         options: HTTPProxyOptions,
-        deadline: Deadline
+        deadline: Deadline,
+        tls: TargetTLSOptions? = nil
     ) throws -> (transport: any Transport, note: String) {
         try ProxyAutoConfigFailover.open(
             target: target,
@@ -100,7 +105,8 @@ public struct ProxyAutoConfigRoute: Sendable, Hashable {
             credentials: credentials,
             authScheme: authScheme,
             options: options,
-            deadline: deadline
+            deadline: deadline,
+            tls: tls
         )
     }
 }

@@ -106,7 +106,7 @@ enum SocketConnector {
         return code == 0 ? .connected : .failed(code)
     }
 
-    private static func failureMessage(_ code: Int32, _ endpoint: Endpoint, _ role: String) -> String {
+    static func failureMessage(_ code: Int32, _ endpoint: Endpoint, _ role: String) -> String {
         switch code {
         case ECONNREFUSED:
             "the \(role) \(endpoint) refused the connection: nothing is listening on port \(endpoint.port) there; "

@@ -22,6 +22,7 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         private enum Code: Int, Sendable, Hashable {
             case internalError, configuration, proxyUnreachable, proxyAuthenticationRequired, proxyRefused
             case proxyGatewayFailure, proxyProtocolViolation, serverUnreachable, timedOut, connectionClosed
+            case tlsHandshakeFailed, tlsVerificationFailed, tunnelInspected
         }
         private let code: Code
 
@@ -46,6 +47,13 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         /// An established connection was closed or reset by the peer.
         public static let connectionClosed = Category(code: .connectionClosed)
 
+        /// The TLS handshake with the server failed: it does not speak TLS, or something in between broke it.
+        public static let tlsHandshakeFailed = Category(code: .tlsHandshakeFailed)
+        /// The server's TLS certificate did not verify (only checked when asked: `--tls-verify`).
+        public static let tlsVerificationFailed = Category(code: .tlsVerificationFailed)
+        /// The proxy inspects the tunnel and blocked it (TLS interception, protocol filtering).
+        public static let tunnelInspected = Category(code: .tunnelInspected)
+
         public var description: String {
             switch code {
             case .internalError: "internal error"
@@ -58,6 +66,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
             case .serverUnreachable: "server unreachable"
             case .timedOut: "timed out"
             case .connectionClosed: "connection closed"
+            case .tlsHandshakeFailed: "TLS handshake failed"
+            case .tlsVerificationFailed: "TLS certificate not verified"
+            case .tunnelInspected: "the proxy inspects the tunnel and blocked it"
             }
         }
     }

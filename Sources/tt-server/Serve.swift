@@ -106,6 +106,27 @@ struct Serve: AsyncParsableCommand {
     )
     var requestLog: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "TLS certificate chain (PEM) for clients that connect with TLS; default: a self-signed one created "
+                + "beside --identity.",
+            valueName: "FILE"
+        )
+    )
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key (PEM) of --tls-cert.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The name (CN and subjectAltName) of the self-signed certificate; default: the first --listen host, or "
+                + "this machine's host name for a wildcard address.",
+            valueName: "NAME"
+        )
+    )
+    var tlsName: String?
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "LEVEL"))
     var logLevel: LogLevel = .info
 
@@ -130,6 +151,12 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [("--max-queued-logins-per-address", maxQueuedLoginsPerAddress), ("--log-rate", logRate)]
         where value < 0 {
             throw ValidationError("\(name) must not be negative, not \(value)")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together; give both, or neither for a self-signed one")
+        }
+        if tlsCert != nil, tlsName != nil {
+            throw ValidationError("--tls-name names the self-signed certificate; --tls-cert brings its own name")
         }
         if maxFrameSize > Int(UInt32.max) {
             throw ValidationError("--max-frame-size must fit the 4-byte length prefix (at most \(UInt32.max))")
@@ -193,6 +220,18 @@ struct Serve: AsyncParsableCommand {
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )
+        do {
+            configuration.tls = try ServerTLSSetup.context(
+                certificate: tlsCert,
+                key: tlsKey,
+                name: tlsName,
+                identityPath: identity,
+                listen: addresses
+            )
+        } catch {
+            printError("\(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
         if let requestLog {
             do {
                 configuration.requestLog = try RequestLog(path: requestLog)

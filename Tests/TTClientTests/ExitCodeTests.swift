@@ -10,7 +10,7 @@ struct ExitCodeTests {
             (FrameworkClientError.Category.internalError, Int32(1)), (.usage, 2), (.proxyUnreachable, 3),
             (.proxyAuthenticationRequired, 4), (.proxyRefused, 5), (.proxyGatewayFailure, 6),
             (.proxyProtocolViolation, 7), (.serverUnreachable, 8), (.notFrameworkServer, 9), (.identityMismatch, 10),
-            (.loginRejected, 11), (.timedOut, 12), (.outcomeUnknown, 13), (.serverBusy, 14),
+            (.loginRejected, 11), (.timedOut, 12), (.tunnelInspected, 13), (.serverBusy, 14), (.outcomeUnknown, 15),
         ]
     )
     func table(category: FrameworkClientError.Category, exitCode: Int32) {

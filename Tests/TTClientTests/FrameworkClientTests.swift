@@ -324,7 +324,7 @@ struct FrameworkClientRetrySafetyTests {
         try await withStarted(PartialAnswerServer.start(answerBytes: answerBytes)) { server in
             let error = try await sendError(Self.loginRequest, partialAnswerConfig(server))
             #expect(error.category == .outcomeUnknown)
-            #expect(error.category.exitCode == 13)
+            #expect(error.category.exitCode == 15)
             #expect(error.message.contains("may have run"))
             #expect(!error.message.contains("pw"))
             #expect(server.connections == 1)

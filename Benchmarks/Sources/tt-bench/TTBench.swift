@@ -17,6 +17,7 @@ struct TTBench: ParsableCommand {
             IdleSessions.self,
             IdleTunnels.self,
             FreePort.self,
+            EchoThroughput.self,
         ]
     )
 }

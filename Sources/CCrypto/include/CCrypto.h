@@ -76,3 +76,10 @@ int CCrypto_aeadSeal(CCrypto_AEAD *aead, uint64_t counter, const uint8_t *aad, s
 /// Decrypts and authenticates; returns 1 only when the tag matches (then `out` holds the plaintext).
 int CCrypto_aeadOpen(CCrypto_AEAD *aead, uint64_t counter, const uint8_t *aad, size_t aadLength,
                      const uint8_t *in, size_t length, const uint8_t tag[16], uint8_t *out);
+
+/// A self-signed TLS server certificate that looks like an ordinary web server's: a new ECDSA P-256 key, subject
+/// and issuer `CN=name`, subjectAltName `DNS:name` (or `IP:name` for an address), serverAuth, SHA-256, valid from
+/// an hour ago for `days` days. Writes the certificate and the PKCS#8 key as PEM into newly allocated buffers;
+/// release both with `CCrypto_freeSecret`.
+int CCrypto_selfSignedCertificate(const char *name, int days, char **certificatePEM, size_t *certificateLength,
+                                  char **keyPEM, size_t *keyLength);

@@ -56,6 +56,35 @@ static inline const char *CCurl_version(void) {
     return curl_version_info(CURLVERSION_NOW)->version;
 }
 
+/// `curl_easy_getinfo(CURLINFO_TLS_SSL_PTR)`: the OpenSSL `SSL *` of the TLS session with the server (the
+/// target, not an https:// proxy), or NULL when there is none or libcurl uses another TLS library.
+static inline void *CCurl_easy_tls_session(CURL *handle) {
+    struct curl_tlssessioninfo *info = NULL;
+    if (curl_easy_getinfo(handle, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL) return NULL;
+    return info->backend == CURLSSLBACKEND_OPENSSL ? info->internals : NULL;
+}
+
+/// What a TLS session looks like from the client: read from libcurl's OpenSSL `SSL *` through libssl.
+typedef struct {
+    /// `TLSv1.3`, `TLSv1.2`, …
+    char version[32];
+    /// The negotiated cipher suite's IANA name, e.g. `TLS_AES_256_GCM_SHA384`.
+    char cipher[96];
+    /// The server certificate's subject and issuer, one line (RFC 2253), e.g. `CN=tapes.example.com`.
+    char subject[512];
+    char issuer[512];
+    /// 1 when the certificate is self-issued (issuer = subject, its own key signs it).
+    int selfIssued;
+    /// 1 when the chain verifies against the system CAs (and `caFile`, when given); the host name is not checked.
+    int chainVerified;
+    /// Whether a certificate was presented at all.
+    int hasCertificate;
+} CCurl_TLSFacts;
+
+/// Fills `facts` from the session `ssl` (a `SSL *` from ``CCurl_easy_tls_session``); `caFile` may be NULL.
+/// Returns 1 on success, 0 when `ssl` is NULL.
+int CCurl_tls_facts(void *ssl, const char *caFile, CCurl_TLSFacts *facts);
+
 // Macro constants with casts Swift does not import.
 extern const unsigned long CCurl_AUTH_BASIC;
 extern const unsigned long CCurl_AUTH_DIGEST;

@@ -1,0 +1,41 @@
+public import ArgumentParser
+import Foundation
+import TTTransport
+
+/// `--tls`, `--tls-verify`, `--tls-cacert`: TLS with the framework server (docs/TRANSPORT.md, "TLS to the server").
+public struct TLSOptions: ParsableArguments, Sendable {
+    @Option(
+        help: ArgumentHelp(
+            "TLS with the server: auto (through a proxy only; the default, or the config file's `tls`), always "
+                + "(direct connections too) or never.",
+            valueName: "MODE"
+        )
+    )
+    public var tls: String?
+
+    @Flag(help: "Verify the server's TLS certificate and name (the pinned framework identity is checked anyway).")
+    public var tlsVerify = false
+
+    @Option(help: ArgumentHelp("CA bundle (PEM) to verify the server's TLS certificate with.", valueName: "FILE"))
+    public var tlsCacert: String?
+
+    public init() {}
+
+    public func validate() throws {
+        if let tls, TLSMode(parsing: tls) == nil {
+            throw ValidationError("--tls must be auto, always or never, not '\(tls)'")
+        }
+        if let tlsCacert, !FileManager.default.isReadableFile(atPath: tlsCacert) {
+            throw ValidationError("--tls-cacert: cannot read \(tlsCacert)")
+        }
+    }
+
+    /// The settings: the flag, else the config file entry's `tls`, else `auto`.
+    func options(entry: ConnectionEntry?) -> TargetTLSOptions {
+        TargetTLSOptions(
+            mode: tls.flatMap(TLSMode.init(parsing:)) ?? entry?.tls ?? .auto,
+            verify: tlsVerify,
+            caFile: tlsCacert
+        )
+    }
+}

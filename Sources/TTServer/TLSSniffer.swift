@@ -1,0 +1,51 @@
+import NIOCore
+import NIOSSL
+
+/// Tells a TLS connection from a raw framework connection by its first byte, then leaves the pipeline.
+///
+/// `0x16` starts a TLS record (a ClientHello): a TLS server handler with the current certificate
+/// (``ServerTLSContext``) goes in right after the sniffer, so the framework handshake runs inside TLS. Anything
+/// else (`T` starts the raw `TTFW` hello) passes on untouched and the handshake decoder judges it. Both kinds share
+/// one port, so a client behind an inspecting proxy and one on the LAN need no different server configuration.
+/// The same shape as NIO's own `NIOTypedApplicationProtocolNegotiationHandler`: decide, add, remove self.
+struct TLSSniffer: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    /// The first byte of a TLS handshake record.
+    static let handshakeRecord: UInt8 = 0x16
+
+    let tls: ServerTLSContext
+    private var decided = false
+
+    init(tls: ServerTLSContext) {
+        self.tls = tls
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if decided {
+            if let rest = buffer.readSlice(length: buffer.readableBytes), rest.readableBytes > 0 {
+                context.fireChannelRead(wrapInboundOut(rest))
+            }
+            return .needMoreData
+        }
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMoreData }
+        decided = true
+        if first == Self.handshakeRecord {
+            try context.pipeline.syncOperations.addHandler(
+                NIOSSLServerHandler(context: tls.current),
+                position: .after(context.handler)
+            )
+        }
+        // Removal runs `decodeLast`, which passes the buffered bytes to the handler after us.
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        return .needMoreData
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+}

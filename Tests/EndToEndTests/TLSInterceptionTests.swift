@@ -1,0 +1,140 @@
+import Foundation
+import TTTestSupport
+import Testing
+
+/// Issue 8: the framework connection inside real TLS passes inspecting proxies, and interception is told apart
+/// from failure. One squid-openssl (``InspectingSquid``) serves every proxy case of the suite.
+@Suite("TLS through inspecting proxies")
+struct TLSInterceptionTests {
+    @Test(
+        "squid-openssl: peek+splice passes with TLS (SNI logged) and gives 13 raw; bump+tunnel passes with a note; "
+            + "bump+respond gives 13 naming the issuer; SSL_ports gives 5 unless the port is added",
+        .enabled(if: InspectingSquid.enabled, "squid-openssl is not unpacked (scripts/install-deps)")
+    )
+    func throughInspectingSquid() async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(ServerProcess.start()) { server in
+            // A host name, so that the ClientHello carries SNI.
+            let target = "localhost:\(server.port)"
+            try await InspectingSquid.with(extraSSLPort: server.port) { squid in
+                // Peek and splice: TLS (the default through a proxy) passes, squid logs the SNI.
+                let peek = try await tool(
+                    ["--json", "--server-key", server.fingerprint, "--proxy", "127.0.0.1:\(squid.peekSplicePort)", target],
+                    home: home
+                )
+                #expect(peek.status == 0, "\(peek.allOutput)")
+                let json = try jsonObject(peek)
+                let tls = json["tls"] as? [String: Any] ?? [:]
+                #expect(tls["version"] as? String == "TLS 1.3")
+                #expect(tls["sni"] as? String == "localhost")
+                #expect(tls["interception_suspected"] as? Bool == false)
+                #expect(tls["self_signed"] as? Bool == true)
+                let stages = (json["stages"] as? [[String: Any]] ?? []).compactMap { $0["stage"] as? String }
+                #expect(stages == ["proxy", "tunnel", "tls", "handshake", "ping"])
+                #expect(
+                    await squid.waitForAccessLog(
+                        containingAll: ["port=\(squid.peekSplicePort)", "sni=localhost", "bump=splice"]
+                    ),
+                    "\(squid.accessLog)"
+                )
+
+                // The same proxy without TLS: the tunnel is closed at once, which is interception, not exit 9.
+                let raw = try await tool(
+                    ["--tls", "never", "--proxy", "127.0.0.1:\(squid.peekSplicePort)", target],
+                    home: home
+                )
+                #expect(raw.status == 13, "\(raw.allOutput)")
+                #expect(raw.standardOutput.contains("closed the tunnel to \(target) as soon as non-TLS bytes were sent"))
+                #expect(raw.standardOutput.contains("use --tls"))
+
+                // Bump and tunnel: squid decrypts and forwards; the check passes and says who issued the certificate.
+                let tunnel = try await tool(
+                    ["--server-key", server.fingerprint, "--proxy", "127.0.0.1:\(squid.bumpTunnelPort)", target],
+                    home: home
+                )
+                #expect(tunnel.status == 0, "\(tunnel.allOutput)")
+                #expect(tunnel.standardOutput.contains("✓ tls "))
+                #expect(tunnel.standardOutput.contains("note: the proxy intercepts TLS"))
+                #expect(tunnel.standardOutput.contains("issued by CN=\(InspectingSquid.caName)"))
+                #expect(tunnel.standardOutput.contains("pinned identity still protect the session"))
+
+                // Bump and respond: squid answers the framework hello with an HTTP 400: exit 13, issuer and error.
+                let blocked = try await tool(["--proxy", "127.0.0.1:\(squid.bumpRespondPort)", target], home: home)
+                #expect(blocked.status == 13, "\(blocked.allOutput)")
+                #expect(blocked.standardOutput.contains("✗ handshake"))
+                #expect(blocked.standardOutput.contains("issued by CN=\(InspectingSquid.caName)"))
+                #expect(blocked.standardOutput.contains("ERR_PROTOCOL_UNKNOWN"))
+                #expect(blocked.standardOutput.contains("splice (no-bump) exception for \(target)"))
+
+                // Stock SSL_ports: CONNECT only to 443 is refused with 5; with the port added it passes.
+                let stock = try await tool(["--proxy", "127.0.0.1:\(squid.stockPort)", target], home: home)
+                #expect(stock.status == 5, "\(stock.allOutput)")
+                #expect(stock.standardOutput.contains("port \(server.port)"))
+                let plus = try await tool(["--proxy", "127.0.0.1:\(squid.stockPlusPort)", target], home: home)
+                #expect(plus.status == 0, "\(plus.allOutput)")
+            }
+        }
+    }
+
+    @Test("direct --tls always and raw sessions share one server port, at once")
+    func tlsAndRawOnOnePort() async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(ServerProcess.start()) { server in
+            async let viaTLS = tool(["--json", "--tls", "always", server.address], home: home)
+            async let viaRaw = tool(["--json", server.address], home: home)
+            let (tls, raw) = try await (viaTLS, viaRaw)
+            #expect(tls.status == 0, "\(tls.allOutput)")
+            #expect(raw.status == 0, "\(raw.allOutput)")
+            let tlsFacts = try jsonObject(tls)["tls"] as? [String: Any] ?? [:]
+            #expect(tlsFacts["version"] as? String == "TLS 1.3")
+            #expect(tlsFacts["sni"] is NSNull, "no SNI for an IP literal")
+            #expect(tlsFacts["subject"] as? String == "CN=127.0.0.1")
+            #expect(try jsonObject(raw)["tls"] is NSNull)
+        }
+    }
+
+    @Test("a raw client against a TLS-only server, and a TLS client against a raw peer: clear errors, exit 9")
+    func mismatchedPeers() async throws {
+        let home = try TemporaryDirectory()
+        let directory = try TemporaryDirectory()
+        let port = try freeLoopbackPort()
+        _ = try await runProcess(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                "-keyout", directory.file("key.pem"), "-out", directory.file("cert.pem"), "-subj", "/CN=localhost",
+            ],
+            timeout: .seconds(30)
+        )
+        let tlsOnly = try RunningProcess(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            [
+                "s_server", "-accept", "127.0.0.1:\(port)", "-cert", directory.file("cert.pem"), "-key",
+                directory.file("key.pem"), "-quiet", "-naccept", "1",
+            ]
+        )
+        try await withStarted(tlsOnly) { _ in
+            try await Task.sleep(for: .milliseconds(300))
+            let raw = try await tool(["--timeout", "5", "127.0.0.1:\(port)"], home: home)
+            #expect(raw.status == 9, "\(raw.allOutput)")
+            #expect(raw.standardOutput.contains("expects a TLS connection (--tls always)"), "\(raw.allOutput)")
+        }
+        try await withStarted(EchoServer.start(greeting: Array("SSH-2.0-OpenSSH_9.2\r\n".utf8))) { echo in
+            let tls = try await tool(["--tls", "always", "127.0.0.1:\(echo.port)"], home: home)
+            #expect(tls.status == 9, "\(tls.allOutput)")
+            #expect(tls.standardOutput.contains("the TLS handshake with 127.0.0.1:\(echo.port)"), "\(tls.allOutput)")
+            #expect(tls.standardOutput.contains("try --tls never"))
+        }
+        // tt-server survives a broken TLS client and serves the next one.
+        try await withStarted(ServerProcess.start()) { server in
+            let fd = startLoopbackConnect(port: server.port)
+            #expect(fd >= 0)
+            try await Task.sleep(for: .milliseconds(100))
+            var garbage: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]
+            _ = send(fd, &garbage, garbage.count, Int32(MSG_NOSIGNAL))
+            close(fd)
+            let after = try await tool(["--tls", "always", server.address], home: home)
+            #expect(after.status == 0, "\(after.allOutput)")
+        }
+    }
+}
