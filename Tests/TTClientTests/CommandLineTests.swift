@@ -156,6 +156,16 @@ struct PipeExitCodeTests {
         #expect(throughProxy.exitCode == 6)
         #expect(throughProxy.message.contains("proxy 127.0.0.1:3128"))
         #expect(PipeCommand.relayFailure(error, route: .direct).exitCode == 8)
+        // A PAC route names its proxy only once opened: the transport's report says which one.
+        let pac = ProxyAutoConfigRoute(
+            pac: ProxyAutoConfig(source: "p.pac", answer: "PROXY 127.0.0.1:3128", entries: [.proxy(proxy)], skipped: [])
+        )
+        let throughPac = PipeCommand.relayFailure(
+            error,
+            route: .autoConfigured(pac, HTTPProxyOptions()),
+            through: proxy.endpoint
+        )
+        #expect(throughPac.exitCode == 6)
     }
 }
 
