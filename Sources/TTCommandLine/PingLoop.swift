@@ -127,6 +127,8 @@ enum PingLoop {
     static func displayAddress(_ client: FrameworkClient) -> String {
         let server = client.configuration.server
         if case .proxy = client.configuration.route { return server.host }
+        // A PAC route went through a proxy when the report names one.
+        if case .autoConfigured = client.configuration.route, client.report?.proxy != nil { return server.host }
         guard let connected = client.report?.connectedAddress,
             let endpoint = try? Endpoint(parsing: connected, defaultPort: server.port)
         else { return server.host }

@@ -67,19 +67,22 @@ public struct PipeCommand: ParsableCommand {
             let result = try relay.run()
             if verbose { Console.error("relayed \(result.bytesToPeer) bytes out, \(result.bytesFromPeer) bytes in") }
         } catch let error as TransportError {
-            throw Self.relayFailure(error, route: route)
+            throw Self.relayFailure(error, route: route, through: transport.report.proxy)
         }
     }
 
     /// A relay failure's exit code: through a proxy, a broken tunnel is the proxy's gateway failure (6), never
     /// the direct-connection "server unreachable" (8).
-    static func relayFailure(_ error: TransportError, route: Route) -> CommandFailure {
-        guard case .proxy(let proxy, _) = route, error.category == .connectionClosed else {
+    /// - Parameter through: the proxy the transport went through, for a route that picked it itself (PAC).
+    static func relayFailure(_ error: TransportError, route: Route, through: Endpoint? = nil) -> CommandFailure {
+        var proxy = through
+        if case .proxy(let configured, _) = route { proxy = configured.endpoint }
+        guard let proxy, error.category == .connectionClosed else {
             return CommandFailure(error)
         }
         return CommandFailure(
             exitCode: FrameworkClientError.Category.proxyGatewayFailure.exitCode,
-            message: "the tunnel through proxy \(proxy.endpoint) broke while relaying: \(error.message)"
+            message: "the tunnel through proxy \(proxy) broke while relaying: \(error.message)"
         )
     }
 }

@@ -37,7 +37,10 @@ enum ProxyAuthFallback {
                 if let scheme = recorder.auth.sent.last { transport.report.authAttempts = ["\(scheme): accepted"] }
                 return transport
             } catch var error as TransportError {
-                if error.category == .proxyAuthenticationRequired, let gss = recorder.auth.gssFailure {
+                // libcurl sends a single scheme unasked, so a GSSAPI failure counts only if Negotiate was offered.
+                if error.category == .proxyAuthenticationRequired, let gss = recorder.auth.gssFailure,
+                    recorder.auth.offered.contains("Negotiate") || error.offeredAuthSchemes.contains("Negotiate")
+                {
                     error.message =
                         "proxy \(proxy.url): "
                         + KerberosProblem.diagnose(gssText: gss, proxyHost: proxy.endpoint.host)
@@ -50,7 +53,9 @@ enum ProxyAuthFallback {
         let started = ContinuousClock.now
         var verdicts: [(scheme: String, verdict: String)] = []
         let firstRecorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
-        let firstMask = hasUser ? CCurl_AUTH_ANY : CCurl_AUTH_NEGOTIATE
+        // Without a user only the ticket can help. CURLAUTH_ONLY makes libcurl wait for the 407 and use Negotiate
+        // only when offered: a single scheme alone would be sent unasked, handing a Kerberos token to any proxy.
+        let firstMask = hasUser ? CCurl_AUTH_ANY : CCurl_AUTH_NEGOTIATE | CCurl_AUTH_ONLY
         var lastError: TransportError
         do {
             let transport = try attempt(target, proxy, options, deadline, firstMask, firstRecorder, tls)
@@ -66,8 +71,12 @@ enum ProxyAuthFallback {
             offered.append(scheme)
         }
         let host = proxy.endpoint.host
-        var kerberos = firstRecorder.auth.gssFailure.map { KerberosProblem.diagnose(gssText: $0, proxyHost: host) }
-        verdicts += Self.verdicts(of: firstRecorder, kerberos: kerberos)
+        // A GSSAPI failure matters only where the proxy asked for Negotiate.
+        let negotiateOffered = offered.contains("Negotiate")
+        var kerberos = firstRecorder.auth.gssFailure.flatMap {
+            negotiateOffered ? KerberosProblem.diagnose(gssText: $0, proxyHost: host) : nil
+        }
+        verdicts += Self.verdicts(of: firstRecorder, kerberos: kerberos, negotiateOffered: negotiateOffered)
         let tried = Set(verdicts.map(\.scheme))
 
         for scheme in ProxyAuthObservations.strengthOrder where offered.contains(scheme) && !tried.contains(scheme) {
@@ -97,7 +106,7 @@ enum ProxyAuthFallback {
                 if kerberos == nil {
                     kerberos = recorder.auth.gssFailure.map { KerberosProblem.diagnose(gssText: $0, proxyHost: host) }
                 }
-                let found = Self.verdicts(of: recorder, kerberos: kerberos)
+                let found = Self.verdicts(of: recorder, kerberos: kerberos, negotiateOffered: negotiateOffered)
                 verdicts += found.isEmpty ? [(scheme, "rejected")] : found
             }
         }
@@ -115,10 +124,11 @@ enum ProxyAuthFallback {
     /// requests carried and the proxy answered with 407 was rejected.
     private static func verdicts(
         of recorder: ConnectExchangeRecorder,
-        kerberos: KerberosProblem?
+        kerberos: KerberosProblem?,
+        negotiateOffered: Bool
     ) -> [(scheme: String, verdict: String)] {
         var verdicts: [(scheme: String, verdict: String)] = []
-        if let gss = recorder.auth.gssFailure {
+        if let gss = recorder.auth.gssFailure, negotiateOffered {
             verdicts.append(("Negotiate", (kerberos ?? KerberosProblem(gssText: gss)).verdict))
         }
         for scheme in recorder.auth.sent where !verdicts.contains(where: { $0.scheme == scheme }) {

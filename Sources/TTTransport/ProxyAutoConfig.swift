@@ -33,6 +33,15 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     /// Entries left out because tt-connect cannot use them (`SOCKS host:port`).
     public var skipped: [String]
 
+    /// An answer built by hand (or by another PAC evaluator); ``resolve(location:target:deadline:)`` makes one
+    /// from a script.
+    public init(source: String, answer: String, entries: [ProxyAutoConfigEntry], skipped: [String] = []) {
+        self.source = source
+        self.answer = answer
+        self.entries = entries
+        self.skipped = skipped
+    }
+
     /// The largest script accepted (real ones are a few KiB); more is not a PAC file.
     static let sizeLimit = 1024 * 1024
 

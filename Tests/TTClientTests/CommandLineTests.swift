@@ -92,6 +92,60 @@ struct CommandLineTests {
     }
 }
 
+@Suite("proxy credentials from the command line, the environment and the config file")
+struct ProxyCredentialOptionTests {
+    static let target = Endpoint(host: "127.0.0.1", port: 5000)
+
+    static func proxy(
+        _ arguments: [String],
+        entry: ConnectionEntry? = nil,
+        environment: [String: String] = [:]
+    )
+        throws -> HTTPProxy?
+    {
+        let options = try ProxyOptions.parse(arguments)
+        let route = try options.resolveRoute(
+            to: target,
+            entry: entry.map { ($0, "config") },
+            environment: environment,
+            options: options.httpOptions()
+        ).route
+        if case .proxy(let proxy, _) = route { return proxy }
+        return nil
+    }
+
+    @Test("--proxy-user : (curl's idiom) is accepted: an empty user, Kerberos ticket only")
+    func colonMeansTicket() throws {
+        let proxy = try Self.proxy(["--proxy", "127.0.0.1:3128", "--proxy-user", ":"])
+        #expect(proxy?.credentials == ProxyCredentials(user: "", password: ""))
+        #expect(throws: (any Error).self) { try ProxyOptions.parse(["--proxy-user", ":secret"]) }
+    }
+
+    @Test("TT_PROXY_PASSWORD fills a user without a password; an explicit password wins")
+    func environmentPassword() throws {
+        let environment = ["TT_PROXY_PASSWORD": "From-Env-1"]
+        let filled = try Self.proxy(
+            ["--proxy", "127.0.0.1:3128", "--proxy-user", "bob"],
+            environment: environment
+        )
+        #expect(filled?.credentials == ProxyCredentials(user: "bob", password: "From-Env-1"))
+        let explicit = try Self.proxy(
+            ["--proxy", "127.0.0.1:3128", "--proxy-user", "bob:given"],
+            environment: environment
+        )
+        #expect(explicit?.credentials?.password == "given")
+        var entry = ConnectionEntry(name: "c")
+        entry.proxy = try HTTPProxy(parsing: "127.0.0.1:3128")
+        entry.proxyCredentials = ProxyCredentials(parsing: "carol")
+        #expect(try Self.proxy([], entry: entry, environment: environment)?.credentials?.password == "From-Env-1")
+    }
+
+    @Test("--proxy-pac and --no-proxy contradict each other")
+    func pacAndNoProxy() {
+        #expect(throws: (any Error).self) { try ProxyOptions.parse(["--proxy-pac", "x.pac", "--no-proxy"]) }
+    }
+}
+
 @Suite("pipe exit codes")
 struct PipeExitCodeTests {
     @Test("a tunnel that breaks while relaying through a proxy is a proxy gateway failure (6), not exit 8")
@@ -102,6 +156,16 @@ struct PipeExitCodeTests {
         #expect(throughProxy.exitCode == 6)
         #expect(throughProxy.message.contains("proxy 127.0.0.1:3128"))
         #expect(PipeCommand.relayFailure(error, route: .direct).exitCode == 8)
+        // A PAC route names its proxy only once opened: the transport's report says which one.
+        let pac = ProxyAutoConfigRoute(
+            pac: ProxyAutoConfig(source: "p.pac", answer: "PROXY 127.0.0.1:3128", entries: [.proxy(proxy)], skipped: [])
+        )
+        let throughPac = PipeCommand.relayFailure(
+            error,
+            route: .autoConfigured(pac, HTTPProxyOptions()),
+            through: proxy.endpoint
+        )
+        #expect(throughPac.exitCode == 6)
     }
 }
 

@@ -91,6 +91,7 @@ extern const unsigned long CCurl_AUTH_DIGEST;
 extern const unsigned long CCurl_AUTH_NEGOTIATE;
 extern const unsigned long CCurl_AUTH_NTLM;
 extern const unsigned long CCurl_AUTH_ANY;
+extern const unsigned long CCurl_AUTH_ONLY;
 extern const long CCurl_GLOBAL_ALL;
 extern const curl_socket_t CCurl_SOCKET_BAD;
 
