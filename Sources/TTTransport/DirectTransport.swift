@@ -1,4 +1,5 @@
 import CCurl
+import TTBasics
 
 #if canImport(Glibc)
 import Glibc

@@ -7,8 +7,7 @@ import Testing
 @Suite("TLS through inspecting proxies")
 struct TLSInterceptionTests {
     @Test(
-        "squid-openssl: peek+splice passes with TLS (SNI logged) and gives 13 raw; bump+tunnel passes with a note; "
-            + "bump+respond gives 13 naming the issuer; SSL_ports gives 5 unless the port is added",
+        "squid-openssl: peek+splice, bump+tunnel, bump+respond and SSL_ports, each as a user meets it",
         .enabled(if: InspectingSquid.enabled, "squid-openssl is not unpacked (scripts/install-deps)")
     )
     func throughInspectingSquid() async throws {
@@ -69,7 +68,7 @@ struct TLSInterceptionTests {
                 // Stock SSL_ports: CONNECT only to 443 is refused with 5; with the port added it passes.
                 let stock = try await tool(["--proxy", "127.0.0.1:\(squid.stockPort)", target], home: home)
                 #expect(stock.status == 5, "\(stock.allOutput)")
-                #expect(stock.standardOutput.contains("port \(server.port)"))
+                #expect(stock.standardOutput.contains("ask for port \(server.port)"))
                 let plus = try await tool(["--proxy", "127.0.0.1:\(squid.stockPlusPort)", target], home: home)
                 #expect(plus.status == 0, "\(plus.allOutput)")
             }
