@@ -235,7 +235,8 @@ public final class FrameworkClient {
         on transport: any Transport,
         deadline: Deadline
     ) throws(FrameworkClientError) -> (PacketCodec, IdentityPublicKey) {
-        let handshake = ClientHandshake()
+        // Ends in CR LF, so a proxy that parses HTTP inside TLS decides at once (ClientHandshake.endingInLineBreak).
+        let handshake = ClientHandshake.endingInLineBreak()
         var received: [UInt8] = []
         do {
             try transport.sendAll(handshake.hello, deadline: deadline)
