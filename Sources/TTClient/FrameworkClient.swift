@@ -270,6 +270,9 @@ public final class FrameworkClient {
                     message: "handshake: \(peerDescription) closed the connection"
                         + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
                         + ": not a framework server, or it refused the session (connection limit?)"
+                        + (transport.report.tls == nil && received.isEmpty
+                            ? "; a server that speaks only TLS closes a raw connection this way too: try --tls always"
+                            : "")
                 )
             default:
                 throw FrameworkClientError(error)
