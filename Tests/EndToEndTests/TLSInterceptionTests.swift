@@ -18,7 +18,10 @@ struct TLSInterceptionTests {
             try await InspectingSquid.with(extraSSLPort: server.port) { squid in
                 // Peek and splice: TLS (the default through a proxy) passes, squid logs the SNI.
                 let peek = try await tool(
-                    ["--json", "--server-key", server.fingerprint, "--proxy", "127.0.0.1:\(squid.peekSplicePort)", target],
+                    [
+                        "--json", "--server-key", server.fingerprint, "--proxy", "127.0.0.1:\(squid.peekSplicePort)",
+                        target,
+                    ],
                     home: home
                 )
                 #expect(peek.status == 0, "\(peek.allOutput)")
@@ -43,7 +46,9 @@ struct TLSInterceptionTests {
                     home: home
                 )
                 #expect(raw.status == 13, "\(raw.allOutput)")
-                #expect(raw.standardOutput.contains("closed the tunnel to \(target) as soon as non-TLS bytes were sent"))
+                #expect(
+                    raw.standardOutput.contains("closed the tunnel to \(target) as soon as non-TLS bytes were sent")
+                )
                 #expect(raw.standardOutput.contains("use --tls"))
 
                 // Bump and tunnel: squid decrypts and forwards; the check passes and says who issued the certificate.
