@@ -274,7 +274,8 @@ public final class FrameworkClient {
         on transport: any Transport,
         deadline: Deadline
     ) throws(FrameworkClientError) -> (PacketCodec, IdentityPublicKey) {
-        let handshake = ClientHandshake()
+        // Ends in CR LF, so a proxy that parses HTTP inside TLS decides at once (ClientHandshake.endingInLineBreak).
+        let handshake = ClientHandshake.endingInLineBreak()
         var received: [UInt8] = []
         do {
             try transport.sendAll(handshake.hello, deadline: deadline)
@@ -309,6 +310,9 @@ public final class FrameworkClient {
                     message: "handshake: \(peerDescription) closed the connection"
                         + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
                         + ": not a framework server, or it refused the session (connection limit?)"
+                        + (transport.report.tls == nil && received.isEmpty
+                            ? "; a server that speaks only TLS closes a raw connection this way too: try --tls always"
+                            : "")
                 )
             default:
                 throw FrameworkClientError(error)

@@ -66,13 +66,14 @@ struct CheckOutcome {
         func value(_ optional: (any Sendable)?) -> Any { optional ?? NSNull() }
         var tlsObject: Any = NSNull()
         if let tls {
-            tlsObject = [
-                "version": tls.version, "cipher": tls.cipher, "sni": value(tls.serverName),
-                "subject": value(tls.subject), "issuer": value(tls.issuer),
-                "self_signed": tls.selfIssued, "chain_verified": tls.chainVerified,
-                "interception_suspected": tls.interceptionSuspected,
-                "handshake_ms": Self.rounded(tls.handshakeTime.inMilliseconds),
-            ] as [String: Any]
+            tlsObject =
+                [
+                    "version": tls.version, "cipher": tls.cipher, "sni": value(tls.serverName),
+                    "subject": value(tls.subject), "issuer": value(tls.issuer),
+                    "self_signed": tls.selfIssued, "chain_verified": tls.chainVerified,
+                    "interception_suspected": tls.interceptionSuspected,
+                    "handshake_ms": Self.rounded(tls.handshakeTime.inMilliseconds),
+                ] as [String: Any]
         }
         let object: [String: Any] = [
             "ok": ok,

@@ -10,6 +10,19 @@ public struct ClientHandshake: Sendable, CustomStringConvertible, CustomReflecta
         try! self.init(ephemeralPrivateKey: Crypto.randomBytes(32), random: Crypto.randomBytes(32))
     }
 
+    /// A handshake with a fresh ephemeral key and a random whose last two bytes are CR LF (30 random bytes remain).
+    ///
+    /// Proxies that decrypt TLS and parse HTTP inside it (squid `ssl_bump bump`) read a request line up to its line
+    /// feed before they decide the bytes are not HTTP and apply `on_unsupported_protocol`. Without a line feed in
+    /// the 70 bytes they wait for more, while client and server wait for each other until a timeout. The random is
+    /// only mixed into the transcript hash, so two fixed bytes cost nothing the 240 random bits left do not cover.
+    public static func endingInLineBreak() -> ClientHandshake {
+        var random = Crypto.randomBytes(32)
+        random[30] = 0x0D
+        random[31] = 0x0A
+        return try! ClientHandshake(ephemeralPrivateKey: Crypto.randomBytes(32), random: random)
+    }
+
     /// A handshake with a given ephemeral key and random (test vectors).
     /// - Parameters:
     ///   - ephemeralPrivateKey: Raw 32-byte X25519 private key.

@@ -11,6 +11,8 @@ final class CurlEasy {
     private let errorBuffer: UnsafeMutablePointer<CChar>
     /// Header lists are not copied by libcurl.
     private var lists: [UnsafeMutablePointer<curl_slist>] = []
+    /// Where libcurl's TLS handshake leaves its facts (``observeTLS(caFile:)``); libcurl keeps the pointer.
+    private(set) var tlsFacts: UnsafeMutablePointer<CCurl_TLSFacts>?
 
     init() throws {
         guard curlGlobalInit == CURLE_OK, let handle = curl_easy_init() else {
@@ -29,6 +31,7 @@ final class CurlEasy {
     deinit {
         curl_easy_cleanup(handle)
         for list in lists { curl_slist_free_all(list) }
+        tlsFacts?.deallocate()
         errorBuffer.deallocate()
     }
 
@@ -71,6 +74,18 @@ final class CurlEasy {
     func setCloseSocketFunction(_ callback: curl_closesocket_callback?, data: UnsafeMutableRawPointer?) throws {
         try check(CCurl_easy_setopt_closesocketfunction(handle, callback), CURLOPT_CLOSESOCKETFUNCTION)
         try set(CURLOPT_CLOSESOCKETDATA, pointer: data)
+    }
+
+    /// Records the facts of the TLS handshakes of this handle in ``tlsFacts``; `caFile` is verified with too.
+    func observeTLS(caFile: String?) throws {
+        let facts = UnsafeMutablePointer<CCurl_TLSFacts>.allocate(capacity: 1)
+        facts.initialize(to: CCurl_TLSFacts())
+        withUnsafeMutableBytes(of: &facts.pointee.caFile) { buffer in
+            let bytes = Array((caFile ?? "").utf8.prefix(buffer.count - 1))
+            buffer.copyBytes(from: bytes)
+        }
+        tlsFacts = facts
+        try check(CCurl_easy_observe_tls(handle, facts), CURLOPT_SSL_CTX_FUNCTION)
     }
 
     func long(_ info: CURLINFO) -> Int {

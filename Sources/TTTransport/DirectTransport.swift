@@ -1,4 +1,5 @@
 import CCurl
+import TTBasics
 
 #if canImport(Glibc)
 import Glibc
@@ -121,10 +122,19 @@ public final class DirectTransport: Transport {
             return make(.timedOut, what)
         case CURLE_COULDNT_CONNECT:
             let code = Int32(truncatingIfNeeded: easy.long(CURLINFO_OS_ERRNO))
-            return make(.serverUnreachable, SocketConnector.failureMessage(code == 0 ? ECONNREFUSED : code, endpoint, "server"))
+            return make(
+                .serverUnreachable,
+                SocketConnector.failureMessage(code == 0 ? ECONNREFUSED : code, endpoint, "server")
+            )
         default:
             if let tls, TargetTLS.isHandshakeFailure(result) {
-                return TargetTLS.handshakeError(result, curlMessage: easy.errorText, target: endpoint, proxy: nil, tls: tls)
+                return TargetTLS.handshakeError(
+                    result,
+                    curlMessage: easy.errorText,
+                    target: endpoint,
+                    proxy: nil,
+                    tls: tls
+                )
             }
             return make(.serverUnreachable, "cannot connect to the server \(endpoint): \(detail)")
         }

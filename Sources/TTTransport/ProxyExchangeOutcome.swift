@@ -127,7 +127,8 @@ struct ProxyExchangeOutcome {
                 .proxyTunnel,
                 .proxyRefused,
                 "\(where_) refused the tunnel to \(target) (\(reply)): its rules forbid CONNECT to this host or "
-                    + "port \(target.port); ask the proxy's administrator to allow it"
+                    + "port \(target.port); ask the proxy's administrator to allow it (ask for port \(target.port); "
+                    + "many proxies allow only 443, where tt-server can listen too)"
             )
         case 400...599:
             return make(.proxyTunnel, .proxyRefused, "\(where_) refused the tunnel to \(target) (\(reply))")

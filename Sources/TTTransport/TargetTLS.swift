@@ -124,6 +124,7 @@ enum TargetTLS {
         try easy.set(CURLOPT_SSL_VERIFYPEER, tls.verify ? 1 : 0)
         try easy.set(CURLOPT_SSL_VERIFYHOST, tls.verify ? 2 : 0)
         if let caFile = tls.caFile { try easy.set(CURLOPT_CAINFO, caFile) }
+        try easy.observeTLS(caFile: tls.caFile)
     }
 
     /// The facts of the established session, read through libssl from libcurl's OpenSSL session.
@@ -133,9 +134,7 @@ enum TargetTLS {
         tls: TargetTLSOptions,
         handshakeTime: Duration
     ) -> TLSSessionReport? {
-        guard let session = CCurl_easy_tls_session(easy.handle) else { return nil }
-        var facts = CCurl_TLSFacts()
-        guard CCurl_tls_facts(session, tls.caFile, &facts) == 1 else { return nil }
+        guard var facts = easy.tlsFacts?.pointee, facts.completed == 1 else { return nil }
         func text<T>(_ field: inout T) -> String {
             withUnsafeBytes(of: &field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }

@@ -7,8 +7,7 @@ import Testing
 @Suite("TLS through inspecting proxies")
 struct TLSInterceptionTests {
     @Test(
-        "squid-openssl: peek+splice passes with TLS (SNI logged) and gives 13 raw; bump+tunnel passes with a note; "
-            + "bump+respond gives 13 naming the issuer; SSL_ports gives 5 unless the port is added",
+        "squid-openssl: peek+splice, bump+tunnel, bump+respond and SSL_ports, each as a user meets it",
         .enabled(if: InspectingSquid.enabled, "squid-openssl is not unpacked (scripts/install-deps)")
     )
     func throughInspectingSquid() async throws {
@@ -19,7 +18,10 @@ struct TLSInterceptionTests {
             try await InspectingSquid.with(extraSSLPort: server.port) { squid in
                 // Peek and splice: TLS (the default through a proxy) passes, squid logs the SNI.
                 let peek = try await tool(
-                    ["--json", "--server-key", server.fingerprint, "--proxy", "127.0.0.1:\(squid.peekSplicePort)", target],
+                    [
+                        "--json", "--server-key", server.fingerprint, "--proxy", "127.0.0.1:\(squid.peekSplicePort)",
+                        target,
+                    ],
                     home: home
                 )
                 #expect(peek.status == 0, "\(peek.allOutput)")
@@ -44,7 +46,9 @@ struct TLSInterceptionTests {
                     home: home
                 )
                 #expect(raw.status == 13, "\(raw.allOutput)")
-                #expect(raw.standardOutput.contains("closed the tunnel to \(target) as soon as non-TLS bytes were sent"))
+                #expect(
+                    raw.standardOutput.contains("closed the tunnel to \(target) as soon as non-TLS bytes were sent")
+                )
                 #expect(raw.standardOutput.contains("use --tls"))
 
                 // Bump and tunnel: squid decrypts and forwards; the check passes and says who issued the certificate.
@@ -69,7 +73,7 @@ struct TLSInterceptionTests {
                 // Stock SSL_ports: CONNECT only to 443 is refused with 5; with the port added it passes.
                 let stock = try await tool(["--proxy", "127.0.0.1:\(squid.stockPort)", target], home: home)
                 #expect(stock.status == 5, "\(stock.allOutput)")
-                #expect(stock.standardOutput.contains("port \(server.port)"))
+                #expect(stock.standardOutput.contains("ask for port \(server.port)"))
                 let plus = try await tool(["--proxy", "127.0.0.1:\(squid.stockPlusPort)", target], home: home)
                 #expect(plus.status == 0, "\(plus.allOutput)")
             }
@@ -117,7 +121,8 @@ struct TLSInterceptionTests {
             try await Task.sleep(for: .milliseconds(300))
             let raw = try await tool(["--timeout", "5", "127.0.0.1:\(port)"], home: home)
             #expect(raw.status == 9, "\(raw.allOutput)")
-            #expect(raw.standardOutput.contains("expects a TLS connection (--tls always)"), "\(raw.allOutput)")
+            #expect(raw.standardOutput.contains("speaks only TLS closes a raw connection"), "\(raw.allOutput)")
+            #expect(raw.standardOutput.contains("try --tls always"))
         }
         try await withStarted(EchoServer.start(greeting: Array("SSH-2.0-OpenSSH_9.2\r\n".utf8))) { echo in
             let tls = try await tool(["--tls", "always", "127.0.0.1:\(echo.port)"], home: home)

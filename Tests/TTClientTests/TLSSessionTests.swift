@@ -52,7 +52,9 @@ struct TLSSessionTests {
                             tls: TargetTLSOptions(mode: mode)
                         )
                     )
-                    let answer = try client.send(RequestPacket(function: .echo, payload: Array(repeating: 7, count: 200_000)))
+                    let answer = try client.send(
+                        RequestPacket(function: .echo, payload: Array(repeating: 7, count: 200_000))
+                    )
                     #expect(answer.payload.count == 200_000)
                     if mode == .always {
                         let facts = try #require(client.report?.tls)
@@ -115,7 +117,9 @@ struct TLSSessionTests {
             let (addressCertificate, _) = try SelfSignedCertificate.generate(name: "127.0.0.1")
             let file = directory.appendingPathComponent("ip.pem")
             try addressCertificate.write(to: file, atomically: true, encoding: .utf8)
-            #expect(try await runOpenSSL(["x509", "-noout", "-text", "-in", file.path]).contains("IP Address:127.0.0.1"))
+            #expect(
+                try await runOpenSSL(["x509", "-noout", "-text", "-in", file.path]).contains("IP Address:127.0.0.1")
+            )
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One real squid with ssl-bump (Debian's `squid-openssl`, unpacked privately by `scripts/install-deps` into
 /// `.deps/squid-openssl`) with one port per way corporate proxies treat a tunnel, so a suite needs one squid:

@@ -56,16 +56,12 @@ static inline const char *CCurl_version(void) {
     return curl_version_info(CURLVERSION_NOW)->version;
 }
 
-/// `curl_easy_getinfo(CURLINFO_TLS_SSL_PTR)`: the OpenSSL `SSL *` of the TLS session with the server (the
-/// target, not an https:// proxy), or NULL when there is none or libcurl uses another TLS library.
-static inline void *CCurl_easy_tls_session(CURL *handle) {
-    struct curl_tlssessioninfo *info = NULL;
-    if (curl_easy_getinfo(handle, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL) return NULL;
-    return info->backend == CURLSSLBACKEND_OPENSSL ? info->internals : NULL;
-}
-
-/// What a TLS session looks like from the client: read from libcurl's OpenSSL `SSL *` through libssl.
+/// What a TLS session looks like from the client, read through libssl from libcurl's OpenSSL session when the
+/// handshake completes (``CCurl_easy_observe_tls``). `CURLINFO_TLS_SSL_PTR` cannot be used: after a
+/// `CURLOPT_CONNECT_ONLY` transfer the easy handle no longer points at its connection.
 typedef struct {
+    /// Set to 1 once a handshake completed (the last one wins: through an https:// proxy, the target's).
+    int completed;
     /// `TLSv1.3`, `TLSv1.2`, …
     char version[32];
     /// The negotiated cipher suite's IANA name, e.g. `TLS_AES_256_GCM_SHA384`.
@@ -75,15 +71,17 @@ typedef struct {
     char issuer[512];
     /// 1 when the certificate is self-issued (issuer = subject, its own key signs it).
     int selfIssued;
-    /// 1 when the chain verifies against the system CAs (and `caFile`, when given); the host name is not checked.
+    /// 1 when the chain verifies against the system CAs (and `caFile`, when set); the host name is not checked.
     int chainVerified;
     /// Whether a certificate was presented at all.
     int hasCertificate;
+    /// Input: a PEM CA bundle to verify with besides the system CAs (empty: none).
+    char caFile[4096];
 } CCurl_TLSFacts;
 
-/// Fills `facts` from the session `ssl` (a `SSL *` from ``CCurl_easy_tls_session``); `caFile` may be NULL.
-/// Returns 1 on success, 0 when `ssl` is NULL.
-int CCurl_tls_facts(void *ssl, const char *caFile, CCurl_TLSFacts *facts);
+/// Makes libcurl fill `facts` when a TLS handshake of `handle` completes (`CURLOPT_SSL_CTX_FUNCTION` installs an
+/// OpenSSL info callback). `facts` must outlive the handle's connection.
+CURLcode CCurl_easy_observe_tls(CURL *handle, CCurl_TLSFacts *facts);
 
 // Macro constants with casts Swift does not import.
 extern const unsigned long CCurl_AUTH_BASIC;
