@@ -56,7 +56,12 @@ public struct ProxyDecision: Sendable, Hashable {
 /// command line or in the config file was asked for explicitly and always applies.
 public enum ProxyConfiguration {
     /// Resolves the proxy for `target`.
-    /// - Parameter environment: the process environment (a parameter so tests need not mutate the real one).
+    /// - Parameters:
+    ///   - target: the framework server to reach.
+    ///   - flags: the explicitly given settings (highest precedence).
+    ///   - entry: the connection's config-file entry, if any.
+    ///   - configPath: the config file's path, to name it as the source.
+    ///   - environment: the process environment (a parameter so tests need not mutate the real one).
     /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` for an invalid proxy URL, naming
     ///   where it came from.
     public static func resolve(
