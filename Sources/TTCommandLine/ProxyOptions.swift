@@ -133,7 +133,9 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         } catch {
             throw .usage("\(error)")
         }
-        guard let chosen = decision.proxy else { return (.direct, "direct connection: \(decision.reason)") }
+        guard let chosen = decision.proxy else {
+            return (.direct, "direct connection: \(noProxy ? "--no-proxy" : decision.reason)")
+        }
         return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)")
     }
 

@@ -44,7 +44,7 @@ public struct ProxyDecision: Sendable, Hashable {
     public var proxy: HTTPProxy?
     /// Where the proxy came from (`nil` when direct).
     public var source: ProxySource?
-    /// Why: "--no-proxy", "NO_PROXY matches", "loopback target", "no proxy configured", or the source.
+    /// Why: "no proxy asked for", "NO_PROXY matches", "loopback target", "no proxy configured", or the source.
     public var reason: String
 }
 
@@ -72,11 +72,12 @@ public enum ProxyConfiguration {
         environment: [String: String]
     ) throws(TransportError) -> ProxyDecision {
         if flags.noProxy {
-            return ProxyDecision(proxy: nil, source: nil, reason: "--no-proxy")
+            // The library names the setting, not a flag; the command line says which flag set it.
+            return ProxyDecision(proxy: nil, source: nil, reason: "no proxy asked for")
         }
         var chosen: (proxy: HTTPProxy, source: ProxySource)?
         if let text = flags.proxy {
-            chosen = (try parse(text, from: "--proxy"), .commandLine)
+            chosen = (try parse(text, from: "the proxy given"), .commandLine)
         } else if let entry, let proxy = entry.proxy {
             chosen = (proxy, .configFile(path: configPath, connection: entry.name))
         } else if let (variable, value) = firstSet(
