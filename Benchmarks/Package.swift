@@ -24,6 +24,7 @@ let package = Package(
             dependencies: [
                 "CRawCodec",
                 .product(name: "TTProtocol", package: "tt-connect"),
+                .product(name: "TTClient", package: "tt-connect"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
