@@ -33,7 +33,7 @@ public enum IdentityPolicy: Sendable {
 /// doing so cannot run it twice:
 /// - the request provably never left: just before writing, a zero-timeout `poll(2)` found the idle connection
 ///   closed or reset (how a server's idle timeout shows), or the write itself failed; or
-/// - its function is idempotent (``FunctionCode/isIdempotent``: Ping, Echo).
+/// - its function is idempotent (`FunctionCode.isIdempotent`: Ping, Echo).
 ///
 /// Otherwise, when the connection is lost after the request was written (before or during the answer), the
 /// server may have run it: the client does not send it again and throws ``FrameworkClientError`` with category

@@ -24,7 +24,7 @@ public final class FrameworkClient {
     public private(set) var lastExchangeSize: (sent: Int, received: Int) = (0, 0)
 
     private var session: Session?
-    /// Bounds everything ``send(_:within:)`` does, a reconnect included; ``Deadline/never`` otherwise.
+    /// Bounds everything ``send(_:within:)`` does, a reconnect included; `Deadline.never` otherwise.
     private var attemptLimit = Deadline.never
     /// Scratch space for reads, reused by every request.
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)

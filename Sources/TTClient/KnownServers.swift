@@ -25,8 +25,8 @@ public struct KnownServers: Sendable {
     ///
     /// Only a missing file means "no server known yet". Any other failure to read it is an error: treating an
     /// unreadable file as empty would accept and record whatever key a man in the middle presents.
-    /// - Throws: ``KnownServersError/unreadable(path:line:)`` when a line cannot be read,
-    ///   ``KnownServersError/unopenable(path:reason:)`` when the file exists but cannot be read.
+    /// - Throws: ``KnownServersError/unreadable`` when a line cannot be read,
+    ///   ``KnownServersError/unopenable`` when the file exists but cannot be read.
     public func fingerprint(for server: String) throws(KnownServersError) -> String? {
         // Whoever can replace the file decides which server keys are trusted: refuse it, as OpenSSH's
         // StrictModes does, rather than warn.
@@ -120,7 +120,7 @@ extension KnownServers {
 
 /// Why the known-servers file could not be used.
 ///
-/// Compare against the static members (`error == .unreadable`), as with ``ProtocolError``; ``path``, ``line`` and
+/// Compare against the static members (`error == .unreadable`), as with `ProtocolError`; ``path``, ``line`` and
 /// the reason in ``description`` are context, not part of equality. New codes never break callers.
 public struct KnownServersError: Error, Sendable, Hashable, CustomStringConvertible {
     private enum Code: Sendable, Hashable {
@@ -149,7 +149,7 @@ public struct KnownServersError: Error, Sendable, Hashable, CustomStringConverti
     public static let unopenable = KnownServersError(.unopenable)
     /// The file or its directory could not be written.
     public static let unwritable = KnownServersError(.unwritable)
-    /// Other users could replace the file (``FilePermissions/checkTrustFile(_:what:)``).
+    /// Other users could replace the file (TTBasics `FilePermissions.checkTrustFile`).
     public static let unsafe = KnownServersError(.unsafe)
 
     static func unreadable(path: String, line: Int) -> KnownServersError {

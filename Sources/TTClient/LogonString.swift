@@ -43,7 +43,7 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `user:password@server:port`.
-    /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` (the one error of every
+    /// - Throws: `TransportError` of category `configuration` (the one error of every
     ///   parsing API: addresses, proxy URLs, config files) naming what is wrong; never containing the password.
     public init(parsing text: String) throws(TransportError) {
         self.init()

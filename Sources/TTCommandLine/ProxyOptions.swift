@@ -188,7 +188,9 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             environment: environment
         )
         if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason) }
-        guard let chosen = decision.proxy else { return (.direct, "direct connection: \(decision.reason)") }
+        guard let chosen = decision.proxy else {
+            return (.direct, "direct connection: \(noProxy ? "--no-proxy" : decision.reason)")
+        }
         return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)")
     }
 

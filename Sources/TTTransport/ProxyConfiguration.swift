@@ -46,7 +46,7 @@ public struct ProxyDecision: Sendable, Hashable {
     public var proxy: HTTPProxy?
     /// Where the proxy came from (`nil` when direct).
     public var source: ProxySource?
-    /// Why: "--no-proxy", "NO_PROXY matches", "loopback target", "no proxy configured", or the source.
+    /// Why: "no proxy asked for", "NO_PROXY matches", "loopback target", "no proxy configured", or the source.
     public var reason: String
     /// The PAC script's answer to try in order, when a PAC decided (then ``proxy`` is `nil`).
     public var autoConfig: ProxyAutoConfigRoute?
@@ -61,7 +61,12 @@ public struct ProxyDecision: Sendable, Hashable {
 /// command line or in the config file was asked for explicitly and always applies.
 public enum ProxyConfiguration {
     /// Resolves the proxy for `target`.
-    /// - Parameter environment: the process environment (a parameter so tests need not mutate the real one).
+    /// - Parameters:
+    ///   - target: the framework server to reach.
+    ///   - flags: the explicitly given settings (highest precedence).
+    ///   - entry: the connection's config-file entry, if any.
+    ///   - configPath: the config file's path, to name it as the source.
+    ///   - environment: the process environment (a parameter so tests need not mutate the real one).
     /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` for an invalid proxy URL, naming
     ///   where it came from.
     public static func resolve(
@@ -72,11 +77,12 @@ public enum ProxyConfiguration {
         environment: [String: String]
     ) throws(TransportError) -> ProxyDecision {
         if flags.noProxy {
-            return ProxyDecision(proxy: nil, source: nil, reason: "--no-proxy")
+            // The library names the setting, not a flag; the command line says which flag set it.
+            return ProxyDecision(proxy: nil, source: nil, reason: "no proxy asked for")
         }
         var chosen: (proxy: HTTPProxy, source: ProxySource)?
         if let text = flags.proxy {
-            chosen = (try parse(text, from: "--proxy"), .commandLine)
+            chosen = (try parse(text, from: "the proxy given"), .commandLine)
         } else if let location = flags.proxyPac {
             return try autoConfigured(location, .commandLine, target: target, flags: flags, entry: entry)
         } else if let entry, let proxy = entry.proxy {

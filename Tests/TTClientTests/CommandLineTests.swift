@@ -192,4 +192,22 @@ struct CommandLineHintTests {
         #expect(other.commandLineMessage == "no answer")
         #expect(CommandFailure(login).message == login.commandLineMessage)
     }
+
+    @Test("proxy resolution names the settings, never a flag (the route test checks --no-proxy on the command line)")
+    func proxyResolutionNamesNoFlag() throws {
+        let target = Endpoint(host: "server.example", port: 5000)
+        let direct = try ProxyConfiguration.resolve(target: target, flags: ProxyFlags(noProxy: true), environment: [:])
+        #expect(!direct.reason.contains("--"))
+        do throws(TransportError) {
+            _ = try ProxyConfiguration.resolve(
+                target: target,
+                flags: ProxyFlags(proxy: "socks5://p:1"),
+                environment: [:]
+            )
+            Issue.record("a socks5:// proxy was accepted")
+        } catch {
+            #expect(error.category == .configuration)
+            #expect(!error.message.contains("--"))
+        }
+    }
 }

@@ -117,7 +117,7 @@ struct ProxyResolutionTests {
             environment: env
         )
         #expect(noProxy.proxy == nil)
-        #expect(noProxy.reason == "--no-proxy")
+        #expect(noProxy.reason == "no proxy asked for")
     }
 
     @Test("environment order: HTTPS_PROXY, https_proxy, ALL_PROXY, all_proxy; empty values skipped")

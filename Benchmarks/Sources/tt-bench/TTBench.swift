@@ -3,7 +3,7 @@ import ArgumentParser
 /// `tt-bench`: the benchmark tools scripts/bench drives. Each prints `NAME VALUE` lines on standard output
 /// (figures) or a `READY ...` line (servers and holders), and keeps every loop bounded in count and time.
 @main
-struct TTBench: ParsableCommand {
+struct TTBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tt-bench",
         abstract: "tt-connect benchmark tools (run them through scripts/bench).",
@@ -12,6 +12,7 @@ struct TTBench: ParsableCommand {
             EchoServer.self,
             EchoRoundTrip.self,
             PingRoundTrip.self,
+            ClientRoundTrip.self,
             PingLoad.self,
             Sink.self,
             IdleSessions.self,

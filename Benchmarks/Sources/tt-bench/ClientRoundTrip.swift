@@ -1,0 +1,46 @@
+import ArgumentParser
+import TTClient
+
+/// `tt-bench client-rtt`: the median Ping round trip through the client library, blocking `FrameworkClient`
+/// and `AsyncFrameworkClient`, on one session each against the same tt-server. Next to `ping-rtt` (the bare
+/// protocol) it shows what the library adds: the zero-timeout liveness poll before each request (exactly-once)
+/// and, for the async client, the hop to its own thread and back.
+struct ClientRoundTrip: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client-rtt",
+        abstract: "Ping round trips through FrameworkClient and AsyncFrameworkClient."
+    )
+
+    @Option(help: "tt-server port on 127.0.0.1.") var port: Int
+    @Option(help: "Pings measured per client (after 10% warm-up).") var count = 2000
+
+    func run() async throws {
+        let configuration = ClientConfiguration(
+            server: Endpoint(host: "127.0.0.1", port: port),
+            identity: .acceptAny,
+            connectTimeout: .seconds(10),
+            requestTimeout: .seconds(10)
+        )
+        let blocking = FrameworkClient(configuration: configuration, trace: .disabled)
+        try blocking.connect()
+        var samples: [Double] = []
+        for index in 0..<(count + count / 10) {
+            let seconds = try Measure.seconds { _ = try blocking.ping() }
+            if index >= count / 10 { samples.append(seconds) }
+        }
+        blocking.close()
+        Measure.report("client.blocking.rtt.median_us", Measure.median(samples) * 1e6)
+
+        let async = AsyncFrameworkClient(configuration: configuration, trace: .disabled)
+        try await async.connect()
+        let clock = ContinuousClock()
+        samples.removeAll()
+        for index in 0..<(count + count / 10) {
+            let start = clock.now
+            _ = try await async.ping()
+            if index >= count / 10 { samples.append((clock.now - start).seconds) }
+        }
+        await async.close()
+        Measure.report("client.async.rtt.median_us", Measure.median(samples) * 1e6)
+    }
+}
