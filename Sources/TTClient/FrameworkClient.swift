@@ -355,13 +355,7 @@ public final class FrameworkClient {
                     }
                     return "known"
                 }
-                do {
-                    try known.remember(server, fingerprint: identity.fingerprint.description)
-                } catch .unwritable(let path, let reason) {
-                    // As ssh does with an unwritable known_hosts: warn and go on; the key is checked again next time.
-                    return "new; warning: cannot remember the key in \(path) (\(reason)), it will be asked about again"
-                }
-                return "new, remembered in \(known.path)"
+                return try Self.remember(identity, of: server, in: known)
             } catch let error as KnownServersError {
                 throw FrameworkClientError(stage: .handshake, category: .usage, message: error.description)
             } catch let error as FrameworkClientError {
@@ -370,6 +364,22 @@ public final class FrameworkClient {
                 throw FrameworkClientError(stage: .handshake, category: .internalError, message: "\(error)")
             }
         }
+    }
+
+    /// Records a first-seen key. As ssh does with an unwritable known_hosts, an unwritable file only warns: the
+    /// key is checked again next time.
+    private static func remember(
+        _ identity: IdentityPublicKey,
+        of server: String,
+        in known: KnownServers
+    ) throws(KnownServersError) -> String {
+        do {
+            try known.remember(server, fingerprint: identity.fingerprint.description)
+        } catch {
+            guard error == .unwritable else { throw error }
+            return "new; warning: cannot remember the key in \(error.path) (\(error.reason)), it will be asked about again"
+        }
+        return "new, remembered in \(known.path)"
     }
 
     private func identityMismatch(_ identity: IdentityPublicKey, expected: String) -> FrameworkClientError {

@@ -131,7 +131,8 @@ public struct KnownServersError: Error, Sendable, Hashable, CustomStringConverti
     public let path: String
     /// The line that is not `host:port SHA256:…` (``unreadable`` only).
     public let line: Int?
-    private let reason: String
+    /// Why the file could not be used (for the client's own messages, such as the warning of an unwritable file).
+    let reason: String
 
     private init(_ code: Code, path: String = "", line: Int? = nil, reason: String = "") {
         self.code = code
