@@ -58,6 +58,9 @@ public final class HTTPProxyTransport: Transport {
         let easy = try CurlEasy()
         let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
         try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline)
+        // libcurl calls the recorder until the handle is cleaned up (the close-socket callback too): the handle
+        // keeps it alive, whichever of the two Swift releases first.
+        easy.keepAlive(recorder)
         let recorderPointer = Unmanaged.passUnretained(recorder).toOpaque()
         try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: recorderPointer)
         try easy.setCloseSocketFunction(ConnectExchangeRecorder.closeCallback, data: recorderPointer)
@@ -73,7 +76,6 @@ public final class HTTPProxyTransport: Transport {
         let elapsed = ContinuousClock.now - started
         // Nothing after the exchange is worth a debug event; stop calling into the recorder.
         try? easy.set(CURLOPT_VERBOSE, 0)
-        try? easy.setCloseSocketFunction(nil, data: nil)
 
         // libcurl's CURLINFO_CONNECT_TIME_T only counts once the tunnel is up; the moment our first CONNECT
         // went out marks the end of the TCP (and TLS) connect.
