@@ -108,6 +108,17 @@ struct CurlHabitsTests {
         #expect(header.status == 2)
         #expect(header.standardError.contains("--proxy-header must be 'Name: value'"))
         #expect(!header.allOutput.contains("secret-T0ken-value"))
+        // Credentials typed where an address belongs are not repeated either.
+        for (arguments, name) in [
+            (["alice:S3cret-value@host:5000"], "tt-connect"), (["pipe", "alice:S3cret-value@host:5000"], "tt-connect"),
+            (["forward", "--listen", "127.0.0.1:0", "alice:S3cret-value@host:5000"], "tt-connect"),
+            (["alice:S3cret-value@host"], "tt-ping"),
+        ] {
+            let result = try await tool(arguments, name: name, home: home)
+            #expect(result.status == 2, "\(arguments): \(result.allOutput)")
+            #expect(result.standardError.contains("the address contains '@'"))
+            #expect(!result.allOutput.contains("S3cret-value"))
+        }
     }
 
     @Test("--help shows check's main flags and the defaults; check --help shows every alias and default")
