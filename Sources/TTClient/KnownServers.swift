@@ -40,7 +40,7 @@ public struct KnownServers: Sendable {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             if !FileManager.default.fileExists(atPath: path) { return nil }
-            throw .unopenable(path: path, reason: Self.reason(error))
+            throw .unopenable(path: path, reason: SystemErrorText.readFailure(path))
         }
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
         let text = String(decoding: data, as: UTF8.self)
@@ -93,27 +93,6 @@ extension KnownServers {
                 path: path,
                 reason: "cannot create the directory \(directory): \(String(cString: strerror(errno)))"
             )
-        }
-    }
-
-    /// The system's words for a Foundation file error (`Permission denied`, `Not a directory`), not Foundation's
-    /// "The operation could not be completed".
-    static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
-        switch (nsError.domain, nsError.code) {
-        case (NSCocoaErrorDomain, NSFileWriteNoPermissionError), (NSCocoaErrorDomain, NSFileReadNoPermissionError):
-            return "Permission denied"
-        case (NSCocoaErrorDomain, NSFileWriteFileExistsError):
-            return "a file of that name is in the way"
-        case (NSCocoaErrorDomain, NSFileNoSuchFileError), (NSCocoaErrorDomain, NSFileReadNoSuchFileError):
-            return "No such file or directory"
-        default:
-            return nsError.localizedDescription
         }
     }
 }

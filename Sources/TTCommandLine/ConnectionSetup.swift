@@ -41,7 +41,7 @@ enum ConnectionSetup {
             do {
                 endpoint = try Endpoint(parsing: target, defaultPort: port)
             } catch {
-                throw .usage("server address: \(error)")
+                throw .usage("server address: \(TunnelOpener.addressProblem(target, error))")
             }
         } else if let logon, server?.logonNamesServer == true {
             endpoint = Endpoint(host: logon.server, port: logon.port)

@@ -77,8 +77,10 @@ public struct ForwardCommand: ParsableCommand {
         guard idleTimeout > 0, idleTimeout <= 604_800 else {
             throw ValidationError("--idle-timeout must be above 0 and at most 604800 seconds, not \(idleTimeout)")
         }
-        do { _ = try Self.listenEndpoint(listen) } catch { throw ValidationError("--listen: \(error)") }
-        do { _ = try Endpoint(parsing: target, defaultPort: nil) } catch { throw ValidationError("\(error)") }
+        do { _ = try Self.listenEndpoint(listen) } catch {
+            throw ValidationError("--listen: \(TunnelOpener.addressProblem(listen, error))")
+        }
+        do { _ = try TunnelOpener.endpoint(target, what: "target") } catch { throw ValidationError(error.message) }
     }
 
     /// `ADDR:PORT` where, unlike a target, port 0 is allowed (the kernel picks one).

@@ -57,8 +57,16 @@ enum TunnelOpener {
         } catch let failure as CommandFailure {
             throw failure
         } catch {
-            throw .usage("\(what): \(error)")
+            throw .usage("\(what): \(addressProblem(text, error))")
         }
+    }
+
+    /// What is wrong with an address, without echoing one that holds `user:password@`: an error message must
+    /// never show a password, even one typed in the wrong place.
+    static func addressProblem(_ text: String, _ error: any Error) -> String {
+        guard text.contains("@") else { return "\(error)" }
+        return "the address contains '@' and is not HOST[:PORT] (not repeated here: it may hold a password); "
+            + "a user and password go in -S user:password@server:port or --proxy-user"
     }
 
     /// `host` alone (a bare IPv6 address allowed, as ping takes it) with `port`.

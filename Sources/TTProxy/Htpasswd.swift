@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 
 /// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).
 ///
@@ -20,7 +21,11 @@ public struct HtpasswdFile: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw HtpasswdError(path: path, line: nil, message: "cannot read the file: \(error.localizedDescription)")
+            throw HtpasswdError(
+                path: path,
+                line: nil,
+                message: "cannot read the file: \(SystemErrorText.readFailure(path))"
+            )
         }
         try self.init(parsing: text, path: path)
     }

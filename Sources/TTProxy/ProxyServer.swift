@@ -125,6 +125,6 @@ public struct ProxyStartError: Error, CustomStringConvertible {
     public var underlying: any Error
     public var listener: ProxyServerConfiguration.Listener
     public var description: String {
-        "cannot listen on \(listener): \(underlying)"
+        "cannot listen on \(listener): \(SystemErrorText.describe(underlying))"
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TTBasics
 
 /// A scripted misbehaving proxy, parsed from a `proxy-fixtures/` file (format: `proxy-fixtures/README.md`).
 ///
@@ -39,7 +40,11 @@ public struct Scenario: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ScenarioError(source: path, line: nil, message: "cannot read the file: \(error.localizedDescription)")
+            throw ScenarioError(
+                source: path,
+                line: nil,
+                message: "cannot read the file: \(SystemErrorText.readFailure(path))"
+            )
         }
         try self.init(parsing: text, name: path)
     }

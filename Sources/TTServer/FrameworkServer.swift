@@ -115,7 +115,7 @@ public final class FrameworkServer: Sendable {
                     // A shutdown that came in meanwhile owns the state from here on.
                     if case .starting = state { state = .stopped }
                 }
-                throw FrameworkServerError.cannotListen(address: address, reason: "\(error)")
+                throw FrameworkServerError.cannotListen(address: address, reason: SystemErrorText.describe(error))
             }
         }
         // A shutdown() that ran while we were binding found no listeners to close; it must not be overwritten.

@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 public import TTProtocol
 
 /// The accounts Login checks, as kept in a users file: one `NAME:pbkdf2-sha256$<iterations>$<salt>$<hash>` line
@@ -73,7 +74,11 @@ public struct UserDirectory: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw UsersFileError(path: path, line: nil, problem: "cannot read the users file (\(Self.reason(error)))")
+            throw UsersFileError(
+                path: path,
+                line: nil,
+                problem: "cannot read the users file (\(SystemErrorText.readFailure(path)))"
+            )
         }
         return try UserDirectory(parsing: text, source: path)
     }
@@ -132,13 +137,6 @@ public struct UserDirectory: Sendable {
         }
         if name.utf8.count > Int(UInt16.max) { return "the user name is longer than 65535 bytes" }
         return nil
-    }
-
-    private static func reason(_ error: any Error) -> String {
-        if let cocoa = error as? CocoaError, let underlying = cocoa.userInfo[NSUnderlyingErrorKey] as? NSError {
-            return underlying.localizedDescription
-        }
-        return (error as NSError).localizedDescription
     }
 }
 

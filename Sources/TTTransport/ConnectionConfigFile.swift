@@ -41,7 +41,9 @@ public struct ConnectionConfigFile: Sendable, Hashable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw TransportError.configuration("cannot read the config file \(path): \(error.localizedDescription)")
+            throw TransportError.configuration(
+                "cannot read the config file \(path): \(SystemErrorText.readFailure(path))"
+            )
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw TransportError.configuration("the config file \(path) is not UTF-8 text")

@@ -13,6 +13,8 @@ final class CurlEasy {
     private var lists: [UnsafeMutablePointer<curl_slist>] = []
     /// Where libcurl's TLS handshake leaves its facts (``observeTLS(caFile:)``); libcurl keeps the pointer.
     private(set) var tlsFacts: UnsafeMutablePointer<CCurl_TLSFacts>?
+    /// Callback data libcurl holds unretained; released only after `curl_easy_cleanup`.
+    private var keptAlive: [AnyObject] = []
 
     init() throws {
         guard curlGlobalInit == CURLE_OK, let handle = curl_easy_init() else {
@@ -70,7 +72,13 @@ final class CurlEasy {
         try set(CURLOPT_DEBUGDATA, pointer: data)
     }
 
-    /// Sets (or with `nil`, removes) the callback that closes libcurl's sockets.
+    /// Keeps `object` alive until the handle is cleaned up (callback data libcurl may still use then).
+    func keepAlive(_ object: AnyObject) {
+        keptAlive.append(object)
+    }
+
+    /// Sets (or with `nil`, removes) the callback that closes libcurl's sockets. libcurl copies it into each
+    /// connection it makes, so a connection already made keeps the callback it was made with.
     func setCloseSocketFunction(_ callback: curl_closesocket_callback?, data: UnsafeMutableRawPointer?) throws {
         try check(CCurl_easy_setopt_closesocketfunction(handle, callback), CURLOPT_CLOSESOCKETFUNCTION)
         try set(CURLOPT_CLOSESOCKETDATA, pointer: data)

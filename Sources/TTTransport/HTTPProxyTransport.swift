@@ -80,6 +80,9 @@ public final class HTTPProxyTransport: Transport {
         try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline, authMask: authMask)
         try easy.set(CURLOPT_URL, TargetTLS.url(for: target, tls: tls))
         try TargetTLS.configure(easy, tls)
+        // libcurl calls the recorder until the handle is cleaned up (the close-socket callback too): the handle
+        // keeps it alive, whichever of the two Swift releases first.
+        easy.keepAlive(recorder)
         let recorderPointer = Unmanaged.passUnretained(recorder).toOpaque()
         try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: recorderPointer)
         try easy.setCloseSocketFunction(ConnectExchangeRecorder.closeCallback, data: recorderPointer)
@@ -98,7 +101,6 @@ public final class HTTPProxyTransport: Transport {
         let elapsed = ContinuousClock.now - started
         // Nothing after the exchange is worth a debug event; stop calling into the recorder.
         try? easy.set(CURLOPT_VERBOSE, 0)
-        try? easy.setCloseSocketFunction(nil, data: nil)
 
         // libcurl's CURLINFO_CONNECT_TIME_T only counts once the tunnel is up; the moment our first CONNECT
         // went out marks the end of the TCP (and TLS) connect.

@@ -266,7 +266,7 @@ struct CheckExitCodeTests {
             #expect(json["stage"] as? String == "tunnel")
             #expect(
                 (json["message"] as? String ?? "").contains(
-                    "did not answer the CONNECT request for 127.0.0.1:5000 within "
+                    "did not answer the CONNECT request for 127.0.0.1:5000 before the deadline passed, after "
                 )
             )
             let elapsed = json["elapsed_ms"] as? Double ?? 0

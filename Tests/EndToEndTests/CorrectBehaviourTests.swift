@@ -191,4 +191,43 @@ struct CorrectBehaviourTests {
         #expect(output.contains("the TLS handshake with proxy https://127.0.0.1:\(port) timed out"), "\(output)")
         #expect(output.contains("--proxy-cacert FILE") && output.contains("--proxy-insecure"))
     }
+
+    @Test("lower layers' errors become our sentences: a port in use, a directory given as a file")
+    func lowerLayerErrors() async throws {
+        let home = try TemporaryDirectory()
+        let directory = home.file("a-directory")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try await withStarted(ProxyProcess.start()) { busy in
+            let address = busy.address
+            let server = try await tool(
+                ["--listen", address, "--identity", home.file("identity.pem")],
+                name: "tt-server",
+                home: home
+            )
+            #expect(server.status != 0)
+            #expect(server.standardError.contains("cannot listen on \(address): Address already in use"))
+            let proxy = try await tool(["--listen", address], name: "tt-proxy", home: home)
+            #expect(proxy.status != 0)
+            #expect(proxy.standardError.contains("tt-proxy: cannot listen on \(address): Address already in use\n"))
+            for result in [server, proxy] {
+                #expect(!result.standardError.contains("bind(descriptor") && !result.standardError.contains("errno"))
+            }
+        }
+        let config = try await tool(["--config", directory, "--connection", "x"], home: home)
+        #expect(config.status == 2)
+        #expect(config.standardError.contains("cannot read the config file \(directory): Is a directory"))
+        let users = try await tool(
+            ["--listen", "127.0.0.1:0", "--identity", home.file("identity.pem"), "--users", directory],
+            name: "tt-server",
+            home: home
+        )
+        #expect(users.status == 2)
+        #expect(users.standardError.contains("cannot read the users file (Is a directory)"))
+        let auth = try await tool(["--listen", "127.0.0.1:0", "--auth-file", directory], name: "tt-proxy", home: home)
+        #expect(auth.status == 2)
+        #expect(auth.standardError.contains("auth file \(directory): cannot read the file: Is a directory"))
+        for result in [config, users, auth] {
+            #expect(!result.allOutput.contains("The operation could not be completed"))
+        }
+    }
 }

@@ -45,26 +45,30 @@ struct CurlHabitsTests {
         ),
     ]
 
-    @Test("-x, -U and --proxy-<scheme> behave exactly as --proxy, --proxy-user and --proxy-auth", arguments: aliasCases)
-    func aliases(_ testCase: AliasCase) async throws {
+    /// One server and proxy for every case, run one after the other: the suite starts beside real squids, and a
+    /// burst of processes on a loaded machine would slow their start.
+    @Test("-x, -U and --proxy-<scheme> behave exactly as --proxy, --proxy-user and --proxy-auth")
+    func aliases() async throws {
         let home = try TemporaryDirectory()
         try await withStarted(ServerProcess.start()) { server in
             try await withStarted(ProxyProcess.start(scenario: "407-basic.scenario")) { proxy in
-                let short = try await tool(
-                    ["--json", "-x", proxy.address] + testCase.alias + [server.address],
-                    home: home
-                )
-                let long = try await tool(
-                    ["--json", "--proxy", proxy.address] + testCase.long + [server.address],
-                    home: home
-                )
-                #expect(short.status == testCase.expectedStatus, "\(short.allOutput)")
-                #expect(long.status == testCase.expectedStatus, "\(long.allOutput)")
-                let shortJSON = try jsonObject(short)
-                let longJSON = try jsonObject(long)
-                #expect(shortJSON["message"] as? String == longJSON["message"] as? String)
-                #expect(shortJSON["stage"] as? String == longJSON["stage"] as? String)
-                #expect(!short.allOutput.contains("Wrong-Pa55") && !long.allOutput.contains("Wrong-Pa55"))
+                for testCase in Self.aliasCases {
+                    let short = try await tool(
+                        ["--json", "-x", proxy.address] + testCase.alias + [server.address],
+                        home: home
+                    )
+                    let long = try await tool(
+                        ["--json", "--proxy", proxy.address] + testCase.long + [server.address],
+                        home: home
+                    )
+                    #expect(short.status == testCase.expectedStatus, "\(short.allOutput)")
+                    #expect(long.status == testCase.expectedStatus, "\(long.allOutput)")
+                    let shortJSON = try jsonObject(short)
+                    let longJSON = try jsonObject(long)
+                    #expect(shortJSON["message"] as? String == longJSON["message"] as? String)
+                    #expect(shortJSON["stage"] as? String == longJSON["stage"] as? String)
+                    #expect(!short.allOutput.contains("Wrong-Pa55") && !long.allOutput.contains("Wrong-Pa55"))
+                }
             }
         }
     }
@@ -108,6 +112,17 @@ struct CurlHabitsTests {
         #expect(header.status == 2)
         #expect(header.standardError.contains("--proxy-header must be 'Name: value'"))
         #expect(!header.allOutput.contains("secret-T0ken-value"))
+        // Credentials typed where an address belongs are not repeated either.
+        for (arguments, name) in [
+            (["alice:S3cret-value@host:5000"], "tt-connect"), (["pipe", "alice:S3cret-value@host:5000"], "tt-connect"),
+            (["forward", "--listen", "127.0.0.1:0", "alice:S3cret-value@host:5000"], "tt-connect"),
+            (["alice:S3cret-value@host"], "tt-ping"),
+        ] {
+            let result = try await tool(arguments, name: name, home: home)
+            #expect(result.status == 2, "\(arguments): \(result.allOutput)")
+            #expect(result.standardError.contains("the address contains '@'"))
+            #expect(!result.allOutput.contains("S3cret-value"))
+        }
     }
 
     @Test("--help shows check's main flags and the defaults; check --help shows every alias and default")

@@ -83,9 +83,15 @@ struct ProxyWordsTests {
         ),
     ]
 
-    @Test("tt-proxy scenarios: squid 4's ERR_DNS_FAIL, nginx's and HAProxy's error pages", arguments: scenarios)
-    func scenario(_ testCase: ScenarioCase) async throws {
+    @Test("tt-proxy scenarios: squid 4's ERR_DNS_FAIL, nginx's and HAProxy's error pages")
+    func scenarios() async throws {
         let home = try TemporaryDirectory()
+        for testCase in Self.scenarios {
+            try await scenario(testCase, home: home)
+        }
+    }
+
+    private func scenario(_ testCase: ScenarioCase, home: TemporaryDirectory) async throws {
         try await withStarted(ProxyProcess.start(scenario: testCase.file)) { proxy in
             let result = try await tool(["-x", proxy.address, "tapes.example.com:5000"], home: home)
             #expect(result.status == testCase.status, "\(result.allOutput)")

@@ -49,7 +49,7 @@ struct CommandLineTests {
         #expect(CommandRunner.run(TTConnectCommand.self, arguments: ["--server-key", "MD5:abc"]) == 2)
         #expect(CommandRunner.run(TTConnectCommand.self, arguments: ["--timeout", "0"]) == 2)
         #expect(CommandRunner.run(TTConnectCommand.self, arguments: ["--proxy", "p:1", "--no-proxy"]) == 2)
-        #expect(CommandRunner.run(TTPingCommand.self, arguments: ["-c", "0", "h"]) == 2)
+        #expect(CommandRunner.run(TTPingCommand.self, arguments: ["-c", "-1", "h"]) == 2)
         #expect(CommandRunner.run(TTPingCommand.self, arguments: ["-P", "70000", "h"]) == 2)
         #expect(CommandRunner.run(TTConnectCommand.self, arguments: ["forward", "--listen", "127.0.0.1", "h:1"]) == 2)
         #expect(CommandRunner.run(TTConnectCommand.self, arguments: ["--help"]) == 0)

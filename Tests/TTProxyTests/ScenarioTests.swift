@@ -85,7 +85,9 @@ struct ScenarioTests {
                 return (head, rest + body, end)
             }
             #expect(statusLine(head) == status)
-            let length = head.split(separator: "\r\n").first { $0.hasPrefix("Content-Length: ") }?.dropFirst(16)
+            // Header names compare without case (HAProxy writes `content-length`).
+            let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length: ") }?
+                .dropFirst(16)
             #expect(length.flatMap { Int($0) } == body.count)
             #expect(String(decoding: body, as: UTF8.self).hasPrefix("<html>"))
             #expect(end == .eof)
