@@ -16,6 +16,9 @@ struct TTBench: ParsableCommand {
             Sink.self,
             IdleSessions.self,
             IdleTunnels.self,
+            IdleHold.self,
+            PingPercentiles.self,
+            HandshakeRate.self,
             FreePort.self,
         ]
     )
