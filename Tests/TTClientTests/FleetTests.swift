@@ -130,7 +130,8 @@ struct FleetTests {
         identity: ServerIdentity
     ) async throws {
         let clients = 4
-        let iterations = 120
+        // At most this many turns each; a client ends 20 turns after it saw the stop.
+        let iterations = 2_000
         let progress = LoadProgress()
         let configuration = ClientConfiguration(
             server: Endpoint(host: "127.0.0.1", port: haproxy.port),
@@ -155,8 +156,7 @@ struct FleetTests {
             }
             // Stop one backend once the load is under way, with sessions on it.
             let deadline = ContinuousClock.now + .seconds(60)
-            while progress.completed.load(ordering: .relaxed) < clients * iterations / 4, ContinuousClock.now < deadline
-            {
+            while progress.completed.load(ordering: .relaxed) < clients * 25, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let metrics = try await httpGet(port: stopping.adminPort, path: "/metrics").body
@@ -181,7 +181,8 @@ struct FleetTests {
 }
 
 /// One client's loop: Ping and Echo (idempotent), and every 8th turn a Logout (not idempotent) after which the
-/// client closes, so the next turn reconnects and logs in again. Bounded by `iterations` and by time.
+/// client closes, so the next turn reconnects and logs in again. Ends 20 turns after the backend was stopped;
+/// bounded by `iterations` and by time.
 private func runClient(
     index: Int,
     configuration: ClientConfiguration,
@@ -193,7 +194,7 @@ private func runClient(
     defer { client.close() }
     let deadline = ContinuousClock.now + .seconds(90)
     let payload = Array("fleet \(index)".utf8)
-    for turn in 0..<iterations where ContinuousClock.now < deadline {
+    for turn in 0..<iterations where ContinuousClock.now < deadline && tally.afterStop < 20 {
         let afterStop = progress.stopped.load(ordering: .relaxed)
         do {
             let ping = try client.ping()
@@ -231,7 +232,7 @@ private func runClient(
 /// A blocking TCP connection from `source` (a 127.x address) to 127.0.0.1:`port`.
 private func connectFrom(_ source: String, toPort port: Int) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw FleetTestError( "socket: errno \(errno)") }
+    guard descriptor >= 0 else { throw FleetTestError("socket: errno \(errno)") }
     var timeout = timeval(tv_sec: 20, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     func address(_ host: String, _ port: Int) -> sockaddr_in {
@@ -252,14 +253,14 @@ private func connectFrom(_ source: String, toPort port: Int) throws -> Int32 {
     }
     guard bound == 0, connected == 0 else {
         close(descriptor)
-        throw FleetTestError( "connect from \(source) to 127.0.0.1:\(port): errno \(errno)")
+        throw FleetTestError("connect from \(source) to 127.0.0.1:\(port): errno \(errno)")
     }
     return descriptor
 }
 
 private func sendAll(_ descriptor: Int32, _ bytes: [UInt8]) throws {
     guard send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
-        throw FleetTestError( "send: errno \(errno)")
+        throw FleetTestError("send: errno \(errno)")
     }
 }
 
@@ -268,7 +269,7 @@ private func receiveExactly(_ descriptor: Int32, _ count: Int) throws -> [UInt8]
     var chunk = [UInt8](repeating: 0, count: count)
     while received.count < count {
         let got = recv(descriptor, &chunk, count - received.count, 0)
-        guard got > 0 else { throw FleetTestError( "recv: \(got), errno \(errno)") }
+        guard got > 0 else { throw FleetTestError("recv: \(got), errno \(errno)") }
         received += chunk[0..<got]
     }
     return received
