@@ -20,6 +20,11 @@ let nio: [Target.Dependency] = [
 ]
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let coreMetrics: Target.Dependency = .product(name: "CoreMetrics", package: "swift-metrics")
+let prometheus: Target.Dependency = .product(name: "Prometheus", package: "swift-prometheus")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
+let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
 
 let package = Package(
     name: "tt-connect",
@@ -41,6 +46,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Server-side TLS (tt-server accepts TLS and raw on one port); docs/SERVER.md "TLS".
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // tt-server's metrics (swift-metrics API, Prometheus text on the admin listener) and its lifecycle.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C shims: typed wrappers over variadic C APIs and macro constants Swift cannot import.
@@ -80,6 +89,7 @@ let package = Package(
                 "TTBasics", "TTProtocol", "CCrypto", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                coreMetrics, nioHTTP1, serviceLifecycle, unixSignals,
             ]
                 + nio,
             swiftSettings: strictSettings
@@ -120,7 +130,7 @@ let package = Package(
             name: "tt-server",
             dependencies: [
                 "TTServer", "TTBasics", "TTProtocol", "TTCommandSupport", "CZlib", argumentParser, logging,
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), prometheus, serviceLifecycle, unixSignals,
             ],
             swiftSettings: strictSettings
         ),
@@ -128,6 +138,7 @@ let package = Package(
             name: "tt-proxy",
             dependencies: [
                 "TTProxy", "TTCommandSupport", argumentParser, .product(name: "NIOCore", package: "swift-nio"),
+                serviceLifecycle, unixSignals, logging,
             ],
             swiftSettings: strictSettings
         ),
@@ -150,7 +161,7 @@ let package = Package(
             name: "TTServerTests",
             dependencies: [
                 "TTServer", "TTProtocol", "TTTestSupport", logging,
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
             ]
                 + nio,
             swiftSettings: strictSettings

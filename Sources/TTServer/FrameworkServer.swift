@@ -18,6 +18,10 @@ import TTProtocol
 public final class FrameworkServer: Sendable {
     /// The configuration the server was created with.
     public let configuration: ServerConfiguration
+    /// The users logins are checked against: ``ServerConfiguration/users`` at first, replaceable while running.
+    public let users: UserStore
+    /// The counters sessions update.
+    public let metrics: ServerMetrics
 
     private let logger: Logger
     private let group: any EventLoopGroup
@@ -45,13 +49,18 @@ public final class FrameworkServer: Sendable {
     ///   - logger: Receives one line per session closed for a reason, rejected connection and listener.
     ///   - eventLoopGroup: The event loops sessions run on.
     ///   - threadPool: Where large payloads are (de)compressed and passwords are checked.
+    ///   - metrics: Where sessions count handshakes, logins, requests and rejections (default: swift-metrics'
+    ///     process-wide factory).
     public init(
         configuration: ServerConfiguration,
         logger: Logger = Logger(label: "tt-server"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        threadPool: NIOThreadPool = .singleton
+        threadPool: NIOThreadPool = .singleton,
+        metrics: ServerMetrics = ServerMetrics()
     ) {
         self.configuration = configuration
+        self.users = UserStore(configuration.users)
+        self.metrics = metrics
         self.logger = logger
         self.group = eventLoopGroup
         self.threadPool = threadPool
@@ -79,6 +88,14 @@ public final class FrameworkServer: Sendable {
         state.withLockedValue { state in
             guard case .running(let channels) = state else { return [] }
             return channels.compactMap(\.localAddress)
+        }
+    }
+
+    /// Whether the server is accepting sessions: `false` before ``start()`` and from the moment ``shutdown()``
+    /// begins (what a balancer's health check asks).
+    public var isServing: Bool {
+        state.withLockedValue { state in
+            if case .running = state { true } else { false }
         }
     }
 
@@ -216,11 +233,14 @@ public final class FrameworkServer: Sendable {
             bufferBudget: bufferBudget,
             loginQueue: loginQueue,
             logLimiter: logLimiter,
-            logger: logger
+            logger: logger,
+            users: users,
+            metrics: metrics
         )
         let registry = self.registry
         let logger = self.logger
         let limiter = self.logLimiter
+        let metrics = self.metrics
         return try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -242,6 +262,7 @@ public final class FrameworkServer: Sendable {
                         try SessionPipeline.install(on: channel, context: context, peer: peer)
                     }
                 case .overLimit:
+                    metrics.connectionRefused()
                     // Peer-facing refusals (protocol violations, rejected logins) log at notice; so does this one.
                     limiter.log(
                         logger,

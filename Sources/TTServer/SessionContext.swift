@@ -12,6 +12,9 @@ struct SessionContext: Sendable {
     let loginQueue: LoginQueue
     let logLimiter: LogLimiter
     let logger: Logger
+    /// The users Login checks (reloadable).
+    let users: UserStore
+    let metrics: ServerMetrics
     let gzip = GzipCodec()
 
     var limits: ProtocolLimits { configuration.limits }

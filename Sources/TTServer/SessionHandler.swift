@@ -35,6 +35,8 @@ final class SessionHandler: ChannelDuplexHandler {
     private var quiescing = false
     private var closing = false
     private var readHeld = false
+    /// The function of the request being handled, for the request counter (`nil` until one was parsed).
+    private var function: FunctionCode?
 
     init(context: SessionContext, peer: String, allowance: SessionAllowance) {
         self.shared = context
@@ -53,6 +55,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        shared.metrics.received(bytes: frame.wireSize)
         guard !closing, !quiescing else {
             allowance.remove(frame.wireSize)
             return
@@ -67,6 +70,7 @@ final class SessionHandler: ChannelDuplexHandler {
             do {
                 opener = try FrameOpener(keys: completed.keys)
                 sealer = try FrameSealer(keys: completed.keys, limits: shared.limits)
+                shared.metrics.handshake(completed: true)
                 logger.debug("handshake completed")
             } catch {
                 fail(context: context, error)
@@ -91,7 +95,13 @@ final class SessionHandler: ChannelDuplexHandler {
         fail(context: context, error)
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        shared.metrics.sessionOpened()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        shared.metrics.sessionClosed()
+        if sealer == nil { shared.metrics.handshake(completed: false) }
         closing = true
         dropPending()
         allowance.close()
@@ -130,6 +140,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func process(_ frame: SealedFrame, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
+        function = nil
         guard let opener else {
             fail(context: context, SessionFailure.unexpectedPacket("a frame before the handshake completed"))
             return
@@ -214,13 +225,14 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func handle(_ request: RequestPacket, started: NIODeadline, context: ChannelHandlerContext) {
         guard !closing else { return }
+        function = request.function
         let outcome = dispatcher.handle(request)
         allowance.loggedIn = dispatcher.user != nil
         switch outcome {
         case .respond(let response):
             respond(response, started: started, context: context)
         case .verifyLogin(let login):
-            let users = shared.configuration.users
+            let users = shared.users.current
             busy = true
             guard
                 let verified = shared.loginQueue.submit(
@@ -254,6 +266,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let (response, exhausted) = dispatcher.finishLogin(user: user, outcome: outcome)
         allowance.loggedIn = dispatcher.user != nil
         let userText: Logger.MetadataValue = "\(LoggableText.sanitize(user))"
+        shared.metrics.login(result: "\(outcome)")
         switch outcome {
         case .accepted:
             shared.logLimiter.log(logger, level: .info, "login", metadata: ["user": userText])
@@ -294,6 +307,7 @@ final class SessionHandler: ChannelDuplexHandler {
         if ResponsePacket.headerSize + response.payload.count < shared.configuration.offloadThreshold
             || !allowance.loggedIn
         {
+            shared.metrics.request(function: function, rc: response.rc)
             send(gzip.compressFrame(.response(response)), context: context)
             return
         }
@@ -304,6 +318,7 @@ final class SessionHandler: ChannelDuplexHandler {
             respond(ResponsePacket(rc: .serverBusy), started: started, context: context)
             return
         }
+        shared.metrics.request(function: function, rc: response.rc)
         busy = true
         compressed.assumeIsolated().whenComplete { result in
             self.busy = false
@@ -330,6 +345,7 @@ final class SessionHandler: ChannelDuplexHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             let allowance = self.allowance
             let size = sealed.count
+            shared.metrics.sent(bytes: size)
             written.futureResult.assumeIsolated().whenComplete { _ in allowance.remove(size) }
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)), promise: written)
         } catch ProtocolError.frameTooLarge {
@@ -350,6 +366,7 @@ final class SessionHandler: ChannelDuplexHandler {
     ) -> EventLoopFuture<Result>? {
         let budget = shared.offloadBudget
         guard budget.acquire(bytes: bytes) else {
+            shared.metrics.offloadRejected()
             shared.logLimiter.log(
                 logger,
                 level: .info,
@@ -379,6 +396,11 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {
         guard !closing else { return }
+        switch error {
+        case let error as ProtocolError where error == .inflatedSizeExceeded: shared.metrics.inflateRejected()
+        case SessionFailure.bufferBudgetExhausted: shared.metrics.bufferBudgetRejected()
+        default: break
+        }
         // Resets and missed deadlines happen to honest clients too; protocol violations deserve attention.
         let level: Logger.Level
         switch error {

@@ -15,6 +15,9 @@ public struct UserDirectory: Sendable {
     /// The user names, sorted.
     public var userNames: [String] { entries.keys.sorted() }
 
+    /// The stored hash of `user`, to compare two directories.
+    func hash(of user: String) -> PasswordHash? { entries[user] }
+
     /// Whether `password` is the password of `user`.
     ///
     /// An unknown user costs as much as a known one (a hash of the same strength is checked and fails), so the

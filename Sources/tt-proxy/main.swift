@@ -1,9 +1,11 @@
 import ArgumentParser
-import Dispatch
 import Foundation
+import Logging
 import NIOCore
+import ServiceLifecycle
 import TTCommandSupport
 import TTProxy
+import UnixSignals
 
 /// `tt-proxy`: a small HTTP CONNECT proxy, or with `--scenario` a scripted misbehaving one for tests.
 @main
@@ -148,17 +150,38 @@ struct TTProxyCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tt-proxy: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        let service = ProxyService(
+            proxy: proxy,
+            scenarioName: configuration.scenario?.name,
+            grace: .nanoseconds(Int64(shutdownGrace * 1e9))
+        )
+        // The same lifecycle as tt-server: swift-service-lifecycle traps the signals before the service runs.
+        var logger = Logger(label: "tt-proxy")
+        logger.logLevel = .warning
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
+
+/// The proxy as a service: announces its listeners once the signal handlers are in place (a parent that reads
+/// them may signal at once), then runs until the group's graceful shutdown lets tunnels finish for the grace.
+struct ProxyService: Service {
+    let proxy: ProxyServer
+    let scenarioName: String?
+    let grace: Duration
+
+    func run() async throws {
         let stdout = LineWriter.standardOutput
         for address in proxy.listeningAddresses {
             let host = address.ipAddress.map { address.protocol == .inet6 ? "[\($0)]" : $0 } ?? "?"
             stdout.write("tt-proxy listening on \(host):\(address.port ?? 0)")
         }
-        if let scenario = configuration.scenario {
-            stdout.write("tt-proxy running scenario \(scenario.name)")
+        if let scenarioName {
+            stdout.write("tt-proxy running scenario \(scenarioName)")
         }
-        let signal = await waitForTerminationSignal()
-        stdout.write("tt-proxy shutting down (signal \(signal))")
-        await proxy.shutdown(grace: .nanoseconds(Int64(shutdownGrace * 1e9)))
+        try? await gracefulShutdown()
+        stdout.write("tt-proxy shutting down")
+        await proxy.shutdown(grace: grace)
     }
 }
 
@@ -193,24 +216,4 @@ struct LineWriter: Sendable {
     func write(_ line: String) {
         try? handle.write(contentsOf: Data((line + "\n").utf8))
     }
-}
-
-/// Suspends until SIGINT or SIGTERM arrives; returns the signal number.
-private func waitForTerminationSignal() async -> Int32 {
-    let queue = DispatchQueue(label: "tt-proxy.signals")
-    let signals = [SIGINT, SIGTERM]
-    let sources = signals.map { number -> any DispatchSourceSignal in
-        signal(number, SIG_IGN)
-        return DispatchSource.makeSignalSource(signal: number, queue: queue)
-    }
-    let stream = AsyncStream<Int32> { continuation in
-        for (number, source) in zip(signals, sources) {
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-        }
-    }
-    var iterator = stream.makeAsyncIterator()
-    let received = await iterator.next() ?? SIGTERM
-    for source in sources { source.cancel() }
-    return received
 }

@@ -40,6 +40,20 @@ struct AddUser: ParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         printLine(added ? "added user \(name) to \(users)" : "changed the password of \(name) in \(users)")
+        // The file was replaced by a rename, so a running server still holds the old one until it reads it again.
+        let servers = RunningServers.using(usersFile: users)
+        if servers.isEmpty {
+            printLine(
+                "no running tt-server on this machine was found using \(users); a tt-server reads it when it "
+                    + "starts and again on SIGHUP"
+            )
+        } else {
+            let pids = servers.map(String.init).joined(separator: " ")
+            printLine(
+                "tt-server (pid \(pids)) uses \(users) and checks logins against the old contents until it reads it "
+                    + "again: run `kill -HUP \(pids)`"
+            )
+        }
     }
 }
 

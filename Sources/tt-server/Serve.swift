@@ -1,17 +1,24 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
+import Prometheus
+import ServiceLifecycle
 import TTBasics
 import TTCommandSupport
 import TTProtocol
 import TTServer
+import UnixSignals
 
-/// `tt-server [serve]`: run the server until SIGINT or SIGTERM.
+/// `tt-server [serve]`: run the server until SIGINT or SIGTERM; SIGHUP reloads the users file.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the framework server until SIGINT or SIGTERM (the default subcommand)."
+        abstract: "Run the framework server until SIGINT or SIGTERM (the default subcommand).",
+        discussion: """
+            SIGTERM or SIGINT drains: the health check answers 503, listeners close, requests in flight finish \
+            within --shutdown-grace, idle sessions are closed. SIGHUP reads the users file again without closing \
+            a session.
+            """
     )
 
     @Option(
@@ -23,8 +30,22 @@ struct Serve: AsyncParsableCommand {
     )
     var listen: [String] = []
 
-    @Option(help: ArgumentHelp("Identity key file; created (mode 0600) if absent.", valueName: "FILE"))
-    var identity = "tt-server-identity.pem"
+    @Option(
+        help: ArgumentHelp(
+            "Identity key file; created (mode 0600) if absent. Default: $STATE_DIRECTORY/identity.pem, for root "
+                + "/var/lib/tt-server/identity.pem, else ~/.local/state/tt-server/identity.pem.",
+            valueName: "FILE"
+        )
+    )
+    var identity: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100.",
+            valueName: "HOST:PORT"
+        )
+    )
+    var adminListen: String?
 
     @Option(
         help: ArgumentHelp(
@@ -131,7 +152,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: LogLevel = .info
 
     func validate() throws {
-        for text in listen {
+        for text in listen + (adminListen.map { [$0] } ?? []) {
             do { _ = try ListenAddress(parsing: text) } catch { throw ValidationError("\(error)") }
         }
         for (name, value) in [
@@ -172,8 +193,10 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        let identity = try identityPath()
         let serverIdentity: ServerIdentity
         do {
+            if self.identity == nil { try IdentityLocation.createDirectory(of: identity) }
             serverIdentity = try ServerIdentity.loadOrCreate(path: identity)
             try FilePermissions.checkSecret(identity, what: "identity key")
         } catch let refusal as FilePermissions.Refusal {
@@ -188,14 +211,14 @@ struct Serve: AsyncParsableCommand {
         var directory = UserDirectory()
         if let users {
             do {
-                directory = try UserDirectory.load(path: users)
-                try FilePermissions.checkSecret(users, what: "users file")
+                directory = try Self.loadUsers(users)
             } catch {
                 printError("\(error)")
                 throw ExitCode(ExitStatus.usage)
             }
         }
         let logger = Logger(label: "tt-server")
+        let registry = PrometheusCollectorRegistry()
         if users == nil { logger.notice("no --users file: every login will be rejected") }
 
         let addresses = try (listen.isEmpty ? ["0.0.0.0:5000"] : listen).map { try ListenAddress(parsing: $0) }
@@ -240,25 +263,97 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.usage)
             }
         }
-        let server = FrameworkServer(configuration: configuration, logger: logger)
+        let server = FrameworkServer(
+            configuration: configuration,
+            logger: logger,
+            metrics: ServerMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        )
         let bound: [SocketAddress]
+        var admin: AdminServer?
         do {
             bound = try await server.start()
+            if let adminListen {
+                admin = try await AdminServer.start(
+                    address: try ListenAddress(parsing: adminListen),
+                    health: { server.isServing },
+                    metrics: { registry.emitToString() }
+                )
+            }
         } catch {
+            await server.shutdown()
             printError("\(error)")
             throw ExitCode(ExitStatus.failure)
         }
-        // Before the `listening` lines: whoever reads them may signal at once, and must get a graceful exit.
-        let signals = SignalHandlers([SIGINT, SIGTERM]) { signal in
-            logger.info("signal received, shutting down", metadata: ["signal": "\(signal)"])
-            Task { await server.shutdown() }
+        // Trapped before anything announces the process: an early SIGHUP must not end it (its default action).
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloadActions = reloadActions(server: server)
+        let announce: @Sendable () -> Void = { [adminAddress = admin?.localAddress] in
+            // Printed once the group has installed its signal handlers: whoever reads these lines may signal at
+            // once, and must get a graceful exit.
+            for address in bound {
+                printLine("tt-server listening on \(FrameworkServer.format(address))")
+            }
+            if let adminAddress {
+                printLine("tt-server admin listening on \(FrameworkServer.format(adminAddress))")
+            }
+            SystemdNotify.ready()  // Type=notify (contrib/tt-server.service): accepting now
         }
-        for address in bound {
-            printLine("tt-server listening on \(FrameworkServer.format(address))")
+        var services: [any Service] = []
+        // Shut down in reverse: the server drains first while the admin listener still answers 503.
+        if let admin { services.append(AdminService(admin)) }
+        services.append(ReloadService(signals: hangups, actions: reloadActions, logger: logger))
+        services.append(FrameworkServerService(server, onRunning: announce))
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    /// What SIGHUP reloads, in order. Each action reports its changes in counts; a failure keeps the old state.
+    private func reloadActions(server: FrameworkServer) -> [ReloadAction] {
+        var actions: [ReloadAction] = []
+        if let users {
+            actions.append(
+                ReloadAction(name: "users file") {
+                    server.users.replace(with: try Self.loadUsers(users)).description
+                }
+            )
         }
-        SystemdNotify.ready()  // Type=notify (contrib/tt-server.service): accepting now
-        try await server.run()
-        signals.cancel()
+        if let tls = server.configuration.tls {
+            actions.append(
+                ReloadAction(name: "TLS certificate") {
+                    try tls.reload()
+                    return "\(tls.certificatePath), valid until \(tls.notValidAfter) (seconds since 1970)"
+                }
+            )
+        }
+        return actions
+    }
+
+    /// Reads and checks the users file: parseable, and not readable by others.
+    private static func loadUsers(_ path: String) throws -> UserDirectory {
+        let directory = try UserDirectory.load(path: path)
+        try FilePermissions.checkSecret(path, what: "users file")
+        return directory
+    }
+
+    /// `--identity`, or the default location (see ``IdentityLocation``); the old default in the current
+    /// directory is still used when it exists and the new one does not, with a warning.
+    private func identityPath() throws -> String {
+        if let identity { return identity }
+        guard
+            let path = IdentityLocation.defaultPath(environment: ProcessInfo.processInfo.environment, userID: getuid())
+        else {
+            printError("no default place for the identity key (no HOME); pass --identity FILE")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let legacy = IdentityLocation.legacyPath
+        if !FileManager.default.fileExists(atPath: path), FileManager.default.fileExists(atPath: legacy) {
+            printError(
+                "warning: using ./\(legacy), the identity key in the current directory (the old default); move it "
+                    + "to \(path) or pass --identity"
+            )
+            return legacy
+        }
+        return path
     }
 }
 
@@ -267,23 +362,4 @@ enum LogLevel: String, CaseIterable, ExpressibleByArgument {
     case trace, debug, info, notice, warning, error, critical
 
     var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
-}
-
-/// Turns SIGINT/SIGTERM into a call instead of the default termination, so shutdown can be graceful.
-final class SignalHandlers {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handler(number) }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for source in sources { source.cancel() }
-    }
 }

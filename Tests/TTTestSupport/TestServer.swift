@@ -49,6 +49,7 @@ public final class TestServer: Sendable {
     ///   - configure: Last changes to the configuration (login delay, offload threshold, grace period …).
     ///   - eventLoopGroup: The server's event loops (one loop puts every session on the same thread).
     ///   - threadPool: Where the server offloads work (a test can hold its threads busy).
+    ///   - metrics: Where the server counts (a test's own Prometheus registry, to read them back).
     public static func start(
         host: String = "127.0.0.1",
         users: [String: String] = ["batch": "batch"],
@@ -56,6 +57,7 @@ public final class TestServer: Sendable {
         logger: Logger = Logger(label: "tt-server-test", factory: { _ in SwiftLogNoOpLogHandler() }),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         threadPool: NIOThreadPool = .singleton,
+        metrics: ServerMetrics = ServerMetrics(),
         configure: @Sendable (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let directory = FileManager.default.temporaryDirectory
@@ -85,7 +87,8 @@ public final class TestServer: Sendable {
                 configuration: configuration,
                 logger: logger,
                 eventLoopGroup: eventLoopGroup,
-                threadPool: threadPool
+                threadPool: threadPool,
+                metrics: metrics
             )
             let addresses = try await server.start()
             guard let port = addresses.first?.port else {

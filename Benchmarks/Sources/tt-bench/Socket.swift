@@ -35,12 +35,23 @@ final class Socket: Sendable {
         return (socket, UInt16(bigEndian: address.sin_port))
     }
 
-    /// Connects to 127.0.0.1:`port` with Nagle off and `timeout` on every later read and write.
-    static func connectLoopback(port: UInt16, timeout: Double) throws -> Socket {
+    /// Connects to 127.0.0.1:`port` with Nagle off and `timeout` on every later read and write; from the
+    /// loopback address 127.0.0.`source` when given, so many connections do not exhaust one address's ports.
+    static func connectLoopback(port: UInt16, timeout: Double, source: UInt8? = nil) throws -> Socket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchError.system("socket") }
         let socket = Socket(fd: fd)
         socket.setTimeout(timeout)
+        if let source {
+            var local = loopback(port: 0)
+            local.sin_addr.s_addr = (UInt32(0x7F00_0000) | UInt32(source)).bigEndian
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else { throw BenchError.system("bind to 127.0.0.\(source)") }
+        }
         var address = loopback(port: port)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

@@ -17,6 +17,9 @@ struct TTBench: AsyncParsableCommand {
             Sink.self,
             IdleSessions.self,
             IdleTunnels.self,
+            IdleHold.self,
+            PingPercentiles.self,
+            HandshakeRate.self,
             FreePort.self,
             EchoThroughput.self,
         ]

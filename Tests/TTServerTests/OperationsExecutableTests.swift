@@ -1,0 +1,137 @@
+import Foundation
+import TTProtocol
+import TTTestSupport
+import Testing
+
+extension SerializedSuites {
+    /// tt-server as an operator runs it: SIGHUP reload, add-user's advice, the admin listener, the identity's
+    /// default place.
+    @Suite("tt-server operations")
+    struct OperationsExecutableTests {
+        private let binary = BuiltProducts.executable("tt-server")
+
+        private func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tt-server-ops-\(UUID().uuidString)"
+            )
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            return try await body(directory)
+        }
+
+        /// The port of the first output line starting with `prefix` (`… on 127.0.0.1:PORT`).
+        private func readPort(after prefix: String, in process: RunningProcess) async throws -> Int {
+            try await process.waitForOutput(containing: prefix)
+            let line = try #require(process.outputSoFar.split(separator: "\n").first { $0.hasPrefix(prefix) })
+            return try #require(Int(line.split(separator: ":").last ?? ""))
+        }
+
+        private func addUser(_ name: String, password: String, users: String) async throws -> ProcessResult {
+            try await runProcess(
+                binary,
+                ["add-user", name, "--users", users, "--iterations", "2000"],
+                input: Data("\(password)\n".utf8)
+            )
+        }
+
+        @Test("SIGHUP reloads the users file without dropping a session; add-user names the server that needs it")
+        func reloadOnHangup() async throws {
+            try await withTemporaryDirectory { directory in
+                let users = directory.appendingPathComponent("users").path
+                let first = try await addUser("alice", password: "alice-pw", users: users)
+                #expect(first.standardOutput.contains("no running tt-server on this machine was found using"))
+                #expect(first.standardOutput.contains("again on SIGHUP"))
+
+                let process = try RunningProcess(
+                    binary,
+                    [
+                        "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                        "--users", users, "--admin-listen", "127.0.0.1:0",
+                    ]
+                )
+                let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
+                let alice = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await alice.login(user: "alice", password: "alice-pw").rc == .requestOK)
+
+                let second = try await addUser("bob", password: "bob-pw", users: users)
+                #expect(second.standardOutput.contains("tt-server (pid \(process.pid)) uses"), "\(second.allOutput)")
+                #expect(second.standardOutput.contains("kill -HUP \(process.pid)"))
+                let early = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await early.login(user: "bob", password: "bob-pw").rc == .loginRejected)
+                await early.close()
+
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: "2 users (1 added, 0 removed, 0 with a new password)")
+                let bob = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await bob.login(user: "bob", password: "bob-pw").rc == .requestOK)
+                #expect(try await alice.ping().rc == .requestOK)
+
+                // A broken file is refused and the old users stay.
+                try Data("bob:not-a-hash\n".utf8).write(to: URL(fileURLWithPath: users))
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: "reload failed, keeping the previous one")
+                let again = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await again.login(user: "alice", password: "alice-pw").rc == .requestOK)
+                await again.close()
+
+                // alice and bob are open; the closed ones leave the gauge as soon as the server notices.
+                let deadline = ContinuousClock.now + .seconds(20)
+                var metrics = try await httpGet(port: adminPort, path: "/metrics")
+                while metricValue(metrics.body, "tt_sessions_open") != 2, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                    metrics = try await httpGet(port: adminPort, path: "/metrics")
+                }
+                #expect(metrics.status == 200)
+                #expect(metricValue(metrics.body, "tt_sessions_open") == 2)
+                #expect(try await httpGet(port: adminPort, path: "/healthz").status == 200)
+                #expect(process.isRunning)
+                #expect(!process.outputSoFar.contains("pbkdf2-sha256$2000$"))
+                #expect(!process.outputSoFar.contains("-pw"))
+                #expect(await process.stop(signal: SIGTERM) == 0)
+                try await alice.connection.expectClosed()
+                try await bob.connection.expectClosed()
+            }
+        }
+
+        @Test("SIGHUP without a users file is logged and survived (it used to end the server with 129)")
+        func hangupWithoutUsers() async throws {
+            try await withTemporaryDirectory { directory in
+                let process = try RunningProcess(
+                    binary,
+                    ["--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path]
+                )
+                let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: "SIGHUP received")
+                let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await client.ping().rc == .requestOK)
+                await client.close()
+                #expect(await process.stop(signal: SIGINT) == 0)
+            }
+        }
+
+        @Test("Without --identity the key is created in $STATE_DIRECTORY (mode 0600), not the current directory")
+        func identityInStateDirectory() async throws {
+            try await withTemporaryDirectory { directory in
+                let state = directory.appendingPathComponent("state/tt-server")
+                let process = try RunningProcess(
+                    binary,
+                    ["--listen", "127.0.0.1:0"],
+                    environment: ["STATE_DIRECTORY": state.path]
+                )
+                let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+                let key = state.appendingPathComponent("identity.pem").path
+                let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
+                #expect(mode == 0o600)
+                let directoryMode = try FileManager.default.attributesOfItem(atPath: state.path)[.posixPermissions]
+                #expect(directoryMode as? Int == 0o700)
+                #expect(try ServerIdentity.load(path: key).fingerprint == client.serverIdentity.fingerprint)
+                await client.close()
+                #expect(await process.stop() == 0)
+                #expect(!FileManager.default.fileExists(atPath: "tt-server-identity.pem"))
+            }
+        }
+    }
+}
