@@ -1,5 +1,6 @@
 import Foundation
 import TTProtocol
+import TTServer
 import TTTestSupport
 import Testing
 
