@@ -56,9 +56,18 @@ static void CCurl_fill(const SSL *ssl, CCurl_TLSFacts *facts) {
         && X509_verify(leaf, X509_get0_pubkey(leaf)) == 1;
     // Our own verification, independent of libcurl's (which is off by default: the framework's pinned identity
     // is the trust anchor). It tells a certificate from a public or given CA from one a proxy made up.
+    // A self-signed certificate is no interception; it needs no lookup.
+    if (facts->selfIssued) {
+        X509_free(leaf);
+        return;
+    }
+    // The system CAs through the hashed directory only: looked up by issuer name, nothing parsed in advance
+    // (X509_STORE_set_default_paths also opens an OSSL_STORE on the directory, which cost ~300 ms per handshake).
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *context = X509_STORE_CTX_new();
-    if (store != NULL && context != NULL && X509_STORE_set_default_paths(store) == 1
+    X509_LOOKUP *directory = store ? X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir()) : NULL;
+    if (store != NULL && context != NULL && directory != NULL
+        && X509_LOOKUP_add_dir(directory, X509_get_default_cert_dir(), X509_FILETYPE_PEM) == 1
         && (facts->caFile[0] == 0 || X509_STORE_load_file(store, facts->caFile) == 1)
         && X509_STORE_CTX_init(context, store, leaf, SSL_get_peer_cert_chain(ssl)) == 1) {
         facts->chainVerified = X509_verify_cert(context) == 1;

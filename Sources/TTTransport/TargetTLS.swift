@@ -123,7 +123,13 @@ enum TargetTLS {
         try easy.set(CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
         try easy.set(CURLOPT_SSL_VERIFYPEER, tls.verify ? 1 : 0)
         try easy.set(CURLOPT_SSL_VERIFYHOST, tls.verify ? 2 : 0)
-        if let caFile = tls.caFile { try easy.set(CURLOPT_CAINFO, caFile) }
+        if let caFile = tls.caFile {
+            try easy.set(CURLOPT_CAINFO, caFile)
+        } else if !tls.verify {
+            // Nothing to verify with: libcurl need not parse the system CA bundle for every connection.
+            try easy.set(CURLOPT_CAINFO, pointer: nil)
+            try easy.set(CURLOPT_CAPATH, pointer: nil)
+        }
         try easy.observeTLS(caFile: tls.caFile)
     }
 

@@ -82,6 +82,11 @@ public final class TestServer: Sendable {
                 failedLoginDelay: .milliseconds(20),
                 shutdownGracePeriod: .seconds(5)
             )
+            // TLS and raw on one port, as tt-server runs (clients use TLS through proxies by default).
+            configuration.tls = try SelfSignedCertificate.loadOrCreate(
+                besideIdentity: directory.appendingPathComponent("identity.pem").path,
+                name: host
+            ).context
             configure(&configuration)
             let server = FrameworkServer(
                 configuration: configuration,
