@@ -377,7 +377,8 @@ public final class FrameworkClient {
             try known.remember(server, fingerprint: identity.fingerprint.description)
         } catch {
             guard error == .unwritable else { throw error }
-            return "new; warning: cannot remember the key in \(error.path) (\(error.reason)), it will be asked about again"
+            let warning = "cannot remember the key in \(error.path) (\(error.reason))"
+            return "new; warning: \(warning), it will be asked about again"
         }
         return "new, remembered in \(known.path)"
     }
