@@ -128,10 +128,14 @@ public final class FrameworkServer: Sendable {
                 channels.append(try await bind(address))
             } catch {
                 for channel in channels { try? await channel.close() }
-                state.withLockedValue { state in
+                let failed = state.withLockedValue { state in
                     // A shutdown that came in meanwhile owns the state from here on.
-                    if case .starting = state { state = .stopped }
+                    guard case .starting = state else { return false }
+                    state = .stopped
+                    return true
                 }
+                // Whoever waits for the end (run(), a shutdown() after this failure) must not wait forever.
+                if failed { resumeStopWaiters() }
                 throw FrameworkServerError.cannotListen(address: address, reason: SystemErrorText.describe(error))
             }
         }
@@ -206,12 +210,17 @@ public final class FrameworkServer: Sendable {
             group.cancelAll()
         }
         state.withLockedValue { $0 = .stopped }
+        resumeStopWaiters()
+        logger.info("stopped")
+    }
+
+    /// Wakes everyone in ``waitUntilStopped()``; later callers return at once.
+    private func resumeStopWaiters() {
         let waiters = stopWaiters.withLockedValue { waiters in
             defer { waiters = nil }
             return waiters ?? []
         }
         for waiter in waiters { waiter.resume() }
-        logger.info("stopped")
     }
 
     private func waitUntilStopped() async {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -124,6 +125,20 @@ struct LifecycleTests {
             let error = await #expect(throws: FrameworkServerError.self) { try await server.start() }
             #expect(error?.description.contains("cannot listen on 127.0.0.1:\(existing.port)") == true)
             #expect(server.boundAddresses.isEmpty)
+            // tt-server calls shutdown() after a failed start: it must return, not wait for a stop that already
+            // happened (it hung, and tt-server with it, when the port was in use).
+            let returned = ReturnFlag()
+            let finishing = Task {
+                await server.shutdown()
+                try? await server.run()
+                returned.value.store(true, ordering: .sequentiallyConsistent)
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !returned.isSet, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(returned.isSet, "shutdown() or run() after a failed start() hung")
+            finishing.cancel()
         }
     }
 
@@ -196,4 +211,10 @@ struct LifecycleTests {
             await #expect(throws: FrameworkServerError.self) { try await server.server.start() }
         }
     }
+}
+
+/// Set once a task has returned, polled by the test that waits for it.
+private final class ReturnFlag: Sendable {
+    let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }
