@@ -109,7 +109,7 @@ public final class FrameworkClient {
     /// - Throws: ``FrameworkClientError`` (stage ``ClientStage/request`` once connected).
     public func send(_ request: RequestPacket) throws(FrameworkClientError) -> ResponsePacket {
         var reconnectsLeft = configuration.reconnect.maxReconnects
-        if session == nil { try connect() }
+        if session == nil { try connectBeforeSending(reconnectsLeft: &reconnectsLeft) }
         while true {
             do {
                 return try exchange(request)
@@ -120,13 +120,32 @@ public final class FrameworkClient {
                 reconnectsLeft -= 1
                 trace.record("TMSS10API_Reconnect: \(error.clientError.message)")
                 observer?(.reconnecting(reason: error.clientError.message))
-                try connect()
+                try connectBeforeSending(reconnectsLeft: &reconnectsLeft)
             } catch let error as FrameworkClientError {
                 // exchange(_:) closed the session when it broke; a request that could not be encoded leaves it open.
                 throw error
             } catch {
                 close()
                 throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
+            }
+        }
+    }
+
+    /// Connects for a request that has not been written yet. A connection refused, or closed before the handshake
+    /// completed (what a balancer does while the backend it picked goes away), is tried again while the policy
+    /// has reconnects left: nothing of the request left this process, so trying again cannot run it twice.
+    private func connectBeforeSending(reconnectsLeft: inout Int) throws(FrameworkClientError) {
+        while true {
+            do {
+                try connect()
+                return
+            } catch {
+                let transient = error.category == .serverUnreachable || error.category == .notFrameworkServer
+                guard transient, reconnectsLeft > 0 else { throw error }
+                try checkInterrupted()
+                reconnectsLeft -= 1
+                trace.record("TMSS10API_Reconnect: \(error.message)")
+                observer?(.reconnecting(reason: error.message))
             }
         }
     }

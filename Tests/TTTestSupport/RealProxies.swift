@@ -54,7 +54,9 @@ public enum RealProxies {
 
     /// Waits until `port` on 127.0.0.1 accepts a TCP connection, or throws with the process output.
     static func waitUntilListening(port: Int, process: RunningProcess, logFile: URL, name: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        // squid starts in well under a second on a quiet machine; with a dozen proxies, KDCs and servers starting
+        // at once in parallel suites on 2 cores it has taken over 30 s.
+        let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             if canConnect(port: port) { return }
             guard process.isRunning else { break }
