@@ -160,15 +160,7 @@ public final class InspectingSquid: Sendable {
 
     /// Runs `body` with a started squid and stops it afterwards, whether `body` throws or not.
     public static func with<T>(extraSSLPort: Int, _ body: (InspectingSquid) async throws -> T) async throws -> T {
-        let squid = try await start(extraSSLPort: extraSSLPort)
-        do {
-            let result = try await body(squid)
-            await squid.stop()
-            return result
-        } catch {
-            await squid.stop()
-            throw error
-        }
+        try await withStarted(start(extraSSLPort: extraSSLPort), body)
     }
 
     private static func run(_ path: String, _ arguments: [String]) async throws {

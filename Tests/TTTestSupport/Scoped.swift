@@ -35,6 +35,7 @@ extension EchoServer: StoppableTestResource {}
 extension PartialAnswerServer: StoppableTestResource {}
 extension RealSquid: StoppableTestResource {}
 extension RealTinyproxy: StoppableTestResource {}
+extension InspectingSquid: StoppableTestResource {}
 
 /// Runs `body` with a started child process and stops it afterwards (SIGTERM, then SIGKILL), awaited, whether
 /// `body` returns or throws.
