@@ -179,6 +179,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "TTCommandLineTests",
+            dependencies: [
+                "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                argumentParser, "TTServer",
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["TTTestSupport"], swiftSettings: strictSettings),
     ]
 )

@@ -1,31 +1,6 @@
 import Foundation
 import TTBasics
 
-/// One `[connection NAME]` section of a config file: where a named connection goes and how.
-public struct ConnectionEntry: Sendable, Hashable {
-    public var name: String
-    public var server: String?
-    public var port: Int?
-    /// The proxy, parsed from `proxy = [http[s]://][USER:PASS@]HOST[:PORT]`.
-    public var proxy: HTTPProxy?
-    public var proxyAuth: ProxyAuthScheme?
-    public var proxyCredentials: ProxyCredentials?
-    /// The pinned server identity, `SHA256:…`.
-    public var serverKey: String?
-    /// `proxy-pac = FILE|URL`: a proxy auto-configuration script, used when `proxy` is not set.
-    public var proxyPac: String?
-    /// `password-file = FILE`: the logon password, for `-S USER@…` without one (``SecretFile``).
-    public var passwordFile: String?
-    /// `proxy-password-file = FILE`: the proxy password, for a proxy user without one (``SecretFile``).
-    public var proxyPasswordFile: String?
-    /// `tls = auto|always|never`: TLS with the server (``TLSMode``).
-    public var tls: TLSMode?
-
-    public init(name: String) {
-        self.name = name
-    }
-}
-
 /// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, proxy,
 /// proxy-pac, proxy-auth, proxy-user, proxy-password-file, password-file and server-key.
 public struct ConnectionConfigFile: Sendable, Hashable {
@@ -33,32 +8,6 @@ public struct ConnectionConfigFile: Sendable, Hashable {
     public var path: String
     /// The entries in file order.
     public var entries: [ConnectionEntry]
-
-    /// Reads and parses the file at `path`.
-    /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` naming `path` (and the line).
-    public static func load(path: String) throws(TransportError) -> ConnectionConfigFile {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw TransportError.configuration(
-                "cannot read the config file \(path): \(SystemErrorText.readFailure(path))"
-            )
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw TransportError.configuration("the config file \(path) is not UTF-8 text")
-        }
-        let file = try ConnectionConfigFile(parsing: text, path: path)
-        // A password in a file others can read is no secret (OpenSSH refuses such key files the same way).
-        if file.holdsPassword {
-            do {
-                try FilePermissions.checkSecret(path, what: "the config file, which holds a proxy password,")
-            } catch {
-                throw TransportError.configuration(error.description)
-            }
-        }
-        return file
-    }
 
     /// Whether an entry carries a proxy password (`proxy-user USER:PASS` or `proxy = USER:PASS@…`).
     public var holdsPassword: Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import TTBasics
+import TTTransport
 
 /// Reads a password from a file named in the config file (`password-file`, `proxy-password-file`), so it need
 /// be neither on the command line (where `ps` shows it) nor typed at a terminal (cron, CI, services).

@@ -108,7 +108,7 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String { message }
 
-    static func configuration(_ message: String) -> TransportError {
+    package static func configuration(_ message: String) -> TransportError {
         TransportError(stage: .serverConnect, category: .configuration, message: message)
     }
 }
