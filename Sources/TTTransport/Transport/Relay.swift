@@ -1,3 +1,8 @@
+// CCurl's headers include <sys/socket.h> first in this module, so the socket constants (SHUT_WR, MSG_DONTWAIT,
+// MSG_NOSIGNAL) are declared by it; with MemberImportVisibility a release (whole-module) build finds them only
+// through that import.
+import CCurl
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
