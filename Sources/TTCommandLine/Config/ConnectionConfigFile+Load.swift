@@ -1,6 +1,6 @@
 import Foundation
 import TTBasics
-import TTTransport
+public import TTTransport
 
 extension ConnectionConfigFile {
     /// Reads and parses the file at `path`.
