@@ -266,7 +266,7 @@ struct FrameworkClientTests {
 
 /// Waits, bounded by 20 s, until the server's idle timeout has closed every session: a fixed sleep is too short
 /// on a loaded machine, and the request after it would then go out on the old session, with no reconnect to see.
-private func waitForIdleClose(_ server: TestServer) {
+func waitForIdleClose(_ server: TestServer) {
     let deadline = ContinuousClock.now + .seconds(20)
     while server.server.sessionCount > 0, ContinuousClock.now < deadline {
         Thread.sleep(forTimeInterval: 0.02)
@@ -274,7 +274,7 @@ private func waitForIdleClose(_ server: TestServer) {
 }
 
 /// Collects client events from the observer callback.
-private final class EventLog: Sendable {
+final class EventLog: Sendable {
     private let events = Mutex<[ClientEvent]>([])
 
     func append(_ event: ClientEvent) { events.withLock { $0.append(event) } }
