@@ -118,7 +118,9 @@ public final class ByteFlippingRelay: StoppableTestResource {
             position += count
             var sent = 0
             while sent < count {
-                let written = buffer.withUnsafeBytes { send(sink, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL)) }
+                let written = buffer.withUnsafeBytes {
+                    send(sink, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL))
+                }
                 if written < 0, errno == EINTR { continue }
                 guard written > 0 else {
                     _ = shutdown(source, Int32(SHUT_RDWR))

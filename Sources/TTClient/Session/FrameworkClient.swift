@@ -389,26 +389,32 @@ public final class FrameworkClient {
             }
             switch error.category {
             case .timedOut:
-                throw AttemptFailure(kind: .final, error: FrameworkClientError(
-                    stage: .handshake,
-                    category: .timedOut,
-                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout "
-                        + "(\(configuration.connectTimeout.readable)); "
-                        + "is a framework server listening there?"
-                ))
+                throw AttemptFailure(
+                    kind: .final,
+                    error: FrameworkClientError(
+                        stage: .handshake,
+                        category: .timedOut,
+                        message: "handshake: \(peerDescription) sent no framework hello within the connect timeout "
+                            + "(\(configuration.connectTimeout.readable)); "
+                            + "is a framework server listening there?"
+                    )
+                )
             case .connectionClosed:
                 // Closed before the hello: what a balancer does while the backend it picked goes away. Nothing of
                 // a session exists yet, so connecting again is safe.
-                throw AttemptFailure(kind: .setupTransient, error: FrameworkClientError(
-                    stage: .handshake,
-                    category: .notFrameworkServer,
-                    message: "handshake: \(peerDescription) closed the connection"
-                        + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
-                        + ": not a framework server, or it refused the session (connection limit?)"
-                        + (transport.report.tls == nil && received.isEmpty
-                            ? "; a server that speaks only TLS closes a raw connection this way too: try --tls always"
-                            : "")
-                ))
+                throw AttemptFailure(
+                    kind: .setupTransient,
+                    error: FrameworkClientError(
+                        stage: .handshake,
+                        category: .notFrameworkServer,
+                        message: "handshake: \(peerDescription) closed the connection"
+                            + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
+                            + ": not a framework server, or it refused the session (connection limit?)"
+                            + (transport.report.tls == nil && received.isEmpty
+                                ? "; a server that speaks only TLS closes a raw connection this way too: try --tls always"
+                                : "")
+                    )
+                )
             default:
                 throw AttemptFailure(kind: .final, error: FrameworkClientError(error))
             }
