@@ -71,7 +71,7 @@ struct FrameworkClientTests {
         }
     }
 
-    @Test("a login answered Server busy is busy (exit 14), not a login rejection")
+    @Test("a login answered Server busy until the connect timeout is busy (exit 14), not a login rejection")
     func loginBusy() async throws {
         // The pool's only thread is held, so the first login's check cannot finish; with no queue, the second
         // login is refused as busy.
@@ -85,10 +85,17 @@ struct FrameworkClientTests {
                 $0.maxQueuedLoginsPerAddress = 0
             }
         ) { server in
-            let config = configuration(server, credentials: Credentials(user: "fred", password: "right"))
+            let base = configuration(server, credentials: Credentials(user: "fred", password: "right"))
+            var config = base
+            // The held login waits for the gate while the second one retries its busy answers.
+            var holdingConfig = base
+            holdingConfig.requestTimeout = .seconds(30)
+            let holding = holdingConfig
+            // Busy answers are waited out within the connect timeout: a short one ends the second login soon.
+            config.connectTimeout = .seconds(1)
             let first = Task {
                 try await runBlocking { () -> Bool in
-                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    let client = FrameworkClient(configuration: holding, trace: .disabled)
                     defer { client.close() }
                     return (try? client.connect()) != nil
                 }
