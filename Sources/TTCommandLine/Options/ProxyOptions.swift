@@ -155,7 +155,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         to target: Endpoint,
         entry: (entry: ConnectionEntry, path: String)?,
         environment: [String: String],
-        options: HTTPProxyOptions
+        options: HTTPProxyOptions,
+        timeout: Duration? = nil
     ) throws(CommandFailure) -> (route: Route, reason: String) {
         var flags = ProxyFlags(
             proxy: proxy,
@@ -166,6 +167,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             return (.direct, "direct connection: --noproxy matches \(target)")
         }
         flags.proxyPac = proxyPac
+        flags.pacTimeout = timeout
         // `USER` alone leaves the password empty here; ProxyPasswordSource fills it once a proxy is chosen.
         // `:` is an empty user: Kerberos only, no password scheme.
         flags.proxyUser = proxyUser.map(ProxyCredentials.init(parsing:))
@@ -179,6 +181,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
                 environment: environment
             )
         } catch {
+            // A PAC script or URL that outlasted --timeout is a timeout (exit 12), not a usage error.
+            guard error.category != .timedOut else { throw CommandFailure(FrameworkClientError(error)) }
             throw .usage("\(error)")
         }
         decision = try ProxyPasswordSource.complete(
