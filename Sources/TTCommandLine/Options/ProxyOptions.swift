@@ -163,6 +163,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             noProxy: noProxy
         )
         if let noProxyList, CurlNoProxyList(noProxyList).matches(target) {
+            warnUnusedProxyUser("--noproxy matches \(target)")
             return (.direct, "direct connection: --noproxy matches \(target)")
         }
         flags.proxyPac = proxyPac
@@ -189,9 +190,20 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         )
         if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason) }
         guard let chosen = decision.proxy else {
-            return (.direct, "direct connection: \(noProxy ? "--no-proxy" : decision.reason)")
+            let why = noProxy ? "--no-proxy" : decision.reason
+            warnUnusedProxyUser(why)
+            return (.direct, "direct connection: \(why)")
         }
         return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)")
+    }
+
+    /// `-U` given for a connection that uses no proxy is a mistake worth a word, not silence.
+    private func warnUnusedProxyUser(_ why: String) {
+        guard let proxyUser else { return }
+        let user = proxyUser.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        Console.error(
+            "warning: --proxy-user \(user) is not used: the connection is direct (\(why)); give --proxy to use a proxy"
+        )
     }
 
     /// The scheme from `--proxy-auth` or one of curl's `--proxy-basic`… flags.

@@ -40,6 +40,9 @@ public final class Relay {
     private let endsWithPeer: Bool
     private var toPeer: RelayBuffer
     private var fromPeer: RelayBuffer
+    /// The bytes moved so far, also after ``run(deadline:idleTimeout:onActivity:)`` threw: a tunnel that broke
+    /// before anything came back tells a different story from one that broke in the middle.
+    public private(set) var progress = RelayResult(bytesToPeer: 0, bytesFromPeer: 0)
 
     /// - Parameters:
     ///   - transport: the established connection.
@@ -83,14 +86,12 @@ public final class Relay {
         var peerOpen = true
         var peerWriteShut = false
         var outputShut = false
-        var bytesToPeer = 0
-        var bytesFromPeer = 0
         var bytesFromInput = 0
         var moved = 0
         var idleDeadline = idleTimeout.map { Deadline.after($0) } ?? .never
 
         while true {
-            let total = bytesToPeer + bytesFromPeer + bytesFromInput
+            let total = progress.bytesToPeer + progress.bytesFromPeer + bytesFromInput
             if total != moved {
                 moved = total
                 if let idleTimeout { idleDeadline = .after(idleTimeout) }
@@ -105,7 +106,7 @@ public final class Relay {
                     peerWouldBlock = true
                     break
                 }
-                if case .bytes(let count) = outcome { bytesFromPeer += count }
+                if case .bytes(let count) = outcome { progress.bytesFromPeer += count }
             }
             // Buffer → output.
             var outputBlocked = false
@@ -140,7 +141,7 @@ public final class Relay {
                     peerBlocked = true
                     break
                 }
-                bytesToPeer += written
+                progress.bytesToPeer += written
             }
             if !inputOpen, toPeer.isEmpty, !peerWriteShut {
                 try transport.shutdownWrite()
@@ -196,7 +197,7 @@ public final class Relay {
                 if count > 0 { bytesFromInput += count }
             }
         }
-        return RelayResult(bytesToPeer: bytesToPeer, bytesFromPeer: bytesFromPeer)
+        return progress
     }
 
     /// Reads once from the input (readiness was reported, so this does not block); `0` is end of input,
