@@ -11,7 +11,7 @@ struct CommandLineEdgesTests {
         let cases: [([String], String)] = [
             (["--json", "--timeout", "-1", "127.0.0.1:1"], "--timeout must be positive, not -1"),
             (["--json", "--bogus", "127.0.0.1:1"], "Unknown option '--bogus'"),
-            (["--json", "--proxy-auth", "bogus", "127.0.0.1:1"], "bogus"),
+            (["--json", "--proxy-auth", "bogus", "127.0.0.1:1"], "--proxy-auth must be any, basic, digest, ntlm or negotiate"),
             (["--json", "-S", "fred@host:notaport", "127.0.0.1:1"], "-S"),
             (["--json", "127.0.0.1:99999"], "99999"),
         ]
@@ -59,10 +59,9 @@ struct CommandLineEdgesTests {
         let missing = home.file("nosuch")
         let result = try await tool(["--listen", "127.0.0.1:0", "--auth-file", missing], name: "tt-proxy", home: home)
         #expect(result.status == 2, "\(result.allOutput)")
-        #expect(result.standardError.hasPrefix("tt-proxy: "), "\(result.standardError)")
-        #expect(result.standardError.contains(missing))
-        #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
-        #expect(!result.standardError.contains("USAGE") && !result.standardError.contains("Usage"))
+        #expect(
+            result.standardError == "tt-proxy: auth file \(missing): cannot read the file: No such file or directory\n"
+        )
     }
 
     @Test("tt-ping checks the server's identity as check does: --server-key and known_servers, exit 10")

@@ -30,7 +30,7 @@ struct InspectingProxyRelayTests {
                     )
                     #expect(pipe.status == 13, "\(pipe.allOutput)")
                     #expect(pipe.standardOutput.isEmpty)
-                    #expect(pipe.standardError == "tt-connect pipe: \(inspected)\n")
+                    #expect(pipe.standardError == "tt-connect: \(inspected)\n")
 
                     try await sshShowsTheLine(proxy: proxy, port: echo.port, home: home, expected: inspected)
                     try await pipeInsideTLS(proxy: proxy, home: home)
@@ -59,7 +59,7 @@ struct InspectingProxyRelayTests {
             timeout: .seconds(60)
         )
         #expect(ssh.status == 255, "\(ssh.allOutput)")
-        #expect(ssh.standardError.contains("tt-connect pipe: \(expected)\n"), "\(ssh.allOutput)")
+        #expect(ssh.standardError.contains("tt-connect: \(expected)\n"), "\(ssh.allOutput)")
     }
 
     /// `pipe --tls always` to a TLS-terminating target (openssl s_server -rev answers each line reversed and

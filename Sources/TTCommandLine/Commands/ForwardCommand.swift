@@ -156,6 +156,9 @@ final class Forwarder: Sendable {
     /// flood the log; the reports left out are counted in the next one.
     static let reportBurst = 20
     static let reportWindow = Duration.seconds(10)
+    /// Inside TLS a client's end of input cannot be passed on (no half-close): the relay then ends once the
+    /// target has been quiet this long, rather than at the idle timeout.
+    static let lingerAfterClient = Duration.seconds(5)
 
     private let target: Endpoint
     private let route: Route
@@ -281,7 +284,8 @@ final class Forwarder: Sendable {
         do {
             let result = try relay.run(
                 idleTimeout: idleTimeout,
-                onActivity: { open.withLock { if $0[client] != .some(nil) { $0[client] = .some(.now) } } }
+                onActivity: { open.withLock { if $0[client] != .some(nil) { $0[client] = .some(.now) } } },
+                lingerAfterInput: Self.lingerAfterClient
             )
             let ended = ending(result)
             report("\(name) ended: \(ended.counts)" + (ended.emptyNote.map { "; \($0)" } ?? ""))

@@ -73,11 +73,18 @@ public struct PipeCommand: ParsableCommand {
             TunnelOpener.ending(progress, target: endpoint, route: route, transport: transport, tls: relayTLS.mode)
         }
         do {
-            let result = try relay.run()
-            let ended = ending(result)
-            if let failure = ended.inspectionFailure { throw failure }
-            if let note = ended.emptyNote { Console.error("tt-connect pipe: \(note)") }
-            if verbose { Console.error("relayed \(ended.counts)") }
+            // Said when the peer ends, before standard output closes: ssh kills its ProxyCommand once it reads
+            // the end, so a line printed after that would never be seen.
+            var said: RelayEnding?
+            let result = try relay.run(onPeerEnded: { progress in
+                let ended = ending(progress)
+                if let note = ended.emptyNote {
+                    Console.error("tt-connect: \(note)")
+                    said = ended
+                }
+            })
+            if let failure = said?.inspectionFailure { throw ExitCode(failure.exitCode) }
+            if verbose { Console.error("relayed \(ending(result).counts)") }
         } catch let error as TransportError {
             let ended = ending(relay.progress)
             if let failure = ended.inspectionFailure { throw failure }

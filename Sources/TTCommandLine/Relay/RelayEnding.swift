@@ -1,3 +1,4 @@
+import TTClient
 import TTCommandSupport
 import TTTransport
 
