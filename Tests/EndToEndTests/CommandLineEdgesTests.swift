@@ -11,7 +11,10 @@ struct CommandLineEdgesTests {
         let cases: [([String], String)] = [
             (["--json", "--timeout", "-1", "127.0.0.1:1"], "--timeout must be positive, not -1"),
             (["--json", "--bogus", "127.0.0.1:1"], "Unknown option '--bogus'"),
-            (["--json", "--proxy-auth", "bogus", "127.0.0.1:1"], "--proxy-auth must be any, basic, digest, ntlm or negotiate"),
+            (
+                ["--json", "--proxy-auth", "bogus", "127.0.0.1:1"],
+                "--proxy-auth must be any, basic, digest, ntlm or negotiate"
+            ),
             (["--json", "-S", "fred@host:notaport", "127.0.0.1:1"], "-S"),
             (["--json", "127.0.0.1:99999"], "99999"),
         ]
@@ -93,7 +96,11 @@ struct CommandLineEdgesTests {
             #expect(remembered.status == 10, "\(remembered.allOutput)")
 
             // First use: the identity is remembered in the default file, as check does.
-            let first = try await tool(["-c", "1", "-P", String(server.port), "127.0.0.1"], name: "tt-ping", home: home)
+            let first = try await tool(
+                ["-c", "1", "-P", String(server.port), "127.0.0.1"],
+                name: "tt-ping",
+                home: home
+            )
             #expect(first.status == 0, "\(first.allOutput)")
             let stored = try String(contentsOfFile: home.file(".config/tt-connect/known_servers"), encoding: .utf8)
             #expect(stored.contains("127.0.0.1:\(server.port) \(server.fingerprint)"), "\(stored)")

@@ -120,7 +120,9 @@ struct InspectingProxyRelayTests {
                 if wrapped {
                     #expect(client.status == 0, "\(client.allOutput)")
                     #expect(
-                        log.firstMatch(of: /tt-connect forward: connection 1 to localhost:\d+ ended: \d+ bytes out, \d+ in\n/)
+                        log.firstMatch(
+                            of: /tt-connect forward: connection 1 to localhost:\d+ ended: \d+ bytes out, \d+ in\n/
+                        )
                             != nil,
                         "\(log)"
                     )

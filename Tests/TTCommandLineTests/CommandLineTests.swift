@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 import TTClient
-@testable import TTCommandSupport
 import TTTransport
 import Testing
 
 @testable import TTCommandLine
+@testable import TTCommandSupport
 
 @Suite("TTCommandLine pieces")
 struct CommandLineTests {
