@@ -115,7 +115,9 @@ struct PingAndTraceTests {
                 var tunnelLines: [String] = []
                 for file in files {
                     let text = try String(contentsOfFile: traceDirectory.file(file), encoding: .utf8)
-                    tunnelLines += text.split(separator: "\n").map(String.init).filter { $0.contains("Proxy") }
+                    tunnelLines += text.split(separator: "\n").map(String.init).filter {
+                        $0.contains("Proxy CONNECT") || $0.contains("Connection OK IP(") && $0.contains("Proxy(")
+                    }
                     let lines = text.split(separator: "\n").map(String.init)
                     #expect(lines.first?.contains("TMSS10API_Init (API Version=") == true)
                     #expect(
