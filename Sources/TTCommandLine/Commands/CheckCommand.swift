@@ -85,8 +85,14 @@ public struct CheckCommand: ParsableCommand {
     }
 
     /// Runs the stages with a fresh client, released before returning (its deinit writes `TMSS10API_Term`).
-    static func check(_ plan: ConnectionPlan, printLines: Bool, started: ContinuousClock.Instant) -> CheckOutcome {
-        let progress = CheckProgress(printLines: printLines)
+    /// - Parameter progress: records the stages as they complete (the doctor watches it); a new one by default.
+    static func check(
+        _ plan: ConnectionPlan,
+        printLines: Bool,
+        started: ContinuousClock.Instant,
+        progress: CheckProgress? = nil
+    ) -> CheckOutcome {
+        let progress = progress ?? CheckProgress(printLines: printLines)
         let client = FrameworkClient(configuration: plan.configuration) { event in
             if case .stageCompleted(let stage, let duration, let detail) = event {
                 progress.record(stage.description, ok: true, duration: duration, detail: detail)

@@ -25,7 +25,7 @@ public struct TTConnectCommand: ParsableCommand {
               -v, -vv                           show the CONNECT exchange
             """,
         version: VersionReport.clientTool("tt-connect"),
-        subcommands: [CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self],
+        subcommands: [CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self, DoctorCommand.self],
         defaultSubcommand: CheckCommand.self
     )
 
