@@ -55,8 +55,13 @@ public struct PipeCommand: ParsableCommand {
 
     public func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, port: port, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
-        let transport = try TunnelOpener.open(endpoint, route: route, deadline: .after(.seconds(timeout)))
+        let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
+        let transport = try TunnelOpener.open(
+            endpoint,
+            route: route,
+            origin: origin,
+            deadline: .after(.seconds(timeout))
+        )
         defer { transport.close() }
         // A reader that goes away must end the relay with an error, not kill the process.
         signal(SIGPIPE, SIG_IGN)

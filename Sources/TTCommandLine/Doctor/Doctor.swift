@@ -167,6 +167,8 @@ enum Doctor {
             plan.configuration.route = .proxy(proxy, setup.proxyOptions)
             plan.routeReason = "proxy \(proxy.url): from \(candidate.sourceText)"
         }
+        // The row names the sources; the message stays the check's own.
+        plan.origin = RouteOrigin(source: nil, fromCommandLine: true)
         plan.configuration.connectTimeout = max(timeout, .milliseconds(1))
         plan.configuration.requestTimeout = max(timeout, .milliseconds(1))
         return plan

@@ -11,6 +11,8 @@ struct ConnectionPlan: Sendable {
     var configuration: ClientConfiguration
     /// Why the route is what it is ("proxy http://…: proxy from command line", "direct connection: …").
     var routeReason: String
+    /// Who chose the route, for failure messages.
+    var origin: RouteOrigin
 }
 
 /// Turns the shared option groups into a ``ConnectionPlan``: the target, the route (through
@@ -52,7 +54,7 @@ enum ConnectionSetup {
         }
 
         let logger = verbose ? verboseLogger() : nil
-        let (route, reason) = try proxy.resolveRoute(
+        let (route, reason, origin) = try proxy.resolveRoute(
             to: endpoint,
             entry: entry,
             environment: environment,
@@ -108,7 +110,7 @@ enum ConnectionSetup {
             reconnect: reconnect,
             tls: (tls ?? TLSOptions()).options(entry: entry?.entry)
         )
-        return ConnectionPlan(configuration: configuration, routeReason: reason)
+        return ConnectionPlan(configuration: configuration, routeReason: reason, origin: origin)
     }
 
     /// Debug logging of the transport on standard error (`-v`); the transport never logs a credential.
