@@ -206,6 +206,7 @@ private struct SetupSession {
                 server: ServerOptions.parse(["--timeout", String(timeout)]),
                 verbose: false,
                 reconnect: .never,
+                tls: TLSOptions.parse([]),
                 environment: [:]
             )
         } catch let failure as CommandFailure {
