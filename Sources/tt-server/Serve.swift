@@ -15,7 +15,8 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the framework server until SIGINT or SIGTERM (the default subcommand).",
         discussion: """
-            SIGTERM or SIGINT drains: the health check answers 503, listeners close, requests in flight finish \
+            SIGTERM or SIGINT drains: the health check answers 503 (for --drain-delay while still serving), \
+            listeners close, requests in flight finish \
             within --shutdown-grace, idle sessions are closed. SIGHUP reads the users file again without closing \
             a session.
             """
@@ -77,6 +78,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("How long shutdown waits for in-flight requests.", valueName: "SECONDS"))
     var shutdownGrace: Double = 10
+
+    @Option(
+        help: ArgumentHelp(
+            "On SIGTERM/SIGINT, answer /healthz with 503 for this long while still serving, then drain; set it to "
+                + "the balancer's health-check interval or more.",
+            valueName: "SECONDS"
+        )
+    )
+    var drainDelay: Double = 0
 
     @Option(
         help: ArgumentHelp(
@@ -169,6 +179,9 @@ struct Serve: AsyncParsableCommand {
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
         }
+        guard drainDelay >= 0, drainDelay <= 3600 else {
+            throw ValidationError("--drain-delay must be between 0 and 3600 seconds, not \(drainDelay)")
+        }
         for (name, value) in [("--max-queued-logins-per-address", maxQueuedLoginsPerAddress), ("--log-rate", logRate)]
         where value < 0 {
             throw ValidationError("\(name) must not be negative, not \(value)")
@@ -197,10 +210,10 @@ struct Serve: AsyncParsableCommand {
         let serverIdentity: ServerIdentity
         do {
             if self.identity == nil { try IdentityLocation.createDirectory(of: identity) }
+            // The key's permissions are checked on the descriptor that is read (FilePermissions.readSecret).
             serverIdentity = try ServerIdentity.loadOrCreate(path: identity)
-            try FilePermissions.checkSecret(identity, what: "identity key")
-        } catch let refusal as FilePermissions.Refusal {
-            printError("\(refusal)")
+        } catch let error as ProtocolError where error != .identityFileInvalid {
+            printError("\(error)")
             throw ExitCode(ExitStatus.usage)
         } catch {
             printError("\(error) (identity file \(identity); remove it to create a new identity)")
@@ -243,6 +256,7 @@ struct Serve: AsyncParsableCommand {
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )
+        configuration.drainDelay = .milliseconds(Int64(drainDelay * 1000))
         do {
             configuration.tls = try ServerTLSSetup.context(
                 certificate: tlsCert,
@@ -330,9 +344,7 @@ struct Serve: AsyncParsableCommand {
 
     /// Reads and checks the users file: parseable, and not readable by others.
     private static func loadUsers(_ path: String) throws -> UserDirectory {
-        let directory = try UserDirectory.load(path: path)
-        try FilePermissions.checkSecret(path, what: "users file")
-        return directory
+        try UserDirectory.load(path: path)
     }
 
     /// `--identity`, or the default location (see ``IdentityLocation``); the old default in the current

@@ -26,6 +26,16 @@ public struct CheckCommand: ParsableCommand {
     @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "When the check succeeds, write its route as [connection NAME] in the config file (--config, default "
+                + "~/.config/tt-connect/config): server, proxy, user, the server key seen; passwords go to files "
+                + "beside it, never into it.",
+            valueName: "NAME"
+        )
+    )
+    public var saveConnection: String?
+
     @Argument(
         help: ArgumentHelp(
             "The framework server (default: from -S, the config file, or localhost:5000).",
@@ -35,6 +45,14 @@ public struct CheckCommand: ParsableCommand {
     public var target: String?
 
     public init() {}
+
+    public func validate() throws {
+        if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
+            throw ValidationError(
+                "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
+            )
+        }
+    }
 
     public func run() throws {
         let started = ContinuousClock.now
@@ -47,7 +65,8 @@ public struct CheckCommand: ParsableCommand {
                 verbose: output.verbose,
                 verbosity: output.verbosity,
                 reconnect: .never,
-                tls: tls
+                tls: tls,
+                savesConnection: saveConnection != nil
             )
         } catch {
             if output.json {
@@ -78,6 +97,15 @@ public struct CheckCommand: ParsableCommand {
         } else if outcome.ok {
             Console.line(outcome.message)
             if let note = outcome.note { Console.line("note: \(note)") }
+        }
+        if outcome.ok, let saveConnection {
+            try SavedConnection.save(
+                named: saveConnection,
+                configuration: plan.configuration,
+                serverKey: outcome.serverIdentity,
+                configPath: proxy.config ?? ProxyOptions.defaultConfigPath,
+                quiet: output.json
+            )
         }
         if !outcome.ok {
             if let hint = TypoHint.hint(forTarget: target) { Console.error("tt-connect: \(hint)") }
