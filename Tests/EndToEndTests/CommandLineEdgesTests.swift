@@ -107,61 +107,62 @@ struct CommandLineEdgesTests {
         }
     }
 
+    static var scriptInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/script") }
+
     @Test(
         "pipe asks for the proxy password on /dev/tty when standard input is data",
-        .enabled(if: TerminalSession.available, "util-linux script is missing (scripts/install-deps)")
+        .enabled(if: scriptInstalled, "util-linux script is missing (scripts/install-deps)")
     )
     func pipePromptsOnTerminal() async throws {
         let home = try TemporaryDirectory()
         let authFile = BuiltProducts.packageRoot.appendingPathComponent("proxy-fixtures/htpasswd").path
         try await withStarted(EchoServer.start(greeting: Array("SSH-2.0-tt-test\r\n".utf8))) { echo in
             try await withStarted(ProxyProcess.start(["--auth-file", authFile])) { proxy in
+                // Standard input is /dev/null, as ssh's ProxyCommand has its data there: the terminal is /dev/tty.
+                let pipe =
+                    [BuiltProducts.executable("tt-connect").path, "pipe", "-x", proxy.address, "-U", "alice"]
+                    + ["127.0.0.1", String(echo.port)]
                 let session = try TerminalSession(
-                    BuiltProducts.executable("tt-connect"),
-                    ["pipe", "-x", proxy.address, "-U", "alice", "127.0.0.1", String(echo.port)],
-                    environment: ["HOME": home.path],
-                    redirectInput: true
+                    URL(fileURLWithPath: "/bin/sh"),
+                    ["-c", "exec \"$@\" </dev/null", "sh"] + pipe,
+                    environment: ["HOME": home.path, "PATH": "/usr/bin:/bin"]
                 )
-                try await session.waitForOutput(containing: "Proxy password for alice: ")
-                try session.type("secret\n")
-                let status = await session.finish()
-                #expect(status == 0, "\(session.outputSoFar)")
-                #expect(session.outputSoFar.contains("SSH-2.0-tt-test"), "\(session.outputSoFar)")
-                #expect(!session.outputSoFar.contains("secret"), "the password was echoed: \(session.outputSoFar)")
+                try await session.waitFor("Proxy password for alice: ")
+                try session.type("secret")
+                let status = try await session.finish()
+                #expect(status == 0, "\(session.screen)")
+                #expect(session.screen.contains("SSH-2.0-tt-test"), "\(session.screen)")
+                #expect(!session.screen.contains("secret"), "the password was echoed: \(session.screen)")
             }
         }
     }
 
     @Test(
         "add-user asks twice on a terminal: different entries change nothing, equal ones add the user",
-        .enabled(if: TerminalSession.available, "util-linux script is missing (scripts/install-deps)")
+        .enabled(if: scriptInstalled, "util-linux script is missing (scripts/install-deps)")
     )
     func addUserConfirms() async throws {
         let directory = try TemporaryDirectory()
         let users = directory.file("users")
-        let differ = try TerminalSession(
-            BuiltProducts.executable("tt-server"),
-            ["add-user", "bob", "--users", users, "--iterations", "1000"]
-        )
-        try await differ.waitForOutput(containing: "Password for bob: ")
-        try differ.type("one\n")
-        try await differ.waitForOutput(containing: "Again, to confirm: ")
-        try differ.type("two\n")
-        #expect(await differ.finish() == 2, "\(differ.outputSoFar)")
-        #expect(differ.outputSoFar.contains("the two passwords entered differ; nothing changed in \(users)\r\n"))
+        let environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+        let arguments = ["add-user", "bob", "--users", users, "--iterations", "1000"]
+        let differ = try TerminalSession(BuiltProducts.executable("tt-server"), arguments, environment: environment)
+        try await differ.waitFor("Password for bob: ")
+        try differ.type("one")
+        try await differ.waitFor("Again, to confirm: ")
+        try differ.type("two")
+        #expect(try await differ.finish() == 2, "\(differ.screen)")
+        #expect(differ.screen.contains("the two passwords entered differ; nothing changed in \(users)\r\n"))
         #expect(!FileManager.default.fileExists(atPath: users))
 
-        let same = try TerminalSession(
-            BuiltProducts.executable("tt-server"),
-            ["add-user", "bob", "--users", users, "--iterations", "1000"]
-        )
-        try await same.waitForOutput(containing: "Password for bob: ")
-        try same.type("same\n")
-        try await same.waitForOutput(containing: "Again, to confirm: ")
-        try same.type("same\n")
-        #expect(await same.finish() == 0, "\(same.outputSoFar)")
-        #expect(same.outputSoFar.contains("added user bob to \(users)\r\n"), "\(same.outputSoFar)")
-        #expect(!same.outputSoFar.contains("same"))
+        let same = try TerminalSession(BuiltProducts.executable("tt-server"), arguments, environment: environment)
+        try await same.waitFor("Password for bob: ")
+        try same.type("same")
+        try await same.waitFor("Again, to confirm: ")
+        try same.type("same")
+        #expect(try await same.finish() == 0, "\(same.screen)")
+        #expect(same.screen.contains("added user bob to \(users)\r\n"), "\(same.screen)")
+        #expect(!same.screen.contains("same\r"), "the password was echoed: \(same.screen)")
     }
 
     /// A well-formed fingerprint that is not `fingerprint` (one base64 character changed).

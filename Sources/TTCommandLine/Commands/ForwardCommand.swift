@@ -102,15 +102,16 @@ public struct ForwardCommand: ParsableCommand {
 
     public func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
+        let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let listenAt: Endpoint
         do { listenAt = try Self.listenEndpoint(listen) } catch { throw CommandFailure.usage("--listen: \(error)") }
         let listener = try ListeningSocket(listenAt)
-        if !noPreflight { try preflight(endpoint, route: route) }
+        if !noPreflight { try preflight(endpoint, route: route, origin: origin) }
         signal(SIGPIPE, SIG_IGN)
         let forwarder = Forwarder(
             target: endpoint,
             route: route,
+            origin: origin,
             timeout: .milliseconds(Int64(timeout * 1000)),
             maxConnections: maxConnections,
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
@@ -125,11 +126,12 @@ public struct ForwardCommand: ParsableCommand {
     /// Opens one tunnel to the target and closes it: the proxy answers, it allows the tunnel, and (its `200`
     /// says so) it reached the target; directly, the target accepted the connection. A failure exits with the
     /// code `check` gives it, so a broken route shows at start, not as "closed the connection" to each client.
-    private func preflight(_ target: Endpoint, route: Route) throws(CommandFailure) {
+    private func preflight(_ target: Endpoint, route: Route, origin: RouteOrigin) throws(CommandFailure) {
         do {
             let transport = try TunnelOpener.open(
                 target,
                 route: route,
+                origin: origin,
                 deadline: .after(.milliseconds(Int64(timeout * 1000))),
                 tls: relayTLS.mode
             )
@@ -162,6 +164,7 @@ final class Forwarder: Sendable {
 
     private let target: Endpoint
     private let route: Route
+    private let origin: RouteOrigin
     private let timeout: Duration
     private let maxConnections: Int
     private let idleTimeout: Duration
@@ -174,6 +177,7 @@ final class Forwarder: Sendable {
     init(
         target: Endpoint,
         route: Route,
+        origin: RouteOrigin,
         timeout: Duration,
         maxConnections: Int,
         idleTimeout: Duration,
@@ -182,6 +186,7 @@ final class Forwarder: Sendable {
     ) {
         self.target = target
         self.route = route
+        self.origin = origin
         self.timeout = timeout
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
@@ -251,7 +256,13 @@ final class Forwarder: Sendable {
         let name = "connection \(number) to \(target)"
         let transport: any Transport
         do {
-            transport = try TunnelOpener.open(target, route: route, deadline: .after(timeout), tls: tls)
+            transport = try TunnelOpener.open(
+                target,
+                route: route,
+                origin: origin,
+                deadline: .after(timeout),
+                tls: tls
+            )
         } catch {
             report("\(name) failed: \(error.message)")
             return

@@ -56,10 +56,11 @@ public struct PipeCommand: ParsableCommand {
 
     public func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, port: port, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
+        let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let transport = try TunnelOpener.open(
             endpoint,
             route: route,
+            origin: origin,
             deadline: .after(.seconds(timeout)),
             tls: relayTLS.mode
         )

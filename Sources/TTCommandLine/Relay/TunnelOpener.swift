@@ -7,10 +7,12 @@ import TTTransport
 /// Opens a raw byte stream to a target over a route (no framework handshake): what `pipe` and `forward` relay.
 enum TunnelOpener {
     /// - Parameter tls: when the bytes travel inside TLS with the target (``TLSMode/wraps(throughProxy:)``).
-    /// - Throws: ``CommandFailure`` with the exit code of the transport failure's category.
+    /// - Throws: ``CommandFailure`` with the exit code of the transport failure's category, its message naming
+    ///   the route's `origin`.
     static func open(
         _ target: Endpoint,
         route: Route,
+        origin: RouteOrigin,
         deadline: Deadline,
         tls: TLSMode = .never
     ) throws(CommandFailure) -> any Transport {
@@ -39,7 +41,8 @@ enum TunnelOpener {
                 return transport
             }
         } catch let error as TransportError {
-            throw CommandFailure(error)
+            let failure = CommandFailure(error)
+            throw CommandFailure(exitCode: failure.exitCode, message: origin.named(failure.message))
         } catch {
             throw CommandFailure(exitCode: 1, message: "\(error)")
         }
@@ -73,17 +76,17 @@ enum TunnelOpener {
         to target: Endpoint,
         proxy: ProxyOptions,
         verbosity: Int
-    ) throws(CommandFailure) -> Route {
+    ) throws(CommandFailure) -> (route: Route, origin: RouteOrigin) {
         let verbose = verbosity > 0
         let logger = verbose ? ConnectionSetup.verboseLogger() : nil
-        let (route, reason) = try proxy.resolveRoute(
+        let (route, reason, origin) = try proxy.resolveRoute(
             to: target,
             entry: try proxy.loadEntry(),
             environment: ProcessInfo.processInfo.environment,
             options: proxy.httpOptions(logger: logger, verbosity: verbosity)
         )
         if verbose { Console.error(reason) }
-        return route
+        return (route, origin)
     }
 
     /// Parses `HOST:PORT` (the port is required), or with `port` given apart (`HOST PORT`, as nc, ncat and
