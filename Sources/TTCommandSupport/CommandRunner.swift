@@ -1,8 +1,6 @@
 public import ArgumentParser
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs a root command the way every tt-connect tool needs: parse errors and `ValidationError`s exit with 2
 /// (usage, per the README.md table "Exit codes", where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits

@@ -2,9 +2,7 @@ import Foundation
 import TTTestSupport
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// tt-proxy at its descriptor limit: accepts pause and say so instead of spinning on `accept4` failing with
 /// EMFILE, and service resumes once descriptors free up.

@@ -7,9 +7,7 @@ import Testing
 
 @testable import TTProxy
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Basic auth under attack: refusal times that do not reveal user names, throttling per source address, and a
 /// flood from one address that cannot starve another.

@@ -2,9 +2,7 @@ import Foundation
 import TTTestSupport
 import Testing
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The `tt-proxy` executable: flags, the listening lines, the access log on stdout, signals, and measurements.
 @Suite("The tt-proxy executable")

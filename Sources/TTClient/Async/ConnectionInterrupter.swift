@@ -1,8 +1,6 @@
 import Synchronization
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Lets another thread stop what a ``FrameworkClient`` is blocked in, for ``AsyncFrameworkClient``'s cancellation.
 ///

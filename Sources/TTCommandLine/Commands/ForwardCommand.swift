@@ -6,11 +6,7 @@ import TTClient
 import TTCommandSupport
 import TTTransport
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `tt-connect forward --listen ADDR:PORT HOST:PORT`: a local listener; every accepted connection gets its own
 /// tunnel to the target, relayed on its own thread. Stops on SIGINT or SIGTERM.

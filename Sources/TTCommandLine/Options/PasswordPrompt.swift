@@ -1,10 +1,6 @@
 import TTCommandSupport
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Asks for a missing password on the terminal, without echo.
 ///

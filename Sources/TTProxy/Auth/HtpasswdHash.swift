@@ -1,9 +1,7 @@
 import CCrypto
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// One stored password hash from an htpasswd file, and how to check a password against it.
 ///

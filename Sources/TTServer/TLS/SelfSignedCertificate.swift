@@ -1,10 +1,6 @@
 import CCrypto
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The certificate tt-server offers TLS clients when it is given none: self-signed, made on first start and kept
 /// beside the identity file, looking like any web server's (ECDSA P-256, CN and subjectAltName = the server's

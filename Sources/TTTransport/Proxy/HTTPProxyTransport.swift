@@ -2,11 +2,7 @@ import CCurl
 import Logging
 import TTBasics
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
 ///

@@ -1,11 +1,7 @@
 import CCurl
 import TTBasics
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A TCP connection straight to the server, opened by libcurl, optionally inside TLS.
 ///

@@ -3,11 +3,7 @@
 // through that import.
 import CCurl
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Byte counts of a finished relay.
 public struct RelayResult: Sendable, Hashable {
