@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import Glibc
+import TTCommandSupport
 import TTProtocol
 import TTServer
 
@@ -61,7 +62,7 @@ struct AddUser: ParsableCommand {
 enum PasswordInput {
     static func read(prompt: String) -> String? {
         guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
-        FileHandle.standardError.write(Data(prompt.utf8))
+        Console.write(prompt, to: STDERR_FILENO)
         var original = termios()
         tcgetattr(STDIN_FILENO, &original)
         var silent = original
@@ -69,7 +70,7 @@ enum PasswordInput {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
         defer {
             tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
-            FileHandle.standardError.write(Data("\n".utf8))
+            Console.write("\n", to: STDERR_FILENO)
         }
         return readLine(strippingNewline: true)
     }

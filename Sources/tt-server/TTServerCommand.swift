@@ -1,6 +1,5 @@
 import ArgumentParser
 import CZlib
-import Foundation
 import TTCommandSupport
 
 /// `tt-server`: the framework server. `serve` is the default subcommand.

@@ -1,12 +1,11 @@
 public import ArgumentParser
 import Dispatch
-import Foundation
+import Glibc
 import Synchronization
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-import Glibc
 
 /// `tt-connect forward --listen ADDR:PORT HOST:PORT`: a local listener; every accepted connection gets its own
 /// tunnel to the target, relayed on its own thread. Stops on SIGINT or SIGTERM.
@@ -211,7 +210,7 @@ final class Forwarder: Sendable {
                 open.withLock { $0[idlest] = .some(nil) }
                 shutdown(idlest, Int32(SHUT_RDWR))
                 if verbose { Console.error("closing an idle connection to make room for a new one") }
-                Thread.sleep(forTimeInterval: 0.01)
+                OSThread.sleep(.milliseconds(10))
             }
         }
         stop()
@@ -231,14 +230,23 @@ final class Forwarder: Sendable {
 
     private func start(_ client: Int32) {
         open.withLock { $0[client] = .some(.now) }
-        let thread = Thread { [self] in
-            relay(client)
-            open.withLock {
-                $0.removeValue(forKey: client)
-                Glibc.close(client)
+        do {
+            try OSThread.detach(name: "tt-forward") { [self] in
+                relay(client)
+                finish(client)
             }
+        } catch {
+            Console.error("tt-connect forward: no thread for a new connection (\(error)); closing it")
+            finish(client)
         }
-        thread.start()
+    }
+
+    /// Frees the slot of `client` and closes it.
+    private func finish(_ client: Int32) {
+        open.withLock {
+            $0.removeValue(forKey: client)
+            Glibc.close(client)
+        }
     }
 
     private func relay(_ client: Int32) {
@@ -266,7 +274,7 @@ final class Forwarder: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(5)
         while open.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
+            OSThread.sleep(.milliseconds(20))
         }
     }
 }

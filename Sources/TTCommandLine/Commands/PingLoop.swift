@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Synchronization
 import TTBasics
 import TTClient
@@ -118,7 +118,7 @@ enum PingLoop {
         while !interrupted.load(ordering: .relaxed) {
             let left = until - ContinuousClock.now
             guard left > .zero else { return }
-            Thread.sleep(forTimeInterval: min(0.02, left.inMilliseconds / 1000))
+            OSThread.sleep(min(.milliseconds(20), left))
         }
     }
 
@@ -136,6 +136,6 @@ enum PingLoop {
     }
 
     static func format(_ milliseconds: Double) -> String {
-        String(format: "%.2f", milliseconds)
+        NumberText.fixed(milliseconds, digits: 2)
     }
 }

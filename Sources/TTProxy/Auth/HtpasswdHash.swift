@@ -1,6 +1,5 @@
 import CCrypto
-import Foundation
-
+import FoundationEssentials
 import Glibc
 
 /// One stored password hash from an htpasswd file, and how to check a password against it.
