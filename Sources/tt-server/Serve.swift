@@ -16,7 +16,8 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the framework server until SIGINT or SIGTERM (the default subcommand).",
         discussion: """
-            SIGTERM or SIGINT drains: the health check answers 503, listeners close, requests in flight finish \
+            SIGTERM or SIGINT drains: the health check answers 503 (for --drain-delay while still serving), \
+            listeners close, requests in flight finish \
             within --shutdown-grace, idle sessions are closed. SIGHUP reads the users file again without closing \
             a session.
             """
@@ -78,6 +79,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("How long shutdown waits for in-flight requests.", valueName: "SECONDS"))
     var shutdownGrace: Double = 10
+
+    @Option(
+        help: ArgumentHelp(
+            "On SIGTERM/SIGINT, answer /healthz with 503 for this long while still serving, then drain; set it to "
+                + "the balancer's health-check interval or more.",
+            valueName: "SECONDS"
+        )
+    )
+    var drainDelay: Double = 0
 
     @Option(
         help: ArgumentHelp(
@@ -170,6 +180,9 @@ struct Serve: AsyncParsableCommand {
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
         }
+        guard drainDelay >= 0, drainDelay <= 3600 else {
+            throw ValidationError("--drain-delay must be between 0 and 3600 seconds, not \(drainDelay)")
+        }
         for (name, value) in [("--max-queued-logins-per-address", maxQueuedLoginsPerAddress), ("--log-rate", logRate)]
         where value < 0 {
             throw ValidationError("\(name) must not be negative, not \(value)")
@@ -244,6 +257,7 @@ struct Serve: AsyncParsableCommand {
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )
+        configuration.drainDelay = .milliseconds(Int64(drainDelay * 1000))
         do {
             configuration.tls = try ServerTLSSetup.context(
                 certificate: tlsCert,

@@ -1,5 +1,4 @@
 public import ArgumentParser
-import Dispatch
 import Glibc
 import Synchronization
 import TTBasics
@@ -108,8 +107,9 @@ public struct ForwardCommand: ParsableCommand {
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
             verbose: verbose
         )
+        let stop = try SignalWakeup([SIGINT, SIGTERM])
         Console.line("listening on \(listener.address)")
-        forwarder.serve(listener)
+        forwarder.serve(listener, stoppingOn: stop)
     }
 
     /// Opens one tunnel to the target and closes it: the proxy answers, it allows the tunnel, and (its `200`
@@ -167,36 +167,16 @@ final class Forwarder: Sendable {
         self.verbose = verbose
     }
 
-    /// Accepts until SIGINT or SIGTERM, then shuts the open connections down and waits (bounded) for their
+    /// Accepts until `stop` sees SIGINT or SIGTERM, then shuts the open connections down and waits (bounded) for their
     /// threads.
-    func serve(_ listener: ListeningSocket) {
-        var wake: [Int32] = [0, 0]
-        guard pipe(&wake) == 0 else { return }
-        defer {
-            Glibc.close(wake[0])
-            Glibc.close(wake[1])
-        }
-        let writeEnd = wake[1]
-        let sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                var byte: UInt8 = 1
-                _ = Glibc.write(writeEnd, &byte, 1)
-            }
-            source.resume()
-            return source
-        }
-        defer {
-            for source in sources { source.cancel() }
-        }
+    func serve(_ listener: ListeningSocket, stoppingOn stop: SignalWakeup) {
 
         while true {
             let full = open.withLock { $0.count >= maxConnections }
             // When full, watch the listener only while an idle relay could make room; otherwise a waiting client
             // would wake the loop again and again.
             let watchListener = !full || idlestRelay() != nil
-            var entries = [pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+            var entries = [pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
             if watchListener { entries.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&entries, nfds_t(entries.count), full ? 50 : -1)
             if ready < 0, errno != EINTR { break }
@@ -213,7 +193,7 @@ final class Forwarder: Sendable {
                 OSThread.sleep(.milliseconds(10))
             }
         }
-        stop()
+        shutDownRelays()
     }
 
     /// The relay idle the longest, when it has been idle for at least ``evictionIdleTime``.
@@ -268,7 +248,7 @@ final class Forwarder: Sendable {
     }
 
     /// Ends every open connection (their relays see end of stream and error out) and waits up to 5 s.
-    private func stop() {
+    private func shutDownRelays() {
         open.withLock {
             for client in $0.keys { shutdown(client, Int32(SHUT_RDWR)) }
         }

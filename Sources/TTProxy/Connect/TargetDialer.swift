@@ -10,7 +10,7 @@ enum TargetDialer {
         configuration: ProxyServerConfiguration
     ) -> EventLoopFuture<any Channel> {
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(configuration.connectTimeout)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .connect(host: target.host, port: target.port)
     }

@@ -58,7 +58,7 @@ public final class ProxyServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let idle = configuration.idleTimeout {
-                        try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
+                        try pipeline.addHandler(IdleStateHandler(allTimeout: TimeAmount(idle)))
                         try pipeline.addHandler(IdleCloseHandler())
                     }
                     if let scenario = configuration.scenario {

@@ -456,18 +456,3 @@ final class SessionHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension SessionHandler: Sendable {}
-
-extension TimeAmount {
-    /// A NIO time amount from a Swift `Duration`, clamped to what `TimeAmount` holds (about ±292 years):
-    /// a configured timeout of "practically forever" must not trap.
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow {
-            self = .nanoseconds(seconds < 0 ? .min : .max)
-            return
-        }
-        let (total, carry) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
-        self = .nanoseconds(carry ? (seconds < 0 ? .min : .max) : total)
-    }
-}

@@ -231,26 +231,12 @@ public final class HTTPProxyTransport: Transport {
 
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
         guard let easy else { throw closedError() }
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return .wouldBlock }
-        var received = 0
-        let result = curl_easy_recv(easy.handle, base, buffer.count, &received)
-        switch result {
-        case CURLE_OK: return received > 0 ? .bytes(received) : .endOfStream
-        case CURLE_AGAIN: return .wouldBlock
-        default: throw ioError(result, "receiving from")
-        }
+        return try CurlIO.read(easy, into: buffer, peer: peerName)
     }
 
     public func writeSome(_ bytes: UnsafeRawBufferPointer) throws -> Int {
         guard let easy else { throw closedError() }
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
-        var sent = 0
-        let result = curl_easy_send(easy.handle, base, bytes.count, &sent)
-        switch result {
-        case CURLE_OK: return sent
-        case CURLE_AGAIN: return 0
-        default: throw ioError(result, "sending to")
-        }
+        return try CurlIO.write(easy, bytes, peer: peerName)
     }
 
     /// Half-closes the TCP connection to the proxy. Whether the proxy passes that on is its choice: squid 5 and
@@ -271,16 +257,6 @@ public final class HTTPProxyTransport: Transport {
     public func close() {
         // curl_easy_cleanup (in CurlEasy's deinit) closes the socket.
         easy = nil
-    }
-
-    private func ioError(_ result: CURLcode, _ activity: String) -> TransportError {
-        let closed = result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR
-        return TransportError(
-            stage: .io,
-            category: closed ? .connectionClosed : .internalError,
-            message: "\(activity) \(peerName) failed: \(CurlEasy.describe(result))",
-            libcurlCode: Int(result.rawValue)
-        )
     }
 
     private func closedError() -> TransportError {
