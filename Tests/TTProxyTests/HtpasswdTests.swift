@@ -1,10 +1,9 @@
 import Foundation
+import Glibc
 import Synchronization
 import Testing
 
 @testable import TTProxy
-
-import Glibc
 
 /// Checking htpasswd passwords: concurrency of the slow hashes and what an unknown user costs.
 @Suite("htpasswd verification")

@@ -1,10 +1,9 @@
 import Foundation
+import Glibc
 import Synchronization
 import TTProxy
 import TTTestSupport
 import Testing
-
-import Glibc
 
 /// Real CONNECT clients nobody here wrote (curl, socat, ncat, proxytunnel, corkscrew) driven through tt-proxy.
 @Suite("Real CONNECT clients through tt-proxy")

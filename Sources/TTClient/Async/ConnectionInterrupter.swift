@@ -1,6 +1,5 @@
-import Synchronization
-
 import Glibc
+import Synchronization
 
 /// Lets another thread stop what a ``FrameworkClient`` is blocked in, for ``AsyncFrameworkClient``'s cancellation.
 ///

@@ -1,6 +1,5 @@
-import TTCommandSupport
-
 import Glibc
+import TTCommandSupport
 
 /// Asks for a missing password on the terminal, without echo.
 ///

@@ -1,7 +1,6 @@
+import Glibc
 import TTCommandSupport
 import TTTransport
-
-import Glibc
 
 /// A TCP listener on a numeric address (`127.0.0.1:0`, `[::1]:8022`), for `forward`.
 final class ListeningSocket {

@@ -1,7 +1,6 @@
 internal import CZlib
-import Synchronization
-
 import Glibc
+import Synchronization
 
 /// One initialised zlib stream (deflate at level 9 with a gzip wrapper, or a gzip-only inflater).
 ///

@@ -1,8 +1,7 @@
+import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
-
-import Glibc
 
 /// Limits on Basic auth password checks; see ``ProxyServerConfiguration/authLimits``.
 public struct AuthLimits: Sendable {

@@ -1,7 +1,6 @@
+import Glibc
 import NIOCore
 import NIOPosix
-
-import Glibc
 
 /// Runs a ``Scenario`` on one client connection: reads a request head, then performs the steps in order.
 final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {

@@ -1,6 +1,5 @@
-public import TTProtocol
-
 import Glibc
+public import TTProtocol
 
 /// The identity key file of a server: reading, creating and writing it. TTProtocol only converts an identity to
 /// and from its PKCS#8 PEM text; the file access lives here, with the server that owns the key.

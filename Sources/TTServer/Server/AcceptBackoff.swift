@@ -1,7 +1,6 @@
+import Glibc
 import Logging
 import NIOCore
-
-import Glibc
 
 /// Pauses a listener after `accept` fails, and says so in the log (at most once a second).
 ///

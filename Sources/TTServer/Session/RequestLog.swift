@@ -1,7 +1,6 @@
+import Glibc
 import NIOConcurrencyHelpers
 import TTProtocol
-
-import Glibc
 
 /// An append-only record of every request the server executed, one line each (`tt-server --request-log`).
 ///

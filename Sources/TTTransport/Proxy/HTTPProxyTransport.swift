@@ -1,8 +1,7 @@
 import CCurl
+import Glibc
 import Logging
 import TTBasics
-
-import Glibc
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
 ///

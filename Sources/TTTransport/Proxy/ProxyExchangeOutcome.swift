@@ -1,7 +1,6 @@
 import CCurl
-import TTBasics
-
 import Glibc
+import TTBasics
 
 /// What libcurl reported after a failed CONNECT exchange, turned into a ``TransportError`` that says which
 /// stage failed and what the user can do.

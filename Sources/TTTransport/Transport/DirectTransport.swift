@@ -1,7 +1,6 @@
 import CCurl
-import TTBasics
-
 import Glibc
+import TTBasics
 
 /// A TCP connection straight to the server, opened by libcurl, optionally inside TLS.
 ///
