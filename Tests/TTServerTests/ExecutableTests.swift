@@ -113,6 +113,7 @@ extension SerializedSuites {
             try await withTemporaryDirectory { directory in
                 let users = directory.appendingPathComponent("users")
                 try Data("alice:plaintext-password\n".utf8).write(to: users)
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: users.path)
                 let result = try await runProcess(
                     binary,
                     [

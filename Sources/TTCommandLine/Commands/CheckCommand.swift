@@ -25,6 +25,16 @@ public struct CheckCommand: ParsableCommand {
     @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "When the check succeeds, write its route as [connection NAME] in the config file (--config, default "
+                + "~/.config/tt-connect/config): server, proxy, user, the server key seen; passwords go to files "
+                + "beside it, never into it.",
+            valueName: "NAME"
+        )
+    )
+    public var saveConnection: String?
+
     @Argument(
         help: ArgumentHelp(
             "The framework server (default: from -S, the config file, or localhost:5000).",
@@ -34,6 +44,14 @@ public struct CheckCommand: ParsableCommand {
     public var target: String?
 
     public init() {}
+
+    public func validate() throws {
+        if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
+            throw ValidationError(
+                "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
+            )
+        }
+    }
 
     public func run() throws {
         let started = ContinuousClock.now
@@ -46,7 +64,8 @@ public struct CheckCommand: ParsableCommand {
                 verbose: output.verbose,
                 verbosity: output.verbosity,
                 reconnect: .never,
-                tls: tls
+                tls: tls,
+                savesConnection: saveConnection != nil
             )
         } catch {
             if output.json {
@@ -76,6 +95,15 @@ public struct CheckCommand: ParsableCommand {
         } else if outcome.ok {
             Console.line(outcome.message)
             if let note = outcome.note { Console.line("note: \(note)") }
+        }
+        if outcome.ok, let saveConnection {
+            try SavedConnection.save(
+                named: saveConnection,
+                configuration: plan.configuration,
+                serverKey: outcome.serverIdentity,
+                configPath: proxy.config ?? ProxyOptions.defaultConfigPath,
+                quiet: output.json
+            )
         }
         if !outcome.ok {
             if let hint = TypoHint.hint(forTarget: target) { Console.error("tt-connect: \(hint)") }

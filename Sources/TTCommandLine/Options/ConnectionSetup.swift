@@ -21,6 +21,8 @@ enum ConnectionSetup {
     ///   - target: the `HOST[:PORT]` argument, when given.
     ///   - defaultPort: the port when `target` has none (tt-ping's `-P`), else the logon string's or 5000.
     ///   - server: `-S`, `--server-key`, … (`nil` for tt-ping: no login, any identity).
+    ///   - savesConnection: `--save-connection` names the entry to write, so `--config` alone is the file to
+    ///     write it to rather than a file to read one from.
     static func plan(
         target: String?,
         defaultPort: Int? = nil,
@@ -31,10 +33,14 @@ enum ConnectionSetup {
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
         tls: TLSOptions? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        savesConnection: Bool = false
     ) throws(CommandFailure) -> ConnectionPlan {
+        if proxy.config != nil, proxy.connection == nil, !savesConnection {
+            throw .usage("--config needs --connection NAME to say which connection to use")
+        }
         let entry = try proxy.loadEntry()
-        let logon = server?.logonString
+        var logon = server?.logonString
         let endpoint: Endpoint
         if let target {
             let port = defaultPort ?? logon?.port ?? entry?.entry.port ?? LogonString.defaultPort
@@ -49,6 +55,11 @@ enum ConnectionSetup {
             endpoint = Endpoint(host: host, port: entry?.entry.port ?? LogonString.defaultPort)
         } else {
             endpoint = Endpoint(host: LogonString.defaultServer, port: logon?.port ?? LogonString.defaultPort)
+        }
+
+        // The entry's `user` logs in (tools that log in only) when -S names none; its password comes below.
+        if logon == nil, server != nil, let user = entry?.entry.user {
+            logon = LogonString(user: user, password: nil, server: endpoint.host, port: endpoint.port)
         }
 
         let logger = verbose ? verboseLogger() : nil

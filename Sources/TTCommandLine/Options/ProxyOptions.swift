@@ -125,9 +125,6 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         if let proxyCacert, !FileManager.default.isReadableFile(atPath: proxyCacert) {
             throw ValidationError("--proxy-cacert: cannot read \(proxyCacert)")
         }
-        if config != nil, connection == nil {
-            throw ValidationError("--config needs --connection NAME to say which connection to use")
-        }
     }
 
     /// The config file entry named by `--connection` (read from `--config`, or the default config file).
