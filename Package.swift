@@ -175,7 +175,8 @@ let package = Package(
         .testTarget(
             name: "TTClientTests",
             dependencies: [
-                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport",
+                "TTTestSupport",
                 argumentParser, "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -6,5 +6,5 @@ import TTCommandSupport
 if CommandLine.arguments.first?.split(separator: "/").last == "tt-ping" {
     CommandRunner.main(TTPingCommand.self)
 } else {
-    CommandRunner.main(TTConnectCommand.self)
+    CommandRunner.main(TTConnectCommand.self, usageReport: TTConnectCommand.usageJSON)
 }

@@ -134,7 +134,7 @@ struct TTProxyCommand: AsyncParsableCommand {
             if let authFile { configuration.users = try HtpasswdFile(contentsOf: authFile) }
             if let scenario { configuration.scenario = try Scenario(contentsOf: scenario) }
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure.usage("\(error)")
         }
         let log = try LineWriter(path: accessLog)
         configuration.accessLog = { entry in log.write(entry.description) }
@@ -204,7 +204,9 @@ struct LineWriter: Sendable {
         // O_APPEND: each line's single write(2) lands at the end, also beside another writer (logrotate's copy).
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw ValidationError("--access-log: cannot open \(path) for writing: \(String(cString: strerror(errno)))")
+            throw CommandFailure.usage(
+                "--access-log: cannot open \(path) for writing: \(String(cString: strerror(errno)))"
+            )
         }
         self.descriptor = descriptor
     }

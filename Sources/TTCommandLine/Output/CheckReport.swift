@@ -49,6 +49,8 @@ struct CheckOutcome: Encodable {
     var serverIdentity: String?
     var server: String
     var proxy: String?
+    /// "PAC entry n of m from LOCATION" when a PAC chose the route.
+    var pacEntry: String?
     var route: String
     /// The TLS session with the server, when there was one.
     var tls: TLSSessionReport? = nil
@@ -69,6 +71,7 @@ struct CheckOutcome: Encodable {
         case proxyStatus = "proxy_status"
         case elapsed = "elapsed_ms"
         case serverIdentity = "server_identity"
+        case pacEntry = "pac_entry"
     }
 
     private struct Stage: Encodable {
@@ -124,6 +127,7 @@ struct CheckOutcome: Encodable {
         try object.encode(serverIdentity, forKey: .serverIdentity)
         try object.encode(server, forKey: .server)
         try object.encode(proxy, forKey: .proxy)
+        try object.encode(pacEntry, forKey: .pacEntry)
         try object.encode(route, forKey: .route)
         try object.encode(tls.map(TLS.init(report:)), forKey: .tls)
         try object.encode(note, forKey: .note)
