@@ -2,8 +2,8 @@
 import PackageDescription
 
 /// Settings every Swift target of ours shares: Swift 6 language mode (strict concurrency) plus
-/// explicit `Sendable` on public types, as swift-log does. Since tools version 6.2 SwiftPM accepts this unsafe flag in a
-/// package used as a versioned (`from:`) dependency; `scripts/check-dependency` proves it.
+/// explicit `Sendable` on public types, as swift-log does. SwiftPM accepts this unsafe flag in a package used as a
+/// dependency (the README's `branch: "main"` line); `scripts/check-dependency` proves it.
 let strictSettings: [SwiftSetting] = [
     // Every warning in our code fails the compiler itself, also in files an incremental build does not recompile
     // (they could not have compiled with one). SwiftPM drops warning settings of remote packages.
@@ -66,7 +66,8 @@ let package = Package(
         // Why Kerberos gave no token (no ticket, expired, unknown service): MIT GSSAPI, loaded at run time.
         .target(name: "CGSSProbe"),
 
-        // Pure value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O.
+        // Value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O except the
+        // secret-file helpers (FilePermissions, SecretFileWriter), the one way every module reads and writes secrets.
         .target(name: "TTBasics", swiftSettings: strictSettings),
         // Pure protocol: packets, framing, gzip-9 + AES-256-GCM codec, handshake. No I/O.
         .target(name: "TTProtocol", dependencies: ["TTBasics", "CZlib", "CCrypto"], swiftSettings: strictSettings),
@@ -160,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "TTServerTests",
             dependencies: [
-                "TTServer", "TTProtocol", "TTTestSupport", logging,
+                "TTServer", "TTBasics", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
             ]
                 + nio,
@@ -174,7 +175,8 @@ let package = Package(
         .testTarget(
             name: "TTClientTests",
             dependencies: [
-                "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport",
+                "TTTestSupport",
                 argumentParser, "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import NIOCore
 import Prometheus
@@ -15,7 +16,8 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the framework server until SIGINT or SIGTERM (the default subcommand).",
         discussion: """
-            SIGTERM or SIGINT drains: the health check answers 503, listeners close, requests in flight finish \
+            SIGTERM or SIGINT drains: the health check answers 503 (for --drain-delay while still serving), \
+            listeners close, requests in flight finish \
             within --shutdown-grace, idle sessions are closed. SIGHUP reads the users file again without closing \
             a session.
             """
@@ -80,6 +82,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "On SIGTERM/SIGINT, answer /healthz with 503 for this long while still serving, then drain; set it to "
+                + "the balancer's health-check interval or more.",
+            valueName: "SECONDS"
+        )
+    )
+    var drainDelay: Double = 0
+
+    @Option(
+        help: ArgumentHelp(
             "Close a session whose started frame is not complete by then (at most --idle-timeout).",
             valueName: "SECONDS"
         )
@@ -106,7 +117,9 @@ struct Serve: AsyncParsableCommand {
     )
     var preLoginMaxPacketSize = 64 << 10
 
-    @Option(help: ArgumentHelp("Password checks at once (default: half the cores).", valueName: "COUNT"))
+    @Option(
+        help: ArgumentHelp("Password checks at once; the default is half this machine's cores.", valueName: "COUNT")
+    )
     var maxLoginChecks = max(1, System.coreCount / 2)
 
     @Option(help: ArgumentHelp("Password checks one source address may have waiting.", valueName: "COUNT"))
@@ -169,6 +182,9 @@ struct Serve: AsyncParsableCommand {
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
         }
+        guard drainDelay >= 0, drainDelay <= 3600 else {
+            throw ValidationError("--drain-delay must be between 0 and 3600 seconds, not \(drainDelay)")
+        }
         for (name, value) in [("--max-queued-logins-per-address", maxQueuedLoginsPerAddress), ("--log-rate", logRate)]
         where value < 0 {
             throw ValidationError("\(name) must not be negative, not \(value)")
@@ -197,10 +213,10 @@ struct Serve: AsyncParsableCommand {
         let serverIdentity: ServerIdentity
         do {
             if self.identity == nil { try IdentityLocation.createDirectory(of: identity) }
+            // The key's permissions are checked on the descriptor that is read (FilePermissions.readSecret).
             serverIdentity = try ServerIdentity.loadOrCreate(path: identity)
-            try FilePermissions.checkSecret(identity, what: "identity key")
-        } catch let refusal as FilePermissions.Refusal {
-            printError("\(refusal)")
+        } catch let error as ProtocolError where error != .identityFileInvalid {
+            printError("\(error)")
             throw ExitCode(ExitStatus.usage)
         } catch {
             printError("\(error) (identity file \(identity); remove it to create a new identity)")
@@ -243,6 +259,7 @@ struct Serve: AsyncParsableCommand {
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )
+        configuration.drainDelay = .milliseconds(Int64(drainDelay * 1000))
         do {
             configuration.tls = try ServerTLSSetup.context(
                 certificate: tlsCert,
@@ -321,18 +338,29 @@ struct Serve: AsyncParsableCommand {
             actions.append(
                 ReloadAction(name: "TLS certificate") {
                     try tls.reload()
-                    return "\(tls.certificatePath), valid until \(tls.notValidAfter) (seconds since 1970)"
+                    return "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))"
                 }
             )
         }
         return actions
     }
 
+    /// `2028-01-07 12:00:00 UTC` for seconds since 1970: a date an operator reads at a glance.
+    static func utc(_ seconds: Int) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let date = [
+            NumberText.zeroPadded(parts.tm_year + 1900, width: 4), NumberText.zeroPadded(parts.tm_mon + 1, width: 2),
+            NumberText.zeroPadded(parts.tm_mday, width: 2),
+        ]
+        let clock = [parts.tm_hour, parts.tm_min, parts.tm_sec].map { NumberText.zeroPadded($0, width: 2) }
+        return "\(date.joined(separator: "-")) \(clock.joined(separator: ":")) UTC"
+    }
+
     /// Reads and checks the users file: parseable, and not readable by others.
     private static func loadUsers(_ path: String) throws -> UserDirectory {
-        let directory = try UserDirectory.load(path: path)
-        try FilePermissions.checkSecret(path, what: "users file")
-        return directory
+        try UserDirectory.load(path: path)
     }
 
     /// `--identity`, or the default location (see ``IdentityLocation``); the old default in the current

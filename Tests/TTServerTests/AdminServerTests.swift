@@ -131,6 +131,32 @@ struct AdminServerTests {
         }
     }
 
+    @Test("A drain delay: health turns 503 at once, yet new sessions are served until the delay is over")
+    func drainDelay() async throws {
+        let delay = Duration.seconds(4)
+        try await withAdmin(configure: { $0.drainDelay = delay }) { server, adminPort, _ in
+            let started = ContinuousClock.now
+            async let stopped: Void = server.server.shutdown()
+            let deadline = ContinuousClock.now + .seconds(20)
+            var status = 0
+            repeat {
+                status = try await httpGet(port: adminPort, path: "/healthz").status
+            } while status != 503 && ContinuousClock.now < deadline
+            #expect(status == 503)
+            #expect(!server.server.isServing)
+            // What a balancer sends before its next check still gets served.
+            let late = try await TestClient.connect(to: server)
+            #expect(try await late.ping().rc == .requestOK)
+            #expect(ContinuousClock.now - started < delay)
+            await stopped
+            #expect(ContinuousClock.now - started >= delay)
+            try await late.connection.expectClosed()
+            await #expect(throws: (any Error).self) {
+                try await RawConnection.connect(host: server.host, port: server.port)
+            }
+        }
+    }
+
     @Test("Replacing the users keeps every session: a logged-in user stays in, a new one can log in")
     func reloadUsers() async throws {
         try await withAdmin(users: ["alice": "secret", "carol": "c"]) { server, _, _ in

@@ -95,6 +95,38 @@ extension SerializedSuites {
             }
         }
 
+        @Test("--drain-delay: after SIGTERM /healthz answers 503 while new sessions are still served, then it exits 0")
+        func drainDelay() async throws {
+            try await withTemporaryDirectory { directory in
+                let process = try RunningProcess(
+                    binary,
+                    [
+                        "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                        "--admin-listen", "127.0.0.1:0", "--drain-delay", "3",
+                    ]
+                )
+                let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
+                #expect(try await httpGet(port: adminPort, path: "/healthz").status == 200)
+                let signalled = ContinuousClock.now
+                kill(process.pid, SIGTERM)
+                try await process.waitForOutput(containing: "draining: health answers 503")
+                #expect(try await httpGet(port: adminPort, path: "/healthz").status == 503)
+                let late = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await late.ping().rc == .requestOK)
+                try await late.connection.expectClosed()
+                #expect(ContinuousClock.now - signalled >= .seconds(3))
+                #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
+            }
+        }
+
+        @Test("--drain-delay must be between 0 and 3600 seconds")
+        func drainDelayRange() async throws {
+            let result = try await runProcess(binary, ["--drain-delay=-1"])
+            #expect(result.status == 2)
+            #expect(result.standardError.contains("--drain-delay must be between 0 and 3600 seconds, not -1.0"))
+        }
+
         @Test("SIGHUP without a users file is logged and survived (it used to end the server with 129)")
         func hangupWithoutUsers() async throws {
             try await withTemporaryDirectory { directory in

@@ -13,3 +13,16 @@ static inline int CProcessControl_getDumpable(void) {
     return prctl(PR_GET_DUMPABLE, 0UL, 0UL, 0UL, 0UL);
 }
 #endif
+
+// A signal handler must be async-signal-safe, which Swift code cannot promise: the handler that turns a signal
+// into a byte on a pipe is written in C (shim.c).
+
+/// Makes `signals` (count of them) write one byte each to the pipe whose write end is `write_descriptor`, replacing
+/// their handlers; the previous dispositions go to `previous` (count of them). 0 on success, -1 with errno set.
+int CProcessControl_installSignalWakeup(const int *signals, int count, int write_descriptor, void *previous);
+
+/// Puts back what `CProcessControl_installSignalWakeup` saved in `previous` and forgets the pipe.
+void CProcessControl_removeSignalWakeup(const int *signals, int count, const void *previous);
+
+/// The size of one saved disposition (a `struct sigaction`), for the `previous` buffers above.
+int CProcessControl_signalDispositionSize(void);

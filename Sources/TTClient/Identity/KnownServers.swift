@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TTBasics
 
 /// The known-servers file: one `host:port SHA256:…` line per server whose identity this user has accepted,
@@ -12,8 +13,8 @@ public struct KnownServers: Sendable {
 
     /// The default location, `~/.config/tt-connect/known_servers`.
     public static var defaultPath: String {
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        return (home as NSString).appendingPathComponent(".config/tt-connect/known_servers")
+        let home = FilePathText.homeDirectory(environment: ProcessInfo.processInfo.environment)
+        return FilePathText.join(home, ".config/tt-connect/known_servers")
     }
 
     /// A known-servers file at `path` (created on first ``remember(_:fingerprint:)``).
@@ -45,7 +46,7 @@ public struct KnownServers: Sendable {
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
         let text = String(decoding: data, as: UTF8.self)
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count == 2, fields[1].hasPrefix("SHA256:") else {
@@ -77,10 +78,17 @@ public struct KnownServers: Sendable {
             }
             try Self.makeDirectory(directory, for: path)
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let line = Array("\(server) \(fingerprint)\n".utf8)
+        // A new file is private from its first byte (SecretFileWriter); an existing one, already checked by
+        // checkTrustFile, gets the line appended.
+        do {
+            if try SecretFileWriter.create(path, with: line) { return }
+        } catch {
+            throw .unwritable(path: path, reason: error.description)
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
-        let line = Array("\(server) \(fingerprint)\n".utf8)
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
     }

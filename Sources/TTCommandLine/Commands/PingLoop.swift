@@ -1,12 +1,8 @@
-import Foundation
-import Synchronization
+import Glibc
 import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-/// Set by SIGINT while pinging: the loop stops and still prints its statistics, as ping(8) does.
-private let interrupted = Atomic<Bool>(false)
 
 /// What a run of pings found.
 struct PingStatistics: Sendable {
@@ -64,20 +60,15 @@ enum PingLoop {
         let address = displayAddress(client)
         var statistics = PingStatistics()
         statistics.address = address
-        interrupted.store(false, ordering: .relaxed)
-        let previousHandler = signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
-        // A parent may have started us with SIGINT blocked (threads of libdispatch block signals, and a child
-        // inherits the mask); Ctrl-C must still reach the loop.
-        var sigint = sigset_t()
-        sigemptyset(&sigint)
-        sigaddset(&sigint, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &sigint, nil)
-        defer { signal(SIGINT, previousHandler) }
+        // Ctrl-C (SIGINT) stops the loop, which still prints its statistics, as ping(8) does.
+        let interrupt: SignalWakeup
+        do { interrupt = try SignalWakeup([SIGINT]) } catch {
+            throw FrameworkClientError(stage: .request, category: .internalError, message: error.message)
+        }
         var sequence = 0
         while count == 0 || sequence < count {
             sequence += 1
-            if sequence > 1 { pause(interval) }
-            if interrupted.load(ordering: .relaxed) { break }
+            if sequence > 1 ? interrupt.wait(upTo: interval) : interrupt.hasArrived { break }
             statistics.transmitted += 1
             let started = ContinuousClock.now
             do {
@@ -112,16 +103,6 @@ enum PingLoop {
         return statistics
     }
 
-    /// Sleeps for `interval` in short steps, returning early on SIGINT.
-    private static func pause(_ interval: Duration) {
-        let until = ContinuousClock.now + interval
-        while !interrupted.load(ordering: .relaxed) {
-            let left = until - ContinuousClock.now
-            guard left > .zero else { return }
-            Thread.sleep(forTimeInterval: min(0.02, left.inMilliseconds / 1000))
-        }
-    }
-
     /// The connected IP for a direct connection; the server as given through a proxy (only the proxy knows
     /// the server's address).
     static func displayAddress(_ client: FrameworkClient) -> String {
@@ -136,6 +117,6 @@ enum PingLoop {
     }
 
     static func format(_ milliseconds: Double) -> String {
-        String(format: "%.2f", milliseconds)
+        NumberText.fixed(milliseconds, digits: 2)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
 import TTTransport
 
@@ -12,14 +12,17 @@ public enum SecretFile {
     /// - Parameter what: how the file is named in messages, e.g. `proxy password file`.
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration``.
     public static func readPassword(_ path: String, what: String) throws -> String {
+        let bytes: [UInt8]?
         do {
-            try FilePermissions.checkSecret(path, what: "the \(what)")
+            // Checked on the descriptor that is read: the file checked is the file read.
+            bytes = try FilePermissions.readSecret(path, what: "the \(what)", limit: 64 << 10)
         } catch {
             throw TransportError.configuration(error.description)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TransportError.configuration("cannot read the \(what) \(path)")
+        guard let bytes else {
+            throw TransportError.configuration("cannot read the \(what) \(path): it does not exist")
         }
+        let data = Data(bytes)
         guard let text = String(data: data, encoding: .utf8) else {
             throw TransportError.configuration("the \(what) \(path) is not UTF-8 text")
         }

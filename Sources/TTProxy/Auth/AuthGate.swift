@@ -1,10 +1,7 @@
-public import NIOCore
+import Glibc
+import NIOCore
 import NIOPosix
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Limits on Basic auth password checks; see ``ProxyServerConfiguration/authLimits``.
 public struct AuthLimits: Sendable {
@@ -18,11 +15,11 @@ public struct AuthLimits: Sendable {
     public var freeFailures = 3
     /// The wait before a source's next check after its first slowed-down failure; it doubles with each further
     /// failure, up to ``maxPenalty``.
-    public var basePenalty: TimeAmount = .milliseconds(250)
+    public var basePenalty: Duration = .milliseconds(250)
     /// The longest wait between checks from one source address.
-    public var maxPenalty: TimeAmount = .seconds(8)
+    public var maxPenalty: Duration = .seconds(8)
     /// A source's failures are forgotten after this long without a new one.
-    public var failureMemory: TimeAmount = .seconds(600)
+    public var failureMemory: Duration = .seconds(600)
     /// Source addresses whose failures are remembered; past this the longest-quiet ones are forgotten first.
     public var maxTrackedSources = 4096
 
@@ -163,20 +160,19 @@ final class AuthGate: Sendable {
             guard var entry = state.sources[key] else { return }
             entry.running = false
             let now = NIODeadline.now()
-            if now - entry.lastFailure > limits.failureMemory { entry.failures = 0 }
+            if now - entry.lastFailure > TimeAmount(limits.failureMemory) { entry.failures = 0 }
             if !accepted {
                 entry.failures += 1
                 entry.lastFailure = now
                 let penalised = entry.failures - limits.freeFailures
                 if penalised > 0 {
                     let factor = Int64(1) << Int64(min(penalised - 1, 30))
+                    let base = TimeAmount(limits.basePenalty).nanoseconds
+                    let maxPenalty = TimeAmount(limits.maxPenalty)
                     let penalty = TimeAmount.nanoseconds(
-                        min(
-                            limits.basePenalty.nanoseconds.multipliedReportingOverflow(by: factor).partialValue,
-                            limits.maxPenalty.nanoseconds
-                        )
+                        min(base.multipliedReportingOverflow(by: factor).partialValue, maxPenalty.nanoseconds)
                     )
-                    entry.notBefore = now + (penalty < .zero ? limits.maxPenalty : penalty)
+                    entry.notBefore = now + (penalty < .zero ? maxPenalty : penalty)
                 }
             }
             if !entry.queue.isEmpty { state.ready.append(key) }
@@ -194,7 +190,9 @@ final class AuthGate: Sendable {
     /// quarters of the table so this scan runs rarely.
     private static func forgetQuietSources(_ state: inout State, limits: AuthLimits) {
         let now = NIODeadline.now()
-        state.sources = state.sources.filter { !$0.value.isIdle || now - $0.value.lastFailure <= limits.failureMemory }
+        state.sources = state.sources.filter {
+            !$0.value.isIdle || now - $0.value.lastFailure <= TimeAmount(limits.failureMemory)
+        }
         let target = limits.maxTrackedSources * 3 / 4
         guard state.sources.count > target else { return }
         let idle = state.sources.filter(\.value.isIdle).sorted { $0.value.lastFailure < $1.value.lastFailure }

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOPosix
 import TTBasics
@@ -101,7 +100,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func armHeadDeadline(context: ChannelHandlerContext) {
         let timeout = configuration.headTimeout
-        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
             guard self.state == .readingHead else { return }
             self.begin(context: context, requestLine: "(no complete request head)")
             self.refuse(
@@ -119,8 +118,8 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         headDeadline = nil
     }
 
-    private static func describe(_ amount: TimeAmount) -> String {
-        let milliseconds = amount.nanoseconds / 1_000_000
+    private static func describe(_ amount: Duration) -> String {
+        let milliseconds = amount.wholeMilliseconds
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
     }
 
@@ -320,7 +319,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         )
         do {
             if let idle = configuration.idleTimeout {
-                try peer.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idle))
+                try peer.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: TimeAmount(idle)))
                 try peer.pipeline.syncOperations.addHandler(IdleCloseHandler())
             }
             try peer.pipeline.syncOperations.addHandler(targetGlue)

@@ -1,6 +1,6 @@
-import Foundation
 import NIOCore
 import NIOPosix
+import TTBasics
 
 /// What the client is told when the target cannot be reached.
 struct DialFailure {
@@ -8,11 +8,11 @@ struct DialFailure {
     var outcome: String
     var message: String
 
-    init(error: any Error, target: ConnectTarget, timeout: TimeAmount) {
+    init(error: any Error, target: ConnectTarget, timeout: Duration) {
         if case ChannelError.connectTimeout = error {
             status = 504
             outcome = "connect-timeout"
-            message = "tt-proxy: connecting to \(target) timed out after \(timeout.nanoseconds / 1_000_000) ms"
+            message = "tt-proxy: connecting to \(target) timed out after \(timeout.wholeMilliseconds) ms"
             return
         }
         status = 502

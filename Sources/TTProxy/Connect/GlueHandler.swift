@@ -30,9 +30,9 @@ final class GlueHandler: ChannelDuplexHandler {
     private var flushWatchdog: Scheduled<Void>?
     private let record: RequestRecord
     private let isClientSide: Bool
-    private let closeFlushTimeout: TimeAmount
+    private let closeFlushTimeout: Duration
 
-    private init(record: RequestRecord, isClientSide: Bool, closeFlushTimeout: TimeAmount) {
+    private init(record: RequestRecord, isClientSide: Bool, closeFlushTimeout: Duration) {
         self.record = record
         self.isClientSide = isClientSide
         self.closeFlushTimeout = closeFlushTimeout
@@ -41,7 +41,7 @@ final class GlueHandler: ChannelDuplexHandler {
     /// The client-side and target-side handlers of one tunnel.
     static func matchedPair(
         record: RequestRecord,
-        closeFlushTimeout: TimeAmount
+        closeFlushTimeout: Duration
     ) -> (client: GlueHandler, target: GlueHandler) {
         let client = GlueHandler(record: record, isClientSide: true, closeFlushTimeout: closeFlushTimeout)
         let target = GlueHandler(record: record, isClientSide: false, closeFlushTimeout: closeFlushTimeout)
@@ -132,7 +132,7 @@ final class GlueHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        flushWatchdog = context.eventLoop.assumeIsolated().scheduleTask(in: closeFlushTimeout) {
+        flushWatchdog = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(closeFlushTimeout)) {
             self.armFlushWatchdog(lastBuffered: buffered)
         }
     }

@@ -10,8 +10,10 @@ enum TargetDialer {
         configuration: ProxyServerConfiguration
     ) -> EventLoopFuture<any Channel> {
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(configuration.connectTimeout)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.recvAllocator, value: TunnelBuffers.recvAllocator)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: TunnelBuffers.writeBufferWaterMark)
             .connect(host: target.host, port: target.port)
     }
 }

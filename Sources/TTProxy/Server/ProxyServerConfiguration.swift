@@ -1,4 +1,3 @@
-public import NIOCore
 import TTBasics
 
 /// Everything a ``ProxyServer`` needs: where to listen, who may use it, where it may tunnel, and its limits.
@@ -31,15 +30,15 @@ public struct ProxyServerConfiguration: Sendable {
     public var allowedPorts: PortSet = .all
     /// A connection (client or target side) with no bytes in either direction for this long is closed, which
     /// ends its tunnel; `nil` never closes idle ones.
-    public var idleTimeout: TimeAmount? = .seconds(300)
+    public var idleTimeout: Duration? = .seconds(300)
     /// When one side of a tunnel has closed, the other side still writes what it holds; if those writes make no
     /// progress for this long (its peer stopped reading), it is closed anyway.
-    public var closeFlushTimeout: TimeAmount = .seconds(10)
+    public var closeFlushTimeout: Duration = .seconds(10)
     /// How long a client may take to send a whole request head (again after each `407`) before it gets `408`
     /// and is closed, so slow or silent clients cannot hold descriptors until the idle timeout.
-    public var headTimeout: TimeAmount = .seconds(10)
+    public var headTimeout: Duration = .seconds(10)
     /// How long dialing a target may take before the client gets `504`.
-    public var connectTimeout: TimeAmount = .seconds(10)
+    public var connectTimeout: Duration = .seconds(10)
     /// Connections open at once, client and target sides together (a tunnel holds two); a client past the limit
     /// gets `503` as soon as it connects, a tunnel whose target connection would pass it gets `503`.
     public var maxConnections: Int = 4096

@@ -6,7 +6,7 @@ import TTBasics
 ///
 /// Only installed when ``ServerConfiguration/acceptsProxyProtocol`` is on: a header from an untrusted client
 /// would let it choose the address the logs show.
-struct ProxyProtocolDecoder: ByteToMessageDecoder {
+struct ProxyProtocolDecoder: OneShotDecoder {
     typealias InboundOut = ByteBuffer
 
     static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
@@ -19,18 +19,11 @@ struct ProxyProtocolDecoder: ByteToMessageDecoder {
     private var completed = false
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if completed {
-            if let rest = buffer.readSlice(length: buffer.readableBytes), rest.readableBytes > 0 {
-                context.fireChannelRead(wrapInboundOut(rest))
-            }
-            return .needMoreData
-        }
+        if completed { return passOnRest(context: context, buffer: &buffer) }
         guard case .complete(let peer) = try Self.parse(&buffer) else { return .needMoreData }
         completed = true
         if let peer { context.fireUserInboundEventTriggered(ProxiedPeerEvent(peer: peer)) }
-        // Removal runs `decodeLast`, which passes on whatever followed the header.
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        return .needMoreData
+        return leave(context: context)
     }
 
     mutating func decodeLast(

@@ -8,7 +8,7 @@ import NIOSSL
 /// else (`T` starts the raw `TTFW` hello) passes on untouched and the handshake decoder judges it. Both kinds share
 /// one port, so a client behind an inspecting proxy and one on the LAN need no different server configuration.
 /// The same shape as NIO's own `NIOTypedApplicationProtocolNegotiationHandler`: decide, add, remove self.
-struct TLSSniffer: ByteToMessageDecoder {
+struct TLSSniffer: OneShotDecoder {
     typealias InboundOut = ByteBuffer
 
     /// The first byte of a TLS handshake record.
@@ -22,12 +22,7 @@ struct TLSSniffer: ByteToMessageDecoder {
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if decided {
-            if let rest = buffer.readSlice(length: buffer.readableBytes), rest.readableBytes > 0 {
-                context.fireChannelRead(wrapInboundOut(rest))
-            }
-            return .needMoreData
-        }
+        if decided { return passOnRest(context: context, buffer: &buffer) }
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMoreData }
         decided = true
         if first == Self.handshakeRecord {
@@ -36,9 +31,7 @@ struct TLSSniffer: ByteToMessageDecoder {
                 position: .after(context.handler)
             )
         }
-        // Removal runs `decodeLast`, which passes the buffered bytes to the handler after us.
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        return .needMoreData
+        return leave(context: context)
     }
 
     mutating func decodeLast(

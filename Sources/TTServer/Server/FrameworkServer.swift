@@ -32,6 +32,9 @@ public final class FrameworkServer: Sendable {
     private let loginQueue: LoginQueue
     private let logLimiter: LogLimiter
     private let state = NIOLockedValueBox(State.idle)
+    /// Set once a shutdown has begun its ``ServerConfiguration/drainDelay``: health says "draining" while the
+    /// listeners still accept.
+    private let drainAnnounced = NIOLockedValueBox(false)
 
     private enum State {
         case idle
@@ -91,12 +94,14 @@ public final class FrameworkServer: Sendable {
         }
     }
 
-    /// Whether the server is accepting sessions: `false` before ``start()`` and from the moment ``shutdown()``
-    /// begins (what a balancer's health check asks).
+    /// Whether the server is accepting sessions and will go on doing so: `false` before ``start()`` and from the
+    /// moment ``shutdown()`` begins, its ``ServerConfiguration/drainDelay`` included (what a balancer's health
+    /// check asks).
     public var isServing: Bool {
-        state.withLockedValue { state in
+        let running = state.withLockedValue { state in
             if case .running = state { true } else { false }
         }
+        return running && !drainAnnounced.withLockedValue { $0 }
     }
 
     /// The number of sessions open right now.
@@ -167,9 +172,18 @@ public final class FrameworkServer: Sendable {
         }
     }
 
-    /// Shuts down gracefully: stops accepting, lets each session finish the requests it has received (up to
-    /// ``ServerConfiguration/shutdownGracePeriod``), then closes whatever is left. Safe to call more than once.
+    /// Shuts down gracefully: reports "draining" for ``ServerConfiguration/drainDelay`` while still serving, then
+    /// stops accepting, lets each session finish the requests it has received (up to
+    /// ``ServerConfiguration/shutdownGracePeriod``), then closes whatever is left. Safe to call more than once; a
+    /// call during the drain delay, or cancelling the calling task, cuts the delay short.
     public func shutdown() async {
+        if configuration.drainDelay > .zero, announceDrain() {
+            logger.info(
+                "draining: health answers 503, accepting until the drain delay is over",
+                metadata: ["delay": "\(configuration.drainDelay)"]
+            )
+            try? await Task.sleep(for: configuration.drainDelay)
+        }
         let listeners: [any Channel]? = state.withLockedValue { state in
             switch state {
             case .running(let channels):
@@ -212,6 +226,17 @@ public final class FrameworkServer: Sendable {
         state.withLockedValue { $0 = .stopped }
         resumeStopWaiters()
         logger.info("stopped")
+    }
+
+    /// Marks a running server as draining; `true` for the first call only.
+    private func announceDrain() -> Bool {
+        state.withLockedValue { state in
+            guard case .running = state else { return false }
+            return drainAnnounced.withLockedValue { announced in
+                defer { announced = true }
+                return !announced
+            }
+        }
     }
 
     /// Wakes everyone in ``waitUntilStopped()``; later callers return at once.

@@ -25,6 +25,10 @@ public struct ServerConfiguration: Sendable {
     public var maxOffloadedBytes: Int
     /// How long a graceful shutdown lets in-flight requests finish before it closes what is left.
     public var shutdownGracePeriod: Duration
+    /// How long a graceful shutdown reports "draining" (``FrameworkServer/isServing`` is `false`, `/healthz`
+    /// answers 503) while still serving, before it stops accepting: a balancer that polls the health check every
+    /// few seconds takes the server out of rotation first, so no client is sent to a closed port. Default 0.
+    public var drainDelay: Duration = .zero
     /// How long a closing session may take to flush its last answers; a peer that does not read them is then
     /// disconnected with the answers dropped.
     public var closeFlushTimeout: Duration

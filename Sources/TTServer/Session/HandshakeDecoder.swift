@@ -7,7 +7,7 @@ import TTProtocol
 /// The magic and version are checked as soon as their bytes arrive, so an HTTP request or other garbage is
 /// refused without waiting for 70 bytes or the deadline. Bytes a client sends right behind its hello are
 /// forwarded to the frame decoder when this decoder leaves the pipeline.
-struct HandshakeDecoder: ByteToMessageDecoder {
+struct HandshakeDecoder: OneShotDecoder {
     typealias InboundOut = ByteBuffer
 
     private let identity: ServerIdentity
@@ -35,12 +35,7 @@ struct HandshakeDecoder: ByteToMessageDecoder {
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if completed {
-            if let rest = buffer.readSlice(length: buffer.readableBytes), rest.readableBytes > 0 {
-                context.fireChannelRead(wrapInboundOut(rest))
-            }
-            return .needMoreData
-        }
+        if completed { return passOnRest(context: context, buffer: &buffer) }
         let prefixLength = min(buffer.readableBytes, Handshake.magic.count + 2)
         try Handshake.validatePrefix(buffer.getBytes(at: buffer.readerIndex, length: prefixLength) ?? [])
         guard let hello = buffer.readBytes(length: Handshake.clientHelloSize) else { return .needMoreData }
@@ -50,15 +45,12 @@ struct HandshakeDecoder: ByteToMessageDecoder {
         deadline = nil
         completed = true
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: serverHello)), promise: nil)
-        let pipeline = context.pipeline.syncOperations
-        try pipeline.addHandler(
+        try context.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(FrameDecoder(limits: limits, allowance: allowance)),
             position: .after(context.handler)
         )
         context.fireUserInboundEventTriggered(HandshakeCompletedEvent(keys: keys))
-        // Removal runs `decodeLast`, which passes on whatever followed the hello.
-        pipeline.removeHandler(context: context, promise: nil)
-        return .needMoreData
+        return leave(context: context)
     }
 
     mutating func decodeLast(

@@ -266,7 +266,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let (response, exhausted) = dispatcher.finishLogin(user: user, outcome: outcome)
         allowance.loggedIn = dispatcher.user != nil
         let userText: Logger.MetadataValue = "\(LoggableText.sanitize(user))"
-        shared.metrics.login(result: "\(outcome)")
+        shared.metrics.login(outcome)
         switch outcome {
         case .accepted:
             shared.logLimiter.log(logger, level: .info, "login", metadata: ["user": userText])
@@ -456,18 +456,3 @@ final class SessionHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension SessionHandler: Sendable {}
-
-extension TimeAmount {
-    /// A NIO time amount from a Swift `Duration`, clamped to what `TimeAmount` holds (about ±292 years):
-    /// a configured timeout of "practically forever" must not trap.
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow {
-            self = .nanoseconds(seconds < 0 ? .min : .max)
-            return
-        }
-        let (total, carry) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
-        self = .nanoseconds(carry ? (seconds < 0 ? .min : .max) : total)
-    }
-}

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 public import NIOSSL
+import TTBasics
 
 /// The TLS certificate and key tt-server offers, reloadable while it runs (docs/SERVER.md, "TLS").
 ///
@@ -50,9 +51,20 @@ public final class ServerTLSContext: Sendable {
         guard let leaf = chain.first else {
             throw ServerTLSError("the TLS certificate file \(certificatePath) holds no certificate")
         }
+        // The key's permissions are checked on the descriptor that is read, at start and at every reload.
+        let keyBytes: [UInt8]?
+        do {
+            keyBytes = try FilePermissions.readSecret(keyPath, what: "TLS key", limit: 1 << 20)
+        } catch {
+            throw ServerTLSError(error.description)
+        }
+        guard var keyBytes else {
+            throw ServerTLSError("the TLS key \(keyPath) does not exist")
+        }
+        defer { for index in keyBytes.indices { keyBytes[index] = 0 } }
         let key: NIOSSLPrivateKey
         do {
-            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem)
         } catch {
             throw ServerTLSError("cannot read the TLS key \(keyPath): \(error)")
         }

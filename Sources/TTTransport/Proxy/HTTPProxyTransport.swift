@@ -1,12 +1,7 @@
 import CCurl
+import Glibc
 import Logging
 import TTBasics
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
 ///
@@ -121,7 +116,11 @@ public final class HTTPProxyTransport: Transport {
             recorder: recorder,
             budget: budget
         )
-        if let tls, result != CURLE_OK, (200..<300).contains(status), TargetTLS.isHandshakeFailure(result) {
+        // A failure is the target's TLS handshake only once the proxy's whole answer arrived: libcurl's errors
+        // before that (oversized or broken heads) are the proxy's, as without TLS.
+        if let tls, result != CURLE_OK, (200..<300).contains(status), recorder.answerComplete,
+            recorder.incomingCount <= ConnectExchangeRecorder.headerLimit, TargetTLS.isHandshakeFailure(result)
+        {
             throw TargetTLS.handshakeError(result, curlMessage: easy.errorText, target: target, proxy: proxy, tls: tls)
         }
         guard result == CURLE_OK, (200..<300).contains(status),
@@ -156,6 +155,10 @@ public final class HTTPProxyTransport: Transport {
             proxyStatus: status,
             offeredAuthSchemes: offered,
             authSchemeUsed: recorder.lastAuthSchemeSent
+        )
+        report.authenticatedAs = ProxyAuthIdentity.name(
+            scheme: recorder.lastAuthSchemeSent,
+            credentials: proxy.credentials
         )
         if let tls {
             // The TLS handshake ran after the proxy's last answer.
@@ -234,26 +237,12 @@ public final class HTTPProxyTransport: Transport {
 
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
         guard let easy else { throw closedError() }
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return .wouldBlock }
-        var received = 0
-        let result = curl_easy_recv(easy.handle, base, buffer.count, &received)
-        switch result {
-        case CURLE_OK: return received > 0 ? .bytes(received) : .endOfStream
-        case CURLE_AGAIN: return .wouldBlock
-        default: throw ioError(result, "receiving from")
-        }
+        return try CurlIO.read(easy, into: buffer, peer: peerName)
     }
 
     public func writeSome(_ bytes: UnsafeRawBufferPointer) throws -> Int {
         guard let easy else { throw closedError() }
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
-        var sent = 0
-        let result = curl_easy_send(easy.handle, base, bytes.count, &sent)
-        switch result {
-        case CURLE_OK: return sent
-        case CURLE_AGAIN: return 0
-        default: throw ioError(result, "sending to")
-        }
+        return try CurlIO.write(easy, bytes, peer: peerName)
     }
 
     /// Half-closes the TCP connection to the proxy. Whether the proxy passes that on is its choice: squid 5 and
@@ -274,16 +263,6 @@ public final class HTTPProxyTransport: Transport {
     public func close() {
         // curl_easy_cleanup (in CurlEasy's deinit) closes the socket.
         easy = nil
-    }
-
-    private func ioError(_ result: CURLcode, _ activity: String) -> TransportError {
-        let closed = result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR
-        return TransportError(
-            stage: .io,
-            category: closed ? .connectionClosed : .internalError,
-            message: "\(activity) \(peerName) failed: \(CurlEasy.describe(result))",
-            libcurlCode: Int(result.rawValue)
-        )
     }
 
     private func closedError() -> TransportError {
