@@ -178,7 +178,7 @@ enum Doctor {
             plan.routeReason = "proxy \(proxy.url): from \(candidate.sourceText)"
         }
         // The row names the sources; the message stays the check's own.
-        plan.origin = RouteOrigin(source: nil, fromCommandLine: true)
+        plan.origin = RouteOrigin(source: nil, offersDoctor: false)
         plan.configuration.connectTimeout = max(timeout, .milliseconds(1))
         plan.configuration.requestTimeout = max(timeout, .milliseconds(1))
         return plan

@@ -162,7 +162,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         if let noProxyList, CurlNoProxyList(noProxyList).matches(target) {
             return (
                 .direct, "direct connection: --noproxy matches \(target)",
-                RouteOrigin(source: "--noproxy", fromCommandLine: true)
+                RouteOrigin(source: "--noproxy", offersDoctor: false)
             )
         }
         flags.proxyPac = proxyPac
@@ -185,7 +185,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             // find another way out even when the command line named the PAC.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
-                fromCommandLine: false
+                offersDoctor: true
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))
         }
@@ -197,8 +197,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         )
         let origin =
             noProxy
-            ? RouteOrigin(source: "--no-proxy", fromCommandLine: true)
-            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac")
+            ? RouteOrigin(source: "--no-proxy", offersDoctor: false)
+            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac", target: target)
         if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason, origin) }
         guard let chosen = decision.proxy else {
             return (.direct, "direct connection: \(noProxy ? "--no-proxy" : decision.reason)", origin)
