@@ -162,6 +162,10 @@ let package = Package(
             dependencies: [
                 "TTServer", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
+                // Handlers tested the NIO way: EmbeddedChannel and ByteToMessageDecoderVerifier.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
                 + nio,
             swiftSettings: strictSettings

@@ -59,7 +59,7 @@ public enum SelfSignedCertificate {
                 &keyLength
             ) == 1, let certificate, let key
         else {
-            throw ServerTLSError("cannot create a TLS certificate for \"\(name)\"")
+            throw ServerTLSError(.cannotCreate, "\"\(name)\"")
         }
         defer {
             CCrypto_freeSecret(certificate, certificateLength)
@@ -72,7 +72,7 @@ public enum SelfSignedCertificate {
     private static func write(_ contents: String, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ServerTLSError("cannot create \(path): \(String(cString: strerror(errno)))")
+            throw ServerTLSError(.cannotWrite, "create \(path): \(String(cString: strerror(errno)))")
         }
         var bytes = Array(contents.utf8)
         defer { for index in bytes.indices { bytes[index] = 0 } }
@@ -88,7 +88,7 @@ public enum SelfSignedCertificate {
         let closed = close(fd) == 0
         guard ok && closed else {
             unlink(path)
-            throw ServerTLSError("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw ServerTLSError(.cannotWrite, "write \(path): \(String(cString: strerror(errno)))")
         }
     }
 }
