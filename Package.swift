@@ -172,7 +172,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TTProxyTests",
-            dependencies: ["TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

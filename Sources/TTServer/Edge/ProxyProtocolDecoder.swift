@@ -16,26 +16,14 @@ struct ProxyProtocolDecoder: OneShotDecoder {
     /// Address blocks beyond this are refused; TCP over IPv6 needs 36 bytes, TLVs a little more.
     static let v2MaxAddressLength = 512
 
-    private var completed = false
+    private(set) var isDone = false
+    var truncation: (any Error)? { ProxyProtocolError.closedInsideHeader }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if completed { return passOnRest(context: context, buffer: &buffer) }
+    mutating func decodeOnce(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard case .complete(let peer) = try Self.parse(&buffer) else { return .needMoreData }
-        completed = true
+        isDone = true
         if let peer { context.fireUserInboundEventTriggered(ProxiedPeerEvent(peer: peer)) }
         return leave(context: context)
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        if completed || buffer.readableBytes == 0 {
-            return try decode(context: context, buffer: &buffer)
-        }
-        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        throw ProxyProtocolError.closedInsideHeader
     }
 
     /// What ``parse(_:)`` found at the start of the bytes.
