@@ -66,7 +66,8 @@ let package = Package(
         // Why Kerberos gave no token (no ticket, expired, unknown service): MIT GSSAPI, loaded at run time.
         .target(name: "CGSSProbe"),
 
-        // Pure value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O.
+        // Value helpers every module shares: host:port parsing, printable peer bytes, durations. No I/O except the
+        // secret-file helpers (FilePermissions, SecretFileWriter), the one way every module reads and writes secrets.
         .target(name: "TTBasics", swiftSettings: strictSettings),
         // Pure protocol: packets, framing, gzip-9 + AES-256-GCM codec, handshake. No I/O.
         .target(name: "TTProtocol", dependencies: ["TTBasics", "CZlib", "CCrypto"], swiftSettings: strictSettings),
@@ -160,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "TTServerTests",
             dependencies: [
-                "TTServer", "TTProtocol", "TTTestSupport", logging,
+                "TTServer", "TTBasics", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
                 // Handlers tested the NIO way: EmbeddedChannel and ByteToMessageDecoderVerifier.
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -181,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "TTClientTests",
             dependencies: [
-                "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
                 argumentParser, "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -24,6 +24,48 @@ public enum FilePermissions {
     /// - Parameter what: how the file is named in the message, e.g. `identity key`.
     public static func checkSecret(_ path: String, what: String) throws(Refusal) {
         guard let status = status(of: path) else { return }
+        try checkSecret(status, path: path, what: what)
+    }
+
+    /// Opens `path`, checks the opened file as ``checkSecret(_:what:)`` does (by `fstat` on the descriptor that is
+    /// then read, as OpenSSH does, so the file checked is the file read), and reads it.
+    /// - Parameter limit: the most bytes accepted; a larger file is refused.
+    /// - Returns: the contents, or `nil` when the file does not exist.
+    /// - Throws: ``Refusal`` when the file is open to others, cannot be read, or is larger than `limit`.
+    public static func readSecret(_ path: String, what: String, limit: Int = 1 << 20) throws(Refusal) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw Refusal(description: "cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            throw Refusal(description: "cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw Refusal(description: "\(what) \(path) is not a regular file")
+        }
+        try checkSecret(status, path: path, what: what)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        defer { for index in chunk.indices { chunk[index] = 0 } }
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw Refusal(description: "cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return bytes }
+            guard bytes.count + count <= limit else {
+                for index in bytes.indices { bytes[index] = 0 }
+                throw Refusal(description: "\(what) \(path) is larger than \(limit) bytes")
+            }
+            bytes += chunk[..<count]
+        }
+    }
+
+    private static func checkSecret(_ status: stat, path: String, what: String) throws(Refusal) {
         try checkOwner(status, path: path, what: what)
         let mode = status.st_mode & 0o777
         guard mode & 0o077 == 0 else {

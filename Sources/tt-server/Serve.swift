@@ -210,10 +210,10 @@ struct Serve: AsyncParsableCommand {
         let serverIdentity: ServerIdentity
         do {
             if self.identity == nil { try IdentityLocation.createDirectory(of: identity) }
+            // The key's permissions are checked on the descriptor that is read (FilePermissions.readSecret).
             serverIdentity = try ServerIdentity.loadOrCreate(path: identity)
-            try FilePermissions.checkSecret(identity, what: "identity key")
-        } catch let refusal as FilePermissions.Refusal {
-            printError("\(refusal)")
+        } catch let error as ProtocolError where error != .identityFileInvalid {
+            printError("\(error)")
             throw ExitCode(ExitStatus.usage)
         } catch {
             printError("\(error) (identity file \(identity); remove it to create a new identity)")
@@ -344,9 +344,7 @@ struct Serve: AsyncParsableCommand {
 
     /// Reads and checks the users file: parseable, and not readable by others.
     private static func loadUsers(_ path: String) throws -> UserDirectory {
-        let directory = try UserDirectory.load(path: path)
-        try FilePermissions.checkSecret(path, what: "users file")
-        return directory
+        try UserDirectory.load(path: path)
     }
 
     /// `--identity`, or the default location (see ``IdentityLocation``); the old default in the current

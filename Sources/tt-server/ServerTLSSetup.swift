@@ -1,8 +1,8 @@
 import Foundation
-import TTBasics
 import TTServer
 
 /// The certificate tt-server offers TLS clients: the given files, or its self-signed one (docs/SERVER.md, "TLS").
+/// ``ServerTLSContext`` checks the key's permissions whenever it reads it.
 enum ServerTLSSetup {
     static func context(
         certificate: String?,
@@ -12,7 +12,6 @@ enum ServerTLSSetup {
         listen: [ListenAddress]
     ) throws -> ServerTLSContext {
         if let certificate, let key {
-            try FilePermissions.checkSecret(key, what: "TLS key")
             let context = try ServerTLSContext(certificatePath: certificate, keyPath: key)
             printLine("tls certificate \(certificate)")
             return context
@@ -20,7 +19,6 @@ enum ServerTLSSetup {
         let name = name ?? defaultName(listen)
         let (context, created) = try SelfSignedCertificate.loadOrCreate(besideIdentity: identityPath, name: name)
         let paths = SelfSignedCertificate.paths(besideIdentity: identityPath)
-        try FilePermissions.checkSecret(paths.key, what: "TLS key")
         printLine("tls certificate \(paths.certificate) (self-signed\(created ? " for \(name), created" : ""))")
         return context
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 import TTClient
 import TTProtocol
 import TTServer
@@ -21,7 +22,8 @@ struct TLSSessionTests {
     private static func writeCertificate(named name: String, in directory: URL) throws {
         let (certificate, key) = try SelfSignedCertificate.generate(name: name)
         try certificate.write(to: directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
-        try key.write(to: directory.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        // The server refuses a key others can read, as it would in production.
+        try SecretFileWriter.replace(directory.appendingPathComponent("key.pem").path, with: Array(key.utf8))
     }
 
     private static func tlsSubject(port: Int) throws -> String? {
@@ -89,6 +91,13 @@ struct TLSSessionTests {
                     encoding: .utf8
                 )
                 #expect(throws: ServerTLSError.self) { try tls.reload() }
+                #expect(try Self.tlsSubject(port: server.port) == "CN=second.example")
+                // A key others can read is refused on reload too, naming the fix; the old certificate stays.
+                try Self.writeCertificate(named: "third.example", in: directory)
+                let key = directory.appendingPathComponent("key.pem").path
+                try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
+                let refusal = #expect(throws: ServerTLSError.self) { try tls.reload() }
+                #expect(refusal?.description.contains("chmod 600 \(key)") == true)
                 #expect(try Self.tlsSubject(port: server.port) == "CN=second.example")
             }
         }

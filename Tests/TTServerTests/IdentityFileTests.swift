@@ -1,4 +1,5 @@
 import Foundation
+import TTBasics
 import TTProtocol
 import TTServer
 import Testing
@@ -69,7 +70,7 @@ struct IdentityFileTests {
             try ServerIdentity.loadOrCreate(path: directory.appendingPathComponent("no/such/dir/id.pem").path)
         }
         let garbage = directory.appendingPathComponent("garbage.pem").path
-        try "not a key".write(toFile: garbage, atomically: true, encoding: .utf8)
+        try SecretFileWriter.replace(garbage, with: Array("not a key".utf8))
         #expect(throws: ProtocolError.identityFileInvalid) { try ServerIdentity.load(path: garbage) }
     }
 }

@@ -77,10 +77,17 @@ public struct KnownServers: Sendable {
             }
             try Self.makeDirectory(directory, for: path)
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let line = Array("\(server) \(fingerprint)\n".utf8)
+        // A new file is private from its first byte (SecretFileWriter); an existing one, already checked by
+        // checkTrustFile, gets the line appended.
+        do {
+            if try SecretFileWriter.create(path, with: line) { return }
+        } catch {
+            throw .unwritable(path: path, reason: error.description)
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
-        let line = Array("\(server) \(fingerprint)\n".utf8)
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
     }

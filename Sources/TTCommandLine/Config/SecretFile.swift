@@ -8,18 +8,21 @@ import TTTransport
 /// The file must be private to its owner, as OpenSSH insists for key files (``FilePermissions/checkSecret(_:what:)``):
 /// a password others can read is no secret. Its first line is the password; one trailing newline (`\n` or
 /// `\r\n`) is not part of it. Messages name the file, never its contents or their length.
-public enum SecretFile {
+package enum SecretFile {
     /// - Parameter what: how the file is named in messages, e.g. `proxy password file`.
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration``.
-    public static func readPassword(_ path: String, what: String) throws -> String {
+    package static func readPassword(_ path: String, what: String) throws -> String {
+        let bytes: [UInt8]?
         do {
-            try FilePermissions.checkSecret(path, what: "the \(what)")
+            // Checked on the descriptor that is read: the file checked is the file read.
+            bytes = try FilePermissions.readSecret(path, what: "the \(what)", limit: 64 << 10)
         } catch {
             throw TransportError.configuration(error.description)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TransportError.configuration("cannot read the \(what) \(path)")
+        guard let bytes else {
+            throw TransportError.configuration("cannot read the \(what) \(path): it does not exist")
         }
+        let data = Data(bytes)
         guard let text = String(data: data, encoding: .utf8) else {
             throw TransportError.configuration("the \(what) \(path) is not UTF-8 text")
         }

@@ -1,3 +1,4 @@
+import TTBasics
 public import TTProtocol
 
 #if canImport(Glibc)
@@ -44,58 +45,32 @@ extension ServerIdentity {
     }
 }
 
-/// POSIX file access for the identity key: exact modes and an atomic, non-replacing create.
+/// File access for the identity key, through the shared secret-file helpers: permissions checked on the descriptor
+/// that is read, and a file private from its first byte that never replaces an existing one.
 private enum IdentityFile {
     static func exists(path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
     static func readContents(path: String) throws(ProtocolError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ProtocolError.identityFileUnreadable.with(detail: "\(path): \(String(cString: strerror(errno)))")
+        let bytes: [UInt8]?
+        do {
+            bytes = try FilePermissions.readSecret(path, what: "identity key", limit: 1 << 20)
+        } catch {
+            throw ProtocolError.identityFileUnreadable.with(detail: error.description)
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while bytes.count <= 1 << 20 {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw ProtocolError.identityFileUnreadable.with(detail: "\(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-            bytes += chunk[..<count]
+        guard let bytes else {
+            throw ProtocolError.identityFileUnreadable.with(detail: "\(path) does not exist")
         }
-        throw ProtocolError.identityFileInvalid.with(detail: "\(path) is larger than 1 MiB")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Writes a temporary file with mode 0600 and links it to `path`, which fails instead of replacing an
-    /// existing file. Returns false when `path` already exists.
+    /// Returns false when `path` already exists.
     static func createExclusively(path: String, contents: String) throws(ProtocolError) -> Bool {
-        // A name no concurrent creator (another process, or another thread of this one) picks too.
-        let temporary = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        func failure(_ step: String) -> ProtocolError {
-            ProtocolError.identityFileUnwritable.with(detail: "\(step) \(path): \(String(cString: strerror(errno)))")
+        do {
+            return try SecretFileWriter.create(path, with: Array(contents.utf8))
+        } catch {
+            throw ProtocolError.identityFileUnwritable.with(detail: error.description)
         }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure("cannot create a file next to") }
-        defer { unlink(temporary) }
-        var bytes = Array(contents.utf8)
-        defer { for index in bytes.indices { bytes[index] = 0 } }
-        var written = 0
-        var ok = fchmod(fd, 0o600) == 0
-        while ok && written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 && errno == EINTR { continue }
-            ok = count > 0
-            written += max(count, 0)
-        }
-        ok = ok && fsync(fd) == 0
-        let closed = close(fd) == 0
-        guard ok && closed else { throw failure("cannot write") }
-        if link(temporary, path) == 0 { return true }
-        if errno == EEXIST { return false }
-        throw failure("cannot create")
     }
 }

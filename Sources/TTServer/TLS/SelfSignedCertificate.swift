@@ -1,4 +1,5 @@
 import CCrypto
+import TTBasics
 
 #if canImport(Glibc)
 import Glibc
@@ -68,27 +69,15 @@ public enum SelfSignedCertificate {
         return (String(cString: certificate), String(cString: key))
     }
 
-    /// Creates `path` with mode 0600, refusing to replace a file that is there.
+    /// Creates `path` through ``SecretFileWriter`` (mode 0600 from the first byte), refusing to replace a file that
+    /// is there.
     private static func write(_ contents: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ServerTLSError(.cannotWrite, "create \(path): \(String(cString: strerror(errno)))")
-        }
-        var bytes = Array(contents.utf8)
-        defer { for index in bytes.indices { bytes[index] = 0 } }
-        var written = 0
-        var ok = fchmod(fd, 0o600) == 0
-        while ok && written < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 && errno == EINTR { continue }
-            ok = count > 0
-            written += max(count, 0)
-        }
-        ok = fsync(fd) == 0 && ok
-        let closed = close(fd) == 0
-        guard ok && closed else {
-            unlink(path)
-            throw ServerTLSError(.cannotWrite, "write \(path): \(String(cString: strerror(errno)))")
+        do {
+            guard try SecretFileWriter.create(path, with: Array(contents.utf8)) else {
+                throw ServerTLSError(.cannotWrite, "cannot create \(path): it already exists")
+            }
+        } catch let failure as SecretFileWriter.Failure {
+            throw ServerTLSError(.cannotWrite, failure.description)
         }
     }
 }

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 public import NIOSSL
+import TTBasics
 
 /// The TLS certificate and key tt-server offers, reloadable while it runs (docs/SERVER.md, "TLS").
 ///
@@ -50,9 +51,20 @@ public final class ServerTLSContext: Sendable {
         guard let leaf = chain.first else {
             throw ServerTLSError(.noCertificate, certificatePath)
         }
+        // The key's permissions are checked on the descriptor that is read, at start and at every reload.
+        let keyBytes: [UInt8]?
+        do {
+            keyBytes = try FilePermissions.readSecret(keyPath, what: "TLS key", limit: 1 << 20)
+        } catch {
+            throw ServerTLSError(.keyRefused, error.description)
+        }
+        guard var keyBytes else {
+            throw ServerTLSError(.keyMissing, keyPath)
+        }
+        defer { for index in keyBytes.indices { keyBytes[index] = 0 } }
         let key: NIOSSLPrivateKey
         do {
-            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem)
         } catch {
             throw ServerTLSError(.keyUnreadable, "\(keyPath): \(error)")
         }
@@ -73,7 +85,8 @@ public final class ServerTLSContext: Sendable {
 /// A TLS certificate or key that cannot be used, or made; compare with the static members.
 public struct ServerTLSError: Error, Hashable, Sendable, CustomStringConvertible {
     enum Code: Hashable, Sendable {
-        case certificateUnreadable, noCertificate, keyUnreadable, mismatch, cannotCreate, cannotWrite
+        case certificateUnreadable, noCertificate, keyUnreadable, keyMissing, keyRefused, mismatch, cannotCreate
+        case cannotWrite
     }
 
     private let code: Code
@@ -95,6 +108,10 @@ public struct ServerTLSError: Error, Hashable, Sendable, CustomStringConvertible
     public static let noCertificate = ServerTLSError(.noCertificate, "")
     /// The key file cannot be read as a PEM private key.
     public static let keyUnreadable = ServerTLSError(.keyUnreadable, "")
+    /// The key file does not exist.
+    public static let keyMissing = ServerTLSError(.keyMissing, "")
+    /// The key file is not private (others may read it, or another user owns it); ``detail`` says how.
+    public static let keyRefused = ServerTLSError(.keyRefused, "")
     /// The certificate and the key do not belong together (or TLS refuses them).
     public static let mismatch = ServerTLSError(.mismatch, "")
     /// No self-signed certificate could be made (libcrypto failed, or the name is empty or too long).
@@ -107,9 +124,11 @@ public struct ServerTLSError: Error, Hashable, Sendable, CustomStringConvertible
         case .certificateUnreadable: "cannot read the TLS certificate \(detail)"
         case .noCertificate: "the TLS certificate file \(detail) holds no certificate"
         case .keyUnreadable: "cannot read the TLS key \(detail)"
+        case .keyMissing: "the TLS key \(detail) does not exist"
+        case .keyRefused: detail
         case .mismatch: "the TLS certificate \(detail)"
         case .cannotCreate: "cannot create a TLS certificate for \(detail)"
-        case .cannotWrite: "cannot \(detail)"
+        case .cannotWrite: detail
         }
     }
 }

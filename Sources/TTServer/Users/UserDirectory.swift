@@ -70,20 +70,28 @@ public struct UserDirectory: Sendable {
         self.entries = entries
     }
 
-    /// Reads a users file.
-    /// - Throws: ``UsersFileError`` when it cannot be read or parsed.
+    /// Reads a users file, refusing one that other users can read or replace: the permissions are checked on the
+    /// descriptor that is then read (``FilePermissions/readSecret(_:what:limit:)``).
+    /// - Throws: ``UsersFileError`` when it cannot be read, is open to others, or does not parse.
     public static func load(path: String) throws(UsersFileError) -> UserDirectory {
-        let text: String
+        try UserDirectory(parsing: readText(path: path), source: path)
+    }
+
+    private static func readText(path: String) throws(UsersFileError) -> String {
+        let bytes: [UInt8]?
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = try FilePermissions.readSecret(path, what: "users file", limit: 64 << 20)
         } catch {
+            throw UsersFileError(path: path, line: nil, problem: error.description)
+        }
+        guard let bytes else {
             throw UsersFileError(
                 path: path,
                 line: nil,
                 problem: "cannot read the users file (\(SystemErrorText.readFailure(path)))"
             )
         }
-        return try UserDirectory(parsing: text, source: path)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Adds `user` to the users file at `path`, or replaces their password; creates the file (mode 0600) if
@@ -102,9 +110,9 @@ public struct UserDirectory: Sendable {
         }
         var lines: [String] = []
         if FileManager.default.fileExists(atPath: path) {
+            let text = try readText(path: path)
             // A file that does not parse is left alone rather than rewritten around its errors.
-            _ = try load(path: path)
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            _ = try UserDirectory(parsing: text, source: path)
             lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             if lines.last == "" { lines.removeLast() }
         }
@@ -115,21 +123,13 @@ public struct UserDirectory: Sendable {
         return index == nil
     }
 
-    /// Writes a sibling temporary file with mode 0600 and renames it over `path`: readers see the old file or
+    /// Replaces the file through ``SecretFileWriter``: private from its first byte, and readers see the old file or
     /// the new one, never half of it.
     private static func write(_ text: String, to path: String) throws(UsersFileError) {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
-        let created = FileManager.default.createFile(
-            atPath: temporary,
-            contents: Data(text.utf8),
-            attributes: [.posixPermissions: 0o600]
-        )
-        guard created, rename(temporary, path) == 0 else {
-            let reason = created ? String(cString: strerror(errno)) : "cannot create \(temporary)"
-            unlink(temporary)
-            throw UsersFileError(path: path, line: nil, problem: "cannot write the users file (\(reason))")
+        do {
+            try SecretFileWriter.replace(path, with: Array(text.utf8))
+        } catch {
+            throw UsersFileError(path: path, line: nil, problem: "cannot write the users file (\(error))")
         }
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import TTBasics
 
-/// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, proxy,
-/// proxy-pac, proxy-auth, proxy-user, proxy-password-file, password-file and server-key.
+/// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, user, proxy,
+/// proxy-pac, proxy-auth, proxy-user, proxy-password-file, password-file, server-key and tls.
 public struct ConnectionConfigFile: Sendable, Hashable {
     /// The file the entries came from, for messages.
     public var path: String
@@ -52,6 +52,8 @@ public struct ConnectionConfigFile: Sendable, Hashable {
             switch key {
             case "server":
                 entry.server = value
+            case "user":
+                entry.user = value
             case "port":
                 guard let port = Int(value), (1...65535).contains(port) else {
                     throw fail("port must be a number from 1 to 65535, not \"\(value)\"")
@@ -88,7 +90,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                 entry.tls = mode
             default:
                 throw fail(
-                    "unknown key \"\(key)\" (known: server, port, proxy, proxy-pac, proxy-auth, proxy-user, "
+                    "unknown key \"\(key)\" (known: server, port, user, proxy, proxy-pac, proxy-auth, proxy-user, "
                         + "proxy-password-file, password-file, server-key, tls)"
                 )
             }
