@@ -116,7 +116,9 @@ struct Serve: AsyncParsableCommand {
     )
     var preLoginMaxPacketSize = 64 << 10
 
-    @Option(help: ArgumentHelp("Password checks at once (default: half the cores).", valueName: "COUNT"))
+    @Option(
+        help: ArgumentHelp("Password checks at once; the default is half this machine's cores.", valueName: "COUNT")
+    )
     var maxLoginChecks = max(1, System.coreCount / 2)
 
     @Option(help: ArgumentHelp("Password checks one source address may have waiting.", valueName: "COUNT"))
@@ -335,11 +337,20 @@ struct Serve: AsyncParsableCommand {
             actions.append(
                 ReloadAction(name: "TLS certificate") {
                     try tls.reload()
-                    return "\(tls.certificatePath), valid until \(tls.notValidAfter) (seconds since 1970)"
+                    return "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))"
                 }
             )
         }
         return actions
+    }
+
+    /// `2028-01-07 12:00:00 UTC` for seconds since 1970: a date an operator reads at a glance.
+    static func utc(_ seconds: Int) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
 
     /// Reads and checks the users file: parseable, and not readable by others.

@@ -204,7 +204,7 @@ struct CheckExitCodeTests {
             #expect(result.standardOutput.contains("✓ tunnel"))
             #expect(result.standardOutput.contains("✗ handshake"))
             #expect(result.standardOutput.contains("the proxy or the target behind it is not a framework server"))
-            #expect(result.standardOutput.contains("it answered \"<html>\""))
+            #expect(result.standardOutput.contains("received \"<html>\""), "\(result.standardOutput)")
         }
     }
 
@@ -215,7 +215,7 @@ struct CheckExitCodeTests {
             let result = try await tool(["127.0.0.1:\(echo.port)"], home: home)
             #expect(result.status == 9)
             #expect(result.standardOutput.contains("the peer is not a framework server"))
-            #expect(result.standardOutput.contains("it answered \"SSH-2."))
+            #expect(result.standardOutput.contains("received \"SSH-2."), "\(result.standardOutput)")
         }
     }
 
