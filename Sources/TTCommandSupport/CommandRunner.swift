@@ -1,11 +1,8 @@
 package import ArgumentParser
-
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs a root command the way every tt-connect tool needs: parse errors and `ValidationError`s exit with 2
-/// (usage, per the README.md table "Exit codes", where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits
+/// (usage, per the docs/CLI.md table "Exit codes", where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits
 /// with its code, and everything the command owns is released before the process exits (so the API trace ends
 /// with `TMSS10API_Term`). Before parsing, the process is marked not dumpable (``CoreDumpGuard``).
 package enum CommandRunner {

@@ -1,8 +1,5 @@
 import Foundation
-
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The one way every tool asks a person for a password, as ssh does: without echo on the terminal, which is
 /// standard input when that is one, else `/dev/tty` (`tt-connect pipe` reads its data from standard input, yet

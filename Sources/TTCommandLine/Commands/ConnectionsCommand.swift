@@ -1,5 +1,5 @@
 package import ArgumentParser
-import Foundation
+import FoundationEssentials
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -38,7 +38,7 @@ package struct ConnectionsCommand: ParsableCommand {
         let rows = [["NAME", "SERVER", "ROUTE", "PASSWORD FILE"]] + file.entries.map(Self.row)
         let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
-            let padded = (0..<3).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            let padded = (0..<3).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }
             Console.line((padded + [row[3]]).joined(separator: "  "))
         }
     }

@@ -1,15 +1,10 @@
 package import ArgumentParser
-import Foundation
+import Glibc
 import Synchronization
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `tt-connect forward --listen ADDR:PORT HOST:PORT`: a local listener; every accepted connection gets its own
 /// tunnel to the target, relayed on its own thread. Stops on SIGINT or SIGTERM.
@@ -221,7 +216,7 @@ final class Forwarder: Sendable {
                 open.withLock { $0[idlest] = .some(nil) }
                 shutdown(idlest, Int32(SHUT_RDWR))
                 if verbose { Console.error("closing an idle connection to make room for a new one") }
-                Thread.sleep(forTimeInterval: 0.01)
+                OSThread.sleep(.milliseconds(10))
             }
         }
         shutDownRelays()
@@ -241,14 +236,23 @@ final class Forwarder: Sendable {
 
     private func start(_ client: Int32, number: Int) {
         open.withLock { $0[client] = .some(.now) }
-        let thread = Thread { [self] in
-            relay(client, number: number)
-            open.withLock {
-                $0.removeValue(forKey: client)
-                Glibc.close(client)
+        do {
+            try OSThread.detach(name: "tt-forward") { [self] in
+                relay(client, number: number)
+                finish(client)
             }
+        } catch {
+            Console.error("tt-connect forward: no thread for a new connection (\(error)); closing it")
+            finish(client)
         }
-        thread.start()
+    }
+
+    /// Frees the slot of `client` and closes it.
+    private func finish(_ client: Int32) {
+        open.withLock {
+            $0.removeValue(forKey: client)
+            Glibc.close(client)
+        }
     }
 
     /// Relays one client and logs how it ended (``report(_:)``).
@@ -301,7 +305,7 @@ final class Forwarder: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(5)
         while open.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
+            OSThread.sleep(.milliseconds(20))
         }
     }
 }

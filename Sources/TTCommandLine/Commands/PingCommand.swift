@@ -48,7 +48,7 @@ package struct PingCommand: ParsableCommand {
     }
 
     /// Runs the shared loop with a client released before returning. When no reply came back, the exit code is
-    /// that of the cause (README, "Exit codes"): the failed connection, or the last lost reply.
+    /// that of the cause (docs/CLI.md, "Exit codes"): the failed connection, or the last lost reply.
     static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, json: Bool = false) throws {
         let client = FrameworkClient(configuration: plan.configuration)
         let server = plan.configuration.server.description

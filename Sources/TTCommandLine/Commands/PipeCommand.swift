@@ -1,13 +1,8 @@
 package import ArgumentParser
+import Glibc
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `tt-connect pipe HOST:PORT` or `tt-connect pipe HOST PORT`: standard input to the target and the target to standard output, through the
 /// tunnel (or directly), e.g. as ssh's `ProxyCommand`. End of input half-closes towards the target; the

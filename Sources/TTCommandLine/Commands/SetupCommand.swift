@@ -1,5 +1,7 @@
 package import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -145,7 +147,7 @@ private struct SetupSession {
         for candidate in candidates {
             let plan = try plan(candidate, endpoint: endpoint, user: user, password: password, previous: previous)
             let outcome = CheckCommand.check(plan, printLines: false, started: .now)
-            let time = String(format: "%.1f ms", outcome.elapsed.inMilliseconds)
+            let time = "\(NumberText.fixed(outcome.elapsed.inMilliseconds, digits: 1)) ms"
             if outcome.ok {
                 working.append((candidate, plan, outcome))
                 terminal.say("  \(working.count)) ✓ \(candidate.label)  \(time)\n")
@@ -333,7 +335,7 @@ private struct SetupSession {
             guard let line = terminal.ask("\(label)\(offer): ") else {
                 throw .usage("setup stopped: no answer to \"\(label)\"; nothing saved")
             }
-            let answer = line.trimmingCharacters(in: .whitespaces)
+            let answer = String(line.trimmingWhitespace())
             let value = answer.isEmpty ? (defaultValue ?? "") : answer
             guard !value.isEmpty else {
                 terminal.say("An answer is needed.\n")

@@ -5,7 +5,7 @@ import TTProtocol
 import TTTransport
 
 /// `tt-ping [-P PORT] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [proxy flags] HOST`: TMSS10Ping's output, through
-/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (README, "Exit codes"):
+/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (docs/CLI.md, "Exit codes"):
 /// 4 for a proxy that wants credentials, 8 for a server that cannot be reached, 12 for replies that came too late.
 package struct TTPingCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(

@@ -1,12 +1,9 @@
 import Foundation
+import Glibc
 import Synchronization
 import TTBasics
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The doctor's output: one row per route (redrawn live on a terminal, printed as each route ends otherwise),
 /// the recommendation with the flags and config entry that select it, or the single JSON object.

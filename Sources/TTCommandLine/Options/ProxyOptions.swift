@@ -1,6 +1,7 @@
 package import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -141,8 +142,8 @@ package struct ProxyOptions: ParsableArguments, Sendable {
 
     /// `~/.config/tt-connect/config`.
     static var defaultConfigPath: String {
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        return (home as NSString).appendingPathComponent(".config/tt-connect/config")
+        let home = FilePathText.homeDirectory(environment: ProcessInfo.processInfo.environment)
+        return FilePathText.join(home, ".config/tt-connect/config")
     }
 
     /// Decides the route to `target`: flags, then the config entry, then the environment (`NO_PROXY`, and
