@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Writes files that hold secrets or settings (config files, password files) so that no other user can read
 /// them at any moment, and no reader ever sees half a file.

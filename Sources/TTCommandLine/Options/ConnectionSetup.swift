@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import TTClient
 import TTCommandSupport
@@ -22,7 +22,8 @@ enum ConnectionSetup {
     /// - Parameters:
     ///   - target: the `HOST[:PORT]` argument, when given.
     ///   - defaultPort: the port when `target` has none (tt-ping's `-P`), else the logon string's or 5000.
-    ///   - server: `-S`, `--server-key`, … (`nil` for tt-ping: no login, any identity).
+    ///   - server: `-S`, `--server-key`, … (`nil` for tt-ping: no login).
+    ///   - pinning: tt-ping's `--server-key` and `--known-servers`: the identity is checked as check does it.
     ///   - savesConnection: `--save-connection` names the entry to write, so `--config` alone is the file to
     ///     write it to rather than a file to read one from.
     static func plan(
@@ -35,6 +36,7 @@ enum ConnectionSetup {
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
         tls: TLSOptions? = nil,
+        pinning: (serverKey: String?, knownServers: String?)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         savesConnection: Bool = false
     ) throws(CommandFailure) -> ConnectionPlan {
@@ -97,14 +99,15 @@ enum ConnectionSetup {
         }
 
         let identity: IdentityPolicy
-        if let key = server?.serverKey ?? entry?.entry.serverKey {
+        if let key = server?.serverKey ?? pinning?.serverKey ?? entry?.entry.serverKey {
             do {
                 identity = .pinned(try IdentityFingerprint(parsing: key))
             } catch {
                 throw .usage("server key '\(key)' is not a SHA256:… fingerprint: \(error)")
             }
-        } else if let server {
-            identity = .trustOnFirstUse(KnownServers(path: server.knownServers ?? KnownServers.defaultPath))
+        } else if server != nil || pinning != nil {
+            let path = server?.knownServers ?? pinning?.knownServers ?? KnownServers.defaultPath
+            identity = .trustOnFirstUse(KnownServers(path: path))
         } else {
             identity = .acceptAny
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import TTClient
 import TTCommandSupport
@@ -6,22 +6,37 @@ import TTTransport
 
 /// Opens a raw byte stream to a target over a route (no framework handshake): what `pipe` and `forward` relay.
 enum TunnelOpener {
+    /// - Parameter tls: when the bytes travel inside TLS with the target (``TLSMode/wraps(throughProxy:)``).
     /// - Throws: ``CommandFailure`` with the exit code of the transport failure's category, its message naming
     ///   the route's `origin`.
     static func open(
         _ target: Endpoint,
         route: Route,
         origin: RouteOrigin,
-        deadline: Deadline
+        deadline: Deadline,
+        tls: TLSMode = .never
     ) throws(CommandFailure) -> any Transport {
+        let settings = TargetTLSOptions(mode: tls)
         do {
             switch route {
             case .direct:
-                return try DirectTransport.open(target, deadline: deadline)
+                let wrapped = tls.wraps(throughProxy: false) ? settings : nil
+                return try DirectTransport.open(target, deadline: deadline, tls: wrapped)
             case .proxy(let proxy, let options):
-                return try HTTPProxyTransport.open(target: target, proxy: proxy, options: options, deadline: deadline)
+                return try HTTPProxyTransport.open(
+                    target: target,
+                    proxy: proxy,
+                    options: options,
+                    deadline: deadline,
+                    tls: tls.wraps(throughProxy: true) ? settings : nil
+                )
             case .autoConfigured(let pacRoute, let options):
-                let (transport, note) = try pacRoute.open(target: target, options: options, deadline: deadline)
+                let (transport, note) = try pacRoute.open(
+                    target: target,
+                    options: options,
+                    deadline: deadline,
+                    tls: settings
+                )
                 options.logger.debug("\(note)")
                 return transport
             }
@@ -31,6 +46,29 @@ enum TunnelOpener {
         } catch {
             throw CommandFailure(exitCode: 1, message: "\(error)")
         }
+    }
+
+    /// The URL of the proxy `transport` went through (the route's, or the PAC entry used); `nil` when direct.
+    static func proxyURL(route: Route, transport: any Transport) -> String? {
+        if case .proxy(let proxy, _) = route { return proxy.url }
+        return transport.report.proxy.map { "http://\($0)" }
+    }
+
+    /// How a relay over `transport` ended (``RelayEnding``).
+    static func ending(
+        _ progress: RelayResult,
+        target: Endpoint,
+        route: Route,
+        transport: any Transport,
+        tls: TLSMode
+    ) -> RelayEnding {
+        let proxy = proxyURL(route: route, transport: transport)
+        return RelayEnding(
+            progress: progress,
+            target: target,
+            proxy: proxy,
+            wrapped: tls.wraps(throughProxy: proxy != nil)
+        )
     }
 
     /// The route to `target` from the proxy flags, config file and environment.
