@@ -1,4 +1,4 @@
 import TTCommandLine
 import TTCommandSupport
 
-CommandRunner.main(TTConnectCommand.self)
+CommandRunner.main(TTConnectCommand.self, usageReport: TTConnectCommand.usageJSON)

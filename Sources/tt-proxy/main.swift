@@ -134,7 +134,7 @@ struct TTProxyCommand: AsyncParsableCommand {
             if let authFile { configuration.users = try HtpasswdFile(contentsOf: authFile) }
             if let scenario { configuration.scenario = try Scenario(contentsOf: scenario) }
         } catch {
-            throw ValidationError("\(error)")
+            throw CommandFailure.usage("\(error)")
         }
         let log = try LineWriter(path: accessLog)
         configuration.accessLog = { entry in log.write(entry.description) }
@@ -203,11 +203,11 @@ struct LineWriter: Sendable {
         }
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw ValidationError("--access-log: cannot create \(path)")
+                throw CommandFailure.usage("--access-log: cannot create \(path)")
             }
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw ValidationError("--access-log: cannot open \(path) for writing")
+            throw CommandFailure.usage("--access-log: cannot open \(path) for writing")
         }
         handle.seekToEndOfFile()
         self.handle = handle

@@ -80,7 +80,13 @@ public final class FrameworkClient {
         }
         connectionCount += 1
         report = transport.report
-        trace.record("TMSS10API_Connect: Connection OK IP(\(transport.report.connectedAddress ?? server.host))")
+        // Through a tunnel the address connected to is the proxy's: the server and the proxy are named apart.
+        if let proxy = transport.report.proxy {
+            let proxyAddress = transport.report.connectedAddress ?? proxy.description
+            trace.record("TMSS10API_Connect: Connection OK IP(\(server)) Proxy(\(proxyAddress))")
+        } else {
+            trace.record("TMSS10API_Connect: Connection OK IP(\(transport.report.connectedAddress ?? server.host))")
+        }
 
         do {
             let started = ContinuousClock.now
@@ -267,10 +273,11 @@ public final class FrameworkClient {
     /// authentication schemes tried (``ConnectionReport/authAttempts``) when more than one was.
     private func reportProxyStages(_ report: ConnectionReport, proxy: HTTPProxy, note: String?) {
         let status = report.proxyStatus.map(String.init) ?? "?"
+        let who = report.authenticatedAs.map { " as \($0)" } ?? ""
         let scheme =
             report.authAttempts.count > 1
-            ? " (auth \(report.authAttempts.joined(separator: " · ")))"
-            : report.authSchemeUsed.map { " (auth \($0))" } ?? ""
+            ? " (auth \(report.authAttempts.joined(separator: " · "))\(who))"
+            : report.authSchemeUsed.map { " (auth \($0)\(who))" } ?? ""
         trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
         observer?(
             .stageCompleted(

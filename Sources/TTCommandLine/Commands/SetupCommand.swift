@@ -315,7 +315,11 @@ private struct SetupSession {
             reconnect: .never,
             tls: TargetTLSOptions(mode: previous?.tls ?? .auto)
         )
-        return ConnectionPlan(configuration: configuration, routeReason: candidate.label)
+        return ConnectionPlan(
+            configuration: configuration,
+            routeReason: candidate.label,
+            origin: RouteOrigin(source: candidate.label, fromCommandLine: true)
+        )
     }
 
     /// Asks `label`, offering `default`; `problem` says what is wrong with an answer, `nil` when it is usable.

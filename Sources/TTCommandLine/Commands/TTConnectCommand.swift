@@ -28,8 +28,8 @@ public struct TTConnectCommand: ParsableCommand {
             """,
         version: VersionReport.clientTool("tt-connect"),
         subcommands: [
-            CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self, SetupCommand.self,
-            ConnectionsCommand.self,
+            CheckCommand.self, PingCommand.self, PipeCommand.self, ForwardCommand.self, DoctorCommand.self,
+            SetupCommand.self, ConnectionsCommand.self,
         ],
         defaultSubcommand: CheckCommand.self
     )

@@ -50,6 +50,8 @@ struct CheckOutcome {
     var serverIdentity: String?
     var server: String
     var proxy: String?
+    /// "PAC entry n of m from LOCATION" when a PAC chose the route.
+    var pacEntry: String?
     var route: String
     /// The TLS session with the server, when there was one.
     var tls: TLSSessionReport? = nil
@@ -91,6 +93,7 @@ struct CheckOutcome {
             "server_identity": value(serverIdentity),
             "server": server,
             "proxy": value(proxy),
+            "pac_entry": value(pacEntry),
             "route": route,
             "tls": tlsObject,
             "note": value(note),

@@ -157,6 +157,10 @@ public final class HTTPProxyTransport: Transport {
             offeredAuthSchemes: offered,
             authSchemeUsed: recorder.lastAuthSchemeSent
         )
+        report.authenticatedAs = ProxyAuthIdentity.name(
+            scheme: recorder.lastAuthSchemeSent,
+            credentials: proxy.credentials
+        )
         if let tls {
             // The TLS handshake ran after the proxy's last answer.
             let answered = recorder.lastAnswerAt.map { $0 - started } ?? elapsed

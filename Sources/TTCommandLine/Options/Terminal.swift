@@ -59,22 +59,3 @@ final class Terminal {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
-
-/// Asks for a missing password on the terminal, without echo.
-///
-/// Only when standard input is a terminal: a script or a pipe (`tt-connect pipe` reads its data from standard
-/// input) gets a usage error telling it to give the password in the argument instead. The question and the
-/// answer go through `/dev/tty` (``Terminal``).
-enum PasswordPrompt {
-    /// Prompts with `prompt` and reads one line from the terminal.
-    /// - Throws: ``CommandFailure`` (usage) when standard input is not a terminal; `hint` says what to give.
-    static func read(prompt: String, hint: String) throws(CommandFailure) -> String {
-        guard isatty(STDIN_FILENO) == 1, let terminal = Terminal() else {
-            throw .usage("\(hint), and standard input is not a terminal to ask for it")
-        }
-        guard let line = terminal.ask(prompt, echo: false) else {
-            throw .usage("\(hint); no password was entered")
-        }
-        return line
-    }
-}
