@@ -173,3 +173,94 @@ struct CommandLineEdgesTests {
         return String(characters)
     }
 }
+
+@Suite("Failures before the proxy's answer ends are the proxy's, TLS on or off")
+struct ProxyStageWhateverTLSTests {
+    @Test(
+        "a broken CONNECT answer has the same exit code and stage with --tls never and always; an oversized head is 7",
+        arguments: ["headers-too-large", "garbage", "empty-reply", "reset"]
+    )
+    func sameWithAndWithoutTLS(scenario: String) async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(ProxyProcess.start(scenario: "\(scenario).scenario")) { proxy in
+            var outcomes: [String: String] = [:]
+            for tls in ["never", "always"] {
+                let result = try await tool(
+                    ["--json", "--tls", tls, "--timeout", "20", "--proxy", proxy.address, "127.0.0.1:9"],
+                    home: home
+                )
+                let stage = try jsonObject(result)["stage"] as? String ?? "?"
+                #expect(["proxy", "tunnel"].contains(stage), "\(scenario) --tls \(tls): \(result.standardOutput)")
+                outcomes[tls] = "exit \(result.status) at \(stage)"
+            }
+            #expect(outcomes["never"] == outcomes["always"], "\(scenario): \(outcomes)")
+            if scenario == "headers-too-large" { #expect(outcomes["always"] == "exit 7 at tunnel", "\(outcomes)") }
+        }
+    }
+}
+
+@Suite("Issue 22 wording, each message whole")
+struct WordingTests {
+    /// The detail of check's `✗ STAGE  TIME  DETAIL` line.
+    static func failedDetail(_ output: String, stage: String) -> String? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("✗ \(stage)") }),
+            let range = line.range(of: " ms  ")
+        else { return nil }
+        return String(line[range.upperBound...])
+    }
+
+    static let doctorHint = "; run `tt-connect doctor` to try every route this machine offers"
+
+    @Test("a web server answering directly: what it sent is quoted once")
+    func webServer() async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(EchoServer.start(greeting: Array("<!DOCTYPE html><html></html>".utf8))) { web in
+            let result = try await tool(["127.0.0.1:\(web.port)"], home: home)
+            #expect(result.status == 9)
+            #expect(
+                Self.failedDetail(result.standardOutput, stage: "handshake")
+                    == "handshake with 127.0.0.1:\(web.port) failed: the peer did not answer with the framework "
+                    + "protocol magic 'TTFW': received \"<!DOCT\"; the peer is not a framework server"
+                    + Self.doctorHint,
+                "\(result.standardOutput)"
+            )
+        }
+    }
+
+    @Test("--proxy-basic to a proxy offering only Digest names the flag to use")
+    func schemeNotOffered() async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(ProxyProcess.start(scenario: "407-digest.scenario")) { proxy in
+            let result = try await tool(
+                ["--proxy-basic", "-x", proxy.address, "-U", "bob:x", "127.0.0.1:5000"],
+                home: home
+            )
+            #expect(result.status == 4)
+            #expect(
+                Self.failedDetail(result.standardOutput, stage: "tunnel")
+                    == "proxy http://\(proxy.address) (from --proxy) does not offer the basic authentication we were "
+                    + "told to use (it offers Digest); use --proxy-auth any, or --proxy-auth with one of those "
+                    + "(proxy credentials: --proxy-user USER:PASS; scheme: --proxy-auth)",
+                "\(result.standardOutput)"
+            )
+        }
+    }
+
+    @Test("a timeout too short for any server blames the timeout, not the peer")
+    func tooShortTimeout() async throws {
+        let home = try TemporaryDirectory()
+        // Listening, never accepting: the kernel completes the connect, no hello ever comes.
+        let (descriptor, port) = try bindLoopback(listenBacklog: 8)
+        defer { close(descriptor) }
+        let result = try await tool(["--timeout", "0.03", "127.0.0.1:\(port)"], home: home)
+        #expect(result.status == 12, "\(result.allOutput)")
+        let detail = Self.failedDetail(result.standardOutput, stage: "handshake") ?? ""
+        #expect(
+            detail.wholeMatch(
+                of:
+                    /handshake: the connect timeout \([0-9.]+ ms\) ran out before 127\.0\.0\.1:\d+'s framework hello could arrive: far too short for any server; give a timeout in seconds \(--timeout 10\); run `tt-connect doctor` to try every route this machine offers/
+            ) != nil,
+            "\(result.standardOutput)"
+        )
+    }
+}

@@ -321,6 +321,15 @@ public final class FrameworkClient {
                 throw inspected
             }
             switch error.category {
+            case .timedOut where configuration.connectTimeout < Self.tooShortToAnswer:
+                // The caller's deadline, not the peer, is at fault: no server answers within it.
+                throw FrameworkClientError(
+                    stage: .handshake,
+                    category: .timedOut,
+                    message: "handshake: the connect timeout (\(configuration.connectTimeout.readable)) ran out "
+                        + "before \(peerDescription)'s framework hello could arrive: far too short for any server; "
+                        + "give a timeout in seconds (--timeout 10)"
+                )
             case .timedOut:
                 throw FrameworkClientError(
                     stage: .handshake,
@@ -348,8 +357,14 @@ public final class FrameworkClient {
         }
     }
 
+    /// A connect timeout below this cannot be met by any server over any network: the message blames it.
+    static let tooShortToAnswer = Duration.milliseconds(50)
+
     private func notFrameworkServer(_ error: ProtocolError, firstBytes: [UInt8]) -> FrameworkClientError {
-        let answered = firstBytes.isEmpty ? "" : " (it answered \(PrintableBytes.quoted(firstBytes, limit: 24)))"
+        // The protocol error may already quote what arrived ("received …"): say it once.
+        let quoted = PrintableBytes.quoted(firstBytes, limit: 24)
+        let answered =
+            firstBytes.isEmpty || "\(error)".contains("received ") ? "" : " (it answered \(quoted))"
         let hint =
             if firstBytes.count >= 2, firstBytes[0] == 0x15 || firstBytes[0] == 0x16, firstBytes[1] == 0x03 {
                 "the peer answered with TLS: it expects a TLS connection (--tls always)"

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
 import TTCommandSupport
 import TTTransport
@@ -15,8 +15,18 @@ enum ConnectionConfigWriter {
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64
             && name.unicodeScalars.allSatisfy {
-                CharacterSet.alphanumerics.contains($0) || "-_.@+".unicodeScalars.contains($0)
+                isAlphanumeric($0) || "-_.@+".unicodeScalars.contains($0)
             }
+    }
+
+    /// Letters, marks and digits of any script: what `CharacterSet.alphanumerics` holds (Unicode L*, M*, N*).
+    private static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark,
+            .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            true
+        default: false
+        }
     }
 
     /// The section for `entry`: its header and one `key = value` line per setting, in a fixed order.
@@ -84,7 +94,7 @@ enum ConnectionConfigWriter {
         guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return nil }
         let words = trimmed.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true)
         guard words.count == 2, words[0] == "connection" else { return nil }
-        return String(words[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return String(words[1].trimming { $0 == "\"" })
     }
 
     /// The config file's text, or "" when it does not exist yet.
@@ -136,8 +146,8 @@ enum ConnectionConfigWriter {
         forFile fileName: String,
         besideConfig configPath: String
     ) throws(CommandFailure) -> String {
-        let directory = (configPath as NSString).deletingLastPathComponent
-        let path = directory.isEmpty ? fileName : (directory as NSString).appendingPathComponent(fileName)
+        let directory = FilePathText.directory(of: configPath)
+        let path = directory.isEmpty ? fileName : FilePathText.join(directory, fileName)
         try createDirectory(of: path)
         do {
             try SecretFileWriter.replace(path, with: Array((password + "\n").utf8))
@@ -167,7 +177,7 @@ enum ConnectionConfigWriter {
 
     /// Creates the directory of `path` with its parents, mode 0700 (`~/.config/tt-connect` on first use).
     private static func createDirectory(of path: String) throws(CommandFailure) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FilePathText.directory(of: path)
         guard !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) else { return }
         do {
             try FileManager.default.createDirectory(
@@ -183,7 +193,7 @@ enum ConnectionConfigWriter {
     /// `path` relative to the config file's directory when inside it (the parser resolves it back).
     private static func relative(_ path: String, to configPath: String) -> String {
         guard !path.contains("://") else { return path }
-        let directory = (configPath as NSString).deletingLastPathComponent
+        let directory = FilePathText.directory(of: configPath)
         guard !directory.isEmpty, path.hasPrefix(directory + "/") else { return path }
         return String(path.dropFirst(directory.count + 1))
     }

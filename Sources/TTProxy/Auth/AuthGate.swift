@@ -1,10 +1,7 @@
+import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Limits on Basic auth password checks; see ``ProxyServerConfiguration/authLimits``.
 public struct AuthLimits: Sendable {
