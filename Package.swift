@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "TTServerTests",
             dependencies: [
-                "TTServer", "TTBasics", "TTProtocol", "TTTestSupport", logging,
+                "TTServer", "TTBasics", "TTPasswordChecks", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
             ]
                 + nio,
