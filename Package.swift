@@ -2,8 +2,8 @@
 import PackageDescription
 
 /// Settings every Swift target of ours shares: Swift 6 language mode (strict concurrency) plus
-/// explicit `Sendable` on public types, as swift-log does. Since tools version 6.2 SwiftPM accepts this unsafe flag in a
-/// package used as a versioned (`from:`) dependency; `scripts/check-dependency` proves it.
+/// explicit `Sendable` on public types, as swift-log does. SwiftPM accepts this unsafe flag in a package used as a
+/// dependency (the README's `branch: "main"` line); `scripts/check-dependency` proves it.
 let strictSettings: [SwiftSetting] = [
     // Every warning in our code fails the compiler itself, also in files an incremental build does not recompile
     // (they could not have compiled with one). SwiftPM drops warning settings of remote packages.
@@ -182,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "TTClientTests",
             dependencies: [
-                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport",
+                "TTTestSupport",
                 argumentParser, "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

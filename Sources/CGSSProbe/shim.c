@@ -139,3 +139,27 @@ int CGSSProbe_check(const char *host, char *detail, size_t detail_size) {
     gss.release_cred(&ignored, &cred);
     return result;
 }
+
+int CGSSProbe_principal(char *name, size_t name_size) {
+    if (name_size > 0) name[0] = 0;
+    pthread_once(&load_once, load);
+    if (!loaded) return CGSSProbe_UNAVAILABLE;
+    OM_uint32 minor = 0, ignored;
+    gss_OID_set_desc mechs = {1, &krb5_mech};
+    gss_cred_id_t cred = NULL;
+    if (GSS_ERROR(gss.acquire_cred(&minor, NULL, 0, &mechs, GSS_C_INITIATE, &cred, NULL, NULL))) {
+        return CGSSProbe_NO_TICKET;
+    }
+    gss_name_t principal = NULL;
+    OM_uint32 inquired = gss.inquire_cred(&ignored, cred, &principal, NULL, NULL, NULL);
+    if (principal != NULL) {
+        gss_buffer_desc text = {0, NULL};
+        if (inquired == 0 && gss.display_name(&ignored, principal, &text, NULL) == 0 && text.value) {
+            snprintf(name, name_size, "%.*s", (int)text.length, (const char *)text.value);
+            gss.release_buffer(&ignored, &text);
+        }
+        gss.release_name(&ignored, &principal);
+    }
+    gss.release_cred(&ignored, &cred);
+    return name_size > 0 && name[0] ? CGSSProbe_OK : CGSSProbe_NO_TICKET;
+}

@@ -1,4 +1,4 @@
-/// A failure that ends a command: the exit code (README.md, "Exit codes") and the one-line message printed on standard
+/// A failure that ends a command: the exit code (docs/CLI.md, "Exit codes") and the one-line message printed on standard
 /// error. The message never contains a secret.
 public struct CommandFailure: Error, Sendable, CustomStringConvertible {
     /// The process exit code.
@@ -12,7 +12,7 @@ public struct CommandFailure: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// The exit code of a usage error (README.md, "Exit codes").
+    /// The exit code of a usage error (docs/CLI.md, "Exit codes").
     public static let usageExitCode: Int32 = 2
 
     /// A usage error (exit 2): bad flag, logon string, proxy URL or config file.

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Line output for the tools, written with `write(2)` and no buffer, so `check` shows each stage as it
 /// completes even when standard output is a pipe, and threads never interleave within a line.

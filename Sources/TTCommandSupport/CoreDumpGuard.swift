@@ -1,7 +1,5 @@
-#if canImport(Glibc)
 import CProcessControl
 import Glibc
-#endif
 
 /// Keeps passwords out of core files: every tt-connect executable marks itself not dumpable at start.
 ///
@@ -16,18 +14,12 @@ public enum CoreDumpGuard {
 
     /// Marks the process not dumpable, unless `TT_ALLOW_CORE_DUMPS=1` is set.
     public static func apply() {
-        #if os(Linux)
         if let value = getenv(allowVariable), String(cString: value) == "1" { return }
         _ = CProcessControl_setDumpable(0)
-        #endif
     }
 
     /// Whether the process may be dumped right now (`prctl(PR_GET_DUMPABLE)`).
     public static var isDumpable: Bool {
-        #if os(Linux)
-        return CProcessControl_getDumpable() == 1
-        #else
-        return true
-        #endif
+        CProcessControl_getDumpable() == 1
     }
 }

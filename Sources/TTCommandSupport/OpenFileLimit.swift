@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The soft limit on open descriptors of this process.
 public enum OpenFileLimit {
@@ -12,11 +8,7 @@ public enum OpenFileLimit {
     @discardableResult
     public static func raiseToHardLimit() -> UInt64? {
         var limit = rlimit()
-        #if canImport(Glibc)
         let resource = Int32(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
         guard getrlimit(resource, &limit) == 0 else { return nil }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit

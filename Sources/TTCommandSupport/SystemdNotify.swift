@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Readiness for systemd's `Type=notify` services, as `sd_notify(3)` does it but without libsystemd: one datagram
 /// (`READY=1`) to the unix socket named by `$NOTIFY_SOCKET`.

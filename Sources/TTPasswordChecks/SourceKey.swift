@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The fairness key of a client address, for both servers' password-check queues: an IPv4 address as it is, an
 /// IPv6 address by its /64 (one host, or one customer, usually owns a whole /64: keying by the full address would

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import Glibc
+import TTCommandSupport
 import TTProtocol
 import TTServer
 
@@ -9,8 +10,8 @@ struct AddUser: ParsableCommand {
         commandName: "add-user",
         abstract: "Add a user to a users file, or change their password.",
         discussion: """
-            The password is read from standard input (its first line), or prompted for without echo when \
-            standard input is a terminal. It is never printed. The file is created with mode 0600 if needed.
+            The password is read from standard input (its first line), or, when standard input is a terminal, \
+            prompted for twice without echo (the two must match). It is never printed. The file is created with mode 0600 if needed.
             """
     )
 
@@ -27,11 +28,30 @@ struct AddUser: ParsableCommand {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive, not \(iterations)") }
     }
 
-    func run() throws {
-        guard let password = PasswordInput.read(prompt: "Password for \(name): "), !password.isEmpty else {
+    /// The new password: typed twice on a terminal, else the first line of standard input.
+    private func readPassword() throws -> String {
+        var password: String?
+        if isatty(STDIN_FILENO) == 1 {
+            do {
+                password = try PasswordPrompt.read(prompt: "Password for \(name): ", confirm: "Again, to confirm: ")
+            } catch PasswordPrompt.Failure.confirmationDiffers {
+                printError("the two passwords entered differ; nothing changed in \(users)")
+                throw ExitCode(ExitStatus.usage)
+            } catch {
+                password = nil
+            }
+        } else {
+            password = readLine(strippingNewline: true)
+        }
+        guard let password, !password.isEmpty else {
             printError("no password given on standard input; nothing changed in \(users)")
             throw ExitCode(ExitStatus.usage)
         }
+        return password
+    }
+
+    func run() throws {
+        let password = try readPassword()
         let added: Bool
         do {
             added = try UserDirectory.addUser(name, password: password, toFileAt: users, iterations: iterations)
@@ -54,23 +74,5 @@ struct AddUser: ParsableCommand {
                     + "again: run `kill -HUP \(pids)`"
             )
         }
-    }
-}
-
-/// Reads a password: the first line of standard input, with echo turned off when it is a terminal.
-enum PasswordInput {
-    static func read(prompt: String) -> String? {
-        guard isatty(STDIN_FILENO) == 1 else { return readLine(strippingNewline: true) }
-        FileHandle.standardError.write(Data(prompt.utf8))
-        var original = termios()
-        tcgetattr(STDIN_FILENO, &original)
-        var silent = original
-        silent.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
-        defer {
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &original)
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
-        return readLine(strippingNewline: true)
     }
 }

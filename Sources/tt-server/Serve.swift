@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import NIOCore
 import Prometheus
@@ -116,7 +117,9 @@ struct Serve: AsyncParsableCommand {
     )
     var preLoginMaxPacketSize = 64 << 10
 
-    @Option(help: ArgumentHelp("Password checks at once (default: half the cores).", valueName: "COUNT"))
+    @Option(
+        help: ArgumentHelp("Password checks at once; the default is half this machine's cores.", valueName: "COUNT")
+    )
     var maxLoginChecks = max(1, System.coreCount / 2)
 
     @Option(help: ArgumentHelp("Password checks one source address may have waiting.", valueName: "COUNT"))
@@ -335,11 +338,24 @@ struct Serve: AsyncParsableCommand {
             actions.append(
                 ReloadAction(name: "TLS certificate") {
                     try tls.reload()
-                    return "\(tls.certificatePath), valid until \(tls.notValidAfter) (seconds since 1970)"
+                    return "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))"
                 }
             )
         }
         return actions
+    }
+
+    /// `2028-01-07 12:00:00 UTC` for seconds since 1970: a date an operator reads at a glance.
+    static func utc(_ seconds: Int) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let date = [
+            NumberText.zeroPadded(parts.tm_year + 1900, width: 4), NumberText.zeroPadded(parts.tm_mon + 1, width: 2),
+            NumberText.zeroPadded(parts.tm_mday, width: 2),
+        ]
+        let clock = [parts.tm_hour, parts.tm_min, parts.tm_sec].map { NumberText.zeroPadded($0, width: 2) }
+        return "\(date.joined(separator: "-")) \(clock.joined(separator: ":")) UTC"
     }
 
     /// Reads and checks the users file: parseable, and not readable by others.

@@ -2,7 +2,7 @@ import Foundation
 import TTTestSupport
 import Testing
 
-/// `tt-connect check` against real peers, one failure per exit code of the README table "Exit codes".
+/// `tt-connect check` against real peers, one failure per exit code of the table in docs/CLI.md, "Exit codes".
 @Suite("tt-connect check exit codes")
 struct CheckExitCodeTests {
     @Test("0: a direct check with login prints every stage as it completes")
@@ -204,7 +204,7 @@ struct CheckExitCodeTests {
             #expect(result.standardOutput.contains("✓ tunnel"))
             #expect(result.standardOutput.contains("✗ handshake"))
             #expect(result.standardOutput.contains("the proxy or the target behind it is not a framework server"))
-            #expect(result.standardOutput.contains("it answered \"<html>\""))
+            #expect(result.standardOutput.contains("received \"<html>\""), "\(result.standardOutput)")
         }
     }
 
@@ -215,7 +215,7 @@ struct CheckExitCodeTests {
             let result = try await tool(["127.0.0.1:\(echo.port)"], home: home)
             #expect(result.status == 9)
             #expect(result.standardOutput.contains("the peer is not a framework server"))
-            #expect(result.standardOutput.contains("it answered \"SSH-2."))
+            #expect(result.standardOutput.contains("received \"SSH-2."), "\(result.standardOutput)")
         }
     }
 

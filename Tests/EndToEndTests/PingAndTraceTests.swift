@@ -112,8 +112,12 @@ struct PingAndTraceTests {
                 let files = try FileManager.default.contentsOfDirectory(atPath: traceDirectory.path)
                     .filter { $0.hasPrefix("TMSSAPILOG-") }
                 #expect(files.count == 2)
+                var tunnelLines: [String] = []
                 for file in files {
                     let text = try String(contentsOfFile: traceDirectory.file(file), encoding: .utf8)
+                    tunnelLines += text.split(separator: "\n").map(String.init).filter {
+                        $0.contains("Proxy CONNECT") || $0.contains("Connection OK IP(") && $0.contains("Proxy(")
+                    }
                     let lines = text.split(separator: "\n").map(String.init)
                     #expect(lines.first?.contains("TMSS10API_Init (API Version=") == true)
                     #expect(
@@ -130,6 +134,14 @@ struct PingAndTraceTests {
                     #expect(!text.contains("secret"))
                 }
                 #expect(!check.allOutput.contains(serverPassword) && !check.allOutput.contains(":secret"))
+                // The check's trace names the server, and apart the proxy, and whom the proxy authenticated.
+                #expect(
+                    tunnelLines.map { String($0.drop { $0 != "T" }) } == [
+                        "TMSS10API_Connect: Proxy CONNECT status(200) (auth Basic as alice)",
+                        "TMSS10API_Connect: Connection OK IP(\(server.address)) Proxy(\(proxy.address))",
+                    ],
+                    "\(tunnelLines)"
+                )
             }
         }
     }

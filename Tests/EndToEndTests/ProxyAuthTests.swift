@@ -30,7 +30,22 @@ struct ProxyAuthTests {
                     // With a ticket and no auth flags at all: Negotiate, first try.
                     let plain = try await tool(["--proxy", proxy, server.address], home: home, environment: withTicket)
                     #expect(plain.status == 0, "\(plain.allOutput)")
-                    #expect(plain.standardOutput.contains("→ HTTP 200 (auth Negotiate)"), "\(plain.standardOutput)")
+                    #expect(
+                        plain.standardOutput.contains("→ HTTP 200 (auth Negotiate as alice@\(KerberosLab.realm))\n"),
+                        "\(plain.standardOutput)"
+                    )
+
+                    // A ticket and -U bob:… both: the line says whom the proxy authenticated, the ticket's principal.
+                    let both = try await tool(
+                        ["--proxy", proxy, "-U", "bob:nothing", server.address],
+                        home: home,
+                        environment: withTicket
+                    )
+                    #expect(both.status == 0, "\(both.allOutput)")
+                    #expect(
+                        both.standardOutput.contains("→ HTTP 200 (auth Negotiate as alice@\(KerberosLab.realm))\n"),
+                        "\(both.standardOutput)"
+                    )
 
                     // curl's idiom: an empty user means the ticket.
                     let colon = try await tool(
@@ -39,7 +54,7 @@ struct ProxyAuthTests {
                         environment: withTicket
                     )
                     #expect(colon.status == 0, "\(colon.allOutput)")
-                    #expect(colon.standardOutput.contains("(auth Negotiate)"))
+                    #expect(colon.standardOutput.contains("(auth Negotiate as alice@\(KerberosLab.realm))"))
 
                     // No ticket and no user: exit 4, and the message says what to do.
                     let none = try await tool(
@@ -106,7 +121,10 @@ struct ProxyAuthTests {
                         environment: withTicket
                     )
                     #expect(basic.status == 0, "\(basic.allOutput)")
-                    #expect(basic.standardOutput.contains("→ HTTP 200 (auth Basic)"), "\(basic.standardOutput)")
+                    #expect(
+                        basic.standardOutput.contains("→ HTTP 200 (auth Basic as \(RealProxies.testUser))\n"),
+                        "\(basic.standardOutput)"
+                    )
                     #expect(
                         await squid.waitForAccessLog(containingAnyOf: [RealProxies.testUser]),
                         "squid logged no authenticated user: \(squid.accessLog)"
@@ -133,7 +151,8 @@ struct ProxyAuthTests {
                 #expect(result.status == 0, "\(result.allOutput)")
                 #expect(
                     result.standardOutput.contains(
-                        "(auth Negotiate: no Kerberos ticket · Digest: rejected · NTLM: rejected · Basic: accepted)"
+                        "(auth Negotiate: no Kerberos ticket · Digest: rejected · NTLM: rejected · Basic: accepted as "
+                            + "alice)"
                     ),
                     "\(result.standardOutput)"
                 )

@@ -27,6 +27,9 @@ struct ProxyWordsTests {
             let closed = try await tool(["-x", proxy, "127.0.0.1:\(try closedPort())"], home: home)
             #expect(closed.status == 6, "\(closed.allOutput)")
             #expect(closed.standardOutput.contains("could not connect to 127.0.0.1 (squid: ERR_CONNECT_FAIL"))
+            // Nothing listens there: the hint says so, not "name servers or routes" (issue 22).
+            #expect(closed.standardOutput.contains("nothing may be listening on port"), "\(closed.standardOutput)")
+            #expect(!closed.standardOutput.contains("name servers"))
 
             // Denied by squid's rules before any connection is made (the target is never dialled).
             let denied = try await tool(["-x", proxy, "192.0.2.1:5000"], home: home)

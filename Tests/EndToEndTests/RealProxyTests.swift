@@ -26,7 +26,8 @@ struct RealProxyTests {
                 )
                 #expect(
                     lines.contains {
-                        $0.hasPrefix("✓ tunnel ") && $0.hasSuffix("CONNECT \(server.address) → HTTP 200 (auth Basic)")
+                        $0.hasPrefix("✓ tunnel ")
+                            && $0.hasSuffix("CONNECT \(server.address) → HTTP 200 (auth Basic as alice)")
                     }
                 )
                 #expect(lines.contains { $0.hasPrefix("✓ ping ") })

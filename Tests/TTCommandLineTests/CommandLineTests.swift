@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 import TTClient
-import TTCommandSupport
 import TTTransport
 import Testing
 
 @testable import TTCommandLine
+@testable import TTCommandSupport
 
 @Suite("TTCommandLine pieces")
 struct CommandLineTests {
@@ -209,5 +209,76 @@ struct CommandLineHintTests {
             #expect(error.category == .configuration)
             #expect(!error.message.contains("--"))
         }
+    }
+}
+
+@Suite("Issue 22: relay endings, report rate limit, usage wording")
+struct RelayEndingAndWordingTests {
+    @Test("a tunnel that returned nothing after raw bytes is the inspecting-proxy case (13); others say so")
+    func relayEndings() {
+        let target = Endpoint(host: "10.0.0.1", port: 22)
+        let inspected = RelayEnding(
+            progress: RelayResult(bytesToPeer: 21, bytesFromPeer: 0),
+            target: target,
+            proxy: "http://proxy:3128",
+            wrapped: false
+        )
+        #expect(inspected.inspectionFailure?.exitCode == 13)
+        #expect(
+            inspected.inspectionFailure?.message
+                == "the proxy closed the tunnel as soon as data was sent: it may allow only TLS; "
+                + "`tt-connect check --tls never -x http://proxy:3128 10.0.0.1:22` tells"
+        )
+        var wrapped = inspected
+        wrapped.wrapped = true
+        #expect(wrapped.inspectionFailure == nil)
+        #expect(
+            wrapped.emptyNote
+                == "the tunnel through http://proxy:3128 to 10.0.0.1:22 ended before anything came back (21 bytes sent)"
+        )
+        let direct = RelayEnding(
+            progress: RelayResult(bytesToPeer: 1, bytesFromPeer: 0),
+            target: target,
+            proxy: nil,
+            wrapped: false
+        )
+        #expect(direct.inspectionFailure == nil)
+        #expect(direct.emptyNote == "the connection to 10.0.0.1:22 ended before anything came back (1 byte sent)")
+        let answered = RelayEnding(
+            progress: RelayResult(bytesToPeer: 5, bytesFromPeer: 7),
+            target: target,
+            proxy: "http://proxy:3128",
+            wrapped: false
+        )
+        #expect(answered.emptyNote == nil && answered.inspectionFailure == nil)
+        #expect(answered.counts == "5 bytes out, 7 in")
+    }
+
+    @Test("forward's connection reports: a burst per window, the held-back ones counted in the next")
+    func rateLimit() {
+        var limit = LogRateLimit(burst: 2, window: .seconds(10))
+        let start = ContinuousClock.now
+        #expect(limit.admit(now: start) == 0)
+        #expect(limit.admit(now: start + .seconds(1)) == 0)
+        #expect(limit.admit(now: start + .seconds(2)) == nil)
+        #expect(limit.admit(now: start + .seconds(3)) == nil)
+        #expect(limit.admit(now: start + .seconds(11)) == 2)
+        #expect(limit.admit(now: start + .seconds(12)) == 0)
+    }
+
+    @Test("usage wording: negative values and subcommand typos")
+    func usageWording() {
+        #expect(UsageWording.negativeValue(["--timeout", "-1", "host"])?.option == "--timeout")
+        #expect(UsageWording.negativeValue(["-c", "-0.5"])?.value == "-0.5")
+        #expect(UsageWording.negativeValue(["--timeout", "1"]) == nil)
+        #expect(UsageWording.closest(to: "chek", among: ["check", "ping", "pipe", "forward"]) == "check")
+        #expect(UsageWording.closest(to: "frward", among: ["check", "ping", "pipe", "forward"]) == "forward")
+        // pign is as close to ping as to pipe: no guess.
+        #expect(UsageWording.closest(to: "pign", among: ["check", "ping", "pipe", "forward"]) == nil)
+        #expect(UsageWording.closest(to: "example.com", among: ["check", "ping", "pipe", "forward"]) == nil)
+        #expect(
+            UsageWording.message(for: "Unexpected argument 'x'", arguments: ["chek", "x"], of: TTConnectCommand.self)
+                == "'chek' is not a subcommand of tt-connect; did you mean check?"
+        )
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -6,10 +7,6 @@ import TTTestSupport
 import Testing
 
 @testable import TTProxy
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Basic auth under attack: refusal times that do not reveal user names, throttling per source address, and a
 /// flood from one address that cannot starve another.

@@ -54,18 +54,20 @@ public struct ProcessRunError: Error, CustomStringConvertible {
 /// Runs an executable to completion, bounded by `timeout`, feeding it `input` on standard input.
 ///
 /// The child is killed when the timeout passes, and the call then throws: a hung binary fails the test
-/// instead of hanging the suite.
+/// instead of hanging the suite. `environment` is added to the test's own, or, with `inheritingEnvironment`
+/// false, is all the child gets.
 public func runProcess(
     _ executable: URL,
     _ arguments: [String],
     environment: [String: String] = [:],
+    inheritingEnvironment: Bool = true,
     input: Data? = nil,
     timeout: Duration = .seconds(60)
 ) async throws -> ProcessResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
+    var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : [:]
     for (key, value) in environment { env[key] = value }
     process.environment = env
     let outPipe = Pipe()

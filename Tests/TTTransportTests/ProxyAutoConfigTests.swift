@@ -64,7 +64,7 @@ struct ProxyAutoConfigEvaluationTests {
         }
     }
 
-    @Test("a PAC URL is fetched with libcurl; a 404 is a configuration error")
+    @Test("a PAC URL is fetched with libcurl; a 404 is a network failure (proxy unreachable)")
     func fetch() async throws {
         let script = "function FindProxyForURL(url, host) { return \"PROXY 127.0.0.1:3128\"; }"
         let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: \(script.utf8.count)\r\n\r\n\(script)".utf8)
@@ -83,7 +83,8 @@ struct ProxyAutoConfigEvaluationTests {
         let error = try await transportFailure {
             _ = try ProxyAutoConfig.resolve(location: missingURL, target: Self.target, deadline: .after(.seconds(10)))
         }
-        #expect(error.category == .configuration)
+        // A failing PAC URL is a network failure (exit 3), like an unreachable proxy: the script names them.
+        #expect(error.category == .proxyUnreachable)
         #expect(error.message.contains("the server answered HTTP 404"), "\(error.message)")
     }
 

@@ -13,6 +13,12 @@ struct ClientRoundTrip: AsyncParsableCommand {
 
     @Option(help: "tt-server port on 127.0.0.1.") var port: Int
     @Option(help: "Pings measured per client (after 10% warm-up).") var count = 2000
+    @Option(help: "Which client: blocking, async or both (scripts/bench alternates them in short blocks).")
+    var client: Which = .both
+
+    enum Which: String, ExpressibleByArgument {
+        case blocking, async, both
+    }
 
     func run() async throws {
         let configuration = ClientConfiguration(
@@ -21,20 +27,22 @@ struct ClientRoundTrip: AsyncParsableCommand {
             connectTimeout: .seconds(10),
             requestTimeout: .seconds(10)
         )
-        let blocking = FrameworkClient(configuration: configuration, trace: .disabled)
-        try blocking.connect()
-        var samples: [Double] = []
-        for index in 0..<(count + count / 10) {
-            let seconds = try Measure.seconds { _ = try blocking.ping() }
-            if index >= count / 10 { samples.append(seconds) }
+        if client != .async {
+            let blocking = FrameworkClient(configuration: configuration, trace: .disabled)
+            try blocking.connect()
+            var samples: [Double] = []
+            for index in 0..<(count + count / 10) {
+                let seconds = try Measure.seconds { _ = try blocking.ping() }
+                if index >= count / 10 { samples.append(seconds) }
+            }
+            blocking.close()
+            Measure.report("client.blocking.rtt.median_us", Measure.median(samples) * 1e6)
         }
-        blocking.close()
-        Measure.report("client.blocking.rtt.median_us", Measure.median(samples) * 1e6)
-
+        guard client != .blocking else { return }
         let async = AsyncFrameworkClient(configuration: configuration, trace: .disabled)
         try await async.connect()
         let clock = ContinuousClock()
-        samples.removeAll()
+        var samples: [Double] = []
         for index in 0..<(count + count / 10) {
             let start = clock.now
             _ = try await async.ping()

@@ -22,3 +22,8 @@
 /// Probes the default credential cache for a Kerberos token for service `HTTP@host`. Writes the ticket's
 /// principal (or GSSAPI's message) to `detail` (always NUL-terminated). Thread-safe as GSSAPI itself is.
 int CGSSProbe_check(const char *host, char *detail, size_t detail_size);
+
+/// Writes the principal of the default credential cache's ticket (`alice@TT.TEST`, as klist shows it) to `name`
+/// (always NUL-terminated): whom a Negotiate exchange authenticated. Returns CGSSProbe_OK, CGSSProbe_NO_TICKET or
+/// CGSSProbe_UNAVAILABLE.
+int CGSSProbe_principal(char *name, size_t name_size);

@@ -80,7 +80,13 @@ public final class FrameworkClient {
         }
         connectionCount += 1
         report = transport.report
-        trace.record("TMSS10API_Connect: Connection OK IP(\(transport.report.connectedAddress ?? server.host))")
+        // Through a tunnel the address connected to is the proxy's: the server and the proxy are named apart.
+        if let proxy = transport.report.proxy {
+            let proxyAddress = transport.report.connectedAddress ?? proxy.description
+            trace.record("TMSS10API_Connect: Connection OK IP(\(server)) Proxy(\(proxyAddress))")
+        } else {
+            trace.record("TMSS10API_Connect: Connection OK IP(\(transport.report.connectedAddress ?? server.host))")
+        }
 
         do {
             let started = ContinuousClock.now
@@ -267,10 +273,11 @@ public final class FrameworkClient {
     /// authentication schemes tried (``ConnectionReport/authAttempts``) when more than one was.
     private func reportProxyStages(_ report: ConnectionReport, proxy: HTTPProxy, note: String?) {
         let status = report.proxyStatus.map(String.init) ?? "?"
+        let who = report.authenticatedAs.map { " as \($0)" } ?? ""
         let scheme =
             report.authAttempts.count > 1
-            ? " (auth \(report.authAttempts.joined(separator: " · ")))"
-            : report.authSchemeUsed.map { " (auth \($0))" } ?? ""
+            ? " (auth \(report.authAttempts.joined(separator: " · "))\(who))"
+            : report.authSchemeUsed.map { " (auth \($0)\(who))" } ?? ""
         trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
         observer?(
             .stageCompleted(
@@ -314,6 +321,15 @@ public final class FrameworkClient {
                 throw inspected
             }
             switch error.category {
+            case .timedOut where configuration.connectTimeout < Self.tooShortToAnswer:
+                // The caller's deadline, not the peer, is at fault: no server answers within it.
+                throw FrameworkClientError(
+                    stage: .handshake,
+                    category: .timedOut,
+                    message: "handshake: the connect timeout (\(configuration.connectTimeout.readable)) ran out "
+                        + "before \(peerDescription)'s framework hello could arrive: far too short for any server; "
+                        + "give a timeout in seconds (--timeout 10)"
+                )
             case .timedOut:
                 throw FrameworkClientError(
                     stage: .handshake,
@@ -341,8 +357,14 @@ public final class FrameworkClient {
         }
     }
 
+    /// A connect timeout below this cannot be met by any server over any network: the message blames it.
+    static let tooShortToAnswer = Duration.milliseconds(50)
+
     private func notFrameworkServer(_ error: ProtocolError, firstBytes: [UInt8]) -> FrameworkClientError {
-        let answered = firstBytes.isEmpty ? "" : " (it answered \(PrintableBytes.quoted(firstBytes, limit: 24)))"
+        // The protocol error may already quote what arrived ("received …"): say it once.
+        let quoted = PrintableBytes.quoted(firstBytes, limit: 24)
+        let answered =
+            firstBytes.isEmpty || "\(error)".contains("received ") ? "" : " (it answered \(quoted))"
         let hint =
             if firstBytes.count >= 2, firstBytes[0] == 0x15 || firstBytes[0] == 0x16, firstBytes[1] == 0x03 {
                 "the peer answered with TLS: it expects a TLS connection (--tls always)"

@@ -1,5 +1,4 @@
 public import ArgumentParser
-import Foundation
 import TTClient
 import TTCommandSupport
 import TTProtocol
@@ -26,6 +25,16 @@ public struct CheckCommand: ParsableCommand {
     @OptionGroup public var tls: TLSOptions
     @OptionGroup public var output: OutputOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "When the check succeeds, write its route as [connection NAME] in the config file (--config, default "
+                + "~/.config/tt-connect/config): server, proxy, user, the server key seen; passwords go to files "
+                + "beside it, never into it.",
+            valueName: "NAME"
+        )
+    )
+    public var saveConnection: String?
+
     @Argument(
         help: ArgumentHelp(
             "The framework server (default: from -S, the config file, or localhost:5000).",
@@ -35,6 +44,14 @@ public struct CheckCommand: ParsableCommand {
     public var target: String?
 
     public init() {}
+
+    public func validate() throws {
+        if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
+            throw ValidationError(
+                "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
+            )
+        }
+    }
 
     public func run() throws {
         let started = ContinuousClock.now
@@ -47,7 +64,8 @@ public struct CheckCommand: ParsableCommand {
                 verbose: output.verbose,
                 verbosity: output.verbosity,
                 reconnect: .never,
-                tls: tls
+                tls: tls,
+                savesConnection: saveConnection != nil
             )
         } catch {
             if output.json {
@@ -63,6 +81,7 @@ public struct CheckCommand: ParsableCommand {
                         serverIdentity: nil,
                         server: target ?? "",
                         proxy: nil,
+                        pacEntry: nil,
                         route: ""
                     ).json
                 )
@@ -78,6 +97,15 @@ public struct CheckCommand: ParsableCommand {
             Console.line(outcome.message)
             if let note = outcome.note { Console.line("note: \(note)") }
         }
+        if outcome.ok, let saveConnection {
+            try SavedConnection.save(
+                named: saveConnection,
+                configuration: plan.configuration,
+                serverKey: outcome.serverIdentity,
+                configPath: proxy.config ?? ProxyOptions.defaultConfigPath,
+                quiet: output.json
+            )
+        }
         if !outcome.ok {
             if let hint = TypoHint.hint(forTarget: target) { Console.error("tt-connect: \(hint)") }
             throw ExitCode(outcome.exitCode)
@@ -85,8 +113,14 @@ public struct CheckCommand: ParsableCommand {
     }
 
     /// Runs the stages with a fresh client, released before returning (its deinit writes `TMSS10API_Term`).
-    static func check(_ plan: ConnectionPlan, printLines: Bool, started: ContinuousClock.Instant) -> CheckOutcome {
-        let progress = CheckProgress(printLines: printLines)
+    /// - Parameter progress: records the stages as they complete (the doctor watches it); a new one by default.
+    static func check(
+        _ plan: ConnectionPlan,
+        printLines: Bool,
+        started: ContinuousClock.Instant,
+        progress: CheckProgress? = nil
+    ) -> CheckOutcome {
+        let progress = progress ?? CheckProgress(printLines: printLines)
         let client = FrameworkClient(configuration: plan.configuration) { event in
             if case .stageCompleted(let stage, let duration, let detail) = event {
                 progress.record(stage.description, ok: true, duration: duration, detail: detail)
@@ -115,27 +149,56 @@ public struct CheckCommand: ParsableCommand {
         } catch {
             failure = error
         }
-        if let failure {
-            progress.record(stageName(failure.stage), ok: false, detail: failure.commandLineMessage)
+        let failureMessage = failure.map { plan.origin.named($0.commandLineMessage) }
+        if let failure, let failureMessage {
+            progress.record(stageName(failure.stage), ok: false, detail: failureMessage)
         }
         let configuration = plan.configuration
-        var proxyURL: String?
-        if case .proxy(let proxy, _) = configuration.route { proxyURL = proxy.url }
-        let via = proxyURL.map { " through proxy \($0)" } ?? ""
+        let used = usedRoute(plan, report: client.report)
+        let via = used.proxy.map { " through proxy \($0)" } ?? ""
+        let named = (used.pacEntry ?? plan.origin.source).map { " (from \($0))" } ?? ""
         return CheckOutcome(
             ok: failure == nil,
             stage: failure.map { stageName($0.stage) },
             exitCode: failure?.category.exitCode ?? 0,
-            message: failure?.commandLineMessage ?? "framework server \(configuration.server) is reachable\(via)",
+            message: failureMessage ?? "framework server \(configuration.server) is reachable\(via)\(named)",
             proxyStatus: client.report?.proxyStatus ?? failure?.proxyStatus,
             elapsed: .now - started,
             stages: progress.stages,
             serverIdentity: client.serverIdentity?.fingerprint.description,
             server: configuration.server.description,
-            proxy: proxyURL,
+            proxy: used.proxy,
+            pacEntry: used.pacEntry,
             route: plan.routeReason,
             tls: client.report?.tls
         )
+    }
+
+    /// The proxy the check went through (for a PAC route, the entry the transport opened) and, for a PAC route,
+    /// "PAC entry n of m from LOCATION".
+    static func usedRoute(_ plan: ConnectionPlan, report: ConnectionReport?) -> (proxy: String?, pacEntry: String?) {
+        switch plan.configuration.route {
+        case .direct:
+            return (nil, nil)
+        case .proxy(let configured, _):
+            return (configured.url, nil)
+        case .autoConfigured(let route, _):
+            // Without a report no entry was opened: which one failed is in the message.
+            guard let report else { return (nil, nil) }
+            let proxy = report.proxy
+            let entries = route.pac.entries
+            let index = entries.firstIndex { entry in
+                switch entry {
+                case .direct: proxy == nil
+                case .proxy(let candidate): candidate.endpoint == proxy
+                }
+            }
+            guard let index else { return (nil, nil) }
+            var url: String?
+            if case .proxy(let candidate) = entries[index] { url = candidate.url }
+            let source = plan.origin.source.map { " (\($0))" } ?? ""
+            return (url, "PAC entry \(index + 1) of \(entries.count) from \(route.pac.source)\(source)")
+        }
     }
 
     /// `check`'s only request is the ping, so the request stage is printed as `ping`.

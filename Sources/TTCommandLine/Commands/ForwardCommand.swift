@@ -1,15 +1,10 @@
 public import ArgumentParser
-import Foundation
+import Glibc
 import Synchronization
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `tt-connect forward --listen ADDR:PORT HOST:PORT`: a local listener; every accepted connection gets its own
 /// tunnel to the target, relayed on its own thread. Stops on SIGINT or SIGTERM.
@@ -24,7 +19,10 @@ public struct ForwardCommand: ParsableCommand {
         discussion: """
             Before listening it checks the route once (the proxy is reachable, the tunnel opens, the target \
             answers) and exits with check's exit code when that fails (--no-preflight skips it). Prints \
-            'listening on ADDR:PORT' once listening (port 0 picks a free port).
+            'listening on ADDR:PORT' once listening (port 0 picks a free port). Each connection's outcome \
+            (bytes both ways, how it ended) is logged on standard error, at most \(Forwarder.reportBurst) lines \
+            per \(Forwarder.reportWindow). --tls always carries raw local clients inside TLS to a target that \
+            terminates it, through proxies that let only TLS pass; the pre-flight uses the same mode.
             """
     )
 
@@ -48,13 +46,14 @@ public struct ForwardCommand: ParsableCommand {
     public var idleTimeout: Double = 300
 
     @OptionGroup public var proxy: ProxyOptions
+    @OptionGroup public var relayTLS: RelayTLSOptions
 
     @Option(help: ArgumentHelp("Deadline for opening each tunnel.", valueName: "SECONDS"))
     public var timeout: Double = 10
 
     @Flag(
         name: [.customShort("v"), .customLong("verbose")],
-        help: "Explain the proxy decision and report each connection on standard error; -vv adds libcurl's trace."
+        help: "Explain the proxy decision and the pre-flight on standard error; -vv adds libcurl's trace."
     )
     public var verbosity: Int
 
@@ -98,18 +97,20 @@ public struct ForwardCommand: ParsableCommand {
 
     public func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
+        let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let listenAt: Endpoint
         do { listenAt = try Self.listenEndpoint(listen) } catch { throw CommandFailure.usage("--listen: \(error)") }
         let listener = try ListeningSocket(listenAt)
-        if !noPreflight { try preflight(endpoint, route: route) }
+        if !noPreflight { try preflight(endpoint, route: route, origin: origin) }
         signal(SIGPIPE, SIG_IGN)
         let forwarder = Forwarder(
             target: endpoint,
             route: route,
+            origin: origin,
             timeout: .milliseconds(Int64(timeout * 1000)),
             maxConnections: maxConnections,
             idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+            tls: relayTLS.mode,
             verbose: verbose
         )
         let stop = try SignalWakeup([SIGINT, SIGTERM])
@@ -120,12 +121,14 @@ public struct ForwardCommand: ParsableCommand {
     /// Opens one tunnel to the target and closes it: the proxy answers, it allows the tunnel, and (its `200`
     /// says so) it reached the target; directly, the target accepted the connection. A failure exits with the
     /// code `check` gives it, so a broken route shows at start, not as "closed the connection" to each client.
-    private func preflight(_ target: Endpoint, route: Route) throws(CommandFailure) {
+    private func preflight(_ target: Endpoint, route: Route, origin: RouteOrigin) throws(CommandFailure) {
         do {
             let transport = try TunnelOpener.open(
                 target,
                 route: route,
-                deadline: .after(.milliseconds(Int64(timeout * 1000)))
+                origin: origin,
+                deadline: .after(.milliseconds(Int64(timeout * 1000))),
+                tls: relayTLS.mode
             )
             transport.close()
             if verbose { Console.error("pre-flight: \(target) is reachable") }
@@ -146,29 +149,43 @@ public struct ForwardCommand: ParsableCommand {
 final class Forwarder: Sendable {
     /// How long a relay must have been idle before it is closed to make room for a waiting client.
     static let evictionIdleTime = Duration.seconds(5)
+    /// At most this many connection reports per ``reportWindow``: a client reconnecting in a loop cannot
+    /// flood the log; the reports left out are counted in the next one.
+    static let reportBurst = 20
+    static let reportWindow = Duration.seconds(10)
+    /// Inside TLS a client's end of input cannot be passed on (no half-close): the relay then ends once the
+    /// target has been quiet this long, rather than at the idle timeout.
+    static let lingerAfterClient = Duration.seconds(5)
 
     private let target: Endpoint
     private let route: Route
+    private let origin: RouteOrigin
     private let timeout: Duration
     private let maxConnections: Int
     private let idleTimeout: Duration
+    private let tls: TLSMode
     private let verbose: Bool
+    private let reports = Mutex(LogRateLimit(burst: Forwarder.reportBurst, window: Forwarder.reportWindow))
     /// Open client sockets → when their relay last moved a byte (`nil` once shut down to make room).
     private let open = Mutex<[Int32: ContinuousClock.Instant?]>([:])
 
     init(
         target: Endpoint,
         route: Route,
+        origin: RouteOrigin,
         timeout: Duration,
         maxConnections: Int,
         idleTimeout: Duration,
+        tls: TLSMode,
         verbose: Bool
     ) {
         self.target = target
         self.route = route
+        self.origin = origin
         self.timeout = timeout
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.tls = tls
         self.verbose = verbose
     }
 
@@ -176,6 +193,7 @@ final class Forwarder: Sendable {
     /// threads.
     func serve(_ listener: ListeningSocket, stoppingOn stop: SignalWakeup) {
 
+        var accepted = 0
         while true {
             let full = open.withLock { $0.count >= maxConnections }
             // When full, watch the listener only while an idle relay could make room; otherwise a waiting client
@@ -188,14 +206,17 @@ final class Forwarder: Sendable {
             if entries[0].revents != 0 { break }
             guard watchListener, entries[1].revents != 0 else { continue }
             if !full {
-                if let client = listener.accept() { start(client) }
+                if let client = listener.accept() {
+                    accepted += 1
+                    start(client, number: accepted)
+                }
             } else if let idlest = idlestRelay() {
                 // A client waits and every slot is taken: close the relay idle the longest; its thread frees the
                 // slot and the next round accepts.
                 open.withLock { $0[idlest] = .some(nil) }
                 shutdown(idlest, Int32(SHUT_RDWR))
                 if verbose { Console.error("closing an idle connection to make room for a new one") }
-                Thread.sleep(forTimeInterval: 0.01)
+                OSThread.sleep(.milliseconds(10))
             }
         }
         shutDownRelays()
@@ -213,34 +234,68 @@ final class Forwarder: Sendable {
         }
     }
 
-    private func start(_ client: Int32) {
+    private func start(_ client: Int32, number: Int) {
         open.withLock { $0[client] = .some(.now) }
-        let thread = Thread { [self] in
-            relay(client)
-            open.withLock {
-                $0.removeValue(forKey: client)
-                Glibc.close(client)
+        do {
+            try OSThread.detach(name: "tt-forward") { [self] in
+                relay(client, number: number)
+                finish(client)
             }
+        } catch {
+            Console.error("tt-connect forward: no thread for a new connection (\(error)); closing it")
+            finish(client)
         }
-        thread.start()
     }
 
-    private func relay(_ client: Int32) {
-        do {
-            let transport = try TunnelOpener.open(target, route: route, deadline: .after(timeout))
-            defer { transport.close() }
-            let result = try Relay(transport: transport, input: client, output: client).run(
-                idleTimeout: idleTimeout,
-                onActivity: { open.withLock { if $0[client] != .some(nil) { $0[client] = .some(.now) } } }
-            )
-            if verbose {
-                Console.error("connection done: \(result.bytesToPeer) bytes to \(target), \(result.bytesFromPeer) back")
-            }
-        } catch let failure as CommandFailure {
-            Console.error("tt-connect forward: \(failure.message)")
-        } catch {
-            Console.error("tt-connect forward: relaying to \(target) failed: \(error)")
+    /// Frees the slot of `client` and closes it.
+    private func finish(_ client: Int32) {
+        open.withLock {
+            $0.removeValue(forKey: client)
+            Glibc.close(client)
         }
+    }
+
+    /// Relays one client and logs how it ended (``report(_:)``).
+    private func relay(_ client: Int32, number: Int) {
+        let name = "connection \(number) to \(target)"
+        let transport: any Transport
+        do {
+            transport = try TunnelOpener.open(
+                target,
+                route: route,
+                origin: origin,
+                deadline: .after(timeout),
+                tls: tls
+            )
+        } catch {
+            report("\(name) failed: \(error.message)")
+            return
+        }
+        defer { transport.close() }
+        let relay = Relay(transport: transport, input: client, output: client)
+        func ending(_ progress: RelayResult) -> RelayEnding {
+            TunnelOpener.ending(progress, target: target, route: route, transport: transport, tls: tls)
+        }
+        do {
+            let result = try relay.run(
+                idleTimeout: idleTimeout,
+                onActivity: { open.withLock { if $0[client] != .some(nil) { $0[client] = .some(.now) } } },
+                lingerAfterInput: Self.lingerAfterClient
+            )
+            let ended = ending(result)
+            report("\(name) ended: \(ended.counts)" + (ended.emptyNote.map { "; \($0)" } ?? ""))
+        } catch {
+            let ended = ending(relay.progress)
+            let why = ended.inspectionFailure?.message ?? (error as? TransportError)?.message ?? "\(error)"
+            report("\(name) failed: \(ended.counts); \(why)")
+        }
+    }
+
+    /// Logs one connection's outcome on standard error, within ``reportBurst`` per ``reportWindow``.
+    private func report(_ line: String) {
+        guard let left = reports.withLock({ $0.admit(now: .now) }) else { return }
+        let omitted = left > 0 ? " (\(left) earlier reports left out)" : ""
+        Console.error("tt-connect forward: \(line)\(omitted)")
     }
 
     /// Ends every open connection (their relays see end of stream and error out) and waits up to 5 s.
@@ -250,7 +305,37 @@ final class Forwarder: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(5)
         while open.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
+            OSThread.sleep(.milliseconds(20))
         }
+    }
+}
+
+/// Lets at most `burst` lines through per `window`, counting the ones it holds back.
+struct LogRateLimit {
+    let burst: Int
+    let window: Duration
+    private var windowStart: ContinuousClock.Instant?
+    private var passed = 0
+    private var held = 0
+
+    init(burst: Int, window: Duration) {
+        self.burst = burst
+        self.window = window
+    }
+
+    /// `nil` when the line is held back; otherwise how many lines were held back since the last one passed.
+    mutating func admit(now: ContinuousClock.Instant) -> Int? {
+        if let start = windowStart, now - start < window {
+            guard passed < burst else {
+                held += 1
+                return nil
+            }
+        } else {
+            windowStart = now
+            passed = 0
+        }
+        passed += 1
+        defer { held = 0 }
+        return held
     }
 }

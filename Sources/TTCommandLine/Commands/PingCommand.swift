@@ -48,7 +48,7 @@ public struct PingCommand: ParsableCommand {
     }
 
     /// Runs the shared loop with a client released before returning. When no reply came back, the exit code is
-    /// that of the cause (README, "Exit codes"): the failed connection, or the last lost reply.
+    /// that of the cause (docs/CLI.md, "Exit codes"): the failed connection, or the last lost reply.
     static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, json: Bool = false) throws {
         let client = FrameworkClient(configuration: plan.configuration)
         let server = plan.configuration.server.description
@@ -64,10 +64,12 @@ public struct PingCommand: ParsableCommand {
         } catch {
             let code = error.category.exitCode
             if json {
-                Console.line(PingReport.json(statistics: nil, failure: error, exitCode: code, server: server))
+                var named = error
+                named.message = plan.origin.named(error.message)
+                Console.line(PingReport.json(statistics: nil, failure: named, exitCode: code, server: server))
                 throw ExitCode(code)
             }
-            throw CommandFailure(exitCode: code, message: error.commandLineMessage)
+            throw CommandFailure(exitCode: code, message: plan.origin.named(error.commandLineMessage))
         }
         let code: Int32 = statistics.received > 0 ? 0 : (statistics.lastFailure?.category.exitCode ?? 1)
         if json { Console.line(PingReport.json(statistics: statistics, failure: nil, exitCode: code, server: server)) }

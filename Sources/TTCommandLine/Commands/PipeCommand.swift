@@ -1,13 +1,8 @@
 public import ArgumentParser
+import Glibc
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `tt-connect pipe HOST:PORT` or `tt-connect pipe HOST PORT`: standard input to the target and the target to standard output, through the
 /// tunnel (or directly), e.g. as ssh's `ProxyCommand`. End of input half-closes towards the target; the
@@ -24,6 +19,7 @@ public struct PipeCommand: ParsableCommand {
     )
 
     @OptionGroup public var proxy: ProxyOptions
+    @OptionGroup public var relayTLS: RelayTLSOptions
 
     @Option(help: ArgumentHelp("Deadline for opening the connection.", valueName: "SECONDS"))
     public var timeout: Double = 10
@@ -55,19 +51,44 @@ public struct PipeCommand: ParsableCommand {
 
     public func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, port: port, what: "target")
-        let route = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
-        let transport = try TunnelOpener.open(endpoint, route: route, deadline: .after(.seconds(timeout)))
+        let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
+        let transport = try TunnelOpener.open(
+            endpoint,
+            route: route,
+            origin: origin,
+            deadline: .after(.seconds(timeout)),
+            tls: relayTLS.mode
+        )
         defer { transport.close() }
         // A reader that goes away must end the relay with an error, not kill the process.
         signal(SIGPIPE, SIG_IGN)
+        // The target hanging up ends the command at once (exit 0), as ssh expects of a ProxyCommand; it does
+        // not wait for standard input to write into a dead connection.
+        let relay = Relay(transport: transport, input: STDIN_FILENO, output: STDOUT_FILENO, endsWithPeer: true)
+        func ending(_ progress: RelayResult) -> RelayEnding {
+            TunnelOpener.ending(progress, target: endpoint, route: route, transport: transport, tls: relayTLS.mode)
+        }
         do {
-            // The target hanging up ends the command at once (exit 0), as ssh expects of a ProxyCommand; it does
-            // not wait for standard input to write into a dead connection.
-            let relay = Relay(transport: transport, input: STDIN_FILENO, output: STDOUT_FILENO, endsWithPeer: true)
-            let result = try relay.run()
-            if verbose { Console.error("relayed \(result.bytesToPeer) bytes out, \(result.bytesFromPeer) bytes in") }
+            // Said when the peer ends, before standard output closes: ssh kills its ProxyCommand once it reads
+            // the end, so a line printed after that would never be seen.
+            var said: RelayEnding?
+            let result = try relay.run(onPeerEnded: { progress in
+                let ended = ending(progress)
+                if let note = ended.emptyNote {
+                    Console.error("tt-connect: \(note)")
+                    said = ended
+                }
+            })
+            if let failure = said?.inspectionFailure { throw ExitCode(failure.exitCode) }
+            if verbose { Console.error("relayed \(ending(result).counts)") }
         } catch let error as TransportError {
-            throw Self.relayFailure(error, route: route, through: transport.report.proxy)
+            let ended = ending(relay.progress)
+            if let failure = ended.inspectionFailure { throw failure }
+            var failure = Self.relayFailure(error, route: route, through: transport.report.proxy)
+            if ended.progress.bytesFromPeer == 0 {
+                failure.message += " (nothing came back; \(RelayEnding.bytes(ended.progress.bytesToPeer)) sent)"
+            }
+            throw failure
         }
     }
 

@@ -1,10 +1,11 @@
 public import ArgumentParser
 import TTClient
 import TTCommandSupport
+import TTProtocol
 import TTTransport
 
 /// `tt-ping [-P PORT] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [proxy flags] HOST`: TMSS10Ping's output, through
-/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (README, "Exit codes"):
+/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (docs/CLI.md, "Exit codes"):
 /// 4 for a proxy that wants credentials, 8 for a server that cannot be reached, 12 for replies that came too late.
 public struct TTPingCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -23,6 +24,22 @@ public struct TTPingCommand: ParsableCommand {
     )
     public var port: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Accept only the server whose identity has this fingerprint (else known_servers decides, as for check).",
+            valueName: "SHA256:…"
+        )
+    )
+    public var serverKey: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Known-servers file for trust on first use (default ~/.config/tt-connect/known_servers).",
+            valueName: "FILE"
+        )
+    )
+    public var knownServers: String?
+
     @OptionGroup public var ping: PingOptions
     @OptionGroup public var proxy: ProxyOptions
     @OptionGroup public var tls: TLSOptions
@@ -37,6 +54,9 @@ public struct TTPingCommand: ParsableCommand {
     public func validate() throws {
         if let port, !(1...65535).contains(port) {
             throw ValidationError("-P must be a port from 1 to 65535, not \(port)")
+        }
+        if let serverKey, (try? IdentityFingerprint(parsing: serverKey)) == nil {
+            throw ValidationError("--server-key '\(serverKey)' is not a SHA256:… fingerprint as tt-connect prints it")
         }
         if host == nil, proxy.connection == nil {
             throw ValidationError("tt-ping needs HOST (or --connection NAME of a config file naming the server)")
@@ -61,7 +81,8 @@ public struct TTPingCommand: ParsableCommand {
             verbose: false,
             reconnect: .once,
             requestTimeout: ping.replyTimeoutDuration,
-            tls: tls
+            tls: tls,
+            pinning: (serverKey, knownServers)
         )
         try PingCommand.pingLoop(plan, ping: ping)
     }

@@ -1,7 +1,7 @@
 public import TTClient
 
 extension FrameworkClientError.Category {
-    /// The exit code of the command-line tools for this category: the one place the numbers of README.md's
+    /// The exit code of the command-line tools for this category: the one place the numbers of docs/CLI.md's
     /// "Exit codes" table live. The library itself has no exit codes.
     public var exitCode: Int32 {
         switch self {

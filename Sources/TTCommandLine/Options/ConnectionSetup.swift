@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import TTClient
 import TTCommandSupport
@@ -11,6 +11,8 @@ struct ConnectionPlan: Sendable {
     var configuration: ClientConfiguration
     /// Why the route is what it is ("proxy http://…: proxy from command line", "direct connection: …").
     var routeReason: String
+    /// Who chose the route, for failure messages.
+    var origin: RouteOrigin
 }
 
 /// Turns the shared option groups into a ``ConnectionPlan``: the target, the route (through
@@ -20,7 +22,10 @@ enum ConnectionSetup {
     /// - Parameters:
     ///   - target: the `HOST[:PORT]` argument, when given.
     ///   - defaultPort: the port when `target` has none (tt-ping's `-P`), else the logon string's or 5000.
-    ///   - server: `-S`, `--server-key`, … (`nil` for tt-ping: no login, any identity).
+    ///   - server: `-S`, `--server-key`, … (`nil` for tt-ping: no login).
+    ///   - pinning: tt-ping's `--server-key` and `--known-servers`: the identity is checked as check does it.
+    ///   - savesConnection: `--save-connection` names the entry to write, so `--config` alone is the file to
+    ///     write it to rather than a file to read one from.
     static func plan(
         target: String?,
         defaultPort: Int? = nil,
@@ -31,10 +36,15 @@ enum ConnectionSetup {
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
         tls: TLSOptions? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        pinning: (serverKey: String?, knownServers: String?)? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        savesConnection: Bool = false
     ) throws(CommandFailure) -> ConnectionPlan {
+        if proxy.config != nil, proxy.connection == nil, !savesConnection {
+            throw .usage("--config needs --connection NAME to say which connection to use")
+        }
         let entry = try proxy.loadEntry()
-        let logon = server?.logonString
+        var logon = server?.logonString
         let endpoint: Endpoint
         if let target {
             let port = defaultPort ?? logon?.port ?? entry?.entry.port ?? LogonString.defaultPort
@@ -51,8 +61,13 @@ enum ConnectionSetup {
             endpoint = Endpoint(host: LogonString.defaultServer, port: logon?.port ?? LogonString.defaultPort)
         }
 
+        // The entry's `user` logs in (tools that log in only) when -S names none; its password comes below.
+        if logon == nil, server != nil, let user = entry?.entry.user {
+            logon = LogonString(user: user, password: nil, server: endpoint.host, port: endpoint.port)
+        }
+
         let logger = verbose ? verboseLogger() : nil
-        let (route, reason) = try proxy.resolveRoute(
+        let (route, reason, origin) = try proxy.resolveRoute(
             to: endpoint,
             entry: entry,
             environment: environment,
@@ -84,14 +99,15 @@ enum ConnectionSetup {
         }
 
         let identity: IdentityPolicy
-        if let key = server?.serverKey ?? entry?.entry.serverKey {
+        if let key = server?.serverKey ?? pinning?.serverKey ?? entry?.entry.serverKey {
             do {
                 identity = .pinned(try IdentityFingerprint(parsing: key))
             } catch {
                 throw .usage("server key '\(key)' is not a SHA256:… fingerprint: \(error)")
             }
-        } else if let server {
-            identity = .trustOnFirstUse(KnownServers(path: server.knownServers ?? KnownServers.defaultPath))
+        } else if server != nil || pinning != nil {
+            let path = server?.knownServers ?? pinning?.knownServers ?? KnownServers.defaultPath
+            identity = .trustOnFirstUse(KnownServers(path: path))
         } else {
             identity = .acceptAny
         }
@@ -108,7 +124,7 @@ enum ConnectionSetup {
             reconnect: reconnect,
             tls: (tls ?? TLSOptions()).options(entry: entry?.entry)
         )
-        return ConnectionPlan(configuration: configuration, routeReason: reason)
+        return ConnectionPlan(configuration: configuration, routeReason: reason, origin: origin)
     }
 
     /// Debug logging of the transport on standard error (`-v`); the transport never logs a credential.

@@ -1,6 +1,7 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -124,9 +125,6 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         if let proxyCacert, !FileManager.default.isReadableFile(atPath: proxyCacert) {
             throw ValidationError("--proxy-cacert: cannot read \(proxyCacert)")
         }
-        if config != nil, connection == nil {
-            throw ValidationError("--config needs --connection NAME to say which connection to use")
-        }
     }
 
     /// The config file entry named by `--connection` (read from `--config`, or the default config file).
@@ -144,8 +142,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
 
     /// `~/.config/tt-connect/config`.
     static var defaultConfigPath: String {
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        return (home as NSString).appendingPathComponent(".config/tt-connect/config")
+        let home = FilePathText.homeDirectory(environment: ProcessInfo.processInfo.environment)
+        return FilePathText.join(home, ".config/tt-connect/config")
     }
 
     /// Decides the route to `target`: flags, then the config entry, then the environment (`NO_PROXY`, and
@@ -156,14 +154,18 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         entry: (entry: ConnectionEntry, path: String)?,
         environment: [String: String],
         options: HTTPProxyOptions
-    ) throws(CommandFailure) -> (route: Route, reason: String) {
+    ) throws(CommandFailure) -> (route: Route, reason: String, origin: RouteOrigin) {
         var flags = ProxyFlags(
             proxy: proxy,
             proxyAuth: authScheme,
             noProxy: noProxy
         )
         if let noProxyList, CurlNoProxyList(noProxyList).matches(target) {
-            return (.direct, "direct connection: --noproxy matches \(target)")
+            warnUnusedProxyUser("--noproxy matches \(target)")
+            return (
+                .direct, "direct connection: --noproxy matches \(target)",
+                RouteOrigin(source: "--noproxy", fromCommandLine: true)
+            )
         }
         flags.proxyPac = proxyPac
         // `USER` alone leaves the password empty here; ProxyPasswordSource fills it once a proxy is chosen.
@@ -178,8 +180,16 @@ public struct ProxyOptions: ParsableArguments, Sendable {
                 configPath: entry?.path ?? "config file",
                 environment: environment
             )
-        } catch {
+        } catch  where error.category == .configuration {
             throw .usage("\(error)")
+        } catch {
+            // A PAC URL that cannot be fetched is a network failure (exit 3), not a usage error; the doctor may
+            // find another way out even when the command line named the PAC.
+            let origin = RouteOrigin(
+                source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
+                fromCommandLine: false
+            )
+            throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))
         }
         decision = try ProxyPasswordSource.complete(
             decision,
@@ -187,11 +197,26 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             entry: entry?.entry,
             environment: environment
         )
-        if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason) }
+        let origin =
+            noProxy
+            ? RouteOrigin(source: "--no-proxy", fromCommandLine: true)
+            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac")
+        if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason, origin) }
         guard let chosen = decision.proxy else {
-            return (.direct, "direct connection: \(noProxy ? "--no-proxy" : decision.reason)")
+            let why = noProxy ? "--no-proxy" : decision.reason
+            warnUnusedProxyUser(why)
+            return (.direct, "direct connection: \(why)", origin)
         }
-        return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)")
+        return (.proxy(chosen, options), "proxy \(chosen.url): \(decision.reason)", origin)
+    }
+
+    /// `-U` given for a connection that uses no proxy is a mistake worth a word, not silence.
+    private func warnUnusedProxyUser(_ why: String) {
+        guard let proxyUser else { return }
+        let user = proxyUser.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        Console.error(
+            "warning: --proxy-user \(user) is not used: the connection is direct (\(why)); give --proxy to use a proxy"
+        )
     }
 
     /// The scheme from `--proxy-auth` or one of curl's `--proxy-basic`… flags.

@@ -31,7 +31,7 @@ enum ProxyPasswordSource {
         return decision
     }
 
-    private static func fill(
+    static func fill(
         _ credentials: ProxyCredentials,
         flagUser: String?,
         entry: ConnectionEntry?,

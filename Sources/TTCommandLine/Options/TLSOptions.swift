@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
 import TTTransport
 
 /// `--tls`, `--tls-verify`, `--tls-cacert`: TLS with the framework server (docs/TRANSPORT.md, "TLS to the server").

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import TTClient
 import TTCommandSupport
@@ -6,24 +6,69 @@ import TTTransport
 
 /// Opens a raw byte stream to a target over a route (no framework handshake): what `pipe` and `forward` relay.
 enum TunnelOpener {
-    /// - Throws: ``CommandFailure`` with the exit code of the transport failure's category.
-    static func open(_ target: Endpoint, route: Route, deadline: Deadline) throws(CommandFailure) -> any Transport {
+    /// - Parameter tls: when the bytes travel inside TLS with the target (``TLSMode/wraps(throughProxy:)``).
+    /// - Throws: ``CommandFailure`` with the exit code of the transport failure's category, its message naming
+    ///   the route's `origin`.
+    static func open(
+        _ target: Endpoint,
+        route: Route,
+        origin: RouteOrigin,
+        deadline: Deadline,
+        tls: TLSMode = .never
+    ) throws(CommandFailure) -> any Transport {
+        let settings = TargetTLSOptions(mode: tls)
         do {
             switch route {
             case .direct:
-                return try DirectTransport.open(target, deadline: deadline)
+                let wrapped = tls.wraps(throughProxy: false) ? settings : nil
+                return try DirectTransport.open(target, deadline: deadline, tls: wrapped)
             case .proxy(let proxy, let options):
-                return try HTTPProxyTransport.open(target: target, proxy: proxy, options: options, deadline: deadline)
+                return try HTTPProxyTransport.open(
+                    target: target,
+                    proxy: proxy,
+                    options: options,
+                    deadline: deadline,
+                    tls: tls.wraps(throughProxy: true) ? settings : nil
+                )
             case .autoConfigured(let pacRoute, let options):
-                let (transport, note) = try pacRoute.open(target: target, options: options, deadline: deadline)
+                let (transport, note) = try pacRoute.open(
+                    target: target,
+                    options: options,
+                    deadline: deadline,
+                    tls: settings
+                )
                 options.logger.debug("\(note)")
                 return transport
             }
         } catch let error as TransportError {
-            throw CommandFailure(error)
+            let failure = CommandFailure(error)
+            throw CommandFailure(exitCode: failure.exitCode, message: origin.named(failure.message))
         } catch {
             throw CommandFailure(exitCode: 1, message: "\(error)")
         }
+    }
+
+    /// The URL of the proxy `transport` went through (the route's, or the PAC entry used); `nil` when direct.
+    static func proxyURL(route: Route, transport: any Transport) -> String? {
+        if case .proxy(let proxy, _) = route { return proxy.url }
+        return transport.report.proxy.map { "http://\($0)" }
+    }
+
+    /// How a relay over `transport` ended (``RelayEnding``).
+    static func ending(
+        _ progress: RelayResult,
+        target: Endpoint,
+        route: Route,
+        transport: any Transport,
+        tls: TLSMode
+    ) -> RelayEnding {
+        let proxy = proxyURL(route: route, transport: transport)
+        return RelayEnding(
+            progress: progress,
+            target: target,
+            proxy: proxy,
+            wrapped: tls.wraps(throughProxy: proxy != nil)
+        )
     }
 
     /// The route to `target` from the proxy flags, config file and environment.
@@ -31,17 +76,17 @@ enum TunnelOpener {
         to target: Endpoint,
         proxy: ProxyOptions,
         verbosity: Int
-    ) throws(CommandFailure) -> Route {
+    ) throws(CommandFailure) -> (route: Route, origin: RouteOrigin) {
         let verbose = verbosity > 0
         let logger = verbose ? ConnectionSetup.verboseLogger() : nil
-        let (route, reason) = try proxy.resolveRoute(
+        let (route, reason, origin) = try proxy.resolveRoute(
             to: target,
             entry: try proxy.loadEntry(),
             environment: ProcessInfo.processInfo.environment,
             options: proxy.httpOptions(logger: logger, verbosity: verbosity)
         )
         if verbose { Console.error(reason) }
-        return route
+        return (route, origin)
     }
 
     /// Parses `HOST:PORT` (the port is required), or with `port` given apart (`HOST PORT`, as nc, ncat and

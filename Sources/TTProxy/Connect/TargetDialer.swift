@@ -12,6 +12,8 @@ enum TargetDialer {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.recvAllocator, value: TunnelBuffers.recvAllocator)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: TunnelBuffers.writeBufferWaterMark)
             .connect(host: target.host, port: target.port)
     }
 }

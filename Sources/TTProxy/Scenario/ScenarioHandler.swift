@@ -1,9 +1,6 @@
+import Glibc
 import NIOCore
 import NIOPosix
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Runs a ``Scenario`` on one client connection: reads a request head, then performs the steps in order.
 final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {

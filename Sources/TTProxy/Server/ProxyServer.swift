@@ -49,6 +49,8 @@ public final class ProxyServer: Sendable {
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator, value: TunnelBuffers.recvAllocator)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: TunnelBuffers.writeBufferWaterMark)
             .childChannelInitializer { channel in
                 let admission = connections.admit(channel, id: ObjectIdentifier(channel))
                 guard admission != .shuttingDown else {

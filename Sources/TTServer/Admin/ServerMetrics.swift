@@ -6,9 +6,15 @@ import TTProtocol
 /// nothing.
 ///
 /// Label values come from small fixed sets only (functions this build knows, RCs by number, a handful of
-/// results), so a peer cannot grow the number of series: unknown function codes count as `other`.
+/// results), so a peer cannot grow the number of series: unknown function codes count as `other`. Because the
+/// sets are fixed, every counter is made once, here: making one validates its name and labels and takes the
+/// backend's registry lock, which has no place on the event loop for every request.
 public struct ServerMetrics: Sendable {
-    private let factory: any MetricsFactory
+    /// The functions with a series of their own, in the order of ``requests``' rows; anything else is `other`.
+    private static let knownFunctions: [FunctionCode] = [.ping, .login, .logout, .echo]
+    /// RCs `0...internalError` have a column each in ``requests``; the last column counts every other RC.
+    private static let rcColumns = Int(ReturnCode.internalError.rawValue) + 2
+
     private let sessionsOpen: Meter
     private let handshakesCompleted: Counter
     private let handshakesFailed: Counter
@@ -18,10 +24,14 @@ public struct ServerMetrics: Sendable {
     private let offloadRejections: Counter
     private let bufferBudgetRejections: Counter
     private let connectionsRefused: Counter
+    private let loginsAccepted: Counter
+    private let loginsRejected: Counter
+    private let loginsBusy: Counter
+    /// `tt_requests_total` by function (row; the last row is `other`) and RC (column).
+    private let requests: [[Counter]]
 
     /// Counters made by `factory` (default: the process-wide `MetricsSystem.factory`).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
-        self.factory = factory
         sessionsOpen = Meter(label: "tt_sessions_open", dimensions: [], factory: factory)
         handshakesCompleted = Counter(
             label: "tt_handshakes_total",
@@ -35,6 +45,19 @@ public struct ServerMetrics: Sendable {
         offloadRejections = Counter(label: "tt_offload_rejections_total", dimensions: [], factory: factory)
         bufferBudgetRejections = Counter(label: "tt_buffer_budget_rejections_total", dimensions: [], factory: factory)
         connectionsRefused = Counter(label: "tt_connections_refused_total", dimensions: [], factory: factory)
+        func login(_ result: String) -> Counter {
+            Counter(label: "tt_logins_total", dimensions: [("result", result)], factory: factory)
+        }
+        loginsAccepted = login("accepted")
+        loginsRejected = login("rejected")
+        loginsBusy = login("busy")
+        let functionNames = Self.knownFunctions.map(\.description) + ["other"]
+        let rcNames = (0..<Self.rcColumns - 1).map { "\($0)" } + ["other"]
+        requests = functionNames.map { function in
+            rcNames.map { rc in
+                Counter(label: "tt_requests_total", dimensions: [("function", function), ("rc", rc)], factory: factory)
+            }
+        }
     }
 
     func sessionOpened() { sessionsOpen.increment() }
@@ -47,17 +70,19 @@ public struct ServerMetrics: Sendable {
     func bufferBudgetRejected() { bufferBudgetRejections.increment() }
     func connectionRefused() { connectionsRefused.increment() }
 
-    /// One Login answered: `accepted`, `rejected` or `busy`.
-    func login(result: String) {
-        Counter(label: "tt_logins_total", dimensions: [("result", result)], factory: factory).increment()
+    /// One Login answered.
+    func login(_ outcome: RequestDispatcher.LoginOutcome) {
+        switch outcome {
+        case .accepted: loginsAccepted.increment()
+        case .rejected: loginsRejected.increment()
+        case .busy: loginsBusy.increment()
+        }
     }
 
     /// One request answered, by function and RC.
     func request(function: FunctionCode?, rc: ReturnCode) {
-        let known: [FunctionCode] = [.ping, .login, .logout, .echo]
-        let name = function.flatMap { known.contains($0) ? $0.description : nil } ?? "other"
-        let code = rc.rawValue <= ReturnCode.internalError.rawValue ? "\(rc.rawValue)" : "other"
-        Counter(label: "tt_requests_total", dimensions: [("function", name), ("rc", code)], factory: factory)
-            .increment()
+        let row = function.flatMap { Self.knownFunctions.firstIndex(of: $0) } ?? Self.knownFunctions.count
+        let column = min(Int(rc.rawValue), Self.rcColumns - 1)
+        requests[row][column].increment()
     }
 }

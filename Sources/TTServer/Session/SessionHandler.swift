@@ -268,7 +268,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let (response, exhausted) = dispatcher.finishLogin(user: user, outcome: outcome)
         allowance.loggedIn = dispatcher.user != nil
         let userText: Logger.MetadataValue = "\(LoggableText.sanitize(user))"
-        shared.metrics.login(result: "\(outcome)")
+        shared.metrics.login(outcome)
         switch outcome {
         case .accepted:
             shared.logLimiter.log(logger, level: .info, "login", metadata: ["user": userText])

@@ -1,11 +1,6 @@
 import CCrypto
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// The certificate tt-server offers TLS clients when it is given none: self-signed, made on first start and kept
 /// beside the identity file, looking like any web server's (ECDSA P-256, CN and subjectAltName = the server's

@@ -3,6 +3,8 @@ public struct ConnectionEntry: Sendable, Hashable {
     public var name: String
     public var server: String?
     public var port: Int?
+    /// `user = NAME`: the user to log in as when `-S` gives none (its password from `password-file`).
+    public var user: String?
     /// The proxy, parsed from `proxy = [http[s]://][USER:PASS@]HOST[:PORT]`.
     public var proxy: HTTPProxy?
     public var proxyAuth: ProxyAuthScheme?

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import TTBasics
 
 /// Fetches a PAC script over http(s):// with libcurl: directly (a PAC URL is on the intranet; asking a proxy
@@ -22,6 +22,12 @@ enum PacFetcher {
         }
         if let data { body.bytes += UnsafeRawBufferPointer(start: data, count: length) }
         return length
+    }
+
+    /// A PAC URL that cannot be fetched is a network failure, as an unreachable proxy is (exit 3), not a usage
+    /// error: the script names the proxies, so without it no proxy can be reached.
+    private static func unreachable(_ message: String) -> TransportError {
+        TransportError(stage: .proxyConnect, category: .proxyUnreachable, message: message)
     }
 
     static func fetch(_ url: String, deadline: Deadline) throws -> String {
@@ -49,10 +55,10 @@ enum PacFetcher {
         }
         guard result == CURLE_OK else {
             let detail = easy.errorText.isEmpty ? CurlEasy.describe(result) : easy.errorText
-            throw TransportError.configuration("cannot fetch the PAC URL \(url): \(detail)")
+            throw unreachable("cannot fetch the PAC URL \(url): \(detail)")
         }
         guard status == 200 else {
-            throw TransportError.configuration("cannot fetch the PAC URL \(url): the server answered HTTP \(status)")
+            throw unreachable("cannot fetch the PAC URL \(url): the server answered HTTP \(status)")
         }
         guard let text = String(validating: body.bytes, as: UTF8.self) else {
             throw TransportError.configuration("the PAC URL \(url) sent something that is not UTF-8 text")

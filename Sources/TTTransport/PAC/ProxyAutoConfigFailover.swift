@@ -1,12 +1,15 @@
 import Logging
+import Synchronization
 
 /// Opens a transport through the entries of a PAC answer in order, passing over the ones that cannot be reached,
 /// as browsers do with `PROXY a:3128; PROXY b:8080; DIRECT`.
 ///
-/// Only an unreachable entry (name does not resolve, connection refused, no answer to the TCP connect) moves on
-/// to the next: a proxy that answers and refuses (407, 403…) has decided, and hiding that behind the next entry
-/// would hide a wrong password. Each entry but the last gets at most half the remaining time, so one proxy that
-/// swallows SYNs cannot use up the deadline of those after it.
+/// An unreachable entry (name does not resolve, connection refused, no answer to the TCP connect) and one that
+/// accepts the connection but does not answer the CONNECT in its share of the deadline move on to the next: a
+/// proxy that answers and refuses (407, 403…) has decided, and hiding that behind the next entry would hide a
+/// wrong password. Each entry but the last gets at most half the remaining time, so one proxy that swallows SYNs
+/// or CONNECTs cannot use up the deadline of those after it. An entry that failed so is tried after the others
+/// for the next ``failureMemory`` (in this process: a reconnect), as browsers do.
 public enum ProxyAutoConfigFailover {
     /// Opens the first reachable entry of `pac` for `target`.
     /// - Parameters:
@@ -25,8 +28,10 @@ public enum ProxyAutoConfigFailover {
     ) throws -> (transport: any Transport, note: String) {
         var failures: [String] = []
         let count = pac.entries.count
-        for (index, entry) in pac.entries.enumerated() {
-            let isLast = index == count - 1
+        let order = triedOrder(pac.entries)
+        for (position, index) in order.enumerated() {
+            let entry = pac.entries[index]
+            let isLast = position == count - 1
             var entryDeadline = deadline
             if !isLast, let remaining = deadline.remaining {
                 entryDeadline = min(deadline, Deadline.after(remaining / 2))
@@ -49,16 +54,22 @@ public enum ProxyAutoConfigFailover {
                         tls: tls?.mode.wraps(throughProxy: true) ?? false ? tls : nil
                     )
                 }
-                let why = failures.isEmpty ? "the first entry" : failures.joined(separator: "; ")
+                recentFailures.withLock { _ = $0.removeValue(forKey: entry) }
+                let why =
+                    failures.isEmpty
+                    ? (position == 0 ? "the first entry" : "the entries before it failed within the last 5 minutes")
+                    : failures.joined(separator: "; ")
                 let note = "\(label) from \(pac.source) (\(why))"
                 options.logger.debug("proxy auto-configuration", metadata: ["entry": "\(note)"])
                 return (transport, note)
             } catch let error as TransportError where isUnreachable(error) && !isLast {
-                failures.append("\(label) unreachable: \(error.message)")
-                options.logger.debug("PAC entry unreachable, trying the next", metadata: ["entry": "\(entry)"])
+                failures.append(failure(label, error))
+                recentFailures.withLock { $0[entry] = .now }
+                options.logger.debug("PAC entry failed, trying the next", metadata: ["entry": "\(entry)"])
             } catch var error as TransportError {
                 if isUnreachable(error) {
-                    failures.append("\(label) unreachable: \(error.message)")
+                    recentFailures.withLock { $0[entry] = .now }
+                    failures.append(failure(label, error))
                     error.message =
                         "no entry of the PAC answer \"\(pac.answer)\" from \(pac.source) for \(target) "
                         + "can be reached: " + failures.joined(separator: "; ")
@@ -72,9 +83,39 @@ public enum ProxyAutoConfigFailover {
         throw TransportError.configuration("the PAC answer from \(pac.source) has no entries")
     }
 
+    /// How long an entry that could not be used is tried after the others.
+    public static let failureMemory = Duration.seconds(300)
+
+    /// Entries that could not be used, and when: shared by every open in the process.
+    private static let recentFailures = Mutex<[ProxyAutoConfigEntry: ContinuousClock.Instant]>([:])
+
+    /// The indices of `entries` in the order to try them: the script's, with entries that failed within
+    /// ``failureMemory`` moved after the others (keeping their order).
+    static func triedOrder(_ entries: [ProxyAutoConfigEntry]) -> [Int] {
+        let now = ContinuousClock.now
+        let failed = recentFailures.withLock { failures in
+            failures = failures.filter { now - $0.value < failureMemory }
+            return Set(failures.keys)
+        }
+        let fresh = entries.indices.filter { !failed.contains(entries[$0]) }
+        return fresh + entries.indices.filter { failed.contains(entries[$0]) }
+    }
+
+    /// Whether to move on to the next entry: this one cannot be reached, or accepted the connection and did not
+    /// answer the CONNECT in its share of the deadline.
     private static func isUnreachable(_ error: TransportError) -> Bool {
         error.category == .proxyUnreachable || error.category == .serverUnreachable
-            || (error.category == .timedOut && (error.stage == .proxyConnect || error.stage == .serverConnect))
+            || (error.category == .timedOut
+                && (error.stage == .proxyConnect || error.stage == .serverConnect || error.stage == .proxyTunnel))
+    }
+
+    /// What the note and the final message say of a failed entry.
+    private static func failure(_ label: String, _ error: TransportError) -> String {
+        if error.category == .timedOut, error.stage == .proxyTunnel {
+            return "\(label) accepted the connection but did not answer the CONNECT in its share of the deadline, "
+                + "so the next entry was tried, as browsers do: \(error.message)"
+        }
+        return "\(label) unreachable: \(error.message)"
     }
 }
 

@@ -1,11 +1,6 @@
 import CCurl
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// Watches libcurl's debug stream during the CONNECT exchange to learn what `getinfo` cannot tell: the
 /// proxy's status line (with its reason phrase), the raw start of a non-HTTP answer, and the authentication
@@ -41,6 +36,9 @@ final class ConnectExchangeRecorder {
     private(set) var auth = ProxyAuthObservations()
     /// When the last header line of the proxy's answers arrived: a TLS handshake with the target starts then.
     private(set) var lastAnswerAt: ContinuousClock.Instant?
+    /// The last answer's head ended (its blank line arrived): only after that can a failure be the target's
+    /// (its TLS handshake); any failure before it is the proxy's, whatever the TLS setting.
+    private(set) var answerComplete = false
 
     private static let prefixLimit = 256
     /// The most CONNECT answer header bytes we accept (libcurl limits only single lines, to 16 KiB); more is a
@@ -55,10 +53,12 @@ final class ConnectExchangeRecorder {
         }
         let line = bytes.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
         if bytes.starts(with: Array("HTTP/".utf8)) {
+            answerComplete = false
             lastStatusLine = PrintableBytes.escaped(line, limit: 120)
             lastResponseHeaders = []
             errorBody = []
         }
+        if line.isEmpty, lastStatusLine != nil { answerComplete = true }
         if lastResponseHeaders.count < 100, lastStatusLine != nil {
             lastResponseHeaders.append(PrintableBytes.escaped(line, limit: 512))
         }

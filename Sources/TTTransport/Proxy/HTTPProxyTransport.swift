@@ -1,12 +1,7 @@
 import CCurl
+import Glibc
 import Logging
 import TTBasics
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
 ///
@@ -121,7 +116,11 @@ public final class HTTPProxyTransport: Transport {
             recorder: recorder,
             budget: budget
         )
-        if let tls, result != CURLE_OK, (200..<300).contains(status), TargetTLS.isHandshakeFailure(result) {
+        // A failure is the target's TLS handshake only once the proxy's whole answer arrived: libcurl's errors
+        // before that (oversized or broken heads) are the proxy's, as without TLS.
+        if let tls, result != CURLE_OK, (200..<300).contains(status), recorder.answerComplete,
+            recorder.incomingCount <= ConnectExchangeRecorder.headerLimit, TargetTLS.isHandshakeFailure(result)
+        {
             throw TargetTLS.handshakeError(result, curlMessage: easy.errorText, target: target, proxy: proxy, tls: tls)
         }
         guard result == CURLE_OK, (200..<300).contains(status),
@@ -156,6 +155,10 @@ public final class HTTPProxyTransport: Transport {
             proxyStatus: status,
             offeredAuthSchemes: offered,
             authSchemeUsed: recorder.lastAuthSchemeSent
+        )
+        report.authenticatedAs = ProxyAuthIdentity.name(
+            scheme: recorder.lastAuthSchemeSent,
+            credentials: proxy.credentials
         )
         if let tls {
             // The TLS handshake ran after the proxy's last answer.

@@ -1,11 +1,6 @@
 import CCurl
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// What libcurl reported after a failed CONNECT exchange, turned into a ``TransportError`` that says which
 /// stage failed and what the user can do.
@@ -90,17 +85,21 @@ struct ProxyExchangeOutcome {
         }
 
         if (500...599).contains(status), details.saysTargetUnreachable(reason: reasonPhrase) {
-            let verb =
+            let (verb, why) =
                 switch details.squidError {
-                case "ERR_DNS_FAIL": "could not resolve"
-                case "ERR_CONNECT_FAIL": "could not connect to"
-                default: "could not resolve/reach"
+                case "ERR_DNS_FAIL": ("could not resolve", "the proxy's name servers may not know it")
+                case "ERR_CONNECT_FAIL":
+                    (
+                        "could not connect to",
+                        "nothing may be listening on port \(target.port) there, or a firewall between the proxy and "
+                            + "the server drops the connection"
+                    )
+                default: ("could not resolve/reach", "the proxy's name servers or routes may not know it")
                 }
             return make(
                 .proxyTunnel,
                 .proxyGatewayFailure,
-                "\(where_) \(verb) \(target.host) (\(reply)): check the server name and port \(target.port); "
-                    + "the proxy's name servers or routes may not know it"
+                "\(where_) \(verb) \(target.host) (\(reply)): check the server name and port \(target.port); \(why)"
             )
         }
 
@@ -207,7 +206,7 @@ struct ProxyExchangeOutcome {
             !offeredSchemes.map({ $0.lowercased() }).contains(proxy.authScheme.rawValue)
         {
             return "\(where_) does not offer the \(proxy.authScheme) authentication we were told to use (it offers "
-                + "\(offered)); use the scheme any or one of those"
+                + "\(offered)); use --proxy-auth any, or --proxy-auth with one of those"
         }
         let scheme = recorder.lastAuthSchemeSent.map { " (\($0))" } ?? ""
         return "\(where_) rejected the credentials of user \"\(credentials.user)\"\(scheme) (\(reply); it offers "

@@ -22,6 +22,9 @@ public struct ConnectionReport: Sendable, Hashable {
     /// Each authentication scheme tried and its verdict, in order (`Negotiate: no Kerberos ticket`,
     /// `Basic: accepted`); empty when the proxy asked for none. ``ProxyAuthFallback`` explains the order.
     public var authAttempts: [String] = []
+    /// Whom the proxy accepted: the user of Basic, Digest or NTLM, the ticket's principal for Negotiate
+    /// (`alice@TT.TEST`); `nil` without authentication.
+    public var authenticatedAs: String?
     /// The TLS session with the server, when the connection runs inside TLS (``TargetTLSOptions``).
     public var tls: TLSSessionReport?
 

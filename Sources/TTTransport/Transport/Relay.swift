@@ -2,12 +2,7 @@
 // MSG_NOSIGNAL) are declared by it; with MemberImportVisibility a release (whole-module) build finds them only
 // through that import.
 import CCurl
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Byte counts of a finished relay.
 public struct RelayResult: Sendable, Hashable {
@@ -40,6 +35,9 @@ public final class Relay {
     private let endsWithPeer: Bool
     private var toPeer: RelayBuffer
     private var fromPeer: RelayBuffer
+    /// The bytes moved so far, also after ``run(deadline:idleTimeout:onActivity:)`` threw: a tunnel that broke
+    /// before anything came back tells a different story from one that broke in the middle.
+    public private(set) var progress = RelayResult(bytesToPeer: 0, bytesFromPeer: 0)
 
     /// - Parameters:
     ///   - transport: the established connection.
@@ -73,27 +71,35 @@ public final class Relay {
     ///     direction for this long (`nil`: never).
     ///   - onActivity: called on this thread after bytes moved (at most once per wake-up), so an owner can
     ///     tell idle relays from busy ones.
+    ///   - lingerAfterInput: for a transport that cannot half-close (TLS): once the input has ended and all of
+    ///     it was sent, end the relay when the peer has sent nothing for this long (`nil`: wait for the peer to
+    ///     end). A client that closed its socket looks like one that half-closed; either way, a peer that stays
+    ///     quiet would otherwise hold the relay until the idle timeout.
+    ///   - onPeerEnded: called once when the peer ends its stream, before the output is closed: what is said
+    ///     then reaches a reader (ssh) that stops listening, or kills us, when the output ends.
     /// - Throws: ``TransportError`` (stage ``TransportError/Stage/io``).
     public func run(
         deadline: Deadline = .never,
         idleTimeout: Duration? = nil,
-        onActivity: () -> Void = {}
+        onActivity: () -> Void = {},
+        lingerAfterInput: Duration? = nil,
+        onPeerEnded: (RelayResult) -> Void = { _ in }
     ) throws -> RelayResult {
         var inputOpen = true
         var peerOpen = true
         var peerWriteShut = false
         var outputShut = false
-        var bytesToPeer = 0
-        var bytesFromPeer = 0
         var bytesFromInput = 0
         var moved = 0
         var idleDeadline = idleTimeout.map { Deadline.after($0) } ?? .never
+        var lingerDeadline: Deadline?
 
         while true {
-            let total = bytesToPeer + bytesFromPeer + bytesFromInput
+            let total = progress.bytesToPeer + progress.bytesFromPeer + bytesFromInput
             if total != moved {
                 moved = total
                 if let idleTimeout { idleDeadline = .after(idleTimeout) }
+                if lingerDeadline != nil, let lingerAfterInput { lingerDeadline = .after(lingerAfterInput) }
                 onActivity()
             }
             // Peer → buffer: drain until wouldBlock (TLS may hold bytes the socket does not show).
@@ -105,7 +111,7 @@ public final class Relay {
                     peerWouldBlock = true
                     break
                 }
-                if case .bytes(let count) = outcome { bytesFromPeer += count }
+                if case .bytes(let count) = outcome { progress.bytesFromPeer += count }
             }
             // Buffer → output.
             var outputBlocked = false
@@ -117,6 +123,7 @@ public final class Relay {
                 }
             }
             if !peerOpen, fromPeer.isEmpty, !outputShut {
+                onPeerEnded(progress)
                 if outputIsSocket {
                     _ = shutdown(output, Int32(SHUT_WR))
                 } else {
@@ -140,13 +147,17 @@ public final class Relay {
                     peerBlocked = true
                     break
                 }
-                bytesToPeer += written
+                progress.bytesToPeer += written
             }
             if !inputOpen, toPeer.isEmpty, !peerWriteShut {
                 try transport.shutdownWrite()
                 peerWriteShut = true
             }
 
+            if !inputOpen, toPeer.isEmpty, !transport.supportsHalfClose, let lingerAfterInput {
+                if lingerDeadline == nil { lingerDeadline = .after(lingerAfterInput) }
+                if let lingerDeadline, lingerDeadline.hasPassed, fromPeer.isEmpty { break }
+            }
             if outputShut && peerWriteShut { break }
             if outputShut && endsWithPeer { break }
             if outputShut && !inputOpen && toPeer.isEmpty { break }
@@ -167,7 +178,8 @@ public final class Relay {
                 entries.append(pollfd(fd: transport.pollDescriptor, events: transportEvents, revents: 0))
             }
             if entries.isEmpty { continue }
-            let ready = Glibc.poll(&entries, nfds_t(entries.count), min(deadline, idleDeadline).pollTimeoutMilliseconds)
+            let wake = min(deadline, idleDeadline, lingerDeadline ?? .never)
+            let ready = Glibc.poll(&entries, nfds_t(entries.count), wake.pollTimeoutMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw TransportError(
@@ -196,7 +208,7 @@ public final class Relay {
                 if count > 0 { bytesFromInput += count }
             }
         }
-        return RelayResult(bytesToPeer: bytesToPeer, bytesFromPeer: bytesFromPeer)
+        return progress
     }
 
     /// Reads once from the input (readiness was reported, so this does not block); `0` is end of input,

@@ -1,0 +1,183 @@
+import FoundationEssentials
+import TTBasics
+import TTCommandSupport
+import TTTransport
+
+/// Writes and removes `[connection NAME]` sections of a config file (`--save-connection`, `setup`).
+///
+/// Only the section concerned changes: every other line, comments and blank lines included, is kept byte for
+/// byte, and a replaced section keeps its place in the file. A section runs from its header to its last
+/// `key = value` line; comments after that belong to what follows (they usually introduce the next section).
+/// The file is written atomically and private (``PrivateFile``), and never holds a password: passwords go to
+/// their own files (``storePassword(_:forFile:besideConfig:)``), which the entry names.
+enum ConnectionConfigWriter {
+    /// Whether `name` can be a connection name: one word the parser reads back unchanged.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64
+            && name.unicodeScalars.allSatisfy {
+                isAlphanumeric($0) || "-_.@+".unicodeScalars.contains($0)
+            }
+    }
+
+    /// Letters, marks and digits of any script: what `CharacterSet.alphanumerics` holds (Unicode L*, M*, N*).
+    private static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark,
+            .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            true
+        default: false
+        }
+    }
+
+    /// The section for `entry`: its header and one `key = value` line per setting, in a fixed order.
+    /// File names inside the config file's directory are written relative to it, so the two can move together.
+    static func section(for entry: ConnectionEntry, configPath: String) -> String {
+        var lines = ["[connection \(entry.name)]"]
+        func add(_ key: String, _ value: String?) {
+            if let value { lines.append("\(key) = \(value)") }
+        }
+        add("server", entry.server)
+        add("port", entry.port.map(String.init))
+        add("user", entry.user)
+        add("password-file", entry.passwordFile.map { relative($0, to: configPath) })
+        add("proxy", entry.proxy.map(\.url))
+        add("proxy-pac", entry.proxyPac.map { relative($0, to: configPath) })
+        add("proxy-auth", entry.proxyAuth.map { "\($0)" })
+        // The user only: a password never goes into the config file.
+        add("proxy-user", entry.proxyCredentials.map { $0.user.isEmpty ? ":" : $0.user })
+        add("proxy-password-file", entry.proxyPasswordFile.map { relative($0, to: configPath) })
+        add("tls", entry.tls?.rawValue)
+        add("server-key", entry.serverKey)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `text` with the section called `name` replaced by `section` where it stands (appended when there is
+    /// none), or removed when `section` is `nil`. Nothing else changes.
+    static func replacingSection(_ name: String, in text: String, with section: String?) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // A file ending with "\n" splits into a last empty piece, which is no line.
+        let endsWithNewline = text.hasSuffix("\n")
+        if endsWithNewline { lines.removeLast() }
+        guard let header = lines.firstIndex(where: { sectionName(of: $0) == name }) else {
+            guard let section else { return text }
+            var result = text
+            if !result.isEmpty {
+                if !endsWithNewline { result += "\n" }
+                if !result.hasSuffix("\n\n") { result += "\n" }
+            }
+            return result + section
+        }
+        var end = header + 1
+        var index = header + 1
+        while index < lines.count, !lines[index].trimmingWhitespace().hasPrefix("[") {
+            let line = lines[index].trimmingWhitespace()
+            if !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix(";") { end = index + 1 }
+            index += 1
+        }
+        var start = header
+        // A removed section takes one blank line beside it along, so removals leave no gaps behind.
+        if section == nil {
+            if end < lines.count, lines[end].trimmingWhitespace().isEmpty {
+                end += 1
+            } else if end == lines.count, start > 0, lines[start - 1].trimmingWhitespace().isEmpty {
+                start -= 1
+            }
+        }
+        lines.replaceSubrange(start..<end, with: section.map { $0.split(separator: "\n").map(String.init) } ?? [])
+        guard !lines.isEmpty else { return "" }
+        return lines.joined(separator: "\n") + (endsWithNewline || section != nil ? "\n" : "")
+    }
+
+    /// The name of the `[connection NAME]` header on `line`, as the parser reads it; `nil` for other lines.
+    static func sectionName(of line: String) -> String? {
+        let trimmed = line.trimmingWhitespace()
+        guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return nil }
+        let words = trimmed.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true)
+        guard words.count == 2, words[0] == "connection" else { return nil }
+        return String(words[1].trimming { $0 == "\"" })
+    }
+
+    /// The config file's text, or "" when it does not exist yet.
+    /// - Throws: ``CommandFailure`` (usage) when it exists but cannot be read, is not UTF-8, or does not parse:
+    ///   a file tt-connect cannot read is not rewritten.
+    static func currentText(of path: String) throws(CommandFailure) -> String {
+        guard FileManager.default.fileExists(atPath: path) else { return "" }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .usage("cannot read the config file \(path): \(SystemErrorText.readFailure(path))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .usage("the config file \(path) is not UTF-8 text")
+        }
+        do {
+            _ = try ConnectionConfigFile(parsing: text, path: path)
+        } catch {
+            throw .usage("\(error); fix it before tt-connect writes to it")
+        }
+        return text
+    }
+
+    /// Writes `entry` into the config file at `path` (created, with its directory, when missing).
+    static func save(_ entry: ConnectionEntry, to path: String) throws(CommandFailure) {
+        let text = try currentText(of: path)
+        let updated = replacingSection(entry.name, in: text, with: section(for: entry, configPath: path))
+        try write(updated, to: path)
+    }
+
+    /// Removes the section `name` from the config file at `path`.
+    /// - Returns: the removed entry.
+    /// - Throws: ``CommandFailure`` (usage) naming the connections there are when there is no such section.
+    @discardableResult
+    static func remove(_ name: String, from path: String) throws(CommandFailure) -> ConnectionEntry {
+        let text = try currentText(of: path)
+        let entry: ConnectionEntry
+        do {
+            entry = try ConnectionConfigFile(parsing: text, path: path).entry(named: name)
+        } catch {
+            throw .usage("\(error)")
+        }
+        try write(replacingSection(name, in: text, with: nil), to: path)
+        return entry
+    }
+
+    /// Stores a password in the file `fileName` beside the config file (mode 600, first line) and returns its
+    /// path, for `password-file` or `proxy-password-file`.
+    static func storePassword(
+        _ password: String,
+        forFile fileName: String,
+        besideConfig configPath: String
+    ) throws(CommandFailure) -> String {
+        let directory = FilePathText.directory(of: configPath)
+        let path = directory.isEmpty ? fileName : FilePathText.join(directory, fileName)
+        do {
+            try PrivateFile.writeAtomically(Array((password + "\n").utf8), to: path)
+        } catch {
+            throw .usage("cannot store the password: \(error)")
+        }
+        return path
+    }
+
+    private static func write(_ text: String, to path: String) throws(CommandFailure) {
+        // What tt-connect writes, tt-connect must read back.
+        do {
+            _ = try ConnectionConfigFile(parsing: text, path: path)
+        } catch {
+            throw CommandFailure(
+                exitCode: 1,
+                message: "internal error: the config file to write does not parse: \(error)"
+            )
+        }
+        do {
+            try PrivateFile.writeAtomically(Array(text.utf8), to: path)
+        } catch {
+            throw .usage("cannot write the config file: \(error)")
+        }
+    }
+
+    /// `path` relative to the config file's directory when inside it (the parser resolves it back).
+    private static func relative(_ path: String, to configPath: String) -> String {
+        guard !path.contains("://") else { return path }
+        let directory = FilePathText.directory(of: configPath)
+        guard !directory.isEmpty, path.hasPrefix(directory + "/") else { return path }
+        return String(path.dropFirst(directory.count + 1))
+    }
+}

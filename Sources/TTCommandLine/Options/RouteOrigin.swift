@@ -1,0 +1,58 @@
+import Foundation
+import TTTransport
+
+/// Where the one route of `check`, `ping`, `pipe` and `forward` came from, so that every failure names it
+/// ("proxy http://…:3399 (from HTTPS_PROXY) refused the connection") and, when the user did not type the route,
+/// points to `tt-connect doctor`, which tries all the others.
+struct RouteOrigin: Sendable, Hashable {
+    /// Who chose the route: "--proxy", "HTTPS_PROXY", "config file F [connection N]"; `nil` for a direct
+    /// connection by default (nothing configured, `NO_PROXY`, a loopback target).
+    var source: String?
+    /// The proxy of a proxy route.
+    var proxyURL: String?
+    /// The PAC script of a PAC route.
+    var pacLocation: String?
+    /// Whether the command line chose the route (`--proxy`, `--proxy-pac`, `--no-proxy`, `--noproxy`).
+    var fromCommandLine: Bool
+
+    /// A direct connection nobody asked for.
+    static let defaultDirect = RouteOrigin(source: nil, fromCommandLine: false)
+
+    /// Said after a failure whose route did not come from the command line.
+    static let doctorHint = "run `tt-connect doctor` to try every route this machine offers"
+
+    /// The origin of a resolved decision.
+    init(decision: ProxyDecision, flagName: String?) {
+        switch decision.source {
+        case .commandLine?: source = flagName ?? "the command line"
+        case .configFile(let path, let connection)?: source = "config file \(path) [connection \(connection)]"
+        case .environment(let variable)?: source = variable
+        case nil: source = nil
+        }
+        proxyURL = decision.proxy?.url
+        pacLocation = decision.autoConfig?.pac.source
+        fromCommandLine = decision.source == .commandLine
+    }
+
+    init(source: String?, proxyURL: String? = nil, pacLocation: String? = nil, fromCommandLine: Bool) {
+        self.source = source
+        self.proxyURL = proxyURL
+        self.pacLocation = pacLocation
+        self.fromCommandLine = fromCommandLine
+    }
+
+    /// `message` naming the route's source, ending with the doctor hint unless the command line chose it.
+    func named(_ message: String) -> String {
+        var text = message
+        if let source, let proxyURL {
+            if let range = text.range(of: proxyURL) {
+                text.replaceSubrange(range, with: "\(proxyURL) (from \(source))")
+            } else {
+                text += " (proxy \(proxyURL) from \(source))"
+            }
+        } else if let source, let pacLocation {
+            text += " (PAC \(pacLocation) from \(source))"
+        }
+        return fromCommandLine ? text : "\(text); \(Self.doctorHint)"
+    }
+}

@@ -1,0 +1,49 @@
+import TTClient
+import TTCommandSupport
+import TTTransport
+
+/// How a relay of `pipe` or `forward` ended, in one line: a tunnel that returned nothing is never silent.
+///
+/// The case users meet most is a proxy that inspects tunnels (squid `ssl_bump peek`, a firewall): it closes the
+/// tunnel as soon as the first bytes are not a TLS ClientHello. Under ssh that shows only as
+/// "kex_exchange_identification: Connection closed by remote host", so the relay names it itself (exit 13).
+struct RelayEnding {
+    /// What the relay moved before it ended (or broke).
+    var progress: RelayResult
+    /// The target of the relay.
+    var target: Endpoint
+    /// The URL of the proxy the tunnel went through; `nil` for a direct connection.
+    var proxy: String?
+    /// The bytes travelled inside TLS with the target.
+    var wrapped: Bool
+
+    /// The inspecting-proxy case: through a proxy, raw bytes were sent and the tunnel ended without a byte back.
+    var proxyClosedOnData: Bool {
+        proxy != nil && !wrapped && progress.bytesToPeer > 0 && progress.bytesFromPeer == 0
+    }
+
+    /// The failure for ``proxyClosedOnData`` (exit 13, as `check` gives a tunnel an inspecting proxy closed).
+    var inspectionFailure: CommandFailure? {
+        guard proxyClosedOnData, let proxy else { return nil }
+        return CommandFailure(
+            exitCode: FrameworkClientError.Category.tunnelInspected.exitCode,
+            message: "the proxy closed the tunnel as soon as data was sent: it may allow only TLS; "
+                + "`tt-connect check --tls never -x \(proxy) \(target)` tells"
+        )
+    }
+
+    /// The line for a relay that got nothing back (`nil` when bytes came back): who ended it and what was sent.
+    var emptyNote: String? {
+        guard progress.bytesFromPeer == 0 else { return nil }
+        if let failure = inspectionFailure { return failure.message }
+        let through = proxy.map { "the tunnel through \($0) to \(target)" } ?? "the connection to \(target)"
+        return "\(through) ended before anything came back (\(Self.bytes(progress.bytesToPeer)) sent)"
+    }
+
+    /// `12 bytes out, 300 in`.
+    var counts: String {
+        "\(Self.bytes(progress.bytesToPeer)) out, \(progress.bytesFromPeer) in"
+    }
+
+    static func bytes(_ count: Int) -> String { count == 1 ? "1 byte" : "\(count) bytes" }
+}
