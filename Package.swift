@@ -170,13 +170,20 @@ let package = Package(
             dependencies: [
                 "TTServer", "TTBasics", "TTPasswordChecks", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
+                // Handlers tested the NIO way: EmbeddedChannel and ByteToMessageDecoderVerifier.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
                 + nio,
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TTProxyTests",
-            dependencies: ["TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

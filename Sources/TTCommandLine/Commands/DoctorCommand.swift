@@ -1,4 +1,4 @@
-public import ArgumentParser
+package import ArgumentParser
 import FoundationEssentials
 import TTClient
 import TTCommandSupport
@@ -6,8 +6,8 @@ import TTTransport
 
 /// `tt-connect doctor`: finds every route the machine offers to the server, tries them all at once within one
 /// deadline, and recommends the one to use.
-public struct DoctorCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct DoctorCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Try every route to the server at once (flags, config, environment, desktop, PAC, direct).",
         discussion: """
@@ -21,10 +21,10 @@ public struct DoctorCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var server: ServerOptions
-    @OptionGroup public var tls: TLSOptions
-    @OptionGroup public var output: OutputOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var server: ServerOptions
+    @OptionGroup package var tls: TLSOptions
+    @OptionGroup package var output: OutputOptions
 
     @Argument(
         help: ArgumentHelp(
@@ -32,11 +32,11 @@ public struct DoctorCommand: ParsableCommand {
             valueName: "HOST[:PORT]"
         )
     )
-    public var target: String?
+    package var target: String?
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let timeout = Duration.nanoseconds(Int64((server.timeout * 1e9).rounded()))
         let deadline = Deadline.after(timeout)
         let environment = ProcessInfo.processInfo.environment

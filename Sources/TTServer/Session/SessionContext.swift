@@ -37,9 +37,6 @@ struct SessionContext: Sendable {
     var frameTimeout: Duration { min(configuration.frameTimeout, limits.idleTimeout) }
 }
 
-/// Sent to every session when the server shuts down: finish what was received, then close.
-struct ServerQuiesceEvent: Sendable {}
-
 /// Sent by the handshake handler once the session keys are agreed.
 struct HandshakeCompletedEvent: Sendable {
     let keys: SessionKeys

@@ -80,7 +80,8 @@ final class SessionHandler: ChannelDuplexHandler {
             logger[metadataKey: "via"] = logger[metadataKey: "peer"]
             logger[metadataKey: "peer"] = "\(proxied.peer)"
             source = Self.source(of: proxied.peer)
-        case is ServerQuiesceEvent:
+        case is ChannelShouldQuiesceEvent:
+            // The server shuts down (NIO's quiescing event): finish what was received, then close.
             quiescing = true
             closeIfDone(context: context)
         case IdleStateHandler.IdleStateEvent.all:
@@ -248,13 +249,21 @@ final class SessionHandler: ChannelDuplexHandler {
                 return
             }
             verified.assumeIsolated().whenComplete { result in
-                let accepted = (try? result.get()) ?? false
-                self.finishLogin(
-                    user: login.user,
-                    outcome: accepted ? .accepted : .rejected,
-                    started: started,
-                    context: context
-                )
+                let outcome: RequestDispatcher.LoginOutcome
+                switch result {
+                case .success(let accepted):
+                    outcome = accepted ? .accepted : .rejected
+                case .failure(let error):
+                    // Not a wrong password: the check did not run. The client hears `Server busy` and may retry.
+                    self.shared.logLimiter.log(
+                        self.logger,
+                        level: .error,
+                        "password check failed",
+                        metadata: ["reason": "\(error)", "user": "\(LoggableText.sanitize(login.user))"]
+                    )
+                    outcome = .failed
+                }
+                self.finishLogin(user: login.user, outcome: outcome, started: started, context: context)
             }
         }
     }
@@ -278,6 +287,8 @@ final class SessionHandler: ChannelDuplexHandler {
             return
         case .rejected:
             shared.logLimiter.log(logger, level: .notice, "login rejected", metadata: ["user": userText])
+        case .failed:
+            break  // logged where the check failed
         case .busy:
             shared.logLimiter.log(
                 logger,
