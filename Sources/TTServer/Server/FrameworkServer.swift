@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
 import TTBasics
+import TTPasswordChecks
 import TTProtocol
 
 /// The framework server: listeners on one or more addresses, one encrypted session per connection.
@@ -29,7 +30,7 @@ public final class FrameworkServer: Sendable {
     private let registry: ConnectionRegistry<any Channel>
     private let offloadBudget: OffloadBudget
     private let bufferBudget: BufferBudget
-    private let loginQueue: LoginQueue
+    private let loginQueue: PasswordCheckQueue
     private let logLimiter: LogLimiter
     private let state = NIOLockedValueBox(State.idle)
     /// Set once a shutdown has begun its ``ServerConfiguration/drainDelay``: health says "draining" while the
@@ -76,11 +77,14 @@ public final class FrameworkServer: Sendable {
             maxBytes: configuration.maxBufferedBytes,
             maxPreLoginBytes: configuration.maxPreLoginBufferedBytes
         )
-        self.loginQueue = LoginQueue(
+        self.loginQueue = PasswordCheckQueue(
             threadPool: threadPool,
-            maxRunning: configuration.maxConcurrentLoginChecks,
-            maxQueuedPerSource: configuration.maxQueuedLoginsPerAddress,
-            maxQueued: configuration.maxQueuedLogins
+            limits: PasswordCheckQueue.Limits(
+                maxRunning: configuration.maxConcurrentLoginChecks,
+                maxQueuedPerSource: configuration.maxQueuedLoginsPerAddress,
+                maxQueued: configuration.maxQueuedLogins,
+                maxQueuedUnproven: configuration.maxQueuedUnprovenLogins
+            )
         )
         self.logLimiter = LogLimiter(perSecond: configuration.maxLogLinesPerSecond)
     }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import TTBasics
+import TTPasswordChecks
 import TTProtocol
 
 /// The end of a session's pipeline: opens frames, runs requests one at a time in order, seals the answers,
@@ -13,7 +14,7 @@ import TTProtocol
 /// `pending` and, past a few, reading stops so a pipelining client cannot make the server buffer without bound.
 /// Queued frames and unflushed answers are charged to the session's ``SessionAllowance``. Until the session has
 /// logged in, its packets are small and handled on the event loop only: unauthenticated peers never use the
-/// thread pool except for password checks, which wait their turn in the ``LoginQueue``.
+/// thread pool except for password checks, which wait their turn in the `PasswordCheckQueue`.
 final class SessionHandler: ChannelDuplexHandler {
     typealias InboundIn = SealedFrame
     typealias OutboundIn = ByteBuffer
@@ -238,6 +239,7 @@ final class SessionHandler: ChannelDuplexHandler {
             guard
                 let verified = shared.loginQueue.submit(
                     source: source,
+                    user: login.user,
                     on: context.eventLoop,
                     { users.verify(user: login.user, password: login.password) }
                 )
@@ -455,8 +457,9 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// The host part of a `HOST:PORT` peer.
+    /// The fairness key of the peer (an IPv6 address by its /64).
     private static func source(of peer: String) -> String {
-        (try? HostPort(parsing: peer))?.host ?? peer
+        SourceKey.of(host: (try? HostPort(parsing: peer))?.host ?? peer)
     }
 
     static func seconds(_ duration: Duration) -> Double {
