@@ -83,11 +83,18 @@ let package = Package(
             dependencies: ["TTBasics", "TTProtocol", "TTTransport"],
             swiftSettings: strictSettings
         ),
+        // The one fair queue of password checks both servers use (tt-server's Login, tt-proxy's Basic auth), with
+        // the fairness key of a client address. A target of its own: it needs NIO, which TTBasics must not.
+        .target(
+            name: "TTPasswordChecks",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            swiftSettings: strictSettings
+        ),
         // SwiftNIO framework server.
         .target(
             name: "TTServer",
             dependencies: [
-                "TTBasics", "TTProtocol", "CCrypto", logging,
+                "TTBasics", "TTPasswordChecks", "TTProtocol", "CCrypto", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 coreMetrics, nioHTTP1, serviceLifecycle, unixSignals,
@@ -98,7 +105,7 @@ let package = Package(
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: ["TTBasics", "CCrypto"] + nio,
+            dependencies: ["TTBasics", "TTPasswordChecks", "CCrypto"] + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
@@ -161,15 +168,22 @@ let package = Package(
         .testTarget(
             name: "TTServerTests",
             dependencies: [
-                "TTServer", "TTBasics", "TTProtocol", "TTTestSupport", logging,
+                "TTServer", "TTBasics", "TTPasswordChecks", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
+                // Handlers tested the NIO way: EmbeddedChannel and ByteToMessageDecoderVerifier.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
                 + nio,
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TTProxyTests",
-            dependencies: ["TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

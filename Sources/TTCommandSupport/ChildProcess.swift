@@ -7,27 +7,27 @@ import TTBasics
 ///
 /// Foundation's `Process` would do the same, but it is not in FoundationEssentials, and full Foundation would put
 /// its ICU data into every tool (docs/ARCHITECTURE.md, "Foundation and the platform").
-public enum ChildProcess {
+package enum ChildProcess {
     /// What the program did.
-    public struct Outcome: Sendable {
+    package struct Outcome: Sendable {
         /// What it printed on standard output, at most the limit asked for.
-        public var output: [UInt8]
+        package var output: [UInt8]
         /// Its exit status, or `nil` when a signal ended it (also ours, when the deadline passed).
-        public var exitStatus: Int32?
+        package var exitStatus: Int32?
         /// Whether the deadline passed before it finished.
-        public var timedOut: Bool
+        package var timedOut: Bool
     }
 
     /// Why the program could not be started: the system's words.
-    public struct StartFailure: Error, CustomStringConvertible {
-        public let description: String
+    package struct StartFailure: Error, CustomStringConvertible {
+        package let description: String
     }
 
     /// Runs `executable` (a path) with `arguments` and `environment`, reading its output until it closes it,
     /// `limit` bytes are kept (the rest is read and dropped, so the program never blocks on a full pipe), or
     /// `stopAtNewline` and a line has come. Returns once the program has ended: it gets a second to exit after
     /// that, and SIGTERM when the timeout has passed or the second is up, SIGKILL one second later.
-    public static func run(
+    package static func run(
         _ executable: String,
         arguments: [String],
         environment: [String: String],

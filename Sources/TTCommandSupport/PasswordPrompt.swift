@@ -5,9 +5,9 @@ import Glibc
 /// standard input when that is one, else `/dev/tty` (`tt-connect pipe` reads its data from standard input, yet
 /// under ssh a terminal exists); without a terminal, the program `SSH_ASKPASS` names
 /// (`SSH_ASKPASS_REQUIRE=force` prefers it even with a terminal, `never` forbids it).
-public enum PasswordPrompt {
+package enum PasswordPrompt {
     /// Why no password could be asked for.
-    public enum Failure: Error, Sendable, Equatable {
+    package enum Failure: Error, Sendable, Equatable {
         /// No terminal (neither standard input nor `/dev/tty`) and no usable `SSH_ASKPASS`.
         case noTerminal
         /// The terminal ended (end of file) or the askpass program gave nothing.
@@ -27,7 +27,7 @@ public enum PasswordPrompt {
     /// - Parameters:
     ///   - confirm: the prompt for typing it again (a new password); the two must match.
     ///   - environment: where `SSH_ASKPASS` and `SSH_ASKPASS_REQUIRE` are read (the process's when `nil`).
-    public static func read(
+    package static func read(
         prompt: String,
         confirm: String? = nil,
         environment: [String: String]? = nil

@@ -1,4 +1,4 @@
-public import ArgumentParser
+package import ArgumentParser
 import FoundationEssentials
 import TTClient
 import TTCommandSupport
@@ -6,8 +6,8 @@ import TTTransport
 
 /// `tt-connect connections`: the entries of the config file, one line each: name, server, route, and whether a
 /// password file is set. Never a password.
-public struct ConnectionsCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ConnectionsCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "connections",
         abstract: "List the connections of the config file: name, server, route, password file."
     )
@@ -15,11 +15,11 @@ public struct ConnectionsCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp("Config file to read (default: ~/.config/tt-connect/config).", valueName: "FILE")
     )
-    public var config: String?
+    package var config: String?
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let path = config ?? ProxyOptions.defaultConfigPath
         guard FileManager.default.fileExists(atPath: path) else {
             Console.line("no connections: \(path) does not exist (tt-connect setup NAME creates it)")

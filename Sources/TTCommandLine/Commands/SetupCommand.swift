@@ -1,4 +1,4 @@
-public import ArgumentParser
+package import ArgumentParser
 import FoundationEssentials
 import Glibc
 import TTBasics
@@ -10,8 +10,8 @@ import TTTransport
 /// the routes this machine offers, saves the chosen one as `[connection NAME]` (the password in a private file
 /// beside the config file), proves it with a check, and says how to use it. `setup --remove NAME` deletes an
 /// entry and the password files only it used.
-public struct SetupCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct SetupCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "setup",
         abstract: "Set up a named connection interactively: server, user, password and the route that works.",
         discussion: """
@@ -27,20 +27,20 @@ public struct SetupCommand: ParsableCommand {
             valueName: "FILE"
         )
     )
-    public var config: String?
+    package var config: String?
 
     @Flag(help: "Delete connection NAME and the password files no other connection uses.")
-    public var remove = false
+    package var remove = false
 
     @Option(help: ArgumentHelp("Deadline for trying each route, and for the final check.", valueName: "SECONDS"))
-    public var timeout: Double = 10
+    package var timeout: Double = 10
 
     @Argument(help: ArgumentHelp("The connection to create or edit (asked for when not given).", valueName: "NAME"))
-    public var name: String?
+    package var name: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let name, !ConnectionConfigWriter.isValidName(name) {
             throw ValidationError("a connection name is letters, digits and - _ . @ + (at most 64), not '\(name)'")
         }
@@ -50,7 +50,7 @@ public struct SetupCommand: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         let path = config ?? ProxyOptions.defaultConfigPath
         if remove, let name {
             try Self.remove(name, from: path)
@@ -320,7 +320,7 @@ private struct SetupSession {
         return ConnectionPlan(
             configuration: configuration,
             routeReason: candidate.label,
-            origin: RouteOrigin(source: candidate.label, fromCommandLine: true)
+            origin: RouteOrigin(source: candidate.label, offersDoctor: false)
         )
     }
 

@@ -8,8 +8,8 @@ import TTTransport
 /// Only the section concerned changes: every other line, comments and blank lines included, is kept byte for
 /// byte, and a replaced section keeps its place in the file. A section runs from its header to its last
 /// `key = value` line; comments after that belong to what follows (they usually introduce the next section).
-/// The file is written atomically and private (``PrivateFile``), and never holds a password: passwords go to
-/// their own files (``storePassword(_:forFile:besideConfig:)``), which the entry names.
+/// The file is written atomically and private from its first byte (`SecretFileWriter`), and never holds a
+/// password: passwords go to their own files (``storePassword(_:forFile:besideConfig:)``), which the entry names.
 enum ConnectionConfigWriter {
     /// Whether `name` can be a connection name: one word the parser reads back unchanged.
     static func isValidName(_ name: String) -> Bool {
@@ -148,8 +148,9 @@ enum ConnectionConfigWriter {
     ) throws(CommandFailure) -> String {
         let directory = FilePathText.directory(of: configPath)
         let path = directory.isEmpty ? fileName : FilePathText.join(directory, fileName)
+        try createDirectory(of: path)
         do {
-            try PrivateFile.writeAtomically(Array((password + "\n").utf8), to: path)
+            try SecretFileWriter.replace(path, with: Array((password + "\n").utf8))
         } catch {
             throw .usage("cannot store the password: \(error)")
         }
@@ -166,10 +167,26 @@ enum ConnectionConfigWriter {
                 message: "internal error: the config file to write does not parse: \(error)"
             )
         }
+        try createDirectory(of: path)
         do {
-            try PrivateFile.writeAtomically(Array(text.utf8), to: path)
+            try SecretFileWriter.replace(path, with: Array(text.utf8))
         } catch {
             throw .usage("cannot write the config file: \(error)")
+        }
+    }
+
+    /// Creates the directory of `path` with its parents, mode 0700 (`~/.config/tt-connect` on first use).
+    private static func createDirectory(of path: String) throws(CommandFailure) {
+        let directory = FilePathText.directory(of: path)
+        guard !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) else { return }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw .usage("cannot create the directory \(directory): \(SystemErrorText.describe(error))")
         }
     }
 

@@ -1,4 +1,4 @@
-public import ArgumentParser
+package import ArgumentParser
 import FoundationEssentials
 import Logging
 import TTBasics
@@ -7,7 +7,7 @@ import TTCommandSupport
 import TTTransport
 
 /// The proxy flags every tool shares, and the config file naming a connection.
-public struct ProxyOptions: ParsableArguments, Sendable {
+package struct ProxyOptions: ParsableArguments, Sendable {
     @Option(
         name: [.customShort("x"), .long],
         help: ArgumentHelp(
@@ -15,7 +15,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "[http[s]://][USER:PASS@]HOST[:PORT]"
         )
     )
-    public var proxy: String?
+    package var proxy: String?
 
     @Option(
         name: [.customShort("U"), .long],
@@ -25,7 +25,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "USER[:PASS]"
         )
     )
-    public var proxyUser: String?
+    package var proxyUser: String?
 
     @Option(
         help: ArgumentHelp(
@@ -33,19 +33,19 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "SCHEME"
         )
     )
-    public var proxyAuth: String?
+    package var proxyAuth: String?
 
     /// curl's spellings of `--proxy-auth SCHEME`.
     @Flag(help: "Same as --proxy-auth any (curl's flag).")
-    public var proxyAnyauth = false
+    package var proxyAnyauth = false
     @Flag(help: "Same as --proxy-auth basic.")
-    public var proxyBasic = false
+    package var proxyBasic = false
     @Flag(help: "Same as --proxy-auth digest.")
-    public var proxyDigest = false
+    package var proxyDigest = false
     @Flag(help: "Same as --proxy-auth ntlm.")
-    public var proxyNtlm = false
+    package var proxyNtlm = false
     @Flag(help: "Same as --proxy-auth negotiate.")
-    public var proxyNegotiate = false
+    package var proxyNegotiate = false
 
     @Option(
         help: ArgumentHelp(
@@ -53,19 +53,19 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "FILE|URL"
         )
     )
-    public var proxyPac: String?
+    package var proxyPac: String?
 
     @Option(help: ArgumentHelp("Extra header for the CONNECT request; repeatable.", valueName: "'Name: value'"))
-    public var proxyHeader: [String] = []
+    package var proxyHeader: [String] = []
 
     @Option(help: ArgumentHelp("CA bundle (PEM) to verify an https:// proxy with.", valueName: "FILE"))
-    public var proxyCacert: String?
+    package var proxyCacert: String?
 
     @Flag(help: "Do not verify an https:// proxy's certificate.")
-    public var proxyInsecure = false
+    package var proxyInsecure = false
 
     @Flag(help: "Connect directly, whatever the config file or environment say.")
-    public var noProxy = false
+    package var noProxy = false
 
     @Option(
         name: .customLong("noproxy"),
@@ -75,7 +75,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "LIST"
         )
     )
-    public var noProxyList: String?
+    package var noProxyList: String?
 
     @Option(
         help: ArgumentHelp(
@@ -83,14 +83,14 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "FILE"
         )
     )
-    public var config: String?
+    package var config: String?
 
     @Option(help: ArgumentHelp("The connection of the config file to use.", valueName: "NAME"))
-    public var connection: String?
+    package var connection: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let proxy {
             do { _ = try HTTPProxy(parsing: proxy) } catch { throw ValidationError("--proxy: \(error)") }
             if noProxy { throw ValidationError("--proxy and --no-proxy contradict each other; give one") }
@@ -165,7 +165,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             warnUnusedProxyUser("--noproxy matches \(target)")
             return (
                 .direct, "direct connection: --noproxy matches \(target)",
-                RouteOrigin(source: "--noproxy", fromCommandLine: true)
+                RouteOrigin(source: "--noproxy", offersDoctor: false)
             )
         }
         flags.proxyPac = proxyPac
@@ -189,7 +189,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             // find another way out even when the command line named the PAC.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
-                fromCommandLine: false
+                offersDoctor: true
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))
         }
@@ -201,8 +201,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         )
         let origin =
             noProxy
-            ? RouteOrigin(source: "--no-proxy", fromCommandLine: true)
-            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac")
+            ? RouteOrigin(source: "--no-proxy", offersDoctor: false)
+            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac", target: target)
         if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason, origin) }
         guard let chosen = decision.proxy else {
             let why = noProxy ? "--no-proxy" : decision.reason

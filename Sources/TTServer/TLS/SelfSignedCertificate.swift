@@ -55,7 +55,7 @@ public enum SelfSignedCertificate {
                 &keyLength
             ) == 1, let certificate, let key
         else {
-            throw ServerTLSError("cannot create a TLS certificate for \"\(name)\"")
+            throw ServerTLSError(.cannotCreate, "\"\(name)\"")
         }
         defer {
             CCrypto_freeSecret(certificate, certificateLength)
@@ -69,10 +69,10 @@ public enum SelfSignedCertificate {
     private static func write(_ contents: String, to path: String) throws {
         do {
             guard try SecretFileWriter.create(path, with: Array(contents.utf8)) else {
-                throw ServerTLSError("cannot create \(path): it already exists")
+                throw ServerTLSError(.cannotWrite, "cannot create \(path): it already exists")
             }
         } catch let failure as SecretFileWriter.Failure {
-            throw ServerTLSError("\(failure)")
+            throw ServerTLSError(.cannotWrite, failure.description)
         }
     }
 }
