@@ -2,8 +2,8 @@
 import PackageDescription
 
 /// Settings every Swift target of ours shares: Swift 6 language mode (strict concurrency) plus
-/// explicit `Sendable` on public types, as swift-log does. Since tools version 6.2 SwiftPM accepts this unsafe flag in a
-/// package used as a versioned (`from:`) dependency; `scripts/check-dependency` proves it.
+/// explicit `Sendable` on public types, as swift-log does. SwiftPM accepts this unsafe flag in a package used as a
+/// dependency (the README's `branch: "main"` line); `scripts/check-dependency` proves it.
 let strictSettings: [SwiftSetting] = [
     // Every warning in our code fails the compiler itself, also in files an incremental build does not recompile
     // (they could not have compiled with one). SwiftPM drops warning settings of remote packages.
@@ -83,11 +83,18 @@ let package = Package(
             dependencies: ["TTBasics", "TTProtocol", "TTTransport"],
             swiftSettings: strictSettings
         ),
+        // The one fair queue of password checks both servers use (tt-server's Login, tt-proxy's Basic auth), with
+        // the fairness key of a client address. A target of its own: it needs NIO, which TTBasics must not.
+        .target(
+            name: "TTPasswordChecks",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
+            swiftSettings: strictSettings
+        ),
         // SwiftNIO framework server.
         .target(
             name: "TTServer",
             dependencies: [
-                "TTBasics", "TTProtocol", "CCrypto", logging,
+                "TTBasics", "TTPasswordChecks", "TTProtocol", "CCrypto", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 coreMetrics, nioHTTP1, serviceLifecycle, unixSignals,
@@ -98,7 +105,7 @@ let package = Package(
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: ["TTBasics", "CCrypto"] + nio,
+            dependencies: ["TTBasics", "TTPasswordChecks", "CCrypto"] + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
@@ -161,21 +168,29 @@ let package = Package(
         .testTarget(
             name: "TTServerTests",
             dependencies: [
-                "TTServer", "TTBasics", "TTProtocol", "TTTestSupport", logging,
+                "TTServer", "TTBasics", "TTPasswordChecks", "TTProtocol", "TTTestSupport", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), prometheus, coreMetrics,
+                // Handlers tested the NIO way: EmbeddedChannel and ByteToMessageDecoderVerifier.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
                 + nio,
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TTProxyTests",
-            dependencies: ["TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "TTProxy", "TTTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TTClientTests",
             dependencies: [
-                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport", "TTTestSupport",
+                "TTBasics", "TTClient", "TTCommandLine", "TTCommandSupport", "TTProtocol", "TTTransport",
+                "TTTestSupport",
                 argumentParser, "TTServer", .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

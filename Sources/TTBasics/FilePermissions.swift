@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// OpenSSH-style checks that a file holding a secret, or deciding whom to trust, is not open to other users.
 ///

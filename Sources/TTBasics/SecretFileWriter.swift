@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The one way a file holding a secret (users file, identity key, TLS key, password file, a config file with a
 /// password, known_servers) is written: private from its first byte, whatever the umask.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Our own words for failures that lower layers describe badly: Foundation's "The operation could not be
 /// completed. (NSCocoaErrorDomain error 256.)" names neither the cause nor the path, and SwiftNIO's

@@ -1,20 +1,17 @@
-public import ArgumentParser
-
-#if canImport(Glibc)
+package import ArgumentParser
 import Glibc
-#endif
 
 /// Runs a root command the way every tt-connect tool needs: parse errors and `ValidationError`s exit with 2
-/// (usage, per the README.md table "Exit codes", where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits
+/// (usage, per the docs/CLI.md table "Exit codes", where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits
 /// with its code, and everything the command owns is released before the process exits (so the API trace ends
 /// with `TMSS10API_Term`). Before parsing, the process is marked not dumpable (``CoreDumpGuard``).
-public enum CommandRunner {
+package enum CommandRunner {
     /// What a tool with `--json` prints on standard output for a usage error, so a monitor parsing standard
     /// output always gets an answer: given the arguments and the message, the JSON line (`nil`: nothing).
-    public typealias UsageReport = @Sendable (_ arguments: [String], _ message: String) -> String?
+    package typealias UsageReport = @Sendable (_ arguments: [String], _ message: String) -> String?
 
     /// Parses `arguments` (the process arguments when `nil`), runs the command and exits.
-    public static func main<Command: ParsableCommand>(
+    package static func main<Command: ParsableCommand>(
         _ type: Command.Type,
         arguments: [String]? = nil,
         usageReport: UsageReport? = nil
@@ -24,7 +21,7 @@ public enum CommandRunner {
     }
 
     /// Parses `arguments` (the process arguments when `nil`), runs the asynchronous command and exits.
-    public static func main<Command: AsyncParsableCommand>(
+    package static func main<Command: AsyncParsableCommand>(
         _ type: Command.Type,
         arguments: [String]? = nil,
         usageReport: UsageReport? = nil
@@ -34,7 +31,7 @@ public enum CommandRunner {
     }
 
     /// Parses and runs the command and returns the exit status instead of exiting.
-    public static func run<Command: ParsableCommand>(
+    package static func run<Command: ParsableCommand>(
         _ type: Command.Type,
         arguments: [String]? = nil,
         usageReport: UsageReport? = nil
@@ -49,7 +46,7 @@ public enum CommandRunner {
     }
 
     /// Parses and runs the asynchronous command (or a synchronous subcommand) and returns the exit status.
-    public static func run<Command: AsyncParsableCommand>(
+    package static func run<Command: AsyncParsableCommand>(
         _ type: Command.Type,
         arguments: [String]? = nil,
         usageReport: UsageReport? = nil

@@ -1,22 +1,20 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Line output for the tools, written with `write(2)` and no buffer, so `check` shows each stage as it
 /// completes even when standard output is a pipe, and threads never interleave within a line.
-public enum Console {
+package enum Console {
     /// Writes `text` and a newline to standard output.
-    public static func line(_ text: String) {
+    package static func line(_ text: String) {
         write(text + "\n", to: STDOUT_FILENO)
     }
 
     /// Writes `text` and a newline to standard error.
-    public static func error(_ text: String) {
+    package static func error(_ text: String) {
         write(text + "\n", to: STDERR_FILENO)
     }
 
     /// Writes `text` as is (no newline added) to `descriptor`, retrying short writes.
-    public static func write(_ text: String, to descriptor: Int32) {
+    package static func write(_ text: String, to descriptor: Int32) {
         let bytes = Array(text.utf8)
         bytes.withUnsafeBytes { buffer in
             var offset = 0

@@ -1,7 +1,5 @@
-#if canImport(Glibc)
 import CProcessControl
 import Glibc
-#endif
 
 /// Keeps passwords out of core files: every tt-connect executable marks itself not dumpable at start.
 ///
@@ -10,24 +8,18 @@ import Glibc
 /// write no core for the process and refuse `ptrace` attaches from other processes of the same user (root keeps
 /// `CAP_SYS_PTRACE`). Set `TT_ALLOW_CORE_DUMPS=1` in the environment to keep the process dumpable when
 /// debugging a crash.
-public enum CoreDumpGuard {
+package enum CoreDumpGuard {
     /// The environment variable that keeps core dumps enabled.
-    public static let allowVariable = "TT_ALLOW_CORE_DUMPS"
+    package static let allowVariable = "TT_ALLOW_CORE_DUMPS"
 
     /// Marks the process not dumpable, unless `TT_ALLOW_CORE_DUMPS=1` is set.
-    public static func apply() {
-        #if os(Linux)
+    package static func apply() {
         if let value = getenv(allowVariable), String(cString: value) == "1" { return }
         _ = CProcessControl_setDumpable(0)
-        #endif
     }
 
     /// Whether the process may be dumped right now (`prctl(PR_GET_DUMPABLE)`).
-    public static var isDumpable: Bool {
-        #if os(Linux)
-        return CProcessControl_getDumpable() == 1
-        #else
-        return true
-        #endif
+    package static var isDumpable: Bool {
+        CProcessControl_getDumpable() == 1
     }
 }

@@ -1,22 +1,14 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The soft limit on open descriptors of this process.
-public enum OpenFileLimit {
+package enum OpenFileLimit {
     /// Raises the soft limit to the hard limit: every connection is a descriptor, and the usual default soft
     /// limit (1024) would cap a server at about that many clients, well below its `--max-connections`.
     /// - Returns: The soft limit now in force, or `nil` when it cannot be read.
     @discardableResult
-    public static func raiseToHardLimit() -> UInt64? {
+    package static func raiseToHardLimit() -> UInt64? {
         var limit = rlimit()
-        #if canImport(Glibc)
         let resource = Int32(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
         guard getrlimit(resource, &limit) == 0 else { return nil }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit

@@ -1,16 +1,13 @@
-import Foundation
-
-#if canImport(Glibc)
+import FoundationEssentials
 import Glibc
-#endif
 
 /// The one way every tool asks a person for a password, as ssh does: without echo on the terminal, which is
 /// standard input when that is one, else `/dev/tty` (`tt-connect pipe` reads its data from standard input, yet
 /// under ssh a terminal exists); without a terminal, the program `SSH_ASKPASS` names
 /// (`SSH_ASKPASS_REQUIRE=force` prefers it even with a terminal, `never` forbids it).
-public enum PasswordPrompt {
+package enum PasswordPrompt {
     /// Why no password could be asked for.
-    public enum Failure: Error, Sendable, Equatable {
+    package enum Failure: Error, Sendable, Equatable {
         /// No terminal (neither standard input nor `/dev/tty`) and no usable `SSH_ASKPASS`.
         case noTerminal
         /// The terminal ended (end of file) or the askpass program gave nothing.
@@ -30,7 +27,7 @@ public enum PasswordPrompt {
     /// - Parameters:
     ///   - confirm: the prompt for typing it again (a new password); the two must match.
     ///   - environment: where `SSH_ASKPASS` and `SSH_ASKPASS_REQUIRE` are read (the process's when `nil`).
-    public static func read(
+    package static func read(
         prompt: String,
         confirm: String? = nil,
         environment: [String: String]? = nil
@@ -90,34 +87,24 @@ public enum PasswordPrompt {
 
     /// Runs `program PROMPT` and takes the first line of its output, bounded in time and size.
     private static func runAskpass(_ program: String, prompt: String) throws(Failure) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = [prompt]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw .askpassFailed("cannot run SSH_ASKPASS \(program): \(error)") }
-        let descriptor = output.fileHandleForReading.fileDescriptor
-        var collected: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let deadline = ContinuousClock.now + askpassTimeout
-        reading: while collected.count <= maximumLength, !collected.contains(UInt8(ascii: "\n")) {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { break }
-            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&entry, 1, Int32(min(left / .milliseconds(1), 1000)))
-            if ready < 0, errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break reading }
-            collected += buffer[0..<count]
+        let outcome: ChildProcess.Outcome
+        do {
+            outcome = try ChildProcess.run(
+                program,
+                arguments: [prompt],
+                environment: ProcessInfo.processInfo.environment,
+                timeout: askpassTimeout,
+                limit: maximumLength + 1,
+                stopAtNewline: true
+            )
+        } catch {
+            throw .askpassFailed("cannot run SSH_ASKPASS \(program): \(error)")
         }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw .askpassFailed("SSH_ASKPASS \(program) gave no password (exit \(process.terminationStatus))")
+        guard let status = outcome.exitStatus, status == 0 else {
+            let how = outcome.exitStatus.map { "exit \($0)" } ?? (outcome.timedOut ? "no answer in time" : "killed")
+            throw .askpassFailed("SSH_ASKPASS \(program) gave no password (\(how))")
         }
+        let collected = outcome.output
         let line = collected.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).first ?? []
         guard !line.isEmpty, line.count <= maximumLength else { throw .nothingEntered }
         return String(decoding: line, as: UTF8.self)

@@ -8,19 +8,19 @@ import TTBasics
 ///
 /// No thread polls a flag and no Dispatch source runs: the C handler (CProcessControl) only writes the byte,
 /// which is async-signal-safe. One wake-up is installed at a time; the previous handlers come back on deinit.
-public final class SignalWakeup {
+package final class SignalWakeup {
     private let signals: [Int32]
     private let readEnd: Int32
     private let writeEnd: Int32
     private let previous: UnsafeMutableRawPointer
 
     /// The read end of the pipe: readable once one of the signals has arrived.
-    public var descriptor: Int32 { readEnd }
+    package var descriptor: Int32 { readEnd }
 
     /// Traps `signals` (SIGINT, SIGTERM) until deinit, and unblocks them in the calling thread: a
     /// parent may have started us with them blocked (a child inherits the mask), and they must still arrive.
     /// - Throws: an internal error (exit 1) with the system's words when no pipe or handler can be set up.
-    public init(_ signals: [Int32]) throws(CommandFailure) {
+    package init(_ signals: [Int32]) throws(CommandFailure) {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw Self.failure("pipe") }
         for end in ends {
@@ -58,11 +58,11 @@ public final class SignalWakeup {
     }
 
     /// Whether one of the signals has arrived (it stays arrived: the byte is not consumed).
-    public var hasArrived: Bool { wait(upTo: .zero) }
+    package var hasArrived: Bool { wait(upTo: .zero) }
 
     /// Waits until one of the signals arrives or `interval` passes.
     /// - Returns: `true` when a signal arrived.
-    public func wait(upTo interval: Duration) -> Bool {
+    package func wait(upTo interval: Duration) -> Bool {
         let deadline = ContinuousClock.now + interval
         while true {
             let left = deadline - ContinuousClock.now

@@ -1,14 +1,12 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Readiness for systemd's `Type=notify` services, as `sd_notify(3)` does it but without libsystemd: one datagram
 /// (`READY=1`) to the unix socket named by `$NOTIFY_SOCKET`.
-public enum SystemdNotify {
+package enum SystemdNotify {
     /// Tells the service manager the service is ready, when it runs under one that asked (`$NOTIFY_SOCKET` set);
     /// otherwise does nothing. Returns whether the datagram was sent.
     @discardableResult
-    public static func ready() -> Bool {
+    package static func ready() -> Bool {
         guard let variable = getenv("NOTIFY_SOCKET") else { return false }
         return send("READY=1", to: String(cString: variable))
     }
@@ -17,7 +15,7 @@ public enum SystemdNotify {
     /// system path, or `@name` for the abstract namespace, as `$NOTIFY_SOCKET` spells them. Returns whether the
     /// datagram was sent; a path that names no socket, or is too long for `sun_path`, sends nothing.
     @discardableResult
-    public static func send(_ state: String, to path: String) -> Bool {
+    package static func send(_ state: String, to path: String) -> Bool {
         var name = Array(path.utf8)
         guard let first = name.first, first == UInt8(ascii: "/") || first == UInt8(ascii: "@") else { return false }
         // An abstract name starts with a NUL byte and is exactly as long as the address length says.

@@ -1,11 +1,11 @@
-public import ArgumentParser
+package import ArgumentParser
 
 /// Usage messages where ArgumentParser's own words mislead: `--timeout -1` is "Missing value" (the `-1` looks
 /// like a flag to it), and a mistyped subcommand (`tt-connect chek HOST`) becomes check's target and then
 /// "Unexpected argument".
-public enum UsageWording {
+package enum UsageWording {
     /// A clearer message for ArgumentParser's `message`, or `nil` to keep it.
-    public static func message<Command: ParsableCommand>(
+    package static func message<Command: ParsableCommand>(
         for message: String,
         arguments: [String],
         of type: Command.Type

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -147,7 +147,7 @@ struct TTProxyCommand: AsyncParsableCommand {
         do {
             proxy = try await ProxyServer.start(configuration: configuration)
         } catch {
-            FileHandle.standardError.write(Data("tt-proxy: \(error)\n".utf8))
+            Console.error("tt-proxy: \(error)")
             throw ExitCode(1)
         }
         let service = ProxyService(
@@ -187,13 +187,13 @@ struct ProxyService: Service {
 
 /// Writes whole lines with one `write(2)` each, so lines from different event loops never interleave.
 struct LineWriter: Sendable {
-    private let handle: FileHandle
+    private let descriptor: Int32
 
-    static let standardOutput = LineWriter(handle: .standardOutput)
-    static let standardError = LineWriter(handle: .standardError)
+    static let standardOutput = LineWriter(descriptor: STDOUT_FILENO)
+    static let standardError = LineWriter(descriptor: STDERR_FILENO)
 
-    private init(handle: FileHandle) {
-        self.handle = handle
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
     }
 
     init(path: String) throws {
@@ -201,19 +201,17 @@ struct LineWriter: Sendable {
             self = .standardOutput
             return
         }
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw CommandFailure.usage("--access-log: cannot create \(path)")
-            }
+        // O_APPEND: each line's single write(2) lands at the end, also beside another writer (logrotate's copy).
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw CommandFailure.usage(
+                "--access-log: cannot open \(path) for writing: \(String(cString: strerror(errno)))"
+            )
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw CommandFailure.usage("--access-log: cannot open \(path) for writing")
-        }
-        handle.seekToEndOfFile()
-        self.handle = handle
+        self.descriptor = descriptor
     }
 
     func write(_ line: String) {
-        try? handle.write(contentsOf: Data((line + "\n").utf8))
+        Console.write(line + "\n", to: descriptor)
     }
 }

@@ -1,12 +1,8 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import TTCommandSupport
 import TTProtocol
 import TTServer
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `tt-server add-user NAME --users FILE`: add a user, or change their password.
 struct AddUser: ParsableCommand {

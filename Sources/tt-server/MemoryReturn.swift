@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Makes freed frame buffers go back to the system.
 ///
@@ -10,12 +8,10 @@ import Glibc
 /// `free` unmaps at once.
 enum MemoryReturn {
     static func configure() {
-        #if canImport(Glibc)
         // <malloc.h> is not part of Swift's Glibc module; look `mallopt` up (RTLD_DEFAULT is a null handle).
         typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
         let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
         guard let symbol = dlsym(nil, "mallopt") else { return }
         _ = unsafeBitCast(symbol, to: Mallopt.self)(mmapThreshold, 128 << 10)
-        #endif
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Finds the tt-server processes on this machine that serve a given users file, so `add-user` can say whether a
 /// `SIGHUP` is needed (a running server reads the file only at start and on SIGHUP).

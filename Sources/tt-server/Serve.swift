@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import NIOCore
 import Prometheus
@@ -346,11 +347,15 @@ struct Serve: AsyncParsableCommand {
 
     /// `2028-01-07 12:00:00 UTC` for seconds since 1970: a date an operator reads at a glance.
     static func utc(_ seconds: Int) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let date = [
+            NumberText.zeroPadded(parts.tm_year + 1900, width: 4), NumberText.zeroPadded(parts.tm_mon + 1, width: 2),
+            NumberText.zeroPadded(parts.tm_mday, width: 2),
+        ]
+        let clock = [parts.tm_hour, parts.tm_min, parts.tm_sec].map { NumberText.zeroPadded($0, width: 2) }
+        return "\(date.joined(separator: "-")) \(clock.joined(separator: ":")) UTC"
     }
 
     /// Reads and checks the users file: parseable, and not readable by others.

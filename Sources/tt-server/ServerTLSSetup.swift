@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTServer
 
 /// The certificate tt-server offers TLS clients: the given files, or its self-signed one (docs/SERVER.md, "TLS").

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CZlib
-import Foundation
 import TTCommandSupport
 
 /// `tt-server`: the framework server. `serve` is the default subcommand.
@@ -23,7 +22,7 @@ struct TTServerCommand: AsyncParsableCommand {
     }
 }
 
-/// Exit statuses of tt-server (the README.md table "Exit codes" where they overlap).
+/// Exit statuses of tt-server (the docs/CLI.md table "Exit codes" where they overlap).
 enum ExitStatus {
     /// Startup failed for a reason no flag explains (a port in use, for example).
     static let failure: Int32 = 1

@@ -2,7 +2,7 @@ import Foundation
 import TTTestSupport
 import Testing
 
-/// `tt-connect check` against real peers, one failure per exit code of the README table "Exit codes".
+/// `tt-connect check` against real peers, one failure per exit code of the table in docs/CLI.md, "Exit codes".
 @Suite("tt-connect check exit codes")
 struct CheckExitCodeTests {
     @Test("0: a direct check with login prints every stage as it completes")

@@ -1,10 +1,7 @@
 import Foundation
+import Glibc
 import TTTestSupport
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Children spawned by the test helpers start with no signal blocked: threads of the test runner can block
 /// SIGTERM, SIGQUIT and SIGABRT, and a child that inherited that mask survived `RunningProcess.stop()`'s SIGTERM

@@ -70,6 +70,32 @@ struct SavedConnectionTests {
         }
     }
 
+    @Test("doctor --save-connection writes the recommended route; it then works with an empty environment")
+    func doctorSaves() async throws {
+        let home = try TemporaryDirectory()
+        let config = home.file("config")
+        try await withStarted(ServerProcess.start()) { server in
+            let doctor = try await tool(
+                ["doctor", server.address, "-S", serverUser, "--config", config, "--save-connection", "lab"],
+                home: home,
+                environment: ["TT_PASSWORD": serverPassword]
+            )
+            #expect(doctor.status == 0, "\(doctor.allOutput)")
+            #expect(doctor.standardOutput.contains("saved connection lab in \(config)"), "\(doctor.standardOutput)")
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            #expect(text.contains("[connection lab]\nserver = 127.0.0.1\nport = \(server.port)\nuser = fred\n"))
+            #expect(text.contains("server-key = \(server.fingerprint)\n"), "\(text)")
+            #expect(!text.contains(serverPassword))
+            let check = try await runProcess(
+                BuiltProducts.executable("tt-connect"),
+                ["--config", config, "--connection", "lab"],
+                inheritingEnvironment: false
+            )
+            #expect(check.status == 0, "\(check.allOutput)")
+            #expect(check.standardOutput.contains("✓ login"), "\(check.standardOutput)")
+        }
+    }
+
     @Test("setup on a terminal creates an entry, edits it, connections lists it, setup --remove deletes it")
     func setupOnATerminal() async throws {
         let home = try TemporaryDirectory()

@@ -439,7 +439,7 @@ struct FrameworkClientRetrySafetyTests {
 @Suite("Exit codes")
 struct ExitCodeMappingTests {
     @Test(
-        "every transport failure category maps to the exit code of the README table",
+        "every transport failure category maps to the exit code of the table in docs/CLI.md",
         arguments: [
             (TransportError.Category.configuration, Int32(2)),
             (.proxyUnreachable, 3),

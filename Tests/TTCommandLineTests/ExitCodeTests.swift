@@ -5,7 +5,7 @@ import Testing
 @Suite("Exit codes live in the command-line module")
 struct ExitCodeTests {
     @Test(
-        "every client error category maps to its exit code of README's table",
+        "every client error category maps to its exit code of the table in docs/CLI.md",
         arguments: [
             (FrameworkClientError.Category.internalError, Int32(1)), (.usage, 2), (.proxyUnreachable, 3),
             (.proxyAuthenticationRequired, 4), (.proxyRefused, 5), (.proxyGatewayFailure, 6),

@@ -1,10 +1,7 @@
 import Foundation
+import Glibc
 import TTTestSupport
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// tt-proxy at its descriptor limit: accepts pause and say so instead of spinning on `accept4` failing with
 /// EMFILE, and service resumes once descriptors free up.

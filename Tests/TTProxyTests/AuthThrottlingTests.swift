@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -6,10 +7,6 @@ import TTTestSupport
 import Testing
 
 @testable import TTProxy
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Basic auth under attack: refusal times that do not reveal user names, throttling per source address, and a
 /// flood from one address that cannot starve another.
@@ -73,6 +70,8 @@ struct AuthThrottlingTests {
     func failureTableIsBounded() async throws {
         var limits = AuthLimits()
         limits.maxTrackedSources = 20
+        // The global failure budget is another test's subject: here every failure must reach the table.
+        limits.unprovenFailuresPerSecond = 1e9
         let gate = AuthGate(
             users: try HtpasswdFile(contentsOf: TestProxy.fixture("htpasswd").path),
             limits: limits,
@@ -155,6 +154,80 @@ struct AuthThrottlingTests {
                     elapsed < max(.milliseconds(2500), oneCheck * 5),
                     "the legitimate login took \(elapsed); one password check takes \(oneCheck)"
                 )
+            }
+        }
+    }
+}
+
+extension AuthThrottlingTests {
+    @Test(
+        "100 guessers each connecting from a new 127.x.y.z do not keep a known user's login past 2 s",
+        .disabled(
+            """
+            open: through tt-proxy a known login still took 0.3-5 s under this flood while one check took 0.2 s; \
+            the wait is not in the shared queue's lanes and is not found yet
+            """
+        )
+    )
+    func rotatingGuessers() async throws {
+        try await withStarted(EchoServer.start()) { echo in
+            let users = try Self.mixedUsers()
+            try await withStarted(TestProxy.start { $0.users = users }) { proxy in
+                let port = proxy.port
+                let echoPort = echo.port
+                let login = { @Sendable () throws -> (String, Duration) in
+                    let client = try RawClient(port: port)
+                    let start = ContinuousClock.now
+                    try client.send(connectRequest("127.0.0.1:\(echoPort)", user: "slow", password: "right-password"))
+                    let (head, _) = try client.readHead(timeout: .seconds(30))
+                    return (statusLine(head), ContinuousClock.now - start)
+                }
+                // The user worked from this address before the attack: both are known.
+                #expect(try await onThread(login).0 == "HTTP/1.1 200 Connection established")
+                let flags = FloodFlags()
+                let flood = (0..<100).map { guesser in
+                    Task.detached {
+                        try? await onThread {
+                            // Bounded: until told to stop, 40 connections or 30 s at most.
+                            let deadline = ContinuousClock.now + .seconds(30)
+                            var round = 0
+                            while !flags.stop.load(ordering: .relaxed), round < 40, ContinuousClock.now < deadline {
+                                round += 1
+                                let address = "127.\(1 + guesser).\(round / 200).\(1 + round % 200)"
+                                guard let client = try? RawClient(port: port, from: address),
+                                    (try? client.send(connectRequest("127.0.0.1:9", user: "slow", password: "guess")))
+                                        != nil,
+                                    let (head, _) = try? client.readHead(timeout: .seconds(30))
+                                else { continue }
+                                flags.answers.add(1, ordering: .relaxed)
+                                // An answer that comes at once paces a guesser no more: 100 ms keeps this a guess
+                                // flood (1,000 connections a second), not a test of the accept loop.
+                                if head.hasPrefix("HTTP/1.1 503 ") {
+                                    flags.busy.add(1, ordering: .relaxed)
+                                    usleep(100_000)
+                                }
+                            }
+                        }
+                    }
+                }
+                try await Task.sleep(for: .seconds(1))
+                var results: [(String, Duration)] = []
+                for _ in 0..<3 { results.append(try await onThread(login)) }
+                // One bcrypt check's time now, under the same load: on a loaded machine one check alone can take
+                // a second. A known login waits for at most the check running before it, then its own; the
+                // rotating guessers, served in turn, would make it wait for each of theirs.
+                let oneCheck = ContinuousClock().measure { _ = users.verify(user: "slow", password: "right-password") }
+                flags.stop.store(true, ordering: .relaxed)
+                await proxy.stop()
+                for task in flood { await task.value }
+                #expect(results.allSatisfy { $0.0 == "HTTP/1.1 200 Connection established" }, "\(results)")
+                let slowest = results.map(\.1).max() ?? .zero
+                #expect(
+                    slowest < max(.seconds(2), oneCheck * 3),
+                    "legitimate logins \(results.map(\.1)); one password check takes \(oneCheck); \(flags.busy.load(ordering: .relaxed)) of \(flags.answers.load(ordering: .relaxed)) guesses busy"
+                )
+                // Rotating addresses buy no more guesses: past the unproven queue and failure budget, 503 unchecked.
+                #expect(flags.busy.load(ordering: .relaxed) > 0, "\(flags.answers.load(ordering: .relaxed)) answers")
             }
         }
     }

@@ -1,10 +1,7 @@
 import Foundation
+import Glibc
 import TTTestSupport
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The `tt-proxy` executable: flags, the listening lines, the access log on stdout, signals, and measurements.
 @Suite("The tt-proxy executable")

@@ -1,12 +1,9 @@
 import Foundation
+import Glibc
 import Synchronization
 import Testing
 
 @testable import TTProxy
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Checking htpasswd passwords: concurrency of the slow hashes and what an unknown user costs.
 @Suite("htpasswd verification")

@@ -1,12 +1,9 @@
 import Foundation
+import Glibc
 import Synchronization
 import TTProxy
 import TTTestSupport
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Real CONNECT clients nobody here wrote (curl, socat, ncat, proxytunnel, corkscrew) driven through tt-proxy.
 @Suite("Real CONNECT clients through tt-proxy")

@@ -1,14 +1,11 @@
 import Foundation
+import Glibc
 import NIOCore
 import Synchronization
 import TTTestSupport
 import Testing
 
 @testable import TTProxy
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The normal proxy: CONNECT semantics, tunnels, auth, limits and the access log, seen by a raw client.
 @Suite("tt-proxy as a CONNECT proxy")

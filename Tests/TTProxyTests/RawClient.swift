@@ -1,8 +1,6 @@
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs blocking socket work on a thread of its own, so tests never block Swift's cooperative pool.
 func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -25,10 +23,26 @@ final class RawClient {
     private let fd: Int32
 
     /// Connects to `host` (an IPv4 or IPv6 literal) and `port`.
-    init(host: String = "127.0.0.1", port: Int) throws {
+    /// - Parameter localAddress: an IPv4 address to connect from (any of 127/8 is loopback: a test can be many
+    ///   peers).
+    init(host: String = "127.0.0.1", port: Int, from localAddress: String? = nil) throws {
         let isV6 = host.contains(":")
         fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawClientError(description: "socket: \(errno)") }
+        if let localAddress, !isV6 {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, localAddress, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw RawClientError(description: "bind \(localAddress): \(errno)")
+            }
+        }
         var result: Int32
         if isV6 {
             var address = sockaddr_in6()

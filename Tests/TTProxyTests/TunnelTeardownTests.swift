@@ -1,14 +1,11 @@
 import Foundation
+import Glibc
 import NIOCore
 import Synchronization
 import TTTestSupport
 import Testing
 
 @testable import TTProxy
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Tunnels end without losing bytes and without leaking: half-close, teardown of both sides, the cap on target
 /// connections, and tunnels back into the proxy.

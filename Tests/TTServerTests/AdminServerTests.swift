@@ -133,7 +133,8 @@ struct AdminServerTests {
 
     @Test("A drain delay: health turns 503 at once, yet new sessions are served until the delay is over")
     func drainDelay() async throws {
-        let delay = Duration.seconds(4)
+        // Long enough that a loaded machine still connects and pings within it.
+        let delay = Duration.seconds(8)
         try await withAdmin(configure: { $0.drainDelay = delay }) { server, adminPort, _ in
             let started = ContinuousClock.now
             async let stopped: Void = server.server.shutdown()

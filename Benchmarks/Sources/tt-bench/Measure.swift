@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Timing and the `NAME VALUE` output every figure goes through.
 enum Measure {

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `tt-bench echo-server`: a TCP echo server on 127.0.0.1 (one thread per connection), the raw baseline of
 /// the ping round trip. Prints `READY PORT`; exits after `--lifetime` seconds at the latest.

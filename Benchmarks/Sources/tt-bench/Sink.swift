@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `tt-bench sink`: the far end of a tunnel throughput run. Prints `READY PORT`, accepts one connection, reads
 /// until `--bytes` have arrived (then closes) or the stream ends, and prints the bytes and the seconds from

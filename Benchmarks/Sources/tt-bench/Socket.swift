@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Blocking loopback TCP sockets for the benchmark tools: only 127.0.0.1, port 0 read back, every read and
 /// write bounded by a timeout.

@@ -1,10 +1,6 @@
 import CLibFuzzer
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 // SwiftPM makes this file the program's `main`; it runs libFuzzer's driver on `fuzz` as libFuzzer's own `main`
 // would. `fuzz` is also exported as LLVMFuzzerTestOneInput, which the libFuzzer runtime links against; the

@@ -1,18 +1,10 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A port on 127.0.0.1 that was free a moment ago: the soak restarts servers on the port they had, so it cannot
 /// let them pick port 0.
 enum FreePort {
     static func pick() throws(SoakError) -> Int {
-        #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
         guard fd >= 0 else { throw SoakError("socket: errno \(errno)") }
         defer { close(fd) }
         var address = sockaddr_in()

@@ -1,5 +1,6 @@
-import Foundation
+import Dispatch
 import Synchronization
+import TTBasics
 
 /// A serial executor with one thread of its own, on which ``AsyncFrameworkClient`` runs the blocking client.
 ///
@@ -18,9 +19,12 @@ final class ClientThreadExecutor: SerialExecutor {
 
     /// Starts the thread, named `name` (Linux shows up to 15 characters of it, e.g. in `top -H`).
     init(name: String) {
-        let thread = Thread { [self] in run() }
-        thread.name = name
-        thread.start()
+        do {
+            try OSThread.detach(name: name) { [self] in run() }
+        } catch {
+            // As Foundation's Thread did: without its thread the client could never run a job.
+            fatalError("cannot start the client thread \(name): \(error)")
+        }
     }
 
     func enqueue(_ job: consuming ExecutorJob) {

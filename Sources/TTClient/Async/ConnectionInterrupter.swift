@@ -1,8 +1,5 @@
-import Synchronization
-
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// Lets another thread stop what a ``FrameworkClient`` is blocked in, for ``AsyncFrameworkClient``'s cancellation.
 ///

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TTBasics
 
 /// The known-servers file: one `host:port SHA256:…` line per server whose identity this user has accepted,
@@ -12,8 +13,8 @@ public struct KnownServers: Sendable {
 
     /// The default location, `~/.config/tt-connect/known_servers`.
     public static var defaultPath: String {
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        return (home as NSString).appendingPathComponent(".config/tt-connect/known_servers")
+        let home = FilePathText.homeDirectory(environment: ProcessInfo.processInfo.environment)
+        return FilePathText.join(home, ".config/tt-connect/known_servers")
     }
 
     /// A known-servers file at `path` (created on first ``remember(_:fingerprint:)``).
@@ -45,7 +46,7 @@ public struct KnownServers: Sendable {
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
         let text = String(decoding: data, as: UTF8.self)
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count == 2, fields[1].hasPrefix("SHA256:") else {

@@ -4,7 +4,7 @@ public import TTTransport
 /// the values involved (never a command-line flag, never a secret).
 public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure; new categories never break callers (a struct, not an enum). The command-line tools
-    /// map each to an exit code of their own (README.md, "Exit codes"); the library has none.
+    /// map each to an exit code of their own (docs/CLI.md, "Exit codes"); the library has none.
     public struct Category: Sendable, Hashable, CustomStringConvertible {
         private enum Code: Sendable, Hashable, CaseIterable {
             case internalError, usage, proxyUnreachable, proxyAuthenticationRequired, proxyRefused

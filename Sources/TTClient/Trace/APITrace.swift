@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import TTBasics
 
 /// The TMSS10API-style trace log: when `TMSSAPILOGDIR` names an existing directory, every event of the client
 /// library is appended to `TMSSAPILOG-<pid>.txt` there, one `HH:MM:SS: TMSS10API_…` line each.
@@ -35,13 +37,12 @@ public final class APITrace: Sendable {
             self.init(fileDescriptor: nil, path: nil)
             return
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
-        else {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory else {
             self.init(fileDescriptor: nil, path: nil)
             return
         }
-        let path = (directory as NSString).appendingPathComponent("TMSSAPILOG-\(processID ?? getpid()).txt")
+        let path = FilePathText.join(directory, "TMSSAPILOG-\(processID ?? getpid()).txt")
         // O_APPEND makes each line's single write(2) atomic, so threads and processes never interleave lines.
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         self.init(fileDescriptor: fd >= 0 ? fd : nil, path: fd >= 0 ? path : nil)
@@ -69,6 +70,8 @@ public final class APITrace: Sendable {
         var now = time(nil)
         var parts = tm()
         localtime_r(&now, &parts)
-        return String(format: "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec)
+        return [parts.tm_hour, parts.tm_min, parts.tm_sec].map { NumberText.zeroPadded($0, width: 2) }.joined(
+            separator: ":"
+        )
     }
 }

@@ -1,5 +1,4 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
 import TTClient
 import TTCommandSupport
 import TTProtocol
@@ -7,8 +6,8 @@ import TTTransport
 
 /// `tt-connect [check]`: reach the server stage by stage, print each stage as it completes, exit with the code
 /// of the first failure.
-public struct CheckCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct CheckCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Connect (through the proxy, if any), handshake, log in (with -S) and ping, stage by stage.",
         discussion: """
@@ -21,10 +20,10 @@ public struct CheckCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var server: ServerOptions
-    @OptionGroup public var tls: TLSOptions
-    @OptionGroup public var output: OutputOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var server: ServerOptions
+    @OptionGroup package var tls: TLSOptions
+    @OptionGroup package var output: OutputOptions
 
     @Option(
         help: ArgumentHelp(
@@ -34,7 +33,7 @@ public struct CheckCommand: ParsableCommand {
             valueName: "NAME"
         )
     )
-    public var saveConnection: String?
+    package var saveConnection: String?
 
     @Argument(
         help: ArgumentHelp(
@@ -42,11 +41,11 @@ public struct CheckCommand: ParsableCommand {
             valueName: "HOST[:PORT]"
         )
     )
-    public var target: String?
+    package var target: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
             throw ValidationError(
                 "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
@@ -54,7 +53,7 @@ public struct CheckCommand: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         let started = ContinuousClock.now
         let plan: ConnectionPlan
         do {

@@ -1,13 +1,13 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
+import FoundationEssentials
 import TTClient
 import TTCommandSupport
 import TTTransport
 
 /// `tt-connect connections`: the entries of the config file, one line each: name, server, route, and whether a
 /// password file is set. Never a password.
-public struct ConnectionsCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ConnectionsCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "connections",
         abstract: "List the connections of the config file: name, server, route, password file."
     )
@@ -15,11 +15,11 @@ public struct ConnectionsCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp("Config file to read (default: ~/.config/tt-connect/config).", valueName: "FILE")
     )
-    public var config: String?
+    package var config: String?
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let path = config ?? ProxyOptions.defaultConfigPath
         guard FileManager.default.fileExists(atPath: path) else {
             Console.line("no connections: \(path) does not exist (tt-connect setup NAME creates it)")
@@ -38,7 +38,7 @@ public struct ConnectionsCommand: ParsableCommand {
         let rows = [["NAME", "SERVER", "ROUTE", "PASSWORD FILE"]] + file.entries.map(Self.row)
         let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
-            let padded = (0..<3).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            let padded = (0..<3).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }
             Console.line((padded + [row[3]]).joined(separator: "  "))
         }
     }

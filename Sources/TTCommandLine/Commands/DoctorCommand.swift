@@ -1,13 +1,13 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
+import FoundationEssentials
 import TTClient
 import TTCommandSupport
 import TTTransport
 
 /// `tt-connect doctor`: finds every route the machine offers to the server, tries them all at once within one
 /// deadline, and recommends the one to use.
-public struct DoctorCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct DoctorCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Try every route to the server at once (flags, config, environment, desktop, PAC, direct).",
         discussion: """
@@ -21,10 +21,20 @@ public struct DoctorCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var server: ServerOptions
-    @OptionGroup public var tls: TLSOptions
-    @OptionGroup public var output: OutputOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var server: ServerOptions
+    @OptionGroup package var tls: TLSOptions
+    @OptionGroup package var output: OutputOptions
+
+    @Option(
+        help: ArgumentHelp(
+            "Write the recommended route as [connection NAME] in the config file (--config, default "
+                + "~/.config/tt-connect/config): server, proxy, user, the server key seen; passwords go to files "
+                + "beside it, never into it.",
+            valueName: "NAME"
+        )
+    )
+    package var saveConnection: String?
 
     @Argument(
         help: ArgumentHelp(
@@ -32,11 +42,19 @@ public struct DoctorCommand: ParsableCommand {
             valueName: "HOST[:PORT]"
         )
     )
-    public var target: String?
+    package var target: String?
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func validate() throws {
+        if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
+            throw ValidationError(
+                "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
+            )
+        }
+    }
+
+    package func run() throws {
         let timeout = Duration.nanoseconds(Int64((server.timeout * 1e9).rounded()))
         let deadline = Deadline.after(timeout)
         let environment = ProcessInfo.processInfo.environment
@@ -47,7 +65,8 @@ public struct DoctorCommand: ParsableCommand {
             tls: tls,
             verbosity: output.verbosity,
             environment: environment,
-            deadline: deadline
+            deadline: deadline,
+            savesConnection: saveConnection != nil
         )
         let report = DoctorReport(live: !output.json && DoctorReport.standardOutputIsTerminal)
         var progress: (@Sendable ([RouteOutcome]) -> Void)?
@@ -59,6 +78,20 @@ public struct DoctorCommand: ParsableCommand {
         } else {
             for line in DoctorReport.recommendation(outcomes, server: serverEndpoint, connection: proxy.connection) {
                 Console.line(line)
+            }
+        }
+        if let saveConnection {
+            if let recommended = RouteOutcome.recommended(outcomes) {
+                try SavedConnection.save(
+                    named: saveConnection,
+                    configuration: Doctor.plan(for: recommended.candidate, setup: setup, timeout: timeout)
+                        .configuration,
+                    serverKey: recommended.serverIdentity,
+                    configPath: proxy.config ?? ProxyOptions.defaultConfigPath,
+                    quiet: output.json
+                )
+            } else {
+                Console.error("tt-connect: no route works, so connection \(saveConnection) was not saved")
             }
         }
         let code = RouteOutcome.exitCode(outcomes)
@@ -75,7 +108,8 @@ public struct DoctorCommand: ParsableCommand {
         tls: TLSOptions,
         verbosity: Int,
         environment: [String: String],
-        deadline: Deadline
+        deadline: Deadline,
+        savesConnection: Bool = false
     ) throws(CommandFailure) -> (candidates: [RouteCandidate], setup: DoctorSetup) {
         // The plan without a route: the doctor decides the routes itself.
         var routeless = proxy
@@ -91,7 +125,8 @@ public struct DoctorCommand: ParsableCommand {
             verbosity: verbosity,
             reconnect: .never,
             tls: tls,
-            environment: environment
+            environment: environment,
+            savesConnection: savesConnection
         )
         let entry = try proxy.loadEntry()
         var credentials = proxy.proxyUser.map(ProxyCredentials.init(parsing:)) ?? entry?.entry.proxyCredentials

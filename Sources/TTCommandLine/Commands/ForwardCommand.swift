@@ -1,15 +1,10 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
+import Glibc
 import Synchronization
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// `tt-connect forward --listen ADDR:PORT HOST:PORT`: a local listener; every accepted connection gets its own
 /// tunnel to the target, relayed on its own thread. Stops on SIGINT or SIGTERM.
@@ -17,8 +12,8 @@ import Darwin
 /// Idle clients cannot hold the service: a relay with no byte moving for `--idle-timeout` ends, and when all
 /// `--max-connections` slots are taken while a new client waits, the relay idle the longest is closed once it
 /// has been idle for ``Forwarder/evictionIdleTime``. A relay that moves bytes is never cut.
-public struct ForwardCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ForwardCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Listen locally and relay each connection to HOST:PORT through its own tunnel.",
         discussion: """
@@ -37,7 +32,7 @@ public struct ForwardCommand: ParsableCommand {
             valueName: "ADDR:PORT"
         )
     )
-    public var listen: String
+    package var listen: String
 
     @Option(
         help: ArgumentHelp(
@@ -45,34 +40,34 @@ public struct ForwardCommand: ParsableCommand {
             valueName: "COUNT"
         )
     )
-    public var maxConnections = 64
+    package var maxConnections = 64
 
     @Option(help: ArgumentHelp("Close a connection when no byte moved for this long.", valueName: "SECONDS"))
-    public var idleTimeout: Double = 300
+    package var idleTimeout: Double = 300
 
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var relayTLS: RelayTLSOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var relayTLS: RelayTLSOptions
 
     @Option(help: ArgumentHelp("Deadline for opening each tunnel.", valueName: "SECONDS"))
-    public var timeout: Double = 10
+    package var timeout: Double = 10
 
     @Flag(
         name: [.customShort("v"), .customLong("verbose")],
         help: "Explain the proxy decision and the pre-flight on standard error; -vv adds libcurl's trace."
     )
-    public var verbosity: Int
+    package var verbosity: Int
 
     @Flag(help: "Start listening without first checking that the proxy, the tunnel and the target work.")
-    public var noPreflight = false
+    package var noPreflight = false
 
     private var verbose: Bool { verbosity > 0 }
 
     @Argument(help: ArgumentHelp("Where each connection goes.", valueName: "HOST:PORT"))
-    public var target: String
+    package var target: String
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard (1...10_000).contains(maxConnections) else {
             throw ValidationError("--max-connections must be from 1 to 10000, not \(maxConnections)")
         }
@@ -100,7 +95,7 @@ public struct ForwardCommand: ParsableCommand {
         return endpoint
     }
 
-    public func run() throws {
+    package func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, what: "target")
         let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let listenAt: Endpoint
@@ -221,7 +216,7 @@ final class Forwarder: Sendable {
                 open.withLock { $0[idlest] = .some(nil) }
                 shutdown(idlest, Int32(SHUT_RDWR))
                 if verbose { Console.error("closing an idle connection to make room for a new one") }
-                Thread.sleep(forTimeInterval: 0.01)
+                OSThread.sleep(.milliseconds(10))
             }
         }
         shutDownRelays()
@@ -241,14 +236,23 @@ final class Forwarder: Sendable {
 
     private func start(_ client: Int32, number: Int) {
         open.withLock { $0[client] = .some(.now) }
-        let thread = Thread { [self] in
-            relay(client, number: number)
-            open.withLock {
-                $0.removeValue(forKey: client)
-                Glibc.close(client)
+        do {
+            try OSThread.detach(name: "tt-forward") { [self] in
+                relay(client, number: number)
+                finish(client)
             }
+        } catch {
+            Console.error("tt-connect forward: no thread for a new connection (\(error)); closing it")
+            finish(client)
         }
-        thread.start()
+    }
+
+    /// Frees the slot of `client` and closes it.
+    private func finish(_ client: Int32) {
+        open.withLock {
+            $0.removeValue(forKey: client)
+            Glibc.close(client)
+        }
     }
 
     /// Relays one client and logs how it ended (``report(_:)``).
@@ -301,7 +305,7 @@ final class Forwarder: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(5)
         while open.withLock({ !$0.isEmpty }), ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
+            OSThread.sleep(.milliseconds(20))
         }
     }
 }

@@ -1,26 +1,26 @@
-public import ArgumentParser
+package import ArgumentParser
 import TTClient
 import TTCommandSupport
 
 /// `tt-connect ping`: `tt-ping` with all of `tt-connect`'s options.
-public struct PingCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct PingCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "ping",
         abstract: "Ping the server repeatedly and print TMSS10Ping-style lines and statistics."
     )
 
-    @OptionGroup public var ping: PingOptions
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var server: ServerOptions
-    @OptionGroup public var tls: TLSOptions
-    @OptionGroup public var output: OutputOptions
+    @OptionGroup package var ping: PingOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var server: ServerOptions
+    @OptionGroup package var tls: TLSOptions
+    @OptionGroup package var output: OutputOptions
 
     @Argument(help: ArgumentHelp("The framework server.", valueName: "HOST[:PORT]"))
-    public var target: String?
+    package var target: String?
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let plan: ConnectionPlan
         do {
             plan = try ConnectionSetup.plan(
@@ -48,7 +48,7 @@ public struct PingCommand: ParsableCommand {
     }
 
     /// Runs the shared loop with a client released before returning. When no reply came back, the exit code is
-    /// that of the cause (README, "Exit codes"): the failed connection, or the last lost reply.
+    /// that of the cause (docs/CLI.md, "Exit codes"): the failed connection, or the last lost reply.
     static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, json: Bool = false) throws {
         let client = FrameworkClient(configuration: plan.configuration)
         let server = plan.configuration.server.description

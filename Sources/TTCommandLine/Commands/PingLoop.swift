@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import TTBasics
 import TTClient
 import TTCommandSupport
@@ -117,6 +117,6 @@ enum PingLoop {
     }
 
     static func format(_ milliseconds: Double) -> String {
-        String(format: "%.2f", milliseconds)
+        NumberText.fixed(milliseconds, digits: 2)
     }
 }

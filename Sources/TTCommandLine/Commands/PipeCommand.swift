@@ -1,19 +1,14 @@
-public import ArgumentParser
+package import ArgumentParser
+import Glibc
 import TTClient
 import TTCommandSupport
 import TTTransport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `tt-connect pipe HOST:PORT` or `tt-connect pipe HOST PORT`: standard input to the target and the target to standard output, through the
 /// tunnel (or directly), e.g. as ssh's `ProxyCommand`. End of input half-closes towards the target; the
 /// target's end of stream closes standard output and ends the command (exit 0), even while input is idle.
-public struct PipeCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct PipeCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "pipe",
         abstract: "Relay standard input and output to HOST:PORT through the proxy (ssh ProxyCommand).",
         discussion: """
@@ -23,38 +18,38 @@ public struct PipeCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var relayTLS: RelayTLSOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var relayTLS: RelayTLSOptions
 
     @Option(help: ArgumentHelp("Deadline for opening the connection.", valueName: "SECONDS"))
-    public var timeout: Double = 10
+    package var timeout: Double = 10
 
     @Flag(
         name: [.customShort("v"), .customLong("verbose")],
         help: "Explain the proxy decision and show the CONNECT exchange on standard error; -vv adds libcurl's trace."
     )
-    public var verbosity: Int
+    package var verbosity: Int
 
     @Argument(
         help: ArgumentHelp("Where to connect: HOST:PORT, or HOST alone with PORT after it.", valueName: "HOST[:PORT]")
     )
-    public var target: String
+    package var target: String
 
     @Argument(help: ArgumentHelp("The port, when HOST is given alone (ssh's %h %p).", valueName: "PORT"))
-    public var port: String?
+    package var port: String?
 
     private var verbose: Bool { verbosity > 0 }
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be above 0, not \(timeout)") }
         do { _ = try TunnelOpener.endpoint(target, port: port, what: "target") } catch {
             throw ValidationError(error.message)
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         let endpoint = try TunnelOpener.endpoint(target, port: port, what: "target")
         let (route, origin) = try TunnelOpener.route(to: endpoint, proxy: proxy, verbosity: verbosity)
         let transport = try TunnelOpener.open(

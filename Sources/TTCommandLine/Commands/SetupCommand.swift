@@ -1,5 +1,7 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
+import FoundationEssentials
+import Glibc
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -8,8 +10,8 @@ import TTTransport
 /// the routes this machine offers, saves the chosen one as `[connection NAME]` (the password in a private file
 /// beside the config file), proves it with a check, and says how to use it. `setup --remove NAME` deletes an
 /// entry and the password files only it used.
-public struct SetupCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct SetupCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "setup",
         abstract: "Set up a named connection interactively: server, user, password and the route that works.",
         discussion: """
@@ -25,20 +27,20 @@ public struct SetupCommand: ParsableCommand {
             valueName: "FILE"
         )
     )
-    public var config: String?
+    package var config: String?
 
     @Flag(help: "Delete connection NAME and the password files no other connection uses.")
-    public var remove = false
+    package var remove = false
 
     @Option(help: ArgumentHelp("Deadline for trying each route, and for the final check.", valueName: "SECONDS"))
-    public var timeout: Double = 10
+    package var timeout: Double = 10
 
     @Argument(help: ArgumentHelp("The connection to create or edit (asked for when not given).", valueName: "NAME"))
-    public var name: String?
+    package var name: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let name, !ConnectionConfigWriter.isValidName(name) {
             throw ValidationError("a connection name is letters, digits and - _ . @ + (at most 64), not '\(name)'")
         }
@@ -48,7 +50,7 @@ public struct SetupCommand: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         let path = config ?? ProxyOptions.defaultConfigPath
         if remove, let name {
             try Self.remove(name, from: path)
@@ -145,7 +147,7 @@ private struct SetupSession {
         for candidate in candidates {
             let plan = try plan(candidate, endpoint: endpoint, user: user, password: password, previous: previous)
             let outcome = CheckCommand.check(plan, printLines: false, started: .now)
-            let time = String(format: "%.1f ms", outcome.elapsed.inMilliseconds)
+            let time = "\(NumberText.fixed(outcome.elapsed.inMilliseconds, digits: 1)) ms"
             if outcome.ok {
                 working.append((candidate, plan, outcome))
                 terminal.say("  \(working.count)) ✓ \(candidate.label)  \(time)\n")
@@ -333,7 +335,7 @@ private struct SetupSession {
             guard let line = terminal.ask("\(label)\(offer): ") else {
                 throw .usage("setup stopped: no answer to \"\(label)\"; nothing saved")
             }
-            let answer = line.trimmingCharacters(in: .whitespaces)
+            let answer = String(line.trimmingWhitespace())
             let value = answer.isEmpty ? (defaultValue ?? "") : answer
             guard !value.isEmpty else {
                 terminal.say("An answer is needed.\n")

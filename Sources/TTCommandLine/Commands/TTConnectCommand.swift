@@ -1,11 +1,11 @@
-public import ArgumentParser
+package import ArgumentParser
 import TTClient
 import TTCommandSupport
 import TTTransport
 
 /// `tt-connect`: check, ping, pipe and forward through any transport (check is the default subcommand).
-public struct TTConnectCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct TTConnectCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "tt-connect",
         abstract: "Reach a framework server directly or through an HTTP CONNECT proxy, and tell what fails.",
         discussion: """
@@ -34,5 +34,5 @@ public struct TTConnectCommand: ParsableCommand {
         defaultSubcommand: CheckCommand.self
     )
 
-    public init() {}
+    package init() {}
 }

@@ -1,14 +1,14 @@
-public import ArgumentParser
+package import ArgumentParser
 import TTClient
 import TTCommandSupport
 import TTProtocol
 import TTTransport
 
 /// `tt-ping [-P PORT] [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [proxy flags] HOST`: TMSS10Ping's output, through
-/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (README, "Exit codes"):
+/// any transport. Exit 0 when replies came back; when none did, the exit code of the cause (docs/CLI.md, "Exit codes"):
 /// 4 for a proxy that wants credentials, 8 for a server that cannot be reached, 12 for replies that came too late.
-public struct TTPingCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct TTPingCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "tt-ping",
         abstract: "Ping a framework server (no login needed), like TMSS10Ping.",
         discussion: """
@@ -22,7 +22,7 @@ public struct TTPingCommand: ParsableCommand {
         name: .customShort("P"),
         help: ArgumentHelp("Server port (default 5000, or the connection's port).", valueName: "PORT")
     )
-    public var port: Int?
+    package var port: Int?
 
     @Option(
         help: ArgumentHelp(
@@ -30,7 +30,7 @@ public struct TTPingCommand: ParsableCommand {
             valueName: "SHA256:…"
         )
     )
-    public var serverKey: String?
+    package var serverKey: String?
 
     @Option(
         help: ArgumentHelp(
@@ -38,20 +38,20 @@ public struct TTPingCommand: ParsableCommand {
             valueName: "FILE"
         )
     )
-    public var knownServers: String?
+    package var knownServers: String?
 
-    @OptionGroup public var ping: PingOptions
-    @OptionGroup public var proxy: ProxyOptions
-    @OptionGroup public var tls: TLSOptions
+    @OptionGroup package var ping: PingOptions
+    @OptionGroup package var proxy: ProxyOptions
+    @OptionGroup package var tls: TLSOptions
 
     @Argument(
         help: ArgumentHelp("The framework server (default: the server of --connection).", valueName: "HOST")
     )
-    public var host: String?
+    package var host: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let port, !(1...65535).contains(port) {
             throw ValidationError("-P must be a port from 1 to 65535, not \(port)")
         }
@@ -63,7 +63,7 @@ public struct TTPingCommand: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         var target = host.map(Self.hostArgument)
         var defaultPort = port
         if target == nil, let entry = try proxy.loadEntry()?.entry {

@@ -1,11 +1,11 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
-public import TTTransport
+package import TTTransport
 
 extension ConnectionConfigFile {
     /// Reads and parses the file at `path`.
     /// - Throws: ``TransportError`` ``TransportError/Category/configuration`` naming `path` (and the line).
-    public static func load(path: String) throws(TransportError) -> ConnectionConfigFile {
+    package static func load(path: String) throws(TransportError) -> ConnectionConfigFile {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

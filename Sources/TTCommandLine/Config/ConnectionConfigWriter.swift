@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
 import TTCommandSupport
 import TTTransport
@@ -8,15 +8,25 @@ import TTTransport
 /// Only the section concerned changes: every other line, comments and blank lines included, is kept byte for
 /// byte, and a replaced section keeps its place in the file. A section runs from its header to its last
 /// `key = value` line; comments after that belong to what follows (they usually introduce the next section).
-/// The file is written atomically and private (``PrivateFile``), and never holds a password: passwords go to
-/// their own files (``storePassword(_:forFile:besideConfig:)``), which the entry names.
+/// The file is written atomically and private from its first byte (`SecretFileWriter`), and never holds a
+/// password: passwords go to their own files (``storePassword(_:forFile:besideConfig:)``), which the entry names.
 enum ConnectionConfigWriter {
     /// Whether `name` can be a connection name: one word the parser reads back unchanged.
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64
             && name.unicodeScalars.allSatisfy {
-                CharacterSet.alphanumerics.contains($0) || "-_.@+".unicodeScalars.contains($0)
+                isAlphanumeric($0) || "-_.@+".unicodeScalars.contains($0)
             }
+    }
+
+    /// Letters, marks and digits of any script: what `CharacterSet.alphanumerics` holds (Unicode L*, M*, N*).
+    private static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark,
+            .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            true
+        default: false
+        }
     }
 
     /// The section for `entry`: its header and one `key = value` line per setting, in a fixed order.
@@ -84,7 +94,7 @@ enum ConnectionConfigWriter {
         guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return nil }
         let words = trimmed.dropFirst().dropLast().split(separator: " ", omittingEmptySubsequences: true)
         guard words.count == 2, words[0] == "connection" else { return nil }
-        return String(words[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return String(words[1].trimming { $0 == "\"" })
     }
 
     /// The config file's text, or "" when it does not exist yet.
@@ -136,10 +146,11 @@ enum ConnectionConfigWriter {
         forFile fileName: String,
         besideConfig configPath: String
     ) throws(CommandFailure) -> String {
-        let directory = (configPath as NSString).deletingLastPathComponent
-        let path = directory.isEmpty ? fileName : (directory as NSString).appendingPathComponent(fileName)
+        let directory = FilePathText.directory(of: configPath)
+        let path = directory.isEmpty ? fileName : FilePathText.join(directory, fileName)
+        try createDirectory(of: path)
         do {
-            try PrivateFile.writeAtomically(Array((password + "\n").utf8), to: path)
+            try SecretFileWriter.replace(path, with: Array((password + "\n").utf8))
         } catch {
             throw .usage("cannot store the password: \(error)")
         }
@@ -156,17 +167,33 @@ enum ConnectionConfigWriter {
                 message: "internal error: the config file to write does not parse: \(error)"
             )
         }
+        try createDirectory(of: path)
         do {
-            try PrivateFile.writeAtomically(Array(text.utf8), to: path)
+            try SecretFileWriter.replace(path, with: Array(text.utf8))
         } catch {
             throw .usage("cannot write the config file: \(error)")
+        }
+    }
+
+    /// Creates the directory of `path` with its parents, mode 0700 (`~/.config/tt-connect` on first use).
+    private static func createDirectory(of path: String) throws(CommandFailure) {
+        let directory = FilePathText.directory(of: path)
+        guard !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) else { return }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw .usage("cannot create the directory \(directory): \(SystemErrorText.describe(error))")
         }
     }
 
     /// `path` relative to the config file's directory when inside it (the parser resolves it back).
     private static func relative(_ path: String, to configPath: String) -> String {
         guard !path.contains("://") else { return path }
-        let directory = (configPath as NSString).deletingLastPathComponent
+        let directory = FilePathText.directory(of: configPath)
         guard !directory.isEmpty, path.hasPrefix(directory + "/") else { return path }
         return String(path.dropFirst(directory.count + 1))
     }

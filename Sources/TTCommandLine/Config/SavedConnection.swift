@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
@@ -42,7 +43,7 @@ enum SavedConnection {
             // A file named relative to the working directory must still be found from the config file.
             entry.proxyPac =
                 source.contains("://") || source.hasPrefix("/")
-                ? source : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(source)
+                ? source : FilePathText.join(FileManager.default.currentDirectoryPath, source)
             entry.proxyAuth = route.authScheme == .any ? nil : route.authScheme
             proxyCredentials = route.credentials
         }

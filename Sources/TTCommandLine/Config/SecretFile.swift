@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
 import TTTransport
 
@@ -8,10 +8,10 @@ import TTTransport
 /// The file must be private to its owner, as OpenSSH insists for key files (``FilePermissions/checkSecret(_:what:)``):
 /// a password others can read is no secret. Its first line is the password; one trailing newline (`\n` or
 /// `\r\n`) is not part of it. Messages name the file, never its contents or their length.
-public enum SecretFile {
+package enum SecretFile {
     /// - Parameter what: how the file is named in messages, e.g. `proxy password file`.
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration``.
-    public static func readPassword(_ path: String, what: String) throws -> String {
+    package static func readPassword(_ path: String, what: String) throws -> String {
         let bytes: [UInt8]?
         do {
             // Checked on the descriptor that is read: the file checked is the file read.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 import TTBasics
 import TTClient
@@ -62,6 +62,16 @@ struct DoctorSetup: Sendable {
 /// Tries every candidate route at once, each on its own thread (a check is blocking libcurl and socket work),
 /// and returns within the deadline whatever the candidates do.
 enum Doctor {
+    /// Runs `body` on a thread of its own (a route's check blocks in `poll`); when no thread can be started, here,
+    /// so that every route still reports.
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        do {
+            try OSThread.detach(name: "tt-doctor", body)
+        } catch {
+            body()
+        }
+    }
+
     /// How often `progress` is called while routes run.
     static let progressInterval = Duration.milliseconds(100)
 
@@ -101,7 +111,7 @@ enum Doctor {
             }
             let plan = Self.plan(for: candidate, setup: setup, timeout: remaining - margin)
             let tracker = trackers[index]
-            Thread.detachNewThread {
+            Self.detach {
                 let check = CheckCommand.check(plan, printLines: false, started: .now, progress: tracker)
                 let outcome = RouteOutcome(
                     candidate: candidate,
@@ -147,7 +157,7 @@ enum Doctor {
             if states.withLock({ $0.allSatisfy { $0 != nil } }) { break }
             progress?(snapshot(final: false))
             let left = deadline.remaining ?? progressInterval
-            Thread.sleep(forTimeInterval: min(left, progressInterval).inMilliseconds / 1000)
+            OSThread.sleep(min(left, progressInterval))
         }
         let outcomes = snapshot(final: true)
         progress?(outcomes)

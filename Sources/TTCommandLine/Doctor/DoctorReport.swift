@@ -1,12 +1,9 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 import TTBasics
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The doctor's output: one row per route (redrawn live on a terminal, printed as each route ends otherwise),
 /// the recommendation with the flags and config entry that select it, or the single JSON object.
@@ -103,37 +100,94 @@ final class DoctorReport: Sendable {
 
     /// The JSON object `--json` prints.
     static func json(_ outcomes: [RouteOutcome], server: Endpoint, connection: String?) -> String {
-        var recommended: Any = NSNull()
+        var recommended: Route?
         if let best = RouteOutcome.recommended(outcomes) {
-            var object = routeObject(best)
-            object["flags"] = flags(best.candidate)
-            object["config"] = configEntry(best.candidate, server: server, name: connection).joined(separator: "\n")
-            recommended = object
+            recommended = Route(best)
+            recommended?.flags = flags(best.candidate)
+            recommended?.config = configEntry(best.candidate, server: server, name: connection).joined(separator: "\n")
         }
-        let object: [String: Any] = [
-            "server": server.description,
-            "routes": outcomes.map(routeObject),
-            "recommended": recommended,
-            "exit_code": Int(RouteOutcome.exitCode(outcomes)),
-        ]
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return JSONLine.encode(
+            Report(
+                server: server.description,
+                routes: outcomes.map(Route.init),
+                recommended: recommended,
+                exitCode: Int(RouteOutcome.exitCode(outcomes))
+            )
+        )
     }
 
-    private static func routeObject(_ outcome: RouteOutcome) -> [String: Any] {
-        [
-            "sources": outcome.candidate.sources,
-            "proxy": outcome.candidate.proxyURL ?? NSNull(),
-            "pac_entry": outcome.candidate.pacEntry ?? NSNull(),
-            "ok": outcome.ok,
-            "exit_code": Int(outcome.exitCode),
-            "stage": outcome.stage,
-            "message": outcome.message,
-            "elapsed_ms": (outcome.elapsed.inMilliseconds * 1000).rounded() / 1000,
-            "configured": outcome.candidate.isConfigured,
-            "server_identity": outcome.serverIdentity ?? NSNull(),
-        ]
+    /// The report's fields; what is unknown is `null`.
+    private struct Report: Encodable {
+        var server: String
+        var routes: [Route]
+        var recommended: Route?
+        var exitCode: Int
+
+        private enum CodingKeys: String, CodingKey {
+            case server, routes, recommended
+            case exitCode = "exit_code"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var object = encoder.container(keyedBy: CodingKeys.self)
+            try object.encode(server, forKey: .server)
+            try object.encode(routes, forKey: .routes)
+            try object.encode(recommended, forKey: .recommended)
+            try object.encode(exitCode, forKey: .exitCode)
+        }
+    }
+
+    /// One route; the recommended one also carries the flags and the config entry that select it.
+    private struct Route: Encodable {
+        var sources: [String]
+        var proxy: String?
+        var pacEntry: String?
+        var ok: Bool
+        var exitCode: Int
+        var stage: String
+        var message: String
+        var elapsed: Double
+        var configured: Bool
+        var serverIdentity: String?
+        var flags: String?
+        var config: String?
+
+        init(_ outcome: RouteOutcome) {
+            sources = outcome.candidate.sources
+            proxy = outcome.candidate.proxyURL
+            pacEntry = outcome.candidate.pacEntry
+            ok = outcome.ok
+            exitCode = Int(outcome.exitCode)
+            stage = outcome.stage
+            message = outcome.message
+            elapsed = (outcome.elapsed.inMilliseconds * 1000).rounded() / 1000
+            configured = outcome.candidate.isConfigured
+            serverIdentity = outcome.serverIdentity
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case sources, proxy, ok, stage, message, configured, flags, config
+            case pacEntry = "pac_entry"
+            case exitCode = "exit_code"
+            case elapsed = "elapsed_ms"
+            case serverIdentity = "server_identity"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var object = encoder.container(keyedBy: CodingKeys.self)
+            try object.encode(sources, forKey: .sources)
+            // Optionals as such: `null`, as before; flags and config only on the recommended route.
+            try object.encode(proxy, forKey: .proxy)
+            try object.encode(pacEntry, forKey: .pacEntry)
+            try object.encode(ok, forKey: .ok)
+            try object.encode(exitCode, forKey: .exitCode)
+            try object.encode(stage, forKey: .stage)
+            try object.encode(message, forKey: .message)
+            try object.encode(elapsed, forKey: .elapsed)
+            try object.encode(configured, forKey: .configured)
+            try object.encode(serverIdentity, forKey: .serverIdentity)
+            try object.encodeIfPresent(flags, forKey: .flags)
+            try object.encodeIfPresent(config, forKey: .config)
+        }
     }
 }

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 import TTBasics
 import TTTransport
@@ -173,7 +173,7 @@ enum RouteDiscovery {
         let group = DispatchGroup()
         for location in locations {
             group.enter()
-            Thread.detachNewThread {
+            Doctor.detach {
                 let result: Result<ProxyAutoConfig, TransportError>
                 do {
                     result = .success(

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import TTBasics
 
 /// A proxy setting found on the machine, before it is parsed: what it says and who says it.
 struct FoundProxySetting: Sendable, Hashable {
@@ -28,7 +30,7 @@ struct ProxySettingLocations: Sendable {
 
     init(environment: [String: String]) {
         self.environment = environment
-        home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        home = FilePathText.homeDirectory(environment: environment)
         configHome = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
         etc = environment["TT_CONNECT_ETC_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc"
     }
@@ -61,7 +63,7 @@ enum SystemProxySettings {
     ) -> [FoundProxySetting] {
         let names = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"]
         return names.compactMap { name in
-            guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            guard let value = values[name].map({ String($0.trimmingWhitespace()) }), !value.isEmpty else { return nil }
             let label = source(name) + (name.lowercased() == "http_proxy" ? " (\(httpOnlyNote))" : "")
             return FoundProxySetting(value: .proxy(value), source: label)
         }
@@ -82,7 +84,7 @@ enum SystemProxySettings {
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ", maxSplits: 2)
             guard words.count == 3 else { continue }
-            values["\(words[0]) \(words[1])"] = String(words[2]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+            values["\(words[0]) \(words[1])"] = String(words[2].trimming { $0 == "'" })
         }
         switch values["org.gnome.system.proxy mode"] {
         case "auto":
@@ -110,14 +112,15 @@ enum SystemProxySettings {
         var section = ""
         var values: [String: String] = [:]
         for rawLine in text.split(separator: "\n") {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = String(rawLine.trimmingWhitespace())
             if line.hasPrefix("[") {
                 section = line
                 continue
             }
             guard section == "[Proxy Settings]", let equals = line.firstIndex(of: "=") else { continue }
-            values[line[..<equals].trimmingCharacters(in: .whitespaces)] = line[line.index(after: equals)...]
-                .trimmingCharacters(in: .whitespaces)
+            values[String(line[..<equals].trimmingWhitespace())] = String(
+                line[line.index(after: equals)...].trimmingWhitespace()
+            )
         }
         switch values["ProxyType"] {
         case "1":
@@ -175,14 +178,14 @@ enum SystemProxySettings {
     static func firefoxPrefs(_ text: String) -> [String: String] {
         var prefs: [String: String] = [:]
         for rawLine in text.split(separator: "\n") {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = String(rawLine.trimmingWhitespace())
             guard line.hasPrefix("user_pref(\""), line.hasSuffix(");") else { continue }
             let inner = line.dropFirst("user_pref(\"".count).dropLast(2)
             guard let close = inner.firstIndex(of: "\"") else { continue }
             let name = String(inner[..<close])
-            var value = inner[inner.index(after: close)...].trimmingCharacters(in: .whitespaces)
+            var value = String(inner[inner.index(after: close)...].trimmingWhitespace())
             guard value.hasPrefix(",") else { continue }
-            value = value.dropFirst().trimmingCharacters(in: .whitespaces)
+            value = String(value.dropFirst().trimmingWhitespace())
             if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
                 value = String(value.dropFirst().dropLast())
             }
@@ -204,13 +207,13 @@ enum SystemProxySettings {
             for file in files.prefix(64) where file.hasSuffix(".json") {
                 let path = "\(directory)/\(file)"
                 guard let text = readSmallFile(path),
-                    let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+                    let policy = try? JSONDecoder().decode(ChromiumProxyPolicy.self, from: Data(text.utf8))
                 else { continue }
-                let mode = object["ProxyMode"] as? String
-                if let url = object["ProxyPacUrl"] as? String, !url.isEmpty, mode == nil || mode == "pac_script" {
+                let mode = policy.proxyMode
+                if let url = policy.proxyPacURL, !url.isEmpty, mode == nil || mode == "pac_script" {
                     found.append(FoundProxySetting(value: .pac(url), source: "\(browser) policy ProxyPacUrl (\(path))"))
                 }
-                if let server = object["ProxyServer"] as? String, mode == nil || mode == "fixed_servers" {
+                if let server = policy.proxyServer, mode == nil || mode == "fixed_servers" {
                     for proxy in chromiumServers(server) {
                         found.append(
                             FoundProxySetting(value: .proxy(proxy), source: "\(browser) policy ProxyServer (\(path))")
@@ -224,7 +227,7 @@ enum SystemProxySettings {
 
     /// `host:port`, or the per-scheme form `https=host:port;http=host:port` (the https one first).
     static func chromiumServers(_ text: String) -> [String] {
-        let parts = text.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let parts = text.split(separator: ";").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
         guard parts.contains(where: { $0.contains("=") }) else { return parts }
         let byScheme = parts.compactMap { part -> (String, String)? in
             guard let equals = part.firstIndex(of: "=") else { return nil }
@@ -239,11 +242,12 @@ enum SystemProxySettings {
         guard let text = readSmallFile(path) else { return [] }
         var values: [String: String] = [:]
         for rawLine in text.split(separator: "\n") {
-            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            var line = String(rawLine.trimmingWhitespace())
             if line.hasPrefix("export ") { line = String(line.dropFirst("export ".count)) }
             guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<equals])] = line[line.index(after: equals)...]
-                .trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
+            values[String(line[..<equals])] = String(
+                line[line.index(after: equals)...].trimming { "\"' ".contains($0) }
+            )
         }
         return variables(values, source: { "\(path) \($0)" })
     }
@@ -256,12 +260,12 @@ enum SystemProxySettings {
         for path in [locations.etc + "/apt/apt.conf"] + parts.prefix(256).map({ "\(directory)/\($0)" }) {
             guard let text = readSmallFile(path) else { continue }
             for rawLine in text.split(separator: "\n") {
-                let line = rawLine.trimmingCharacters(in: .whitespaces)
+                let line = String(rawLine.trimmingWhitespace())
                 for (key, note) in [("acquire::https::proxy", ""), ("acquire::http::proxy", " (\(httpOnlyNote))")] {
                     guard line.lowercased().hasPrefix(key + " ") || line.lowercased().hasPrefix(key + "\"") else {
                         continue
                     }
-                    let value = line.dropFirst(key.count).trimmingCharacters(in: CharacterSet(charactersIn: " \";"))
+                    let value = String(line.dropFirst(key.count).trimming { " \";".contains($0) })
                     // "DIRECT" and "false" switch the proxy off.
                     guard !value.isEmpty, value.uppercased() != "DIRECT", value.lowercased() != "false" else {
                         continue
@@ -289,11 +293,11 @@ enum SystemProxySettings {
         if value == nil, let text = readSmallFile(locations.home + "/.gitconfig") {
             var section = ""
             for rawLine in text.split(separator: "\n") {
-                let line = rawLine.trimmingCharacters(in: .whitespaces)
+                let line = String(rawLine.trimmingWhitespace())
                 if line.hasPrefix("[") { section = line.lowercased() }
-                let words = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let words = line.split(separator: "=", maxSplits: 1).map { String($0.trimmingWhitespace()) }
                 if section == "[http]", words.count == 2, words[0].lowercased() == "proxy" {
-                    value = words[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    value = String(words[1].trimming { $0 == "\"" })
                 }
             }
         }
@@ -309,13 +313,43 @@ enum SystemProxySettings {
     /// The file's text when it is a regular file of at most ``fileSizeLimit`` bytes (never a FIFO or device,
     /// which could block or never end).
     static func readSmallFile(_ path: String) -> String? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            attributes[.type] as? FileAttributeType == .typeRegular,
-            let size = attributes[.size] as? Int, size <= fileSizeLimit,
-            let handle = FileHandle(forReadingAtPath: path)
+        // O_NONBLOCK: a FIFO in its place must not block the open; fstat then refuses anything but a regular file.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size <= fileSizeLimit
         else { return nil }
-        defer { try? handle.close() }
-        guard let data = try? handle.read(upToCount: fileSizeLimit) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+        var count = 0
+        while count < bytes.count {
+            let read = bytes.withUnsafeMutableBytes {
+                Glibc.read(descriptor, $0.baseAddress! + count, $0.count - count)
+            }
+            if read < 0, errno == EINTR { continue }
+            guard read > 0 else { break }
+            count += read
+        }
+        return String(decoding: bytes.prefix(count), as: UTF8.self)
+    }
+}
+
+/// The proxy keys of a Chromium or Chrome policy file; other keys, and these with another type, are ignored.
+private struct ChromiumProxyPolicy: Decodable {
+    var proxyMode: String?
+    var proxyPacURL: String?
+    var proxyServer: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case proxyMode = "ProxyMode"
+        case proxyPacURL = "ProxyPacUrl"
+        case proxyServer = "ProxyServer"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        proxyMode = try? object.decodeIfPresent(String.self, forKey: .proxyMode)
+        proxyPacURL = try? object.decodeIfPresent(String.self, forKey: .proxyPacURL)
+        proxyServer = try? object.decodeIfPresent(String.self, forKey: .proxyServer)
     }
 }

@@ -1,11 +1,11 @@
-public import TTClient
+package import TTClient
 
 extension FrameworkClientError {
     /// The library's message plus the command-line option that changes the value it names.
     ///
     /// The library names values ("check the user name and password"), since a program may have set them in code;
     /// only here, where the user typed them, is it known which flag gave them.
-    public var commandLineMessage: String {
+    package var commandLineMessage: String {
         switch category {
         case .loginRejected:
             return message + " (the logon string -S user:password@server:port)"

@@ -1,12 +1,12 @@
-public import ArgumentParser
+package import ArgumentParser
 
 /// `-c`, `-i`, `-W` of `tt-ping` and `tt-connect ping`.
-public struct PingOptions: ParsableArguments, Sendable {
+package struct PingOptions: ParsableArguments, Sendable {
     @Option(name: .customShort("c"), help: ArgumentHelp("Number of pings; 0 pings until Ctrl-C.", valueName: "COUNT"))
-    public var count = 4
+    package var count = 4
 
     @Option(name: .customShort("i"), help: ArgumentHelp("Seconds between pings.", valueName: "INTERVAL"))
-    public var interval: Double = 1
+    package var interval: Double = 1
 
     @Option(
         name: .customShort("W"),
@@ -15,11 +15,11 @@ public struct PingOptions: ParsableArguments, Sendable {
             valueName: "TIMEOUT"
         )
     )
-    public var replyTimeout: Double = 5
+    package var replyTimeout: Double = 5
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard (0...1_000_000).contains(count) else {
             throw ValidationError("-c must be from 0 (until Ctrl-C) to 1000000, not \(count)")
         }

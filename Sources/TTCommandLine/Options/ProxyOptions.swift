@@ -1,12 +1,13 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
+import FoundationEssentials
 import Logging
+import TTBasics
 import TTClient
 import TTCommandSupport
 import TTTransport
 
 /// The proxy flags every tool shares, and the config file naming a connection.
-public struct ProxyOptions: ParsableArguments, Sendable {
+package struct ProxyOptions: ParsableArguments, Sendable {
     @Option(
         name: [.customShort("x"), .long],
         help: ArgumentHelp(
@@ -14,7 +15,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "[http[s]://][USER:PASS@]HOST[:PORT]"
         )
     )
-    public var proxy: String?
+    package var proxy: String?
 
     @Option(
         name: [.customShort("U"), .long],
@@ -24,7 +25,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "USER[:PASS]"
         )
     )
-    public var proxyUser: String?
+    package var proxyUser: String?
 
     @Option(
         help: ArgumentHelp(
@@ -32,19 +33,19 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "SCHEME"
         )
     )
-    public var proxyAuth: String?
+    package var proxyAuth: String?
 
     /// curl's spellings of `--proxy-auth SCHEME`.
     @Flag(help: "Same as --proxy-auth any (curl's flag).")
-    public var proxyAnyauth = false
+    package var proxyAnyauth = false
     @Flag(help: "Same as --proxy-auth basic.")
-    public var proxyBasic = false
+    package var proxyBasic = false
     @Flag(help: "Same as --proxy-auth digest.")
-    public var proxyDigest = false
+    package var proxyDigest = false
     @Flag(help: "Same as --proxy-auth ntlm.")
-    public var proxyNtlm = false
+    package var proxyNtlm = false
     @Flag(help: "Same as --proxy-auth negotiate.")
-    public var proxyNegotiate = false
+    package var proxyNegotiate = false
 
     @Option(
         help: ArgumentHelp(
@@ -52,19 +53,19 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "FILE|URL"
         )
     )
-    public var proxyPac: String?
+    package var proxyPac: String?
 
     @Option(help: ArgumentHelp("Extra header for the CONNECT request; repeatable.", valueName: "'Name: value'"))
-    public var proxyHeader: [String] = []
+    package var proxyHeader: [String] = []
 
     @Option(help: ArgumentHelp("CA bundle (PEM) to verify an https:// proxy with.", valueName: "FILE"))
-    public var proxyCacert: String?
+    package var proxyCacert: String?
 
     @Flag(help: "Do not verify an https:// proxy's certificate.")
-    public var proxyInsecure = false
+    package var proxyInsecure = false
 
     @Flag(help: "Connect directly, whatever the config file or environment say.")
-    public var noProxy = false
+    package var noProxy = false
 
     @Option(
         name: .customLong("noproxy"),
@@ -74,7 +75,7 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "LIST"
         )
     )
-    public var noProxyList: String?
+    package var noProxyList: String?
 
     @Option(
         help: ArgumentHelp(
@@ -82,14 +83,14 @@ public struct ProxyOptions: ParsableArguments, Sendable {
             valueName: "FILE"
         )
     )
-    public var config: String?
+    package var config: String?
 
     @Option(help: ArgumentHelp("The connection of the config file to use.", valueName: "NAME"))
-    public var connection: String?
+    package var connection: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let proxy {
             do { _ = try HTTPProxy(parsing: proxy) } catch { throw ValidationError("--proxy: \(error)") }
             if noProxy { throw ValidationError("--proxy and --no-proxy contradict each other; give one") }
@@ -141,8 +142,8 @@ public struct ProxyOptions: ParsableArguments, Sendable {
 
     /// `~/.config/tt-connect/config`.
     static var defaultConfigPath: String {
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        return (home as NSString).appendingPathComponent(".config/tt-connect/config")
+        let home = FilePathText.homeDirectory(environment: ProcessInfo.processInfo.environment)
+        return FilePathText.join(home, ".config/tt-connect/config")
     }
 
     /// Decides the route to `target`: flags, then the config entry, then the environment (`NO_PROXY`, and

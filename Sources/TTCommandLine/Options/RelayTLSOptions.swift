@@ -1,11 +1,11 @@
-public import ArgumentParser
+package import ArgumentParser
 import TTTransport
 
 /// `--tls` of `pipe` and `forward`: whether the relayed bytes travel inside TLS with the target.
 ///
 /// Unlike check's `--tls` the default is `never`: the bytes are the client's own protocol (ssh, a legacy raw
 /// client), and only a target that terminates TLS (stunnel, HAProxy, tt-server's port) can take them wrapped.
-public struct RelayTLSOptions: ParsableArguments, Sendable {
+package struct RelayTLSOptions: ParsableArguments, Sendable {
     @Option(
         help: ArgumentHelp(
             "Wrap the relayed bytes in TLS with the target: never (the default), always, or auto (through a "
@@ -13,11 +13,11 @@ public struct RelayTLSOptions: ParsableArguments, Sendable {
             valueName: "MODE"
         )
     )
-    public var tls: String = "never"
+    package var tls: String = "never"
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard TLSMode(parsing: tls) != nil else {
             throw ValidationError("--tls must be auto, always or never, not '\(tls)'")
         }

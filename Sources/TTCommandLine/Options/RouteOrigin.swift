@@ -1,4 +1,3 @@
-import Foundation
 import TTTransport
 
 /// Where the one route of `check`, `ping`, `pipe` and `forward` came from, so that every failure names it
@@ -45,7 +44,7 @@ struct RouteOrigin: Sendable, Hashable {
     func named(_ message: String) -> String {
         var text = message
         if let source, let proxyURL {
-            if let range = text.range(of: proxyURL) {
+            if let range = text.firstRange(of: proxyURL) {
                 text.replaceSubrange(range, with: "\(proxyURL) (from \(source))")
             } else {
                 text += " (proxy \(proxyURL) from \(source))"

@@ -1,9 +1,9 @@
-public import ArgumentParser
+package import ArgumentParser
 import TTClient
 import TTProtocol
 
 /// The server options `tt-connect` shares: logon string, identity pin, known-servers file, timeout.
-public struct ServerOptions: ParsableArguments, Sendable {
+package struct ServerOptions: ParsableArguments, Sendable {
     @Option(
         name: .customShort("S"),
         help: ArgumentHelp(
@@ -11,7 +11,7 @@ public struct ServerOptions: ParsableArguments, Sendable {
             valueName: "user:password@server:port"
         )
     )
-    public var logon: String?
+    package var logon: String?
 
     @Option(
         help: ArgumentHelp(
@@ -19,7 +19,7 @@ public struct ServerOptions: ParsableArguments, Sendable {
             valueName: "SHA256:…"
         )
     )
-    public var serverKey: String?
+    package var serverKey: String?
 
     @Option(
         help: ArgumentHelp(
@@ -27,7 +27,7 @@ public struct ServerOptions: ParsableArguments, Sendable {
             valueName: "FILE"
         )
     )
-    public var knownServers: String?
+    package var knownServers: String?
 
     @Option(
         help: ArgumentHelp(
@@ -35,11 +35,11 @@ public struct ServerOptions: ParsableArguments, Sendable {
             valueName: "SECONDS"
         )
     )
-    public var timeout: Double = 10
+    package var timeout: Double = 10
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let logon {
             do { _ = try LogonString(parsing: logon) } catch { throw ValidationError("-S: \(error)") }
         }
@@ -69,18 +69,18 @@ public struct ServerOptions: ParsableArguments, Sendable {
 }
 
 /// `--json` and `-v`.
-public struct OutputOptions: ParsableArguments, Sendable {
+package struct OutputOptions: ParsableArguments, Sendable {
     @Flag(help: "Print one JSON object instead of lines.")
-    public var json = false
+    package var json = false
 
     @Flag(
         name: [.customShort("v"), .customLong("verbose")],
         help: "Explain the proxy decision and show the CONNECT exchange on standard error; -vv adds libcurl's trace."
     )
-    public var verbosity: Int
+    package var verbosity: Int
 
     /// Whether `-v` was given at least once.
-    public var verbose: Bool { verbosity > 0 }
+    package var verbose: Bool { verbosity > 0 }
 
-    public init() {}
+    package init() {}
 }

@@ -1,9 +1,9 @@
-public import ArgumentParser
-import Foundation
+package import ArgumentParser
+import FoundationEssentials
 import TTTransport
 
 /// `--tls`, `--tls-verify`, `--tls-cacert`: TLS with the framework server (docs/TRANSPORT.md, "TLS to the server").
-public struct TLSOptions: ParsableArguments, Sendable {
+package struct TLSOptions: ParsableArguments, Sendable {
     @Option(
         help: ArgumentHelp(
             "TLS with the server: auto (through a proxy only; the default, or the config file's `tls`), always "
@@ -11,17 +11,17 @@ public struct TLSOptions: ParsableArguments, Sendable {
             valueName: "MODE"
         )
     )
-    public var tls: String?
+    package var tls: String?
 
     @Flag(help: "Verify the server's TLS certificate and name (the pinned framework identity is checked anyway).")
-    public var tlsVerify = false
+    package var tlsVerify = false
 
     @Option(help: ArgumentHelp("CA bundle (PEM) to verify the server's TLS certificate with.", valueName: "FILE"))
-    public var tlsCacert: String?
+    package var tlsCacert: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let tls, TLSMode(parsing: tls) == nil {
             throw ValidationError("--tls must be auto, always or never, not '\(tls)'")
         }

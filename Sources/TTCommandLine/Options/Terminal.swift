@@ -1,10 +1,5 @@
-import TTCommandSupport
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTCommandSupport
 
 /// The controlling terminal, `/dev/tty`: questions are asked and answered there, not on standard input and
 /// output, which may carry data (`tt-connect pipe`) or be redirected (`--json > file`).

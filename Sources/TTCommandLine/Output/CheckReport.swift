@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 import TTBasics
 import TTClient
@@ -38,7 +37,7 @@ final class CheckProgress: Sendable {
 }
 
 /// The outcome of `check`, as the single JSON object `--json` prints.
-struct CheckOutcome {
+struct CheckOutcome: Encodable {
     var ok: Bool
     /// The failed stage, `nil` on success.
     var stage: String?
@@ -64,44 +63,74 @@ struct CheckOutcome {
     }
 
     /// One line of JSON with sorted keys; `null` for what is unknown.
-    var json: String {
-        func value(_ optional: (any Sendable)?) -> Any { optional ?? NSNull() }
-        var tlsObject: Any = NSNull()
-        if let tls {
-            tlsObject =
-                [
-                    "version": tls.version, "cipher": tls.cipher, "sni": value(tls.serverName),
-                    "subject": value(tls.subject), "issuer": value(tls.issuer),
-                    "self_signed": tls.selfIssued, "chain_verified": tls.chainVerified,
-                    "interception_suspected": tls.interceptionSuspected,
-                    "handshake_ms": Self.rounded(tls.handshakeTime.inMilliseconds),
-                ] as [String: Any]
+    var json: String { JSONLine.encode(self) }
+
+    private enum Key: String, CodingKey {
+        case ok, stage, message, stages, server, proxy, route, tls, note
+        case exitCode = "exit_code"
+        case proxyStatus = "proxy_status"
+        case elapsed = "elapsed_ms"
+        case serverIdentity = "server_identity"
+        case pacEntry = "pac_entry"
+    }
+
+    private struct Stage: Encodable {
+        var stage: String
+        var ok: Bool
+        var detail: String
+        var elapsed: Double
+
+        private enum CodingKeys: String, CodingKey {
+            case stage, ok, detail
+            case elapsed = "elapsed_ms"
         }
-        let object: [String: Any] = [
-            "ok": ok,
-            "stage": value(stage),
-            "exit_code": Int(exitCode),
-            "message": message,
-            "proxy_status": value(proxyStatus),
-            "elapsed_ms": Self.rounded(elapsed.inMilliseconds),
-            "stages": stages.map { line -> [String: Any] in
-                [
-                    "stage": line.stage, "ok": line.ok, "detail": line.detail,
-                    "elapsed_ms": Self.rounded(line.duration.inMilliseconds),
-                ]
-            },
-            "server_identity": value(serverIdentity),
-            "server": server,
-            "proxy": value(proxy),
-            "pac_entry": value(pacEntry),
-            "route": route,
-            "tls": tlsObject,
-            "note": value(note),
-        ]
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+    }
+
+    private struct TLS: Encodable {
+        var report: TLSSessionReport
+
+        private enum Key: String, CodingKey {
+            case version, cipher, sni, subject, issuer
+            case selfSigned = "self_signed"
+            case chainVerified = "chain_verified"
+            case interceptionSuspected = "interception_suspected"
+            case handshake = "handshake_ms"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var object = encoder.container(keyedBy: Key.self)
+            try object.encode(report.version, forKey: .version)
+            try object.encode(report.cipher, forKey: .cipher)
+            try object.encode(report.serverName, forKey: .sni)
+            try object.encode(report.subject, forKey: .subject)
+            try object.encode(report.issuer, forKey: .issuer)
+            try object.encode(report.selfIssued, forKey: .selfSigned)
+            try object.encode(report.chainVerified, forKey: .chainVerified)
+            try object.encode(report.interceptionSuspected, forKey: .interceptionSuspected)
+            try object.encode(CheckOutcome.rounded(report.handshakeTime.inMilliseconds), forKey: .handshake)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var object = encoder.container(keyedBy: Key.self)
+        // Optionals are encoded as such, so what is unknown reads `null` rather than a missing key.
+        try object.encode(ok, forKey: .ok)
+        try object.encode(stage, forKey: .stage)
+        try object.encode(Int(exitCode), forKey: .exitCode)
+        try object.encode(message, forKey: .message)
+        try object.encode(proxyStatus, forKey: .proxyStatus)
+        try object.encode(Self.rounded(elapsed.inMilliseconds), forKey: .elapsed)
+        let stages = stages.map {
+            Stage(stage: $0.stage, ok: $0.ok, detail: $0.detail, elapsed: Self.rounded($0.duration.inMilliseconds))
+        }
+        try object.encode(stages, forKey: .stages)
+        try object.encode(serverIdentity, forKey: .serverIdentity)
+        try object.encode(server, forKey: .server)
+        try object.encode(proxy, forKey: .proxy)
+        try object.encode(pacEntry, forKey: .pacEntry)
+        try object.encode(route, forKey: .route)
+        try object.encode(tls.map(TLS.init(report:)), forKey: .tls)
+        try object.encode(note, forKey: .note)
     }
 
     private static func rounded(_ value: Double) -> Double {

@@ -1,4 +1,3 @@
-import Foundation
 import TTBasics
 import TTClient
 
@@ -11,38 +10,91 @@ enum PingReport {
         exitCode: Int32,
         server: String
     ) -> String {
-        func rounded(_ duration: Duration) -> Double { (duration.inMilliseconds * 1000).rounded() / 1000 }
-        var object: [String: Any] = [
-            "ok": exitCode == 0,
-            "exit_code": Int(exitCode),
-            "server": server,
-            "stage": failure.map { CheckCommand.stageName($0.stage) } ?? NSNull(),
-            "message": failure?.commandLineMessage ?? statistics?.lastFailure?.commandLineMessage ?? NSNull(),
-        ]
-        if let statistics {
-            object["address"] = statistics.address
-            object["transmitted"] = statistics.transmitted
-            object["received"] = statistics.received
-            object["loss_percent"] =
-                statistics.transmitted == 0
-                ? 0 : (statistics.transmitted - statistics.received) * 100 / statistics.transmitted
-            object["replies"] = statistics.replies.map { reply -> [String: Any] in
-                ["seq": reply.sequence, "time_ms": rounded(reply.time), "bytes": reply.bytes]
-            }
-            object["lost"] = statistics.losses.map { loss -> [String: Any] in
-                ["seq": loss.sequence, "message": loss.message]
-            }
-            let times = statistics.roundTrips
-            if let shortest = times.min(), let longest = times.max() {
-                let average = times.reduce(Duration.zero, +) / times.count
-                object["rtt_ms"] = ["min": rounded(shortest), "avg": rounded(average), "max": rounded(longest)]
-            } else {
-                object["rtt_ms"] = NSNull()
+        JSONLine.encode(
+            Report(
+                ok: exitCode == 0,
+                exitCode: Int(exitCode),
+                server: server,
+                stage: failure.map { CheckCommand.stageName($0.stage) },
+                message: failure?.commandLineMessage ?? statistics?.lastFailure?.commandLineMessage,
+                statistics: statistics
+            )
+        )
+    }
+
+    /// The object's fields; what is unknown is `null`, and the statistics' fields are absent when no ping ran.
+    private struct Report: Encodable {
+        var ok: Bool
+        var exitCode: Int
+        var server: String
+        var stage: String?
+        var message: String?
+        var statistics: PingStatistics?
+
+        private enum Key: String, CodingKey {
+            case ok, server, stage, message, address, transmitted, received, replies, lost
+            case exitCode = "exit_code"
+            case lossPercent = "loss_percent"
+            case roundTrip = "rtt_ms"
+        }
+
+        private struct Reply: Encodable {
+            var seq: Int
+            var timeMilliseconds: Double
+            var bytes: Int
+
+            private enum CodingKeys: String, CodingKey {
+                case seq, bytes
+                case timeMilliseconds = "time_ms"
             }
         }
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+
+        private struct Loss: Encodable {
+            var seq: Int
+            var message: String
+        }
+
+        private struct RoundTrip: Encodable {
+            var min: Double
+            var avg: Double
+            var max: Double
+        }
+
+        private static func rounded(_ duration: Duration) -> Double {
+            (duration.inMilliseconds * 1000).rounded() / 1000
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var object = encoder.container(keyedBy: Key.self)
+            try object.encode(ok, forKey: .ok)
+            try object.encode(exitCode, forKey: .exitCode)
+            try object.encode(server, forKey: .server)
+            // Optionals encoded as such: `null`, not an absent key.
+            try object.encode(stage, forKey: .stage)
+            try object.encode(message, forKey: .message)
+            guard let statistics else { return }
+            try object.encode(statistics.address, forKey: .address)
+            try object.encode(statistics.transmitted, forKey: .transmitted)
+            try object.encode(statistics.received, forKey: .received)
+            let transmitted = statistics.transmitted
+            let lossPercent = transmitted == 0 ? 0 : (transmitted - statistics.received) * 100 / transmitted
+            try object.encode(lossPercent, forKey: .lossPercent)
+            let replies = statistics.replies.map {
+                Reply(seq: $0.sequence, timeMilliseconds: Self.rounded($0.time), bytes: $0.bytes)
+            }
+            try object.encode(replies, forKey: .replies)
+            try object.encode(statistics.losses.map { Loss(seq: $0.sequence, message: $0.message) }, forKey: .lost)
+            let times = statistics.roundTrips
+            var roundTrip: RoundTrip?
+            if let shortest = times.min(), let longest = times.max() {
+                let average = times.reduce(Duration.zero, +) / times.count
+                roundTrip = RoundTrip(
+                    min: Self.rounded(shortest),
+                    avg: Self.rounded(average),
+                    max: Self.rounded(longest)
+                )
+            }
+            try object.encode(roundTrip, forKey: .roundTrip)
+        }
     }
 }

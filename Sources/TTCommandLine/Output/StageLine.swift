@@ -1,4 +1,3 @@
-import Foundation
 import TTBasics
 
 /// One line of `tt-connect check`: `✓ proxy       0.4 ms  connected to 127.0.0.1:3128`.
@@ -11,7 +10,7 @@ struct StageLine: Sendable, Equatable {
     var detail: String
 
     var text: String {
-        let name = stage.padding(toLength: 9, withPad: " ", startingAt: 0)
+        let name = stage.count >= 9 ? String(stage.prefix(9)) : stage + String(repeating: " ", count: 9 - stage.count)
         let time = Self.format(duration)
         return "\(ok ? "✓" : "✗") \(name) \(String(repeating: " ", count: max(0, 9 - time.count)))\(time)  \(detail)"
     }
@@ -20,6 +19,7 @@ struct StageLine: Sendable, Equatable {
     static func format(_ duration: Duration) -> String {
         let milliseconds = duration.inMilliseconds
         return milliseconds < 10_000
-            ? String(format: "%.1f ms", milliseconds) : String(format: "%.2f s", milliseconds / 1000)
+            ? "\(NumberText.fixed(milliseconds, digits: 1)) ms"
+            : "\(NumberText.fixed(milliseconds / 1000, digits: 2)) s"
     }
 }

@@ -1,11 +1,6 @@
+import Glibc
 import TTCommandSupport
 import TTTransport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A TCP listener on a numeric address (`127.0.0.1:0`, `[::1]:8022`), for `forward`.
 final class ListeningSocket {

@@ -1,11 +1,6 @@
 internal import CZlib
-import Synchronization
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Synchronization
 
 /// One initialised zlib stream (deflate at level 9 with a gzip wrapper, or a gzip-only inflater).
 ///

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
 import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// Standard base64 (RFC 4648 §4), as fingerprints and password hashes print it.
 enum Base64 {

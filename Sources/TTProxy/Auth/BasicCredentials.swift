@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TTBasics
 
 /// `Proxy-Authorization: Basic …` decoded; never logged.
 struct BasicCredentials: Sendable {
@@ -9,7 +10,7 @@ struct BasicCredentials: Sendable {
         guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "basic",
-            let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let decoded = Data(base64Encoded: String(parts[1].trimmingWhitespace())),
             let text = String(data: decoded, encoding: .utf8),
             let colon = text.firstIndex(of: ":")
         else { return nil }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
 
 /// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).

@@ -1,9 +1,6 @@
 import CCrypto
-import Foundation
-
-#if canImport(Glibc)
+import FoundationEssentials
 import Glibc
-#endif
 
 /// One stored password hash from an htpasswd file, and how to check a password against it.
 ///

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOPosix
 import TTBasics
@@ -94,7 +93,16 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        services.closeLog.record(error, what: "client", channel: context.channel)
         context.close(promise: nil)
+    }
+
+    /// Turns reading on or off; a failure means the channel is already closed, which is logged like any error.
+    private func setAutoRead(_ on: Bool, context: ChannelHandlerContext) {
+        let (services, channel) = (services, context.channel)
+        channel.setOption(ChannelOptions.autoRead, value: on).whenFailure { error in
+            services.closeLog.record(error, what: "client", channel: channel)
+        }
     }
 
     // MARK: Request handling
@@ -195,7 +203,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             return challenge(context: context, outcome: "auth-required", message: "a user name and password")
         }
         state = .authenticating
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        setAutoRead(false, context: context)
         authGate.check(
             user: credentials.user,
             password: credentials.password,
@@ -237,7 +245,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         state = .readingHead
         armHeadDeadline(context: context)
         if var pending = early.take() { parser.append(&pending) }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        setAutoRead(true, context: context)
         if inputEnded {
             context.close(promise: nil)
         } else {
@@ -269,7 +277,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             )
         }
         state = .dialing
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        setAutoRead(false, context: context)
         TargetDialer.connect(to: target, on: context.eventLoop, configuration: configuration)
             .assumeIsolated()
             .whenComplete { result in
@@ -317,7 +325,8 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let record else { return }
         let (clientGlue, targetGlue) = GlueHandler.matchedPair(
             record: record,
-            closeFlushTimeout: configuration.closeFlushTimeout
+            closeFlushTimeout: configuration.closeFlushTimeout,
+            closeLog: services.closeLog
         )
         do {
             if let idle = configuration.idleTimeout {
@@ -346,7 +355,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.channel.closeFuture.and(peer.closeFuture).assumeIsolated().whenComplete { _ in record.finish() }
         self.record = nil
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        setAutoRead(true, context: context)
     }
 
     /// Answers with an error and ends the connection after the client has had time to read it.
@@ -372,7 +381,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         disarmHeadDeadline()
         early = nil
         _ = parser.takeRemainder()
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        setAutoRead(true, context: context)
         context.close(mode: .output, promise: nil)
         let channel = context.channel
         context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }

@@ -31,20 +31,33 @@ final class GlueHandler: ChannelDuplexHandler {
     private let record: RequestRecord
     private let isClientSide: Bool
     private let closeFlushTimeout: Duration
+    private let closeLog: ConnectionCloseLog
 
-    private init(record: RequestRecord, isClientSide: Bool, closeFlushTimeout: Duration) {
+    private init(record: RequestRecord, isClientSide: Bool, closeFlushTimeout: Duration, closeLog: ConnectionCloseLog) {
         self.record = record
         self.isClientSide = isClientSide
         self.closeFlushTimeout = closeFlushTimeout
+        self.closeLog = closeLog
     }
 
     /// The client-side and target-side handlers of one tunnel.
     static func matchedPair(
         record: RequestRecord,
-        closeFlushTimeout: Duration
+        closeFlushTimeout: Duration,
+        closeLog: ConnectionCloseLog
     ) -> (client: GlueHandler, target: GlueHandler) {
-        let client = GlueHandler(record: record, isClientSide: true, closeFlushTimeout: closeFlushTimeout)
-        let target = GlueHandler(record: record, isClientSide: false, closeFlushTimeout: closeFlushTimeout)
+        let client = GlueHandler(
+            record: record,
+            isClientSide: true,
+            closeFlushTimeout: closeFlushTimeout,
+            closeLog: closeLog
+        )
+        let target = GlueHandler(
+            record: record,
+            isClientSide: false,
+            closeFlushTimeout: closeFlushTimeout,
+            closeLog: closeLog
+        )
         client.partner = target
         target.partner = client
         return (client, target)
@@ -180,6 +193,7 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A reset or I/O error on one side ends the tunnel; the partner flushes and closes when this side is gone.
+        closeLog.record(error, what: isClientSide ? "client" : "target", channel: context.channel)
         context.close(promise: nil)
     }
 

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 import NIOCore
 import TTBasics
 
@@ -60,7 +60,8 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
             } else {
                 result +=
                     scalar.value < 0x100
-                    ? String(format: "\\x%02X", scalar.value) : "\\u{\(String(scalar.value, radix: 16))}"
+                    ? "\\x" + NumberText.zeroPadded(scalar.value, width: 2, radix: 16)
+                    : "\\u{\(String(scalar.value, radix: 16))}"
             }
         }
         return result

@@ -1,9 +1,6 @@
+import Glibc
 import NIOCore
 import NIOPosix
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Runs a ``Scenario`` on one client connection: reads a request head, then performs the steps in order.
 final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -21,6 +18,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let steps: [Scenario.Step]
     private let configuration: ProxyServerConfiguration
+    private let closeLog: ConnectionCloseLog
     private var mode = Mode.readingHead
     private var parser: RequestHeadParser
     private var pending: ByteBuffer?
@@ -34,9 +32,10 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inputEnded = false
     private var record: RequestRecord?
 
-    init(scenario: Scenario, configuration: ProxyServerConfiguration) {
+    init(scenario: Scenario, configuration: ProxyServerConfiguration, closeLog: ConnectionCloseLog) {
         self.steps = scenario.steps
         self.configuration = configuration
+        self.closeLog = closeLog
         self.parser = RequestHeadParser(limit: configuration.maxHeadBytes)
     }
 
@@ -78,6 +77,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeLog.record(error, what: "client", channel: context.channel)
         context.close(promise: nil)
     }
 
@@ -239,7 +239,8 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let peer, let targetBuffer, let record else { return lingeringClose(context: context) }
         let (clientGlue, targetGlue) = GlueHandler.matchedPair(
             record: record,
-            closeFlushTimeout: configuration.closeFlushTimeout
+            closeFlushTimeout: configuration.closeFlushTimeout,
+            closeLog: closeLog
         )
         do {
             try peer.pipeline.syncOperations.addHandler(targetGlue)

@@ -36,7 +36,8 @@ public final class ProxyServer: Sendable {
             authGate: configuration.users.map {
                 AuthGate(users: $0, limits: configuration.authLimits, timerLoop: group.next())
             },
-            ownListeners: OwnListeners()
+            ownListeners: OwnListeners(),
+            closeLog: ConnectionCloseLog(sink: configuration.eventLog)
         )
         let acceptFailures = AcceptFailureLog(sink: configuration.eventLog)
         let bootstrap = ServerBootstrap(group: group)
@@ -64,7 +65,13 @@ public final class ProxyServer: Sendable {
                         try pipeline.addHandler(IdleCloseHandler())
                     }
                     if let scenario = configuration.scenario {
-                        try pipeline.addHandler(ScenarioHandler(scenario: scenario, configuration: configuration))
+                        try pipeline.addHandler(
+                            ScenarioHandler(
+                                scenario: scenario,
+                                configuration: configuration,
+                                closeLog: services.closeLog
+                            )
+                        )
                     } else {
                         try pipeline.addHandler(
                             ConnectHandler(
@@ -117,6 +124,8 @@ struct ProxyServices: Sendable {
     var connections: ConnectionRegistry<any Channel>
     var authGate: AuthGate?
     var ownListeners: OwnListeners
+    /// Why connections ended on errors, rate-limited.
+    var closeLog: ConnectionCloseLog
 }
 
 /// Closes a connection accepted while the proxy shuts down.

@@ -27,6 +27,7 @@ public struct ServerMetrics: Sendable {
     private let loginsAccepted: Counter
     private let loginsRejected: Counter
     private let loginsBusy: Counter
+    private let loginsFailed: Counter
     /// `tt_requests_total` by function (row; the last row is `other`) and RC (column).
     private let requests: [[Counter]]
 
@@ -51,6 +52,7 @@ public struct ServerMetrics: Sendable {
         loginsAccepted = login("accepted")
         loginsRejected = login("rejected")
         loginsBusy = login("busy")
+        loginsFailed = login("failed")
         let functionNames = Self.knownFunctions.map(\.description) + ["other"]
         let rcNames = (0..<Self.rcColumns - 1).map { "\($0)" } + ["other"]
         requests = functionNames.map { function in
@@ -76,6 +78,7 @@ public struct ServerMetrics: Sendable {
         case .accepted: loginsAccepted.increment()
         case .rejected: loginsRejected.increment()
         case .busy: loginsBusy.increment()
+        case .failed: loginsFailed.increment()
         }
     }
 

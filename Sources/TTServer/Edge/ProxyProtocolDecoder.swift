@@ -16,26 +16,14 @@ struct ProxyProtocolDecoder: OneShotDecoder {
     /// Address blocks beyond this are refused; TCP over IPv6 needs 36 bytes, TLVs a little more.
     static let v2MaxAddressLength = 512
 
-    private var completed = false
+    private(set) var isDone = false
+    var truncation: (any Error)? { ProxyProtocolError.closedInsideHeader }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if completed { return passOnRest(context: context, buffer: &buffer) }
+    mutating func decodeOnce(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard case .complete(let peer) = try Self.parse(&buffer) else { return .needMoreData }
-        completed = true
+        isDone = true
         if let peer { context.fireUserInboundEventTriggered(ProxiedPeerEvent(peer: peer)) }
         return leave(context: context)
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        if completed || buffer.readableBytes == 0 {
-            return try decode(context: context, buffer: &buffer)
-        }
-        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-        throw ProxyProtocolError("connection closed inside the PROXY protocol header")
     }
 
     /// What ``parse(_:)`` found at the start of the bytes.
@@ -55,20 +43,20 @@ struct ProxyProtocolDecoder: OneShotDecoder {
         } else if v1Prefix.starts(with: head) || head.starts(with: v1Prefix) {
             return try parseV1(&buffer)
         } else {
-            throw ProxyProtocolError("expected a PROXY protocol header, received other bytes")
+            throw ProxyProtocolError.notAHeader
         }
     }
 
     private static func parseV1(_ buffer: inout ByteBuffer) throws -> Header {
         let available = buffer.readableBytesView.prefix(v1MaxLength)
         guard let newline = available.firstIndex(of: 0x0A) else {
-            if available.count >= v1MaxLength { throw ProxyProtocolError("PROXY v1 line longer than 107 bytes") }
+            if available.count >= v1MaxLength { throw ProxyProtocolError.v1LineTooLong }
             return .incomplete
         }
         let length = newline - buffer.readerIndex + 1
         let line = buffer.readBytes(length: length) ?? []
         guard line.count >= 2, line[line.count - 2] == 0x0D else {
-            throw ProxyProtocolError("PROXY v1 line does not end in CRLF")
+            throw ProxyProtocolError.v1LineWithoutCRLF
         }
         let fields = String(decoding: line.dropLast(2), as: UTF8.self)
             .split(separator: " ", omittingEmptySubsequences: false)
@@ -77,7 +65,7 @@ struct ProxyProtocolDecoder: OneShotDecoder {
             let port = Int(fields[4]), (0...65535).contains(port),
             (try? SocketAddress(ipAddress: String(fields[2]), port: port)) != nil
         else {
-            throw ProxyProtocolError("malformed PROXY v1 line")
+            throw ProxyProtocolError.malformedV1Line
         }
         return .complete(HostPort(host: String(fields[2]), port: port).description)
     }
@@ -89,9 +77,9 @@ struct ProxyProtocolDecoder: OneShotDecoder {
         let family = buffer.getInteger(at: start + 13, as: UInt8.self)!
         let length = Int(buffer.getInteger(at: start + 14, as: UInt16.self)!)
         guard versionCommand >> 4 == 2, versionCommand & 0x0F <= 1 else {
-            throw ProxyProtocolError("unsupported PROXY v2 version or command")
+            throw ProxyProtocolError.unsupportedV2
         }
-        guard length <= v2MaxAddressLength else { throw ProxyProtocolError("PROXY v2 address block too long") }
+        guard length <= v2MaxAddressLength else { throw ProxyProtocolError.v2AddressBlockTooLong }
         guard buffer.readableBytes >= 16 + length else { return .incomplete }
         buffer.moveReaderIndex(forwardBy: 16)
         guard var block = buffer.readSlice(length: length) else { return .incomplete }
@@ -107,7 +95,7 @@ struct ProxyProtocolDecoder: OneShotDecoder {
             let port = block.readInteger(as: UInt16.self),
             let address = try? SocketAddress(packedIPAddress: source, port: Int(port))
         else {
-            throw ProxyProtocolError("PROXY v2 address block too short")
+            throw ProxyProtocolError.v2AddressBlockTooShort
         }
         return .complete(FrameworkServer.format(address))
     }
@@ -118,8 +106,35 @@ struct ProxiedPeerEvent: Sendable {
     let peer: String
 }
 
-/// A PROXY protocol header that cannot be used.
-struct ProxyProtocolError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// A PROXY protocol header that cannot be used; compare with the static members.
+struct ProxyProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
+    private enum Code: Hashable, Sendable {
+        case closedInsideHeader, notAHeader, v1LineTooLong, v1LineWithoutCRLF, malformedV1Line, unsupportedV2,
+            v2AddressBlockTooLong, v2AddressBlockTooShort
+    }
+
+    private let code: Code
+    private init(_ code: Code) { self.code = code }
+
+    static let closedInsideHeader = ProxyProtocolError(.closedInsideHeader)
+    static let notAHeader = ProxyProtocolError(.notAHeader)
+    static let v1LineTooLong = ProxyProtocolError(.v1LineTooLong)
+    static let v1LineWithoutCRLF = ProxyProtocolError(.v1LineWithoutCRLF)
+    static let malformedV1Line = ProxyProtocolError(.malformedV1Line)
+    static let unsupportedV2 = ProxyProtocolError(.unsupportedV2)
+    static let v2AddressBlockTooLong = ProxyProtocolError(.v2AddressBlockTooLong)
+    static let v2AddressBlockTooShort = ProxyProtocolError(.v2AddressBlockTooShort)
+
+    var description: String {
+        switch code {
+        case .closedInsideHeader: "connection closed inside the PROXY protocol header"
+        case .notAHeader: "expected a PROXY protocol header, received other bytes"
+        case .v1LineTooLong: "PROXY v1 line longer than 107 bytes"
+        case .v1LineWithoutCRLF: "PROXY v1 line does not end in CRLF"
+        case .malformedV1Line: "malformed PROXY v1 line"
+        case .unsupportedV2: "unsupported PROXY v2 version or command"
+        case .v2AddressBlockTooLong: "PROXY v2 address block too long"
+        case .v2AddressBlockTooShort: "PROXY v2 address block too short"
+        }
+    }
 }

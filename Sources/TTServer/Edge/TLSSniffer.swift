@@ -15,16 +15,17 @@ struct TLSSniffer: OneShotDecoder {
     static let handshakeRecord: UInt8 = 0x16
 
     let tls: ServerTLSContext
-    private var decided = false
+    private(set) var isDone = false
+    /// A connection that ends before its first byte has nothing to judge.
+    var truncation: (any Error)? { nil }
 
     init(tls: ServerTLSContext) {
         self.tls = tls
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if decided { return passOnRest(context: context, buffer: &buffer) }
+    mutating func decodeOnce(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMoreData }
-        decided = true
+        isDone = true
         if first == Self.handshakeRecord {
             try context.pipeline.syncOperations.addHandler(
                 NIOSSLServerHandler(context: tls.current),
@@ -32,13 +33,5 @@ struct TLSSniffer: OneShotDecoder {
             )
         }
         return leave(context: context)
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
     }
 }

@@ -1,4 +1,5 @@
-public import Foundation
+import FoundationEssentials
+public import Glibc
 
 /// Where tt-server keeps its identity key when `--identity` is not given (docs/SERVER.md, "Identity").
 ///

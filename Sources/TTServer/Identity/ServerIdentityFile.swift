@@ -1,11 +1,6 @@
+import Glibc
 import TTBasics
 public import TTProtocol
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The identity key file of a server: reading, creating and writing it. TTProtocol only converts an identity to
 /// and from its PKCS#8 PEM text; the file access lives here, with the server that owns the key.

@@ -1,11 +1,6 @@
+import Glibc
 import Logging
 import NIOCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Pauses a listener after `accept` fails, and says so in the log (at most once a second).
 ///

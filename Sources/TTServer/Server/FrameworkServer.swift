@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
 import TTBasics
+import TTPasswordChecks
 import TTProtocol
 
 /// The framework server: listeners on one or more addresses, one encrypted session per connection.
@@ -29,7 +30,7 @@ public final class FrameworkServer: Sendable {
     private let registry: ConnectionRegistry<any Channel>
     private let offloadBudget: OffloadBudget
     private let bufferBudget: BufferBudget
-    private let loginQueue: LoginQueue
+    private let loginQueue: PasswordCheckQueue
     private let logLimiter: LogLimiter
     private let state = NIOLockedValueBox(State.idle)
     /// Set once a shutdown has begun its ``ServerConfiguration/drainDelay``: health says "draining" while the
@@ -76,11 +77,14 @@ public final class FrameworkServer: Sendable {
             maxBytes: configuration.maxBufferedBytes,
             maxPreLoginBytes: configuration.maxPreLoginBufferedBytes
         )
-        self.loginQueue = LoginQueue(
+        self.loginQueue = PasswordCheckQueue(
             threadPool: threadPool,
-            maxRunning: configuration.maxConcurrentLoginChecks,
-            maxQueuedPerSource: configuration.maxQueuedLoginsPerAddress,
-            maxQueued: configuration.maxQueuedLogins
+            limits: PasswordCheckQueue.Limits(
+                maxRunning: configuration.maxConcurrentLoginChecks,
+                maxQueuedPerSource: configuration.maxQueuedLoginsPerAddress,
+                maxQueued: configuration.maxQueuedLogins,
+                maxQueuedUnproven: configuration.maxQueuedUnprovenLogins
+            )
         )
         self.logLimiter = LogLimiter(perSecond: configuration.maxLogLinesPerSecond)
     }
@@ -205,7 +209,7 @@ public final class FrameworkServer: Sendable {
         logger.info("shutting down", metadata: ["sessions": "\(sessions.count)"])
         for session in sessions {
             session.eventLoop.execute {
-                session.pipeline.syncOperations.fireUserInboundEventTriggered(ServerQuiesceEvent())
+                session.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
             }
         }
         let grace = configuration.shutdownGracePeriod
@@ -326,19 +330,45 @@ public final class FrameworkServer: Sendable {
 }
 
 /// Why a server could not start.
-public struct FrameworkServerError: Error, Sendable, CustomStringConvertible {
-    public let description: String
+public struct FrameworkServerError: Error, Hashable, Sendable, CustomStringConvertible {
+    private enum Code: Hashable, Sendable {
+        case alreadyStarted, connectionRefused, shutDownWhileStarting, cannotListen
+    }
 
-    static let alreadyStarted = FrameworkServerError(description: "the server was already started")
-    static let connectionRefused = FrameworkServerError(description: "connection refused by the server")
-    static let shutDownWhileStarting = FrameworkServerError(
-        description: "the server was shut down while it was starting; its listeners were closed again"
-    )
+    private let code: Code
+    /// What the member does not say: for ``cannotListen``, the address and the system's reason.
+    public let detail: String?
+
+    private init(_ code: Code, _ detail: String? = nil) {
+        self.code = code
+        self.detail = detail
+    }
+
+    /// Errors are the same when their members are; the detail does not count.
+    public static func == (lhs: FrameworkServerError, rhs: FrameworkServerError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    /// ``FrameworkServer/start()`` ran twice.
+    public static let alreadyStarted = FrameworkServerError(.alreadyStarted)
+    /// The server took no more connections (shutting down); the connection was closed at once.
+    public static let connectionRefused = FrameworkServerError(.connectionRefused)
+    /// ``FrameworkServer/shutdown()`` came while ``FrameworkServer/start()`` was binding.
+    public static let shutDownWhileStarting = FrameworkServerError(.shutDownWhileStarting)
+    /// A listen address could not be bound; ``detail`` names it and says why.
+    public static let cannotListen = FrameworkServerError(.cannotListen)
 
     static func cannotListen(address: ListenAddress, reason: String) -> FrameworkServerError {
-        FrameworkServerError(
-            description: "cannot listen on \(address): \(reason) (is another process using the port, "
+        FrameworkServerError(.cannotListen, "\(address): \(reason)")
+    }
+
+    public var description: String {
+        switch code {
+        case .alreadyStarted: "the server was already started"
+        case .connectionRefused: "connection refused by the server"
+        case .shutDownWhileStarting: "the server was shut down while it was starting; its listeners were closed again"
+        case .cannotListen:
+            "cannot listen on \(detail ?? "an address") (is another process using the port, "
                 + "or is the address not on this machine?)"
-        )
+        }
     }
 }

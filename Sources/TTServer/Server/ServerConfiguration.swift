@@ -51,6 +51,9 @@ public struct ServerConfiguration: Sendable {
     public var maxQueuedLoginsPerAddress: Int
     /// Password checks all addresses together may have waiting.
     public var maxQueuedLogins: Int
+    /// Password checks that sources without a recent successful login may have waiting together, however many
+    /// addresses they come from; sources and users with a recent success wait in a lane of their own.
+    public var maxQueuedUnprovenLogins = 32
     /// Log lines of one kind peers can cause per second (session closed, login rejected, server busy …); the
     /// rest are counted and reported as `suppressed similar log lines`. 0 turns the limit off.
     public var maxLogLinesPerSecond: Int

@@ -2,7 +2,7 @@ import NIOCore
 import TTProtocol
 
 /// One sealed frame as read from the wire: its validated length prefix and its ciphertext plus tag.
-struct SealedFrame {
+struct SealedFrame: Equatable {
     var header: FrameHeader
     var body: [UInt8]
 

@@ -14,7 +14,8 @@ struct HandshakeDecoder: OneShotDecoder {
     private let limits: ProtocolLimits
     private let allowance: SessionAllowance
     private var deadline: Scheduled<Void>?
-    private var completed = false
+    private(set) var isDone = false
+    var truncation: (any Error)? { ProtocolError.truncatedHello }
 
     init(identity: ServerIdentity, limits: ProtocolLimits, allowance: SessionAllowance) {
         self.identity = identity
@@ -34,8 +35,7 @@ struct HandshakeDecoder: OneShotDecoder {
         deadline = nil
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        if completed { return passOnRest(context: context, buffer: &buffer) }
+    mutating func decodeOnce(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let prefixLength = min(buffer.readableBytes, Handshake.magic.count + 2)
         try Handshake.validatePrefix(buffer.getBytes(at: buffer.readerIndex, length: prefixLength) ?? [])
         guard let hello = buffer.readBytes(length: Handshake.clientHelloSize) else { return .needMoreData }
@@ -43,7 +43,7 @@ struct HandshakeDecoder: OneShotDecoder {
         let (serverHello, keys) = try ServerHandshake(identity: identity).respond(to: hello)
         deadline?.cancel()
         deadline = nil
-        completed = true
+        isDone = true
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: serverHello)), promise: nil)
         try context.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(FrameDecoder(limits: limits, allowance: allowance)),
@@ -51,18 +51,5 @@ struct HandshakeDecoder: OneShotDecoder {
         )
         context.fireUserInboundEventTriggered(HandshakeCompletedEvent(keys: keys))
         return leave(context: context)
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext,
-        buffer: inout ByteBuffer,
-        seenEOF: Bool
-    ) throws -> DecodingState {
-        if completed || buffer.readableBytes == 0 {
-            return try decode(context: context, buffer: &buffer)
-        }
-        let received = buffer.readableBytes
-        buffer.moveReaderIndex(forwardBy: received)
-        throw ProtocolError.truncatedHello
     }
 }

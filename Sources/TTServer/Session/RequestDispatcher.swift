@@ -61,6 +61,9 @@ struct RequestDispatcher {
         case rejected
         /// Not checked: the login queue was full. Counts as a failed login, so a flooding session is closed.
         case busy
+        /// The check itself failed (the job could not run): answered `Server busy`; not a wrong password, so it
+        /// does not count towards closing the session.
+        case failed
     }
 
     /// Records the result of a password check.
@@ -72,6 +75,8 @@ struct RequestDispatcher {
         case .accepted:
             self.user = user
             return (ResponsePacket(rc: .requestOK), false)
+        case .failed:
+            return (ResponsePacket(rc: .serverBusy), false)
         case .rejected, .busy:
             failedLogins += 1
             let rc: ReturnCode = outcome == .busy ? .serverBusy : .loginRejected

@@ -1,11 +1,6 @@
+import Glibc
 import NIOConcurrencyHelpers
 import TTProtocol
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An append-only record of every request the server executed, one line each (`tt-server --request-log`).
 ///

@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import TTPasswordChecks
 import TTProtocol
 
 /// What every session of one server shares: configuration, the thread pool and its budgets, the login queue,
@@ -9,7 +10,7 @@ struct SessionContext: Sendable {
     let threadPool: NIOThreadPool
     let offloadBudget: OffloadBudget
     let bufferBudget: BufferBudget
-    let loginQueue: LoginQueue
+    let loginQueue: PasswordCheckQueue
     let logLimiter: LogLimiter
     let logger: Logger
     /// The users Login checks (reloadable).
@@ -35,9 +36,6 @@ struct SessionContext: Sendable {
     /// does not progress is idleness too).
     var frameTimeout: Duration { min(configuration.frameTimeout, limits.idleTimeout) }
 }
-
-/// Sent to every session when the server shuts down: finish what was received, then close.
-struct ServerQuiesceEvent: Sendable {}
 
 /// Sent by the handshake handler once the session keys are agreed.
 struct HandshakeCompletedEvent: Sendable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import TTBasics
+import TTPasswordChecks
 import TTProtocol
 
 /// The end of a session's pipeline: opens frames, runs requests one at a time in order, seals the answers,
@@ -13,7 +14,7 @@ import TTProtocol
 /// `pending` and, past a few, reading stops so a pipelining client cannot make the server buffer without bound.
 /// Queued frames and unflushed answers are charged to the session's ``SessionAllowance``. Until the session has
 /// logged in, its packets are small and handled on the event loop only: unauthenticated peers never use the
-/// thread pool except for password checks, which wait their turn in the ``LoginQueue``.
+/// thread pool except for password checks, which wait their turn in the `PasswordCheckQueue`.
 final class SessionHandler: ChannelDuplexHandler {
     typealias InboundIn = SealedFrame
     typealias OutboundIn = ByteBuffer
@@ -79,7 +80,8 @@ final class SessionHandler: ChannelDuplexHandler {
             logger[metadataKey: "via"] = logger[metadataKey: "peer"]
             logger[metadataKey: "peer"] = "\(proxied.peer)"
             source = Self.source(of: proxied.peer)
-        case is ServerQuiesceEvent:
+        case is ChannelShouldQuiesceEvent:
+            // The server shuts down (NIO's quiescing event): finish what was received, then close.
             quiescing = true
             closeIfDone(context: context)
         case IdleStateHandler.IdleStateEvent.all:
@@ -237,6 +239,7 @@ final class SessionHandler: ChannelDuplexHandler {
             guard
                 let verified = shared.loginQueue.submit(
                     source: source,
+                    user: login.user,
                     on: context.eventLoop,
                     { users.verify(user: login.user, password: login.password) }
                 )
@@ -246,13 +249,21 @@ final class SessionHandler: ChannelDuplexHandler {
                 return
             }
             verified.assumeIsolated().whenComplete { result in
-                let accepted = (try? result.get()) ?? false
-                self.finishLogin(
-                    user: login.user,
-                    outcome: accepted ? .accepted : .rejected,
-                    started: started,
-                    context: context
-                )
+                let outcome: RequestDispatcher.LoginOutcome
+                switch result {
+                case .success(let accepted):
+                    outcome = accepted ? .accepted : .rejected
+                case .failure(let error):
+                    // Not a wrong password: the check did not run. The client hears `Server busy` and may retry.
+                    self.shared.logLimiter.log(
+                        self.logger,
+                        level: .error,
+                        "password check failed",
+                        metadata: ["reason": "\(error)", "user": "\(LoggableText.sanitize(login.user))"]
+                    )
+                    outcome = .failed
+                }
+                self.finishLogin(user: login.user, outcome: outcome, started: started, context: context)
             }
         }
     }
@@ -276,6 +287,8 @@ final class SessionHandler: ChannelDuplexHandler {
             return
         case .rejected:
             shared.logLimiter.log(logger, level: .notice, "login rejected", metadata: ["user": userText])
+        case .failed:
+            break  // logged where the check failed
         case .busy:
             shared.logLimiter.log(
                 logger,
@@ -444,8 +457,9 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// The host part of a `HOST:PORT` peer.
+    /// The fairness key of the peer (an IPv6 address by its /64).
     private static func source(of peer: String) -> String {
-        (try? HostPort(parsing: peer))?.host ?? peer
+        SourceKey.of(host: (try? HostPort(parsing: peer))?.host ?? peer)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -1,11 +1,6 @@
 import CCrypto
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// The certificate tt-server offers TLS clients when it is given none: self-signed, made on first start and kept
 /// beside the identity file, looking like any web server's (ECDSA P-256, CN and subjectAltName = the server's
@@ -60,7 +55,7 @@ public enum SelfSignedCertificate {
                 &keyLength
             ) == 1, let certificate, let key
         else {
-            throw ServerTLSError("cannot create a TLS certificate for \"\(name)\"")
+            throw ServerTLSError(.cannotCreate, "\"\(name)\"")
         }
         defer {
             CCrypto_freeSecret(certificate, certificateLength)
@@ -74,10 +69,10 @@ public enum SelfSignedCertificate {
     private static func write(_ contents: String, to path: String) throws {
         do {
             guard try SecretFileWriter.create(path, with: Array(contents.utf8)) else {
-                throw ServerTLSError("cannot create \(path): it already exists")
+                throw ServerTLSError(.cannotWrite, "cannot create \(path): it already exists")
             }
         } catch let failure as SecretFileWriter.Failure {
-            throw ServerTLSError("\(failure)")
+            throw ServerTLSError(.cannotWrite, failure.description)
         }
     }
 }

@@ -46,27 +46,27 @@ public final class ServerTLSContext: Sendable {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
         } catch {
-            throw ServerTLSError("cannot read the TLS certificate \(certificatePath): \(error)")
+            throw ServerTLSError(.certificateUnreadable, "\(certificatePath): \(error)")
         }
         guard let leaf = chain.first else {
-            throw ServerTLSError("the TLS certificate file \(certificatePath) holds no certificate")
+            throw ServerTLSError(.noCertificate, certificatePath)
         }
         // The key's permissions are checked on the descriptor that is read, at start and at every reload.
         let keyBytes: [UInt8]?
         do {
             keyBytes = try FilePermissions.readSecret(keyPath, what: "TLS key", limit: 1 << 20)
         } catch {
-            throw ServerTLSError(error.description)
+            throw ServerTLSError(.keyRefused, error.description)
         }
         guard var keyBytes else {
-            throw ServerTLSError("the TLS key \(keyPath) does not exist")
+            throw ServerTLSError(.keyMissing, keyPath)
         }
         defer { for index in keyBytes.indices { keyBytes[index] = 0 } }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem)
         } catch {
-            throw ServerTLSError("cannot read the TLS key \(keyPath): \(error)")
+            throw ServerTLSError(.keyUnreadable, "\(keyPath): \(error)")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) },
@@ -77,15 +77,58 @@ public final class ServerTLSContext: Sendable {
             let context = try NIOSSLContext(configuration: configuration)
             return State(context: context, notValidAfter: Int(leaf.notValidAfter))
         } catch {
-            throw ServerTLSError(
-                "the TLS certificate \(certificatePath) and key \(keyPath) cannot be used together: \(error)"
-            )
+            throw ServerTLSError(.mismatch, "\(certificatePath) and key \(keyPath) cannot be used together: \(error)")
         }
     }
 }
 
-/// A TLS certificate or key that cannot be used.
-public struct ServerTLSError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// A TLS certificate or key that cannot be used, or made; compare with the static members.
+public struct ServerTLSError: Error, Hashable, Sendable, CustomStringConvertible {
+    enum Code: Hashable, Sendable {
+        case certificateUnreadable, noCertificate, keyUnreadable, keyMissing, keyRefused, mismatch, cannotCreate
+        case cannotWrite
+    }
+
+    private let code: Code
+    /// The file (and the library's or system's words) the error is about.
+    public let detail: String
+
+    init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    /// Errors are the same when their members are; the detail does not count.
+    public static func == (lhs: ServerTLSError, rhs: ServerTLSError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    /// The certificate file cannot be read as PEM certificates.
+    public static let certificateUnreadable = ServerTLSError(.certificateUnreadable, "")
+    /// The certificate file holds no certificate.
+    public static let noCertificate = ServerTLSError(.noCertificate, "")
+    /// The key file cannot be read as a PEM private key.
+    public static let keyUnreadable = ServerTLSError(.keyUnreadable, "")
+    /// The key file does not exist.
+    public static let keyMissing = ServerTLSError(.keyMissing, "")
+    /// The key file is not private (others may read it, or another user owns it); ``detail`` says how.
+    public static let keyRefused = ServerTLSError(.keyRefused, "")
+    /// The certificate and the key do not belong together (or TLS refuses them).
+    public static let mismatch = ServerTLSError(.mismatch, "")
+    /// No self-signed certificate could be made (libcrypto failed, or the name is empty or too long).
+    public static let cannotCreate = ServerTLSError(.cannotCreate, "")
+    /// A certificate or key file could not be written.
+    public static let cannotWrite = ServerTLSError(.cannotWrite, "")
+
+    public var description: String {
+        switch code {
+        case .certificateUnreadable: "cannot read the TLS certificate \(detail)"
+        case .noCertificate: "the TLS certificate file \(detail) holds no certificate"
+        case .keyUnreadable: "cannot read the TLS key \(detail)"
+        case .keyMissing: "the TLS key \(detail) does not exist"
+        case .keyRefused: detail
+        case .mismatch: "the TLS certificate \(detail)"
+        case .cannotCreate: "cannot create a TLS certificate for \(detail)"
+        case .cannotWrite: detail
+        }
+    }
 }

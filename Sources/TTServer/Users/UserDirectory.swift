@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import TTBasics
 public import TTProtocol
 
@@ -44,7 +45,7 @@ public struct UserDirectory: Sendable {
     public init(parsing text: String, source: String) throws(UsersFileError) {
         var entries: [String: PasswordHash] = [:]
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
             let lineNumber = index + 1
             guard let colon = line.firstIndex(of: ":") else {
@@ -117,7 +118,7 @@ public struct UserDirectory: Sendable {
             if lines.last == "" { lines.removeLast() }
         }
         let entry = "\(user):\(PasswordHash(hashing: password, iterations: iterations).encoded)"
-        let index = lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(user):") }
+        let index = lines.firstIndex { $0.trimmingWhitespace().hasPrefix("\(user):") }
         if let index { lines[index] = entry } else { lines.append(entry) }
         try write(lines.joined(separator: "\n") + "\n", to: path)
         return index == nil

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import TTBasics
 
 /// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, user, proxy,
@@ -34,7 +34,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                 guard words.count == 2, words[0] == "connection" else {
                     throw fail("expected a section header [connection NAME], found \(line)")
                 }
-                let name = String(words[1]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                let name = String(words[1].trimming { $0 == "\"" })
                 guard !entries.contains(where: { $0.name == name }) else {
                     throw fail("connection \"\(name)\" is defined twice")
                 }
@@ -104,12 +104,12 @@ public struct ConnectionConfigFile: Sendable, Hashable {
     static func resolvedPath(_ value: String, relativeTo configPath: String, keepURLs: Bool = false) -> String {
         if keepURLs, value.contains("://") { return value }
         if value.hasPrefix("~/") {
-            let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-            return (home as NSString).appendingPathComponent(String(value.dropFirst(2)))
+            let home = FilePathText.homeDirectory(environment: ProcessInfo.processInfo.environment)
+            return FilePathText.join(home, String(value.dropFirst(2)))
         }
         if value.hasPrefix("/") { return value }
-        let directory = (configPath as NSString).deletingLastPathComponent
-        return directory.isEmpty ? value : (directory as NSString).appendingPathComponent(value)
+        let directory = FilePathText.directory(of: configPath)
+        return directory.isEmpty ? value : FilePathText.join(directory, value)
     }
 
     /// The entry called `name`.

@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import TTBasics
 
 /// Fetches a PAC script over http(s):// with libcurl: directly (a PAC URL is on the intranet; asking a proxy

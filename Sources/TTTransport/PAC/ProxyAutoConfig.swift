@@ -1,5 +1,5 @@
 import CPacParser
-import Foundation
+import FoundationEssentials
 import TTBasics
 
 /// One entry of a PAC answer that tt-connect can use.

@@ -1,11 +1,6 @@
 import CCurl
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// Watches libcurl's debug stream during the CONNECT exchange to learn what `getinfo` cannot tell: the
 /// proxy's status line (with its reason phrase), the raw start of a non-HTTP answer, and the authentication

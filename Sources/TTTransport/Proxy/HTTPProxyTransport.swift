@@ -1,12 +1,7 @@
 import CCurl
+import Glibc
 import Logging
 import TTBasics
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A tunnel to the server through an HTTP CONNECT proxy, built and driven by libcurl.
 ///

@@ -1,11 +1,6 @@
 import CCurl
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// What libcurl reported after a failed CONNECT exchange, turned into a ``TransportError`` that says which
 /// stage failed and what the user can do.

@@ -1,11 +1,6 @@
 import CCurl
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// A TCP connection straight to the server, opened by libcurl, optionally inside TLS.
 ///

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// An IPv4 or IPv6 address in its 16-byte form (IPv4 as `::ffff:a.b.c.d`), like Go's `net.IP`, so both
 /// spellings of an IPv4 address compare equal.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Waiting on one descriptor with `poll(2)` against a ``Deadline``.
 enum Poll {

@@ -2,12 +2,7 @@
 // MSG_NOSIGNAL) are declared by it; with MemberImportVisibility a release (whole-module) build finds them only
 // through that import.
 import CCurl
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Byte counts of a finished relay.
 public struct RelayResult: Sendable, Hashable {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Numeric `host:port` text for a socket address, IPv6 in brackets.
 enum SocketAddressText {

@@ -1,10 +1,5 @@
-import TTBasics
-
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TTBasics
 
 /// What a failed TCP connect means, in words: shared by the direct path (libcurl reports the `errno` of the
 /// last attempt as `CURLINFO_OS_ERRNO`) and the proxy path.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What a zero-timeout look at an idle connection found (``Transport/probeIdleConnection()``).
 public enum IdleConnectionState {

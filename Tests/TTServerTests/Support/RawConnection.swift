@@ -16,9 +16,13 @@ final class RawConnection {
         self.iterator = stream.makeAsyncIterator()
     }
 
-    static func connect(host: String, port: Int) async throws -> RawConnection {
+    /// - Parameter localAddress: the address to connect from (any of 127/8 is loopback: a test can be many peers).
+    static func connect(host: String, port: Int, from localAddress: String? = nil) async throws -> RawConnection {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
+        let channel =
+            try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(StreamingHandler(continuation))

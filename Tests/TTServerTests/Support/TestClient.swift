@@ -17,8 +17,13 @@ final class TestClient {
     }
 
     /// Connects and completes the handshake; `preamble` (a PROXY protocol header) goes before the hello.
-    static func connect(host: String, port: Int, preamble: [UInt8] = []) async throws -> TestClient {
-        let connection = try await RawConnection.connect(host: host, port: port)
+    static func connect(
+        host: String,
+        port: Int,
+        preamble: [UInt8] = [],
+        localAddress: String? = nil
+    ) async throws -> TestClient {
+        let connection = try await RawConnection.connect(host: host, port: port, from: localAddress)
         do {
             let handshake = ClientHandshake()
             try await connection.send(preamble + handshake.hello)
