@@ -120,7 +120,12 @@ public final class RealSquid: Sendable {
     }
 
     /// Starts squid and waits until it accepts connections.
-    public static func start(authentication: Authentication = .none) async throws -> RealSquid {
+    /// - Parameter hosts: names squid resolves from its own hosts file (`hosts_file`), never from DNS: a target
+    ///   only the proxy can reach.
+    public static func start(
+        authentication: Authentication = .none,
+        hosts: [String: String] = [:]
+    ) async throws -> RealSquid {
         try RealProxies.requireExecutable(RealProxies.squidPath)
         let directory = try RealProxies.makeStateDirectory(prefix: "tt-squid")
         let helpers = RealProxies.squidHelperDirectory
@@ -182,8 +187,14 @@ public final class RealSquid: Sendable {
             .replacingOccurrences(of: "@DIR@", with: directory.path)
             .replacingOccurrences(of: "@AUTH@", with: authLines.joined(separator: "\n"))
             .replacingOccurrences(of: "@CLIENTS@", with: clients)
+        var hostsLine = ""
+        if !hosts.isEmpty {
+            let file = directory.appendingPathComponent("hosts")
+            try hosts.map { "\($0.value) \($0.key)\n" }.joined().write(to: file, atomically: true, encoding: .utf8)
+            hostsLine = "hosts_file \(file.path)\n"
+        }
         let configFile = directory.appendingPathComponent("squid.conf")
-        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        try (config + "\n" + hostsLine).write(to: configFile, atomically: true, encoding: .utf8)
         let process = try RunningProcess(
             URL(fileURLWithPath: RealProxies.squidPath),
             ["-N", "-n", "ttsquid\(port)", "-f", configFile.path],

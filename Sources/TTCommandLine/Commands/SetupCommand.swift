@@ -320,7 +320,7 @@ private struct SetupSession {
         return ConnectionPlan(
             configuration: configuration,
             routeReason: candidate.label,
-            origin: RouteOrigin(source: candidate.label, fromCommandLine: true)
+            origin: RouteOrigin(source: candidate.label, offersDoctor: false)
         )
     }
 

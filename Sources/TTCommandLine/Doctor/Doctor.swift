@@ -94,6 +94,7 @@ enum Doctor {
         let remaining = deadline.remaining ?? .seconds(10)
         // The checks time out a little before the doctor's deadline so they report their own stage.
         let margin = min(remaining / 10, .milliseconds(300))
+        let candidates = candidates.map { effective($0, setup: setup) }
         for (index, candidate) in candidates.enumerated() {
             if case .unusable(let code, let stage, let message) = candidate.way {
                 let outcome = RouteOutcome(
@@ -164,21 +165,30 @@ enum Doctor {
         return outcomes
     }
 
-    /// The base plan with the candidate's route and the doctor's timeout.
+    /// The candidate with the proxy credentials and scheme of the flags or config entry applied (so the
+    /// recommendation names the proxy user too).
+    static func effective(_ candidate: RouteCandidate, setup: DoctorSetup) -> RouteCandidate {
+        guard case .proxy(var proxy) = candidate.way else { return candidate }
+        if let credentials = setup.proxyCredentials, proxy.credentials == nil { proxy.credentials = credentials }
+        if let scheme = setup.proxyAuth { proxy.authScheme = scheme }
+        var effective = candidate
+        effective.way = .proxy(proxy)
+        return effective
+    }
+
+    /// The base plan with the candidate's route (``effective(_:setup:)``) and the doctor's timeout.
     static func plan(for candidate: RouteCandidate, setup: DoctorSetup, timeout: Duration) -> ConnectionPlan {
         var plan = setup.base
         switch candidate.way {
         case .direct, .unusable:
             plan.configuration.route = .direct
             plan.routeReason = "direct connection: \(candidate.sourceText)"
-        case .proxy(var proxy):
-            if let credentials = setup.proxyCredentials, proxy.credentials == nil { proxy.credentials = credentials }
-            if let scheme = setup.proxyAuth { proxy.authScheme = scheme }
+        case .proxy(let proxy):
             plan.configuration.route = .proxy(proxy, setup.proxyOptions)
             plan.routeReason = "proxy \(proxy.url): from \(candidate.sourceText)"
         }
         // The row names the sources; the message stays the check's own.
-        plan.origin = RouteOrigin(source: nil, fromCommandLine: true)
+        plan.origin = RouteOrigin(source: nil, offersDoctor: false)
         plan.configuration.connectTimeout = max(timeout, .milliseconds(1))
         plan.configuration.requestTimeout = max(timeout, .milliseconds(1))
         return plan

@@ -164,7 +164,7 @@ package struct ProxyOptions: ParsableArguments, Sendable {
             warnUnusedProxyUser("--noproxy matches \(target)")
             return (
                 .direct, "direct connection: --noproxy matches \(target)",
-                RouteOrigin(source: "--noproxy", fromCommandLine: true)
+                RouteOrigin(source: "--noproxy", offersDoctor: false)
             )
         }
         flags.proxyPac = proxyPac
@@ -187,7 +187,7 @@ package struct ProxyOptions: ParsableArguments, Sendable {
             // find another way out even when the command line named the PAC.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
-                fromCommandLine: false
+                offersDoctor: true
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))
         }
@@ -199,8 +199,8 @@ package struct ProxyOptions: ParsableArguments, Sendable {
         )
         let origin =
             noProxy
-            ? RouteOrigin(source: "--no-proxy", fromCommandLine: true)
-            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac")
+            ? RouteOrigin(source: "--no-proxy", offersDoctor: false)
+            : RouteOrigin(decision: decision, flagName: proxy != nil ? "--proxy" : "--proxy-pac", target: target)
         if let pac = decision.autoConfig { return (.autoConfigured(pac, options), decision.reason, origin) }
         guard let chosen = decision.proxy else {
             let why = noProxy ? "--no-proxy" : decision.reason

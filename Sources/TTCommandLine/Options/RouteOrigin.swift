@@ -11,17 +11,15 @@ struct RouteOrigin: Sendable, Hashable {
     var proxyURL: String?
     /// The PAC script of a PAC route.
     var pacLocation: String?
-    /// Whether the command line chose the route (`--proxy`, `--proxy-pac`, `--no-proxy`, `--noproxy`).
-    var fromCommandLine: Bool
-
-    /// A direct connection nobody asked for.
-    static let defaultDirect = RouteOrigin(source: nil, fromCommandLine: false)
+    /// Whether a failure ends with the doctor hint: the route was not typed on the command line (`--proxy`,
+    /// `--proxy-pac`, `--no-proxy`, `--noproxy`) and the target is not on this machine.
+    var offersDoctor: Bool
 
     /// Said after a failure whose route did not come from the command line.
     static let doctorHint = "run `tt-connect doctor` to try every route this machine offers"
 
-    /// The origin of a resolved decision.
-    init(decision: ProxyDecision, flagName: String?) {
+    /// The origin of a resolved decision for `target`.
+    init(decision: ProxyDecision, flagName: String?, target: Endpoint) {
         switch decision.source {
         case .commandLine?: source = flagName ?? "the command line"
         case .configFile(let path, let connection)?: source = "config file \(path) [connection \(connection)]"
@@ -30,14 +28,16 @@ struct RouteOrigin: Sendable, Hashable {
         }
         proxyURL = decision.proxy?.url
         pacLocation = decision.autoConfig?.pac.source
-        fromCommandLine = decision.source == .commandLine
+        // A server on this machine is reached directly whatever the settings say: no other route to offer.
+        let loopback = !NoProxyMatcher("").usesProxy(host: target.host, port: target.port)
+        offersDoctor = decision.source != .commandLine && !(decision.source == nil && loopback)
     }
 
-    init(source: String?, proxyURL: String? = nil, pacLocation: String? = nil, fromCommandLine: Bool) {
+    init(source: String?, proxyURL: String? = nil, pacLocation: String? = nil, offersDoctor: Bool) {
         self.source = source
         self.proxyURL = proxyURL
         self.pacLocation = pacLocation
-        self.fromCommandLine = fromCommandLine
+        self.offersDoctor = offersDoctor
     }
 
     /// `message` naming the route's source, ending with the doctor hint unless the command line chose it.
@@ -52,6 +52,6 @@ struct RouteOrigin: Sendable, Hashable {
         } else if let source, let pacLocation {
             text += " (PAC \(pacLocation) from \(source))"
         }
-        return fromCommandLine ? text : "\(text); \(Self.doctorHint)"
+        return offersDoctor ? "\(text); \(Self.doctorHint)" : text
     }
 }
