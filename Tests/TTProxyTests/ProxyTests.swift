@@ -398,6 +398,9 @@ struct ProxyTests {
                 #expect(log.count == 2)
                 let text = log.joined(separator: "\n")
                 #expect(text.contains("\"CONNECT 127.0.0.1:\(echo.port) HTTP/1.1\" 200 tunnel up=5 down=5 ms="))
+                // The accepted user is recorded (issue 22); a rejected attempt names nobody.
+                #expect(log.contains { $0.contains(" 200 tunnel ") && $0.hasSuffix(" user=carol") }, "\(text)")
+                #expect(log.contains { $0.contains(" 407 auth-rejected ") && !$0.contains("user=") }, "\(text)")
                 #expect(text.contains("\" 407 auth-rejected up=0 down=0"))
                 #expect(text.contains(" 127.0.0.1:"))
                 for secret in [
@@ -474,6 +477,9 @@ struct ProxyTests {
             duration: .milliseconds(3)
         )
         #expect(entry.description == "1970-01-01T00:00:00.000Z 127.0.0.1:1 \"\" 400 malformed up=0 down=0 ms=3")
+        var authenticated = entry
+        authenticated.user = "eve\nFAKE line"
+        #expect(authenticated.description.hasSuffix(" ms=3 user=eve\\x0AFAKE\\x20line"))
     }
 }
 

@@ -213,6 +213,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard self.state == .authenticating else { return }
             switch verdict {
             case .accepted:
+                self.record?.user = credentials.user
                 self.authorized(target: target, context: context)
             case .rejected:
                 self.challenge(context: context, outcome: "auth-rejected", message: "a valid user name and password")

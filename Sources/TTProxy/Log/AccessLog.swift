@@ -20,11 +20,14 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
     public var bytesDown: Int
     /// From the complete request head to the end of the request (tunnel closed or answer written).
     public var duration: Duration
+    /// The user whose password the proxy accepted (escaped as the request line is); `nil` without one.
+    public var user: String? = nil
 
-    /// `2025-01-02T03:04:05.678Z 127.0.0.1:50000 "CONNECT example.com:443 HTTP/1.1" 200 tunnel up=10 down=20 ms=5`
+    /// `2025-01-02T03:04:05.678Z 127.0.0.1:50000 "CONNECT example.com:443 HTTP/1.1" 200 tunnel up=10 down=20 ms=5`,
+    /// then ` user=alice` for an authenticated tunnel.
     public var description: String {
         "\(Self.format(time)) \(client) \"\(requestLine)\" \(status) \(outcome) up=\(bytesUp) down=\(bytesDown)"
-            + " ms=\(duration.wholeMilliseconds)"
+            + " ms=\(duration.wholeMilliseconds)" + (user.map { " user=\(Self.escaped($0))" } ?? "")
     }
 
     private static func format(_ date: Date) -> String {
@@ -38,13 +41,21 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
         if parts.count >= 2, let at = parts[1].lastIndex(of: "@") {
             parts[1] = "[redacted]@" + parts[1][parts[1].index(after: at)...]
         }
+        return escaped(parts.joined(separator: " "), forField: false)
+    }
+
+    /// Control characters, non-ASCII, quotes, backslashes and (in a user name) spaces escaped, at most 200
+    /// characters: a hostile value cannot forge log lines or fields.
+    static func escaped(_ text: String, forField: Bool = true) -> String {
         var result = ""
-        for scalar in parts.joined(separator: " ").unicodeScalars {
+        for scalar in text.unicodeScalars {
             if result.count >= 200 {
                 result += "..."
                 break
             }
-            if scalar.isASCII, scalar.value >= 0x20, scalar.value < 0x7F, scalar != "\"", scalar != "\\" {
+            if scalar.isASCII, scalar.value > 0x20 || (scalar == " " && !forField), scalar.value < 0x7F,
+                scalar != "\"", scalar != "\\"
+            {
                 result.unicodeScalars.append(scalar)
             } else {
                 result +=

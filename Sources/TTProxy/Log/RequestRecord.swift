@@ -10,6 +10,8 @@ final class RequestRecord {
     var outcome = "client-closed"
     var bytesUp = 0
     var bytesDown = 0
+    /// The user whose password was accepted.
+    var user: String?
     private var sink: AccessLogSink?
 
     init(client: String, requestLine: String, sink: @escaping AccessLogSink) {
@@ -32,7 +34,8 @@ final class RequestRecord {
                 outcome: outcome,
                 bytesUp: bytesUp,
                 bytesDown: bytesDown,
-                duration: ContinuousClock.now - time
+                duration: ContinuousClock.now - time,
+                user: user
             )
         )
     }

@@ -2,11 +2,12 @@ import Glibc
 
 /// An IPv4 or IPv6 address in its 16-byte form (IPv4 as `::ffff:a.b.c.d`), like Go's `net.IP`, so both
 /// spellings of an IPv4 address compare equal.
-struct IPAddress: Hashable {
-    let bytes: [UInt8]
+public struct IPAddress: Hashable, Sendable {
+    /// The 16 bytes (IPv4 mapped into `::ffff:0:0/96`).
+    public let bytes: [UInt8]
 
     /// Parses an IPv4 dotted quad or an IPv6 literal (no brackets, no zone).
-    init?(_ text: some StringProtocol) {
+    public init?(_ text: some StringProtocol) {
         let string = String(text)
         var v4 = in_addr()
         if inet_pton(AF_INET, string, &v4) == 1 {
@@ -22,11 +23,12 @@ struct IPAddress: Hashable {
     }
 
     /// The four bytes of an IPv4 (or IPv4-mapped) address.
-    var ipv4: [UInt8]? {
+    public var ipv4: [UInt8]? {
         bytes[..<12].elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]) ? Array(bytes[12...]) : nil
     }
 
-    var isLoopback: Bool {
+    /// 127.0.0.0/8 or `::1`.
+    public var isLoopback: Bool {
         if let ipv4 { return ipv4[0] == 127 }
         return bytes == [UInt8](repeating: 0, count: 15) + [1]
     }
@@ -34,11 +36,12 @@ struct IPAddress: Hashable {
 
 /// An address block (`10.0.0.0/8`, `2001:db8::/32`), matching like Go's `net.IPNet.Contains`: an IPv4 block
 /// contains only IPv4 addresses, an IPv6 block only IPv6 ones.
-struct IPNetwork: Hashable {
+public struct IPNetwork: Hashable, Sendable {
     private let network: [UInt8]
     private let prefixLength: Int
 
-    init?(_ text: some StringProtocol) {
+    /// Parses `ADDRESS/BITS`; `nil` for anything else.
+    public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let address = IPAddress(parts[0]), let bits = Int(parts[1]),
             parts[1].allSatisfy(\.isNumber)
@@ -49,7 +52,8 @@ struct IPNetwork: Hashable {
         prefixLength = bits
     }
 
-    func contains(_ address: IPAddress) -> Bool {
+    /// Whether `address` lies in the block (of the same family).
+    public func contains(_ address: IPAddress) -> Bool {
         let candidate: [UInt8]
         if network.count == 4 {
             guard let ipv4 = address.ipv4 else { return false }
