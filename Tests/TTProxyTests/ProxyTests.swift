@@ -188,6 +188,54 @@ struct ProxyTests {
         }
     }
 
+    /// The loose heads of a smuggling probe, each with valid credentials for `bob`, so only strictness refuses them.
+    enum LooseHead: String, CaseIterable, Sendable {
+        case duplicateContentLength, body, chunked, bareLineFeeds, nulInValue, duplicateAuthorization, numericHost
+
+        func request(port: Int) -> String {
+            let target = "127.0.0.1:\(port)"
+            // dropLast(1): "\r\n" is one Character, so this drops only the blank line that ends the head.
+            let good = String(connectRequest(target, user: "bob", password: "b0b-pass").dropLast(1))
+            switch self {
+            case .duplicateContentLength: return good + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n"
+            case .body: return good + "Content-Length: 5\r\n\r\nhello"
+            case .chunked: return good + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            case .bareLineFeeds: return good.replacingOccurrences(of: "\r\n", with: "\n") + "\n"
+            case .nulInValue: return good + "X-Note: a\u{0}b\r\n\r\n"
+            case .duplicateAuthorization:
+                return good + "Proxy-Authorization: Basic \(Data("mallory:guess".utf8).base64EncodedString())\r\n\r\n"
+            case .numericHost:
+                return connectRequest("2130706433:\(port)", user: "bob", password: "b0b-pass")
+            }
+        }
+    }
+
+    @Test("loose request heads (smuggling probes) get 400 and open no tunnel", arguments: LooseHead.allCases)
+    func looseHeads(head: LooseHead) async throws {
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.users = Self.users }) { proxy in
+                let result = try await answer(to: head.request(port: echo.port), proxy: proxy)
+                #expect(statusLine(result.head) == "HTTP/1.1 400 Bad Request", "\(head)")
+                #expect(result.end == .eof)
+                // The same head made strict opens the tunnel: the refusal is strictness, not the credentials.
+                let port = proxy.port
+                let strict = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(
+                        connectRequest(
+                            "127.0.0.1:\(echo.port)",
+                            user: "bob",
+                            password: "b0b-pass",
+                            extra: "Content-Length: 0\r\n"
+                        )
+                    )
+                    return try client.readHead().head
+                }
+                #expect(statusLine(strict) == "HTTP/1.1 200 Connection established")
+            }
+        }
+    }
+
     @Test("a request head over the limit gets 431, even while the client is still sending")
     func oversizedHead() async throws {
         try await withStarted(TestProxy.start()) { proxy in

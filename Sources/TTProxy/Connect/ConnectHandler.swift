@@ -169,6 +169,9 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func handle(_ head: RequestHead, context: ChannelHandlerContext) {
+        if let problem = head.strictnessProblem {
+            return refuse(context: context, status: 400, outcome: "loose-head", message: "tt-proxy: \(problem)")
+        }
         guard head.method == "CONNECT" else {
             return refuse(
                 context: context,

@@ -8,6 +8,8 @@ struct RequestHead {
     var target: String
     var version: String
     var headers: [(name: String, value: String)]
+    /// Whether every line of the head ended in CRLF, with no bare LF or lone CR anywhere (set by the parser).
+    var lineEndsAreCRLF = true
 
     /// The first value of the header `name`, compared case-insensitively.
     func header(_ name: String) -> String? {
@@ -35,6 +37,40 @@ struct RequestHead {
             let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
             headers.append((String(name), String(value.reversed().drop { $0 == " " || $0 == "\t" }.reversed())))
         }
+    }
+
+    /// Why a strict HTTP/1.1 recipient (RFC 9112) must refuse this head with 400, or `nil` when it may not.
+    ///
+    /// A CONNECT head has no body, so any body framing (a `Content-Length` other than 0, any `Transfer-Encoding`)
+    /// would put the client's "body" into the tunnel; duplicated framing or credentials, control characters and
+    /// bare line ends are where two parsers disagree about what was sent (request smuggling). The scenario engine
+    /// does not call this: it misbehaves on purpose.
+    var strictnessProblem: String? {
+        guard lineEndsAreCRLF else { return "every line of the request head must end in CRLF (not a bare LF or CR)" }
+        for (name, value) in headers {
+            let isControl: (Unicode.Scalar) -> Bool = { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }
+            if name.unicodeScalars.contains(where: isControl) || value.unicodeScalars.contains(where: isControl) {
+                return "the header field '\(Self.printable(name))' contains a control character"
+            }
+        }
+        if header("Transfer-Encoding") != nil {
+            return "a CONNECT request has no body: Transfer-Encoding is not allowed"
+        }
+        for unique in ["Content-Length", "Proxy-Authorization", "Host"] {
+            let lowered = unique.lowercased()
+            if headers.count(where: { $0.name.lowercased() == lowered }) > 1 {
+                return "the header field \(unique) appears more than once"
+            }
+        }
+        if let length = header("Content-Length"), length != "0" {
+            return "a CONNECT request has no body: Content-Length must be 0 or absent"
+        }
+        return nil
+    }
+
+    /// `text` with control characters shown as `?`, for a message that quotes a header name.
+    private static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     }
 }
 
@@ -116,6 +152,9 @@ struct RequestHeadParser {
         scanned = 0
         let lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" }
             .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-        return .head(RequestHead(lines: lines), lines: lines)
+        var head = RequestHead(lines: lines)
+        // Characters, not bytes: "\r\n" is one Character, so a "\n" or "\r" left over is a bare line end.
+        head?.lineEndsAreCRLF = !text.contains("\n") && !text.contains("\r")
+        return .head(head, lines: lines)
     }
 }
