@@ -133,6 +133,28 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "The balancers that may send a PROXY header (implies --proxy-protocol); connections from anywhere else "
+                + "are refused. Default with --proxy-protocol: loopback only.",
+            valueName: "CIDR[,CIDR...]"
+        )
+    )
+    var proxyProtocolFrom: String?
+
+    /// The `--proxy-protocol-from` blocks; throws naming the first item that is not `ADDRESS/BITS`.
+    static func networks(parsing list: String) throws -> [IPNetwork] {
+        try list.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            let item = item.trimmingWhitespace()
+            guard let network = IPNetwork(item) else {
+                throw ValidationError(
+                    "--proxy-protocol-from: '\(item)' is not an address block like 10.0.0.0/8 or 2001:db8::/32"
+                )
+            }
+            return network
+        }
+    }
+
+    @Option(
+        help: ArgumentHelp(
             "Append one line per executed request (pid, session, function, opt-args) to FILE, for fault-injection "
                 + "tests such as scripts/soak.",
             valueName: "FILE"
@@ -195,6 +217,7 @@ struct Serve: AsyncParsableCommand {
         if tlsCert != nil, tlsName != nil {
             throw ValidationError("--tls-name names the self-signed certificate; --tls-cert brings its own name")
         }
+        if let proxyProtocolFrom { _ = try Self.networks(parsing: proxyProtocolFrom) }
         if maxFrameSize > Int(UInt32.max) {
             throw ValidationError("--max-frame-size must fit the 4-byte length prefix (at most \(UInt32.max))")
         }
@@ -250,7 +273,7 @@ struct Serve: AsyncParsableCommand {
                 maxConnections: maxConnections
             ),
             shutdownGracePeriod: .milliseconds(Int64(shutdownGrace * 1000)),
-            acceptsProxyProtocol: proxyProtocol,
+            acceptsProxyProtocol: proxyProtocol || proxyProtocolFrom != nil,
             maxBufferedBytes: maxBufferedBytes,
             maxPreLoginBufferedBytes: maxPreLoginBufferedBytes,
             preLoginMaxPacketSize: preLoginMaxPacketSize,
@@ -260,6 +283,14 @@ struct Serve: AsyncParsableCommand {
             maxLogLinesPerSecond: logRate
         )
         configuration.drainDelay = .milliseconds(Int64(drainDelay * 1000))
+        if let proxyProtocolFrom {
+            configuration.proxyProtocolSources = try Self.networks(parsing: proxyProtocolFrom)
+        } else if proxyProtocol {
+            logger.notice(
+                "--proxy-protocol without --proxy-protocol-from: PROXY headers are accepted from loopback only",
+                metadata: ["trusted": "127.0.0.0/8, ::1/128"]
+            )
+        }
         do {
             configuration.tls = try ServerTLSSetup.context(
                 certificate: tlsCert,

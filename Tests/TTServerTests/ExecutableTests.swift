@@ -100,6 +100,8 @@ extension SerializedSuites {
                 ["--bogus"], ["--listen", "::1:5000"], ["--listen", "host:99999"], ["--idle-timeout", "-1"],
                 ["--max-frame-size", "0"], ["--log-level", "loud"], ["add-user"], ["--frame-timeout", "0"],
                 ["--max-buffered-bytes", "0"], ["--max-login-checks", "0"], ["--log-rate", "-1"],
+                ["--proxy-protocol-from", "10.0.0.0/33"], ["--proxy-protocol-from", "10.0.0.0/8,bogus"],
+                ["--proxy-protocol-from", "2001:db8::/129"], ["--proxy-protocol-from", "10.0.0.1"],
             ]
         )
         func badFlags(arguments: [String]) async throws {
@@ -108,6 +110,8 @@ extension SerializedSuites {
             if arguments.count == 2, arguments[1] == "-1" {
                 // A negative number is not "Missing value" (ArgumentParser takes -1 for a flag): issue 22.
                 #expect(result.standardError == "tt-server: \(arguments[0]) must be positive, not -1\n")
+            } else if arguments[0] == "--proxy-protocol-from" {
+                #expect(result.standardError.contains("is not an address block"), "\(result.standardError)")
             } else {
                 #expect(result.standardError.contains("Usage:") || result.standardError.contains("Error:"))
             }

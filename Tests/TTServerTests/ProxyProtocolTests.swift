@@ -1,3 +1,4 @@
+import TTBasics
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -92,6 +93,47 @@ struct ProxyProtocolTests {
             try await witness.send(handshake.hello)
             _ = try handshake.finish(serverHello: try await witness.receive(exactly: Handshake.serverHelloSize))
             await witness.close()
+        }
+    }
+
+    @Test("A PROXY header is accepted only from --proxy-protocol-from peers; others are refused, closed and logged")
+    func trustedSources() async throws {
+        let logs = LogCapture()
+        let configure: @Sendable (inout ServerConfiguration) -> Void = {
+            $0.acceptsProxyProtocol = true
+            $0.proxyProtocolSources = [IPNetwork("127.0.0.1/32")!]
+        }
+        try await withTestServer(logs: logs, configure: configure) { server in
+            let forged = Array("PROXY TCP4 203.0.113.66 127.0.0.1 4242 5000\r\n".utf8)
+            let untrusted = try await RawConnection.connect(host: server.host, port: server.port, from: "127.0.0.2")
+            // The server may close before this write lands; the close is what matters.
+            try? await untrusted.send(forged + ClientHandshake().hello)
+            try await untrusted.expectClosed()
+            let refusal = logs.all.first { $0.message == "connection refused" }
+            #expect(refusal?.metadata["peer"]?.hasPrefix("127.0.0.2:") == true, "\(logs.all.map(\.message))")
+            #expect(refusal?.metadata["reason"]?.contains("not a trusted balancer") == true)
+            #expect(!logs.all.contains { $0.metadata["peer"]?.hasPrefix("203.0.113.66") == true })
+
+            let trusted = try await TestClient.connect(
+                host: server.host,
+                port: server.port,
+                preamble: Array("PROXY TCP4 203.0.113.7 127.0.0.1 4242 5000\r\n".utf8),
+                localAddress: "127.0.0.1"
+            )
+            #expect(try await trusted.ping().rc == .requestOK)
+            await trusted.close()
+            #expect(logs.all.first { $0.message == "handshake completed" }?.metadata["peer"] == "203.0.113.7:4242")
+        }
+    }
+
+    @Test("The default trusted sources are loopback, IPv4 and IPv6, and nothing else")
+    func defaultSources() {
+        let sources = ServerConfiguration.loopbackNetworks
+        for address in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"] {
+            #expect(sources.contains { $0.contains(IPAddress(address)!) }, "\(address)")
+        }
+        for address in ["10.0.0.1", "128.0.0.1", "::2", "2001:db8::1"] {
+            #expect(!sources.contains { $0.contains(IPAddress(address)!) }, "\(address)")
         }
     }
 }

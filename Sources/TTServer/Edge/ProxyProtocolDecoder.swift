@@ -4,8 +4,9 @@ import TTBasics
 /// Reads the PROXY protocol header (v1 text or v2 binary, as HAProxy sends it) that a load balancer puts in
 /// front of the session, reports the real client address to the session, then leaves the pipeline.
 ///
-/// Only installed when ``ServerConfiguration/acceptsProxyProtocol`` is on: a header from an untrusted client
-/// would let it choose the address the logs show.
+/// Only installed when ``ServerConfiguration/acceptsProxyProtocol`` is on, and only for peers in
+/// ``ServerConfiguration/proxyProtocolSources`` (others are refused at accept): a header from an untrusted client
+/// would let it choose the address the logs and login queues see.
 struct ProxyProtocolDecoder: OneShotDecoder {
     typealias InboundOut = ByteBuffer
 

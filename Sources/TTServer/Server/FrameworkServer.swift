@@ -296,6 +296,16 @@ public final class FrameworkServer: Sendable {
                 }
                 switch admission {
                 case .admitted:
+                    if let refusal = Self.untrustedProxyProtocolPeer(channel, configuration: context.configuration) {
+                        metrics.connectionRefused()
+                        limiter.log(
+                            logger,
+                            level: .notice,
+                            "connection refused",
+                            metadata: ["peer": "\(peer)", "reason": "\(refusal)"]
+                        )
+                        return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
+                    }
                     return channel.eventLoop.makeCompletedFuture {
                         try SessionPipeline.install(on: channel, context: context, peer: peer)
                     }
@@ -321,6 +331,18 @@ public final class FrameworkServer: Sendable {
             }
             .bind(host: address.host, port: address.port)
             .get()
+    }
+
+    /// Why a connection may not send a PROXY header, or `nil` when it may (or none is expected): its real peer
+    /// address is outside ``ServerConfiguration/proxyProtocolSources``.
+    static func untrustedProxyProtocolPeer(_ channel: any Channel, configuration: ServerConfiguration) -> String? {
+        guard configuration.acceptsProxyProtocol else { return nil }
+        guard let text = channel.remoteAddress?.ipAddress, let address = IPAddress(text),
+            configuration.proxyProtocolSources.contains(where: { $0.contains(address) })
+        else {
+            return "PROXY protocol header expected, but this peer is not a trusted balancer (--proxy-protocol-from)"
+        }
+        return nil
     }
 
     /// `HOST:PORT` with IPv6 in brackets, as log lines and the executable print it.

@@ -1,4 +1,5 @@
 import NIOCore
+public import TTBasics
 public import TTProtocol
 
 /// Everything a ``FrameworkServer`` needs to run: where to listen, who it is, who may log in, and its limits.
@@ -35,6 +36,12 @@ public struct ServerConfiguration: Sendable {
     /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
     /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
     public var acceptsProxyProtocol: Bool
+    /// The peers allowed to send that header: the balancers. A connection from any other address is refused and
+    /// closed before a byte is read, since its header would let it choose the address that logs and login
+    /// fairness see. Default: loopback only (`127.0.0.0/8`, `::1/128`).
+    public var proxyProtocolSources: [IPNetwork] = ServerConfiguration.loopbackNetworks
+    /// `127.0.0.0/8` and `::1/128`.
+    public static let loopbackNetworks = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1/128")!]
     /// Bytes all sessions together may hold in undecoded input, queued frames and unflushed answers; a session
     /// that needs more than is left is closed (docs/SERVER.md, "Memory").
     public var maxBufferedBytes: Int
