@@ -8,7 +8,7 @@ import NIOCore
 let limit = 512
 
 enum Outcome: Equatable {
-    case head(valid: Bool, lines: [String], host: String?)
+    case head(valid: Bool, lines: [String], host: String?, strict: Bool)
     case tooLarge
 }
 
@@ -23,7 +23,14 @@ func parse(_ chunks: [ArraySlice<UInt8>]) -> (outcomes: [Outcome], remainder: [U
             switch result {
             case .head(let head, let lines):
                 precondition(lines.reduce(0) { $0 + $1.utf8.count } <= limit)
-                outcomes.append(.head(valid: head != nil, lines: lines.map(String.init), host: head?.header("Host")))
+                outcomes.append(
+                    .head(
+                        valid: head != nil,
+                        lines: lines.map(String.init),
+                        host: head?.header("Host"),
+                        strict: head?.strictnessProblem == nil
+                    )
+                )
             case .tooLarge:
                 outcomes.append(.tooLarge)
                 return (outcomes, [])
