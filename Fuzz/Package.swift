@@ -28,6 +28,7 @@ let targets: [(name: String, dependencies: [Target.Dependency])] = [
     ("config-file", [.product(name: "TTTransport", package: "tt-connect")]),
     ("no-proxy", [.product(name: "TTTransport", package: "tt-connect")]),
     ("logon-string", [.product(name: "TTClient", package: "tt-connect")]),
+    ("endpoint", [.product(name: "TTTransport", package: "tt-connect")]),
 ]
 
 let package = Package(

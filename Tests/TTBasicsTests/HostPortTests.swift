@@ -1,6 +1,10 @@
 import TTBasics
 import Testing
 
+private let numeric = HostPortError.Problem.invalidHostName(
+    "a numeric address must be written as four decimal numbers, like 127.0.0.1"
+)
+
 @Suite("host:port parsing and printing")
 struct HostPortTests {
     @Test(
@@ -16,6 +20,9 @@ struct HostPortTests {
             ("[::]:0", nil, true, "::", 0, "[::]:0"),
             ("0.0.0.0:0", nil, true, "0.0.0.0", 0, "0.0.0.0:0"),
             ("host:080", nil, false, "host", 80, "host:80"),
+            ("tapes.example.:5000", nil, false, "tapes.example.", 5000, "tapes.example.:5000"),
+            ("my_host-1.example:5000", nil, false, "my_host-1.example", 5000, "my_host-1.example:5000"),
+            ("[::ffff:127.0.0.1]:5000", nil, false, "::ffff:127.0.0.1", 5000, "[::ffff:127.0.0.1]:5000"),
         ] as [(String, Int?, Bool, String, Int, String)]
     )
     func valid(text: String, defaultPort: Int?, allowsPortZero: Bool, host: String, port: Int, printed: String) throws {
@@ -45,9 +52,28 @@ struct HostPortTests {
             ("[host]:80", nil, false, .bracketedNonIPv6),
             ("::1:5000", nil, false, .unbracketedIPv6),
             ("::1", 5000, false, .unbracketedIPv6),
-            ("user@host:80", nil, false, .invalidHost),
-            ("ho st:80", nil, false, .invalidHost),
-            ("host/path:80", nil, false, .invalidHost),
+            ("user@host:80", nil, false, .invalidHostCharacter("@")),
+            ("ho st:80", nil, false, .invalidHostCharacter(" ")),
+            ("host/path:80", nil, false, .invalidHostCharacter("/")),
+            ("127.0.0.1#x:80", nil, false, .invalidHostCharacter("#")),
+            ("127.0.0.1?x:80", nil, false, .invalidHostCharacter("?")),
+            ("tapes\\x:80", nil, false, .invalidHostCharacter("\\")),
+            ("t\u{e4}pes:80", nil, false, .invalidHostCharacter("\u{e4}")),
+            ("tapes\u{0}:80", nil, false, .invalidHostCharacter("\u{0}")),
+            ("[::1%]:80", nil, false, .invalidHostName("the IPv6 zone after '%' is empty")),
+            ("[::1%a/b]:80", nil, false, .invalidHostCharacter("/")),
+            ("[::g]:80", nil, false, .invalidHostCharacter("g")),
+            ("[1:2:3]:80", nil, false, .invalidHostName("'1:2:3' is not an IPv6 address")),
+            ("2130706433:80", nil, false, numeric),
+            ("127.1:80", nil, false, numeric),
+            ("0x7f.1:80", nil, false, numeric),
+            ("a..b:80", nil, false, .invalidHostName("it has an empty label ('..', or a leading dot)")),
+            (".a:80", nil, false, .invalidHostName("it has an empty label ('..', or a leading dot)")),
+            ("-a.b:80", nil, false, .invalidHostName("a label cannot start or end with '-'")),
+            (
+                String(repeating: "a", count: 64) + ":80", nil, false,
+                .invalidHostName("a label has at most 63 characters")
+            ),
         ] as [(String, Int?, Bool, HostPortError.Problem)]
     )
     func invalid(text: String, defaultPort: Int?, allowsPortZero: Bool, problem: HostPortError.Problem) {

@@ -71,7 +71,7 @@ struct FrameworkClientTests {
         }
     }
 
-    @Test("a login answered Server busy is busy (exit 14), not a login rejection")
+    @Test("a login answered Server busy until the connect timeout is busy (exit 14), not a login rejection")
     func loginBusy() async throws {
         // The pool's only thread is held, so the first login's check cannot finish; with no queue, the second
         // login is refused as busy.
@@ -85,10 +85,17 @@ struct FrameworkClientTests {
                 $0.maxQueuedLoginsPerAddress = 0
             }
         ) { server in
-            let config = configuration(server, credentials: Credentials(user: "fred", password: "right"))
+            let base = configuration(server, credentials: Credentials(user: "fred", password: "right"))
+            var config = base
+            // The held login waits for the gate while the second one retries its busy answers.
+            var holdingConfig = base
+            holdingConfig.requestTimeout = .seconds(30)
+            let holding = holdingConfig
+            // Busy answers are waited out within the connect timeout: a short one ends the second login soon.
+            config.connectTimeout = .seconds(1)
             let first = Task {
                 try await runBlocking { () -> Bool in
-                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    let client = FrameworkClient(configuration: holding, trace: .disabled)
                     defer { client.close() }
                     return (try? client.connect()) != nil
                 }
@@ -266,7 +273,7 @@ struct FrameworkClientTests {
 
 /// Waits, bounded by 20 s, until the server's idle timeout has closed every session: a fixed sleep is too short
 /// on a loaded machine, and the request after it would then go out on the old session, with no reconnect to see.
-private func waitForIdleClose(_ server: TestServer) {
+func waitForIdleClose(_ server: TestServer) {
     let deadline = ContinuousClock.now + .seconds(20)
     while server.server.sessionCount > 0, ContinuousClock.now < deadline {
         Thread.sleep(forTimeInterval: 0.02)
@@ -274,7 +281,7 @@ private func waitForIdleClose(_ server: TestServer) {
 }
 
 /// Collects client events from the observer callback.
-private final class EventLog: Sendable {
+final class EventLog: Sendable {
     private let events = Mutex<[ClientEvent]>([])
 
     func append(_ event: ClientEvent) { events.withLock { $0.append(event) } }

@@ -61,12 +61,19 @@ struct LogonStringTests {
     @Test(
         "malformed server parts are rejected with a configuration TransportError naming the problem",
         arguments: [
-            ("a:b@host:0", "port '0' is not a number"),
-            ("a:b@host:65536", "port '65536' is not a number"),
-            ("a:b@host:http", "port 'http' is not a number"),
-            ("a:b@::1:5000", "IPv6 server '::1:5000' must be written in brackets"),
-            ("a:b@[::1", "'[' without a closing ']'"),
-            ("a:b@[::1]5000", "cannot read server '[::1]5000'"),
+            ("a:b@host:0", "server 'host:0': invalid port '0'"),
+            ("a:b@host:65536", "server 'host:65536': invalid port '65536'"),
+            ("a:b@host:http", "server 'host:http': invalid port 'http'"),
+            ("a:b@::1:5000", "server '::1:5000': this looks like an IPv6 address"),
+            ("a:b@[::1", "server '[::1': missing ']'"),
+            ("a:b@[::1]5000", "server '[::1]5000': expected ':PORT' after ']'"),
+            // Hosts that made connect() dial another port than the one shown (issue 18): the character is named.
+            ("bob:-pw@127.0.0.1#x:5000", "server '127.0.0.1#x:5000': the host contains '#'"),
+            ("bob:-pw@127.0.0.1/x:5000", "server '127.0.0.1/x:5000': the host contains '/'"),
+            ("bob:-pw@127.0.0.1?x:5000", "server '127.0.0.1?x:5000': the host contains '?'"),
+            ("bob:-pw@tapes .example:5000", "server 'tapes .example:5000': the host contains a space"),
+            ("bob:-pw@tapes\\x:5000", "server 'tapes\\x:5000': the host contains '\\'"),
+            ("bob:-pw@2130706433:5000", "server '2130706433:5000': the host is not a valid host name or address"),
         ]
     )
     func rejects(text: String, expected: String) {

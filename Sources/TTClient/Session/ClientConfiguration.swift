@@ -31,14 +31,18 @@ public enum IdentityPolicy: Sendable {
 /// A framework server times idle sessions out and a network may drop them. With ``once`` (the default) the
 /// client then opens a new connection — handshake and login again — and sends the request there, but only when
 /// doing so cannot run it twice:
-/// - the request provably never left: just before writing, a zero-timeout `poll(2)` found the idle connection
-///   closed or reset (how a server's idle timeout shows), or the write itself failed; or
+/// - no byte of the request was written: just before writing, a zero-timeout `poll(2)` found the idle connection
+///   closed or reset (how a server's idle timeout shows), or the first write failed; or
 /// - its function is idempotent (`FunctionCode.isIdempotent`: Ping, Echo).
 ///
-/// Otherwise, when the connection is lost after the request was written (before or during the answer), the
-/// server may have run it: the client does not send it again and throws ``FrameworkClientError`` with category
-/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 15), and the caller decides. A timeout is never
-/// retried.
+/// Otherwise, when the connection is lost after any byte of the request was written, the server may have run
+/// it: the client does not send it again and throws ``FrameworkClientError`` with category
+/// ``FrameworkClientError/Category/outcomeUnknown`` (exit 15), and the caller decides. A Login that was written
+/// is never sent again either. A timeout is never retried.
+///
+/// The same budget bounds retries of connection setup: a refused TCP connection or a close before the framework
+/// hello is tried again with jittered exponential backoff within ``ClientConfiguration/connectTimeout``. A Login
+/// answered "Server busy" (not checked) is waited out the same way, without taking from the budget.
 public struct ReconnectPolicy: Sendable, Hashable {
     /// How many new connections one request may open after the one it was sent on broke.
     public var maxReconnects: Int

@@ -2,6 +2,10 @@ import TTBasics
 public import TTProtocol
 public import TTTransport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A session with a framework server: connect, handshake, log in, send requests, reconnect.
 ///
 /// The client is synchronous: every call blocks its thread until done or until its deadline
@@ -59,10 +63,109 @@ public final class FrameworkClient {
     public var isConnected: Bool { session != nil }
 
     /// Opens a connection, runs the handshake, checks the server identity and logs in when credentials are set.
+    ///
+    /// Connection setup that failed in a way worth repeating (refused, closed before the framework hello, a Login
+    /// answered "Server busy") is tried again with jittered backoff, within ``ClientConfiguration/reconnect`` and
+    /// ``ClientConfiguration/connectTimeout`` (``RetryStateMachine``).
     /// - Throws: ``FrameworkClientError`` naming the failed stage.
     public func connect() throws(FrameworkClientError) {
+        var machine = RetryStateMachine(policy: configuration.reconnect, idempotent: false)
+        let limit = retryLimit()
+        while true {
+            do {
+                try openSession(&machine)
+                return
+            } catch {
+                try settle(error, &machine, limit: limit, request: nil)
+            }
+        }
+    }
+
+    /// Sends `request` and returns the server's answer, reconnecting per ``ClientConfiguration/reconnect`` when
+    /// the session was closed under it.
+    /// - Throws: ``FrameworkClientError`` (stage ``ClientStage/request`` once connected).
+    public func send(_ request: RequestPacket) throws(FrameworkClientError) -> ResponsePacket {
+        var machine = RetryStateMachine(policy: configuration.reconnect, idempotent: request.function.isIdempotent)
+        let limit = retryLimit()
+        // Bounded: every retry takes one of the machine's reconnects or busy waits.
+        while true {
+            do {
+                if session == nil { try openSession(&machine) }
+                machine.requesting()
+                return try exchange(request, &machine)
+            } catch let failure as AttemptFailure {
+                try settle(failure, &machine, limit: limit, request: request)
+            } catch let error as FrameworkClientError {
+                // A request that could not be encoded: nothing was sent, the session stays open.
+                throw error
+            } catch {
+                close()
+                throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
+            }
+        }
+    }
+
+    /// One failed attempt, with what the retry decision needs to know about it.
+    private struct AttemptFailure: Error {
+        var kind: RetryStateMachine.Failure
+        var error: FrameworkClientError
+    }
+
+    /// Until when retries of one call may start: its attempt limit, or one connect timeout from now.
+    private func retryLimit() -> Deadline {
+        min(Deadline.after(configuration.connectTimeout), attemptLimit)
+    }
+
+    /// Closes the broken session and asks the machine: throws the final error, or waits the backoff and returns
+    /// for the next attempt.
+    private func settle(
+        _ failure: AttemptFailure,
+        _ machine: inout RetryStateMachine,
+        limit: Deadline,
+        request: RequestPacket?
+    ) throws(FrameworkClientError) {
         close()
         try checkInterrupted()
+        switch machine.failed(failure.kind, remaining: limit.remaining, jitter: Double.random(in: 0..<1)) {
+        case .fail(outcomeUnknown: false):
+            throw failure.error
+        case .fail(outcomeUnknown: true):
+            let function = request.map { "\($0.function)" } ?? "request"
+            throw FrameworkClientError(
+                stage: .request,
+                category: .outcomeUnknown,
+                message: "request \(function): the connection to \(peerDescription) was lost after "
+                    + "the request was sent (\(failure.error.message)); the server may have run it. It was not sent "
+                    + "again: check its effect before repeating it"
+            )
+        case .retry(let delay):
+            trace.record("TMSS10API_Reconnect: \(failure.error.message)")
+            observer?(.reconnecting(reason: failure.error.message))
+            try pause(delay)
+        }
+    }
+
+    /// Waits `delay` before a retry, in short slices so a cancellation ends the wait within 10 ms.
+    private func pause(_ delay: Duration) throws(FrameworkClientError) {
+        let end = ContinuousClock.now + delay
+        // Bounded by `end`: each slice is at most 10 ms.
+        while ContinuousClock.now < end {
+            try checkInterrupted()
+            let slice = min(.milliseconds(10), end - ContinuousClock.now)
+            if slice > .zero { usleep(UInt32(max(1, slice.wholeMilliseconds)) * 1000) }
+        }
+        try checkInterrupted()
+    }
+
+    /// One attempt at a session: connection, handshake, identity check and Login.
+    private func openSession(_ machine: inout RetryStateMachine) throws(AttemptFailure) {
+        close()
+        machine.connecting()
+        do {
+            try checkInterrupted()
+        } catch {
+            throw AttemptFailure(kind: .final, error: error)
+        }
         let deadline = min(Deadline.after(configuration.connectTimeout), attemptLimit)
         let server = configuration.server
         trace.record("TMSS10API_Connect: Server(\(server.host)) Port(\(server.port))")
@@ -70,13 +173,15 @@ public final class FrameworkClient {
         do {
             transport = try openTransport(deadline: deadline)
         } catch {
-            trace.record("TMSS10API_Connect: Connection failed (\(error.message))")
+            trace.record("TMSS10API_Connect: Connection failed (\(error.error.message))")
             throw error
         }
         guard interrupter.attach(transport.pollDescriptor) else {
             transport.close()
-            try checkInterrupted()
-            return
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(stage: .request, category: .internalError, message: "cancelled")
+            )
         }
         connectionCount += 1
         report = transport.report
@@ -88,12 +193,17 @@ public final class FrameworkClient {
             trace.record("TMSS10API_Connect: Connection OK IP(\(transport.report.connectedAddress ?? server.host))")
         }
 
-        do {
+        do throws(AttemptFailure) {
             let started = ContinuousClock.now
             let (codec, identity) = try handshake(on: transport, deadline: deadline)
             serverIdentity = identity
             session = Session(transport: transport, codec: codec)
-            let verdict = try checkIdentity(identity)
+            let verdict: String
+            do {
+                verdict = try checkIdentity(identity)
+            } catch {
+                throw AttemptFailure(kind: .final, error: error)
+            }
             trace.record("TMSS10API_Connect: Server identity \(identity.fingerprint) (\(verdict))")
             observer?(
                 .stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)")
@@ -102,57 +212,11 @@ public final class FrameworkClient {
             interrupter.detach()
             transport.close()
             session = nil
-            trace.record("TMSS10API_Connect: Handshake failed (\(error.message))")
+            trace.record("TMSS10API_Connect: Handshake failed (\(error.error.message))")
             throw error
         }
         if let credentials = configuration.credentials {
-            try login(credentials)
-        }
-    }
-
-    /// Sends `request` and returns the server's answer, reconnecting per ``ClientConfiguration/reconnect`` when
-    /// the session was closed under it.
-    /// - Throws: ``FrameworkClientError`` (stage ``ClientStage/request`` once connected).
-    public func send(_ request: RequestPacket) throws(FrameworkClientError) -> ResponsePacket {
-        var reconnectsLeft = configuration.reconnect.maxReconnects
-        if session == nil { try connectBeforeSending(reconnectsLeft: &reconnectsLeft) }
-        while true {
-            do {
-                return try exchange(request)
-            } catch let error as SessionBroken {
-                close()
-                try checkInterrupted()
-                guard reconnectsLeft > 0 else { throw error.clientError }
-                reconnectsLeft -= 1
-                trace.record("TMSS10API_Reconnect: \(error.clientError.message)")
-                observer?(.reconnecting(reason: error.clientError.message))
-                try connectBeforeSending(reconnectsLeft: &reconnectsLeft)
-            } catch let error as FrameworkClientError {
-                // exchange(_:) closed the session when it broke; a request that could not be encoded leaves it open.
-                throw error
-            } catch {
-                close()
-                throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
-            }
-        }
-    }
-
-    /// Connects for a request that has not been written yet. A connection refused, or closed before the handshake
-    /// completed (what a balancer does while the backend it picked goes away), is tried again while the policy
-    /// has reconnects left: nothing of the request left this process, so trying again cannot run it twice.
-    private func connectBeforeSending(reconnectsLeft: inout Int) throws(FrameworkClientError) {
-        while true {
-            do {
-                try connect()
-                return
-            } catch {
-                let transient = error.category == .serverUnreachable || error.category == .notFrameworkServer
-                guard transient, reconnectsLeft > 0 else { throw error }
-                try checkInterrupted()
-                reconnectsLeft -= 1
-                trace.record("TMSS10API_Reconnect: \(error.message)")
-                observer?(.reconnecting(reason: error.message))
-            }
+            try login(credentials, &machine)
         }
     }
 
@@ -194,7 +258,7 @@ public final class FrameworkClient {
 
     // MARK: - Stages
 
-    private func openTransport(deadline: Deadline) throws(FrameworkClientError) -> any Transport {
+    private func openTransport(deadline: Deadline) throws(AttemptFailure) -> any Transport {
         do {
             switch configuration.route {
             case .direct:
@@ -263,9 +327,15 @@ public final class FrameworkClient {
                     .stageCompleted(.proxyConnect, duration: connectTime, detail: "connected to \(proxy.endpoint)")
                 )
             }
-            throw FrameworkClientError(error)
+            throw AttemptFailure(
+                kind: error.isTransientConnectFailure ? .setupTransient : .final,
+                error: FrameworkClientError(error)
+            )
         } catch {
-            throw FrameworkClientError(stage: .serverConnect, category: .internalError, message: "\(error)")
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(stage: .serverConnect, category: .internalError, message: "\(error)")
+            )
         }
     }
 
@@ -299,7 +369,8 @@ public final class FrameworkClient {
     private func handshake(
         on transport: any Transport,
         deadline: Deadline
-    ) throws(FrameworkClientError) -> (PacketCodec, IdentityPublicKey) {
+    ) throws(AttemptFailure) -> (PacketCodec, IdentityPublicKey) {
+
         // Ends in CR LF, so a proxy that parses HTTP inside TLS decides at once (ClientHandshake.endingInLineBreak).
         let handshake = ClientHandshake.endingInLineBreak()
         var received: [UInt8] = []
@@ -312,48 +383,65 @@ public final class FrameworkClient {
             let (keys, identity) = try handshake.finish(serverHello: received)
             return (try PacketCodec(keys: keys, limits: configuration.limits), identity)
         } catch let error as ProtocolError {
-            throw inspectedTunnel(transport, received: received, closed: false, deadline: deadline)
-                ?? notFrameworkServer(error, firstBytes: received)
+            throw AttemptFailure(
+                kind: .final,
+                error: inspectedTunnel(transport, received: received, closed: false, deadline: deadline)
+                    ?? notFrameworkServer(error, firstBytes: received)
+            )
         } catch let error as TransportError {
             if error.category == .connectionClosed,
                 let inspected = inspectedTunnel(transport, received: received, closed: true, deadline: deadline)
             {
-                throw inspected
+                throw AttemptFailure(kind: .final, error: inspected)
             }
             switch error.category {
             case .timedOut where configuration.connectTimeout < Self.tooShortToAnswer:
                 // The caller's deadline, not the peer, is at fault: no server answers within it.
-                throw FrameworkClientError(
-                    stage: .handshake,
-                    category: .timedOut,
-                    message: "handshake: the connect timeout (\(configuration.connectTimeout.readable)) ran out "
-                        + "before \(peerDescription)'s framework hello could arrive: far too short for any server; "
-                        + "give a timeout in seconds (--timeout 10)"
+                throw AttemptFailure(
+                    kind: .final,
+                    error: FrameworkClientError(
+                        stage: .handshake,
+                        category: .timedOut,
+                        message: "handshake: the connect timeout (\(configuration.connectTimeout.readable)) ran out "
+                            + "before \(peerDescription)'s framework hello could arrive: far too short for any "
+                            + "server; give a timeout in seconds (--timeout 10)"
+                    )
                 )
             case .timedOut:
-                throw FrameworkClientError(
-                    stage: .handshake,
-                    category: .timedOut,
-                    message: "handshake: \(peerDescription) sent no framework hello within the connect timeout "
-                        + "(\(configuration.connectTimeout.readable)); "
-                        + "is a framework server listening there?"
+                throw AttemptFailure(
+                    kind: .final,
+                    error: FrameworkClientError(
+                        stage: .handshake,
+                        category: .timedOut,
+                        message: "handshake: \(peerDescription) sent no framework hello within the connect timeout "
+                            + "(\(configuration.connectTimeout.readable)); "
+                            + "is a framework server listening there?"
+                    )
                 )
             case .connectionClosed:
-                throw FrameworkClientError(
-                    stage: .handshake,
-                    category: .notFrameworkServer,
-                    message: "handshake: \(peerDescription) closed the connection"
-                        + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
-                        + ": not a framework server, or it refused the session (connection limit?)"
-                        + (transport.report.tls == nil && received.isEmpty
-                            ? "; a server that speaks only TLS closes a raw connection this way too: try --tls always"
-                            : "")
+                // Closed before the hello: what a balancer does while the backend it picked goes away. Nothing of
+                // a session exists yet, so connecting again is safe.
+                throw AttemptFailure(
+                    kind: .setupTransient,
+                    error: FrameworkClientError(
+                        stage: .handshake,
+                        category: .notFrameworkServer,
+                        message: "handshake: \(peerDescription) closed the connection"
+                            + (received.isEmpty ? "" : " after \(PrintableBytes.quoted(received, limit: 24))")
+                            + ": not a framework server, or it refused the session (connection limit?)"
+                            + (transport.report.tls == nil && received.isEmpty
+                                ? "; a server that speaks only TLS closes a raw connection this way too: try --tls always"
+                                : "")
+                    )
                 )
             default:
-                throw FrameworkClientError(error)
+                throw AttemptFailure(kind: .final, error: FrameworkClientError(error))
             }
         } catch {
-            throw FrameworkClientError(stage: .handshake, category: .internalError, message: "\(error)")
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(stage: .handshake, category: .internalError, message: "\(error)")
+            )
         }
     }
 
@@ -434,53 +522,64 @@ public final class FrameworkClient {
         )
     }
 
-    private func login(_ credentials: Credentials) throws(FrameworkClientError) {
+    private func login(_ credentials: Credentials, _ machine: inout RetryStateMachine) throws(AttemptFailure) {
         trace.record("TMSS10API_Login: User(\(credentials.user))")
         let started = ContinuousClock.now
         var payload: [UInt8]
         do {
             payload = try LoginPayload(user: credentials.user, password: credentials.password).serialize()
         } catch {
-            throw FrameworkClientError(stage: .login, category: .usage, message: "login: \(error)")
+            close()
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(stage: .login, category: .usage, message: "login: \(error)")
+            )
         }
         // The request (and its reference to the payload) ends with the call, so the wipe below overwrites the
         // only copy of the serialized password instead of a copy-on-write duplicate.
         defer { payload.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        machine.loggingIn()
         let response: ResponsePacket
         do {
-            response = try exchange(RequestPacket(function: .login, payload: payload))
-        } catch let error as SessionBroken {
-            close()
-            throw FrameworkClientError(
-                stage: .login,
-                category: error.clientError.category,
-                message: error.clientError.message
-            )
+            response = try exchange(RequestPacket(function: .login, payload: payload), &machine)
+        } catch let failure as AttemptFailure {
+            // The Login request is the login stage, whatever went wrong with it (a timeout above all).
+            var error = failure.error
+            error.stage = .login
+            throw AttemptFailure(kind: failure.kind, error: error)
         } catch var error as FrameworkClientError {
             close()
-            // The Login request is the login stage, whatever went wrong with it (a timeout above all).
             error.stage = .login
-            throw error
+            throw AttemptFailure(kind: .final, error: error)
         } catch {
             close()
-            throw FrameworkClientError(stage: .login, category: .internalError, message: "\(error)")
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(stage: .login, category: .internalError, message: "\(error)")
+            )
         }
         if response.rc == .serverBusy {
             close()
-            throw FrameworkClientError(
-                stage: .login,
-                category: .serverBusy,
-                message: "\(configuration.server) is too busy to check the login right now (\(response.rc));"
-                    + " the credentials were not checked, try again later"
+            throw AttemptFailure(
+                kind: .loginBusy,
+                error: FrameworkClientError(
+                    stage: .login,
+                    category: .serverBusy,
+                    message: "\(configuration.server) is too busy to check the login right now (\(response.rc));"
+                        + " the credentials were not checked, try again later"
+                )
             )
         }
         guard response.rc == .requestOK else {
             close()
-            throw FrameworkClientError(
-                stage: .login,
-                category: .loginRejected,
-                message: "login as \(credentials.user) rejected by \(configuration.server): \(response.rc)"
-                    + "; check the user name and password"
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(
+                    stage: .login,
+                    category: .loginRejected,
+                    message: "login as \(credentials.user) rejected by \(configuration.server): \(response.rc)"
+                        + "; check the user name and password"
+                )
             )
         }
         observer?(.stageCompleted(.login, duration: .now - started, detail: "logged in as \(credentials.user)"))
@@ -488,16 +587,14 @@ public final class FrameworkClient {
 
     // MARK: - One request
 
-    /// The request can safely go out again on a new connection: it provably never reached the server (the
-    /// connection was found closed before writing, or the write failed), or its function is idempotent.
-    private struct SessionBroken: Error {
-        var clientError: FrameworkClientError
-    }
-
-    private func exchange(_ request: RequestPacket) throws -> ResponsePacket {
+    /// Sends one request on the open session and reads its answer. Every byte written is reported to `machine`;
+    /// a failure of the connection is an ``AttemptFailure`` for it to judge (the session is closed then), a
+    /// request that cannot be encoded a ``FrameworkClientError`` (the session stays open).
+    private func exchange(_ request: RequestPacket, _ machine: inout RetryStateMachine) throws -> ResponsePacket {
         guard let session else {
-            throw SessionBroken(
-                clientError: FrameworkClientError(
+            throw AttemptFailure(
+                kind: .connectionLost,
+                error: FrameworkClientError(
                     stage: .request,
                     category: .serverUnreachable,
                     message: "not connected to \(configuration.server)"
@@ -533,8 +630,9 @@ public final class FrameworkClient {
         case .closed(let error):
             close()
             trace.record("TMSS10API_Send: not sent (\(error.message))")
-            throw SessionBroken(
-                clientError: FrameworkClientError(
+            throw AttemptFailure(
+                kind: .connectionLost,
+                error: FrameworkClientError(
                     stage: .request,
                     category: .serverUnreachable,
                     message: "\(peerDescription) closed the session (the server may have timed it out): \(error)"
@@ -542,25 +640,29 @@ public final class FrameworkClient {
             )
         }
         do {
-            try session.transport.sendAll(frame, deadline: deadline)
+            try session.transport.sendAll(frame, deadline: deadline) { machine.wrote() }
         } catch let error as TransportError {
             close()
             trace.record("TMSS10API_Send: not sent (\(error.message))")
             if error.category == .timedOut {
-                throw FrameworkClientError(
-                    stage: .request,
-                    category: .timedOut,
-                    message: "request \(request.function): \(peerDescription) did not take the request within "
-                        + (attemptLimit == .never
-                            ? "the request timeout of \(configuration.requestTimeout.readable)" : "the time allowed")
+                throw AttemptFailure(
+                    kind: .final,
+                    error: FrameworkClientError(
+                        stage: .request,
+                        category: .timedOut,
+                        message: "request \(request.function): \(peerDescription) did not take the request within "
+                            + (attemptLimit == .never
+                                ? "the request timeout of \(configuration.requestTimeout.readable)"
+                                : "the time allowed")
+                    )
                 )
             }
-            // The write failed: the server cannot have the whole frame, so it cannot have run the request.
-            throw SessionBroken(
-                clientError: FrameworkClientError(
+            throw AttemptFailure(
+                kind: .connectionLost,
+                error: FrameworkClientError(
                     stage: .request,
                     category: .serverUnreachable,
-                    message: "\(peerDescription) closed the session before the request was sent: \(error)"
+                    message: "\(peerDescription) closed the session while the request was being sent: \(error)"
                 )
             )
         }
@@ -611,40 +713,40 @@ public final class FrameworkClient {
             trace.record("TMSS10API_Send: failed (\(error.message))")
             switch error.category {
             case .timedOut:
-                throw FrameworkClientError(
-                    stage: .request,
-                    category: .timedOut,
-                    message: "request \(request.function): no answer from \(peerDescription) within "
-                        + (attemptLimit == .never
-                            ? "the request timeout of \(configuration.requestTimeout.readable)" : "the time allowed")
+                throw AttemptFailure(
+                    kind: .final,
+                    error: FrameworkClientError(
+                        stage: .request,
+                        category: .timedOut,
+                        message: "request \(request.function): no answer from \(peerDescription) within "
+                            + (attemptLimit == .never
+                                ? "the request timeout of \(configuration.requestTimeout.readable)"
+                                : "the time allowed")
+                    )
                 )
-            case .connectionClosed where request.function.isIdempotent:
-                throw SessionBroken(
-                    clientError: FrameworkClientError(
+            case .connectionClosed:
+                // Whether it may go out again (the request left: only when idempotent) is the machine's call.
+                throw AttemptFailure(
+                    kind: .connectionLost,
+                    error: FrameworkClientError(
                         stage: .request,
                         category: .serverUnreachable,
                         message: "\(peerDescription) closed the session before answering: \(error)"
                     )
                 )
-            case .connectionClosed:
-                // The request left and the server may have run it: sending it again could run it twice.
-                throw FrameworkClientError(
-                    stage: .request,
-                    category: .outcomeUnknown,
-                    message: "request \(request.function): the connection to \(peerDescription) was lost after "
-                        + "the request was sent (\(error.message)); the server may have run it. It was not sent "
-                        + "again: check its effect before repeating it"
-                )
             default:
-                throw FrameworkClientError(error)
+                throw AttemptFailure(kind: .final, error: FrameworkClientError(error))
             }
         } catch let error as ProtocolError {
             close()
             trace.record("TMSS10API_Send: failed (\(error))")
-            throw FrameworkClientError(
-                stage: .request,
-                category: .notFrameworkServer,
-                message: "the answer from \(peerDescription) was rejected: \(error); the connection was closed"
+            throw AttemptFailure(
+                kind: .final,
+                error: FrameworkClientError(
+                    stage: .request,
+                    category: .notFrameworkServer,
+                    message: "the answer from \(peerDescription) was rejected: \(error); the connection was closed"
+                )
             )
         }
     }

@@ -74,39 +74,18 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The server part, read by the one host:port parser (``HostPort``); an empty host or port takes the default
+    /// (`@:6000`, `@host:`).
     private static func parseServer(_ text: Substring) throws(TransportError) -> (String, Int) {
-        var host: Substring
-        var portText: Substring?
-        if text.first == "[" {
-            guard let close = text.firstIndex(of: "]") else {
-                throw failure("'[' without a closing ']' in the server part")
-            }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.first == ":" else {
-                    throw failure("cannot read server '\(text)' (expected server:port or [ipv6]:port)")
-                }
-                portText = rest.dropFirst()
-            }
-        } else if let colon = text.lastIndex(of: ":") {
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") {
-                throw failure("IPv6 server '\(text)' must be written in brackets, e.g. [::1]:5000")
-            }
-        } else {
-            host = text
+        var text = String(text)
+        if text.hasPrefix(":"), !text.dropFirst().contains(":") { text = defaultServer + text }
+        if text.hasSuffix(":") { text.removeLast() }
+        do {
+            let parsed = try HostPort(parsing: text, defaultPort: defaultPort)
+            return (parsed.host, parsed.port)
+        } catch {
+            throw failure("server \(error.description) (expected user:password@server:port)")
         }
-        if host.isEmpty { host = Substring(defaultServer) }
-        var port = defaultPort
-        if let portText, !portText.isEmpty {
-            guard let value = Int(portText), (1...65535).contains(value) else {
-                throw failure("port '\(portText)' is not a number from 1 to 65535 (expected user:password@server:port)")
-            }
-            port = value
-        }
-        return (String(host), port)
     }
 
     /// `user@server:port`, never the password.

@@ -67,11 +67,14 @@ enum ConnectionSetup {
         }
 
         let logger = verbose ? verboseLogger() : nil
+        // Nanoseconds: --timeout 0.0001 must stay 0.1 ms, not round to nothing.
+        let timeout = Duration.nanoseconds(Int64(((server?.timeout ?? 10) * 1e9).rounded()))
         let (route, reason, origin) = try proxy.resolveRoute(
             to: endpoint,
             entry: entry,
             environment: environment,
-            options: proxy.httpOptions(logger: logger, verbosity: verbosity ?? (verbose ? 1 : 0))
+            options: proxy.httpOptions(logger: logger, verbosity: verbosity ?? (verbose ? 1 : 0)),
+            timeout: timeout
         )
 
         var credentials: Credentials?
@@ -112,8 +115,6 @@ enum ConnectionSetup {
             identity = .acceptAny
         }
 
-        // Nanoseconds: --timeout 0.0001 must stay 0.1 ms, not round to nothing.
-        let timeout = Duration.nanoseconds(Int64(((server?.timeout ?? 10) * 1e9).rounded()))
         let configuration = ClientConfiguration(
             server: endpoint,
             route: route,

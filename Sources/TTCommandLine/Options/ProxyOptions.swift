@@ -153,7 +153,8 @@ package struct ProxyOptions: ParsableArguments, Sendable {
         to target: Endpoint,
         entry: (entry: ConnectionEntry, path: String)?,
         environment: [String: String],
-        options: HTTPProxyOptions
+        options: HTTPProxyOptions,
+        timeout: Duration? = nil
     ) throws(CommandFailure) -> (route: Route, reason: String, origin: RouteOrigin) {
         var flags = ProxyFlags(
             proxy: proxy,
@@ -168,6 +169,7 @@ package struct ProxyOptions: ParsableArguments, Sendable {
             )
         }
         flags.proxyPac = proxyPac
+        flags.pacTimeout = timeout
         // `USER` alone leaves the password empty here; ProxyPasswordSource fills it once a proxy is chosen.
         // `:` is an empty user: Kerberos only, no password scheme.
         flags.proxyUser = proxyUser.map(ProxyCredentials.init(parsing:))

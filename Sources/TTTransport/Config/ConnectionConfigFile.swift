@@ -51,6 +51,11 @@ public struct ConnectionConfigFile: Sendable, Hashable {
             var entry = entries[entries.count - 1]
             switch key {
             case "server":
+                // The same host check as -S and HOST:PORT; the port has its own key.
+                let host = HostPort(host: value, port: 1).host
+                if let problem = HostPort.hostProblem(host) {
+                    throw fail("server: \(HostPortError(text: value, problem: problem).description)")
+                }
                 entry.server = value
             case "user":
                 entry.user = value

@@ -39,7 +39,13 @@ enum PacFetcher {
         try easy.set(CURLOPT_NOSIGNAL, 1)
         try easy.set(CURLOPT_FOLLOWLOCATION, 1)
         try easy.set(CURLOPT_MAXREDIRS, 5)
-        try easy.set(CURLOPT_TIMEOUT_MS, Int(max(1, (deadline.remaining ?? .seconds(30)).wholeMilliseconds)))
+        // The whole transfer within the deadline (a server trickling a byte a second included), and a stalled one
+        // given up sooner: under 16 bytes/s for 5 s is no PAC server.
+        let budget = deadline.remaining ?? ProxyAutoConfig.defaultTimeout
+        try easy.set(CURLOPT_TIMEOUT_MS, Int(max(1, budget.wholeMilliseconds)))
+        try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(1, budget.wholeMilliseconds)))
+        try easy.set(CURLOPT_LOW_SPEED_LIMIT, 16)
+        try easy.set(CURLOPT_LOW_SPEED_TIME, 5)
         guard CCurl_easy_setopt_writefunction(easy.handle, write) == CURLE_OK else {
             throw TransportError.configuration("libcurl cannot fetch the PAC URL \(url)")
         }
@@ -51,6 +57,14 @@ enum PacFetcher {
         if body.overflowed {
             throw TransportError.configuration(
                 "the PAC URL \(url) sent over \(ProxyAutoConfig.sizeLimit / 1024) KiB: that is not a PAC script"
+            )
+        }
+        if result == CURLE_OPERATION_TIMEDOUT {
+            throw TransportError(
+                stage: .proxyConnect,
+                category: .timedOut,
+                message: "fetching the PAC URL \(url) took longer than \(budget.readable) (--timeout): "
+                    + "\(easy.errorText.isEmpty ? CurlEasy.describe(result) : easy.errorText)"
             )
         }
         guard result == CURLE_OK else {

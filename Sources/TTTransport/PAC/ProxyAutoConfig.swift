@@ -44,27 +44,85 @@ public struct ProxyAutoConfig: Sendable, Hashable {
 
     /// The largest script accepted (real ones are a few KiB); more is not a PAC file.
     static let sizeLimit = 1024 * 1024
+    /// The longest answer accepted from `FindProxyForURL`; a longer one is refused, not cut.
+    static let answerLimit = 64 * 1024
+    /// How many usable entries of an answer are tried; the rest are left out (and said so).
+    static let entryLimit = 8
+    /// How much memory an evaluation may add to what its child process inherits.
+    static let memoryLimit = 256 * 1024 * 1024
+    /// How long an evaluation may take when the caller gives no deadline.
+    static let defaultTimeout = Duration.seconds(15)
 
-    /// Loads the script at `location` (a path, `file://` or `http[s]://` URL) and evaluates it for `target`.
+    /// Loads the script at `location` (a path, `file://` or `http[s]://` URL) and evaluates it for `target`,
+    /// fetching and evaluating within `deadline`.
     /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` naming the script
-    ///   when it cannot be read or fetched, does not evaluate, or answers nothing usable.
+    ///   when it cannot be read or fetched, does not evaluate, or answers nothing usable;
+    ///   ``TransportError/Category/timedOut`` when the fetch or the evaluation outlasts `deadline`.
     public static func resolve(location: String, target: Endpoint, deadline: Deadline) throws -> ProxyAutoConfig {
         let script = try load(location, deadline: deadline)
-        return try evaluate(script: script, source: location, target: target)
+        return try evaluate(script: script, source: location, target: target, deadline: deadline)
     }
 
-    /// Evaluates PAC `script` for `target`.
-    public static func evaluate(script: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
+    /// Evaluates PAC `script` for `target` in a child process (libpacparser runs nowhere else): killed when
+    /// `deadline` passes (15 s when it never does), when it uses more than 256 MiB or its CPU time, or when its
+    /// answer is over 64 KiB. No lock is held meanwhile, so evaluations run side by side.
+    /// - Throws: ``TransportError`` naming the script: ``TransportError/Category/timedOut`` when it ran out of
+    ///   time, ``TransportError/Category/configuration`` otherwise.
+    public static func evaluate(
+        script: String,
+        source: String,
+        target: Endpoint,
+        deadline: Deadline = .never
+    ) throws -> ProxyAutoConfig {
         let url = "https://\(target.hostForURL):\(target.port)/"
-        var result = [CChar](repeating: 0, count: 4096)
+        let timeout = deadline.remaining ?? defaultTimeout
+        var result = [CChar](repeating: 0, count: answerLimit + 1)
         var error = [CChar](repeating: 0, count: 1024)
-        let found = CPacParser_find_proxy(script, url, target.host, &result, result.count, &error, error.count)
-        guard found == 1 else {
-            let detail = Self.text(error).trimmingWhitespace()
+        let outcome = CPacParser_evaluate(
+            script,
+            url,
+            target.host,
+            Int32(clamping: max(0, timeout.wholeMilliseconds)),
+            UInt(memoryLimit),
+            UInt(max(1, timeout.wholeMillisecondsRoundedUp / 1000 + 1)),
+            nil,
+            &result,
+            result.count,
+            &error,
+            error.count
+        )
+        let detail = PrintableBytes.escaped(Array(Self.text(error).trimmingWhitespace().utf8), limit: 300)
+        switch outcome {
+        case CPacParser_OK:
+            break
+        case CPacParser_TIMED_OUT:
+            throw TransportError(
+                stage: .proxyConnect,
+                category: .timedOut,
+                message: "the PAC file \(source) did not answer within \(timeout.readable) (--timeout): "
+                    + "FindProxyForURL was stopped; the script loops or waits, ask its author"
+            )
+        case CPacParser_TOO_LARGE:
+            throw TransportError.configuration(
+                "the PAC file \(source) answered more than \(answerLimit / 1024) KiB for \(target): "
+                    + "that is no list of proxies"
+            )
+        case CPacParser_RESOURCE_LIMIT:
+            throw TransportError.configuration(
+                "the PAC file \(source) was stopped: it used more than \(memoryLimit / 1024 / 1024) MiB or its "
+                    + "CPU time (\(detail))"
+            )
+        case CPacParser_SCRIPT_ERROR:
             throw TransportError.configuration(
                 "the PAC file \(source) cannot be evaluated"
-                    + (detail.isEmpty ? "" : " (\(PrintableBytes.escaped(Array(detail.utf8), limit: 300)))")
+                    + (detail.isEmpty ? "" : " (\(detail))")
                     + ": it must define FindProxyForURL(url, host) in JavaScript"
+            )
+        default:
+            throw TransportError(
+                stage: .proxyConnect,
+                category: .internalError,
+                message: "the PAC file \(source) could not be evaluated: \(detail)"
             )
         }
         let answer = String(Self.text(result).trimmingWhitespace())
@@ -81,15 +139,20 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     static func parse(answer: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
         var entries: [ProxyAutoConfigEntry] = []
         var skipped: [String] = []
+        var beyondLimit = 0
         for item in answer.split(separator: ";") {
             let words = item.split(whereSeparator: \.isWhitespace)
             guard let kind = words.first?.uppercased() else { continue }
             if kind == "DIRECT", words.count == 1 {
-                entries.append(.direct)
+                if entries.count < entryLimit { entries.append(.direct) } else { beyondLimit += 1 }
                 continue
             }
             guard words.count == 2, ["PROXY", "HTTP", "HTTPS"].contains(kind) else {
                 skipped.append(String(item.trimmingWhitespace()))
+                continue
+            }
+            guard entries.count < entryLimit else {
+                beyondLimit += 1
                 continue
             }
             do {
@@ -98,6 +161,9 @@ public struct ProxyAutoConfig: Sendable, Hashable {
             } catch {
                 skipped.append(String(item.trimmingWhitespace()))
             }
+        }
+        if beyondLimit > 0 {
+            skipped.append("\(beyondLimit) more entries: only the first \(entryLimit) are tried")
         }
         let shown = PrintableBytes.escaped(Array(answer.utf8), limit: 200)
         guard !entries.isEmpty else {

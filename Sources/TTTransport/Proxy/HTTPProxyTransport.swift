@@ -73,7 +73,7 @@ public final class HTTPProxyTransport: Transport {
     ) throws -> HTTPProxyTransport {
         let easy = try CurlEasy()
         try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline, authMask: authMask)
-        try easy.set(CURLOPT_URL, TargetTLS.url(for: target, tls: tls))
+        try easy.setTarget(target, scheme: TargetTLS.scheme(tls))
         try TargetTLS.configure(easy, tls)
         // libcurl calls the recorder until the handle is cleaned up (the close-socket callback too): the handle
         // keeps it alive, whichever of the two Swift releases first.
@@ -192,7 +192,6 @@ public final class HTTPProxyTransport: Transport {
         deadline: Deadline,
         authMask: UInt
     ) throws {
-        try easy.set(CURLOPT_URL, "http://\(target.hostForURL):\(target.port)")
         try easy.set(CURLOPT_CONNECT_ONLY, 1)
         try easy.set(CURLOPT_PROXY, proxy.url)
         try easy.set(CURLOPT_PROXYPORT, proxy.endpoint.port)

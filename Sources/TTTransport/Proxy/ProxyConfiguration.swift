@@ -26,6 +26,8 @@ public struct ProxyFlags: Sendable, Hashable {
     public var noProxy: Bool
     /// `--proxy-pac FILE|URL`: a proxy auto-configuration script (below `--proxy`, above the config file).
     public var proxyPac: String?
+    /// How long fetching and evaluating a PAC script may take (`--timeout`); 15 s when `nil`.
+    public var pacTimeout: Duration?
 
     public init(
         proxy: String? = nil,
@@ -133,7 +135,11 @@ public enum ProxyConfiguration {
     ) throws(TransportError) -> ProxyDecision {
         let pac: ProxyAutoConfig
         do {
-            pac = try ProxyAutoConfig.resolve(location: location, target: target, deadline: .after(.seconds(15)))
+            pac = try ProxyAutoConfig.resolve(
+                location: location,
+                target: target,
+                deadline: .after(flags.pacTimeout ?? .seconds(15))
+            )
         } catch let error as TransportError {
             throw error
         } catch {

@@ -145,6 +145,12 @@ struct ProxyExchangeOutcome {
         }
 
         switch result {
+        case CURLE_URL_MALFORMAT:
+            return make(
+                .proxyConnect,
+                .configuration,
+                "'\(target)' through \(where_) is not a host and port libcurl can use: \(curlMessage)"
+            )
         case CURLE_COULDNT_RESOLVE_PROXY:
             return make(
                 .proxyConnect,

@@ -113,8 +113,9 @@ public struct TLSSessionReport: Sendable, Hashable {
 enum TargetTLS {
     /// The URL libcurl connects to: `https://` makes it run the TLS handshake after the TCP connect or the
     /// CONNECT exchange (`CURLOPT_CONNECT_ONLY`), and it sends the host as SNI unless it is an IP literal.
-    static func url(for target: Endpoint, tls: TargetTLSOptions?) -> String {
-        "\(tls == nil ? "http" : "https")://\(target.hostForURL):\(target.port)"
+    /// The scheme of the target URL libcurl connects to: `https` when TLS runs with the target.
+    static func scheme(_ tls: TargetTLSOptions?) -> String {
+        tls == nil ? "http" : "https"
     }
 
     static func configure(_ easy: CurlEasy, _ tls: TargetTLSOptions?) throws {

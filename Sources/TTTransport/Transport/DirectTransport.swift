@@ -38,7 +38,7 @@ public final class DirectTransport: Transport {
         tls: TargetTLSOptions? = nil
     ) throws -> DirectTransport {
         let easy = try CurlEasy()
-        try easy.set(CURLOPT_URL, TargetTLS.url(for: endpoint, tls: tls))
+        try easy.setTarget(endpoint, scheme: TargetTLS.scheme(tls))
         try easy.set(CURLOPT_CONNECT_ONLY, 1)
         // Exactly a direct connection, whatever http_proxy/all_proxy say.
         try easy.set(CURLOPT_PROXY, "")
@@ -100,6 +100,8 @@ public final class DirectTransport: Transport {
             )
         }
         switch result {
+        case CURLE_URL_MALFORMAT:
+            return make(.configuration, "'\(endpoint)' is not a host and port libcurl can use: \(detail)")
         case CURLE_COULDNT_RESOLVE_HOST:
             return make(
                 .serverUnreachable,

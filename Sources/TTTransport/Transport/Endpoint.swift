@@ -29,6 +29,21 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Checks the host (``HostPort/hostProblem(_:)``: a DNS name or an IP address) and the port (1–65535). Every
+    /// transport runs it before dialling, so an endpoint made with ``init(host:port:)`` by a library caller or
+    /// from a config file is held to the same rule as a parsed one.
+    /// - Throws: ``TransportError`` of category ``TransportError/Category/configuration`` naming the problem.
+    public func validate() throws(TransportError) {
+        if let problem = HostPort.hostProblem(host) {
+            throw .configuration(HostPortError(text: description, problem: problem).description)
+        }
+        guard (1...65535).contains(port) else {
+            throw .configuration(
+                HostPortError(text: description, problem: .invalidPort(String(port), lowest: 1)).description
+            )
+        }
+    }
+
     private init(_ hostPort: HostPort) {
         host = hostPort.host
         port = hostPort.port

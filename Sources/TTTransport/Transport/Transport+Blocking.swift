@@ -52,14 +52,21 @@ extension Transport {
     }
 
     /// Sends all of `bytes`, waiting for the peer to make room as needed.
+    /// - Parameter firstByteWritten: called once, as soon as the connection took any byte (a failure after it
+    ///   means the peer may have part of the bytes: what the client's exactly-once rule needs to know).
     /// - Throws: ``TransportError`` (``TransportError/Category/timedOut`` when `deadline` passes first).
-    public func sendAll(_ bytes: some Collection<UInt8>, deadline: Deadline) throws {
+    public func sendAll(
+        _ bytes: some Collection<UInt8>,
+        deadline: Deadline,
+        firstByteWritten: () -> Void = {}
+    ) throws {
         let contiguous = Array(bytes)
         try contiguous.withUnsafeBytes { whole in
             var sent = 0
             while sent < whole.count {
                 let written = try writeSome(UnsafeRawBufferPointer(rebasing: whole[sent...]))
                 if written > 0 {
+                    if sent == 0 { firstByteWritten() }
                     sent += written
                 } else if try !Poll.wait(pollDescriptor, for: Int16(POLLOUT), until: deadline) {
                     throw timedOut("sending to")

@@ -1,3 +1,5 @@
+import CCurl
+
 /// Why opening or using a transport failed, and at which stage.
 ///
 /// The ``category`` says what kind of failure it was (the command-line tools derive their exit code from it);
@@ -110,5 +112,15 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
 
     package static func configuration(_ message: String) -> TransportError {
         TransportError(stage: .serverConnect, category: .configuration, message: message)
+    }
+}
+
+extension TransportError {
+    /// Whether connecting again soon may succeed: the TCP connection to the server or the proxy was refused or
+    /// found no route (a balancer's backend restarting, a listener not up yet). A name that does not resolve, a
+    /// TLS failure, a proxy's refusal or a timeout is not: trying again would only repeat it.
+    public var isTransientConnectFailure: Bool {
+        libcurlCode == Int(CURLE_COULDNT_CONNECT.rawValue)
+            && (category == .serverUnreachable || category == .proxyUnreachable)
     }
 }

@@ -145,6 +145,15 @@ for (name, logon) in [
     write("logon-string", name, logon)
 }
 
+// HOST:PORT as -S, positional arguments and config files give it; odd hosts that once reached another port.
+for (name, endpoint) in [
+    ("name", "tape.example.com:5000"), ("ipv4", "127.0.0.1:5000"), ("ipv6-zone", "[fe80::1%eth0]:5000"),
+    ("fragment", "127.0.0.1#x:5000"), ("path", "tapes.invalid/x:5000"), ("numeric", "2130706433:5000"),
+    ("no-port", "host"),
+] {
+    write("endpoint", name, endpoint)
+}
+
 // NO_PROXY value, HTTPS_PROXY value, then targets.
 write(
     "no-proxy",

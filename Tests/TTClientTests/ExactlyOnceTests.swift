@@ -1,0 +1,115 @@
+import Dispatch
+import Foundation
+import NIOPosix
+import TTClient
+import TTProtocol
+import TTServer
+import TTTestSupport
+import TTTransport
+import Testing
+
+/// The retry rules against real servers: what was written is never sent again unless it is idempotent; setup and
+/// a Login the server did not check are tried again.
+@Suite("Exactly-once against a real tt-server")
+struct ExactlyOnceTests {
+    @Test("a corrupted answer to the Login of a reconnected session: that Login ran once, it is not sent again")
+    func flippedLoginAnswerOfReconnect() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tt-exactly-once-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = try RequestLog(path: path)
+        var limits = ProtocolLimits.default
+        limits.idleTimeout = .seconds(1)
+        try await withStarted(TestServer.start(users: ["fred": "pw"], limits: limits) { $0.requestLog = log }) {
+            server in
+            // Connection 2 is the reconnect; its server stream is the hello, then the Login's answer frame. The
+            // flipped byte is inside that frame's sealed body.
+            let relay = try ByteFlippingRelay.start(
+                to: server.port,
+                flipConnection: 2,
+                offset: Handshake.serverHelloSize + FrameHeader.size + 4
+            )
+            try await withStarted(relay) { relay in
+                let config = ClientConfiguration(
+                    server: Endpoint(host: "127.0.0.1", port: relay.port),
+                    credentials: Credentials(user: "fred", password: "pw"),
+                    identity: .acceptAny,
+                    connectTimeout: .seconds(5),
+                    requestTimeout: .seconds(5),
+                    // More than enough budget: only the exactly-once rule may stop a second Login.
+                    reconnect: ReconnectPolicy(maxReconnects: 3)
+                )
+                let failure = try await runBlocking { () throws -> FrameworkClientError? in
+                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    try client.connect()
+                    try client.ping()
+                    waitForIdleClose(server)
+                    do {
+                        _ = try client.send(RequestPacket(function: .logout))
+                        return nil
+                    } catch let error as FrameworkClientError { return error }
+                }
+                let error = try #require(failure)
+                #expect(error.stage == .login)
+                #expect(error.category == .notFrameworkServer)
+                #expect(relay.connections == 2, "no third connection: the Login is not sent again")
+            }
+        }
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: " ").map(String.init)
+        }
+        let logins = lines.filter { $0.count == 4 && $0[2] == "Login" }
+        #expect(logins.count == 2, "one Login per session: \(lines)")
+        #expect(Set(logins.map { $0[1] }).count == 2)
+        #expect(!lines.contains { $0.count == 4 && $0[2] == "Logout" })
+    }
+
+    @Test("a Login answered Server busy is tried again with backoff and succeeds once the server has room")
+    func busyLoginRetried() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let gate = DispatchSemaphore(value: 0)
+        pool.submit { _ in gate.wait() }
+        try await withStarted(
+            TestServer.start(users: ["fred": "right"], threadPool: pool) {
+                $0.maxConcurrentLoginChecks = 1
+                $0.maxQueuedLoginsPerAddress = 0
+            }
+        ) { server in
+            let config = ClientConfiguration(
+                server: Endpoint(host: server.host, port: server.port),
+                credentials: Credentials(user: "fred", password: "right"),
+                identity: .acceptAny,
+                connectTimeout: .seconds(10),
+                reconnect: .never
+            )
+            // The first login holds the only check slot (the pool's thread is blocked) until the gate opens.
+            let first = Task {
+                try await runBlocking { () -> Bool in
+                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    defer { client.close() }
+                    return (try? client.connect()) != nil
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while server.server.pendingLoginChecks < 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let second = Task {
+                try await runBlocking { () throws -> (Int, Int) in
+                    let events = EventLog()
+                    let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
+                    defer { client.close() }
+                    try client.connect()
+                    return (client.connectionCount, events.reconnects)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(400))
+            gate.signal()
+            let (connections, reconnects) = try await second.value
+            #expect(connections >= 2, "the busy Login was tried again on a new connection")
+            #expect(reconnects == connections - 1)
+            #expect(try await first.value)
+        }
+        try await pool.shutdownGracefully()
+    }
+}

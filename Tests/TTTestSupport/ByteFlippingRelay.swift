@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+
+/// A TCP relay on an ephemeral 127.0.0.1 port to a local target that flips one byte of what the target sends on
+/// one chosen connection: a fault on the wire that the framework's authenticated encryption must catch.
+///
+/// Each accepted connection gets two pump threads (one per direction); ``stop()`` shuts every socket down, which
+/// ends them, and waits for them.
+public final class ByteFlippingRelay: StoppableTestResource {
+    private struct State {
+        var accepted = 0
+        var open: Set<Int32> = []
+        var pumps = 0
+        var stopped = false
+    }
+
+    /// The port clients connect to.
+    public let port: Int
+    private let listener: Int32
+    private let state = Mutex(State())
+
+    /// How many connections the relay accepted.
+    public var connections: Int { state.withLock { $0.accepted } }
+
+    private init(listener: Int32, port: Int) {
+        self.listener = listener
+        self.port = port
+    }
+
+    /// Starts relaying to `127.0.0.1:targetPort`; on the `flipConnection`-th connection (1-based) the byte at
+    /// `offset` of the target's stream reaches the client inverted.
+    public static func start(to targetPort: Int, flipConnection: Int, offset: Int) throws -> ByteFlippingRelay {
+        let (listener, port) = try bindLoopback(listenBacklog: 16)
+        let relay = ByteFlippingRelay(listener: listener, port: port)
+        Thread.detachNewThread {
+            relay.acceptLoop(targetPort: targetPort, flipConnection: flipConnection, offset: offset)
+        }
+        return relay
+    }
+
+    /// Stops accepting, cuts every relayed connection and waits (at most 5 s) for the pumps to end.
+    public func stop() async {
+        let open = state.withLock { state -> Set<Int32> in
+            state.stopped = true
+            return state.open
+        }
+        _ = shutdown(listener, Int32(SHUT_RDWR))
+        for descriptor in open { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while state.withLock({ $0.pumps > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        close(listener)
+    }
+
+    private func acceptLoop(targetPort: Int, flipConnection: Int, offset: Int) {
+        // Ends when stop() shuts the listener down (accept then fails).
+        while true {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else {
+                if errno == EINTR { continue }
+                return
+            }
+            let server = startLoopbackConnect(port: targetPort)
+            _ = fcntl(server, F_SETFL, fcntl(server, F_GETFL) & ~O_NONBLOCK)
+            var pollfd = Glibc.pollfd(fd: server, events: Int16(POLLOUT), revents: 0)
+            let number = state.withLock { state -> Int? in
+                guard !state.stopped else { return nil }
+                state.accepted += 1
+                state.open.formUnion([client, server])
+                state.pumps += 2
+                return state.accepted
+            }
+            guard let number, poll(&pollfd, 1, 5000) == 1 else {
+                close(client)
+                close(server)
+                if number != nil { state.withLock { $0.pumps -= 2 } }
+                continue
+            }
+            let flipAt = number == flipConnection ? offset : nil
+            let done = Mutex(0)
+            let finish: @Sendable () -> Void = { [self] in
+                let both = done.withLock { count -> Bool in
+                    count += 1
+                    return count == 2
+                }
+                guard both else { return }
+                state.withLock {
+                    $0.open.subtract([client, server])
+                    $0.pumps -= 2
+                }
+                close(client)
+                close(server)
+            }
+            Thread.detachNewThread {
+                Self.pump(from: client, to: server, flipAt: nil)
+                finish()
+            }
+            Thread.detachNewThread {
+                Self.pump(from: server, to: client, flipAt: flipAt)
+                finish()
+            }
+        }
+    }
+
+    /// Copies until end of stream or an error, then half-closes the other side.
+    private static func pump(from source: Int32, to sink: Int32, flipAt: Int?) {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var position = 0
+        // Ends at end of stream or on an error (stop() shuts the sockets down).
+        while true {
+            let count = recv(source, &buffer, buffer.count, 0)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            if let flipAt, flipAt >= position, flipAt < position + count {
+                buffer[flipAt - position] ^= 0xFF
+            }
+            position += count
+            var sent = 0
+            while sent < count {
+                let written = buffer.withUnsafeBytes {
+                    send(sink, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL))
+                }
+                if written < 0, errno == EINTR { continue }
+                guard written > 0 else {
+                    _ = shutdown(source, Int32(SHUT_RDWR))
+                    return
+                }
+                sent += written
+            }
+        }
+        _ = shutdown(sink, Int32(SHUT_WR))
+    }
+}
