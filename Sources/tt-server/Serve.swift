@@ -43,8 +43,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100.",
-            valueName: "HOST:PORT"
+            "Serve GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100; a bare PORT means 127.0.0.1:PORT.",
+            valueName: "[HOST:]PORT"
         )
     )
     var adminListen: String?
@@ -165,8 +165,11 @@ struct Serve: AsyncParsableCommand {
     var logLevel: LogLevel = .info
 
     func validate() throws {
-        for text in listen + (adminListen.map { [$0] } ?? []) {
+        for text in listen {
             do { _ = try ListenAddress(parsing: text) } catch { throw ValidationError("\(error)") }
+        }
+        if let adminListen {
+            do { _ = try ListenAddress(parsingAdmin: adminListen) } catch { throw ValidationError("\(error)") }
         }
         for (name, value) in [
             ("--idle-timeout", idleTimeout), ("--handshake-timeout", handshakeTimeout),
@@ -291,7 +294,7 @@ struct Serve: AsyncParsableCommand {
             bound = try await server.start()
             if let adminListen {
                 admin = try await AdminServer.start(
-                    address: try ListenAddress(parsing: adminListen),
+                    address: try ListenAddress(parsingAdmin: adminListen),
                     health: { server.isServing },
                     metrics: { registry.emitToString() }
                 )
