@@ -321,7 +321,9 @@ struct Serve: AsyncParsableCommand {
         var services: [any Service] = []
         // Shut down in reverse: the server drains first while the admin listener still answers 503.
         if let admin { services.append(AdminService(admin)) }
-        services.append(ReloadService(signals: hangups, actions: reloadActions, logger: logger))
+        services.append(
+            ReloadService(signals: hangups, actions: reloadActions, metrics: server.metrics, logger: logger)
+        )
         services.append(FrameworkServerService(server, onRunning: announce))
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
@@ -332,16 +334,21 @@ struct Serve: AsyncParsableCommand {
         var actions: [ReloadAction] = []
         if let users {
             actions.append(
-                ReloadAction(name: "users file") {
-                    server.users.replace(with: try Self.loadUsers(users)).description
+                ReloadAction(name: "users file", file: .users) {
+                    let changes = try server.users.reload(with: try Self.loadUsers(users))
+                    return ReloadReport(
+                        changes: changes.description,
+                        warning: changes.removesMostUsers
+                            ? "it removed \(changes.removed) of \(changes.previousUsers) users" : nil
+                    )
                 }
             )
         }
         if let tls = server.configuration.tls {
             actions.append(
-                ReloadAction(name: "TLS certificate") {
+                ReloadAction(name: "TLS certificate", file: .tlsCertificate) {
                     try tls.reload()
-                    return "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))"
+                    return ReloadReport(changes: "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))")
                 }
             )
         }
