@@ -122,7 +122,8 @@ extension SerializedSuites {
                     binary,
                     [
                         "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
-                        "--admin-listen", "127.0.0.1:0", "--drain-delay", "3",
+                        // A bare port is the admin port on loopback (it used to be read as a host name).
+                        "--admin-listen", "0", "--drain-delay", "3",
                     ]
                 )
                 let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
