@@ -97,6 +97,7 @@ let package = Package(
                 "TTBasics", "TTPasswordChecks", "TTProtocol", "CCrypto", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 coreMetrics, nioHTTP1, serviceLifecycle, unixSignals,
             ]
                 + nio,

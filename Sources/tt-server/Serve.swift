@@ -43,8 +43,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100.",
-            valueName: "HOST:PORT"
+            "Serve GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus) here, e.g. 127.0.0.1:9100; a bare PORT means 127.0.0.1:PORT.",
+            valueName: "[HOST:]PORT"
         )
     )
     var adminListen: String?
@@ -187,8 +187,11 @@ struct Serve: AsyncParsableCommand {
     var logLevel: LogLevel = .info
 
     func validate() throws {
-        for text in listen + (adminListen.map { [$0] } ?? []) {
+        for text in listen {
             do { _ = try ListenAddress(parsing: text) } catch { throw ValidationError("\(error)") }
+        }
+        if let adminListen {
+            do { _ = try ListenAddress(parsingAdmin: adminListen) } catch { throw ValidationError("\(error)") }
         }
         for (name, value) in [
             ("--idle-timeout", idleTimeout), ("--handshake-timeout", handshakeTimeout),
@@ -322,7 +325,7 @@ struct Serve: AsyncParsableCommand {
             bound = try await server.start()
             if let adminListen {
                 admin = try await AdminServer.start(
-                    address: try ListenAddress(parsing: adminListen),
+                    address: try ListenAddress(parsingAdmin: adminListen),
                     health: { server.isServing },
                     metrics: { registry.emitToString() }
                 )
@@ -349,7 +352,9 @@ struct Serve: AsyncParsableCommand {
         var services: [any Service] = []
         // Shut down in reverse: the server drains first while the admin listener still answers 503.
         if let admin { services.append(AdminService(admin)) }
-        services.append(ReloadService(signals: hangups, actions: reloadActions, logger: logger))
+        services.append(
+            ReloadService(signals: hangups, actions: reloadActions, metrics: server.metrics, logger: logger)
+        )
         services.append(FrameworkServerService(server, onRunning: announce))
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
@@ -360,16 +365,21 @@ struct Serve: AsyncParsableCommand {
         var actions: [ReloadAction] = []
         if let users {
             actions.append(
-                ReloadAction(name: "users file") {
-                    server.users.replace(with: try Self.loadUsers(users)).description
+                ReloadAction(name: "users file", file: .users) {
+                    let changes = try server.users.reload(with: try Self.loadUsers(users))
+                    return ReloadReport(
+                        changes: changes.description,
+                        warning: changes.removesMostUsers
+                            ? "it removed \(changes.removed) of \(changes.previousUsers) users" : nil
+                    )
                 }
             )
         }
         if let tls = server.configuration.tls {
             actions.append(
-                ReloadAction(name: "TLS certificate") {
+                ReloadAction(name: "TLS certificate", file: .tlsCertificate) {
                     try tls.reload()
-                    return "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))"
+                    return ReloadReport(changes: "\(tls.certificatePath), valid until \(Self.utc(tls.notValidAfter))")
                 }
             )
         }

@@ -49,7 +49,7 @@ struct CheckExitCodeTests {
         let home = try TemporaryDirectory()
         let port = try await tool(["-S", "fred:x@host:99999"], home: home)
         #expect(port.status == 2)
-        #expect(port.standardError.contains("port '99999' is not a number from 1 to 65535"))
+        #expect(port.standardError.contains("invalid port '99999': write a number from 1 to 65535"))
         #expect(!port.allOutput.contains("fred:x"))
         let flag = try await tool(["--no-such-flag"], home: home)
         #expect(flag.status == 2)

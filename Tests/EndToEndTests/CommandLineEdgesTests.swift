@@ -209,8 +209,6 @@ struct WordingTests {
         return String(line[range.upperBound...])
     }
 
-    static let doctorHint = "; run `tt-connect doctor` to try every route this machine offers"
-
     @Test("a web server answering directly: what it sent is quoted once")
     func webServer() async throws {
         let home = try TemporaryDirectory()
@@ -220,8 +218,7 @@ struct WordingTests {
             #expect(
                 Self.failedDetail(result.standardOutput, stage: "handshake")
                     == "handshake with 127.0.0.1:\(web.port) failed: the peer did not answer with the framework "
-                    + "protocol magic 'TTFW': received \"<!DOCT\"; the peer is not a framework server"
-                    + Self.doctorHint,
+                    + "protocol magic 'TTFW': received \"<!DOCT\"; the peer is not a framework server",
                 "\(result.standardOutput)"
             )
         }
@@ -258,7 +255,7 @@ struct WordingTests {
         #expect(
             detail.wholeMatch(
                 of:
-                    /handshake: the connect timeout \([0-9.]+ ms\) ran out before 127\.0\.0\.1:\d+'s framework hello could arrive: far too short for any server; give a timeout in seconds \(--timeout 10\); run `tt-connect doctor` to try every route this machine offers/
+                    /handshake: the connect timeout \([0-9.]+ ms\) ran out before 127\.0\.0\.1:\d+'s framework hello could arrive: far too short for any server; give a timeout in seconds \(--timeout 10\)/
             ) != nil,
             "\(result.standardOutput)"
         )

@@ -31,6 +31,25 @@ struct ConfigurationTests {
         #expect(error?.description.contains(text) == true)
     }
 
+    @Test(
+        "An admin address that is a bare port means loopback; anything else parses like a listen address",
+        arguments: [
+            ("9100", "127.0.0.1", 9100), ("0", "127.0.0.1", 0), ("0.0.0.0:9100", "0.0.0.0", 9100),
+            ("[::1]:9100", "::1", 9100), ("localhost", "localhost", 5000),
+        ]
+    )
+    func adminListenAddress(text: String, host: String, port: Int) throws {
+        let address = try ListenAddress(parsingAdmin: text)
+        #expect(address.host == host)
+        #expect(address.port == port)
+    }
+
+    @Test("A bare admin port out of range says so")
+    func badAdminListenAddress() {
+        let error = #expect(throws: ListenAddressError.self) { try ListenAddress(parsingAdmin: "70000") }
+        #expect(error?.description.contains("0 to 65535") == true, "\(String(describing: error))")
+    }
+
     @Test("IPv6 listen addresses print in brackets")
     func listenAddressDescription() {
         #expect(ListenAddress(host: "::1", port: 7).description == "[::1]:7")

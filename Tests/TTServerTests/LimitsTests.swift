@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import TTProtocol
@@ -22,6 +23,40 @@ extension SerializedSuites {
                 let client = try await TestClient.connect(to: server)
                 #expect(try await client.ping().rc == .requestOK)
                 await client.close()
+            }
+        }
+
+        @Test("A TLS handshake that never completes is closed at the handshake deadline, without the close-flush wait")
+        func partialTLSHandshake() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let (certificate, key) = try SelfSignedCertificate.generate(name: "localhost")
+            let certificatePath = directory.appendingPathComponent("cert.pem").path
+            let keyPath = directory.appendingPathComponent("key.pem").path
+            #expect(FileManager.default.createFile(atPath: certificatePath, contents: Data(certificate.utf8)))
+            #expect(
+                FileManager.default.createFile(
+                    atPath: keyPath,
+                    contents: Data(key.utf8),
+                    attributes: [.posixPermissions: 0o600]
+                )
+            )
+            let tls = try ServerTLSContext(certificatePath: certificatePath, keyPath: keyPath)
+            try await withTestServer(
+                limits: ProtocolLimits(handshakeTimeout: .milliseconds(1000)),
+                // Far longer than the test waits: a close that still waited to flush would time the test out.
+                configure: {
+                    $0.tls = tls
+                    $0.closeFlushTimeout = .seconds(60)
+                }
+            ) { server in
+                let started = ContinuousClock.now
+                let connection = try await RawConnection.connect(host: server.host, port: server.port)
+                // The start of a ClientHello record that never arrives whole.
+                try await connection.send([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
+                try await connection.expectClosed(timeout: .seconds(20))
+                #expect(ContinuousClock.now - started >= .milliseconds(900))
             }
         }
 

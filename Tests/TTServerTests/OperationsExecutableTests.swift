@@ -76,6 +76,26 @@ extension SerializedSuites {
                 #expect(try await again.login(user: "alice", password: "alice-pw").rc == .requestOK)
                 await again.close()
 
+                // A file with no users left is refused (a truncated file must not lock everyone out)...
+                try Data("# nobody\n".utf8).write(to: URL(fileURLWithPath: users))
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: "now has no users (it had 2)")
+                var reloadMetrics = try await httpGet(port: adminPort, path: "/metrics").body
+                #expect(metricValue(reloadMetrics, #"tt_server_reload_success{file="users"}"#) == 0)
+                let stillIn = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await stillIn.login(user: "alice", password: "alice-pw").rc == .requestOK)
+                await stillIn.close()
+                // ...unless it says '# empty'; removing most users is then a warning.
+                try Data("# empty\n".utf8).write(to: URL(fileURLWithPath: users))
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: "reloaded, but it removed 2 of 2 users")
+                reloadMetrics = try await httpGet(port: adminPort, path: "/metrics").body
+                #expect(metricValue(reloadMetrics, #"tt_server_reload_success{file="users"}"#) == 1)
+                #expect((metricValue(reloadMetrics, #"tt_server_reload_timestamp_seconds{file="users"}"#) ?? 0) > 1e9)
+                let lockedOut = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await lockedOut.login(user: "alice", password: "alice-pw").rc == .loginRejected)
+                await lockedOut.close()
+
                 // alice and bob are open; the closed ones leave the gauge as soon as the server notices.
                 let deadline = ContinuousClock.now + .seconds(20)
                 var metrics = try await httpGet(port: adminPort, path: "/metrics")
@@ -102,7 +122,8 @@ extension SerializedSuites {
                     binary,
                     [
                         "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
-                        "--admin-listen", "127.0.0.1:0", "--drain-delay", "3",
+                        // A bare port is the admin port on loopback (it used to be read as a host name).
+                        "--admin-listen", "0", "--drain-delay", "3",
                     ]
                 )
                 let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)

@@ -42,6 +42,9 @@ public struct ProcessResult: Sendable {
     public var standardOutput: String
     /// Everything the process wrote to standard error, as UTF-8.
     public var standardError: String
+    /// From the start to the moment the process was seen to exit (10 ms polling), not counting the wait for the end
+    /// of its output: a descriptor another test's child happens to hold can delay that end.
+    public var elapsed: Duration = .zero
     /// Both outputs together, for assertions that a secret appears in neither.
     public var allOutput: String { standardOutput + standardError }
 }
@@ -83,7 +86,8 @@ public func runProcess(
     if let input { try inPipe.fileHandleForWriting.write(contentsOf: input) }
     try inPipe.fileHandleForWriting.close()
 
-    let deadline = ContinuousClock.now + timeout
+    let started = ContinuousClock.now
+    let deadline = started + timeout
     while process.isRunning {
         if ContinuousClock.now > deadline {
             process.terminate()
@@ -97,12 +101,14 @@ public func runProcess(
         try await Task.sleep(for: .milliseconds(10))
     }
     process.waitUntilExit()
+    let elapsed = ContinuousClock.now - started
     let status =
         process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     return ProcessResult(
         status: status,
         standardOutput: String(decoding: await outData.finish(), as: UTF8.self),
-        standardError: String(decoding: await errData.finish(), as: UTF8.self)
+        standardError: String(decoding: await errData.finish(), as: UTF8.self),
+        elapsed: elapsed
     )
 }
 

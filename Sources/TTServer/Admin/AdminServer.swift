@@ -1,6 +1,7 @@
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
+import Synchronization
 
 /// The admin listener (`--admin-listen`): plain HTTP/1.1 for a balancer's health check and a metrics scraper,
 /// apart from the framework port so it never needs the session protocol.
@@ -9,7 +10,30 @@ public import NIOPosix
 ///   takes the server out of rotation on 503);
 /// - `GET /metrics`: whatever ``metrics`` renders (tt-server: the Prometheus text format);
 /// - anything else: 404, or 405 for a method other than GET and HEAD.
+///
+/// Whoever reaches the port is not trusted: connections are capped, a request head must arrive whole within a
+/// timeout and within a size limit (see ``Limits``), and every connection closes after its one answer.
 public final class AdminServer: Sendable {
+    /// Bounds on what one client, or many, can hold of the admin listener.
+    public struct Limits: Sendable, Hashable {
+        /// Connections open at once; a connection over the cap is closed as soon as it is accepted.
+        public var maxConnections: Int
+        /// Time a connection has to send a whole request head; then it is closed.
+        public var headTimeout: TimeAmount
+        /// Bytes a connection may send before its answer; more is answered 431 and the connection closed.
+        public var maxHeadBytes: Int
+
+        /// - Parameters:
+        ///   - maxConnections: Connections open at once (default 64).
+        ///   - headTimeout: Time for a whole request head (default 10 s).
+        ///   - maxHeadBytes: Request head size limit (default 8 KiB).
+        public init(maxConnections: Int = 64, headTimeout: TimeAmount = .seconds(10), maxHeadBytes: Int = 8192) {
+            self.maxConnections = maxConnections
+            self.headTimeout = headTimeout
+            self.maxHeadBytes = maxHeadBytes
+        }
+    }
+
     /// Answers whether the server is serving (`true`) or draining.
     public typealias Health = @Sendable () -> Bool
     /// Renders the metrics page.
@@ -27,17 +51,28 @@ public final class AdminServer: Sendable {
     /// Binds `address` and starts answering.
     public static func start(
         address: ListenAddress,
+        limits: Limits = Limits(),
         health: @escaping Health,
         metrics: @escaping Metrics,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> AdminServer {
+        let open = OpenCount()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(health: health, metrics: metrics))
+                guard open.count.add(1, ordering: .relaxed).newValue <= limits.maxConnections else {
+                    open.count.subtract(1, ordering: .relaxed)
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes))
+                    try operations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try operations.addHandler(
+                        AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics)
+                    )
                 }
             }
             .bind(host: address.host, port: address.port)
@@ -51,18 +86,64 @@ public final class AdminServer: Sendable {
     }
 }
 
-/// Answers one admin request at a time per connection (keep-alive as the client asks).
+/// The admin connections open now, shared by the accept path and each connection's close.
+private final class OpenCount: Sendable {
+    let count = Atomic<Int>(0)
+}
+
+/// Counts the raw bytes a connection sends before its answer (it gets one answer, then closes) and cuts it off
+/// with a 431 past the limit, so an endless header line costs at most the limit in memory.
+private final class HeadSizeLimit: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let maxBytes: Int
+    private var received = 0
+    private var tripped = false
+
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !tripped else { return }
+        received += unwrapInboundIn(data).readableBytes
+        guard received > maxBytes else { return context.fireChannelRead(data) }
+        tripped = true
+        let answer = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Answers the connection's one request, then closes it; a head that is not whole within the timeout closes it.
 private final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private let headTimeout: TimeAmount
     private let health: AdminServer.Health
     private let metrics: AdminServer.Metrics
     private var head: HTTPRequestHead?
+    private var answered = false
+    private var timeout: Scheduled<Void>?
 
-    init(health: @escaping AdminServer.Health, metrics: @escaping AdminServer.Metrics) {
+    init(headTimeout: TimeAmount, health: @escaping AdminServer.Health, metrics: @escaping AdminServer.Metrics) {
+        self.headTimeout = headTimeout
         self.health = health
         self.metrics = metrics
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timeout = context.eventLoop.scheduleTask(in: headTimeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -70,8 +151,8 @@ private final class AdminHandler: ChannelInboundHandler {
         case .head(let head): self.head = head
         case .body: break
         case .end:
-            guard let head else { return }
-            self.head = nil
+            guard let head, !answered else { return }
+            answered = true
             respond(to: head, context: context)
         }
     }
@@ -92,8 +173,7 @@ private final class AdminHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
-        let keepAlive = head.isKeepAlive
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        headers.add(name: "Connection", value: "close")
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
             promise: nil
@@ -104,14 +184,13 @@ private final class AdminHandler: ChannelInboundHandler {
                 promise: nil
             )
         }
-        let done = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
-        if !keepAlive {
-            let channel = context.channel
-            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
 @available(*, unavailable)
 extension AdminHandler: Sendable {}
+
+@available(*, unavailable)
+extension HeadSizeLimit: Sendable {}

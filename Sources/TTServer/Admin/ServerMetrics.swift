@@ -30,6 +30,16 @@ public struct ServerMetrics: Sendable {
     private let loginsFailed: Counter
     /// `tt_requests_total` by function (row; the last row is `other`) and RC (column).
     private let requests: [[Counter]]
+    /// `tt_server_reload_success` and `tt_server_reload_timestamp_seconds`, by file.
+    private let reloads: [ReloadedFile: (success: Gauge, timestamp: Gauge)]
+
+    /// A file `SIGHUP` reloads: the `file` label of the reload gauges.
+    public enum ReloadedFile: String, Sendable, CaseIterable {
+        /// The users file.
+        case users
+        /// The TLS certificate and key.
+        case tlsCertificate = "tls_certificate"
+    }
 
     /// Counters made by `factory` (default: the process-wide `MetricsSystem.factory`).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
@@ -55,6 +65,18 @@ public struct ServerMetrics: Sendable {
         loginsFailed = login("failed")
         let functionNames = Self.knownFunctions.map(\.description) + ["other"]
         let rcNames = (0..<Self.rcColumns - 1).map { "\($0)" } + ["other"]
+        var reloads: [ReloadedFile: (success: Gauge, timestamp: Gauge)] = [:]
+        for file in ReloadedFile.allCases {
+            reloads[file] = (
+                Gauge(label: "tt_server_reload_success", dimensions: [("file", file.rawValue)], factory: factory),
+                Gauge(
+                    label: "tt_server_reload_timestamp_seconds",
+                    dimensions: [("file", file.rawValue)],
+                    factory: factory
+                )
+            )
+        }
+        self.reloads = reloads
         requests = functionNames.map { function in
             rcNames.map { rc in
                 Counter(label: "tt_requests_total", dimensions: [("function", function), ("rc", rc)], factory: factory)
@@ -80,6 +102,13 @@ public struct ServerMetrics: Sendable {
         case .busy: loginsBusy.increment()
         case .failed: loginsFailed.increment()
         }
+    }
+
+    /// The outcome of the latest load of `file`: 1 or 0, and when (seconds since 1970).
+    public func reloaded(_ file: ReloadedFile, succeeded: Bool, at seconds: Double) {
+        guard let gauges = reloads[file] else { return }
+        gauges.success.record(succeeded ? 1 : 0)
+        gauges.timestamp.record(seconds)
     }
 
     /// One request answered, by function and RC.

@@ -27,6 +27,17 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Parses an admin listen address: like ``init(parsing:defaultPort:)``, except that a bare port (digits only)
+    /// means `127.0.0.1:PORT`, so the admin port stays on loopback unless a host is named.
+    /// - Throws: ``ListenAddressError`` naming the text and what is wrong with it.
+    public init(parsingAdmin text: String) throws(ListenAddressError) {
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            try self.init(parsing: "127.0.0.1:" + text)
+        } else {
+            try self.init(parsing: text)
+        }
+    }
+
     /// `HOST:PORT`, with IPv6 hosts in brackets.
     public var description: String { HostPort(host: host, port: port).description }
 }

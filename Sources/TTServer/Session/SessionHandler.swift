@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import TTBasics
 import TTPasswordChecks
 import TTProtocol
@@ -38,6 +39,9 @@ final class SessionHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// The function of the request being handled, for the request counter (`nil` until one was parsed).
     private var function: FunctionCode?
+    /// Whether a TLS handshake (when the sniffer brought one in) has completed: until then nothing written can
+    /// reach the peer, so a close does not wait to flush.
+    private var tlsHandshakeCompleted = false
 
     init(context: SessionContext, peer: String, allowance: SessionAllowance) {
         self.shared = context
@@ -80,6 +84,9 @@ final class SessionHandler: ChannelDuplexHandler {
             logger[metadataKey: "via"] = logger[metadataKey: "peer"]
             logger[metadataKey: "peer"] = "\(proxied.peer)"
             source = Self.source(of: proxied.peer)
+        case TLSUserEvent.handshakeCompleted:
+            tlsHandshakeCompleted = true
+            context.fireUserInboundEventTriggered(event)
         case is ChannelShouldQuiesceEvent:
             // The server shuts down (NIO's quiescing event): finish what was received, then close.
             quiescing = true
@@ -429,6 +436,13 @@ final class SessionHandler: ChannelDuplexHandler {
         closing = true
         dropPending()
         shared.logLimiter.log(logger, level: level, "session closed", metadata: ["reason": "\(reason)"])
+        // A TLS handler still waiting for its handshake holds every write back: there is nothing to flush, and
+        // waiting for it would keep a half-open TLS connection for the whole close-flush timeout.
+        let tlsPending = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        if !tlsHandshakeCompleted, tlsPending != nil {
+            context.close(promise: nil)
+            return
+        }
         let flushed = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: flushed)
         let channel = context.channel

@@ -7,6 +7,8 @@ public import TTProtocol
 /// per user; blank lines and lines starting with `#` are ignored (docs/SERVER.md).
 public struct UserDirectory: Sendable {
     private var entries: [String: PasswordHash]
+    /// Whether the file has a `# empty` line: no users is meant, not a truncated file (``UserStore/reload(with:)``).
+    public private(set) var declaresEmpty = false
 
     /// A directory with the given accounts.
     public init(_ entries: [String: PasswordHash] = [:]) {
@@ -46,6 +48,7 @@ public struct UserDirectory: Sendable {
         var entries: [String: PasswordHash] = [:]
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingWhitespace()
+            if line == "# empty" { declaresEmpty = true }
             if line.isEmpty || line.hasPrefix("#") { continue }
             let lineNumber = index + 1
             guard let colon = line.firstIndex(of: ":") else {

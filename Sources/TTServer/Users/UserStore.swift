@@ -14,6 +14,22 @@ public final class UserStore: Sendable {
     /// The directory logins are checked against right now.
     public var current: UserDirectory { directory.withLockedValue { $0 } }
 
+    /// What `SIGHUP` does with a freshly read users file: like ``replace(with:)``, except that a file that would
+    /// take every user away is refused unless it says so with a `# empty` line, so a truncated or half-written
+    /// file cannot silently lock everyone out.
+    /// - Throws: ``UsersReloadRefused`` when users would drop to zero without `# empty`; the old ones stay.
+    public func reload(with new: UserDirectory) throws(UsersReloadRefused) -> UserDirectory.Changes {
+        let outcome = directory.withLockedValue { old -> Result<UserDirectory.Changes, UsersReloadRefused> in
+            let changes = new.changes(since: old)
+            if changes.users == 0, changes.previousUsers > 0, !new.declaresEmpty {
+                return .failure(UsersReloadRefused(previousUsers: changes.previousUsers))
+            }
+            old = new
+            return .success(changes)
+        }
+        return try outcome.get()
+    }
+
     /// Puts `new` in place of the current directory; sessions stay open, logged-in ones stay logged in.
     /// - Returns: What changed, in counts (never names of hashes, never hashes).
     @discardableResult
@@ -22,6 +38,17 @@ public final class UserStore: Sendable {
             defer { old = new }
             return new.changes(since: old)
         }
+    }
+}
+
+/// A reload refused because the new users file has no user and does not say `# empty`.
+public struct UsersReloadRefused: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Users kept.
+    public var previousUsers: Int
+
+    public var description: String {
+        "the users file now has no users (it had \(previousUsers)); keeping them. To remove every user on purpose,"
+            + " put a line '# empty' in the file"
     }
 }
 
@@ -43,6 +70,12 @@ extension UserDirectory {
             self.removed = removed
             self.changed = changed
         }
+
+        /// Users in the old file.
+        public var previousUsers: Int { users - added + removed }
+
+        /// Whether more than half of the old users are gone: a reload worth a warning.
+        public var removesMostUsers: Bool { removed * 2 > previousUsers }
 
         public var description: String {
             "\(users) users (\(added) added, \(removed) removed, \(changed) with a new password)"
