@@ -47,7 +47,9 @@ struct AdminLimitsTests {
             // The timeout runs from the accept, which follows the start of the connect.
             let started = ContinuousClock.now
             let raw = try await RawConnection.connect(host: "127.0.0.1", port: port)
-            try await raw.send(Array("GET /healthz HTTP/1.1\r\n".utf8))
+            // On a loaded machine the server may have closed before a send runs: the sends may fail, the close
+            // and its timing are what is asserted.
+            try? await raw.send(Array("GET /healthz HTTP/1.1\r\n".utf8))
             try await Task.sleep(for: .milliseconds(200))
             try? await raw.send(Array("Host: x\r\n".utf8))
             try await raw.expectClosed(timeout: .seconds(15))

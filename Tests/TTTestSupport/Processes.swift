@@ -197,20 +197,21 @@ public final class RunningProcess: Sendable {
     }
 }
 
-/// Collects everything read from a pipe on a background queue, so a chatty child never blocks on a full pipe.
+/// Collects everything read from a pipe on a thread of its own, so a chatty child never blocks on a full pipe.
+/// (Not a global dispatch queue: its blocked readers would hold back every other item on that queue.)
 final class PipeCollector: Sendable {
     private let state = LockedBuffer()
 
     init(_ handle: FileHandle) {
         let state = self.state
-        DispatchQueue.global().async {
+        Thread {
             while true {
                 let chunk = handle.availableData
                 if chunk.isEmpty { break }
                 state.append(chunk)
             }
             state.markFinished()
-        }
+        }.start()
     }
 
     func snapshot() -> Data { state.value }

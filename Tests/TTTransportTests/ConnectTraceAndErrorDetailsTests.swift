@@ -78,6 +78,19 @@ struct ConnectTraceAndErrorDetailsTests {
         #expect(!ProxyErrorDetails(squidError: "ERR_ACCESS_DENIED").saysTargetUnreachable(reason: "Forbidden"))
     }
 
+    @Test("squid's system error number is told in words; 0, junk and out-of-range numbers are left out")
+    func squidSystemError() {
+        func summary(_ header: String) -> String {
+            ProxyErrorDetails(headers: ["X-Squid-Error: \(header)"], body: []).summary
+        }
+        #expect(summary("ERR_CONNECT_FAIL 111") == "squid: ERR_CONNECT_FAIL (Connection refused)")
+        #expect(summary("ERR_CONNECT_FAIL 110") == "squid: ERR_CONNECT_FAIL (Connection timed out)")
+        #expect(summary("ERR_DNS_FAIL 0") == "squid: ERR_DNS_FAIL")
+        #expect(summary("ERR_CONNECT_FAIL -5") == "squid: ERR_CONNECT_FAIL")
+        #expect(summary("ERR_CONNECT_FAIL 99999999") == "squid: ERR_CONNECT_FAIL")
+        #expect(summary("ERR_CONNECT_FAIL x\u{1b}[31m") == "squid: ERR_CONNECT_FAIL")
+    }
+
     @Test("tinyproxy's reason, nginx's markup inside the title, HAProxy's page without a title")
     func otherProxies() {
         #expect(ProxyErrorDetails(headers: [], body: []).saysTargetUnreachable(reason: "Unable to connect"))

@@ -1,3 +1,4 @@
+import Glibc
 import TTBasics
 
 /// What a proxy said about a failed CONNECT beyond its status line: squid's `X-Squid-Error`, the `Server` and
@@ -9,6 +10,9 @@ import TTBasics
 struct ProxyErrorDetails: Sendable, Hashable {
     /// squid's error name, e.g. `ERR_DNS_FAIL` (from `X-Squid-Error: ERR_DNS_FAIL 0`).
     var squidError: String?
+    /// The system error squid met, from the number after its error name (`ERR_CONNECT_FAIL 111`): e.g.
+    /// `Connection refused`. `nil` when squid gave `0` or nothing.
+    var squidSystemError: String?
     /// The `Server` header, e.g. `squid/5.7`, `tinyproxy/1.11.1`.
     var server: String?
     /// The `Via` header, e.g. `1.1 proxy.corp (squid/5.7)`.
@@ -30,7 +34,10 @@ struct ProxyErrorDetails: Sendable, Hashable {
             let value = String(line[line.index(after: colon)...].trimmingWhitespace())
             guard !value.isEmpty else { continue }
             switch line[..<colon].lowercased() {
-            case "x-squid-error": squidError = value.split(separator: " ").first.map(String.init)
+            case "x-squid-error":
+                let words = value.split(separator: " ")
+                squidError = words.first.map { Self.bounded(String($0)) }
+                squidSystemError = words.dropFirst().first.flatMap { Int32($0) }.flatMap(Self.systemError)
             case "server": server = Self.bounded(value)
             case "via": via = Self.bounded(value)
             default: break
@@ -59,7 +66,7 @@ struct ProxyErrorDetails: Sendable, Hashable {
     var summary: String {
         var parts: [String] = []
         if let squidError {
-            parts.append("squid: \(squidError)")
+            parts.append("squid: \(squidError)" + (squidSystemError.map { " (\($0))" } ?? ""))
         } else if let server {
             parts.append("server \(server)")
         }
@@ -100,6 +107,12 @@ struct ProxyErrorDetails: Sendable, Hashable {
             separator: " "
         )
         return collapsed.isEmpty ? nil : bounded(collapsed)
+    }
+
+    /// The C library's text for a system error number squid reported; `nil` for 0 or a number out of range.
+    private static func systemError(_ number: Int32) -> String? {
+        guard (1...4095).contains(number), let text = strerror(number) else { return nil }
+        return bounded(String(cString: text))
     }
 
     private static func bounded(_ text: String) -> String {
