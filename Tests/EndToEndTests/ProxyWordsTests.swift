@@ -26,7 +26,11 @@ struct ProxyWordsTests {
 
             let closed = try await tool(["-x", proxy, "127.0.0.1:\(try closedPort())"], home: home)
             #expect(closed.status == 6, "\(closed.allOutput)")
-            #expect(closed.standardOutput.contains("could not connect to 127.0.0.1 (squid: ERR_CONNECT_FAIL (Connection refused)"))
+            #expect(
+                closed.standardOutput.contains(
+                    "could not connect to 127.0.0.1 (squid: ERR_CONNECT_FAIL (Connection refused)"
+                )
+            )
             // Nothing listens there: the hint says so, not "name servers or routes" (issue 22).
             #expect(closed.standardOutput.contains("nothing may be listening on port"), "\(closed.standardOutput)")
             #expect(!closed.standardOutput.contains("name servers"))
