@@ -207,6 +207,17 @@ struct ProxyAuthTests {
                 #expect(!forbidden.standardError.contains("Proxy-Authorization: Basic"))
                 let after = Array(squid.proxyAuthorizationSchemes.dropFirst(before))
                 #expect(after.contains("Digest") && !after.contains("Basic"), "\(after)")
+                // With --proxy-auth basic the key wins: refused before anything is sent.
+                let explicitBasic = try await tool(
+                    ["--config", config, "--connection", "office", "--proxy-user", user, "--proxy-auth", "basic"],
+                    home: home
+                )
+                #expect(explicitBasic.status == 4, "\(explicitBasic.allOutput)")
+                #expect(
+                    explicitBasic.allOutput.contains("proxy-auth-no-basic = yes forbids sending the password as Basic")
+                )
+                let sinceKey = Array(squid.proxyAuthorizationSchemes.dropFirst(before))
+                #expect(!sinceKey.contains("Basic"), "\(sinceKey)")
 
                 // The same proxy behind TLS: the password is not on the link in the clear, so no warning, and
                 // proxy-auth-no-basic leaves Basic allowed there.
