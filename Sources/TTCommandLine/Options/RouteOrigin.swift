@@ -42,6 +42,13 @@ struct RouteOrigin: Sendable, Hashable {
 
     /// `message` naming the route's source, ending with the doctor hint unless the command line chose it.
     func named(_ message: String) -> String {
+        let text = sourced(message)
+        return offersDoctor ? "\(text); \(Self.doctorHint)" : text
+    }
+
+    /// `message` naming the route's source, without the hint: for lines that repeat (`ping`'s lost replies),
+    /// whose hint is said once.
+    func sourced(_ message: String) -> String {
         var text = message
         if let source, let proxyURL {
             if let range = text.firstRange(of: proxyURL) {
@@ -52,6 +59,6 @@ struct RouteOrigin: Sendable, Hashable {
         } else if let source, let pacLocation {
             text += " (PAC \(pacLocation) from \(source))"
         }
-        return offersDoctor ? "\(text); \(Self.doctorHint)" : text
+        return text
     }
 }
