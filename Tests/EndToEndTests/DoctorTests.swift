@@ -205,6 +205,9 @@ struct DoctorTests {
             environment: lab.environment
         )
         #expect(unreachable.status == 3, "\(unreachable.allOutput)")
-        #expect(unreachable.standardError.contains("tt-connect doctor"), "\(unreachable.standardError)")
+        // Typed on the command line: the user chose this PAC, so no doctor hint (RouteSourceTests has the
+        // config file's PAC, which gets it).
+        #expect(unreachable.standardError.contains("(from --proxy-pac)"), "\(unreachable.standardError)")
+        #expect(!unreachable.standardError.contains("tt-connect doctor"), "\(unreachable.standardError)")
     }
 }

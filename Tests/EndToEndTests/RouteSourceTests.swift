@@ -33,7 +33,9 @@ struct RouteSourceTests {
             try await withStarted(ProxyProcess.start()) { proxy in
                 let config = try Self.config(in: home, port: peer.port, route: "proxy = http://\(proxy.address)")
                 let source = "(proxy http://\(proxy.address) from config file \(config) [connection lab])"
-                let arguments = ["-c", "2", "-i", "0.2", "-W", "0.5", "--config", config, "--connection", "lab"]
+                let arguments = [
+                    "-c", "2", "-i", "0.2", "-W", "0.5", "--tls", "never", "--config", config, "--connection", "lab",
+                ]
                 let saved = try await tool(arguments, name: "tt-ping", home: home)
                 #expect(saved.status == 12, "\(saved.allOutput)")
                 let lost = saved.standardOutput.split(separator: "\n").filter { $0.hasPrefix("no reply from") }
@@ -47,7 +49,10 @@ struct RouteSourceTests {
                 #expect(Self.occurrences(of: "tt-connect doctor", in: saved.allOutput) == 1, "\(saved.allOutput)")
 
                 let json = try await tool(
-                    ["ping", "--json", "-c", "1", "-W", "0.5", "--config", config, "--connection", "lab"],
+                    [
+                        "ping", "--json", "-c", "1", "-W", "0.5", "--tls", "never", "--config", config, "--connection",
+                        "lab",
+                    ],
                     home: home
                 )
                 #expect(json.status == 12, "\(json.allOutput)")
@@ -59,7 +64,10 @@ struct RouteSourceTests {
 
                 // Typed on the command line: named too, and no hint.
                 let typed = try await tool(
-                    ["-c", "1", "-W", "0.5", "-P", "\(peer.port)", "--proxy", proxy.address, "127.0.0.1"],
+                    [
+                        "-c", "1", "-W", "0.5", "--tls", "never", "-P", "\(peer.port)", "--proxy", proxy.address,
+                        "127.0.0.1",
+                    ],
                     name: "tt-ping",
                     home: home
                 )
@@ -80,8 +88,7 @@ struct RouteSourceTests {
         let target = "framework.example.invalid:5000"
         let typed = try await tool(["--proxy-pac", pac, "--timeout", "5", target], home: home)
         #expect(typed.status == 3, "\(typed.allOutput)")
-        #expect(typed.standardError.contains(pac), "\(typed.standardError)")
-        #expect(typed.standardError.contains("--proxy-pac"), "\(typed.standardError)")
+        #expect(typed.standardError.contains("\(pac) (from --proxy-pac)"), "\(typed.standardError)")
         #expect(!typed.allOutput.contains("tt-connect doctor"), "\(typed.allOutput)")
 
         let config = try Self.config(in: home, port: 5000, route: "proxy-pac = \(pac)")
@@ -90,7 +97,7 @@ struct RouteSourceTests {
             home: home
         )
         #expect(configured.status == 3, "\(configured.allOutput)")
-        #expect(configured.standardError.contains("config file \(config)"), "\(configured.standardError)")
+        #expect(configured.standardError.contains("\(pac) (from config file \(config))"), "\(configured.standardError)")
         #expect(configured.standardError.contains(Self.hint), "\(configured.standardError)")
     }
 }

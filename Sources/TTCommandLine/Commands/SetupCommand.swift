@@ -211,8 +211,10 @@ private struct SetupSession {
         var arguments = ["--config", configPath]
         if previous != nil { arguments += ["--connection", name] }
         let options: ProxyOptions
+        let tls: TLSOptions
         do {
             options = try ProxyOptions.parse(arguments)
+            tls = try TLSOptions.parse([])
         } catch {
             throw CommandFailure(exitCode: 1, message: "internal error: \(error)")
         }
@@ -221,7 +223,7 @@ private struct SetupSession {
             target: endpoint.description,
             proxy: options,
             server: nil,
-            tls: TLSOptions(),
+            tls: tls,
             verbosity: 0,
             environment: ProcessInfo.processInfo.environment,
             deadline: deadline,

@@ -189,6 +189,7 @@ package struct ProxyOptions: ParsableArguments, Sendable {
             // is for a PAC the user did not type: one given with --proxy-pac is what the user asked for.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
+                pacLocation: proxyPac ?? entry?.entry.proxyPac,
                 offersDoctor: proxyPac == nil
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))

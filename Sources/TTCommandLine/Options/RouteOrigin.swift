@@ -49,16 +49,13 @@ struct RouteOrigin: Sendable, Hashable {
     /// `message` naming the route's source, without the hint: for lines that repeat (`ping`'s lost replies),
     /// whose hint is said once.
     func sourced(_ message: String) -> String {
-        var text = message
-        if let source, let proxyURL {
-            if let range = text.firstRange(of: proxyURL) {
-                text.replaceSubrange(range, with: "\(proxyURL) (from \(source))")
-            } else {
-                text += " (proxy \(proxyURL) from \(source))"
-            }
-        } else if let source, let pacLocation {
-            text += " (PAC \(pacLocation) from \(source))"
+        guard let source, let location = proxyURL ?? pacLocation else { return message }
+        // Where the message names the proxy or PAC, the source follows it; otherwise it is said at the end.
+        guard let range = message.firstRange(of: location) else {
+            return message + " (\(proxyURL != nil ? "proxy" : "PAC") \(location) from \(source))"
         }
+        var text = message
+        text.replaceSubrange(range, with: "\(location) (from \(source))")
         return text
     }
 }
