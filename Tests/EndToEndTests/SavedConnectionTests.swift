@@ -178,6 +178,59 @@ struct SavedConnectionTests {
         }
     }
 
+    @Test("setup editing a connection with a PAC: the doctor's rows name the PAC entry, recommended; the PAC stays")
+    func setupKeepsOwnPAC() async throws {
+        let home = try TemporaryDirectory()
+        let config = home.file("config")
+        let environment = ["HOME": home.path, "PATH": "/usr/bin:/bin", "TT_CONNECT_ETC_DIR": home.path]
+        try await withStarted(ServerProcess.start()) { server in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                let pac = home.file("office.pac")
+                try "function FindProxyForURL(url, host) { return \"PROXY \(proxy.address)\"; }\n".write(
+                    toFile: pac,
+                    atomically: true,
+                    encoding: .utf8
+                )
+                try "[connection lab]\nserver = 127.0.0.1\nport = \(server.port)\nproxy-pac = \(pac)\n".write(
+                    toFile: config,
+                    atomically: true,
+                    encoding: .utf8
+                )
+                let edit = try TerminalSession(
+                    BuiltProducts.executable("tt-connect"),
+                    ["setup", "lab", "--config", config],
+                    environment: environment
+                )
+                var at = try await edit.waitFor("Server [127.0.0.1]: ")
+                try edit.type("")
+                at = try await edit.waitFor("Port [\(server.port)]: ", after: at)
+                try edit.type("")
+                at = try await edit.waitFor("User: ", after: at)
+                try edit.type(serverUser)
+                at = try await edit.waitFor("Password: ", after: at)
+                try edit.type(serverPassword)
+                at = try await edit.waitFor("Password again: ", after: at)
+                try edit.type(serverPassword)
+                // The entry of its own PAC is what check would use: recommended, and the default.
+                at = try await edit.waitFor("✓ http://\(proxy.address)  ", after: at)
+                at = try await edit.waitFor("Routes that work:", after: at)
+                let choice = try await edit.waitFor("Route to save [", after: at)
+                let offered = String(edit.screen.dropFirst(at).prefix(choice - at))
+                let line = offered.split(whereSeparator: \.isNewline).first { $0.contains("(recommended)") } ?? ""
+                #expect(line.contains("http://\(proxy.address)") && line.contains("PAC entry 1 of 1"), "\(offered)")
+                try await edit.waitFor("]: ", after: choice)
+                try edit.type("")
+                #expect(try await edit.finish() == 0, "\(edit.screen)")
+                #expect(edit.screen.contains("through proxy http://\(proxy.address)"), "\(edit.screen)")
+                let text = try String(contentsOfFile: config, encoding: .utf8)
+                // Beside the config file, so written relative to it.
+                #expect(text.contains("proxy-pac = office.pac\n"), "\(text)")
+                #expect(!text.contains("proxy = "), "the PAC was replaced by its proxy: \(text)")
+                #expect(text.contains("server-key = \(server.fingerprint)\n"), "\(text)")
+            }
+        }
+    }
+
     @Test("setup without a terminal says so and names the non-interactive way, exit 2")
     func setupWithoutTerminal() async throws {
         let home = try TemporaryDirectory()

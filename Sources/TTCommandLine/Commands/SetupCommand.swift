@@ -151,13 +151,18 @@ private struct SetupSession {
                 )
             }
         }
-        let entry = try SavedConnection.entry(
+        var entry = try SavedConnection.entry(
             named: name,
             configuration: chosen.configuration,
             serverKey: seenKey,
             previous: previous,
             configPath: configPath
         )
+        // An entry of the connection's own PAC was chosen: the PAC stays, so its answer may change later.
+        if chosen.fromOwnPAC, let pac = previous?.proxyPac {
+            entry.proxy = nil
+            entry.proxyPac = pac
+        }
         try ConnectionConfigWriter.save(entry, to: configPath)
         terminal.say("Saved connection \(name) in \(configPath).\n")
         try prove(name)
@@ -198,14 +203,15 @@ private struct SetupSession {
 
     /// Runs the doctor over every route this machine offers (the entry's own first, when editing), shows its
     /// rows live, offers the routes that work as a numbered choice (the doctor's recommendation the default)
-    /// and returns the chosen route's client configuration with the server key seen on it.
+    /// and returns the chosen route's client configuration with the server key seen on it, and whether it is
+    /// an entry of the connection's own PAC.
     private func chooseRoute(
         to endpoint: Endpoint,
         name: String,
         previous: ConnectionEntry?,
         user: String,
         password: String
-    ) throws(CommandFailure) -> (configuration: ClientConfiguration, serverIdentity: String?) {
+    ) throws(CommandFailure) -> (configuration: ClientConfiguration, serverIdentity: String?, fromOwnPAC: Bool) {
         let duration = Duration.nanoseconds(Int64((timeout * 1e9).rounded()))
         let deadline = Deadline.after(duration)
         var arguments = ["--config", configPath]
@@ -259,7 +265,9 @@ private struct SetupSession {
         }
         let chosen = working[(Int(choiceText) ?? best + 1) - 1]
         let plan = Doctor.plan(for: chosen.candidate, setup: setup, timeout: duration)
-        return (plan.configuration, chosen.serverIdentity)
+        // The doctor marks the entries of the connection's PAC configured (what check would use).
+        let fromOwnPAC = previous?.proxyPac != nil && chosen.candidate.isConfigured && chosen.candidate.pacEntry != nil
+        return (plan.configuration, chosen.serverIdentity, fromOwnPAC)
     }
 
     /// Asks `label`, offering `default`; `problem` says what is wrong with an answer, `nil` when it is usable.
