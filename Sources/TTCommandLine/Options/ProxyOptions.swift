@@ -70,8 +70,8 @@ package struct ProxyOptions: ParsableArguments, Sendable {
     @Option(
         name: .customLong("noproxy"),
         help: ArgumentHelp(
-            "Hosts to reach directly, as curl's --noproxy: a comma list of names (with their subdomains) and IP "
-                + "addresses; * for all.",
+            "Hosts to reach directly, as curl's --noproxy: a comma list of names (with their subdomains), IP "
+                + "addresses and CIDR blocks; * for all.",
             valueName: "LIST"
         )
     )
