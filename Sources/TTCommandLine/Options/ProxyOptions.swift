@@ -185,11 +185,12 @@ package struct ProxyOptions: ParsableArguments, Sendable {
         } catch  where error.category == .configuration {
             throw .usage("\(error)")
         } catch {
-            // A PAC URL that cannot be fetched is a network failure (exit 3), not a usage error; the doctor may
-            // find another way out even when the command line named the PAC.
+            // A PAC URL that cannot be fetched is a network failure (exit 3), not a usage error. The doctor hint
+            // is for a PAC the user did not type: one given with --proxy-pac is what the user asked for.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
-                offersDoctor: true
+                pacLocation: proxyPac ?? entry?.entry.proxyPac,
+                offersDoctor: proxyPac == nil
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))
         }
