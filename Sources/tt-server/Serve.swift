@@ -51,6 +51,40 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Admin connections open at once; one more is closed as soon as it is accepted (1 to 1024).",
+            valueName: "COUNT"
+        )
+    )
+    var adminMaxConnections = AdminServer.Limits().maxConnections
+
+    @Option(
+        help: ArgumentHelp(
+            "Close an admin connection that has not sent a whole request head by then (at most 300).",
+            valueName: "SECONDS"
+        )
+    )
+    var adminHeadTimeout: Double = 10
+
+    @Option(
+        help: ArgumentHelp(
+            "Largest admin request head; more is answered 431 and closed (512 to 65536).",
+            valueName: "BYTES"
+        )
+    )
+    var adminMaxHeadSize = AdminServer.Limits().maxHeadBytes
+
+    /// The admin listener's bounds from `--admin-max-connections`, `--admin-head-timeout` and
+    /// `--admin-max-head-size` (checked by ``validate()``).
+    var adminLimits: AdminServer.Limits {
+        AdminServer.Limits(
+            maxConnections: adminMaxConnections,
+            headTimeout: .milliseconds(Int64(adminHeadTimeout * 1000)),
+            maxHeadBytes: adminMaxHeadSize
+        )
+    }
+
+    @Option(
+        help: ArgumentHelp(
             "Users file for Login (see `tt-server add-user`); without it every login is rejected.",
             valueName: "FILE"
         )
@@ -207,6 +241,18 @@ struct Serve: AsyncParsableCommand {
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
         }
+        // Whoever reaches the admin port is not trusted: every bound stays bounded.
+        guard (1...1024).contains(adminMaxConnections) else {
+            throw ValidationError("--admin-max-connections must be between 1 and 1024, not \(adminMaxConnections)")
+        }
+        guard adminHeadTimeout > 0, adminHeadTimeout <= 300 else {
+            throw ValidationError(
+                "--admin-head-timeout must be more than 0 and at most 300 seconds, not \(adminHeadTimeout)"
+            )
+        }
+        guard (512...65536).contains(adminMaxHeadSize) else {
+            throw ValidationError("--admin-max-head-size must be between 512 and 65536 bytes, not \(adminMaxHeadSize)")
+        }
         guard drainDelay >= 0, drainDelay <= 3600 else {
             throw ValidationError("--drain-delay must be between 0 and 3600 seconds, not \(drainDelay)")
         }
@@ -326,6 +372,7 @@ struct Serve: AsyncParsableCommand {
             if let adminListen {
                 admin = try await AdminServer.start(
                     address: try ListenAddress(parsingAdmin: adminListen),
+                    limits: adminLimits,
                     health: { server.isServing },
                     metrics: { registry.emitToString() }
                 )

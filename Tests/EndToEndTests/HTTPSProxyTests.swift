@@ -10,12 +10,9 @@ struct HTTPSProxyTests {
         ["/usr/bin/socat", "/usr/bin/openssl"].allSatisfy { FileManager.default.fileExists(atPath: $0) }
         || ProcessInfo.processInfo.environment["CI"] != nil
 
-    @Test(
-        "TLS to the proxy: verified with --proxy-cacert, refused without it (exit 7), or --proxy-insecure",
-        .enabled(if: enabled)
-    )
-    func httpsProxy() async throws {
-        let home = try TemporaryDirectory()
+    /// Makes a self-signed certificate for 127.0.0.1 in `home`: `proxy.pem` (returned, the CA bundle for
+    /// `--proxy-cacert`) and `both.pem` (key and certificate, for socat's `OPENSSL-LISTEN`).
+    static func makeCertificate(in home: TemporaryDirectory) async throws -> String {
         let certificate = home.file("proxy.pem")
         let made = try await runProcess(
             URL(fileURLWithPath: "/usr/bin/openssl"),
@@ -30,6 +27,16 @@ struct HTTPSProxyTests {
             try String(contentsOfFile: home.file("key.pem"), encoding: .utf8)
             + String(contentsOfFile: certificate, encoding: .utf8)
         try bundle.write(toFile: home.file("both.pem"), atomically: true, encoding: .utf8)
+        return certificate
+    }
+
+    @Test(
+        "TLS to the proxy: verified with --proxy-cacert, refused without it (exit 7), or --proxy-insecure",
+        .enabled(if: enabled)
+    )
+    func httpsProxy() async throws {
+        let home = try TemporaryDirectory()
+        let certificate = try await Self.makeCertificate(in: home)
 
         try await withStarted(ServerProcess.start()) { server in
             try await withStarted(ProxyProcess.start()) { proxy in
@@ -43,7 +50,7 @@ struct HTTPSProxyTests {
                         ]
                     )
                 ) { front in
-                    try await waitUntilListening(port: port)
+                    try await Self.waitUntilListening(port: port)
 
                     let https = "https://127.0.0.1:\(port)"
                     let verified = try await tool(
@@ -90,7 +97,8 @@ struct HTTPSProxyTests {
         }
     }
 
-    private func waitUntilListening(port: Int) async throws {
+    /// Waits until the TLS front accepts connections on `port`.
+    static func waitUntilListening(port: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             let fd = startLoopbackConnect(port: port)
