@@ -151,10 +151,14 @@ struct Serve: AsyncParsableCommand {
     )
     var preLoginMaxPacketSize = 64 << 10
 
+    // Optional, so that --help (and the man page built on another machine) does not print this machine's count.
     @Option(
-        help: ArgumentHelp("Password checks at once; the default is half this machine's cores.", valueName: "COUNT")
+        help: ArgumentHelp(
+            "Password checks at once (default: half this machine's cores, at least 1).",
+            valueName: "COUNT"
+        )
     )
-    var maxLoginChecks = max(1, System.coreCount / 2)
+    var maxLoginChecks: Int?
 
     @Option(help: ArgumentHelp("Password checks one source address may have waiting.", valueName: "COUNT"))
     var maxQueuedLoginsPerAddress = 4
@@ -233,7 +237,7 @@ struct Serve: AsyncParsableCommand {
             ("--max-connections", maxConnections), ("--max-frame-size", maxFrameSize),
             ("--max-inflated-size", maxInflatedSize), ("--max-buffered-bytes", maxBufferedBytes),
             ("--max-prelogin-buffered-bytes", maxPreLoginBufferedBytes),
-            ("--prelogin-max-packet-size", preLoginMaxPacketSize), ("--max-login-checks", maxLoginChecks),
+            ("--prelogin-max-packet-size", preLoginMaxPacketSize), ("--max-login-checks", maxLoginChecks ?? 1),
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
         }
@@ -323,7 +327,7 @@ struct Serve: AsyncParsableCommand {
             maxPreLoginBufferedBytes: maxPreLoginBufferedBytes,
             preLoginMaxPacketSize: preLoginMaxPacketSize,
             frameTimeout: .milliseconds(Int64(frameTimeout * 1000)),
-            maxConcurrentLoginChecks: maxLoginChecks,
+            maxConcurrentLoginChecks: maxLoginChecks ?? ServerConfiguration.defaultConcurrentLoginChecks,
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )

@@ -61,11 +61,30 @@ struct HTTPSProxyTests {
                     #expect(verified.standardOutput.contains("connected to 127.0.0.1:\(port) (TLS)"))
                     #expect(verified.standardOutput.contains("✓ handshake"))
 
+                    // Issue 22: libcurl's reason first, then the remedy; not "check that it is an https:// proxy".
                     let unverified = try await tool(["check", "--proxy", https, server.address], home: home)
                     #expect(unverified.status == 7, "\(unverified.allOutput)")
-                    #expect(unverified.standardOutput.contains("✗ proxy"))
-                    #expect(unverified.standardOutput.contains("certificate"))
-                    #expect(unverified.standardOutput.contains("--proxy-insecure"))
+                    #expect(
+                        WordingTests.failedDetail(unverified.standardOutput, stage: "proxy")
+                            == "the TLS certificate of proxy \(https) (from --proxy) is not trusted: SSL certificate "
+                            + "problem: self-signed certificate; give the CA file that signed it, or skip the "
+                            + "verification (CA file: --proxy-cacert FILE; no verification: --proxy-insecure)",
+                        "\(unverified.standardOutput)"
+                    )
+
+                    // Issue 22: http:// to the TLS port: the front resets the plain CONNECT; https:// is suggested.
+                    let plain = try await tool(
+                        ["check", "--proxy", "http://127.0.0.1:\(port)", server.address],
+                        home: home
+                    )
+                    #expect(plain.status == 7, "\(plain.allOutput)")
+                    #expect(
+                        WordingTests.failedDetail(plain.standardOutput, stage: "tunnel")
+                            == "proxy http://127.0.0.1:\(port) (from --proxy) reset the connection before answering the "
+                            + "CONNECT request for \(server.address): if it is an https:// proxy, use https://127.0.0.1:"
+                            + "\(port); else check that it is an HTTP proxy and this its port",
+                        "\(plain.standardOutput)"
+                    )
 
                     let insecure = try await tool(
                         ["check", "--proxy", https, "--proxy-insecure", server.address],
@@ -97,17 +116,10 @@ struct HTTPSProxyTests {
         }
     }
 
-    /// Waits until the TLS front accepts connections on `port`.
+    /// Waits until the TLS front listens on `port`.
     static func waitUntilListening(port: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            let fd = startLoopbackConnect(port: port)
-            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&entry, 1, 200) > 0 && entry.revents & Int16(POLLERR | POLLHUP) == 0
-            close(fd)
-            if ready { return }
-            try await Task.sleep(for: .milliseconds(50))
+        guard await TTTestSupport.waitUntilListening(port: port) else {
+            throw E2EError("the TLS front on port \(port) did not start")
         }
-        throw E2EError("the TLS front on port \(port) did not start")
     }
 }

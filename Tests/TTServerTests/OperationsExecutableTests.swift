@@ -116,6 +116,40 @@ extension SerializedSuites {
             }
         }
 
+        @Test("SIGHUP reloads the TLS certificate and logs its end as a UTC date, as openssl reads it")
+        func certificateEndDate() async throws {
+            try await withTemporaryDirectory { directory in
+                let process = try RunningProcess(
+                    binary,
+                    ["--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path]
+                )
+                _ = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: " UTC")
+                // The self-signed certificate made beside the identity; openssl's reading of its notAfter, in
+                // the log's format.
+                let certificate = directory.appendingPathComponent("id-tls-cert.pem").path
+                let end = try await runProcess(
+                    URL(fileURLWithPath: "/usr/bin/openssl"),
+                    ["x509", "-in", certificate, "-noout", "-enddate"]
+                )
+                let notAfter = end.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                    .replacingOccurrences(of: "notAfter=", with: "")
+                let date = try await runProcess(
+                    URL(fileURLWithPath: "/usr/bin/date"),
+                    ["-u", "-d", notAfter, "+%Y-%m-%d %H:%M:%S UTC"]
+                )
+                let expected = date.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(expected.wholeMatch(of: /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/) != nil, "\(date.allOutput)")
+                #expect(
+                    process.outputSoFar.contains("\(certificate), valid until \(expected)"),
+                    "\(process.outputSoFar)"
+                )
+                #expect(!process.outputSoFar.contains("seconds since 1970"))
+                #expect(await process.stop(signal: SIGTERM) == 0)
+            }
+        }
+
         @Test("--drain-delay: after SIGTERM /healthz answers 503 while new sessions are still served, then it exits 0")
         func drainDelay() async throws {
             try await withTemporaryDirectory { directory in

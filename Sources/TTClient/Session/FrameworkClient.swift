@@ -321,7 +321,10 @@ public final class FrameworkClient {
                 return transport
             }
         } catch let error as TransportError {
-            if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
+            if case .proxy(let proxy, _) = configuration.route, let tunnel = error.connection {
+                // The tunnel stood and the TLS handshake inside it failed: both proxy stages passed.
+                reportProxyStages(tunnel, proxy: proxy, note: nil)
+            } else if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
                 // The proxy was reached; it is the CONNECT that failed. Say so, stage by stage.
                 observer?(
                     .stageCompleted(.proxyConnect, duration: connectTime, detail: "connected to \(proxy.endpoint)")
