@@ -206,7 +206,7 @@ struct TLSInterceptionTests {
             ]
         )
         try await withStarted(tlsOnly) { _ in
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await waitUntilListening(port: port), "openssl s_server did not listen")
             let raw = try await tool(["--timeout", "5", "127.0.0.1:\(port)"], home: home)
             #expect(raw.status == 9, "\(raw.allOutput)")
             #expect(raw.standardOutput.contains("speaks only TLS closes a raw connection"), "\(raw.allOutput)")
