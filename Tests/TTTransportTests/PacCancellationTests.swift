@@ -1,0 +1,83 @@
+import Foundation
+import TTTestSupport
+import Testing
+
+@testable import TTTransport
+
+/// Cancelling the async PAC resolution (issue 18): it returns within 100 ms of the cancel, the evaluating child
+/// process is killed and reaped, and the fetch's socket is closed.
+@Suite("PAC resolution stops when its task is cancelled", .serialized)
+struct PacCancellationTests {
+    static let target = Endpoint(host: "intranet.example", port: 5000)
+
+    @Test("a script with while(true){} cancelled after 300 ms returns within 100 ms; its child process is gone")
+    func endlessLoopIsCancelled() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pac-cancel-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("loop.pac").path
+        try "function FindProxyForURL(u, h) { while (true) {} }".write(toFile: path, atomically: true, encoding: .utf8)
+
+        let before = Self.childrenRunningThisProgram()
+        let resolving = Task {
+            try await ProxyAutoConfig.resolve(location: path, target: Self.target, deadline: .after(.seconds(30)))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let evaluators = Self.childrenRunningThisProgram().subtracting(before)
+        let cancelled = ContinuousClock.now
+        resolving.cancel()
+        let result = await resolving.result
+        let latency = ContinuousClock.now - cancelled
+        print("PAC evaluation: cancel to return \(latency)")
+
+        #expect(evaluators.count == 1, "the evaluating child was running: \(evaluators)")
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(latency < .milliseconds(100), "cancel to return took \(latency)")
+        for pid in evaluators {
+            // Killed and reaped: not even a zombie is left.
+            #expect(kill(pid, 0) == -1 && errno == ESRCH, "child \(pid) is still there")
+        }
+    }
+
+    @Test("a PAC URL whose server never answers: cancelled after 300 ms, returns within 100 ms, socket closed")
+    func silentFetchIsCancelled() async throws {
+        // Listening, never accepting: the kernel completes the connect, the request goes out, no answer comes.
+        let (listener, port) = try bindLoopback(listenBacklog: 8)
+        defer { close(listener) }
+        let resolving = Task {
+            try await ProxyAutoConfig.resolve(
+                location: "http://127.0.0.1:\(port)/proxy.pac",
+                target: Self.target,
+                deadline: .after(.seconds(30))
+            )
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let openBefore = socketsOfThisProcess(toPort: port)
+        let cancelled = ContinuousClock.now
+        resolving.cancel()
+        let result = await resolving.result
+        let latency = ContinuousClock.now - cancelled
+        print("PAC fetch: cancel to return \(latency)")
+
+        #expect(openBefore == 1, "the fetch was connected")
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(latency < .milliseconds(100), "cancel to return took \(latency)")
+        #expect(socketsOfThisProcess(toPort: port) == 0, "the fetch's socket is closed")
+    }
+
+    /// Child processes of this process that run this same program: the forked PAC evaluators.
+    private static func childrenRunningThisProgram() -> Set<pid_t> {
+        let ownProgram = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        var children: Set<pid_t> = []
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for task in tasks {
+            let listed = (try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? ""
+            for word in listed.split(separator: " ") {
+                guard let pid = pid_t(word) else { continue }
+                let program = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+                if program == ownProgram { children.insert(pid) }
+            }
+        }
+        return children
+    }
+}
