@@ -74,7 +74,7 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 deadline: deadline,
                 interrupter: interrupter
             )
-        } catch where interrupter?.isInterrupted ?? false {
+        } catch  where interrupter?.isInterrupted ?? false {
             throw CancellationError()
         }
     }
@@ -91,7 +91,12 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                     try OSThread.detach(name: "tt-pac") {
                         continuation.resume(
                             with: Result {
-                                try resolve(location: location, target: target, deadline: deadline, interrupter: interrupter)
+                                try resolve(
+                                    location: location,
+                                    target: target,
+                                    deadline: deadline,
+                                    interrupter: interrupter
+                                )
                             }
                         )
                     }
@@ -235,7 +240,11 @@ public struct ProxyAutoConfig: Sendable, Hashable {
         return ProxyAutoConfig(source: source, answer: shown, entries: entries, skipped: skipped)
     }
 
-    private static func load(_ location: String, deadline: Deadline, interrupter: ConnectionInterrupter?) throws -> String {
+    private static func load(
+        _ location: String,
+        deadline: Deadline,
+        interrupter: ConnectionInterrupter?
+    ) throws -> String {
         let lowered = location.lowercased()
         if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") {
             return try PacFetcher.fetch(location, deadline: deadline, interrupter: interrupter)

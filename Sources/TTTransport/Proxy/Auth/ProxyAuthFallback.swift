@@ -87,7 +87,16 @@ enum ProxyAuthFallback {
             }
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
             do {
-                let transport = try attempt(target, proxy, options, deadline, mask(of: scheme), recorder, tls, interrupter)
+                let transport = try attempt(
+                    target,
+                    proxy,
+                    options,
+                    deadline,
+                    mask(of: scheme),
+                    recorder,
+                    tls,
+                    interrupter
+                )
                 // The tunnel took every attempt, not just the last one.
                 let report = transport.report
                 transport.report.tunnelTime = max(.zero, (ContinuousClock.now - started) - report.tcpConnectTime)
