@@ -16,8 +16,8 @@ public final class ProxyServer: Sendable {
     private let serverChannels: [any Channel]
     private let connections: ConnectionRegistry<any Channel>
     /// Runs Basic auth password checks and nothing else: on NIO's shared pool a check would wait behind every
-    /// other blocking job of the process, which no fairness of ours can see (measured: another proxy's flood in
-    /// the same test process kept a known login waiting past 2 s).
+    /// other blocking job of the process (in a test process, other proxies' floods), which the fair queue cannot
+    /// see.
     private let checkPool: NIOThreadPool?
 
     /// The bound addresses, in the order of ``ProxyServerConfiguration/listeners``, with real ports.
