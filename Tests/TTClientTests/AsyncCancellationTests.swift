@@ -34,7 +34,8 @@ struct AsyncCancellationTests {
     }
 
     /// Starts `connect()` to `server` twice on one client (the second proves it usable after the first cancel),
-    /// cancels each after 300 ms, and checks the latency, the error and that no socket to `port` is left open.
+    /// cancels each once it has been connecting for 300 ms (its socket seen), and checks the latency, the error and
+    /// that no socket to `port` is left open.
     private func expectPromptCancellation(route: Route, server: Endpoint, port: Int, what: String) async throws {
         let client = AsyncFrameworkClient(
             configuration: ClientConfiguration(
@@ -49,6 +50,8 @@ struct AsyncCancellationTests {
         let baseline = socketsOfThisProcess(toPort: port)
         for attempt in 1...2 {
             let connecting = Task { try await client.connect() }
+            // On a loaded machine the client's thread may start late: wait for its socket (bounded), then 300 ms.
+            let seen = try await waitUntil { socketsOfThisProcess(toPort: port) > baseline }
             try await Task.sleep(for: .milliseconds(300))
             let openWhileConnecting = socketsOfThisProcess(toPort: port)
             let cancelled = ContinuousClock.now
@@ -56,7 +59,7 @@ struct AsyncCancellationTests {
             let result = await connecting.result
             let latency = ContinuousClock.now - cancelled
             print("\(what) connect, attempt \(attempt): cancel to return \(latency)")
-            #expect(openWhileConnecting == baseline + 1, "attempt \(attempt) was connecting")
+            #expect(seen && openWhileConnecting == baseline + 1, "attempt \(attempt) was connecting")
             #expect(throws: CancellationError.self) { try result.get() }
             #expect(latency < .milliseconds(100), "attempt \(attempt): cancel to return took \(latency)")
             #expect(socketsOfThisProcess(toPort: port) == baseline, "attempt \(attempt) left its socket open")

@@ -15,12 +15,29 @@ public func socketsOfThisProcess(toPort port: Int) -> Int {
     let wanted = String(format: ":%04X", port)
     var count = 0
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let text = (try? String(contentsOfFile: table, encoding: .utf8)) ?? ""
-        for line in text.split(separator: "\n").dropFirst() {
+        for line in readWhole(table).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             guard fields.count > 9, fields[2].hasSuffix(wanted), inodes.contains(fields[9]) else { continue }
             count += 1
         }
     }
     return count
+}
+
+/// A /proc file read to its end with read(2): such files report size 0, and a flood test elsewhere in the
+/// process can leave thousands of lines in /proc/net/tcp.
+private func readWhole(_ path: String) -> String {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return "" }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    // Bounded: /proc/net/tcp of a loopback test machine stays far below 64 MiB.
+    while bytes.count < 64 * 1024 * 1024 {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0, errno == EINTR { continue }
+        guard count > 0 else { break }
+        bytes += chunk[0..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

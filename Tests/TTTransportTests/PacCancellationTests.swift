@@ -18,12 +18,13 @@ struct PacCancellationTests {
         let path = directory.appendingPathComponent("loop.pac").path
         try "function FindProxyForURL(u, h) { while (true) {} }".write(toFile: path, atomically: true, encoding: .utf8)
 
-        let before = Self.childrenRunningThisProgram()
         let resolving = Task {
             try await ProxyAutoConfig.resolve(location: path, target: Self.target, deadline: .after(.seconds(30)))
         }
+        // On a loaded machine the child may start late: wait for it (bounded), then let it loop 300 ms.
+        _ = try await waitUntil { !Self.evaluatingChildren().isEmpty }
         try await Task.sleep(for: .milliseconds(300))
-        let evaluators = Self.childrenRunningThisProgram().subtracting(before)
+        let evaluators = Self.evaluatingChildren()
         let cancelled = ContinuousClock.now
         resolving.cancel()
         let result = await resolving.result
@@ -51,6 +52,7 @@ struct PacCancellationTests {
                 deadline: .after(.seconds(30))
             )
         }
+        _ = try await waitUntil { socketsOfThisProcess(toPort: port) > 0 }
         try await Task.sleep(for: .milliseconds(300))
         let openBefore = socketsOfThisProcess(toPort: port)
         let cancelled = ContinuousClock.now
@@ -65,18 +67,16 @@ struct PacCancellationTests {
         #expect(socketsOfThisProcess(toPort: port) == 0, "the fetch's socket is closed")
     }
 
-    /// Child processes of this process that run this same program: the forked PAC evaluators.
-    private static func childrenRunningThisProgram() -> Set<pid_t> {
-        let ownProgram = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    /// Child processes of this process's threads named `tt-pac`: the async resolution's evaluators (other tests'
+    /// evaluations run on threads of other names).
+    private static func evaluatingChildren() -> Set<pid_t> {
         var children: Set<pid_t> = []
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         for task in tasks {
+            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            guard name.hasPrefix("tt-pac") else { continue }
             let listed = (try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? ""
-            for word in listed.split(separator: " ") {
-                guard let pid = pid_t(word) else { continue }
-                let program = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
-                if program == ownProgram { children.insert(pid) }
-            }
+            children.formUnion(listed.split(separator: " ").compactMap { pid_t($0) })
         }
         return children
     }
