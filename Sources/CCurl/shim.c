@@ -44,6 +44,13 @@ static void CCurl_fill(const SSL *ssl, CCurl_TLSFacts *facts) {
         snprintf(facts->cipher, sizeof(facts->cipher), "%s", name ? name : SSL_CIPHER_get_name(cipher));
     }
     X509 *leaf = SSL_get1_peer_certificate(ssl);
+    // A handshake we end with an alert after refusing the certificate (--tls-verify) never stores it as the
+    // peer's; the chain the peer presented is kept, leaf first.
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    if (leaf == NULL && chain != NULL && sk_X509_num(chain) > 0) {
+        leaf = sk_X509_value(chain, 0);
+        X509_up_ref(leaf);
+    }
     facts->hasCertificate = leaf != NULL;
     facts->subject[0] = facts->issuer[0] = 0;
     facts->selfIssued = facts->chainVerified = 0;
@@ -79,7 +86,10 @@ static void CCurl_fill(const SSL *ssl, CCurl_TLSFacts *facts) {
 
 static void CCurl_infoCallback(const SSL *ssl, int where, int value) {
     (void)value;
-    if (!(where & SSL_CB_HANDSHAKE_DONE)) return;
+    // A fatal alert we send ends the handshake too (libcurl refusing the certificate with --tls-verify): the
+    // certificate's facts then tell an intercepting proxy from a server's own certificate.
+    int refused = (where & SSL_CB_WRITE_ALERT) == SSL_CB_WRITE_ALERT && (value >> 8) == SSL3_AL_FATAL;
+    if (!(where & SSL_CB_HANDSHAKE_DONE) && !refused) return;
     CCurl_TLSFacts *facts = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), CCurl_factsIndex);
     // OpenSSL reports HANDSHAKE_DONE again for TLS 1.3 session tickets; the facts stay the same.
     if (facts == NULL || facts->completed) return;

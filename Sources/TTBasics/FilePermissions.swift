@@ -29,6 +29,47 @@ public enum FilePermissions {
     /// - Returns: the contents, or `nil` when the file does not exist.
     /// - Throws: ``Refusal`` when the file is open to others, cannot be read, or is larger than `limit`.
     public static func readSecret(_ path: String, what: String, limit: Int = 1 << 20) throws(Refusal) -> [UInt8]? {
+        try withOpenedFile(path, what: what) { fd, status throws(Refusal) in
+            try checkSecret(status, path: path, what: what)
+            return try readAll(fd, path: path, what: what, limit: limit)
+        }
+    }
+
+    /// A file read through one descriptor, with that descriptor's `fstat`.
+    public struct CheckedFile: Sendable {
+        /// Where it was read from, for messages.
+        public let path: String
+        /// The contents.
+        public let bytes: [UInt8]
+        fileprivate let status: stat
+
+        /// Refuses the file as ``checkSecret(_:what:)`` would, judged on the descriptor that was read.
+        /// - Parameter what: how the file is named in the message, e.g. `the config file, which holds a password,`.
+        public func checkSecret(what: String) throws(Refusal) {
+            try FilePermissions.checkSecret(status, path: path, what: what)
+        }
+    }
+
+    /// Opens `path` and reads it, keeping the descriptor's `fstat`, for a file whose contents decide whether it
+    /// holds a secret (a config file with or without a password): the caller checks it with
+    /// ``CheckedFile/checkSecret(what:)`` once it knows, and the file checked is the file read.
+    /// - Parameter limit: the most bytes accepted; a larger file is refused.
+    /// - Returns: `nil` when the file does not exist.
+    /// - Throws: ``Refusal`` when the file cannot be read, is not a regular file, or is larger than `limit`.
+    public static func readChecking(_ path: String, what: String, limit: Int = 1 << 20) throws(Refusal) -> CheckedFile?
+    {
+        try withOpenedFile(path, what: what) { fd, status throws(Refusal) in
+            CheckedFile(path: path, bytes: try readAll(fd, path: path, what: what, limit: limit), status: status)
+        }
+    }
+
+    /// Runs `body` with a descriptor of the regular file at `path` and its `fstat`; `nil` when it does not exist.
+    /// `O_NONBLOCK` keeps a FIFO put in the file's place from blocking the open.
+    private static func withOpenedFile<Result>(
+        _ path: String,
+        what: String,
+        _ body: (Int32, stat) throws(Refusal) -> Result
+    ) throws(Refusal) -> Result? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
@@ -42,7 +83,11 @@ public enum FilePermissions {
         guard status.st_mode & S_IFMT == S_IFREG else {
             throw Refusal(description: "\(what) \(path) is not a regular file")
         }
-        try checkSecret(status, path: path, what: what)
+        return try body(fd, status)
+    }
+
+    /// Reads `fd` to its end, refusing more than `limit` bytes; buffers are zeroed (the bytes may be a secret).
+    private static func readAll(_ fd: Int32, path: String, what: String, limit: Int) throws(Refusal) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16_384)
         defer { for index in chunk.indices { chunk[index] = 0 } }

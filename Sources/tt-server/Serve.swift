@@ -51,6 +51,40 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "Admin connections open at once; one more is closed as soon as it is accepted (1 to 1024).",
+            valueName: "COUNT"
+        )
+    )
+    var adminMaxConnections = AdminServer.Limits().maxConnections
+
+    @Option(
+        help: ArgumentHelp(
+            "Close an admin connection that has not sent a whole request head by then (at most 300).",
+            valueName: "SECONDS"
+        )
+    )
+    var adminHeadTimeout: Double = 10
+
+    @Option(
+        help: ArgumentHelp(
+            "Largest admin request head; more is answered 431 and closed (512 to 65536).",
+            valueName: "BYTES"
+        )
+    )
+    var adminMaxHeadSize = AdminServer.Limits().maxHeadBytes
+
+    /// The admin listener's bounds from `--admin-max-connections`, `--admin-head-timeout` and
+    /// `--admin-max-head-size` (checked by ``validate()``).
+    var adminLimits: AdminServer.Limits {
+        AdminServer.Limits(
+            maxConnections: adminMaxConnections,
+            headTimeout: .milliseconds(Int64(adminHeadTimeout * 1000)),
+            maxHeadBytes: adminMaxHeadSize
+        )
+    }
+
+    @Option(
+        help: ArgumentHelp(
             "Users file for Login (see `tt-server add-user`); without it every login is rejected.",
             valueName: "FILE"
         )
@@ -117,10 +151,14 @@ struct Serve: AsyncParsableCommand {
     )
     var preLoginMaxPacketSize = 64 << 10
 
+    // Optional, so that --help (and the man page built on another machine) does not print this machine's count.
     @Option(
-        help: ArgumentHelp("Password checks at once; the default is half this machine's cores.", valueName: "COUNT")
+        help: ArgumentHelp(
+            "Password checks at once (default: half this machine's cores, at least 1).",
+            valueName: "COUNT"
+        )
     )
-    var maxLoginChecks = max(1, System.coreCount / 2)
+    var maxLoginChecks: Int?
 
     @Option(help: ArgumentHelp("Password checks one source address may have waiting.", valueName: "COUNT"))
     var maxQueuedLoginsPerAddress = 4
@@ -203,9 +241,21 @@ struct Serve: AsyncParsableCommand {
             ("--max-connections", maxConnections), ("--max-frame-size", maxFrameSize),
             ("--max-inflated-size", maxInflatedSize), ("--max-buffered-bytes", maxBufferedBytes),
             ("--max-prelogin-buffered-bytes", maxPreLoginBufferedBytes),
-            ("--prelogin-max-packet-size", preLoginMaxPacketSize), ("--max-login-checks", maxLoginChecks),
+            ("--prelogin-max-packet-size", preLoginMaxPacketSize), ("--max-login-checks", maxLoginChecks ?? 1),
         ] where value <= 0 {
             throw ValidationError("\(name) must be a positive number, not \(value)")
+        }
+        // Whoever reaches the admin port is not trusted: every bound stays bounded.
+        guard (1...1024).contains(adminMaxConnections) else {
+            throw ValidationError("--admin-max-connections must be between 1 and 1024, not \(adminMaxConnections)")
+        }
+        guard adminHeadTimeout > 0, adminHeadTimeout <= 300 else {
+            throw ValidationError(
+                "--admin-head-timeout must be more than 0 and at most 300 seconds, not \(adminHeadTimeout)"
+            )
+        }
+        guard (512...65536).contains(adminMaxHeadSize) else {
+            throw ValidationError("--admin-max-head-size must be between 512 and 65536 bytes, not \(adminMaxHeadSize)")
         }
         guard drainDelay >= 0, drainDelay <= 3600 else {
             throw ValidationError("--drain-delay must be between 0 and 3600 seconds, not \(drainDelay)")
@@ -281,7 +331,7 @@ struct Serve: AsyncParsableCommand {
             maxPreLoginBufferedBytes: maxPreLoginBufferedBytes,
             preLoginMaxPacketSize: preLoginMaxPacketSize,
             frameTimeout: .milliseconds(Int64(frameTimeout * 1000)),
-            maxConcurrentLoginChecks: maxLoginChecks,
+            maxConcurrentLoginChecks: maxLoginChecks ?? ServerConfiguration.defaultConcurrentLoginChecks,
             maxQueuedLoginsPerAddress: maxQueuedLoginsPerAddress,
             maxLogLinesPerSecond: logRate
         )
@@ -326,6 +376,7 @@ struct Serve: AsyncParsableCommand {
             if let adminListen {
                 admin = try await AdminServer.start(
                     address: try ListenAddress(parsingAdmin: adminListen),
+                    limits: adminLimits,
                     health: { server.isServing },
                     metrics: { registry.emitToString() }
                 )

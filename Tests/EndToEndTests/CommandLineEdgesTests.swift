@@ -137,6 +137,113 @@ struct CommandLineEdgesTests {
         }
     }
 
+    static var setsidInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/setsid") }
+
+    @Test(
+        "without a terminal the proxy password comes from SSH_ASKPASS, asked with the prompt; its failure is one line",
+        .enabled(if: setsidInstalled, "util-linux setsid is missing (scripts/install-deps)")
+    )
+    func askpassWithoutTerminal() async throws {
+        let home = try TemporaryDirectory()
+        let authFile = BuiltProducts.packageRoot.appendingPathComponent("proxy-fixtures/htpasswd").path
+        let asked = home.file("asked")
+        let askpass = home.file("askpass")
+        try "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '\(asked)'\necho secret\n".write(
+            toFile: askpass,
+            atomically: true,
+            encoding: .utf8
+        )
+        let refusing = home.file("refusing")
+        try "#!/bin/sh\nexit 1\n".write(toFile: refusing, atomically: true, encoding: .utf8)
+        for script in [askpass, refusing] { chmod(script, 0o700) }
+        try await withStarted(EchoServer.start(greeting: Array("SSH-2.0-tt-test\r\n".utf8))) { echo in
+            try await withStarted(ProxyProcess.start(["--auth-file", authFile])) { proxy in
+                // setsid: a session of its own with no controlling terminal, so /dev/tty cannot be opened either.
+                func pipe(askpass: String?) async throws -> ProcessResult {
+                    try await runProcess(
+                        URL(fileURLWithPath: "/usr/bin/setsid"),
+                        [
+                            "-w", BuiltProducts.executable("tt-connect").path, "pipe", "-x", proxy.address, "-U",
+                            "alice", "127.0.0.1", String(echo.port),
+                        ],
+                        environment: ["HOME": home.path, "SSH_ASKPASS": askpass ?? "", "TT_PROXY_PASSWORD": ""],
+                        input: Data()
+                    )
+                }
+                let answered = try await pipe(askpass: askpass)
+                #expect(answered.status == 0, "\(answered.allOutput)")
+                #expect(answered.standardOutput == "SSH-2.0-tt-test\r\n", "\(answered.allOutput)")
+                #expect(try String(contentsOfFile: asked, encoding: .utf8) == "Proxy password for alice: \n")
+
+                let hint =
+                    "tt-connect: --proxy-user alice has no password (set TT_PROXY_PASSWORD, or name a "
+                    + "proxy-password-file in the config file)"
+                let refused = try await pipe(askpass: refusing)
+                #expect(refused.status == 2, "\(refused.allOutput)")
+                #expect(refused.standardError == "\(hint); SSH_ASKPASS \(refusing) gave no password (exit 1)\n")
+
+                let nobody = try await pipe(askpass: nil)
+                #expect(nobody.status == 2, "\(nobody.allOutput)")
+                #expect(
+                    nobody.standardError
+                        == "\(hint), and there is no terminal to ask for it (standard input is not a terminal, "
+                        + "/dev/tty cannot be opened and SSH_ASKPASS is not set)\n"
+                )
+            }
+        }
+    }
+
+    @Test("--help of every tool and subcommand states each option's default once")
+    func helpStatesDefaultsOnce() async throws {
+        let home = try TemporaryDirectory()
+        let commands: [(String, [String])] = [
+            ("tt-server", ["serve"]), ("tt-server", ["add-user"]), ("tt-connect", ["check"]), ("tt-connect", ["ping"]),
+            ("tt-connect", ["pipe"]), ("tt-connect", ["forward"]), ("tt-connect", ["doctor"]),
+            ("tt-connect", ["setup"]), ("tt-ping", []), ("tt-proxy", []),
+        ]
+        for (name, subcommand) in commands {
+            let help = try await tool(subcommand + ["--help"], name: name, home: home)
+            #expect(help.status == 0, "\(name) \(subcommand): \(help.allOutput)")
+            let options = Self.optionParagraphs(help.standardOutput)
+            #expect(!options.isEmpty, "\(name) \(subcommand): \(help.standardOutput)")
+            for option in options {
+                #expect(
+                    option.lowercased().components(separatedBy: "default").count <= 2,
+                    "\(name) \(subcommand): \(option)"
+                )
+            }
+        }
+        // A default computed on this machine is said in words: the man page is built elsewhere.
+        let serve = try await tool(["serve", "--help"], name: "tt-server", home: home)
+        #expect(
+            Self.optionParagraphs(serve.standardOutput).contains(
+                "--max-login-checks <COUNT> Password checks at once (default: half this machine's cores, at least 1)."
+            ),
+            "\(serve.standardOutput)"
+        )
+    }
+
+    /// The OPTIONS section of a `--help` text, one string per option with its wrapped lines joined.
+    static func optionParagraphs(_ help: String) -> [String] {
+        var options: [String] = []
+        var inOptions = false
+        for line in help.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "OPTIONS:" {
+                inOptions = true
+                continue
+            }
+            guard inOptions else { continue }
+            if line.isEmpty || !line.hasPrefix(" ") { break }
+            let text = String(line.trimmingCharacters(in: .whitespaces))
+            if line.hasPrefix("  -") {
+                options.append(text.replacing(/\ {2,}/, with: " "))
+            } else if !options.isEmpty {
+                options[options.count - 1] += " " + text
+            }
+        }
+        return options
+    }
+
     @Test(
         "add-user asks twice on a terminal: different entries change nothing, equal ones add the user",
         .enabled(if: scriptInstalled, "util-linux script is missing (scripts/install-deps)")

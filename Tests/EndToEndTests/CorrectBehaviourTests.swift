@@ -219,7 +219,7 @@ struct CorrectBehaviourTests {
         }
         let config = try await tool(["--config", directory, "--connection", "x"], home: home)
         #expect(config.status == 2)
-        #expect(config.standardError.contains("cannot read the config file \(directory): Is a directory"))
+        #expect(config.standardError.contains("the config file \(directory) is not a regular file"))
         let users = try await tool(
             ["--listen", "127.0.0.1:0", "--identity", home.file("identity.pem"), "--users", directory],
             name: "tt-server",

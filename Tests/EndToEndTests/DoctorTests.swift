@@ -103,6 +103,7 @@ struct DoctorTests {
                 try await withStarted(http) { _ in
                     let lab = try Self.makeLab(squid: squid.port, hanging: hanging.port, pacPort: pacPort, home: home)
                     try await Self.checkDoctor(lab, server: server, squid: squid.port, hanging: hanging.port)
+                    try await Self.checkSaved(lab, server: server, squid: squid.port)
                     try await Self.checkFailures(lab, server: server, squid: squid.port)
                 }
             }
@@ -172,6 +173,34 @@ struct DoctorTests {
         print("doctor: \(routes.count) candidates in \(wall); one by one: \(oneByOne)")
     }
 
+    /// `--save-connection` in this lab saves the recommended route (squid, its user, a proxy-password file); the
+    /// entry then works with the environment emptied: no HTTPS_PROXY, no desktop settings, no password variable.
+    static func checkSaved(_ lab: Lab, server: ServerProcess, squid: Int) async throws {
+        let config = lab.home.file("saved-config")
+        let saved = try await tool(
+            [
+                "doctor", "--proxy-user", RealProxies.testUser, "--timeout", "\(timeout)", "--config", config,
+                "--save-connection", "lab", "\(serverName):\(server.port)",
+            ],
+            home: lab.home,
+            environment: lab.environment
+        )
+        #expect(saved.status == 0, "\(saved.allOutput)")
+        #expect(saved.standardOutput.contains("saved connection lab in \(config)"), "\(saved.standardOutput)")
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(text.contains("server = \(serverName)\nport = \(server.port)\n"), "\(text)")
+        #expect(text.contains("proxy = http://127.0.0.1:\(squid)\n"), "\(text)")
+        #expect(text.contains("proxy-user = \(RealProxies.testUser)\n"), "\(text)")
+        #expect(!text.contains(RealProxies.testPassword), "\(text)")
+        let check = try await runProcess(
+            BuiltProducts.executable("tt-connect"),
+            ["--config", config, "--connection", "lab"],
+            inheritingEnvironment: false
+        )
+        #expect(check.status == 0, "\(check.allOutput)")
+        #expect(check.standardOutput.contains("through proxy http://127.0.0.1:\(squid)"), "\(check.standardOutput)")
+    }
+
     /// Every failure of check names its route's source and points to the doctor; a PAC entry that never
     /// answers the CONNECT fails over to the next.
     static func checkFailures(_ lab: Lab, server: ServerProcess, squid: Int) async throws {
@@ -205,6 +234,8 @@ struct DoctorTests {
             environment: lab.environment
         )
         #expect(unreachable.status == 3, "\(unreachable.allOutput)")
+        // Typed on the command line and still pointed to the doctor: the PAC the user knew does not answer.
+        #expect(unreachable.standardError.contains("(from --proxy-pac)"), "\(unreachable.standardError)")
         #expect(unreachable.standardError.contains("tt-connect doctor"), "\(unreachable.standardError)")
     }
 }

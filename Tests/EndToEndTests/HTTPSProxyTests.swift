@@ -10,12 +10,9 @@ struct HTTPSProxyTests {
         ["/usr/bin/socat", "/usr/bin/openssl"].allSatisfy { FileManager.default.fileExists(atPath: $0) }
         || ProcessInfo.processInfo.environment["CI"] != nil
 
-    @Test(
-        "TLS to the proxy: verified with --proxy-cacert, refused without it (exit 7), or --proxy-insecure",
-        .enabled(if: enabled)
-    )
-    func httpsProxy() async throws {
-        let home = try TemporaryDirectory()
+    /// Makes a self-signed certificate for 127.0.0.1 in `home`: `proxy.pem` (returned, the CA bundle for
+    /// `--proxy-cacert`) and `both.pem` (key and certificate, for socat's `OPENSSL-LISTEN`).
+    static func makeCertificate(in home: TemporaryDirectory) async throws -> String {
         let certificate = home.file("proxy.pem")
         let made = try await runProcess(
             URL(fileURLWithPath: "/usr/bin/openssl"),
@@ -30,6 +27,16 @@ struct HTTPSProxyTests {
             try String(contentsOfFile: home.file("key.pem"), encoding: .utf8)
             + String(contentsOfFile: certificate, encoding: .utf8)
         try bundle.write(toFile: home.file("both.pem"), atomically: true, encoding: .utf8)
+        return certificate
+    }
+
+    @Test(
+        "TLS to the proxy: verified with --proxy-cacert, refused without it (exit 7), or --proxy-insecure",
+        .enabled(if: enabled)
+    )
+    func httpsProxy() async throws {
+        let home = try TemporaryDirectory()
+        let certificate = try await Self.makeCertificate(in: home)
 
         try await withStarted(ServerProcess.start()) { server in
             try await withStarted(ProxyProcess.start()) { proxy in
@@ -43,7 +50,7 @@ struct HTTPSProxyTests {
                         ]
                     )
                 ) { front in
-                    try await waitUntilListening(port: port)
+                    try await Self.waitUntilListening(port: port)
 
                     let https = "https://127.0.0.1:\(port)"
                     let verified = try await tool(
@@ -54,11 +61,30 @@ struct HTTPSProxyTests {
                     #expect(verified.standardOutput.contains("connected to 127.0.0.1:\(port) (TLS)"))
                     #expect(verified.standardOutput.contains("✓ handshake"))
 
+                    // Issue 22: libcurl's reason first, then the remedy; not "check that it is an https:// proxy".
                     let unverified = try await tool(["check", "--proxy", https, server.address], home: home)
                     #expect(unverified.status == 7, "\(unverified.allOutput)")
-                    #expect(unverified.standardOutput.contains("✗ proxy"))
-                    #expect(unverified.standardOutput.contains("certificate"))
-                    #expect(unverified.standardOutput.contains("--proxy-insecure"))
+                    #expect(
+                        WordingTests.failedDetail(unverified.standardOutput, stage: "proxy")
+                            == "the TLS certificate of proxy \(https) (from --proxy) is not trusted: SSL certificate "
+                            + "problem: self-signed certificate; give the CA file that signed it, or skip the "
+                            + "verification (CA file: --proxy-cacert FILE; no verification: --proxy-insecure)",
+                        "\(unverified.standardOutput)"
+                    )
+
+                    // Issue 22: http:// to the TLS port: the front resets the plain CONNECT; https:// is suggested.
+                    let plain = try await tool(
+                        ["check", "--proxy", "http://127.0.0.1:\(port)", server.address],
+                        home: home
+                    )
+                    #expect(plain.status == 7, "\(plain.allOutput)")
+                    #expect(
+                        WordingTests.failedDetail(plain.standardOutput, stage: "tunnel")
+                            == "proxy http://127.0.0.1:\(port) (from --proxy) reset the connection before answering the "
+                            + "CONNECT request for \(server.address): if it is an https:// proxy, use https://127.0.0.1:"
+                            + "\(port); else check that it is an HTTP proxy and this its port",
+                        "\(plain.standardOutput)"
+                    )
 
                     let insecure = try await tool(
                         ["check", "--proxy", https, "--proxy-insecure", server.address],
@@ -90,7 +116,8 @@ struct HTTPSProxyTests {
         }
     }
 
-    private func waitUntilListening(port: Int) async throws {
+    /// Waits until the TLS front accepts connections on `port`.
+    static func waitUntilListening(port: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             let fd = startLoopbackConnect(port: port)

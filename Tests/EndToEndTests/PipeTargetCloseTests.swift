@@ -31,6 +31,30 @@ struct PipeTargetCloseTests {
         }
     }
 
+    @Test("issue 22: a target that hangs up without a byte is said on standard error, directly and through tt-proxy")
+    func nothingBack() async throws {
+        try await withStarted(EchoServer.start(closeAfterGreeting: true)) { target in
+            let direct = try await pipeWithIdleInput(["127.0.0.1:\(target.port)"])
+            #expect(direct.status == 0, "\(direct.standardError)")
+            #expect(direct.standardOutput.isEmpty)
+            #expect(
+                direct.standardError
+                    == "tt-connect: the connection to 127.0.0.1:\(target.port) ended before anything came back "
+                    + "(0 bytes sent)\n"
+            )
+            try await withStarted(ProxyProcess.start()) { proxy in
+                // Nothing was sent, so this is no proxy that closes on data: exit 0, and the line says so.
+                let tunnelled = try await pipeWithIdleInput(["--proxy", proxy.address, "127.0.0.1:\(target.port)"])
+                #expect(tunnelled.status == 0, "\(tunnelled.standardError)")
+                #expect(
+                    tunnelled.standardError
+                        == "tt-connect: the tunnel through http://\(proxy.address) to 127.0.0.1:\(target.port) ended "
+                        + "before anything came back (0 bytes sent)\n"
+                )
+            }
+        }
+    }
+
     @Test("through tt-proxy: the same, exit 0, never the direct-connection exit 8")
     func throughProxy() async throws {
         let greeting = Array("bye from target\n".utf8)

@@ -134,6 +134,137 @@ struct ProxyAuthTests {
         }
     }
 
+    /// The start of the warning when the password goes as Basic to a plain http:// proxy after Digest failed.
+    static let clearBasicWarning = "warning: Digest did not pass, so the password goes as Basic, readable by anyone "
+
+    @Test(
+        "Digest and Basic offered, Digest rejected: Basic in the clear is said on the tunnel line and by -v; proxy-auth-no-basic = yes sends no Basic (exit 4); an https:// proxy needs no warning"
+    )
+    func basicAfterRejection() async throws {
+        let home = try TemporaryDirectory()
+        let user = "\(RealProxies.testUser):\(RealProxies.testPassword)"
+        try await withStarted(ServerProcess.start()) { server in
+            try await withStarted(RealSquid.start(authentication: .digestThenBasic)) { squid in
+                let proxy = "http://127.0.0.1:\(squid.port)"
+                let warned = try await tool(
+                    ["-v", "--proxy", proxy, "--proxy-user", user, server.address],
+                    home: home
+                )
+                #expect(warned.status == 0, "\(warned.allOutput)")
+                #expect(
+                    warned.standardOutput.contains(
+                        "(auth Digest: rejected · Basic: accepted as \(RealProxies.testUser)); "
+                            + Self.clearBasicWarning + "on the link to the plain http:// proxy \(proxy): use an "
+                            + "https:// proxy, or choose the scheme with --proxy-auth; proxy-auth-no-basic = yes in the "
+                            + "config file forbids this\n"
+                    ),
+                    "\(warned.standardOutput)"
+                )
+                // -v says it before the Basic request goes out.
+                let trace = warned.standardError
+                let said = try #require(trace.range(of: "* " + Self.clearBasicWarning), "\(trace)")
+                let sent = try #require(trace.range(of: "> Proxy-Authorization: Basic <redacted>"), "\(trace)")
+                #expect(said.lowerBound < sent.lowerBound)
+                #expect(!warned.allOutput.contains(RealProxies.testPassword))
+                // What squid received: Digest, then Basic.
+                let received = squid.proxyAuthorizationSchemes
+                #expect(received.contains("Digest") && received.last == "Basic", "\(received)")
+
+                // An explicit --proxy-auth basic: the user chose it, nothing was rejected, no warning.
+                let chosen = try await tool(
+                    ["--proxy", proxy, "--proxy-user", user, "--proxy-auth", "basic", server.address],
+                    home: home
+                )
+                #expect(chosen.status == 0, "\(chosen.allOutput)")
+                #expect(chosen.standardOutput.contains("(auth Basic as \(RealProxies.testUser))\n"))
+                #expect(!chosen.allOutput.contains("warning"))
+
+                // proxy-auth-no-basic = yes: Digest is tried, Basic never leaves, exit 4 saying why.
+                let config = home.file("config")
+                try """
+                [connection office]
+                server = 127.0.0.1
+                port = \(server.port)
+                proxy = \(proxy)
+                proxy-user = \(RealProxies.testUser)
+                proxy-auth-no-basic = yes
+
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+                let before = squid.proxyAuthorizationSchemes.count
+                let forbidden = try await tool(
+                    ["-v", "--config", config, "--connection", "office", "--proxy-user", user],
+                    home: home
+                )
+                #expect(forbidden.status == 4, "\(forbidden.allOutput)")
+                #expect(
+                    forbidden.allOutput.contains(
+                        "no scheme passed (Digest: rejected · Basic: not sent (proxy-auth-no-basic)), and "
+                            + "proxy-auth-no-basic = yes forbids sending the password as Basic to a plain http:// proxy"
+                    ),
+                    "\(forbidden.allOutput)"
+                )
+                #expect(forbidden.standardError.contains("> Proxy-Authorization: Digest"), "\(forbidden.standardError)")
+                #expect(!forbidden.standardError.contains("Proxy-Authorization: Basic"))
+                let after = Array(squid.proxyAuthorizationSchemes.dropFirst(before))
+                #expect(after.contains("Digest") && !after.contains("Basic"), "\(after)")
+                // With --proxy-auth basic the key wins: refused before anything is sent.
+                let explicitBasic = try await tool(
+                    ["--config", config, "--connection", "office", "--proxy-user", user, "--proxy-auth", "basic"],
+                    home: home
+                )
+                #expect(explicitBasic.status == 4, "\(explicitBasic.allOutput)")
+                #expect(
+                    explicitBasic.allOutput.contains("proxy-auth-no-basic = yes forbids sending the password as Basic")
+                )
+                let sinceKey = Array(squid.proxyAuthorizationSchemes.dropFirst(before))
+                #expect(!sinceKey.contains("Basic"), "\(sinceKey)")
+
+                // The same proxy behind TLS: the password is not on the link in the clear, so no warning, and
+                // proxy-auth-no-basic leaves Basic allowed there.
+                guard HTTPSProxyTests.enabled else { return }
+                let certificate = try await HTTPSProxyTests.makeCertificate(in: home)
+                let port = try freeLoopbackPort()
+                try await withStarted(
+                    RunningProcess(
+                        URL(fileURLWithPath: "/usr/bin/socat"),
+                        [
+                            "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
+                            "TCP:127.0.0.1:\(squid.port)",
+                        ]
+                    )
+                ) { _ in
+                    try await HTTPSProxyTests.waitUntilListening(port: port)
+                    let https = "https://127.0.0.1:\(port)"
+                    let secure = try await tool(
+                        ["--proxy", https, "--proxy-cacert", certificate, "--proxy-user", user, server.address],
+                        home: home
+                    )
+                    #expect(secure.status == 0, "\(secure.allOutput)")
+                    #expect(
+                        secure.standardOutput.contains(
+                            "(auth Digest: rejected · Basic: accepted as \(RealProxies.testUser))\n"
+                        ),
+                        "\(secure.standardOutput)"
+                    )
+                    try String(contentsOfFile: config, encoding: .utf8).replacing(proxy, with: https).write(
+                        toFile: config,
+                        atomically: true,
+                        encoding: .utf8
+                    )
+                    let secureNoBasic = try await tool(
+                        [
+                            "--config", config, "--connection", "office", "--proxy-cacert", certificate,
+                            "--proxy-user", user,
+                        ],
+                        home: home
+                    )
+                    #expect(secureNoBasic.status == 0, "\(secureNoBasic.allOutput)")
+                    #expect(!secureNoBasic.allOutput.contains("warning"))
+                }
+            }
+        }
+    }
+
     /// The tt-proxy scenario offering Negotiate, NTLM, Digest and Basic, accepting only Basic alice:secret.
     static let allSchemesBasicOnly = "407-multiple-challenges.scenario"
 

@@ -65,7 +65,12 @@ struct ProxyAutoConfigTests {
         )
         let result = try await tool(["--proxy-pac", broken, "127.0.0.1:9"], home: home)
         #expect(result.status == 2, "\(result.allOutput)")
-        #expect(result.standardError.contains("the PAC file \(broken) cannot be evaluated"), "\(result.standardError)")
+        #expect(
+            result.standardError
+                == "tt-connect: the PAC file \(broken) cannot be evaluated (line 1: SyntaxError: missing } after "
+                + "function body): it must define FindProxyForURL(url, host) in JavaScript\n",
+            "\(result.standardError)"
+        )
 
         let socks = try Self.writePac("  return \"SOCKS 127.0.0.1:1080\";", in: home, name: "socks.pac")
         let unusable = try await tool(["--proxy-pac", socks, "127.0.0.1:9"], home: home)

@@ -118,11 +118,18 @@ struct SavedConnectionTests {
             try create.type(serverPassword)
             at = try await create.waitFor("Password again: ", after: at)
             try create.type(serverPassword)
-            at = try await create.waitFor("✓ direct", after: at)
+            // The doctor's rows, drawn live on the terminal, then the working routes as a numbered choice.
+            at = try await create.waitFor("(tt-connect doctor):", after: at)
+            at = try await create.waitFor("✓ direct  ", after: at)
+            at = try await create.waitFor("Routes that work:", after: at)
+            at = try await create.waitFor("1) direct  ", after: at)
+            at = try await create.waitFor("(recommended)", after: at)
             at = try await create.waitFor("Route to save [1]: ", after: at)
             try create.type("")
             #expect(try await create.finish() == 0, "\(create.screen)")
             #expect(create.screen.contains("✓ login"), "\(create.screen)")
+            // The doctor's rows were redrawn in place on the terminal.
+            #expect(create.screen.contains("\u{1B}[2K"), "\(create.screen)")
             #expect(create.screen.contains("tt-ping --config \(config) --connection lab"), "\(create.screen)")
             #expect(!create.screen.contains(serverPassword), "the password was echoed: \(create.screen)")
             var text = try String(contentsOfFile: config, encoding: .utf8)
@@ -148,6 +155,7 @@ struct SavedConnectionTests {
             try edit.type("")
             at = try await edit.waitFor("Password (Enter keeps the saved one): ", after: at)
             try edit.type("")
+            at = try await edit.waitFor("✓ direct  ", after: at)
             at = try await edit.waitFor("Route to save [1]: ", after: at)
             try edit.type("1")
             #expect(try await edit.finish() == 0, "\(edit.screen)")
@@ -167,6 +175,59 @@ struct SavedConnectionTests {
             #expect(!FileManager.default.fileExists(atPath: home.file("lab.password")))
             text = try String(contentsOfFile: config, encoding: .utf8)
             #expect(text == Self.otherSections, "\(text)")
+        }
+    }
+
+    @Test("setup editing a connection with a PAC: the doctor's rows name the PAC entry, recommended; the PAC stays")
+    func setupKeepsOwnPAC() async throws {
+        let home = try TemporaryDirectory()
+        let config = home.file("config")
+        let environment = ["HOME": home.path, "PATH": "/usr/bin:/bin", "TT_CONNECT_ETC_DIR": home.path]
+        try await withStarted(ServerProcess.start()) { server in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                let pac = home.file("office.pac")
+                try "function FindProxyForURL(url, host) { return \"PROXY \(proxy.address)\"; }\n".write(
+                    toFile: pac,
+                    atomically: true,
+                    encoding: .utf8
+                )
+                try "[connection lab]\nserver = 127.0.0.1\nport = \(server.port)\nproxy-pac = \(pac)\n".write(
+                    toFile: config,
+                    atomically: true,
+                    encoding: .utf8
+                )
+                let edit = try TerminalSession(
+                    BuiltProducts.executable("tt-connect"),
+                    ["setup", "lab", "--config", config],
+                    environment: environment
+                )
+                var at = try await edit.waitFor("Server [127.0.0.1]: ")
+                try edit.type("")
+                at = try await edit.waitFor("Port [\(server.port)]: ", after: at)
+                try edit.type("")
+                at = try await edit.waitFor("User: ", after: at)
+                try edit.type(serverUser)
+                at = try await edit.waitFor("Password: ", after: at)
+                try edit.type(serverPassword)
+                at = try await edit.waitFor("Password again: ", after: at)
+                try edit.type(serverPassword)
+                // The entry of its own PAC is what check would use: recommended, and the default.
+                at = try await edit.waitFor("✓ http://\(proxy.address)  ", after: at)
+                at = try await edit.waitFor("Routes that work:", after: at)
+                let choice = try await edit.waitFor("Route to save [", after: at)
+                let offered = String(edit.screen.dropFirst(at).prefix(choice - at))
+                let line = offered.split(whereSeparator: \.isNewline).first { $0.contains("(recommended)") } ?? ""
+                #expect(line.contains("http://\(proxy.address)") && line.contains("PAC entry 1 of 1"), "\(offered)")
+                try await edit.waitFor("]: ", after: choice)
+                try edit.type("")
+                #expect(try await edit.finish() == 0, "\(edit.screen)")
+                #expect(edit.screen.contains("through proxy http://\(proxy.address)"), "\(edit.screen)")
+                let text = try String(contentsOfFile: config, encoding: .utf8)
+                // Beside the config file, so written relative to it.
+                #expect(text.contains("proxy-pac = office.pac\n"), "\(text)")
+                #expect(!text.contains("proxy = "), "the PAC was replaced by its proxy: \(text)")
+                #expect(text.contains("server-key = \(server.fingerprint)\n"), "\(text)")
+            }
         }
     }
 

@@ -62,6 +62,41 @@ struct TLSInterceptionTests {
                 #expect(tunnel.standardOutput.contains("issued by CN=\(InspectingSquid.caName)"))
                 #expect(tunnel.standardOutput.contains("pinned identity still protect the session"))
 
+                // Issue 22: --tls-verify refuses the certificate squid made up: the proxy and tunnel stages passed,
+                // TLS is where it stops, and interception is exit 13, not 10 (which says the server's key is wrong).
+                let proxyName = "127.0.0.1:\(squid.bumpTunnelPort)"
+                let verified = try await tool(["--tls-verify", "--proxy", proxyName, target], home: home)
+                #expect(verified.status == 13, "\(verified.allOutput)")
+                #expect(
+                    Self.marks(verified.standardOutput) == ["✓ proxy", "✓ tunnel", "✗ tls"],
+                    "\(verified.allOutput)"
+                )
+                #expect(
+                    WordingTests.failedDetail(verified.standardOutput, stage: "tls")
+                        == "the proxy \(proxyName) intercepts TLS: the certificate for localhost was issued by "
+                        + "CN=\(InspectingSquid.caName), not by the server, and --tls-verify refuses it (SSL certificate "
+                        + "problem: self-signed certificate in certificate chain). The framework's pinned identity "
+                        + "protects the session without it: drop --tls-verify, trust that CA with --tls-cacert, or ask "
+                        + "the proxy's administrator for a splice (no-bump) exception for \(target) (squid: `ssl_bump "
+                        + "splice` for this host and port) (proxy http://\(proxyName) from --proxy)",
+                    "\(verified.standardOutput)"
+                )
+                // The server's own self-signed certificate, passed untouched by peek+splice, is not interception.
+                let spliced = try await tool(
+                    ["--tls-verify", "--proxy", "127.0.0.1:\(squid.peekSplicePort)", target],
+                    home: home
+                )
+                #expect(spliced.status == 10, "\(spliced.allOutput)")
+                #expect(Self.marks(spliced.standardOutput) == ["✓ proxy", "✓ tunnel", "✗ tls"], "\(spliced.allOutput)")
+                #expect(
+                    WordingTests.failedDetail(spliced.standardOutput, stage: "tls")
+                        == "the TLS certificate of \(target) through the proxy 127.0.0.1:\(squid.peekSplicePort) did "
+                        + "not verify (SSL certificate problem: self-signed certificate); the framework's pinned "
+                        + "identity does not need it: drop --tls-verify, or give the CA that signed it with "
+                        + "--tls-cacert (proxy http://127.0.0.1:\(squid.peekSplicePort) from --proxy)",
+                    "\(spliced.standardOutput)"
+                )
+
                 // Bump and respond: squid answers the framework hello with an HTTP 400: exit 13, issuer and error.
                 let blocked = try await tool(["--proxy", "127.0.0.1:\(squid.bumpRespondPort)", target], home: home)
                 #expect(blocked.status == 13, "\(blocked.allOutput)")
@@ -77,6 +112,14 @@ struct TLSInterceptionTests {
                 let plus = try await tool(["--proxy", "127.0.0.1:\(squid.stockPlusPort)", target], home: home)
                 #expect(plus.status == 0, "\(plus.allOutput)")
             }
+        }
+    }
+
+    /// The `✓ stage`/`✗ stage` marks of check's lines, in order.
+    static func marks(_ output: String) -> [String] {
+        output.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("✓ ") || line.hasPrefix("✗ ") else { return nil }
+            return line.split(separator: " ").prefix(2).joined(separator: " ")
         }
     }
 

@@ -162,22 +162,6 @@ struct ConnectionConfigWriterTests {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "[connection a]\nbogus = 1\n")
     }
 
-    /// Polls every file of the directory (hidden ones too) with shell builtins until `stop` appears or 60 s
-    /// pass; prints `LEAK` for a readable file holding a section header.
-    static let reader = """
-        id -u
-        IFS= read -r canary < "$1/canary" && echo "$canary"
-        end=$((SECONDS + 60)); polls=0
-        while [ ! -e "$1/stop" ] && [ "$SECONDS" -lt "$end" ]; do
-          for f in "$1"/.* "$1"/*; do
-            [ -f "$f" ] || continue
-            { IFS= read -r line < "$f"; } 2>/dev/null && case $line in *connection*) echo "LEAK $f";; esac
-          done
-          polls=$((polls + 1))
-        done
-        echo "polls $polls"
-        """
-
     @Test(
         "no other user can read the config file at any moment of a save, its temporary file included",
         .enabled(if: geteuid() == 0, "needs root to run the reader as nobody")
@@ -186,31 +170,15 @@ struct ConnectionConfigWriterTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-cfg-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
-        _ = FileManager.default.createFile(
-            atPath: "\(directory)/canary",
-            contents: Data("canary-readable\n".utf8),
-            attributes: [.posixPermissions: 0o644]
-        )
-        let watcher = try RunningProcess(
-            URL(fileURLWithPath: "/usr/bin/setpriv"),
-            ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", Self.reader, "reader", directory]
-        )
-        try await withStarted(watcher) { watcher in
-            // The reader is unprivileged and really reads what others may read.
-            try await watcher.waitForOutput(containing: "canary-readable")
-            let path = "\(directory)/config"
+        let path = "\(directory)/config"
+        let report = try await watchAsUnprivilegedReader(directory, marker: "connection") {
             for index in 0..<200 {
                 try ConnectionConfigWriter.save(Self.entry("c\(index % 20)", server: "s\(index).example"), to: path)
             }
-            _ = FileManager.default.createFile(atPath: "\(directory)/stop", contents: nil)
-            try await watcher.waitForOutput(containing: "polls ")
-            let output = watcher.outputSoFar
-            #expect(output.hasPrefix("65534\n"))
-            #expect(!output.contains("LEAK"), "\(output)")
-            let polls = output.split(separator: "\n").first { $0.hasPrefix("polls ") }.flatMap { Int($0.dropFirst(6)) }
-            #expect((polls ?? 0) > 10, "the reader must have polled throughout: \(output)")
         }
+        #expect(report.userID == "65534")
+        #expect(report.leaks.isEmpty, "\(report.output)")
+        #expect(report.polls > 10, "the reader must have polled throughout: \(report.output)")
         #expect(try ConnectionConfigFile.load(path: "\(directory)/config").entries.count == 20)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import TTProtocol
 import TTServer
 import TTTestSupport
@@ -115,6 +116,40 @@ extension SerializedSuites {
             }
         }
 
+        @Test("SIGHUP reloads the TLS certificate and logs its end as a UTC date, as openssl reads it")
+        func certificateEndDate() async throws {
+            try await withTemporaryDirectory { directory in
+                let process = try RunningProcess(
+                    binary,
+                    ["--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path]
+                )
+                _ = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: " UTC")
+                // The self-signed certificate made beside the identity; openssl's reading of its notAfter, in
+                // the log's format.
+                let certificate = directory.appendingPathComponent("id-tls-cert.pem").path
+                let end = try await runProcess(
+                    URL(fileURLWithPath: "/usr/bin/openssl"),
+                    ["x509", "-in", certificate, "-noout", "-enddate"]
+                )
+                let notAfter = end.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                    .replacingOccurrences(of: "notAfter=", with: "")
+                let date = try await runProcess(
+                    URL(fileURLWithPath: "/usr/bin/date"),
+                    ["-u", "-d", notAfter, "+%Y-%m-%d %H:%M:%S UTC"]
+                )
+                let expected = date.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(expected.wholeMatch(of: /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/) != nil, "\(date.allOutput)")
+                #expect(
+                    process.outputSoFar.contains("\(certificate), valid until \(expected)"),
+                    "\(process.outputSoFar)"
+                )
+                #expect(!process.outputSoFar.contains("seconds since 1970"))
+                #expect(await process.stop(signal: SIGTERM) == 0)
+            }
+        }
+
         @Test("--drain-delay: after SIGTERM /healthz answers 503 while new sessions are still served, then it exits 0")
         func drainDelay() async throws {
             try await withTemporaryDirectory { directory in
@@ -138,6 +173,69 @@ extension SerializedSuites {
                 try await late.connection.expectClosed()
                 #expect(ContinuousClock.now - signalled >= .seconds(3))
                 #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
+            }
+        }
+
+        @Test("--admin-max-connections, --admin-max-head-size and --admin-head-timeout reach the admin listener")
+        func adminLimits() async throws {
+            try await withTemporaryDirectory { directory in
+                let process = try RunningProcess(
+                    binary,
+                    [
+                        "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                        "--admin-listen", "127.0.0.1:0", "--admin-max-connections", "2", "--admin-max-head-size",
+                        "1024", "--admin-head-timeout", "120",
+                    ]
+                )
+                let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
+                // Two held connections fill the cap: the third is closed at once, long before the head timeout.
+                var held: [RawConnection] = []
+                defer { for connection in held { connection.channel.close(promise: nil) } }
+                for _ in 0..<2 { held.append(try await RawConnection.connect(host: "127.0.0.1", port: adminPort)) }
+                let third = try await RawConnection.connect(host: "127.0.0.1", port: adminPort)
+                try await third.expectClosed(timeout: .seconds(30))
+                try await held[0].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                #expect(String(decoding: try await held[0].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+                try await held[0].expectClosed()
+                // A head past 1024 bytes (the default allows 8 KiB) is answered 431.
+                try await held[1].send(
+                    Array("GET /healthz HTTP/1.1\r\nX-Long: \(String(repeating: "a", count: 2048))".utf8)
+                )
+                #expect(String(decoding: try await held[1].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 431")
+                try await held[1].expectClosed()
+                #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
+            }
+            try await withTemporaryDirectory { directory in
+                let process = try RunningProcess(
+                    binary,
+                    [
+                        "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
+                        "--admin-listen", "127.0.0.1:0", "--admin-head-timeout", "1",
+                    ]
+                )
+                let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
+                // A silent connection is closed after 1 s, not the default 10 s.
+                let started = ContinuousClock.now
+                let silent = try await RawConnection.connect(host: "127.0.0.1", port: adminPort)
+                try await silent.expectClosed(timeout: .seconds(9))
+                #expect(ContinuousClock.now - started >= .milliseconds(990))
+                #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
+            }
+        }
+
+        @Test("The admin bounds are refused when not positive or past their ceiling (exit 2)")
+        func adminLimitsRange() async throws {
+            for (arguments, message) in [
+                (["--admin-max-connections", "0"], "--admin-max-connections must be between 1 and 1024, not 0"),
+                (["--admin-max-connections", "5000"], "--admin-max-connections must be between 1 and 1024, not 5000"),
+                (["--admin-head-timeout", "0"], "--admin-head-timeout must be more than 0 and at most 300 seconds"),
+                (["--admin-head-timeout", "301"], "--admin-head-timeout must be more than 0 and at most 300 seconds"),
+                (["--admin-max-head-size", "100"], "--admin-max-head-size must be between 512 and 65536 bytes"),
+                (["--admin-max-head-size", "1000000"], "--admin-max-head-size must be between 512 and 65536 bytes"),
+            ] {
+                let result = try await runProcess(binary, ["--admin-listen", "0"] + arguments)
+                #expect(result.status == 2, "\(arguments): \(result.allOutput)")
+                #expect(result.standardError.contains(message), "\(result.standardError)")
             }
         }
 

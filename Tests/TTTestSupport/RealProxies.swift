@@ -106,7 +106,14 @@ public final class RealSquid: Sendable {
         /// What Windows-domain proxies do: Negotiate (the lab's Kerberos), NTLM (`ntlm_fake_auth`, any password
         /// passes the handshake) and Basic (`proxy-fixtures/squid/htpasswd`), challenged in that order.
         case negotiateNTLMBasic(KerberosLab)
+        /// Digest, then Basic (two `auth_param` blocks, challenged in that order). Digest knows the test user with
+        /// ``digestOnlyPassword``, Basic with ``RealProxies/testPassword``: the test password is rejected as Digest
+        /// and accepted as Basic, the fallback a proxy whose Digest store lags behind its Basic one gets.
+        case digestThenBasic
     }
+
+    /// The test user's Digest password in ``Authentication/digestThenBasic`` (not its Basic one).
+    public static let digestOnlyPassword = "Digest-0nly-Passw0rd"
 
     public let host = "127.0.0.1"
     public let port: Int
@@ -151,6 +158,19 @@ public final class RealSquid: Sendable {
                 "auth_param digest children 2",
                 "auth_param digest realm tt-connect",
             ]
+        case .digestThenBasic:
+            let digest = directory.appendingPathComponent("digest-passwords")
+            try "\(RealProxies.testUser):\(digestOnlyPassword)\n".write(to: digest, atomically: true, encoding: .utf8)
+            let basic = directory.appendingPathComponent("htpasswd")
+            try RealProxies.fixture("squid/htpasswd").write(to: basic, atomically: true, encoding: .utf8)
+            authLines = [
+                "auth_param digest program \(helpers)/digest_file_auth \(digest.path)",
+                "auth_param digest children 2",
+                "auth_param digest realm tt-connect",
+                "auth_param basic program \(helpers)/basic_ncsa_auth \(basic.path)",
+                "auth_param basic children 2",
+                "auth_param basic realm tt-connect",
+            ]
         case .ntlm:
             authLines = [
                 "auth_param ntlm program \(helpers)/ntlm_fake_auth",
@@ -178,7 +198,12 @@ public final class RealSquid: Sendable {
         }
         if case .none = authentication {
         } else {
-            authLines.append("acl authenticated proxy_auth REQUIRED")
+            // Each request's Proxy-Authorization, for ``proxyAuthorizationSchemes``.
+            authLines += [
+                "logformat ttauth %rm %>Hs %{Proxy-Authorization}>h",
+                "access_log stdio:\(directory.path)/auth.log ttauth",
+                "acl authenticated proxy_auth REQUIRED",
+            ]
             clients = "authenticated"
         }
         let port = try freeLoopbackPort()
@@ -212,6 +237,20 @@ public final class RealSquid: Sendable {
     /// The access log so far (one line per CONNECT), for assertions about what squid saw.
     public var accessLog: String {
         (try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
+    }
+
+    /// The scheme word of the `Proxy-Authorization` header of each request squid received, in order (`-` for a
+    /// request without one), read from a log of its own: what went over the wire, whatever the client reports.
+    /// Empty without authentication.
+    public var proxyAuthorizationSchemes: [String] {
+        let log = (try? String(contentsOf: directory.appendingPathComponent("auth.log"), encoding: .utf8)) ?? ""
+        return log.split(separator: "\n").compactMap { line in
+            // `METHOD STATUS VALUE`; squid logs the value URL-escaped (`Basic%20…`) or quoted, depending on build.
+            let fields = line.split(separator: " ", maxSplits: 2)
+            guard fields.count == 3 else { return nil }
+            let value = fields[2].trimmingCharacters(in: CharacterSet(charactersIn: "\"[]"))
+            return String(value.prefix { $0.isLetter || $0 == "-" })
+        }
     }
 
     /// Waits (up to `timeout`) until the access log has a line containing any of `texts`: squid writes a

@@ -42,6 +42,30 @@ struct ProxyAutoConfigEvaluationTests {
         }
     }
 
+    @Test("pacparser's error is one clean line: the script's line number and the JavaScript error, no \\n escapes")
+    func errorAsOneLine() {
+        #expect {
+            _ = try ProxyAutoConfig.evaluate(
+                script: "function FindProxyForURL(url, host) {\n  return foo(;\n}\n",
+                source: "broken.pac",
+                target: Self.target
+            )
+        } throws: { error in
+            (error as? TransportError)?.message
+                == "the PAC file broken.pac cannot be evaluated (line 2: SyntaxError: syntax error): it must define "
+                + "FindProxyForURL(url, host) in JavaScript"
+        }
+        // pacparser's own trailer stays when nothing more specific came; control bytes are escaped.
+        #expect(
+            ProxyAutoConfig.scriptError("pacparser.c: pacparser_parse_pac_string: Failed to evaluate the pac script.\n")
+                == "pacparser.c: pacparser_parse_pac_string: Failed to evaluate the pac script."
+        )
+        #expect(
+            ProxyAutoConfig.scriptError("JSERROR: PAC script:7:\n    Error: \u{1B}[2Jboom\npacparser.c: x: y.\n")
+                == "line 7: Error: \\x1b[2Jboom"
+        )
+    }
+
     @Test("concurrent evaluations are serialised and each gets its own answer (pacparser is not thread-safe)")
     func concurrent() async throws {
         try await withThrowingTaskGroup(of: Bool.self) { group in

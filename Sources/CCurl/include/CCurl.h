@@ -70,7 +70,8 @@ static inline const char *CCurl_version(void) {
 /// handshake completes (``CCurl_easy_observe_tls``). `CURLINFO_TLS_SSL_PTR` cannot be used: after a
 /// `CURLOPT_CONNECT_ONLY` transfer the easy handle no longer points at its connection.
 typedef struct {
-    /// Set to 1 once a handshake completed (the last one wins: through an https:// proxy, the target's).
+    /// Set to 1 once a handshake completed, or ended with our fatal alert after the certificate arrived (the last
+    /// one wins: through an https:// proxy, the target's).
     int completed;
     /// `TLSv1.3`, `TLSv1.2`, …
     char version[32];

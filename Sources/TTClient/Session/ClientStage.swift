@@ -24,6 +24,7 @@ public enum ClientStage: String, Sendable, Hashable, CaseIterable, CustomStringC
         case .proxyConnect: self = .proxyConnect
         case .proxyTunnel: self = .proxyTunnel
         case .serverConnect: self = .serverConnect
+        case .tls: self = .tls
         case .io: self = .request
         }
     }

@@ -324,7 +324,10 @@ public final class FrameworkClient {
                 return transport
             }
         } catch let error as TransportError {
-            if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
+            if case .proxy(let proxy, _) = configuration.route, let tunnel = error.connection {
+                // The tunnel stood and the TLS handshake inside it failed: both proxy stages passed.
+                reportProxyStages(tunnel, proxy: proxy, note: nil)
+            } else if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
                 // The proxy was reached; it is the CONNECT that failed. Say so, stage by stage.
                 observer?(
                     .stageCompleted(.proxyConnect, duration: connectTime, detail: "connected to \(proxy.endpoint)")
@@ -343,7 +346,8 @@ public final class FrameworkClient {
     }
 
     /// Reports the proxy connect and CONNECT stages of an opened tunnel: the address, the status, and the
-    /// authentication schemes tried (``ConnectionReport/authAttempts``) when more than one was.
+    /// authentication schemes tried (``ConnectionReport/authAttempts``) when more than one was, and the warning
+    /// about Basic in the clear (``ConnectionReport/authWarning``).
     private func reportProxyStages(_ report: ConnectionReport, proxy: HTTPProxy, note: String?) {
         let status = report.proxyStatus.map(String.init) ?? "?"
         let who = report.authenticatedAs.map { " as \($0)" } ?? ""
@@ -351,7 +355,9 @@ public final class FrameworkClient {
             report.authAttempts.count > 1
             ? " (auth \(report.authAttempts.joined(separator: " · "))\(who))"
             : report.authSchemeUsed.map { " (auth \($0)\(who))" } ?? ""
-        trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)")
+        // Basic in the clear after a stronger scheme failed is never silent (ConnectionReport.authWarning).
+        let warning = report.authWarning.map { "; warning: \($0)" } ?? ""
+        trace.record("TMSS10API_Connect: Proxy CONNECT status(\(status))\(scheme)\(warning)")
         observer?(
             .stageCompleted(
                 .proxyConnect,
@@ -364,7 +370,7 @@ public final class FrameworkClient {
             .stageCompleted(
                 .proxyTunnel,
                 duration: report.tunnelTime ?? .zero,
-                detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)"
+                detail: "CONNECT \(configuration.server) → HTTP \(status)\(scheme)\(warning)"
             )
         )
     }

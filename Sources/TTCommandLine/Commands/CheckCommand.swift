@@ -25,47 +25,23 @@ package struct CheckCommand: ParsableCommand {
     @OptionGroup package var tls: TLSOptions
     @OptionGroup package var output: OutputOptions
 
-    @Option(
-        help: ArgumentHelp(
-            "When the check succeeds, write its route as [connection NAME] in the config file (--config, default "
-                + "~/.config/tt-connect/config): server, proxy, user, the server key seen; passwords go to files "
-                + "beside it, never into it.",
-            valueName: "NAME"
-        )
-    )
-    package var saveConnection: String?
-
-    @Argument(
-        help: ArgumentHelp(
-            "The framework server (default: from -S, the config file, or localhost:5000).",
-            valueName: "HOST[:PORT]"
-        )
-    )
-    package var target: String?
+    @OptionGroup package var saving: SaveConnectionOptions<CheckCommand>
 
     package init() {}
-
-    package func validate() throws {
-        if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
-            throw ValidationError(
-                "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
-            )
-        }
-    }
 
     package func run() throws {
         let started = ContinuousClock.now
         let plan: ConnectionPlan
         do {
             plan = try ConnectionSetup.plan(
-                target: target,
+                target: saving.target,
                 proxy: proxy,
                 server: server,
                 verbose: output.verbose,
                 verbosity: output.verbosity,
                 reconnect: .never,
                 tls: tls,
-                savesConnection: saveConnection != nil
+                savesConnection: saving.saveConnection != nil
             )
         } catch {
             if output.json {
@@ -79,7 +55,7 @@ package struct CheckCommand: ParsableCommand {
                         elapsed: .now - started,
                         stages: [],
                         serverIdentity: nil,
-                        server: target ?? "",
+                        server: saving.target ?? "",
                         proxy: nil,
                         pacEntry: nil,
                         route: ""
@@ -97,7 +73,7 @@ package struct CheckCommand: ParsableCommand {
             Console.line(outcome.message)
             if let note = outcome.note { Console.line("note: \(note)") }
         }
-        if outcome.ok, let saveConnection {
+        if outcome.ok, let saveConnection = saving.saveConnection {
             try SavedConnection.save(
                 named: saveConnection,
                 configuration: plan.configuration,
@@ -107,7 +83,7 @@ package struct CheckCommand: ParsableCommand {
             )
         }
         if !outcome.ok {
-            if let hint = TypoHint.hint(forTarget: target) { Console.error("tt-connect: \(hint)") }
+            if let hint = TypoHint.hint(forTarget: saving.target) { Console.error("tt-connect: \(hint)") }
             throw ExitCode(outcome.exitCode)
         }
     }
@@ -205,4 +181,8 @@ package struct CheckCommand: ParsableCommand {
     static func stageName(_ stage: ClientStage) -> String {
         stage == .request ? "ping" : stage.description
     }
+}
+
+extension CheckCommand: SavedRouteWording {
+    package static var savedRoute: String { "When the check succeeds, write its route" }
 }

@@ -26,47 +26,23 @@ package struct DoctorCommand: ParsableCommand {
     @OptionGroup package var tls: TLSOptions
     @OptionGroup package var output: OutputOptions
 
-    @Option(
-        help: ArgumentHelp(
-            "Write the recommended route as [connection NAME] in the config file (--config, default "
-                + "~/.config/tt-connect/config): server, proxy, user, the server key seen; passwords go to files "
-                + "beside it, never into it.",
-            valueName: "NAME"
-        )
-    )
-    package var saveConnection: String?
-
-    @Argument(
-        help: ArgumentHelp(
-            "The framework server (default: from -S, the config file, or localhost:5000).",
-            valueName: "HOST[:PORT]"
-        )
-    )
-    package var target: String?
+    @OptionGroup package var saving: SaveConnectionOptions<DoctorCommand>
 
     package init() {}
-
-    package func validate() throws {
-        if let saveConnection, !ConnectionConfigWriter.isValidName(saveConnection) {
-            throw ValidationError(
-                "--save-connection needs a name of letters, digits and - _ . @ + (at most 64), not '\(saveConnection)'"
-            )
-        }
-    }
 
     package func run() throws {
         let timeout = Duration.nanoseconds(Int64((server.timeout * 1e9).rounded()))
         let deadline = Deadline.after(timeout)
         let environment = ProcessInfo.processInfo.environment
         let (candidates, setup) = try Self.prepare(
-            target: target,
+            target: saving.target,
             proxy: proxy,
             server: server,
             tls: tls,
             verbosity: output.verbosity,
             environment: environment,
             deadline: deadline,
-            savesConnection: saveConnection != nil
+            savesConnection: saving.saveConnection != nil
         )
         let report = DoctorReport(live: !output.json && DoctorReport.standardOutputIsTerminal)
         var progress: (@Sendable ([RouteOutcome]) -> Void)?
@@ -80,7 +56,7 @@ package struct DoctorCommand: ParsableCommand {
                 Console.line(line)
             }
         }
-        if let saveConnection {
+        if let saveConnection = saving.saveConnection {
             if let recommended = RouteOutcome.recommended(outcomes) {
                 try SavedConnection.save(
                     named: saveConnection,
@@ -99,12 +75,13 @@ package struct DoctorCommand: ParsableCommand {
     }
 
     /// The candidates for the target and what their checks share, from `check`'s options and the machine's
-    /// settings (read within a share of `deadline`). The setup engineer's `setup` calls this too.
+    /// settings (read within a share of `deadline`). `setup` calls this too, without server options: it asks
+    /// for the login itself and checks the key it sees against the entry's.
     /// - Throws: ``CommandFailure`` (usage) for bad options, an unreadable config file or password file.
     static func prepare(
         target: String?,
         proxy: ProxyOptions,
-        server: ServerOptions,
+        server: ServerOptions?,
         tls: TLSOptions,
         verbosity: Int,
         environment: [String: String],
@@ -167,4 +144,8 @@ package struct DoctorCommand: ParsableCommand {
         )
         return (candidates, setup)
     }
+}
+
+extension DoctorCommand: SavedRouteWording {
+    package static var savedRoute: String { "Write the recommended route" }
 }

@@ -48,7 +48,8 @@ package struct PingCommand: ParsableCommand {
     }
 
     /// Runs the shared loop with a client released before returning. When no reply came back, the exit code is
-    /// that of the cause (docs/CLI.md, "Exit codes"): the failed connection, or the last lost reply.
+    /// that of the cause (docs/CLI.md, "Exit codes"): the failed connection, or the last lost reply. Failures
+    /// name the route's source; the doctor hint (for a route not typed on the command line) is said once.
     static func pingLoop(_ plan: ConnectionPlan, ping: PingOptions, json: Bool = false) throws {
         let client = FrameworkClient(configuration: plan.configuration)
         let server = plan.configuration.server.description
@@ -56,6 +57,7 @@ package struct PingCommand: ParsableCommand {
         do {
             statistics = try PingLoop.run(
                 client,
+                origin: plan.origin,
                 count: ping.count,
                 interval: ping.intervalDuration,
                 replyTimeout: ping.replyTimeoutDuration,
@@ -64,15 +66,33 @@ package struct PingCommand: ParsableCommand {
         } catch {
             let code = error.category.exitCode
             if json {
-                var named = error
-                named.message = plan.origin.named(error.message)
-                Console.line(PingReport.json(statistics: nil, failure: named, exitCode: code, server: server))
+                Console.line(
+                    PingReport.json(
+                        statistics: nil,
+                        failure: error,
+                        exitCode: code,
+                        server: server,
+                        origin: plan.origin
+                    )
+                )
                 throw ExitCode(code)
             }
             throw CommandFailure(exitCode: code, message: plan.origin.named(error.commandLineMessage))
         }
         let code: Int32 = statistics.received > 0 ? 0 : (statistics.lastFailure?.category.exitCode ?? 1)
-        if json { Console.line(PingReport.json(statistics: statistics, failure: nil, exitCode: code, server: server)) }
+        if json {
+            Console.line(
+                PingReport.json(
+                    statistics: statistics,
+                    failure: nil,
+                    exitCode: code,
+                    server: server,
+                    origin: plan.origin
+                )
+            )
+        } else if code != 0, statistics.lastFailure != nil, plan.origin.offersDoctor {
+            throw CommandFailure(exitCode: code, message: "no reply came back; \(RouteOrigin.doctorHint)")
+        }
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -47,9 +47,11 @@ enum PingLoop {
     /// - Throws: the client's error when the first connection cannot be made (nothing was sent then).
     /// - Parameters:
     ///   - count: pings to send; 0 pings until Ctrl-C (SIGINT), as ping(8) without `-c`.
+    ///   - origin: where the route came from: each lost reply names it, as `check`'s failures do.
     ///   - printLines: `false` for `--json`, which prints one object at the end instead.
     static func run(
         _ client: FrameworkClient,
+        origin: RouteOrigin,
         count: Int,
         interval: Duration,
         replyTimeout: Duration,
@@ -94,8 +96,9 @@ enum PingLoop {
                         + "time=\(format(elapsed.inMilliseconds)) ms"
                 )
             } catch {
-                line("no reply from \(address): seq=\(sequence): \(error.commandLineMessage)")
-                statistics.losses.append((sequence, error.commandLineMessage))
+                let message = origin.sourced(error.commandLineMessage)
+                line("no reply from \(address): seq=\(sequence): \(message)")
+                statistics.losses.append((sequence, message))
                 statistics.lastFailure = error
             }
         }

@@ -6,8 +6,8 @@ import TTClient
 import TTCommandSupport
 import TTTransport
 
-/// `tt-connect setup [NAME]`: the login window, on a terminal. Asks for server, port, user and password, tries
-/// the routes this machine offers, saves the chosen one as `[connection NAME]` (the password in a private file
+/// `tt-connect setup [NAME]`: the login window, on a terminal. Asks for server, port, user and password, runs
+/// the doctor over the routes this machine offers, saves the chosen one as `[connection NAME]` (the password in a private file
 /// beside the config file), proves it with a check, and says how to use it. `setup --remove NAME` deletes an
 /// entry and the password files only it used.
 package struct SetupCommand: ParsableCommand {
@@ -32,7 +32,12 @@ package struct SetupCommand: ParsableCommand {
     @Flag(help: "Delete connection NAME and the password files no other connection uses.")
     package var remove = false
 
-    @Option(help: ArgumentHelp("Deadline for trying each route, and for the final check.", valueName: "SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "Deadline for trying the routes (all at once, as doctor does), and for the final check.",
+            valueName: "SECONDS"
+        )
+    )
     package var timeout: Double = 10
 
     @Argument(help: ArgumentHelp("The connection to create or edit (asked for when not given).", valueName: "NAME"))
@@ -96,15 +101,6 @@ private struct SetupSession {
     /// How often a question is asked again after an unusable answer.
     static let attempts = 5
 
-    /// A route to try: how to name it, and the entry holding it (proxy or PAC, or neither for direct).
-    struct Candidate {
-        var label: String
-        var entry: ConnectionEntry
-        var direct: Bool
-        /// The route the connection had before: recommended when it still works.
-        var configured: Bool
-    }
-
     func run(name given: String?) throws(CommandFailure) {
         let text = try ConnectionConfigWriter.currentText(of: configPath)
         let file: ConnectionConfigFile
@@ -140,39 +136,9 @@ private struct SetupSession {
             throw .usage("server address: \(error)")
         }
 
-        let candidates = try candidates(to: endpoint, previous: previous)
-        terminal.say("Trying \(candidates.count) route\(candidates.count == 1 ? "" : "s") to \(endpoint):\n")
-        var working: [(candidate: Candidate, plan: ConnectionPlan, outcome: CheckOutcome)] = []
-        var failures: [CheckOutcome] = []
-        for candidate in candidates {
-            let plan = try plan(candidate, endpoint: endpoint, user: user, password: password, previous: previous)
-            let outcome = CheckCommand.check(plan, printLines: false, started: .now)
-            let time = "\(NumberText.fixed(outcome.elapsed.inMilliseconds, digits: 1)) ms"
-            if outcome.ok {
-                working.append((candidate, plan, outcome))
-                terminal.say("  \(working.count)) ✓ \(candidate.label)  \(time)\n")
-            } else {
-                failures.append(outcome)
-                terminal.say("     ✗ \(candidate.label): \(outcome.message) (exit \(outcome.exitCode))\n")
-            }
-        }
-        guard !working.isEmpty else {
-            // The failure that got furthest says most about what to fix.
-            let furthest = failures.max { $0.stages.filter(\.ok).count < $1.stages.filter(\.ok).count }
-            throw CommandFailure(
-                exitCode: furthest?.exitCode ?? 1,
-                message: "no route reached \(endpoint); nothing saved (\(furthest?.message ?? "no route to try"))"
-            )
-        }
-        let recommended =
-            working.firstIndex { $0.candidate.configured }
-            ?? working.indices.min { working[$0].outcome.elapsed < working[$1].outcome.elapsed } ?? 0
-        let choiceText = try question("Route to save", default: String(recommended + 1)) { answer in
-            Int(answer).map { working.indices.contains($0 - 1) } == true ? nil : "a number from 1 to \(working.count)"
-        }
-        let chosen = working[(Int(choiceText) ?? recommended + 1) - 1]
+        let chosen = try chooseRoute(to: endpoint, name: name, previous: previous, user: user, password: password)
 
-        let seenKey = chosen.outcome.serverIdentity
+        let seenKey = chosen.serverIdentity
         if let saved = previous?.serverKey, let seenKey, saved != seenKey {
             terminal.say("The server's key changed: saved \(saved), now \(seenKey).\n")
             let answer = try question("Trust the new key? (yes/no)", default: "no") {
@@ -185,13 +151,18 @@ private struct SetupSession {
                 )
             }
         }
-        let entry = try SavedConnection.entry(
+        var entry = try SavedConnection.entry(
             named: name,
-            configuration: chosen.plan.configuration,
+            configuration: chosen.configuration,
             serverKey: seenKey,
             previous: previous,
             configPath: configPath
         )
+        // An entry of the connection's own PAC was chosen: the PAC stays, so its answer may change later.
+        if chosen.fromOwnPAC, let pac = previous?.proxyPac {
+            entry.proxy = nil
+            entry.proxyPac = pac
+        }
         try ConnectionConfigWriter.save(entry, to: configPath)
         terminal.say("Saved connection \(name) in \(configPath).\n")
         try prove(name)
@@ -230,98 +201,73 @@ private struct SetupSession {
         Console.line("  tt-ping \(selection)--connection \(name)")
     }
 
-    /// The routes to try, each once: the connection's own, the environment's proxy, and direct.
-    private func candidates(to endpoint: Endpoint, previous: ConnectionEntry?) throws(CommandFailure) -> [Candidate] {
-        var candidates: [Candidate] = []
-        if let previous, previous.proxy != nil || previous.proxyPac != nil {
-            var entry = ConnectionEntry(name: previous.name)
-            entry.proxy = previous.proxy
-            entry.proxyPac = previous.proxyPac
-            entry.proxyAuth = previous.proxyAuth
-            entry.proxyCredentials = previous.proxyCredentials
-            if var credentials = entry.proxyCredentials, credentials.password.isEmpty,
-                let file = previous.proxyPasswordFile
-            {
-                do {
-                    credentials.password = try SecretFile.readPassword(file, what: "proxy password file")
-                } catch {
-                    throw .usage("\(error)")
-                }
-                entry.proxyCredentials = credentials
-            }
-            let route = previous.proxy.map { "proxy \($0.url)" } ?? "PAC \(previous.proxyPac ?? "")"
-            candidates.append(Candidate(label: "\(route) (saved)", entry: entry, direct: false, configured: true))
-        }
-        let environment = ProcessInfo.processInfo.environment
-        if let decision = try? ProxyConfiguration.resolve(
-            target: endpoint,
-            flags: ProxyFlags(),
-            environment: environment
-        ),
-            let proxy = decision.proxy, let source = decision.source,
-            !candidates.contains(where: { $0.entry.proxy?.url == proxy.url })
-        {
-            var entry = ConnectionEntry(name: "environment")
-            entry.proxy = proxy
-            candidates.append(
-                Candidate(label: "proxy \(proxy.url) (from \(source))", entry: entry, direct: false, configured: false)
-            )
-        }
-        candidates.append(
-            Candidate(
-                label: "direct",
-                entry: ConnectionEntry(name: "direct"),
-                direct: true,
-                configured: previous != nil && candidates.allSatisfy { !$0.configured }
-            )
-        )
-        return candidates
-    }
-
-    /// The client configuration for one candidate: its route, the login, any server key (pinned afterwards).
-    private func plan(
-        _ candidate: Candidate,
-        endpoint: Endpoint,
+    /// Runs the doctor over every route this machine offers (the entry's own first, when editing), shows its
+    /// rows live, offers the routes that work as a numbered choice (the doctor's recommendation the default)
+    /// and returns the chosen route's client configuration with the server key seen on it, and whether it is
+    /// an entry of the connection's own PAC.
+    private func chooseRoute(
+        to endpoint: Endpoint,
+        name: String,
+        previous: ConnectionEntry?,
         user: String,
-        password: String,
-        previous: ConnectionEntry?
-    ) throws(CommandFailure) -> ConnectionPlan {
-        let decision: ProxyDecision
+        password: String
+    ) throws(CommandFailure) -> (configuration: ClientConfiguration, serverIdentity: String?, fromOwnPAC: Bool) {
+        let duration = Duration.nanoseconds(Int64((timeout * 1e9).rounded()))
+        let deadline = Deadline.after(duration)
+        var arguments = ["--config", configPath]
+        if previous != nil { arguments += ["--connection", name] }
+        let options: ProxyOptions
+        let tls: TLSOptions
         do {
-            decision = try ProxyConfiguration.resolve(
-                target: endpoint,
-                flags: ProxyFlags(noProxy: candidate.direct),
-                entry: candidate.entry,
-                configPath: configPath,
-                environment: [:]
-            )
+            options = try ProxyOptions.parse(arguments)
+            tls = try TLSOptions.parse([])
         } catch {
-            throw .usage("\(candidate.label): \(error)")
+            throw CommandFailure(exitCode: 1, message: "internal error: \(error)")
         }
-        let route: Route
-        if let pac = decision.autoConfig {
-            route = .autoConfigured(pac, HTTPProxyOptions())
-        } else if let proxy = decision.proxy {
-            route = .proxy(proxy, HTTPProxyOptions())
-        } else {
-            route = .direct
+        // No server options: the login is the one just asked for, and the key is checked below, not pinned.
+        var (candidates, setup) = try DoctorCommand.prepare(
+            target: endpoint.description,
+            proxy: options,
+            server: nil,
+            tls: tls,
+            verbosity: 0,
+            environment: ProcessInfo.processInfo.environment,
+            deadline: deadline,
+            savesConnection: true
+        )
+        setup.base.configuration.credentials = Credentials(user: user, password: password)
+        terminal.say(
+            "Trying \(candidates.count) route\(candidates.count == 1 ? "" : "s") to \(endpoint) at once "
+                + "(tt-connect doctor):\n"
+        )
+        let report = DoctorReport(live: true, descriptor: terminal.descriptor)
+        let outcomes = Doctor.run(candidates: candidates, setup: setup, deadline: deadline) { report.show($0) }
+        let working = outcomes.filter(\.ok)
+        guard let recommended = RouteOutcome.recommended(outcomes),
+            let best = working.firstIndex(where: { $0.candidate.key == recommended.candidate.key })
+        else {
+            let furthest = RouteOutcome.furthest(outcomes)
+            throw CommandFailure(
+                exitCode: RouteOutcome.exitCode(outcomes),
+                message: "no route reached \(endpoint); nothing saved (\(furthest?.message ?? "no route to try"))"
+            )
         }
-        let deadline = Duration.nanoseconds(Int64((timeout * 1e9).rounded()))
-        let configuration = ClientConfiguration(
-            server: endpoint,
-            route: route,
-            credentials: Credentials(user: user, password: password),
-            identity: .acceptAny,
-            connectTimeout: deadline,
-            requestTimeout: deadline,
-            reconnect: .never,
-            tls: TargetTLSOptions(mode: previous?.tls ?? .auto)
-        )
-        return ConnectionPlan(
-            configuration: configuration,
-            routeReason: candidate.label,
-            origin: RouteOrigin(source: candidate.label, offersDoctor: false)
-        )
+        terminal.say("Routes that work:\n")
+        for (index, outcome) in working.enumerated() {
+            let mark = index == best ? "  (recommended)" : ""
+            terminal.say(
+                "  \(index + 1)) \(outcome.candidate.routeText)  \(outcome.elapsed.readable)  "
+                    + "from \(outcome.candidate.sourceText)\(mark)\n"
+            )
+        }
+        let choiceText = try question("Route to save", default: String(best + 1)) { answer in
+            Int(answer).map { working.indices.contains($0 - 1) } == true ? nil : "a number from 1 to \(working.count)"
+        }
+        let chosen = working[(Int(choiceText) ?? best + 1) - 1]
+        let plan = Doctor.plan(for: chosen.candidate, setup: setup, timeout: duration)
+        // The doctor marks the entries of the connection's PAC configured (what check would use).
+        let fromOwnPAC = previous?.proxyPac != nil && chosen.candidate.isConfigured && chosen.candidate.pacEntry != nil
+        return (plan.configuration, chosen.serverIdentity, fromOwnPAC)
     }
 
     /// Asks `label`, offering `default`; `problem` says what is wrong with an answer, `nil` when it is usable.

@@ -43,6 +43,7 @@ enum ConnectionConfigWriter {
         add("proxy", entry.proxy.map(\.url))
         add("proxy-pac", entry.proxyPac.map { relative($0, to: configPath) })
         add("proxy-auth", entry.proxyAuth.map { "\($0)" })
+        add("proxy-auth-no-basic", entry.proxyAuthNoBasic.map { $0 ? "yes" : "no" })
         // The user only: a password never goes into the config file.
         add("proxy-user", entry.proxyCredentials.map { $0.user.isEmpty ? ":" : $0.user })
         add("proxy-password-file", entry.proxyPasswordFile.map { relative($0, to: configPath) })

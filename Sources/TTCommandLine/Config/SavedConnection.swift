@@ -37,6 +37,7 @@ enum SavedConnection {
             bare.credentials = nil
             entry.proxy = bare
             entry.proxyAuth = proxy.authScheme == .any ? nil : proxy.authScheme
+            entry.proxyAuthNoBasic = proxy.forbidsBasicInClear ? true : nil
             proxyCredentials = proxy.credentials
         case .autoConfigured(let route, _):
             let source = route.pac.source
@@ -45,6 +46,7 @@ enum SavedConnection {
                 source.contains("://") || source.hasPrefix("/")
                 ? source : FilePathText.join(FileManager.default.currentDirectoryPath, source)
             entry.proxyAuth = route.authScheme == .any ? nil : route.authScheme
+            entry.proxyAuthNoBasic = route.forbidsBasicInClear ? true : nil
             proxyCredentials = route.credentials
         }
         if let proxyCredentials {

@@ -38,11 +38,17 @@ struct RouteOutcome: Sendable {
     /// The exit code of the doctor: 0 when any route works, else the code of the route that got furthest.
     static func exitCode(_ outcomes: [RouteOutcome]) -> Int32 {
         if outcomes.contains(where: \.ok) { return 0 }
+        return furthest(outcomes)?.exitCode ?? 1
+    }
+
+    /// The failed route that got furthest (the first of those that got as far): what it says is most about
+    /// what to fix.
+    static func furthest(_ outcomes: [RouteOutcome]) -> RouteOutcome? {
         var furthest: RouteOutcome?
-        for outcome in outcomes where furthest.map({ depth(of: outcome.stage) > depth(of: $0.stage) }) ?? true {
-            furthest = outcome
+        for outcome in outcomes where !outcome.ok {
+            if furthest.map({ depth(of: outcome.stage) > depth(of: $0.stage) }) ?? true { furthest = outcome }
         }
-        return furthest?.exitCode ?? 1
+        return furthest
     }
 }
 

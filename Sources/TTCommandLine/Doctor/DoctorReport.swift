@@ -16,12 +16,16 @@ final class DoctorReport: Sendable {
     private let state = Mutex(State())
     private let live: Bool
     private let width: Int
+    private let descriptor: Int32
 
-    /// - Parameter live: redraw the rows in place (standard output is a terminal) instead of printing lines.
-    init(live: Bool) {
+    /// - Parameters:
+    ///   - live: redraw the rows in place (the output is a terminal) instead of printing lines.
+    ///   - descriptor: where the rows go: standard output for `doctor`, the terminal for `setup`.
+    init(live: Bool, descriptor: Int32 = STDOUT_FILENO) {
         self.live = live
+        self.descriptor = descriptor
         var size = winsize()
-        width = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 20 ? Int(size.ws_col) : 120
+        width = ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 20 ? Int(size.ws_col) : 120
     }
 
     /// Whether standard output is a terminal.
@@ -37,13 +41,13 @@ final class DoctorReport: Sendable {
                     text += "\u{1B}[2K" + String(Self.row(outcome).prefix(width - 1)) + "\n"
                 }
                 state.drawnLines = outcomes.count
-                Console.write(text, to: STDOUT_FILENO)
+                Console.write(text, to: descriptor)
             }
         } else {
             state.withLock { state in
                 for (index, outcome) in outcomes.enumerated() where outcome.finished && !state.printed.contains(index) {
                     state.printed.insert(index)
-                    Console.line(Self.row(outcome))
+                    Console.write(Self.row(outcome) + "\n", to: descriptor)
                 }
             }
         }

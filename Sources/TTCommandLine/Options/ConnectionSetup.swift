@@ -35,7 +35,7 @@ enum ConnectionSetup {
         verbosity: Int? = nil,
         reconnect: ReconnectPolicy,
         requestTimeout: Duration? = nil,
-        tls: TLSOptions? = nil,
+        tls: TLSOptions,
         pinning: (serverKey: String?, knownServers: String?)? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         savesConnection: Bool = false
@@ -123,7 +123,7 @@ enum ConnectionSetup {
             connectTimeout: timeout,
             requestTimeout: requestTimeout ?? timeout,
             reconnect: reconnect,
-            tls: (tls ?? TLSOptions()).options(entry: entry?.entry)
+            tls: tls.options(entry: entry?.entry)
         )
         return ConnectionPlan(configuration: configuration, routeReason: reason, origin: origin)
     }

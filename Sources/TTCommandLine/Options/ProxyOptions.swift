@@ -70,8 +70,8 @@ package struct ProxyOptions: ParsableArguments, Sendable {
     @Option(
         name: .customLong("noproxy"),
         help: ArgumentHelp(
-            "Hosts to reach directly, as curl's --noproxy: a comma list of names (with their subdomains) and IP "
-                + "addresses; * for all.",
+            "Hosts to reach directly, as curl's --noproxy: a comma list of names (with their subdomains), IP "
+                + "addresses and CIDR blocks; * for all.",
             valueName: "LIST"
         )
     )
@@ -185,10 +185,12 @@ package struct ProxyOptions: ParsableArguments, Sendable {
         } catch  where error.category == .configuration {
             throw .usage("\(error)")
         } catch {
-            // A PAC URL that cannot be fetched is a network failure (exit 3), not a usage error; the doctor may
-            // find another way out even when the command line named the PAC.
+            // A PAC URL that cannot be fetched is a network failure (exit 3), not a usage error. It gets the doctor
+            // hint even when typed: the URL the user knew does not answer, and the doctor reads the URLs the
+            // desktop and the browsers publish.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
+                pacLocation: proxyPac ?? entry?.entry.proxyPac,
                 offersDoctor: true
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))

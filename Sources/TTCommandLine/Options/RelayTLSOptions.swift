@@ -8,7 +8,7 @@ import TTTransport
 package struct RelayTLSOptions: ParsableArguments, Sendable {
     @Option(
         help: ArgumentHelp(
-            "Wrap the relayed bytes in TLS with the target: never (the default), always, or auto (through a "
+            "Wrap the relayed bytes in TLS with the target: never, always, or auto (through a "
                 + "proxy only); for targets that terminate TLS, behind proxies that let only TLS through.",
             valueName: "MODE"
         )

@@ -42,16 +42,20 @@ struct RouteOrigin: Sendable, Hashable {
 
     /// `message` naming the route's source, ending with the doctor hint unless the command line chose it.
     func named(_ message: String) -> String {
-        var text = message
-        if let source, let proxyURL {
-            if let range = text.firstRange(of: proxyURL) {
-                text.replaceSubrange(range, with: "\(proxyURL) (from \(source))")
-            } else {
-                text += " (proxy \(proxyURL) from \(source))"
-            }
-        } else if let source, let pacLocation {
-            text += " (PAC \(pacLocation) from \(source))"
-        }
+        let text = sourced(message)
         return offersDoctor ? "\(text); \(Self.doctorHint)" : text
+    }
+
+    /// `message` naming the route's source, without the hint: for lines that repeat (`ping`'s lost replies),
+    /// whose hint is said once.
+    func sourced(_ message: String) -> String {
+        guard let source, let location = proxyURL ?? pacLocation else { return message }
+        // Where the message names the proxy or PAC, the source follows it; otherwise it is said at the end.
+        guard let range = message.firstRange(of: location) else {
+            return message + " (\(proxyURL != nil ? "proxy" : "PAC") \(location) from \(source))"
+        }
+        var text = message
+        text.replaceSubrange(range, with: "\(location) (from \(source))")
+        return text
     }
 }

@@ -4,7 +4,8 @@ import TTCommandSupport
 /// The controlling terminal, `/dev/tty`: questions are asked and answered there, not on standard input and
 /// output, which may carry data (`tt-connect pipe`) or be redirected (`--json > file`).
 final class Terminal {
-    private let descriptor: Int32
+    /// The open `/dev/tty`, for output drawn in place (the doctor's rows in `setup`).
+    let descriptor: Int32
 
     /// The longest answer read; a terminal line is short, and input is bounded like any other.
     static let maximumAnswer = 4096

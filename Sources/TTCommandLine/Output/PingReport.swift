@@ -4,19 +4,23 @@ import TTClient
 /// The single JSON object of `tt-connect ping --json`: what the lines and statistics say, machine-readable.
 enum PingReport {
     /// The report of a run; `failure` is the connection failure that stopped it before any ping, if any.
+    /// - Parameter origin: the route's source, named in the message as `check` names it (`nil` before a route
+    ///   was chosen).
     static func json(
         statistics: PingStatistics?,
         failure: FrameworkClientError?,
         exitCode: Int32,
-        server: String
+        server: String,
+        origin: RouteOrigin? = nil
     ) -> String {
-        JSONLine.encode(
+        let message = failure?.commandLineMessage ?? statistics?.lastFailure?.commandLineMessage
+        return JSONLine.encode(
             Report(
                 ok: exitCode == 0,
                 exitCode: Int(exitCode),
                 server: server,
                 stage: failure.map { CheckCommand.stageName($0.stage) },
-                message: failure?.commandLineMessage ?? statistics?.lastFailure?.commandLineMessage,
+                message: message.map { origin?.named($0) ?? $0 },
                 statistics: statistics
             )
         )

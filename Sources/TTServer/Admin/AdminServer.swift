@@ -67,17 +67,29 @@ public final class AdminServer: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes))
-                    try operations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try operations.addHandler(
-                        AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics)
+                    try installHandlers(
+                        on: channel.pipeline.syncOperations,
+                        limits: limits,
+                        health: health,
+                        metrics: metrics
                     )
                 }
             }
             .bind(host: address.host, port: address.port)
             .get()
         return AdminServer(channel: channel)
+    }
+
+    /// The handlers of one admin connection: the head size limit, NIO's HTTP/1.1 server codec, the answer.
+    static func installHandlers(
+        on operations: ChannelPipeline.SynchronousOperations,
+        limits: Limits,
+        health: @escaping Health,
+        metrics: @escaping Metrics
+    ) throws {
+        try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes))
+        try operations.configureHTTPServerPipeline(withErrorHandling: true)
+        try operations.addHandler(AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics))
     }
 
     /// Stops listening; requests being answered finish.

@@ -2,7 +2,7 @@ import FoundationEssentials
 import TTBasics
 
 /// A parsed config file (format in docs/CONFIG.md): named connections, each with server, port, user, proxy,
-/// proxy-pac, proxy-auth, proxy-user, proxy-password-file, password-file, server-key and tls.
+/// proxy-pac, proxy-auth, proxy-auth-no-basic, proxy-user, proxy-password-file, password-file, server-key and tls.
 public struct ConnectionConfigFile: Sendable, Hashable {
     /// The file the entries came from, for messages.
     public var path: String
@@ -75,6 +75,12 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                     throw fail("proxy-auth must be any, basic, digest, ntlm or negotiate, not \"\(value)\"")
                 }
                 entry.proxyAuth = scheme
+            case "proxy-auth-no-basic":
+                switch value.lowercased() {
+                case "yes", "true": entry.proxyAuthNoBasic = true
+                case "no", "false": entry.proxyAuthNoBasic = false
+                default: throw fail("proxy-auth-no-basic must be yes or no, not \"\(value)\"")
+                }
             case "proxy-user":
                 entry.proxyCredentials = ProxyCredentials(parsing: value)
             case "proxy-pac":
@@ -95,8 +101,8 @@ public struct ConnectionConfigFile: Sendable, Hashable {
                 entry.tls = mode
             default:
                 throw fail(
-                    "unknown key \"\(key)\" (known: server, port, user, proxy, proxy-pac, proxy-auth, proxy-user, "
-                        + "proxy-password-file, password-file, server-key, tls)"
+                    "unknown key \"\(key)\" (known: server, port, user, proxy, proxy-pac, proxy-auth, "
+                        + "proxy-auth-no-basic, proxy-user, proxy-password-file, password-file, server-key, tls)"
                 )
             }
             entries[entries.count - 1] = entry

@@ -9,6 +9,9 @@ public struct ConnectionEntry: Sendable, Hashable {
     public var proxy: HTTPProxy?
     public var proxyAuth: ProxyAuthScheme?
     public var proxyCredentials: ProxyCredentials?
+    /// `proxy-auth-no-basic = yes`: never send the proxy password as Basic over plain `http://`
+    /// (``HTTPProxy/forbidsBasicInClear``); `nil` when the key is absent.
+    public var proxyAuthNoBasic: Bool?
     /// The pinned server identity, `SHA256:…`.
     public var serverKey: String?
     /// `proxy-pac = FILE|URL`: a proxy auto-configuration script, used when `proxy` is not set.

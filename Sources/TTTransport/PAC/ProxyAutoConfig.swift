@@ -148,7 +148,7 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 error.count
             )
         }
-        let detail = PrintableBytes.escaped(Array(Self.text(error).trimmingWhitespace().utf8), limit: 300)
+        let detail = Self.scriptError(Self.text(error))
         switch outcome {
         case CPacParser_OK:
             break
@@ -192,6 +192,26 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     private static let isInterrupted: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
         guard let context else { return 0 }
         return Unmanaged<ConnectionInterrupter>.fromOpaque(context).takeUnretainedValue().isInterrupted ? 1 : 0
+    }
+
+    /// pacparser's report as one line: `JSERROR: PAC script:2:` and the error on the next line become
+    /// `line 2: SyntaxError: …`; its own trailer (`pacparser.c: …: Failed to evaluate the pac script.`) goes when
+    /// something more specific came before it. Each line is escaped: the script's text may be anything.
+    static func scriptError(_ text: String) -> String {
+        var parts: [String] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let line = line.trimmingWhitespace()
+            guard !line.isEmpty else { continue }
+            if line.hasPrefix("pacparser.c:"), !parts.isEmpty { continue }
+            let position = "JSERROR: PAC script:"
+            if line.hasPrefix(position) {
+                let number = line.dropFirst(position.count).split(separator: ":").first.map(String.init) ?? ""
+                parts.append("line \(PrintableBytes.escaped(Array(number.utf8), limit: 12)):")
+                continue
+            }
+            parts.append(PrintableBytes.escaped(Array(line.utf8), limit: 300))
+        }
+        return parts.joined(separator: " ")
     }
 
     /// The text of a NUL-terminated C buffer.

@@ -13,7 +13,7 @@ import Synchronization
 public enum ProxyAutoConfigFailover {
     /// Opens the first reachable entry of `pac` for `target`.
     /// - Parameters:
-    ///   - template: credentials and authentication scheme applied to every `PROXY` entry.
+    ///   - credentials, authScheme, forbidsBasicInClear: applied to every `PROXY` entry (``HTTPProxy``).
     /// - Returns: the transport and a note for `check` and `-v`: which entry was used and why.
     /// - Throws: the last entry's ``TransportError`` when none could be used, its message listing every entry's
     ///   failure.
@@ -22,6 +22,7 @@ public enum ProxyAutoConfigFailover {
         pac: ProxyAutoConfig,
         credentials: ProxyCredentials?,
         authScheme: ProxyAuthScheme,
+        forbidsBasicInClear: Bool = false,
         options: HTTPProxyOptions,
         deadline: Deadline,
         tls: TargetTLSOptions? = nil,
@@ -52,6 +53,7 @@ public enum ProxyAutoConfigFailover {
                 case .proxy(var proxy):
                     proxy.credentials = credentials
                     proxy.authScheme = authScheme
+                    proxy.forbidsBasicInClear = forbidsBasicInClear
                     transport = try HTTPProxyTransport.open(
                         target: target,
                         proxy: proxy,
@@ -135,11 +137,19 @@ public struct ProxyAutoConfigRoute: Sendable, Hashable {
     public var pac: ProxyAutoConfig
     public var credentials: ProxyCredentials?
     public var authScheme: ProxyAuthScheme
+    /// ``HTTPProxy/forbidsBasicInClear`` for every `PROXY` entry.
+    public var forbidsBasicInClear: Bool
 
-    public init(pac: ProxyAutoConfig, credentials: ProxyCredentials? = nil, authScheme: ProxyAuthScheme = .any) {
+    public init(
+        pac: ProxyAutoConfig,
+        credentials: ProxyCredentials? = nil,
+        authScheme: ProxyAuthScheme = .any,
+        forbidsBasicInClear: Bool = false
+    ) {
         self.pac = pac
         self.credentials = credentials
         self.authScheme = authScheme
+        self.forbidsBasicInClear = forbidsBasicInClear
     }
 
     /// Opens the first reachable entry (``ProxyAutoConfigFailover``); `tls` decides per entry whether the
@@ -157,6 +167,7 @@ public struct ProxyAutoConfigRoute: Sendable, Hashable {
             pac: pac,
             credentials: credentials,
             authScheme: authScheme,
+            forbidsBasicInClear: forbidsBasicInClear,
             options: options,
             deadline: deadline,
             tls: tls,

@@ -19,18 +19,29 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
     public var endpoint: Endpoint
     public var credentials: ProxyCredentials?
     public var authScheme: ProxyAuthScheme
+    /// Never send the password as Basic to a plain `http://` proxy (`proxy-auth-no-basic = yes`): Basic is
+    /// the password itself, readable by anyone on the link. With ``authScheme`` `any`, the stronger schemes the
+    /// proxy offers are still tried; when none passes the connection fails rather than fall back to Basic.
+    /// Inside an `https://` proxy's TLS the password is not on the link in the clear, so this changes nothing
+    /// there.
+    public var forbidsBasicInClear: Bool
 
     public init(
         scheme: Scheme = .http,
         endpoint: Endpoint,
         credentials: ProxyCredentials? = nil,
-        authScheme: ProxyAuthScheme = .any
+        authScheme: ProxyAuthScheme = .any,
+        forbidsBasicInClear: Bool = false
     ) {
         self.scheme = scheme
         self.endpoint = endpoint
         self.credentials = credentials
         self.authScheme = authScheme
+        self.forbidsBasicInClear = forbidsBasicInClear
     }
+
+    /// Whether Basic would put the password on the link in the clear: a plain `http://` proxy.
+    var sendsBasicInClear: Bool { scheme == .http }
 
     /// Parses `[http[s]://][USER:PASS@]HOST[:PORT][/]`, percent-decoding the user and password.
     ///
@@ -79,6 +90,7 @@ public struct HTTPProxy: Sendable, Hashable, CustomStringConvertible {
             throw TransportError.configuration("invalid proxy \"\(shown)\": \(error.message)")
         }
         self.authScheme = .any
+        self.forbidsBasicInClear = false
     }
 
     /// The proxy URL without credentials, always with its port: `http://proxy.example:3128`.

@@ -135,7 +135,34 @@ public final class HTTPProxyTransport: Transport {
         if let tls, result != CURLE_OK, (200..<300).contains(status), recorder.answerComplete,
             recorder.incomingCount <= ConnectExchangeRecorder.headerLimit, TargetTLS.isHandshakeFailure(result)
         {
-            throw TargetTLS.handshakeError(result, curlMessage: easy.errorText, target: target, proxy: proxy, tls: tls)
+            // The tunnel stood: the report says so, stage by stage, and holds the certificate that was refused.
+            var tunnel = ConnectionReport(
+                target: target,
+                proxy: proxy.endpoint,
+                connectedAddress: address,
+                tcpConnectTime: tcpConnectTime,
+                proxyStatus: status,
+                offeredAuthSchemes: offered,
+                authSchemeUsed: recorder.lastAuthSchemeSent
+            )
+            let answered = recorder.lastAnswerAt.map { $0 - started } ?? elapsed
+            tunnel.tunnelTime = max(.zero, answered - tcpConnectTime)
+            tunnel.authenticatedAs = ProxyAuthIdentity.name(
+                scheme: recorder.lastAuthSchemeSent,
+                credentials: proxy.credentials
+            )
+            tunnel.tls = TargetTLS.report(easy, target: target, tls: tls, handshakeTime: max(.zero, elapsed - answered))
+            var error = TargetTLS.handshakeError(
+                result,
+                curlMessage: easy.errorText,
+                target: target,
+                proxy: proxy,
+                tls: tls,
+                session: tunnel.tls
+            )
+            error.proxyConnectTime = tcpConnectTime
+            error.connection = tunnel
+            throw error
         }
         guard result == CURLE_OK, (200..<300).contains(status),
             recorder.incomingCount <= ConnectExchangeRecorder.headerLimit

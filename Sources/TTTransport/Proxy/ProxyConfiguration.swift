@@ -121,6 +121,7 @@ public enum ProxyConfiguration {
         if let scheme = flags.proxyAuth ?? entry?.proxyAuth {
             proxy.authScheme = scheme
         }
+        if entry?.proxyAuthNoBasic == true { proxy.forbidsBasicInClear = true }
         return ProxyDecision(proxy: proxy, source: source, reason: "proxy from \(source)")
     }
 
@@ -148,7 +149,8 @@ public enum ProxyConfiguration {
         let route = ProxyAutoConfigRoute(
             pac: pac,
             credentials: flags.proxyUser ?? entry?.proxyCredentials,
-            authScheme: flags.proxyAuth ?? entry?.proxyAuth ?? .any
+            authScheme: flags.proxyAuth ?? entry?.proxyAuth ?? .any,
+            forbidsBasicInClear: entry?.proxyAuthNoBasic == true
         )
         let skipped = pac.skipped.isEmpty ? "" : " (left out: \(pac.skipped.joined(separator: "; ")))"
         return ProxyDecision(

@@ -174,7 +174,17 @@ struct ProxyExchangeOutcome {
                 .configuration,
                 "the CA file for \(where_) cannot be used: \(curlMessage)"
             )
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER:
+        case CURLE_PEER_FAILED_VERIFICATION:
+            // The proxy speaks TLS; its certificate is what failed: libcurl's words say why (self-signed, an
+            // unknown issuer, another name).
+            return make(
+                .proxyConnect,
+                .proxyProtocolViolation,
+                "the TLS certificate of \(where_) is not trusted: "
+                    + "\(curlMessage.isEmpty ? CurlEasy.describe(result) : curlMessage); give the CA file that "
+                    + "signed it, or skip the verification"
+            )
+        case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER:
             return make(
                 .proxyConnect,
                 .proxyProtocolViolation,
@@ -227,9 +237,15 @@ struct ProxyExchangeOutcome {
     private func violationMessage(_ where_: String, _ target: Endpoint, _ proxy: HTTPProxy) -> String {
         let prefix = recorder.incomingPrefix
         if prefix.isEmpty {
+            if osErrno == ECONNRESET, proxy.scheme == .http {
+                // A TLS port (an https:// proxy, or a TLS front) resets a plain-HTTP CONNECT this way.
+                return "\(where_) reset the connection before answering the CONNECT request for \(target): if it "
+                    + "is an https:// proxy, use https://\(proxy.endpoint); else check that it is an HTTP proxy "
+                    + "and this its port"
+            }
             if osErrno == ECONNRESET {
                 return "\(where_) reset the connection before answering the CONNECT request for \(target); "
-                    + "is it an HTTP proxy, and is this its port?"
+                    + "check that it is a proxy and this its port"
             }
             // libcurl keeps an unfinished line to itself, so "nothing" and "a TLS alert" look the same here.
             return "\(where_) closed the connection before sending a complete answer to the CONNECT request for "

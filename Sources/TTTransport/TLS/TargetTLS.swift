@@ -166,18 +166,34 @@ enum TargetTLS {
         ].contains(result)
     }
 
-    /// A failed TLS handshake with the target (after the TCP connect, or after the proxy's `200`).
+    /// A failed TLS handshake with the target (after the TCP connect, or after the proxy's `200`); `session`
+    /// holds what the handshake showed of the certificate before it failed.
     static func handshakeError(
         _ result: CURLcode,
         curlMessage: String,
         target: Endpoint,
         proxy: HTTPProxy?,
-        tls: TargetTLSOptions
+        tls: TargetTLSOptions,
+        session: TLSSessionReport? = nil
     ) -> TransportError {
         let detail = curlMessage.isEmpty ? CurlEasy.describe(result) : curlMessage
-        let stage: TransportError.Stage = proxy == nil ? .serverConnect : .proxyTunnel
+        let stage: TransportError.Stage = proxy == nil ? .serverConnect : .tls
         let through = proxy.map { " through the proxy \($0.endpoint)" } ?? ""
         switch result {
+        case CURLE_PEER_FAILED_VERIFICATION where proxy != nil && session?.interceptionSuspected == true:
+            // Not the server's certificate: one the proxy made up with its own CA. That is interception, which
+            // the framework's pinned identity survives; only --tls-verify refuses it.
+            let issuer = session?.issuerName ?? "an unknown issuer"
+            return TransportError(
+                stage: stage,
+                category: .tunnelInspected,
+                message: "the proxy \(proxy?.endpoint.description ?? "") intercepts TLS: the certificate for "
+                    + "\(target.host) was issued by \(issuer), not by the server, and --tls-verify refuses it "
+                    + "(\(detail)). The framework's pinned identity protects the session without it: drop "
+                    + "--tls-verify, trust that CA with --tls-cacert, or ask the proxy's administrator for a splice "
+                    + "(no-bump) exception for \(target) (squid: `ssl_bump splice` for this host and port)",
+                libcurlCode: Int(result.rawValue)
+            )
         case CURLE_SSL_CACERT_BADFILE:
             return TransportError(
                 stage: stage,
@@ -189,7 +205,8 @@ enum TargetTLS {
             var message =
                 "the TLS certificate of \(target)\(through) did not verify (\(detail)); the framework's pinned "
                 + "identity does not need it: drop --tls-verify, or give the CA that signed it with --tls-cacert"
-            if proxy != nil {
+            if proxy != nil, session?.issuer == nil {
+                // Without the certificate's facts, interception cannot be ruled out.
                 message += ". A proxy that intercepts TLS presents a certificate of its own CA"
             }
             return TransportError(

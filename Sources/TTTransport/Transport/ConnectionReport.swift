@@ -25,6 +25,9 @@ public struct ConnectionReport: Sendable, Hashable {
     /// Whom the proxy accepted: the user of Basic, Digest or NTLM, the ticket's principal for Negotiate
     /// (`alice@TT.TEST`); `nil` without authentication.
     public var authenticatedAs: String?
+    /// Set when the password went as Basic to a plain `http://` proxy after a stronger scheme it offered did
+    /// not pass: what happened, and the remedy. `check` shows it on the tunnel line, `-v` before the attempt.
+    public var authWarning: String?
     /// The TLS session with the server, when the connection runs inside TLS (``TargetTLSOptions``).
     public var tls: TLSSessionReport?
 

@@ -13,6 +13,8 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         case proxyTunnel = "proxy tunnel"
         /// Reaching the server directly.
         case serverConnect = "server connect"
+        /// The TLS handshake with the server, after the TCP connect or the proxy's `200`.
+        case tls = "tls"
         /// Sending or receiving on an established connection.
         case io = "i/o"
 
@@ -90,6 +92,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
     /// How long the TCP (and TLS) connect to the proxy took, when the failure came after it (stage
     /// ``Stage/proxyTunnel``), so a stage-by-stage report can show the proxy stage as passed.
     public var proxyConnectTime: Duration?
+    /// The connection that was up when a later stage failed inside it (stage ``Stage/tls``: the proxy's tunnel or
+    /// the TCP connect, with their times), so a stage-by-stage report can show those stages as passed.
+    public var connection: ConnectionReport?
 
     /// Creates an error; `message` must already be free of secrets.
     public init(

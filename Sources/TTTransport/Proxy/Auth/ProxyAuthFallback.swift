@@ -17,6 +17,12 @@ import Logging
 ///    a final failure names each scheme's verdict.
 ///
 /// An explicit scheme (``ProxyAuthScheme`` other than `any`) means that scheme only: one exchange, no fallback.
+///
+/// Basic is the password itself. When it goes to a plain `http://` proxy after a stronger scheme the proxy offered
+/// did not pass, that is never silent: `-v` says so before the attempt, the report carries
+/// ``ConnectionReport/authWarning`` for the tunnel line, and the logger warns. With
+/// ``HTTPProxy/forbidsBasicInClear`` Basic never goes to such a proxy: not in the first exchange, not as a
+/// fallback, not as the explicit scheme.
 enum ProxyAuthFallback {
     /// The separator between verdicts in messages.
     static let separator = " · "
@@ -30,6 +36,16 @@ enum ProxyAuthFallback {
         interrupter: ConnectionInterrupter?
     ) throws -> HTTPProxyTransport {
         let hasUser = !(proxy.credentials?.user.isEmpty ?? true)
+        let basicForbidden = proxy.forbidsBasicInClear && proxy.sendsBasicInClear
+        if proxy.authScheme == .basic, basicForbidden {
+            throw TransportError(
+                stage: .proxyTunnel,
+                category: .proxyAuthenticationRequired,
+                message: "proxy \(proxy.url): the proxy authentication scheme is basic, and proxy-auth-no-basic = yes "
+                    + "forbids sending the password as Basic to a plain http:// proxy: use an https:// proxy, or "
+                    + "another --proxy-auth scheme"
+            )
+        }
         if proxy.authScheme != .any {
             let mask = ProxyAuthSchemes.mask(for: proxy.authScheme)
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
@@ -56,7 +72,11 @@ enum ProxyAuthFallback {
         let firstRecorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
         // Without a user only the ticket can help. CURLAUTH_ONLY makes libcurl wait for the 407 and use Negotiate
         // only when offered: a single scheme alone would be sent unasked, handing a Kerberos token to any proxy.
-        let firstMask = hasUser ? CCurl_AUTH_ANY : CCurl_AUTH_NEGOTIATE | CCurl_AUTH_ONLY
+        // Without Basic, several schemes remain, so libcurl still waits for the 407 before it sends any.
+        let firstMask =
+            hasUser
+            ? (basicForbidden ? CCurl_AUTH_ANY & ~CCurl_AUTH_BASIC : CCurl_AUTH_ANY)
+            : CCurl_AUTH_NEGOTIATE | CCurl_AUTH_ONLY
         var lastError: TransportError
         do {
             let transport = try attempt(target, proxy, options, deadline, firstMask, firstRecorder, tls, interrupter)
@@ -85,6 +105,22 @@ enum ProxyAuthFallback {
                 verdicts.append((scheme, "no user given"))
                 continue
             }
+            if scheme == "Basic", basicForbidden {
+                verdicts.append((scheme, Self.withheld))
+                continue
+            }
+            var warning: String?
+            if scheme == "Basic", proxy.sendsBasicInClear {
+                let failed = verdicts.filter { $0.scheme != "Basic" && $0.verdict != "no user given" }.map(\.scheme)
+                warning = Self.clearBasicWarning(proxy: proxy, failed: failed)
+            }
+            if let warning {
+                options.exchangeTrace?.write("* warning: \(warning)")
+                options.logger.warning(
+                    "proxy password sent as Basic in the clear",
+                    metadata: ["proxy": "\(proxy.url)", "warning": "\(warning)"]
+                )
+            }
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
             do {
                 let transport = try attempt(
@@ -103,6 +139,7 @@ enum ProxyAuthFallback {
                 transport.report.authAttempts = (verdicts + [(scheme, "accepted")]).map {
                     "\($0.scheme): \($0.verdict)"
                 }
+                transport.report.authWarning = warning
                 options.logger.debug(
                     "proxy authentication fell back",
                     metadata: [
@@ -128,6 +165,18 @@ enum ProxyAuthFallback {
             kerberos: kerberos,
             hasUser: hasUser
         )
+    }
+
+    /// The verdict of Basic when ``HTTPProxy/forbidsBasicInClear`` kept it from a plain `http://` proxy.
+    static let withheld = "not sent (proxy-auth-no-basic)"
+
+    /// What the tunnel line and `-v` say when the password goes as Basic to a plain `http://` proxy after the
+    /// stronger schemes in `failed` did not pass; `nil` when none was tried (a proxy offering only Basic).
+    static func clearBasicWarning(proxy: HTTPProxy, failed: [String]) -> String? {
+        guard !failed.isEmpty else { return nil }
+        return "\(failed.joined(separator: ", ")) did not pass, so the password goes as Basic, readable by anyone "
+            + "on the link to the plain http:// proxy \(proxy.url): use an https:// proxy, or choose the scheme "
+            + "with --proxy-auth; proxy-auth-no-basic = yes in the config file forbids this"
     }
 
     /// The verdicts one failed exchange shows: Negotiate without a token is a Kerberos problem; a scheme our
@@ -160,7 +209,12 @@ enum ProxyAuthFallback {
         let list = verdicts.map { "\($0.scheme): \($0.verdict)" }.joined(separator: separator)
         let offers = offered.isEmpty ? "no scheme we support" : offered.joined(separator: ", ")
         let rejected = verdicts.contains { $0.verdict == "rejected" }
-        if let kerberos, !rejected {
+        if verdicts.contains(where: { $0.verdict == withheld }) {
+            error.message =
+                "proxy \(proxy.url): no scheme passed (\(list)), and proxy-auth-no-basic "
+                + "= yes forbids sending the password as Basic to a plain http:// proxy: use an https:// proxy, "
+                + "or get a stronger scheme working (a Kerberos ticket, the right password for Digest or NTLM)"
+        } else if let kerberos, !rejected {
             error.message = "proxy \(proxy.url): \(kerberos.message(proxyHost: proxy.endpoint.host))"
         } else if let user = proxy.credentials?.user, hasUser, rejected {
             error.message =
