@@ -1,3 +1,5 @@
+import TTTransport
+
 /// A session with a framework server for async code: ``FrameworkClient`` on a thread of its own.
 ///
 /// Every call runs the blocking ``FrameworkClient`` — the one implementation of the protocol, reconnect and
