@@ -1,9 +1,9 @@
 import Foundation
 
-/// How many TCP sockets this process holds open to `port` (any state: connecting, connected, closing), read from
-/// `/proc/self/fd` and `/proc/net/tcp{,6}`. Only this process's descriptors count, so tests running alongside do
-/// not change the answer unless they use the same port.
-public func socketsOfThisProcess(toPort port: Int) -> Int {
+/// The TCP sockets this process holds open to `port` (any state: connecting, connected, closing), by inode, read
+/// from `/proc/self/fd` and `/proc/net/tcp{,6}`. Only this process's descriptors count; compare with the set taken
+/// before a test's own connection, so sockets another test left to a port number now reused do not count.
+public func socketsOfThisProcess(toPort port: Int) -> Set<Substring> {
     let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     var inodes: Set<Substring> = []
     for descriptor in descriptors {
@@ -13,15 +13,15 @@ public func socketsOfThisProcess(toPort port: Int) -> Int {
         inodes.insert(Substring(target.dropFirst("socket:[".count).dropLast()))
     }
     let wanted = String(format: ":%04X", port)
-    var count = 0
+    var found: Set<Substring> = []
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         for line in readWhole(table).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             guard fields.count > 9, fields[2].hasSuffix(wanted), inodes.contains(fields[9]) else { continue }
-            count += 1
+            found.insert(fields[9])
         }
     }
-    return count
+    return found
 }
 
 /// A /proc file read to its end with read(2): such files report size 0, and a flood test elsewhere in the
