@@ -9,6 +9,8 @@ public struct IPAddress: Hashable, Sendable {
     /// Parses an IPv4 dotted quad or an IPv6 literal (no brackets, no zone).
     public init?(_ text: some StringProtocol) {
         let string = String(text)
+        // inet_pton reads a C string: text after a NUL would be ignored, not refused.
+        guard !string.utf8.contains(0) else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, string, &v4) == 1 {
             let value = UInt32(bigEndian: v4.s_addr)

@@ -180,14 +180,10 @@ struct Serve: AsyncParsableCommand {
 
     /// The `--proxy-protocol-from` blocks; throws naming the first item that is not `ADDRESS/BITS`.
     static func networks(parsing list: String) throws -> [IPNetwork] {
-        try list.split(separator: ",", omittingEmptySubsequences: false).map { item in
-            let item = item.trimmingWhitespace()
-            guard let network = IPNetwork(item) else {
-                throw ValidationError(
-                    "--proxy-protocol-from: '\(item)' is not an address block like 10.0.0.0/8 or 2001:db8::/32"
-                )
-            }
-            return network
+        do {
+            return try ServerConfiguration.proxyProtocolSources(parsing: list)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 

@@ -116,17 +116,10 @@ struct HTTPSProxyTests {
         }
     }
 
-    /// Waits until the TLS front accepts connections on `port`.
+    /// Waits until the TLS front listens on `port`.
     static func waitUntilListening(port: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            let fd = startLoopbackConnect(port: port)
-            var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&entry, 1, 200) > 0 && entry.revents & Int16(POLLERR | POLLHUP) == 0
-            close(fd)
-            if ready { return }
-            try await Task.sleep(for: .milliseconds(50))
+        guard await TTTestSupport.waitUntilListening(port: port) else {
+            throw E2EError("the TLS front on port \(port) did not start")
         }
-        throw E2EError("the TLS front on port \(port) did not start")
     }
 }

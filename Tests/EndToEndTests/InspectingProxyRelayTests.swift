@@ -83,7 +83,7 @@ struct InspectingProxyRelayTests {
             ]
         )
         try await withStarted(terminator) { _ in
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await waitUntilListening(port: port), "openssl s_server did not listen")
             let wrapped = try await tool(
                 ["pipe", "--tls", "always", "-x", proxy, "127.0.0.1:\(port)"],
                 home: home,

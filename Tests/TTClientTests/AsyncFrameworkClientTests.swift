@@ -85,7 +85,8 @@ struct AsyncFrameworkClientTests {
             try await client.connect()
             let started = ContinuousClock.now
             let request = Task { try await client.ping() }
-            try await Task.sleep(for: .milliseconds(200))
+            // Cancelled once the Ping is out and its answer awaited.
+            #expect(await waitUntil { peer.requests >= 1 })
             request.cancel()
             await #expect(throws: CancellationError.self) { try await request.value }
             let elapsed = ContinuousClock.now - started
@@ -94,11 +95,7 @@ struct AsyncFrameworkClientTests {
             // Not resent on a new connection (Ping is idempotent, so only cancellation stops that).
             #expect(peer.connections == 1)
             // The peer sees the connection end.
-            let deadline = ContinuousClock.now + .seconds(20)
-            while peer.lifetimes[0] == nil, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            #expect(peer.lifetimes[0] != nil)
+            #expect(await waitUntil(timeout: .seconds(20)) { peer.lifetimes[0] != nil })
         }
     }
 

@@ -90,20 +90,18 @@ struct ExactlyOnceTests {
                     return (try? client.connect()) != nil
                 }
             }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while server.server.pendingLoginChecks < 1, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            #expect(await waitUntil { server.server.pendingLoginChecks >= 1 })
+            let events = EventLog()
             let second = Task {
                 try await runBlocking { () throws -> (Int, Int) in
-                    let events = EventLog()
                     let client = FrameworkClient(configuration: config, trace: .disabled, observer: events.append)
                     defer { client.close() }
                     try client.connect()
                     return (client.connectionCount, events.reconnects)
                 }
             }
-            try await Task.sleep(for: .milliseconds(400))
+            // The second Login was answered Server busy and is tried again: now the check slot frees up.
+            #expect(await waitUntil { events.reconnects >= 1 })
             gate.signal()
             let (connections, reconnects) = try await second.value
             #expect(connections >= 2, "the busy Login was tried again on a new connection")

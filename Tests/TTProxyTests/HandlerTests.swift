@@ -2,6 +2,7 @@ import Glibc
 import NIOCore
 import NIOEmbedded
 import NIOPosix
+import NIOTestUtils
 import Synchronization
 import TTBasics
 import Testing
@@ -9,14 +10,24 @@ import Testing
 @testable import TTProxy
 
 /// Records every close that leaves the pipeline and its mode: `EmbeddedChannel` closes fully whatever the mode, so
-/// a lingering close (output first) is only visible here.
+/// a lingering close (output first) is only visible here. With `halfCloses`, it plays a socket's half-close: an
+/// output close succeeds and the channel stays open for reading.
 private final class CloseRecorder: ChannelOutboundHandler {
     typealias OutboundIn = NIOAny
     private(set) var modes: [CloseMode] = []
+    private let halfCloses: Bool
+
+    init(halfCloses: Bool = false) {
+        self.halfCloses = halfCloses
+    }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         modes.append(mode)
-        context.close(mode: mode, promise: promise)
+        if halfCloses, mode == .output {
+            promise?.succeed()
+        } else {
+            context.close(mode: mode, promise: promise)
+        }
     }
 }
 
@@ -103,6 +114,39 @@ private struct ProxyUnderTest {
     }
 
     var outcomes: [String] { access.all.map { "\($0.status) \($0.outcome)" } }
+}
+
+/// The proxy's request-head parser as a streaming decoder, so that NIO's verifier can feed it every way it knows
+/// (byte by byte, all at once, in random pieces). Each head comes out as its request line and header names.
+private struct RequestHeadDecoder: ByteToMessageDecoder {
+    typealias InboundOut = String
+
+    private var parser = RequestHeadParser(limit: 16 * 1024)
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        var bytes = buffer.readSlice(length: buffer.readableBytes)!
+        parser.append(&bytes)
+        while let result = parser.next() {
+            switch result {
+            case .head(let head?, _):
+                let names = head.headers.map(\.name).joined(separator: ",")
+                context.fireChannelRead(wrapInboundOut("\(head.method) \(head.target) \(head.version) [\(names)]"))
+            case .head(nil, let lines):
+                context.fireChannelRead(wrapInboundOut("invalid: \(lines.first ?? "")"))
+            case .tooLarge:
+                context.fireChannelRead(wrapInboundOut("too large"))
+            }
+        }
+        return .needMoreData
+    }
+
+    mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
 }
 
 @Suite("tt-proxy's channel handlers on an EmbeddedChannel: what they write, when they close, what they pass on")
@@ -342,4 +386,78 @@ struct HandlerTests {
         channel.pipeline.fireErrorCaught(Other())
         #expect(throws: Other.self) { try channel.throwIfErrorCaught() }
     }
+
+    @Test("The request-head parser yields the same heads however the stream is cut (NIO's verifier)")
+    func requestHeadVerifier() throws {
+        try ByteToMessageDecoderVerifier.verifyDecoder(
+            stringInputOutputPairs: [
+                (
+                    "CONNECT 127.0.0.1:5000 HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nProxy-Authorization: Basic eDp5\r\n\r\n",
+                    ["CONNECT 127.0.0.1:5000 HTTP/1.1 [Host,Proxy-Authorization]"]
+                ),
+                // Bare line ends, and blank lines before a request line (RFC 9112 §2.2).
+                ("\r\n\nCONNECT [::1]:22 HTTP/1.0\nUser-Agent: x\n\n", ["CONNECT [::1]:22 HTTP/1.0 [User-Agent]"]),
+                ("GET http://example.com/ HTTP/1.1\r\n\r\n", ["GET http://example.com/ HTTP/1.1 []"]),
+                ("CONNECT\r\n\r\n", ["invalid: CONNECT"]),
+            ]
+        ) { RequestHeadDecoder() }
+    }
+
+    /// A glued tunnel on two EmbeddedChannels, each with a close recorder in front of its glue.
+    private func tunnel() throws -> (
+        client: EmbeddedChannel, target: EmbeddedChannel, clientCloses: CloseRecorder, targetCloses: CloseRecorder,
+        record: RequestRecord
+    ) {
+        let record = RequestRecord(client: "127.0.0.1:40000", requestLine: "CONNECT 127.0.0.1:5000 HTTP/1.1") { _ in }
+        let (clientGlue, targetGlue) = GlueHandler.matchedPair(
+            record: record,
+            closeFlushTimeout: .seconds(10),
+            closeLog: ConnectionCloseLog { _ in }
+        )
+        let (clientCloses, targetCloses) = (CloseRecorder(halfCloses: true), CloseRecorder(halfCloses: true))
+        let client = EmbeddedChannel(handlers: [clientCloses, clientGlue])
+        let target = EmbeddedChannel(handlers: [targetCloses, targetGlue])
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
+        try target.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5000)).wait()
+        return (client, target, clientCloses, targetCloses, record)
+    }
+
+    @Test("GlueHandler copies each side's reads to the other side and counts the bytes written, each way")
+    func glueCopies() throws {
+        let glued = try tunnel()
+        try glued.client.writeInbound(ByteBuffer(string: "hello "))
+        try glued.client.writeInbound(ByteBuffer(string: "target"))
+        try glued.target.writeInbound(ByteBuffer(string: "hi"))
+        #expect(try written(glued.target) == "hello target")
+        #expect(try written(glued.client) == "hi")
+        #expect(glued.record.bytesUp == 12)
+        #expect(glued.record.bytesDown == 2)
+        #expect(glued.clientCloses.modes.isEmpty && glued.targetCloses.modes.isEmpty)
+    }
+
+    @Test("GlueHandler: the client's end of input shuts the target's output only; the other way still flows")
+    func glueHalfClose() throws {
+        let glued = try tunnel()
+        try glued.client.writeInbound(ByteBuffer(string: "last words"))
+        glued.client.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(try written(glued.target) == "last words")
+        #expect(glued.targetCloses.modes == [.output])
+        #expect(glued.clientCloses.modes.isEmpty)
+        #expect(glued.client.isActive && glued.target.isActive)
+        try glued.target.writeInbound(ByteBuffer(string: "the answer"))
+        #expect(try written(glued.client) == "the answer")
+    }
+
+    @Test("GlueHandler: when one side closes, the other flushes what it holds and closes completely")
+    func glueTeardown() throws {
+        let glued = try tunnel()
+        try glued.target.writeInbound(ByteBuffer(string: "answer"))
+        try glued.target.close().wait()
+        glued.target.embeddedEventLoop.run()
+        glued.client.embeddedEventLoop.run()
+        #expect(try written(glued.client) == "answer")
+        #expect(glued.clientCloses.modes == [.all])
+        #expect(!glued.client.isActive)
+    }
+
 }

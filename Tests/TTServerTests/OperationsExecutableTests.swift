@@ -223,6 +223,73 @@ extension SerializedSuites {
             }
         }
 
+        @Test(
+            "Under ulimit -n 256, 300 admin clients trickling a head hold at most the cap: the framework port still answers"
+        )
+        func adminUnderLowDescriptorLimit() async throws {
+            try await withTemporaryDirectory { directory in
+                // dash's ulimit without -H or -S sets both limits, so tt-server cannot raise it again.
+                let process = try RunningProcess(
+                    URL(fileURLWithPath: "/bin/sh"),
+                    [
+                        "-c", "ulimit -n 256 && exec \"$0\" \"$@\"", binary.path, "--listen", "127.0.0.1:0",
+                        "--identity", directory.appendingPathComponent("id.pem").path, "--admin-listen", "127.0.0.1:0",
+                        "--admin-head-timeout", "120",
+                    ]
+                )
+                let port = try await readPort(after: "tt-server listening on 127.0.0.1:", in: process)
+                let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
+                let limits = try String(contentsOfFile: "/proc/\(process.pid)/limits", encoding: .utf8)
+                try #require(
+                    limits.split(separator: "\n").contains { $0.hasPrefix("Max open files") && $0.contains(" 256 ") },
+                    "\(limits)"
+                )
+                var held: [RawConnection] = []
+                defer { for connection in held { connection.channel.close(promise: nil) } }
+                for _ in 0..<300 {
+                    let connection = try await RawConnection.connect(host: "127.0.0.1", port: adminPort)
+                    // The first byte of a head that never completes; a connection over the cap may be closed already.
+                    try? await connection.send(Array("G".utf8))
+                    held.append(connection)
+                }
+                // Connections over the cap are closed at once; the server holds about its cap of 64, not 300.
+                let deadline = ContinuousClock.now + .seconds(20)
+                var descriptors = Int.max
+                repeat {
+                    descriptors =
+                        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count) ?? 0
+                    if descriptors >= 150 { try await Task.sleep(for: .milliseconds(100)) }
+                } while descriptors >= 150 && ContinuousClock.now < deadline
+                #expect(descriptors < 150, "tt-server holds \(descriptors) descriptors")
+                let client = try await TestClient.connect(host: "127.0.0.1", port: port)
+                #expect(try await client.ping().rc == .requestOK)
+                try await client.connection.channel.close()
+                #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
+            }
+        }
+
+        @Test("A TLS key others can read is refused on SIGHUP (the old one kept, 0 on /metrics) and at start (exit 2)")
+        func tlsKeyPermissions() async throws {
+            try await withTemporaryDirectory { directory in
+                let identity = directory.appendingPathComponent("id.pem").path
+                let arguments = ["--listen", "127.0.0.1:0", "--identity", identity, "--admin-listen", "127.0.0.1:0"]
+                let process = try RunningProcess(binary, arguments)
+                let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
+                let key = SelfSignedCertificate.paths(besideIdentity: identity).key
+                #expect(chmod(key, 0o644) == 0)
+                kill(process.pid, SIGHUP)
+                try await process.waitForOutput(containing: "reload failed, keeping the previous one")
+                #expect(process.outputSoFar.contains("chmod 600 \(key)"), "\(process.outputSoFar)")
+                let metrics = try await httpGet(port: adminPort, path: "/metrics").body
+                #expect(metrics.contains(#"tt_server_reload_success{file="tls_certificate"} 0"#), "\(metrics)")
+                #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
+
+                let again = try await runProcess(binary, arguments, timeout: .seconds(30))
+                #expect(again.status == 2, "\(again.allOutput)")
+                #expect(again.standardError.contains("chmod 600 \(key)"), "\(again.standardError)")
+            }
+        }
+
         @Test("The admin bounds are refused when not positive or past their ceiling (exit 2)")
         func adminLimitsRange() async throws {
             for (arguments, message) in [

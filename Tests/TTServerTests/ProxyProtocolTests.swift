@@ -1,8 +1,9 @@
 import TTBasics
 import TTProtocol
-import TTServer
 import TTTestSupport
 import Testing
+
+@testable import TTServer
 
 /// Sessions behind a load balancer: a PROXY protocol header names the real client.
 @Suite("PROXY protocol")
@@ -130,10 +131,29 @@ struct ProxyProtocolTests {
     func defaultSources() {
         let sources = ServerConfiguration.loopbackNetworks
         for address in ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"] {
-            #expect(sources.contains { $0.contains(IPAddress(address)!) }, "\(address)")
+            #expect(ServerConfiguration.trustsProxyProtocol(from: address, sources: sources), "\(address)")
         }
-        for address in ["10.0.0.1", "128.0.0.1", "::2", "2001:db8::1"] {
-            #expect(!sources.contains { $0.contains(IPAddress(address)!) }, "\(address)")
+        for address in ["10.0.0.1", "128.0.0.1", "::2", "2001:db8::1", "127.0.0.1\u{0}", "localhost"] {
+            #expect(!ServerConfiguration.trustsProxyProtocol(from: address, sources: sources), "\(address)")
+        }
+        #expect(!ServerConfiguration.trustsProxyProtocol(from: nil, sources: sources))
+    }
+
+    @Test("A --proxy-protocol-from list parses block by block; the first bad item is named, a NUL included")
+    func sourceList() throws {
+        let sources = try ServerConfiguration.proxyProtocolSources(parsing: "10.0.0.0/8, 2001:db8::/32")
+        #expect(ServerConfiguration.trustsProxyProtocol(from: "10.200.0.1", sources: sources))
+        #expect(ServerConfiguration.trustsProxyProtocol(from: "2001:db8:ffff::1", sources: sources))
+        #expect(!ServerConfiguration.trustsProxyProtocol(from: "11.0.0.1", sources: sources))
+        #expect(!ServerConfiguration.trustsProxyProtocol(from: "127.0.0.1", sources: sources))
+        for (list, item) in [
+            ("10.0.0.0/8,", ""), ("10.0.0.0/33", "10.0.0.0/33"), ("10.0.0.0\u{0}x/8", "10.0.0.0\u{0}x/8"),
+            ("10.0.0.0/8,host/8", "host/8"), ("10.0.0.0", "10.0.0.0"), ("::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104"),
+        ] {
+            let error = try #require(throws: ServerConfiguration.ProxyProtocolSourceError.self) {
+                try ServerConfiguration.proxyProtocolSources(parsing: list)
+            }
+            #expect(error.item == item, "\(list)")
         }
     }
 }

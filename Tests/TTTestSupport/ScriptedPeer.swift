@@ -5,7 +5,8 @@ import TTProtocol
 
 /// A framework peer whose connections follow a script: each may answer its handshake late or never, answer
 /// requests (Request OK, empty) late, and close after a number of answers, as a server that timed the session
-/// out. Connection `n` follows `script[n]`, the last entry repeating. Counts the connections it accepted.
+/// out. Connection `n` follows `script[n]`, the last entry repeating. Counts the connections it accepted and the
+/// requests it received.
 public final class ScriptedPeer: Sendable, StoppableTestResource {
     /// What one connection does.
     public struct Connection: Sendable {
@@ -37,6 +38,9 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
     /// How many connections it has accepted so far.
     public var connections: Int { accepted.value.withLock { $0 } }
 
+    /// How many whole request frames it has received so far, on all connections (answered or still waiting).
+    public var requests: Int { accepted.requests.withLock { $0 } }
+
     /// How long each connection that has ended was open, by connection number (`nil` while still open).
     public var lifetimes: [Int: Duration] { accepted.lifetimes.withLock { $0 } }
 
@@ -55,7 +59,9 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ScriptedPeerHandler(identity: identity, behaviour: behaviour)
+                        ScriptedPeerHandler(identity: identity, behaviour: behaviour) {
+                            counter.requests.withLock { $0 += 1 }
+                        }
                     )
                 }
             }
@@ -72,6 +78,7 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
     private final class Counter: Sendable {
         let value = Mutex(0)
         let lifetimes = Mutex<[Int: Duration]>([:])
+        let requests = Mutex(0)
         func next() -> Int {
             value.withLock { count in
                 defer { count += 1 }
@@ -91,10 +98,12 @@ private final class ScriptedPeerHandler: ChannelInboundHandler {
     private var codec: PacketCodec?
     private var helloSeen = false
     private var answers = 0
+    private let onRequest: @Sendable () -> Void
 
-    init(identity: ServerIdentity, behaviour: ScriptedPeer.Connection) {
+    init(identity: ServerIdentity, behaviour: ScriptedPeer.Connection, onRequest: @escaping @Sendable () -> Void) {
         self.identity = identity
         self.behaviour = behaviour
+        self.onRequest = onRequest
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -133,6 +142,7 @@ private final class ScriptedPeerHandler: ChannelInboundHandler {
             guard received.count >= total else { return }
             let frame = Array(received.prefix(total))
             received.removeFirst(total)
+            onRequest()
             guard (try? codec.decode(frame: frame)) != nil,
                 let answer = try? codec.encode(.response(ResponsePacket(rc: .requestOK)))
             else {

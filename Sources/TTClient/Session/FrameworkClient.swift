@@ -327,6 +327,15 @@ public final class FrameworkClient {
             if case .proxy(let proxy, _) = configuration.route, let tunnel = error.connection {
                 // The tunnel stood and the TLS handshake inside it failed: both proxy stages passed.
                 reportProxyStages(tunnel, proxy: proxy, note: nil)
+            } else if case .direct = configuration.route, let connection = error.connection {
+                // The TCP connection stood and the TLS handshake on it failed.
+                observer?(
+                    .stageCompleted(
+                        .serverConnect,
+                        duration: connection.tcpConnectTime,
+                        detail: "connected to \(connection.connectedAddress ?? "\(configuration.server)")"
+                    )
+                )
             } else if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
                 // The proxy was reached; it is the CONNECT that failed. Say so, stage by stage.
                 observer?(

@@ -164,7 +164,7 @@ final class DoctorReport: Sendable {
             exitCode = Int(outcome.exitCode)
             stage = outcome.stage
             message = outcome.message
-            elapsed = (outcome.elapsed.inMilliseconds * 1000).rounded() / 1000
+            elapsed = JSONLine.milliseconds(outcome.elapsed)
             configured = outcome.candidate.isConfigured
             serverIdentity = outcome.serverIdentity
         }

@@ -107,7 +107,7 @@ struct CheckOutcome: Encodable {
             try object.encode(report.selfIssued, forKey: .selfSigned)
             try object.encode(report.chainVerified, forKey: .chainVerified)
             try object.encode(report.interceptionSuspected, forKey: .interceptionSuspected)
-            try object.encode(CheckOutcome.rounded(report.handshakeTime.inMilliseconds), forKey: .handshake)
+            try object.encode(JSONLine.milliseconds(report.handshakeTime), forKey: .handshake)
         }
     }
 
@@ -119,9 +119,9 @@ struct CheckOutcome: Encodable {
         try object.encode(Int(exitCode), forKey: .exitCode)
         try object.encode(message, forKey: .message)
         try object.encode(proxyStatus, forKey: .proxyStatus)
-        try object.encode(Self.rounded(elapsed.inMilliseconds), forKey: .elapsed)
+        try object.encode(JSONLine.milliseconds(elapsed), forKey: .elapsed)
         let stages = stages.map {
-            Stage(stage: $0.stage, ok: $0.ok, detail: $0.detail, elapsed: Self.rounded($0.duration.inMilliseconds))
+            Stage(stage: $0.stage, ok: $0.ok, detail: $0.detail, elapsed: JSONLine.milliseconds($0.duration))
         }
         try object.encode(stages, forKey: .stages)
         try object.encode(serverIdentity, forKey: .serverIdentity)
@@ -131,9 +131,5 @@ struct CheckOutcome: Encodable {
         try object.encode(route, forKey: .route)
         try object.encode(tls.map(TLS.init(report:)), forKey: .tls)
         try object.encode(note, forKey: .note)
-    }
-
-    private static func rounded(_ value: Double) -> Double {
-        (value * 1000).rounded() / 1000
     }
 }

@@ -1,4 +1,3 @@
-import TTBasics
 import TTClient
 
 /// The single JSON object of `tt-connect ping --json`: what the lines and statistics say, machine-readable.
@@ -64,10 +63,6 @@ enum PingReport {
             var max: Double
         }
 
-        private static func rounded(_ duration: Duration) -> Double {
-            (duration.inMilliseconds * 1000).rounded() / 1000
-        }
-
         func encode(to encoder: any Encoder) throws {
             var object = encoder.container(keyedBy: Key.self)
             try object.encode(ok, forKey: .ok)
@@ -84,7 +79,7 @@ enum PingReport {
             let lossPercent = transmitted == 0 ? 0 : (transmitted - statistics.received) * 100 / transmitted
             try object.encode(lossPercent, forKey: .lossPercent)
             let replies = statistics.replies.map {
-                Reply(seq: $0.sequence, timeMilliseconds: Self.rounded($0.time), bytes: $0.bytes)
+                Reply(seq: $0.sequence, timeMilliseconds: JSONLine.milliseconds($0.time), bytes: $0.bytes)
             }
             try object.encode(replies, forKey: .replies)
             try object.encode(statistics.losses.map { Loss(seq: $0.sequence, message: $0.message) }, forKey: .lost)
@@ -93,9 +88,9 @@ enum PingReport {
             if let shortest = times.min(), let longest = times.max() {
                 let average = times.reduce(Duration.zero, +) / times.count
                 roundTrip = RoundTrip(
-                    min: Self.rounded(shortest),
-                    avg: Self.rounded(average),
-                    max: Self.rounded(longest)
+                    min: JSONLine.milliseconds(shortest),
+                    avg: JSONLine.milliseconds(average),
+                    max: JSONLine.milliseconds(longest)
                 )
             }
             try object.encode(roundTrip, forKey: .roundTrip)

@@ -337,8 +337,11 @@ public final class FrameworkServer: Sendable {
     /// address is outside ``ServerConfiguration/proxyProtocolSources``.
     static func untrustedProxyProtocolPeer(_ channel: any Channel, configuration: ServerConfiguration) -> String? {
         guard configuration.acceptsProxyProtocol else { return nil }
-        guard let text = channel.remoteAddress?.ipAddress, let address = IPAddress(text),
-            configuration.proxyProtocolSources.contains(where: { $0.contains(address) })
+        guard
+            ServerConfiguration.trustsProxyProtocol(
+                from: channel.remoteAddress?.ipAddress,
+                sources: configuration.proxyProtocolSources
+            )
         else {
             return "PROXY protocol header expected, but this peer is not a trusted balancer (--proxy-protocol-from)"
         }

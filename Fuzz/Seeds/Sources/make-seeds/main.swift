@@ -86,6 +86,9 @@ write("proxy-protocol", "v2-tcp4", v2(command: 1, family: 0x11, block: ipv4Block
 write("proxy-protocol", "v2-tcp6-tlv", v2(command: 1, family: 0x21, block: ipv6Block + tlv))
 write("proxy-protocol", "v2-local", v2(command: 0, family: 0x00, block: []))
 write("proxy-protocol", "v2-udp4", v2(command: 1, family: 0x12, block: ipv4Block))
+// --proxy-protocol-from lists, for the trust-list check the same target runs on its input read as text.
+write("proxy-protocol", "trust-list", "10.0.0.0/8, 127.0.0.1/32,2001:db8::/32, ::1/128")
+write("proxy-protocol", "trust-list-mapped", "::ffff:127.0.0.0/104,0.0.0.0/0")
 
 // CONNECT heads as tt-proxy receives them.
 write("request-head", "connect", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")

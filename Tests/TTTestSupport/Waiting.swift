@@ -1,0 +1,42 @@
+import Foundation
+
+/// Waits until `condition` holds, looking every 10 ms for at most `timeout`; returns whether it came to hold.
+///
+/// For a test that must let something happen first (a request in flight, a retry begun): a fixed sleep waits too
+/// long on a quiet machine and not long enough on a loaded one. Assert the result: `#expect(await waitUntil { … })`.
+@discardableResult
+public func waitUntil(
+    timeout: Duration = .seconds(10),
+    isolation: isolated (any Actor)? = #isolation,
+    _ condition: () -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return true
+}
+
+/// Waits until a socket listens on `port` (any local address, IPv4 or IPv6), for at most `timeout`; returns
+/// whether one did.
+///
+/// It reads the kernel's socket tables (`/proc/net/tcp`, `/proc/net/tcp6`) instead of connecting, so a server
+/// that takes one connection only (`openssl s_server -naccept 1`) keeps it for the test.
+public func waitUntilListening(
+    port: Int,
+    timeout: Duration = .seconds(10),
+    isolation: isolated (any Actor)? = #isolation
+) async -> Bool {
+    // Fields: sl local_address rem_address st …; the local port is hex after the colon, st 0A is LISTEN.
+    let portHex = String(format: "%04X", port)
+    return await waitUntil(timeout: timeout) {
+        ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return false }
+            return text.split(separator: "\n").dropFirst().contains { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 3 && fields[1].hasSuffix(":" + portHex) && fields[3] == "0A"
+            }
+        }
+    }
+}
