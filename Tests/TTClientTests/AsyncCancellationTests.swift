@@ -51,7 +51,7 @@ struct AsyncCancellationTests {
         for attempt in 1...2 {
             let connecting = Task { try await client.connect() }
             // On a loaded machine the client's thread may start late: wait for its socket (bounded), then 300 ms.
-            let seen = try await waitUntil { !socketsOfThisProcess(toPort: port).subtracting(baseline).isEmpty }
+            let seen = await waitUntil { !socketsOfThisProcess(toPort: port).subtracting(baseline).isEmpty }
             try await Task.sleep(for: .milliseconds(300))
             let openWhileConnecting = socketsOfThisProcess(toPort: port).subtracting(baseline)
             let cancelled = ContinuousClock.now

@@ -22,7 +22,7 @@ struct PacCancellationTests {
             try await ProxyAutoConfig.resolve(location: path, target: Self.target, deadline: .after(.seconds(30)))
         }
         // On a loaded machine the child may start late: wait for it (bounded), then let it loop 300 ms.
-        _ = try await waitUntil { !Self.evaluatingChildren().isEmpty }
+        _ = await waitUntil { !Self.evaluatingChildren().isEmpty }
         try await Task.sleep(for: .milliseconds(300))
         let evaluators = Self.evaluatingChildren()
         let cancelled = ContinuousClock.now
@@ -52,7 +52,7 @@ struct PacCancellationTests {
                 deadline: .after(.seconds(30))
             )
         }
-        _ = try await waitUntil { !socketsOfThisProcess(toPort: port).isEmpty }
+        _ = await waitUntil { !socketsOfThisProcess(toPort: port).isEmpty }
         try await Task.sleep(for: .milliseconds(300))
         let openBefore = socketsOfThisProcess(toPort: port)
         let cancelled = ContinuousClock.now
