@@ -101,6 +101,8 @@ static CURLcode CCurl_sslContextCallback(CURL *handle, void *context, void *fact
     (void)handle;
     // Through an https:// proxy the proxy's handshake comes first; the target's then overwrites its facts.
     ((CCurl_TLSFacts *)facts)->completed = 0;
+    ((CCurl_TLSFacts *)facts)->started = 1;
+    ((CCurl_TLSFacts *)facts)->startedAt = CCurl_monotonic_ns();
     SSL_CTX_set_ex_data((SSL_CTX *)context, CCurl_factsIndex, facts);
     SSL_CTX_set_info_callback((SSL_CTX *)context, CCurl_infoCallback);
     return CURLE_OK;

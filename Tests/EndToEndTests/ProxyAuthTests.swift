@@ -320,6 +320,13 @@ struct ProxyAuthTests {
                 ),
                 "\(message)"
             )
+            // The wrong password still crossed the plain link as Basic: said too.
+            #expect(
+                message.contains(
+                    "; warning: Negotiate, Digest, NTLM did not pass, so the password goes as Basic, readable by anyone"
+                ),
+                "\(message)"
+            )
             #expect(!result.allOutput.contains(wrong))
             // Nor its length, in any of the forms a message would give it (elapsed times may contain the digits).
             for form in [

@@ -140,6 +140,56 @@ struct TLSInterceptionTests {
         }
     }
 
+    @Test("a TLS failure is the tls stage, after the server or the proxy and tunnel stages passed; a timeout too")
+    func tlsStage() async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(ServerProcess.start()) { server in
+            let verified = try await tool(["--tls", "always", "--tls-verify", server.address], home: home)
+            #expect(verified.status == 10, "\(verified.allOutput)")
+            #expect(Self.marks(verified.standardOutput) == ["✓ server", "✗ tls"], "\(verified.allOutput)")
+            #expect(
+                WordingTests.failedDetail(verified.standardOutput, stage: "tls")
+                    == "the TLS certificate of \(server.address) did not verify (SSL certificate problem: self-signed "
+                    + "certificate); the framework's pinned identity does not need it: drop --tls-verify, or give the "
+                    + "CA that signed it with --tls-cacert",
+                "\(verified.standardOutput)"
+            )
+        }
+        // Listening, never accepting: the kernel completes the connect, the ClientHello is never answered.
+        let (descriptor, port) = try bindLoopback(listenBacklog: 8)
+        defer { close(descriptor) }
+        let direct = try await tool(["--tls", "always", "--timeout", "1", "127.0.0.1:\(port)"], home: home)
+        #expect(direct.status == 12, "\(direct.allOutput)")
+        #expect(Self.marks(direct.standardOutput) == ["✓ server", "✗ tls"], "\(direct.allOutput)")
+        #expect(
+            WordingTests.failedDetail(direct.standardOutput, stage: "tls")?.wholeMatch(
+                of:
+                    /the TLS handshake with the server 127\.0\.0\.1:\d+ timed out after [0-9.]+ (ms|s): the TCP connection was made, no TLS answer came; if the server does not speak TLS, try --tls never/
+            ) != nil,
+            "\(direct.standardOutput)"
+        )
+        try await withStarted(ProxyProcess.start()) { proxy in
+            let tunnelled = try await tool(["--timeout", "1", "-x", proxy.address, "127.0.0.1:\(port)"], home: home)
+            #expect(tunnelled.status == 12, "\(tunnelled.allOutput)")
+            #expect(
+                Self.marks(tunnelled.standardOutput) == ["✓ proxy", "✓ tunnel", "✗ tls"],
+                "\(tunnelled.allOutput)"
+            )
+            #expect(
+                WordingTests.failedDetail(tunnelled.standardOutput, stage: "tls")?.wholeMatch(
+                    of:
+                        /the TLS handshake with 127\.0\.0\.1:\d+ through the proxy 127\.0\.0\.1:\d+ timed out after [0-9.]+ (ms|s): the proxy opened the tunnel \(HTTP 200\), no TLS answer came through it; if the server does not speak TLS, try --tls never \(proxy http:\/\/127\.0\.0\.1:\d+ from --proxy\)/
+                ) != nil,
+                "\(tunnelled.standardOutput)"
+            )
+            // The same proxy picked by a PAC script: the stages before TLS are shown all the same.
+            let pac = try ProxyAutoConfigTests.writePac("  return \"PROXY \(proxy.address)\";", in: home)
+            let picked = try await tool(["--timeout", "1", "--proxy-pac", pac, "127.0.0.1:\(port)"], home: home)
+            #expect(picked.status == 12, "\(picked.allOutput)")
+            #expect(Self.marks(picked.standardOutput) == ["✓ proxy", "✓ tunnel", "✗ tls"], "\(picked.allOutput)")
+        }
+    }
+
     @Test("a raw client against a TLS-only server, and a TLS client against a raw peer: clear errors, exit 9")
     func mismatchedPeers() async throws {
         let home = try TemporaryDirectory()
@@ -170,6 +220,7 @@ struct TLSInterceptionTests {
         try await withStarted(EchoServer.start(greeting: Array("SSH-2.0-OpenSSH_9.2\r\n".utf8))) { echo in
             let tls = try await tool(["--tls", "always", "127.0.0.1:\(echo.port)"], home: home)
             #expect(tls.status == 9, "\(tls.allOutput)")
+            #expect(Self.marks(tls.standardOutput) == ["✓ server", "✗ tls"], "\(tls.allOutput)")
             #expect(tls.standardOutput.contains("the TLS handshake with 127.0.0.1:\(echo.port)"), "\(tls.allOutput)")
             #expect(tls.standardOutput.contains("try --tls never"))
         }

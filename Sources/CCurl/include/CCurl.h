@@ -1,5 +1,6 @@
 #pragma once
 #include <curl/curl.h>
+#include <time.h>
 
 // Typed wrappers over libcurl's variadic `curl_easy_setopt` / `curl_easy_getinfo`, which Swift cannot call,
 // and the cast macros (`CURLAUTH_*`, `CURL_GLOBAL_*`) Swift cannot import. Every symbol carries the
@@ -34,6 +35,13 @@ static inline CURLcode CCurl_easy_setopt_debugfunction(CURL *handle, curl_debug_
 /// `close`).
 static inline CURLcode CCurl_easy_setopt_closesocketfunction(CURL *handle, curl_closesocket_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, callback);
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock of ``CCurl_TLSFacts/startedAt``.
+static inline long long CCurl_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
 /// `curl_easy_getinfo` for `CURLINFO_LONG` items.
@@ -76,6 +84,10 @@ typedef struct {
     int chainVerified;
     /// Whether a certificate was presented at all.
     int hasCertificate;
+    /// Set to 1 when libcurl set up TLS for a handshake, which it does once the TCP connection (or the tunnel) is
+    /// up; `startedAt` is then ``CCurl_monotonic_ns`` of that moment (the last handshake's, as above).
+    int started;
+    long long startedAt;
     /// Input: a PEM CA bundle to verify with besides the system CAs (empty: none).
     char caFile[4096];
 } CCurl_TLSFacts;

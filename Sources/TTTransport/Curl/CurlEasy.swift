@@ -96,6 +96,13 @@ final class CurlEasy {
         try check(CCurl_easy_observe_tls(handle, facts), CURLOPT_SSL_CTX_FUNCTION)
     }
 
+    /// How long after `since` (``CCurl_monotonic_ns``) libcurl began the TLS handshake, which it does once the TCP
+    /// connection (or the tunnel) is up; `nil` when no handshake began.
+    func tlsStarted(since: Int64) -> Duration? {
+        guard let facts = tlsFacts?.pointee, facts.started == 1 else { return nil }
+        return .nanoseconds(max(0, facts.startedAt - since))
+    }
+
     func long(_ info: CURLINFO) -> Int {
         var value = 0
         return CCurl_easy_getinfo_long(handle, info, &value) == CURLE_OK ? value : 0

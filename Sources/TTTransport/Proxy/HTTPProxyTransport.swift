@@ -48,7 +48,8 @@ public final class HTTPProxyTransport: Transport {
     ///   - deadline: bounds the TCP connect, the TLS handshake and the whole CONNECT exchange.
     ///   - tls: run TLS with the target inside the tunnel (libcurl does it after the `200`); `nil` for raw bytes.
     /// - Throws: ``TransportError`` at stage ``TransportError/Stage/proxyConnect`` or
-    ///   ``TransportError/Stage/proxyTunnel``.
+    ///   ``TransportError/Stage/proxyTunnel``; at ``TransportError/Stage/tls`` (with ``TransportError/connection``)
+    ///   when the tunnel stood and the TLS handshake with the target failed or timed out.
     public static func open(
         target: Endpoint,
         proxy: HTTPProxy,
@@ -119,7 +120,8 @@ public final class HTTPProxyTransport: Transport {
         // A failure is the target's TLS handshake only once the proxy's whole answer arrived: libcurl's errors
         // before that (oversized or broken heads) are the proxy's, as without TLS.
         if let tls, result != CURLE_OK, (200..<300).contains(status), recorder.answerComplete,
-            recorder.incomingCount <= ConnectExchangeRecorder.headerLimit, TargetTLS.isHandshakeFailure(result)
+            recorder.incomingCount <= ConnectExchangeRecorder.headerLimit,
+            TargetTLS.isHandshakeFailure(result) || result == CURLE_OPERATION_TIMEDOUT
         {
             // The tunnel stood: the report says so, stage by stage, and holds the certificate that was refused.
             var tunnel = ConnectionReport(
@@ -138,14 +140,26 @@ public final class HTTPProxyTransport: Transport {
                 credentials: proxy.credentials
             )
             tunnel.tls = TargetTLS.report(easy, target: target, tls: tls, handshakeTime: max(.zero, elapsed - answered))
-            var error = TargetTLS.handshakeError(
-                result,
-                curlMessage: easy.errorText,
-                target: target,
-                proxy: proxy,
-                tls: tls,
-                session: tunnel.tls
-            )
+            var error =
+                result == CURLE_OPERATION_TIMEDOUT
+                ? TransportError(
+                    stage: .tls,
+                    category: .timedOut,
+                    message: "the TLS handshake with \(target) through the proxy \(proxy.endpoint) timed out after "
+                        + "\(SocketConnector.format(max(.zero, elapsed - answered))): the proxy opened the tunnel "
+                        + "(HTTP \(status)), no TLS answer came through it; if the server does not speak TLS, try "
+                        + "--tls never",
+                    proxyStatus: status,
+                    libcurlCode: Int(result.rawValue)
+                )
+                : TargetTLS.handshakeError(
+                    result,
+                    curlMessage: easy.errorText,
+                    target: target,
+                    proxy: proxy,
+                    tls: tls,
+                    session: tunnel.tls
+                )
             error.proxyConnectTime = tcpConnectTime
             error.connection = tunnel
             throw error

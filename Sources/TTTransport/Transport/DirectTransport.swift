@@ -30,8 +30,9 @@ public final class DirectTransport: Transport {
     ///   - deadline: bounds name resolution, the TCP connect and the TLS handshake together.
     ///   - tls: run TLS with the server with these settings; `nil` for a raw connection.
     /// - Throws: ``TransportError`` at stage ``TransportError/Stage/serverConnect``:
-    ///   ``TransportError/Category/serverUnreachable`` (name does not resolve, refused, unreachable),
-    ///   ``TransportError/Category/timedOut``, or a TLS category.
+    ///   ``TransportError/Category/serverUnreachable`` (name does not resolve, refused, unreachable) or
+    ///   ``TransportError/Category/timedOut``; at stage ``TransportError/Stage/tls`` (with
+    ///   ``TransportError/connection``) when the TCP connection stood and the TLS handshake failed or timed out.
     public static func open(
         _ endpoint: Endpoint,
         deadline: Deadline,
@@ -49,10 +50,23 @@ public final class DirectTransport: Transport {
         }
         try TargetTLS.configure(easy, tls)
         let started = ContinuousClock.now
+        let startedAt = CCurl_monotonic_ns()
         let result = curl_easy_perform(easy.handle)
         let elapsed = ContinuousClock.now - started
         guard result == CURLE_OK else {
-            throw connectError(result, easy: easy, endpoint: endpoint, elapsed: elapsed, tls: tls)
+            var error = connectError(result, easy: easy, endpoint: endpoint, elapsed: elapsed, tls: tls)
+            if let connected = easy.tlsStarted(since: startedAt) {
+                // The TCP connection stood and the TLS handshake on it failed: the report says so, stage by stage.
+                error.stage = .tls
+                error.connection = ConnectionReport(
+                    target: endpoint,
+                    connectedAddress: easy.string(CURLINFO_PRIMARY_IP).map {
+                        Endpoint(host: $0, port: easy.long(CURLINFO_PRIMARY_PORT)).description
+                    },
+                    tcpConnectTime: min(connected, elapsed)
+                )
+            }
+            throw error
         }
         let socket = easy.activeSocket
         guard socket >= 0 else {
@@ -112,8 +126,10 @@ public final class DirectTransport: Transport {
                 detail.lowercased().contains("resolv")
                 ? "resolving the server name \"\(endpoint.host)\" (\(endpoint)) timed out after "
                     + "\(SocketConnector.format(elapsed)); check the name and the DNS server"
-                : easy.long(CURLINFO_CONNECT_TIME_T) > 0
-                    ? "the TLS handshake with the server \(endpoint) timed out after \(SocketConnector.format(elapsed))"
+                : easy.tlsStarted(since: 0) != nil
+                    ? "the TLS handshake with the server \(endpoint) timed out after \(SocketConnector.format(elapsed)): "
+                        + "the TCP connection was made, no TLS answer came; if the server does not speak TLS, try "
+                        + "--tls never"
                     : "connecting to the server \(endpoint) timed out after \(SocketConnector.format(elapsed)) "
                         + "(no answer to the TCP connection attempt)"
             return make(.timedOut, what)

@@ -98,6 +98,8 @@ enum ProxyAuthFallback {
         }
         verdicts += Self.verdicts(of: firstRecorder, kerberos: kerberos, negotiateOffered: negotiateOffered)
         let tried = Set(verdicts.map(\.scheme))
+        // Said again in the final failure: a rejected Basic still crossed the link.
+        var clearBasic: String?
 
         for scheme in ProxyAuthObservations.strengthOrder where offered.contains(scheme) && !tried.contains(scheme) {
             guard scheme == "Negotiate" || hasUser else {
@@ -114,6 +116,7 @@ enum ProxyAuthFallback {
                 warning = Self.clearBasicWarning(proxy: proxy, failed: failed)
             }
             if let warning {
+                clearBasic = warning
                 options.exchangeTrace?.write("* warning: \(warning)")
                 options.logger.warning(
                     "proxy password sent as Basic in the clear",
@@ -147,7 +150,7 @@ enum ProxyAuthFallback {
                 verdicts += found.isEmpty ? [(scheme, "rejected")] : found
             }
         }
-        throw failure(
+        var error = failure(
             lastError,
             proxy: proxy,
             offered: offered,
@@ -155,6 +158,8 @@ enum ProxyAuthFallback {
             kerberos: kerberos,
             hasUser: hasUser
         )
+        if let clearBasic { error.message += "; warning: \(clearBasic)" }
+        throw error
     }
 
     /// The verdict of Basic when ``HTTPProxy/forbidsBasicInClear`` kept it from a plain `http://` proxy.
