@@ -182,6 +182,11 @@ struct TLSInterceptionTests {
                 ) != nil,
                 "\(tunnelled.standardOutput)"
             )
+            // The same proxy picked by a PAC script: the stages before TLS are shown all the same.
+            let pac = try ProxyAutoConfigTests.writePac("  return \"PROXY \(proxy.address)\";", in: home)
+            let picked = try await tool(["--timeout", "1", "--proxy-pac", pac, "127.0.0.1:\(port)"], home: home)
+            #expect(picked.status == 12, "\(picked.allOutput)")
+            #expect(Self.marks(picked.standardOutput) == ["✓ proxy", "✓ tunnel", "✗ tls"], "\(picked.allOutput)")
         }
     }
 

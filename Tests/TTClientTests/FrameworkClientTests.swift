@@ -100,10 +100,7 @@ struct FrameworkClientTests {
                     return (try? client.connect()) != nil
                 }
             }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while server.server.pendingLoginChecks < 1, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            await waitUntil { server.server.pendingLoginChecks >= 1 }
             let failure = try await connectError(config)
             #expect(failure.category == .serverBusy)
             #expect(failure.category.exitCode == 14)

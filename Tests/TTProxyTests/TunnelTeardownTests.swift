@@ -65,10 +65,7 @@ struct TunnelTeardownTests {
                     _ = try? client.send(filler, timeout: .milliseconds(500))
                 }
             }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while target.closedByPeer < tunnels || proxy.server.connectionCount > 0, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            await waitUntil { target.closedByPeer >= tunnels && proxy.server.connectionCount == 0 }
             #expect(target.accepted == tunnels)
             #expect(target.closedByPeer == tunnels, "target connections the proxy let go of")
             #expect(proxy.server.connectionCount == 0)

@@ -109,10 +109,7 @@ extension SerializedSuites {
                         }
                     }
                     // Let the flood fill the queue of its address first.
-                    let filled = ContinuousClock.now + .seconds(10)
-                    while server.server.pendingLoginChecks < 3, ContinuousClock.now < filled {
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    await waitUntil { server.server.pendingLoginChecks >= 3 }
                     var answers: [ReturnCode] = []
                     var slowest = Duration.zero
                     for attempt in 0..<3 {

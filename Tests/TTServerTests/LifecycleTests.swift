@@ -74,10 +74,7 @@ struct LifecycleTests {
         )
         let running = Task { try await server.run() }
         try await withShutdown(server) {
-            let deadline = ContinuousClock.now + .seconds(10)
-            while server.boundAddresses.isEmpty, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            await waitUntil { !server.boundAddresses.isEmpty }
             let port = try #require(server.boundAddresses.first?.port)
             let client = try await TestClient.connect(host: "127.0.0.1", port: port)
             #expect(try await client.ping().rc == .requestOK)
@@ -133,10 +130,7 @@ struct LifecycleTests {
                 try? await server.run()
                 returned.value.store(true, ordering: .sequentiallyConsistent)
             }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !returned.isSet, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            await waitUntil(timeout: .seconds(20)) { returned.isSet }
             #expect(returned.isSet, "shutdown() or run() after a failed start() hung")
             finishing.cancel()
         }

@@ -126,10 +126,7 @@ extension SerializedSuites {
                 )
                 #expect(try await first.ping().rc == .requestOK)
                 await first.close()
-                let deadline = ContinuousClock.now + .seconds(10)
-                while server.server.sessionCount >= 2, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                await waitUntil { server.server.sessionCount < 2 }
                 let fourth = try await TestClient.connect(to: server)
                 #expect(try await fourth.ping().rc == .requestOK)
                 #expect(try await second.ping().rc == .requestOK)

@@ -95,10 +95,7 @@ extension SerializedSuites {
                 #expect(try await newcomer.echo(pseudoRandomBytes(count: 200 << 10)).rc == .requestOK)
                 for client in hostile { await client.close() }
                 await newcomer.close()
-                let drained = ContinuousClock.now + .seconds(10)
-                while server.server.bufferedBytes > 0, ContinuousClock.now < drained {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
+                await waitUntil { server.server.bufferedBytes == 0 }
                 #expect(server.server.bufferedBytes == 0)
             }
         }

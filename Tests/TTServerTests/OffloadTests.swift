@@ -74,10 +74,7 @@ extension SerializedSuites {
                 held.hold()
                 let request = RequestPacket(function: .echo, payload: payload)
                 try await first.connection.send(first.codec.encode(.request(request)))
-                let deadline = ContinuousClock.now + .seconds(10)
-                while server.server.offloadedJobCount < 1, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                await waitUntil { server.server.offloadedJobCount >= 1 }
                 try #require(server.server.offloadedJobCount == 1)
                 // The one job sits on the held pool: everything else that needs the pool is refused at once.
                 // (Password checks have a share of their own: FairnessTests.)

@@ -66,10 +66,7 @@ extension SerializedSuites {
                         }
                     }
                     // Let the guessers fill the queues first.
-                    let filled = ContinuousClock.now + .seconds(10)
-                    while server.server.pendingLoginChecks < 10, ContinuousClock.now < filled {
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    await waitUntil { server.server.pendingLoginChecks >= 10 }
                     var answers: [ReturnCode] = []
                     var slowest = Duration.zero
                     for _ in 0..<3 {

@@ -54,7 +54,7 @@ public final class FrameworkClient {
     }
 
     deinit {
-        interrupter.detach()
+        interrupter.detachAll()
         session?.transport.close()
         trace.record("TMSS10API_Term")
     }
@@ -209,7 +209,7 @@ public final class FrameworkClient {
                 .stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)")
             )
         } catch {
-            interrupter.detach()
+            interrupter.detachAll()
             transport.close()
             session = nil
             trace.record("TMSS10API_Connect: Handshake failed (\(error.error.message))")
@@ -244,7 +244,7 @@ public final class FrameworkClient {
 
     /// Closes the connection (no Logout is sent; the server ends the session with it).
     public func close() {
-        interrupter.detach()
+        interrupter.detachAll()
         session?.transport.close()
         session = nil
     }
@@ -265,7 +265,8 @@ public final class FrameworkClient {
                 let transport = try DirectTransport.open(
                     configuration.server,
                     deadline: deadline,
-                    tls: configuration.tls.mode.wraps(throughProxy: false) ? configuration.tls : nil
+                    tls: configuration.tls.mode.wraps(throughProxy: false) ? configuration.tls : nil,
+                    interrupter: interrupter
                 )
                 defer { reportTLS(transport.report) }
                 observer?(
@@ -283,7 +284,8 @@ public final class FrameworkClient {
                     proxy: proxy,
                     options: options,
                     deadline: deadline,
-                    tls: configuration.tls.mode.wraps(throughProxy: true) ? configuration.tls : nil
+                    tls: configuration.tls.mode.wraps(throughProxy: true) ? configuration.tls : nil,
+                    interrupter: interrupter
                 )
                 defer { reportTLS(transport.report) }
                 reportProxyStages(transport.report, proxy: proxy, note: nil)
@@ -294,20 +296,13 @@ public final class FrameworkClient {
                     target: configuration.server,
                     options: options,
                     deadline: deadline,
-                    tls: configuration.tls
+                    tls: configuration.tls,
+                    interrupter: interrupter
                 )
                 defer { reportTLS(transport.report) }
                 trace.record("TMSS10API_Connect: \(note)")
                 if let proxy = transport.report.proxy {
-                    let used = route.pac.entries.lazy.compactMap { entry -> HTTPProxy? in
-                        if case .proxy(let candidate) = entry, candidate.endpoint == proxy { return candidate }
-                        return nil
-                    }.first
-                    reportProxyStages(
-                        transport.report,
-                        proxy: used ?? HTTPProxy(endpoint: proxy),
-                        note: note
-                    )
+                    reportProxyStages(transport.report, proxy: configuredProxy(at: proxy), note: note)
                 } else {
                     observer?(
                         .stageCompleted(
@@ -321,18 +316,19 @@ public final class FrameworkClient {
                 return transport
             }
         } catch let error as TransportError {
-            if case .proxy(let proxy, _) = configuration.route, let tunnel = error.connection {
-                // The tunnel stood and the TLS handshake inside it failed: both proxy stages passed.
-                reportProxyStages(tunnel, proxy: proxy, note: nil)
-            } else if case .direct = configuration.route, let connection = error.connection {
-                // The TCP connection stood and the TLS handshake on it failed.
-                observer?(
-                    .stageCompleted(
-                        .serverConnect,
-                        duration: connection.tcpConnectTime,
-                        detail: "connected to \(connection.connectedAddress ?? "\(configuration.server)")"
+            if let connection = error.connection {
+                // The TCP connection or the tunnel stood and the TLS handshake failed: those stages passed.
+                if let through = connection.proxy {
+                    reportProxyStages(connection, proxy: configuredProxy(at: through), note: nil)
+                } else {
+                    observer?(
+                        .stageCompleted(
+                            .serverConnect,
+                            duration: connection.tcpConnectTime,
+                            detail: "connected to \(connection.connectedAddress ?? "\(configuration.server)")"
+                        )
                     )
-                )
+                }
             } else if case .proxy(let proxy, _) = configuration.route, let connectTime = error.proxyConnectTime {
                 // The proxy was reached; it is the CONNECT that failed. Say so, stage by stage.
                 observer?(
@@ -348,6 +344,21 @@ public final class FrameworkClient {
                 kind: .final,
                 error: FrameworkClientError(stage: .serverConnect, category: .internalError, message: "\(error)")
             )
+        }
+    }
+
+    /// The proxy of the route (or of its PAC answer) at `endpoint`, as configured (its scheme, for the stage line).
+    private func configuredProxy(at endpoint: Endpoint) -> HTTPProxy {
+        switch configuration.route {
+        case .proxy(let proxy, _) where proxy.endpoint == endpoint:
+            return proxy
+        case .autoConfigured(let route, _):
+            for case .proxy(let candidate) in route.pac.entries where candidate.endpoint == endpoint {
+                return candidate
+            }
+            return HTTPProxy(endpoint: endpoint)
+        default:
+            return HTTPProxy(endpoint: endpoint)
         }
     }
 
