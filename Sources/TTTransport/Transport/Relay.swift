@@ -25,7 +25,8 @@ public struct RelayResult: Sendable, Hashable {
 /// (``Transport/shutdownWrite()``); the peer's end of stream becomes `shutdown(SHUT_WR)` on an output socket,
 /// or `close` of any other output descriptor (the relay then owns it). The relay ends when both directions
 /// have ended, or when the input has ended and the transport cannot half-close and the peer has finished too.
-/// A write to a closed pipe raises `SIGPIPE`: executables using the relay on stdout ignore that signal.
+/// A write to a closed pipe raises `SIGPIPE`: executables using the relay on stdout ignore that signal. Where they
+/// do, input from a regular file or a pipe bound for a plain socket skips the buffer (``SpliceInput``).
 public final class Relay {
     private let transport: any Transport
     private let input: Int32
