@@ -1,10 +1,14 @@
 import TTTransport
 
-/// A session with a framework server for async code: ``FrameworkClient`` on a thread of its own.
+/// A session with a framework server for async code: ``FrameworkClient`` without blocking the caller's threads.
 ///
 /// Every call runs the blocking ``FrameworkClient`` — the one implementation of the protocol, reconnect and
-/// exactly-once rules — on this client's own serial thread, never on Swift's cooperative thread pool, and
-/// suspends the caller until it is done. Calls from several tasks run one after the other, in arrival order.
+/// exactly-once rules. A request on an open connection starts on the calling task: it is sent there, and an
+/// answer that comes within a millisecond is read there too, so a quick request costs what it costs the
+/// blocking client, without a switch of threads. Whatever may take longer (opening the connection, a reconnect
+/// and its backoff, a slow answer, a large request) continues on this client's own thread, never on Swift's
+/// cooperative thread pool, while the caller is suspended. Calls from several tasks run one after the other, in
+/// arrival order.
 ///
 /// Cancelling the calling task closes the connection: a call blocked waiting for the server ends at once with
 /// `CancellationError`, and the request is neither retried nor sent again on a new connection. Whether the server
@@ -21,17 +25,38 @@ import TTTransport
 /// await client.close()
 /// ```
 public actor AsyncFrameworkClient {
-    private let executor: ClientThreadExecutor
-    private let client: FrameworkClient
+    /// How long a request started on the calling task may wait there for its answer before the client's thread
+    /// takes the wait over: the longest a call blocks a thread of Swift's cooperative pool.
+    static let quickWait = Duration.milliseconds(1)
+
+    private let handle: ClientHandle
+    private let thread: ClientThread
     private let interrupter: ConnectionInterrupter
     /// Numbers calls, so a cancellation that arrives late never interrupts the next one.
     private var job: UInt64 = 0
+    /// Whether a call holds the client (its turn); the calls waiting for their turn, in arrival order.
+    private var isBusy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// What the properties show, as the last call left the client.
+    private var state: State
+
+    /// The client's state the properties show, read at the end of each call.
+    private struct State {
+        var isConnected: Bool
+        var report: ConnectionReport?
+        var serverIdentity: IdentityPublicKey?
+        var connectionCount: Int
+
+        init(_ client: FrameworkClient) {
+            isConnected = client.isConnected
+            report = client.report
+            serverIdentity = client.serverIdentity
+            connectionCount = client.connectionCount
+        }
+    }
 
     /// The configuration the client was made with.
     public nonisolated let configuration: ClientConfiguration
-
-    /// Runs everything on this actor's own thread.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Creates a client; nothing happens on the network until ``connect()`` or ``send(_:)``.
     /// - Parameters:
@@ -44,85 +69,145 @@ public actor AsyncFrameworkClient {
         observer: (@Sendable (ClientEvent) -> Void)? = nil
     ) {
         self.configuration = configuration
-        executor = ClientThreadExecutor(name: "tt-connect")
-        client = FrameworkClient(configuration: configuration, trace: trace, observer: observer)
+        thread = ClientThread(name: "tt-connect")
+        let client = FrameworkClient(configuration: configuration, trace: trace, observer: observer)
+        handle = ClientHandle(client)
         interrupter = client.interrupter
+        state = State(client)
     }
 
     deinit {
-        executor.shutdown()
+        thread.shutdown()
     }
 
-    /// Whether a session is open (it may still turn out to be closed by the server on the next request).
-    public var isConnected: Bool { client.isConnected }
+    /// Whether a session was open when the last call ended (it may still turn out to be closed by the server on
+    /// the next request).
+    public var isConnected: Bool { state.isConnected }
 
     /// How the current (or last) connection was built: addresses, stage times, proxy status.
-    public var report: ConnectionReport? { client.report }
+    public var report: ConnectionReport? { state.report }
 
     /// The server's identity key, once a handshake has verified it.
-    public var serverIdentity: IdentityPublicKey? { client.serverIdentity }
+    public var serverIdentity: IdentityPublicKey? { state.serverIdentity }
 
     /// How many connections this client has opened (the first plus reconnects).
-    public var connectionCount: Int { client.connectionCount }
+    public var connectionCount: Int { state.connectionCount }
 
     /// Opens a connection, runs the handshake, checks the server identity and logs in when credentials are set.
     /// - Throws: ``FrameworkClientError`` naming the failed stage; `CancellationError` when the task was cancelled.
     public func connect() async throws {
-        try await run { client in try client.connect() }
+        try await exclusive { handle in
+            try await self.onThread { try handle.client.connect() }
+        }
     }
 
     /// Sends `request` and returns the server's answer, reconnecting per ``ClientConfiguration/reconnect``
     /// (only when that cannot run the request twice).
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     public func send(_ request: RequestPacket) async throws -> ResponsePacket {
-        try await run { client in try client.send(request) }
+        try await exclusive { handle in
+            switch try handle.client.startSend(request, waitingAtMost: Self.quickWait) {
+            case .answered(let response):
+                return response
+            case .unfinished(let call):
+                return try await self.onThread { try handle.client.finishSend(call) }
+            }
+        }
     }
 
     /// Sends `request` with the whole attempt, a reconnect included, bounded by `limit`
     /// (``FrameworkClient/send(_:within:)``).
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     public func send(_ request: RequestPacket, within limit: Duration) async throws -> ResponsePacket {
-        try await run { client in try client.send(request, within: limit) }
+        try await exclusive { handle in
+            try await self.onThread { try handle.client.send(request, within: limit) }
+        }
     }
 
     /// Sends a Ping (no login needed) and returns the answer.
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     @discardableResult
     public func ping() async throws -> ResponsePacket {
-        try await run { client in try client.ping() }
+        try await send(RequestPacket(function: .ping))
     }
 
-    /// Closes the connection (no Logout is sent; the server ends the session with it).
-    public func close() {
-        client.close()
+    /// Closes the connection (no Logout is sent; the server ends the session with it), after the calls made
+    /// before.
+    public func close() async {
+        await takeTurn()
+        defer { passTurn() }
+        handle.client.close()
+        state = State(handle.client)
     }
 
-    /// Runs `body` on this actor's thread; a cancellation meanwhile shuts the connection down so `body` returns.
-    private func run<Result: Sendable>(
-        _ body: (FrameworkClient) throws -> Result
-    ) async throws -> Result {
+    /// Runs `body` with the client to itself; a cancellation meanwhile shuts the connection down so `body` returns.
+    private func exclusive<Value: Sendable>(
+        _ body: (ClientHandle) async throws -> Value
+    ) async throws -> Value {
+        await takeTurn()
+        defer { passTurn() }
         job &+= 1
         let job = job
         let interrupter = interrupter
+        let handle = handle
         interrupter.begin(job: job)
+        defer { state = State(handle.client) }
         return try await withTaskCancellationHandler {
             guard !Task.isCancelled else {
-                client.close()
+                handle.client.close()
                 throw CancellationError()
             }
-            let result: Result
+            let result: Value
             do {
-                result = try body(client)
+                result = try await body(handle)
             } catch {
                 guard interrupter.isInterrupted || Task.isCancelled else { throw error }
-                client.close()
+                handle.client.close()
                 throw CancellationError()
             }
             // Cancelled just after the answer came: the answer stands, the shut-down connection does not.
-            if interrupter.isInterrupted { client.close() }
+            if interrupter.isInterrupted { handle.client.close() }
             return result
         } onCancel: {
             interrupter.interrupt(job: job)
         }
+    }
+
+    /// Runs `body` on the client's thread and suspends the caller until it is done.
+    private func onThread<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            thread.run { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Waits until no other call holds the client, then holds it.
+    private func takeTurn() async {
+        guard isBusy else {
+            isBusy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Hands the client to the call that has waited longest, or frees it.
+    private func passTurn() {
+        if waiting.isEmpty {
+            isBusy = false
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}
+
+/// The blocking client, shared by the actor and its thread.
+///
+/// `@unchecked Sendable`: ``FrameworkClient`` belongs to one thread at a time. Only the call that holds the
+/// actor's turn uses it, on its own task or on the client's thread while it awaits that work; the turn passes
+/// on only after that work ended (the continuation's resumption orders the two threads' accesses).
+private final class ClientHandle: @unchecked Sendable {
+    let client: FrameworkClient
+
+    init(_ client: FrameworkClient) {
+        self.client = client
     }
 }
