@@ -814,7 +814,13 @@ public final class FrameworkClient {
                     let total = FrameHeader.size + header.length
                     if answer.bytes.count >= total {
                         pending = nil
-                        return try decode(answer.bytes, header: header, total: total, sentSize: answer.sentSize, session.codec)
+                        return try decode(
+                            answer.bytes,
+                            header: header,
+                            total: total,
+                            sentSize: answer.sentSize,
+                            session.codec
+                        )
                     }
                     answer.bytes.reserveCapacity(total)
                 }
