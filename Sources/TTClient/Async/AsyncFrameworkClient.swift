@@ -114,12 +114,14 @@ public actor AsyncFrameworkClient {
             do {
                 start = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
             } catch {
-                passTurn()
+                // Only a request that cannot be encoded fails here: nothing was sent, the session stays open.
+                passTurn(recording: false)
                 throw error
             }
             switch start {
             case .answered(let response):
-                passTurn()
+                // Answered on the open session: nothing the properties show has changed.
+                passTurn(recording: false)
                 return response
             case .unfinished(let call):
                 return try await exclusive { handle in
@@ -232,17 +234,20 @@ public actor AsyncFrameworkClient {
         }
     }
 
-    /// Records the client's state, then hands the client to the call that has waited longest, or frees it.
-    private nonisolated func passTurn() {
+    /// Records the client's state (unless `recording` is false: the call changed none of it), then hands the
+    /// client to the call that has waited longest, or frees it.
+    private nonisolated func passTurn(recording: Bool = true) {
         let client = handle.client
-        let state = State(
-            isConnected: client.isConnected,
-            report: client.report,
-            serverIdentity: client.serverIdentity,
-            connectionCount: client.connectionCount
-        )
+        let state =
+            recording
+            ? State(
+                isConnected: client.isConnected,
+                report: client.report,
+                serverIdentity: client.serverIdentity,
+                connectionCount: client.connectionCount
+            ) : nil
         let next = shared.withLock {
-            $0.state = state
+            if let state { $0.state = state }
             guard !$0.waiting.isEmpty else {
                 $0.isBusy = false
                 return nil as CheckedContinuation<Void, Never>?
