@@ -79,7 +79,8 @@ static long elapsed_ms(const struct timespec *start) {
 
 CPacParser_Outcome CPacParser_evaluate(const char *pac, const char *url, const char *host, int timeout_ms,
                                        unsigned long memory_limit, unsigned long cpu_seconds,
-                                       const volatile int *cancelled, char *result, size_t result_size,
+                                       int (*cancelled)(void *context), void *context, char *result,
+                                       size_t result_size,
                                        char *error, size_t error_size) {
     if (result_size > 0) result[0] = 0;
     if (error_size > 0) error[0] = 0;
@@ -116,7 +117,7 @@ CPacParser_Outcome CPacParser_evaluate(const char *pac, const char *url, const c
     CPacParser_Outcome outcome = CPacParser_OK;
     // Bounded by timeout_ms: every poll waits at most 20 ms, and the loop ends at the deadline.
     for (;;) {
-        if (cancelled != NULL && *cancelled) {
+        if (cancelled != NULL && cancelled(context)) {
             outcome = CPacParser_CANCELLED;
             break;
         }

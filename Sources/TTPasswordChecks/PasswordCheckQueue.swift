@@ -6,10 +6,14 @@ package import NIOPosix
 ///
 /// At most `maxRunning` checks run at once (PBKDF2 and bcrypt are slow on purpose; unauthenticated peers must
 /// not take the threads other work needs). Further checks wait in one queue per source (``SourceKey``: an IPv4
-/// address, an IPv6 /64), and sources take turns. Two lanes keep many addresses from beating that:
-/// - the **known** lane: a source, or a user, with a successful check in the last ``Limits/recentSuccessMemory``.
-///   It is served first. A user's trust carries to a new address for at most ``Limits/userTrustFailures`` failed
-///   checks, so guessers naming that user cannot ride in it.
+/// address, an IPv6 /64), and sources take turns. Three lanes, served in this order, keep many addresses from
+/// beating that:
+/// - the **known** lane: a source with a successful check in the last ``Limits/recentSuccessMemory``.
+/// - the **trusted-user** lane: a new source naming a user with such a success. A user's trust carries to new
+///   addresses for at most ``Limits/userTrustFailures`` failed checks, counting the checks still waiting or
+///   running on it: a flood of new addresses naming that user arrives before any of its checks has failed, and
+///   took 83 places here when only finished failures counted. Any guesser can name a user, so these checks wait
+///   behind the known sources'.
 /// - the **unproven** lane: everyone else. Together its sources may have at most ``Limits/maxQueuedUnproven``
 ///   checks waiting; past that a check is refused at once, however many addresses the checks come from.
 /// A refused check is not run: the caller answers busy.
@@ -45,7 +49,8 @@ package final class PasswordCheckQueue: Sendable {
 
     private enum Lane: Int {
         case known = 0
-        case unproven = 1
+        case trustedUser = 1
+        case unproven = 2
     }
 
     private struct Job: Sendable {
@@ -63,13 +68,22 @@ package final class PasswordCheckQueue: Sendable {
         var queued = 0
     }
 
+    /// A user with a recent success.
+    private struct KnownUser {
+        var at: NIODeadline
+        /// Failed checks from unknown sources since that success.
+        var failures = 0
+        /// Checks waiting or running in the trusted-user lane on this user's trust: they count against
+        /// ``Limits/userTrustFailures`` before they fail.
+        var borrowed = 0
+    }
+
     private struct State {
         var running = 0
-        var lanes = [LaneState(), LaneState()]
-        var queued: Int { lanes[0].queued + lanes[1].queued }
+        var lanes = [LaneState(), LaneState(), LaneState()]
+        var queued: Int { lanes.reduce(0) { $0 + $1.queued } }
         var knownSources: [String: NIODeadline] = [:]
-        /// Known users: when they last succeeded, and their failures from unknown sources since.
-        var knownUsers: [String: (at: NIODeadline, failures: Int)] = [:]
+        var knownUsers: [String: KnownUser] = [:]
         /// The global failure budget of unproven sources: tokens left, and when it was last refilled.
         var failureTokens: Double = .infinity
         var refilled = NIODeadline.now()
@@ -99,7 +113,13 @@ package final class PasswordCheckQueue: Sendable {
         let promise = eventLoop.makePromise(of: Bool.self)
         let admitted: Job?? = state.withLockedValue { state in
             let lane = Self.lane(source: source, user: user, state: &state, limits: limits)
-            let job = Job(source: source, user: user, lane: lane, promise: promise, check: check)
+            let job = Job(
+                source: source,
+                user: user,
+                lane: lane,
+                promise: promise,
+                check: check
+            )
             if lane == .unproven, let rate = limits.unprovenFailuresPerSecond {
                 let now = NIODeadline.now()
                 let elapsed = Double((now - state.refilled).nanoseconds) / 1e9
@@ -109,11 +129,13 @@ package final class PasswordCheckQueue: Sendable {
             }
             if state.running < limits.maxRunning, state.queued == 0 {
                 state.running += 1
+                if lane == .trustedUser { state.knownUsers[user]?.borrowed += 1 }
                 return .some(job)
             }
             let waiting = state.lanes[lane.rawValue].queues[source]?.count ?? 0
             guard waiting < limits.maxQueuedPerSource, state.queued < limits.maxQueued else { return nil }
             if lane == .unproven, state.lanes[lane.rawValue].queued >= limits.maxQueuedUnproven { return nil }
+            if lane == .trustedUser { state.knownUsers[user]?.borrowed += 1 }
             if waiting == 0 { state.lanes[lane.rawValue].turn.append(source) }
             state.lanes[lane.rawValue].queues[source, default: CircularBuffer()].append(job)
             state.lanes[lane.rawValue].queued += 1
@@ -131,7 +153,12 @@ package final class PasswordCheckQueue: Sendable {
         return promise.futureResult
     }
 
-    private static func lane(source: String, user: String, state: inout State, limits: Limits) -> Lane {
+    private static func lane(
+        source: String,
+        user: String,
+        state: inout State,
+        limits: Limits
+    ) -> Lane {
         let now = NIODeadline.now()
         let memory = TimeAmount(limits.recentSuccessMemory)
         if let at = state.knownSources[source] {
@@ -139,8 +166,11 @@ package final class PasswordCheckQueue: Sendable {
             state.knownSources[source] = nil
         }
         if let known = state.knownUsers[user] {
-            if now - known.at <= memory, known.failures < limits.userTrustFailures { return .known }
-            if now - known.at > memory { state.knownUsers[user] = nil }
+            if now - known.at > memory {
+                state.knownUsers[user] = nil
+            } else if known.failures + known.borrowed < limits.userTrustFailures {
+                return .trustedUser
+            }
         }
         return .unproven
     }
@@ -153,14 +183,20 @@ package final class PasswordCheckQueue: Sendable {
         }
     }
 
-    /// Remembers the outcome and hands the freed slot to the next source in turn, known lane first.
+    /// Remembers the outcome and hands the freed slot to the next source in turn, lane by lane.
     private func finished(_ job: Job, accepted: Bool) {
         let limits = self.limits
         let next: Job? = state.withLockedValue { state in
             let now = NIODeadline.now()
+            if job.lane == .trustedUser, let borrowed = state.knownUsers[job.user]?.borrowed {
+                state.knownUsers[job.user]?.borrowed = max(0, borrowed - 1)
+            }
             if accepted {
                 state.knownSources[job.source] = now
-                state.knownUsers[job.user] = (now, 0)
+                var known = state.knownUsers[job.user] ?? KnownUser(at: now)
+                known.at = now
+                known.failures = 0
+                state.knownUsers[job.user] = known
                 Self.forgetOldest(&state, limits: limits)
             } else {
                 if job.lane == .unproven { state.failureTokens = max(0, state.failureTokens - 1) }

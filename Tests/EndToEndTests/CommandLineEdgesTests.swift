@@ -193,6 +193,29 @@ struct CommandLineEdgesTests {
         }
     }
 
+    @Test("forward's pre-flight uses the relays' --tls: a target that does not speak TLS stops it at start (exit 9)")
+    func forwardPreflightUsesRelayTLS() async throws {
+        let home = try TemporaryDirectory()
+        try await withStarted(EchoServer.start(greeting: Array("SSH-2.0-tt-test\r\n".utf8))) { echo in
+            // Were the pre-flight raw, it would pass and forward would listen until the timeout.
+            let result = try await tool(
+                ["forward", "--tls", "always", "--listen", "127.0.0.1:0", "127.0.0.1:\(echo.port)"],
+                home: home,
+                timeout: .seconds(30)
+            )
+            #expect(result.status == 9, "\(result.allOutput)")
+            #expect(
+                result.standardError.hasPrefix(
+                    "tt-connect: pre-flight check failed, not listening: the TLS handshake with 127.0.0.1:\(echo.port) "
+                        + "failed ("
+                ),
+                "\(result.standardError)"
+            )
+            #expect(result.standardError.hasSuffix("; try --tls never (--no-preflight starts anyway)\n"))
+            #expect(!result.allOutput.contains("listening on"))
+        }
+    }
+
     @Test("--help of every tool and subcommand states each option's default once")
     func helpStatesDefaultsOnce() async throws {
         let home = try TemporaryDirectory()

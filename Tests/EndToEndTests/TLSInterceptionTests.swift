@@ -194,7 +194,6 @@ struct TLSInterceptionTests {
     func mismatchedPeers() async throws {
         let home = try TemporaryDirectory()
         let directory = try TemporaryDirectory()
-        let port = try freeLoopbackPort()
         _ = try await runProcess(
             URL(fileURLWithPath: "/usr/bin/openssl"),
             [
@@ -203,15 +202,13 @@ struct TLSInterceptionTests {
             ],
             timeout: .seconds(30)
         )
-        let tlsOnly = try RunningProcess(
-            URL(fileURLWithPath: "/usr/bin/openssl"),
+        let (tlsOnly, port) = try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/openssl")) { port in
             [
                 "s_server", "-accept", "127.0.0.1:\(port)", "-cert", directory.file("cert.pem"), "-key",
                 directory.file("key.pem"), "-quiet", "-naccept", "1",
             ]
-        )
+        }
         try await withStarted(tlsOnly) { _ in
-            #expect(await waitUntilListening(port: port), "openssl s_server did not listen")
             let raw = try await tool(["--timeout", "5", "127.0.0.1:\(port)"], home: home)
             #expect(raw.status == 9, "\(raw.allOutput)")
             #expect(raw.standardOutput.contains("speaks only TLS closes a raw connection"), "\(raw.allOutput)")

@@ -1,6 +1,7 @@
 import Glibc
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import NIOTestUtils
 import Synchronization
 import TTBasics
@@ -85,7 +86,12 @@ private struct ProxyUnderTest {
         let services = ProxyServices(
             connections: ConnectionRegistry(maxConnections: configuration.maxConnections),
             authGate: users.map {
-                AuthGate(users: $0, limits: configuration.authLimits, timerLoop: channel.embeddedEventLoop)
+                AuthGate(
+                    users: $0,
+                    limits: configuration.authLimits,
+                    timerLoop: channel.embeddedEventLoop,
+                    threadPool: .singleton
+                )
             },
             ownListeners: OwnListeners(),
             closeLog: ConnectionCloseLog(sink: configuration.eventLog)

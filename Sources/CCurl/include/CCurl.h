@@ -37,6 +37,16 @@ static inline CURLcode CCurl_easy_setopt_closesocketfunction(CURL *handle, curl_
     return curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, callback);
 }
 
+/// `curl_easy_setopt(CURLOPT_XFERINFOFUNCTION, ...)` with a typed callback (non-zero aborts the transfer).
+static inline CURLcode CCurl_easy_setopt_xferinfofunction(CURL *handle, curl_xferinfo_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
+}
+
+/// `curl_easy_setopt(CURLOPT_SOCKOPTFUNCTION, ...)` with a typed callback (called with each new socket).
+static inline CURLcode CCurl_easy_setopt_sockoptfunction(CURL *handle, curl_sockopt_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_SOCKOPTFUNCTION, callback);
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock of ``CCurl_TLSFacts/startedAt``.
 static inline long long CCurl_monotonic_ns(void) {
     struct timespec now;

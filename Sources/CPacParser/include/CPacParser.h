@@ -18,16 +18,18 @@ typedef enum {
     CPacParser_RESOURCE_LIMIT = 4,
     /// fork or pipe failed; `error` names the call.
     CPacParser_SYSTEM_ERROR = 5,
-    /// `*cancelled` became non-zero; the child was killed.
+    /// `cancelled(context)` returned non-zero; the child was killed.
     CPacParser_CANCELLED = 6,
 } CPacParser_Outcome;
 
 /// Evaluates `FindProxyForURL(url, host)` of the PAC script `pac` in a forked child that calls only pacparser,
 /// write(2) and _exit(2), with RLIMIT_CPU `cpu_seconds` and RLIMIT_AS the address space inherited at fork plus
-/// `memory_limit` bytes. The parent reads the answer through a pipe with poll(2) against `timeout_ms`, checks
-/// `*cancelled` (may be NULL) every 20 ms, kills the child with SIGKILL when it is over any limit, and always reaps
-/// it. On CPacParser_OK the NUL-terminated answer is in `result`; `error` is always terminated.
+/// `memory_limit` bytes. The parent reads the answer through a pipe with poll(2) against `timeout_ms`, asks
+/// `cancelled(context)` (may be NULL) every 20 ms, kills the child with SIGKILL when it is over any limit or
+/// cancelled, and always reaps it. On CPacParser_OK the NUL-terminated answer is in `result`; `error` is always
+/// terminated.
 CPacParser_Outcome CPacParser_evaluate(const char *pac, const char *url, const char *host, int timeout_ms,
                                        unsigned long memory_limit, unsigned long cpu_seconds,
-                                       const volatile int *cancelled, char *result, size_t result_size,
+                                       int (*cancelled)(void *context), void *context, char *result,
+                                       size_t result_size,
                                        char *error, size_t error_size);

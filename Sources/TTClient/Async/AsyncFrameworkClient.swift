@@ -1,3 +1,5 @@
+import TTTransport
+
 /// A session with a framework server for async code: ``FrameworkClient`` on a thread of its own.
 ///
 /// Every call runs the blocking ``FrameworkClient`` — the one implementation of the protocol, reconnect and
@@ -7,8 +9,10 @@
 /// Cancelling the calling task closes the connection: a call blocked waiting for the server ends at once with
 /// `CancellationError`, and the request is neither retried nor sent again on a new connection. Whether the server
 /// ran a request that was already sent is then unknown, as after ``FrameworkClientError/Category/outcomeUnknown``.
-/// A cancelled call still opening the connection (TCP connect, proxy tunnel) ends when that stage does, within
-/// ``ClientConfiguration/connectTimeout``. The next call opens a new connection.
+/// A call still opening the connection (TCP connect, proxy tunnel, TLS, handshake) ends at once too: libcurl's
+/// sockets are shut down under it (``ConnectionInterrupter``). The next call opens a new connection. A PAC script
+/// is evaluated before the client is made; its async `ProxyAutoConfig.resolve(location:target:deadline:)` is
+/// cancellable the same way.
 ///
 /// ```swift
 /// let client = AsyncFrameworkClient(configuration: ClientConfiguration(server: server, identity: .trustOnFirstUse(KnownServers())))

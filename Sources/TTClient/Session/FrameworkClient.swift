@@ -54,7 +54,7 @@ public final class FrameworkClient {
     }
 
     deinit {
-        interrupter.detach()
+        interrupter.detachAll()
         session?.transport.close()
         trace.record("TMSS10API_Term")
     }
@@ -209,7 +209,7 @@ public final class FrameworkClient {
                 .stageCompleted(.handshake, duration: .now - started, detail: "\(identity.fingerprint) \(verdict)")
             )
         } catch {
-            interrupter.detach()
+            interrupter.detachAll()
             transport.close()
             session = nil
             trace.record("TMSS10API_Connect: Handshake failed (\(error.error.message))")
@@ -244,7 +244,7 @@ public final class FrameworkClient {
 
     /// Closes the connection (no Logout is sent; the server ends the session with it).
     public func close() {
-        interrupter.detach()
+        interrupter.detachAll()
         session?.transport.close()
         session = nil
     }
@@ -265,7 +265,8 @@ public final class FrameworkClient {
                 let transport = try DirectTransport.open(
                     configuration.server,
                     deadline: deadline,
-                    tls: configuration.tls.mode.wraps(throughProxy: false) ? configuration.tls : nil
+                    tls: configuration.tls.mode.wraps(throughProxy: false) ? configuration.tls : nil,
+                    interrupter: interrupter
                 )
                 defer { reportTLS(transport.report) }
                 observer?(
@@ -283,7 +284,8 @@ public final class FrameworkClient {
                     proxy: proxy,
                     options: options,
                     deadline: deadline,
-                    tls: configuration.tls.mode.wraps(throughProxy: true) ? configuration.tls : nil
+                    tls: configuration.tls.mode.wraps(throughProxy: true) ? configuration.tls : nil,
+                    interrupter: interrupter
                 )
                 defer { reportTLS(transport.report) }
                 reportProxyStages(transport.report, proxy: proxy, note: nil)
@@ -294,7 +296,8 @@ public final class FrameworkClient {
                     target: configuration.server,
                     options: options,
                     deadline: deadline,
-                    tls: configuration.tls
+                    tls: configuration.tls,
+                    interrupter: interrupter
                 )
                 defer { reportTLS(transport.report) }
                 trace.record("TMSS10API_Connect: \(note)")

@@ -5,7 +5,8 @@ import TTPasswordChecks
 
 /// Limits on Basic auth password checks; see ``ProxyServerConfiguration/authLimits``.
 public struct AuthLimits: Sendable {
-    /// Password checks running at once, each on a thread-pool thread. Default: the number of cores.
+    /// Password checks running at once, each on a thread of the proxy's own pool (this many threads, used for
+    /// nothing else, so no other work queues in front of a check). Default: the number of cores.
     public var maxConcurrentChecks = max(1, System.coreCount)
     /// Checks waiting from one source address; a request past this gets `503` without a check.
     public var maxPendingPerSource = 8
@@ -58,7 +59,8 @@ final class AuthGate: Sendable {
     private let queue: PasswordCheckQueue
     private let sources = Mutex([String: Source]())
 
-    init(users: HtpasswdFile, limits: AuthLimits, timerLoop: any EventLoop) {
+    /// - Parameter threadPool: runs the checks; ``ProxyServer`` gives each proxy a pool of its own.
+    init(users: HtpasswdFile, limits: AuthLimits, timerLoop: any EventLoop, threadPool: NIOThreadPool) {
         self.users = users
         self.limits = limits
         self.timerLoop = timerLoop
@@ -69,7 +71,7 @@ final class AuthGate: Sendable {
             maxQueuedUnproven: limits.maxPendingUnproven
         )
         queueLimits.unprovenFailuresPerSecond = limits.unprovenFailuresPerSecond
-        queue = PasswordCheckQueue(threadPool: .singleton, limits: queueLimits)
+        queue = PasswordCheckQueue(threadPool: threadPool, limits: queueLimits)
     }
 
     /// Source addresses whose failures are remembered now.

@@ -15,13 +15,19 @@ import TTBasics
 public final class ProxyServer: Sendable {
     private let serverChannels: [any Channel]
     private let connections: ConnectionRegistry<any Channel>
+    /// Runs Basic auth password checks and nothing else: on NIO's shared pool a check would wait behind every
+    /// other blocking job of the process (in a test process, other proxies' floods), which the fair queue cannot
+    /// see.
+    private let checkPool: NIOThreadPool?
 
     /// The bound addresses, in the order of ``ProxyServerConfiguration/listeners``, with real ports.
     public let listeningAddresses: [SocketAddress]
 
-    private init(serverChannels: [any Channel], connections: ConnectionRegistry<any Channel>) {
+    private init(serverChannels: [any Channel], connections: ConnectionRegistry<any Channel>, checkPool: NIOThreadPool?)
+    {
         self.serverChannels = serverChannels
         self.connections = connections
+        self.checkPool = checkPool
         self.listeningAddresses = serverChannels.compactMap(\.localAddress)
     }
 
@@ -31,11 +37,22 @@ public final class ProxyServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
         let connections = ConnectionRegistry<any Channel>(maxConnections: configuration.maxConnections)
+        let checkPool = configuration.users.map { _ in
+            NIOThreadPool(numberOfThreads: max(1, configuration.authLimits.maxConcurrentChecks))
+        }
+        checkPool?.start()
+        var authGate: AuthGate?
+        if let users = configuration.users, let checkPool {
+            authGate = AuthGate(
+                users: users,
+                limits: configuration.authLimits,
+                timerLoop: group.next(),
+                threadPool: checkPool
+            )
+        }
         let services = ProxyServices(
             connections: connections,
-            authGate: configuration.users.map {
-                AuthGate(users: $0, limits: configuration.authLimits, timerLoop: group.next())
-            },
+            authGate: authGate,
             ownListeners: OwnListeners(),
             closeLog: ConnectionCloseLog(sink: configuration.eventLog)
         )
@@ -92,9 +109,10 @@ public final class ProxyServer: Sendable {
             }
         } catch {
             for channel in channels { try? await channel.close() }
+            try? await checkPool?.shutdownGracefully()
             throw ProxyStartError(underlying: error, listener: configuration.listeners[channels.count])
         }
-        return ProxyServer(serverChannels: channels, connections: connections)
+        return ProxyServer(serverChannels: channels, connections: connections, checkPool: checkPool)
     }
 
     /// Connections open now: clients, and the targets of their tunnels.
@@ -115,6 +133,8 @@ public final class ProxyServer: Sendable {
             await group.next()
             group.cancelAll()
         }
+        // Checks of connections that are gone have nobody to answer.
+        try? await checkPool?.shutdownGracefully()
     }
 }
 

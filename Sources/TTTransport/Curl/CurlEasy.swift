@@ -72,6 +72,16 @@ final class CurlEasy {
         try set(CURLOPT_DEBUGDATA, pointer: data)
     }
 
+    func setXferInfoFunction(_ callback: curl_xferinfo_callback, data: UnsafeMutableRawPointer) throws {
+        try check(CCurl_easy_setopt_xferinfofunction(handle, callback), CURLOPT_XFERINFOFUNCTION)
+        try set(CURLOPT_XFERINFODATA, pointer: data)
+    }
+
+    func setSockOptFunction(_ callback: curl_sockopt_callback, data: UnsafeMutableRawPointer) throws {
+        try check(CCurl_easy_setopt_sockoptfunction(handle, callback), CURLOPT_SOCKOPTFUNCTION)
+        try set(CURLOPT_SOCKOPTDATA, pointer: data)
+    }
+
     /// Keeps `object` alive until the handle is cleaned up (callback data libcurl may still use then).
     func keepAlive(_ object: AnyObject) {
         keptAlive.append(object)

@@ -30,8 +30,9 @@ enum PacFetcher {
         TransportError(stage: .proxyConnect, category: .proxyUnreachable, message: message)
     }
 
-    static func fetch(_ url: String, deadline: Deadline) throws -> String {
+    static func fetch(_ url: String, deadline: Deadline, interrupter: ConnectionInterrupter? = nil) throws -> String {
         let easy = try CurlEasy()
+        if let interrupter { try CurlInterruption.install(interrupter, on: easy) }
         let body = Body()
         try easy.set(CURLOPT_URL, url)
         try easy.set(CURLOPT_PROXY, "")

@@ -25,7 +25,8 @@ public enum ProxyAutoConfigFailover {
         forbidsBasicInClear: Bool = false,
         options: HTTPProxyOptions,
         deadline: Deadline,
-        tls: TargetTLSOptions? = nil
+        tls: TargetTLSOptions? = nil,
+        interrupter: ConnectionInterrupter? = nil
     ) throws -> (transport: any Transport, note: String) {
         var failures: [String] = []
         let count = pac.entries.count
@@ -43,7 +44,12 @@ public enum ProxyAutoConfigFailover {
                 switch entry {
                 case .direct:
                     let wraps = tls?.mode.wraps(throughProxy: false) ?? false
-                    transport = try DirectTransport.open(target, deadline: entryDeadline, tls: wraps ? tls : nil)
+                    transport = try DirectTransport.open(
+                        target,
+                        deadline: entryDeadline,
+                        tls: wraps ? tls : nil,
+                        interrupter: interrupter
+                    )
                 case .proxy(var proxy):
                     proxy.credentials = credentials
                     proxy.authScheme = authScheme
@@ -53,7 +59,8 @@ public enum ProxyAutoConfigFailover {
                         proxy: proxy,
                         options: options,
                         deadline: entryDeadline,
-                        tls: tls?.mode.wraps(throughProxy: true) ?? false ? tls : nil
+                        tls: tls?.mode.wraps(throughProxy: true) ?? false ? tls : nil,
+                        interrupter: interrupter
                     )
                 }
                 recentFailures.withLock { _ = $0.removeValue(forKey: entry) }
@@ -64,6 +71,9 @@ public enum ProxyAutoConfigFailover {
                 let note = "\(label) from \(pac.source) (\(why))"
                 options.logger.debug("proxy auto-configuration", metadata: ["entry": "\(note)"])
                 return (transport, note)
+            } catch let error as TransportError where interrupter?.isInterrupted ?? false {
+                // Stopped by the caller: the entry did not fail, and no later one is to be tried.
+                throw error
             } catch let error as TransportError where isUnreachable(error) && !isLast {
                 failures.append(failure(label, error))
                 recentFailures.withLock { $0[entry] = .now }
@@ -143,12 +153,14 @@ public struct ProxyAutoConfigRoute: Sendable, Hashable {
     }
 
     /// Opens the first reachable entry (``ProxyAutoConfigFailover``); `tls` decides per entry whether the
-    /// connection to the server runs inside TLS (``TLSMode/wraps(throughProxy:)``).
+    /// connection to the server runs inside TLS (``TLSMode/wraps(throughProxy:)``); `interrupter` stops it from
+    /// another thread.
     public func open(
         target: Endpoint,
         options: HTTPProxyOptions,
         deadline: Deadline,
-        tls: TargetTLSOptions? = nil
+        tls: TargetTLSOptions? = nil,
+        interrupter: ConnectionInterrupter? = nil
     ) throws -> (transport: any Transport, note: String) {
         try ProxyAutoConfigFailover.open(
             target: target,
@@ -158,7 +170,8 @@ public struct ProxyAutoConfigRoute: Sendable, Hashable {
             forbidsBasicInClear: forbidsBasicInClear,
             options: options,
             deadline: deadline,
-            tls: tls
+            tls: tls,
+            interrupter: interrupter
         )
     }
 }

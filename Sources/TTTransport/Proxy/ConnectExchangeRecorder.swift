@@ -27,6 +27,8 @@ final class ConnectExchangeRecorder {
     let trace: ConnectExchangeTrace?
     /// The proxy password, only to scrub it from trace lines that are not ours.
     private let password: String?
+    /// Told of each socket before it is closed, when the exchange can be interrupted (``CurlInterruption``).
+    var interrupter: ConnectionInterrupter?
 
     init(trace: ConnectExchangeTrace? = nil, password: String? = nil) {
         self.trace = trace
@@ -126,7 +128,9 @@ final class ConnectExchangeRecorder {
     /// The C callback for `CURLOPT_CLOSESOCKETFUNCTION` during the exchange: keeps the error page, then closes.
     static let closeCallback: curl_closesocket_callback = { user, socket in
         if let user {
-            Unmanaged<ConnectExchangeRecorder>.fromOpaque(user).takeUnretainedValue().captureErrorBody(from: socket)
+            let recorder = Unmanaged<ConnectExchangeRecorder>.fromOpaque(user).takeUnretainedValue()
+            CurlInterruption.closed(socket, by: recorder.interrupter)
+            recorder.captureErrorBody(from: socket)
         }
         return close(socket)
     }

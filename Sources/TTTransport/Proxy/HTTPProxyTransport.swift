@@ -47,6 +47,7 @@ public final class HTTPProxyTransport: Transport {
     ///   - options: headers, TLS settings for https:// proxies, logging.
     ///   - deadline: bounds the TCP connect, the TLS handshake and the whole CONNECT exchange.
     ///   - tls: run TLS with the target inside the tunnel (libcurl does it after the `200`); `nil` for raw bytes.
+    ///   - interrupter: stops the opening from another thread at once (it then fails); `nil`: only `deadline` does.
     /// - Throws: ``TransportError`` at stage ``TransportError/Stage/proxyConnect`` or
     ///   ``TransportError/Stage/proxyTunnel``; at ``TransportError/Stage/tls`` (with ``TransportError/connection``)
     ///   when the tunnel stood and the TLS handshake with the target failed or timed out.
@@ -55,10 +56,18 @@ public final class HTTPProxyTransport: Transport {
         proxy: HTTPProxy,
         options: HTTPProxyOptions = HTTPProxyOptions(),
         deadline: Deadline,
-        tls: TargetTLSOptions? = nil
+        tls: TargetTLSOptions? = nil,
+        interrupter: ConnectionInterrupter? = nil
     ) throws -> HTTPProxyTransport {
         // Which schemes to try, in which order, and what each one's failure means: ProxyAuthFallback.swift.
-        try ProxyAuthFallback.open(target: target, proxy: proxy, options: options, deadline: deadline, tls: tls)
+        try ProxyAuthFallback.open(
+            target: target,
+            proxy: proxy,
+            options: options,
+            deadline: deadline,
+            tls: tls,
+            interrupter: interrupter
+        )
     }
 
     /// One CONNECT exchange on a fresh libcurl handle (so a fresh connection), offering libcurl the
@@ -70,7 +79,8 @@ public final class HTTPProxyTransport: Transport {
         deadline: Deadline,
         authMask: UInt,
         recorder: ConnectExchangeRecorder,
-        tls: TargetTLSOptions?
+        tls: TargetTLSOptions?,
+        interrupter: ConnectionInterrupter?
     ) throws -> HTTPProxyTransport {
         let easy = try CurlEasy()
         try configure(easy, target: target, proxy: proxy, options: options, deadline: deadline, authMask: authMask)
@@ -79,6 +89,10 @@ public final class HTTPProxyTransport: Transport {
         // libcurl calls the recorder until the handle is cleaned up (the close-socket callback too): the handle
         // keeps it alive, whichever of the two Swift releases first.
         easy.keepAlive(recorder)
+        if let interrupter {
+            try CurlInterruption.install(interrupter, on: easy)
+            recorder.interrupter = interrupter
+        }
         let recorderPointer = Unmanaged.passUnretained(recorder).toOpaque()
         try easy.setDebugFunction(ConnectExchangeRecorder.callback, data: recorderPointer)
         try easy.setCloseSocketFunction(ConnectExchangeRecorder.closeCallback, data: recorderPointer)

@@ -29,6 +29,7 @@ public final class DirectTransport: Transport {
     ///   - endpoint: the server.
     ///   - deadline: bounds name resolution, the TCP connect and the TLS handshake together.
     ///   - tls: run TLS with the server with these settings; `nil` for a raw connection.
+    ///   - interrupter: stops the opening from another thread at once (it then fails); `nil`: only `deadline` does.
     /// - Throws: ``TransportError`` at stage ``TransportError/Stage/serverConnect``:
     ///   ``TransportError/Category/serverUnreachable`` (name does not resolve, refused, unreachable) or
     ///   ``TransportError/Category/timedOut``; at stage ``TransportError/Stage/tls`` (with
@@ -36,9 +37,11 @@ public final class DirectTransport: Transport {
     public static func open(
         _ endpoint: Endpoint,
         deadline: Deadline,
-        tls: TargetTLSOptions? = nil
+        tls: TargetTLSOptions? = nil,
+        interrupter: ConnectionInterrupter? = nil
     ) throws -> DirectTransport {
         let easy = try CurlEasy()
+        if let interrupter { try CurlInterruption.install(interrupter, on: easy) }
         try easy.setTarget(endpoint, scheme: TargetTLS.scheme(tls))
         try easy.set(CURLOPT_CONNECT_ONLY, 1)
         // Exactly a direct connection, whatever http_proxy/all_proxy say.

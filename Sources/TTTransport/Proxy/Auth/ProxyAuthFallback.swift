@@ -32,7 +32,8 @@ enum ProxyAuthFallback {
         proxy: HTTPProxy,
         options: HTTPProxyOptions,
         deadline: Deadline,
-        tls: TargetTLSOptions?
+        tls: TargetTLSOptions?,
+        interrupter: ConnectionInterrupter?
     ) throws -> HTTPProxyTransport {
         let hasUser = !(proxy.credentials?.user.isEmpty ?? true)
         let basicForbidden = proxy.forbidsBasicInClear && proxy.sendsBasicInClear
@@ -49,7 +50,7 @@ enum ProxyAuthFallback {
             let mask = ProxyAuthSchemes.mask(for: proxy.authScheme)
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
             do {
-                let transport = try attempt(target, proxy, options, deadline, mask, recorder, tls)
+                let transport = try attempt(target, proxy, options, deadline, mask, recorder, tls, interrupter)
                 if let scheme = recorder.auth.sent.last { transport.report.authAttempts = ["\(scheme): accepted"] }
                 return transport
             } catch var error as TransportError {
@@ -78,7 +79,7 @@ enum ProxyAuthFallback {
             : CCurl_AUTH_NEGOTIATE | CCurl_AUTH_ONLY
         var lastError: TransportError
         do {
-            let transport = try attempt(target, proxy, options, deadline, firstMask, firstRecorder, tls)
+            let transport = try attempt(target, proxy, options, deadline, firstMask, firstRecorder, tls, interrupter)
             if let scheme = firstRecorder.auth.sent.last { transport.report.authAttempts = ["\(scheme): accepted"] }
             return transport
         } catch let error as TransportError where error.category == .proxyAuthenticationRequired {
@@ -125,7 +126,16 @@ enum ProxyAuthFallback {
             }
             let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
             do {
-                let transport = try attempt(target, proxy, options, deadline, mask(of: scheme), recorder, tls)
+                let transport = try attempt(
+                    target,
+                    proxy,
+                    options,
+                    deadline,
+                    mask(of: scheme),
+                    recorder,
+                    tls,
+                    interrupter
+                )
                 // The tunnel took every attempt, not just the last one.
                 let report = transport.report
                 transport.report.tunnelTime = max(.zero, (ContinuousClock.now - started) - report.tcpConnectTime)
@@ -243,7 +253,8 @@ enum ProxyAuthFallback {
         _ deadline: Deadline,
         _ mask: UInt,
         _ recorder: ConnectExchangeRecorder,
-        _ tls: TargetTLSOptions?
+        _ tls: TargetTLSOptions?,
+        _ interrupter: ConnectionInterrupter?
     ) throws -> HTTPProxyTransport {
         try HTTPProxyTransport.attempt(
             target: target,
@@ -252,7 +263,8 @@ enum ProxyAuthFallback {
             deadline: deadline,
             authMask: mask,
             recorder: recorder,
-            tls: tls
+            tls: tls,
+            interrupter: interrupter
         )
     }
 }

@@ -1,0 +1,80 @@
+import Foundation
+import Synchronization
+import TTTestSupport
+import Testing
+
+@testable import TTTransport
+
+/// Cancelling the async PAC resolution (issue 18): it returns within 100 ms of the cancel, the evaluating child
+/// process is killed and reaped, and the fetch's socket is closed.
+@Suite("PAC resolution stops when its task is cancelled", .serialized)
+struct PacCancellationTests {
+    static let target = Endpoint(host: "intranet.example", port: 5000)
+
+    @Test("a script with while(true){} cancelled after 300 ms returns within 100 ms; its child process is gone")
+    func endlessLoopIsCancelled() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pac-cancel-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("loop.pac").path
+        try "function FindProxyForURL(u, h) { while (true) {} }".write(toFile: path, atomically: true, encoding: .utf8)
+
+        let evaluators = Mutex<Set<pid_t>>([])
+        let (wasEvaluating, error, latency) = try await cancelAndTime(
+            after: .milliseconds(300),
+            underWay: {
+                let children = Self.evaluatingChildren()
+                evaluators.withLock { $0.formUnion(children) }
+                return !children.isEmpty
+            }
+        ) { _ = try await ProxyAutoConfig.resolve(location: path, target: Self.target, deadline: .after(.seconds(30))) }
+        print("PAC evaluation: cancel to return \(latency)")
+
+        #expect(wasEvaluating)
+        let children = evaluators.withLock { $0 }
+        #expect(children.count == 1, "the evaluating child was running: \(children)")
+        #expect(error is CancellationError, "\(String(describing: error))")
+        #expect(latency < .milliseconds(100), "cancel to return took \(latency)")
+        for pid in children {
+            // Killed and reaped: not even a zombie is left.
+            #expect(kill(pid, 0) == -1 && errno == ESRCH, "child \(pid) is still there")
+        }
+    }
+
+    @Test("a PAC URL whose server never answers: cancelled after 300 ms, returns within 100 ms, socket closed")
+    func silentFetchIsCancelled() async throws {
+        // Listening, never accepting: the kernel completes the connect, the request goes out, no answer comes.
+        let (listener, port) = try bindLoopback(listenBacklog: 8)
+        defer { close(listener) }
+        let (wasConnected, error, latency) = try await cancelAndTime(
+            after: .milliseconds(300),
+            underWay: { !socketsOfThisProcess(toPort: port).isEmpty }
+        ) {
+            _ = try await ProxyAutoConfig.resolve(
+                location: "http://127.0.0.1:\(port)/proxy.pac",
+                target: Self.target,
+                deadline: .after(.seconds(30))
+            )
+        }
+        print("PAC fetch: cancel to return \(latency)")
+
+        #expect(wasConnected, "the fetch was connected")
+        #expect(error is CancellationError, "\(String(describing: error))")
+        #expect(latency < .milliseconds(100), "cancel to return took \(latency)")
+        #expect(socketsOfThisProcess(toPort: port).isEmpty, "the fetch's socket is closed")
+    }
+
+    /// Child processes of this process's threads named `tt-pac`: the async resolution's evaluators (other tests'
+    /// evaluations run on threads of other names).
+    private static func evaluatingChildren() -> Set<pid_t> {
+        var children: Set<pid_t> = []
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for task in tasks {
+            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            guard name.hasPrefix("tt-pac") else { continue }
+            let listed = (try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? ""
+            children.formUnion(listed.split(separator: " ").compactMap { pid_t($0) })
+        }
+        return children
+    }
+}
