@@ -40,17 +40,13 @@ struct HTTPSProxyTests {
 
         try await withStarted(ServerProcess.start()) { server in
             try await withStarted(ProxyProcess.start()) { proxy in
-                let port = try freeLoopbackPort()
-                try await withStarted(
-                    RunningProcess(
-                        URL(fileURLWithPath: "/usr/bin/socat"),
-                        [
-                            "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
-                            "TCP:127.0.0.1:\(proxy.port)",
-                        ]
-                    )
-                ) { front in
-                    try await Self.waitUntilListening(port: port)
+                let (front, port) = try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/socat")) { port in
+                    [
+                        "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
+                        "TCP:127.0.0.1:\(proxy.port)",
+                    ]
+                }
+                try await withStarted(front) { _ in
 
                     let https = "https://127.0.0.1:\(port)"
                     let verified = try await tool(
@@ -113,13 +109,6 @@ struct HTTPSProxyTests {
             }
             let known = try String(contentsOfFile: home.file("known"), encoding: .utf8)
             #expect(known == "\(server.address) \(server.fingerprint)\n")
-        }
-    }
-
-    /// Waits until the TLS front listens on `port`.
-    static func waitUntilListening(port: Int) async throws {
-        guard await TTTestSupport.waitUntilListening(port: port) else {
-            throw E2EError("the TLS front on port \(port) did not start")
         }
     }
 }

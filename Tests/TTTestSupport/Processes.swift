@@ -83,7 +83,16 @@ public func runProcess(
     let outData = PipeCollector(outPipe.fileHandleForReading)
     let errData = PipeCollector(errPipe.fileHandleForReading)
     try runWithNoSignalBlocked(process)
-    if let input { try inPipe.fileHandleForWriting.write(contentsOf: input) }
+    if let input {
+        do {
+            try inPipe.fileHandleForWriting.write(contentsOf: input)
+        } catch let error as NSError
+            where (error.userInfo[NSUnderlyingErrorKey] as? NSError)?.code == Int(EPIPE)
+        {
+            // The child ended, or closed its input, before reading it (a client refused with 407 before it sends
+            // anything): its status and output tell what happened.
+        }
+    }
     try inPipe.fileHandleForWriting.close()
 
     let started = ContinuousClock.now
@@ -235,6 +244,28 @@ private final class LockedBuffer: Sendable {
     func markFinished() { state.withLock { $0.finished = true } }
     var value: Data { state.withLock { $0.data } }
     var isFinished: Bool { state.withLock { $0.finished } }
+}
+
+/// Runs `start` with a free loopback port (``freeLoopbackPort()``) and, when it throws, again with another one, up
+/// to `attempts` times in all; the last error is thrown.
+///
+/// For a child that is told its port (squid, tinyproxy, socat, `openssl s_server`): between the moment the port is
+/// found free and the moment the child binds it, another process on the machine can take it, and the child then
+/// exits or never listens. `start` starts the child and waits until it listens, stopping it when it does not.
+public func withFreeLoopbackPort<T>(
+    attempts: Int = 3,
+    isolation: isolated (any Actor)? = #isolation,
+    _ start: (Int) async throws -> T
+) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await start(try freeLoopbackPort())
+        } catch {
+            guard attempt < attempts else { throw error }
+            attempt += 1
+        }
+    }
 }
 
 /// Asks the kernel for a free TCP port on 127.0.0.1, for peers (squid, tinyproxy) that cannot bind port 0

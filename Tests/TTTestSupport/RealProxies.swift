@@ -206,9 +206,7 @@ public final class RealSquid: Sendable {
             ]
             clients = "authenticated"
         }
-        let port = try freeLoopbackPort()
         let config = try RealProxies.fixture("squid/squid.conf.template")
-            .replacingOccurrences(of: "@PORT@", with: String(port))
             .replacingOccurrences(of: "@DIR@", with: directory.path)
             .replacingOccurrences(of: "@AUTH@", with: authLines.joined(separator: "\n"))
             .replacingOccurrences(of: "@CLIENTS@", with: clients)
@@ -219,19 +217,22 @@ public final class RealSquid: Sendable {
             hostsLine = "hosts_file \(file.path)\n"
         }
         let configFile = directory.appendingPathComponent("squid.conf")
-        try (config + "\n" + hostsLine).write(to: configFile, atomically: true, encoding: .utf8)
-        let process = try RunningProcess(
-            URL(fileURLWithPath: RealProxies.squidPath),
-            ["-N", "-n", "ttsquid\(port)", "-f", configFile.path],
-            environment: environment
-        )
-        try await RealProxies.waitUntilListening(
-            port: port,
-            process: process,
-            logFile: directory.appendingPathComponent("cache.log"),
-            name: "squid"
-        )
-        return RealSquid(port: port, process: process, directory: directory)
+        return try await withFreeLoopbackPort { port in
+            let portConfig = config.replacingOccurrences(of: "@PORT@", with: String(port))
+            try (portConfig + "\n" + hostsLine).write(to: configFile, atomically: true, encoding: .utf8)
+            let process = try RunningProcess(
+                URL(fileURLWithPath: RealProxies.squidPath),
+                ["-N", "-n", "ttsquid\(port)", "-f", configFile.path],
+                environment: environment
+            )
+            try await RealProxies.waitUntilListening(
+                port: port,
+                process: process,
+                logFile: directory.appendingPathComponent("cache.log"),
+                name: "squid"
+            )
+            return RealSquid(port: port, process: process, directory: directory)
+        }
     }
 
     /// The access log so far (one line per CONNECT), for assertions about what squid saw.
@@ -289,25 +290,26 @@ public final class RealTinyproxy: Sendable {
     public static func start(basicAuth: (user: String, password: String)? = nil) async throws -> RealTinyproxy {
         try RealProxies.requireExecutable(RealProxies.tinyproxyPath)
         let directory = try RealProxies.makeStateDirectory(prefix: "tt-tinyproxy")
-        let port = try freeLoopbackPort()
         let auth = basicAuth.map { "BasicAuth \($0.user) \($0.password)" } ?? ""
         let config = try RealProxies.fixture("tinyproxy/tinyproxy.conf.template")
-            .replacingOccurrences(of: "@PORT@", with: String(port))
             .replacingOccurrences(of: "@DIR@", with: directory.path)
             .replacingOccurrences(of: "@AUTH@", with: auth)
         let configFile = directory.appendingPathComponent("tinyproxy.conf")
-        try config.write(to: configFile, atomically: true, encoding: .utf8)
-        let process = try RunningProcess(
-            URL(fileURLWithPath: RealProxies.tinyproxyPath),
-            ["-d", "-c", configFile.path]
-        )
-        try await RealProxies.waitUntilListening(
-            port: port,
-            process: process,
-            logFile: directory.appendingPathComponent("tinyproxy.log"),
-            name: "tinyproxy"
-        )
-        return RealTinyproxy(port: port, process: process, directory: directory)
+        return try await withFreeLoopbackPort { port in
+            try config.replacingOccurrences(of: "@PORT@", with: String(port))
+                .write(to: configFile, atomically: true, encoding: .utf8)
+            let process = try RunningProcess(
+                URL(fileURLWithPath: RealProxies.tinyproxyPath),
+                ["-d", "-c", configFile.path]
+            )
+            try await RealProxies.waitUntilListening(
+                port: port,
+                process: process,
+                logFile: directory.appendingPathComponent("tinyproxy.log"),
+                name: "tinyproxy"
+            )
+            return RealTinyproxy(port: port, process: process, directory: directory)
+        }
     }
 
     /// Stops tinyproxy and removes its state directory.

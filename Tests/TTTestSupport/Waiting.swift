@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Waits until `condition` holds, looking every 10 ms for at most `timeout`; returns whether it came to hold.
 ///
@@ -28,15 +28,39 @@ public func waitUntilListening(
     timeout: Duration = .seconds(10),
     isolation: isolated (any Actor)? = #isolation
 ) async -> Bool {
+    await waitUntil(timeout: timeout) { isListening(port: port) }
+}
+
+/// Whether a socket listens on `port` now (any local address, IPv4 or IPv6), from the kernel's socket tables.
+public func isListening(port: Int) -> Bool {
     // Fields: sl local_address rem_address st …; the local port is hex after the colon, st 0A is LISTEN.
     let portHex = String(format: "%04X", port)
-    return await waitUntil(timeout: timeout) {
-        ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return false }
-            return text.split(separator: "\n").dropFirst().contains { line in
-                let fields = line.split(separator: " ")
-                return fields.count > 3 && fields[1].hasSuffix(":" + portHex) && fields[3] == "0A"
-            }
+    return ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return false }
+        return text.split(separator: "\n").dropFirst().contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1].hasSuffix(":" + portHex) && fields[3] == "0A"
         }
+    }
+}
+
+/// Starts a child that is told its port (`socat`, `openssl s_server`: they cannot bind port 0 and report it) and
+/// waits, for at most `timeout`, until it listens; another port is tried when it exits or does not listen
+/// (``withFreeLoopbackPort(attempts:isolation:_:)``).
+public func startListeningProcess(
+    _ executable: URL,
+    timeout: Duration = .seconds(30),
+    isolation: isolated (any Actor)? = #isolation,
+    arguments: (Int) -> [String]
+) async throws -> (process: RunningProcess, port: Int) {
+    try await withFreeLoopbackPort { port in
+        let process = try RunningProcess(executable, arguments(port))
+        await waitUntil(timeout: timeout) { !process.isRunning || isListening(port: port) }
+        if process.isRunning, isListening(port: port) { return (process, port) }
+        let output = process.outputSoFar
+        await process.stop()
+        throw ProcessRunError(
+            description: "\(executable.lastPathComponent) did not listen on 127.0.0.1:\(port): \(output)"
+        )
     }
 }
