@@ -36,8 +36,7 @@ public func isListening(port: Int) -> Bool {
     // Fields: sl local_address rem_address st …; the local port is hex after the colon, st 0A is LISTEN.
     let portHex = String(format: "%04X", port)
     return ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
-        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return false }
-        return text.split(separator: "\n").dropFirst().contains { line in
+        readWhole(table).split(separator: "\n").dropFirst().contains { line in
             let fields = line.split(separator: " ")
             return fields.count > 3 && fields[1].hasSuffix(":" + portHex) && fields[3] == "0A"
         }
