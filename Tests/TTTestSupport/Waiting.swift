@@ -53,8 +53,7 @@ private func hexPort(_ port: Int) -> String { String(format: "%04X", port) }
 private func socketTablesContain(_ matches: (Substring, Substring, Substring) -> Bool) -> Bool {
     // Fields: sl local_address rem_address st …; an address ends in ":" and its port in hex, st 0A is LISTEN.
     ["/proc/net/tcp", "/proc/net/tcp6"].contains { table in
-        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { return false }
-        return text.split(separator: "\n").dropFirst().contains { line in
+        readWhole(table).split(separator: "\n").dropFirst().contains { line in
             let fields = line.split(separator: " ")
             return fields.count > 3 && matches(fields[1], fields[2], fields[3])
         }
