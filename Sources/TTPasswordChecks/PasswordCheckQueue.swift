@@ -113,13 +113,7 @@ package final class PasswordCheckQueue: Sendable {
         let promise = eventLoop.makePromise(of: Bool.self)
         let admitted: Job?? = state.withLockedValue { state in
             let lane = Self.lane(source: source, user: user, state: &state, limits: limits)
-            let job = Job(
-                source: source,
-                user: user,
-                lane: lane,
-                promise: promise,
-                check: check
-            )
+            let job = Job(source: source, user: user, lane: lane, promise: promise, check: check)
             if lane == .unproven, let rate = limits.unprovenFailuresPerSecond {
                 let now = NIODeadline.now()
                 let elapsed = Double((now - state.refilled).nanoseconds) / 1e9
@@ -153,12 +147,7 @@ package final class PasswordCheckQueue: Sendable {
         return promise.futureResult
     }
 
-    private static func lane(
-        source: String,
-        user: String,
-        state: inout State,
-        limits: Limits
-    ) -> Lane {
+    private static func lane(source: String, user: String, state: inout State, limits: Limits) -> Lane {
         let now = NIODeadline.now()
         let memory = TimeAmount(limits.recentSuccessMemory)
         if let at = state.knownSources[source] {

@@ -40,12 +40,7 @@ struct HTTPSProxyTests {
 
         try await withStarted(ServerProcess.start()) { server in
             try await withStarted(ProxyProcess.start()) { proxy in
-                let (front, port) = try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/socat")) { port in
-                    [
-                        "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
-                        "TCP:127.0.0.1:\(proxy.port)",
-                    ]
-                }
+                let (front, port) = try await Self.startTLSFront(to: proxy.port, in: home)
                 try await withStarted(front) { _ in
 
                     let https = "https://127.0.0.1:\(port)"
@@ -109,6 +104,22 @@ struct HTTPSProxyTests {
             }
             let known = try String(contentsOfFile: home.file("known"), encoding: .utf8)
             #expect(known == "\(server.address) \(server.fingerprint)\n")
+        }
+    }
+
+    /// socat terminating TLS with `makeCertificate`'s certificate in `home` and passing the bytes to `port`: an
+    /// https:// proxy in front of a plain one.
+    static func startTLSFront(
+        to port: Int,
+        in home: TemporaryDirectory
+    ) async throws -> (
+        process: RunningProcess, port: Int
+    ) {
+        try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/socat")) { frontPort in
+            [
+                "OPENSSL-LISTEN:\(frontPort),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
+                "TCP:127.0.0.1:\(port)",
+            ]
         }
     }
 }

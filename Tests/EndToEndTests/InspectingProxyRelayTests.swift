@@ -74,16 +74,13 @@ struct InspectingProxyRelayTests {
             ],
             timeout: .seconds(30)
         )
-        let port = try freeLoopbackPort()
-        let terminator = try RunningProcess(
-            URL(fileURLWithPath: "/usr/bin/openssl"),
+        let (terminator, port) = try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/openssl")) { port in
             [
                 "s_server", "-accept", "127.0.0.1:\(port)", "-cert", directory.file("cert.pem"), "-key",
                 directory.file("key.pem"), "-rev", "-quiet", "-naccept", "1",
             ]
-        )
+        }
         try await withStarted(terminator) { _ in
-            #expect(await waitUntilListening(port: port), "openssl s_server did not listen")
             let wrapped = try await tool(
                 ["pipe", "--tls", "always", "-x", proxy, "127.0.0.1:\(port)"],
                 home: home,

@@ -223,12 +223,7 @@ struct ProxyAuthTests {
                 // proxy-auth-no-basic leaves Basic allowed there.
                 guard HTTPSProxyTests.enabled else { return }
                 let certificate = try await HTTPSProxyTests.makeCertificate(in: home)
-                let (front, port) = try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/socat")) { port in
-                    [
-                        "OPENSSL-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork,cert=\(home.file("both.pem")),verify=0",
-                        "TCP:127.0.0.1:\(squid.port)",
-                    ]
-                }
+                let (front, port) = try await HTTPSProxyTests.startTLSFront(to: squid.port, in: home)
                 try await withStarted(front) { _ in
                     let https = "https://127.0.0.1:\(port)"
                     let secure = try await tool(

@@ -268,11 +268,16 @@ struct FrameworkClientTests {
     }
 }
 
-/// Waits, bounded by 20 s, until the server's idle timeout has closed every session: a fixed sleep is too short
-/// on a loaded machine, and the request after it would then go out on the old session, with no reconnect to see.
-func waitForIdleClose(_ server: TestServer) {
+/// Waits, bounded by 20 s, until the server's idle timeout has closed every session and the client's connection to
+/// `port` (the server's, or the relay's or proxy's in between) has taken in that close. A fixed sleep is too short on
+/// a loaded machine; and the server's count alone is too early: the close reaches the client's socket later (through
+/// `ksoftirqd`, or a relay's thread). A request sent before it does goes out on the old session, which then drops
+/// it: a reconnect the test expects becomes "outcome unknown".
+func waitForIdleClose(_ server: TestServer, clientConnectsTo port: Int? = nil) {
     let deadline = ContinuousClock.now + .seconds(20)
-    while server.server.sessionCount > 0, ContinuousClock.now < deadline {
+    while server.server.sessionCount > 0 || hasEstablishedConnection(toPort: port ?? server.port),
+        ContinuousClock.now < deadline
+    {
         Thread.sleep(forTimeInterval: 0.02)
     }
 }
@@ -399,9 +404,8 @@ struct FrameworkClientRetrySafetyTests {
                 let (rc, count) = try await runBlocking { () throws -> (ReturnCode, Int) in
                     let client = FrameworkClient(configuration: config, trace: .disabled)
                     try client.ping()
-                    waitForIdleClose(server)
-                    // tt-proxy passes the close on to the client side; give it a moment on a loaded machine.
-                    Thread.sleep(forTimeInterval: 0.3)
+                    // tt-proxy passes the close on to the client's connection.
+                    waitForIdleClose(server, clientConnectsTo: proxy.port)
                     return (try client.send(Self.loginRequest).rc, client.connectionCount)
                 }
                 #expect(rc == .requestOK)

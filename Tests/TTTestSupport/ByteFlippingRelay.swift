@@ -11,6 +11,7 @@ public final class ByteFlippingRelay: StoppableTestResource {
         var accepted = 0
         var open: Set<Int32> = []
         var pumps = 0
+        var accepting = true
         var stopped = false
     }
 
@@ -38,19 +39,23 @@ public final class ByteFlippingRelay: StoppableTestResource {
         return relay
     }
 
-    /// Stops accepting, cuts every relayed connection and waits (at most 5 s) for the pumps to end.
+    /// Stops accepting, cuts every relayed connection and waits (at most 5 s) for the pumps and the accept loop to
+    /// end.
+    ///
+    /// A descriptor is shut down only while it is still the relay's: the lock keeps a pump from closing it first,
+    /// after which its number may already be another test's socket (a listener shut down that way stops listening).
     public func stop() async {
-        let open = state.withLock { state -> Set<Int32> in
+        state.withLock { state in
             state.stopped = true
-            return state.open
+            _ = shutdown(listener, Int32(SHUT_RDWR))
+            for descriptor in state.open { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
         }
-        _ = shutdown(listener, Int32(SHUT_RDWR))
-        for descriptor in open { _ = shutdown(descriptor, Int32(SHUT_RDWR)) }
         let deadline = ContinuousClock.now + .seconds(5)
-        while state.withLock({ $0.pumps > 0 }), ContinuousClock.now < deadline {
+        while state.withLock({ $0.pumps > 0 || $0.accepting }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        close(listener)
+        // Closed only once the accept loop has ended: it must not accept on the number when it is reused.
+        if !state.withLock({ $0.accepting }) { close(listener) }
     }
 
     private func acceptLoop(targetPort: Int, flipConnection: Int, offset: Int) {
@@ -59,6 +64,7 @@ public final class ByteFlippingRelay: StoppableTestResource {
             let client = accept(listener, nil, nil)
             guard client >= 0 else {
                 if errno == EINTR { continue }
+                state.withLock { $0.accepting = false }
                 return
             }
             let server = startLoopbackConnect(port: targetPort)
@@ -72,9 +78,14 @@ public final class ByteFlippingRelay: StoppableTestResource {
                 return state.accepted
             }
             guard let number, poll(&pollfd, 1, 5000) == 1 else {
+                if number != nil {
+                    state.withLock {
+                        $0.open.subtract([client, server])
+                        $0.pumps -= 2
+                    }
+                }
                 close(client)
                 close(server)
-                if number != nil { state.withLock { $0.pumps -= 2 } }
                 continue
             }
             let flipAt = number == flipConnection ? offset : nil

@@ -70,69 +70,74 @@ public final class InspectingSquid: Sendable {
                 chown("\(dir)/\(path)", user.pointee.pw_uid, user.pointee.pw_gid)
             }
         }
-        var ports: [Int] = []
-        while ports.count < 5 {
-            let port = try freeLoopbackPort()
-            if !ports.contains(port) { ports.append(port) }
-        }
-        let bump = "ssl-bump tls-cert=\(dir)/ca.pem generate-host-certificates=on dynamic_cert_mem_cache_size=4MB"
-        let config = """
-            http_port 127.0.0.1:\(ports[0]) name=peek \(bump)
-            http_port 127.0.0.1:\(ports[1]) name=bumptunnel \(bump)
-            http_port 127.0.0.1:\(ports[2]) name=bumprespond \(bump)
-            http_port 127.0.0.1:\(ports[3]) name=stock
-            http_port 127.0.0.1:\(ports[4]) name=stockplus
-            sslcrtd_program \(helpers)/security_file_certgen -s \(dir)/ssl_db -M 4MB
-            sslcrtd_children 3 startup=1 idle=1
-            acl step1 at_step SslBump1
-            acl peekport myportname peek
-            acl tunnelport myportname bumptunnel
-            acl stockport myportname stock
-            acl stockplusport myportname stockplus
-            acl SSL_ports port 443
-            acl SSL_ports_plus port 443 \(extraSSLPort)
-            acl CONNECT method CONNECT
-            acl loopback_targets dst 127.0.0.0/8 ::1
-            http_access deny !loopback_targets
-            http_access deny CONNECT stockport !SSL_ports
-            http_access deny CONNECT stockplusport !SSL_ports_plus
-            http_access allow localhost
-            http_access deny all
-            ssl_bump peek step1 peekport
-            ssl_bump splice peekport
-            ssl_bump bump all
-            on_unsupported_protocol tunnel tunnelport
-            on_unsupported_protocol respond all
-            logformat tt %ts.%03tu %>a %Ss/%03>Hs %rm %ru port=%>lp sni=%ssl::>sni bump=%ssl::bump_mode err=%err_code
-            access_log stdio:\(dir)/access.log tt
-            cache_log \(dir)/cache.log
-            pid_filename \(dir)/squid.pid
-            cache deny all
-            cache_mem 4 MB
-            memory_pools off
-            cache_store_log none
-            netdb_filename none
-            coredump_dir \(dir)
-            shutdown_lifetime 0 seconds
-            pinger_enable off
-            visible_hostname tt-connect-test
+        // Five ports found free; all of them again when squid cannot bind one (taken meanwhile by another process).
+        return try await withFreeLoopbackPort { first in
+            var ports = [first]
+            // Bounded: the kernel hands out a port not bound now, at most a few repeats among five.
+            for _ in 0..<20 where ports.count < 5 {
+                let port = try freeLoopbackPort()
+                if !ports.contains(port) { ports.append(port) }
+            }
+            guard ports.count == 5 else { throw RealProxyUnavailable(description: "no five free loopback ports") }
+            let bump = "ssl-bump tls-cert=\(dir)/ca.pem generate-host-certificates=on dynamic_cert_mem_cache_size=4MB"
+            let config = """
+                http_port 127.0.0.1:\(ports[0]) name=peek \(bump)
+                http_port 127.0.0.1:\(ports[1]) name=bumptunnel \(bump)
+                http_port 127.0.0.1:\(ports[2]) name=bumprespond \(bump)
+                http_port 127.0.0.1:\(ports[3]) name=stock
+                http_port 127.0.0.1:\(ports[4]) name=stockplus
+                sslcrtd_program \(helpers)/security_file_certgen -s \(dir)/ssl_db -M 4MB
+                sslcrtd_children 3 startup=1 idle=1
+                acl step1 at_step SslBump1
+                acl peekport myportname peek
+                acl tunnelport myportname bumptunnel
+                acl stockport myportname stock
+                acl stockplusport myportname stockplus
+                acl SSL_ports port 443
+                acl SSL_ports_plus port 443 \(extraSSLPort)
+                acl CONNECT method CONNECT
+                acl loopback_targets dst 127.0.0.0/8 ::1
+                http_access deny !loopback_targets
+                http_access deny CONNECT stockport !SSL_ports
+                http_access deny CONNECT stockplusport !SSL_ports_plus
+                http_access allow localhost
+                http_access deny all
+                ssl_bump peek step1 peekport
+                ssl_bump splice peekport
+                ssl_bump bump all
+                on_unsupported_protocol tunnel tunnelport
+                on_unsupported_protocol respond all
+                logformat tt %ts.%03tu %>a %Ss/%03>Hs %rm %ru port=%>lp sni=%ssl::>sni bump=%ssl::bump_mode err=%err_code
+                access_log stdio:\(dir)/access.log tt
+                cache_log \(dir)/cache.log
+                pid_filename \(dir)/squid.pid
+                cache deny all
+                cache_mem 4 MB
+                memory_pools off
+                cache_store_log none
+                netdb_filename none
+                coredump_dir \(dir)
+                shutdown_lifetime 0 seconds
+                pinger_enable off
+                visible_hostname tt-connect-test
 
-            """
-        let configFile = directory.appendingPathComponent("squid.conf")
-        try config.write(to: configFile, atomically: true, encoding: .utf8)
-        let process = try RunningProcess(
-            URL(fileURLWithPath: squidPath),
-            ["-N", "-n", "ttbump\(ports[0])", "-f", configFile.path]
-        )
-        for port in ports {
-            try await RealProxies.waitUntilListening(
-                port: port,
-                process: process,
-                logFile: directory.appendingPathComponent("cache.log"),
-                name: "squid-openssl"
+                """
+            let configFile = directory.appendingPathComponent("squid.conf")
+            try config.write(to: configFile, atomically: true, encoding: .utf8)
+            let process = try RunningProcess(
+                URL(fileURLWithPath: squidPath),
+                ["-N", "-n", "ttbump\(ports[0])", "-f", configFile.path]
             )
+            for port in ports {
+                try await RealProxies.waitUntilListening(
+                    port: port,
+                    process: process,
+                    logFile: directory.appendingPathComponent("cache.log"),
+                    name: "squid-openssl"
+                )
+            }
+            return InspectingSquid(ports: ports, extraSSLPort: extraSSLPort, process: process, directory: directory)
         }
-        return InspectingSquid(ports: ports, extraSSLPort: extraSSLPort, process: process, directory: directory)
     }
 
     /// The access log so far: one line per tunnel, with `port=`, `sni=` and `bump=` fields.

@@ -26,7 +26,7 @@ public func socketsOfThisProcess(toPort port: Int) -> Set<Substring> {
 
 /// A /proc file read to its end with read(2): such files report size 0, and a flood test elsewhere in the
 /// process can leave thousands of lines in /proc/net/tcp.
-private func readWhole(_ path: String) -> String {
+func readWhole(_ path: String) -> String {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else { return "" }
     defer { close(descriptor) }

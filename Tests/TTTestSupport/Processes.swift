@@ -83,7 +83,16 @@ public func runProcess(
     let outData = PipeCollector(outPipe.fileHandleForReading)
     let errData = PipeCollector(errPipe.fileHandleForReading)
     try runWithNoSignalBlocked(process)
-    if let input { try inPipe.fileHandleForWriting.write(contentsOf: input) }
+    if let input {
+        do {
+            try inPipe.fileHandleForWriting.write(contentsOf: input)
+        } catch let error as NSError
+            where (error.userInfo[NSUnderlyingErrorKey] as? NSError)?.code == Int(EPIPE)
+        {
+            // The child ended, or closed its input, before reading it (a client refused with 407 before it sends
+            // anything): its status and output tell what happened.
+        }
+    }
     try inPipe.fileHandleForWriting.close()
 
     let started = ContinuousClock.now

@@ -67,13 +67,15 @@ public final class RealHAProxy: StoppableTestResource {
     public static func start(backends: [Backend]) async throws -> RealHAProxy {
         try RealProxies.requireExecutable(path)
         let directory = try RealProxies.makeStateDirectory(prefix: "tt-haproxy")
-        let port = try freeLoopbackPort()
         let file = directory.appendingPathComponent("haproxy.cfg")
-        try configuration(port: port, backends: backends).write(to: file, atomically: true, encoding: .utf8)
-        // -db: stay in the foreground, so the process id is HAProxy's own and stopping it stops it.
-        let process = try RunningProcess(URL(fileURLWithPath: path), ["-db", "-f", file.path])
-        try await RealProxies.waitUntilListening(port: port, process: process, logFile: file, name: "haproxy")
-        return RealHAProxy(port: port, process: process, directory: directory)
+        // Another port when the one found free was taken before HAProxy bound it.
+        return try await withFreeLoopbackPort { port in
+            try configuration(port: port, backends: backends).write(to: file, atomically: true, encoding: .utf8)
+            // -db: stay in the foreground, so the process id is HAProxy's own and stopping it stops it.
+            let process = try RunningProcess(URL(fileURLWithPath: path), ["-db", "-f", file.path])
+            try await RealProxies.waitUntilListening(port: port, process: process, logFile: file, name: "haproxy")
+            return RealHAProxy(port: port, process: process, directory: directory)
+        }
     }
 
     /// What HAProxy printed (server state changes among it).

@@ -53,6 +53,34 @@ public enum RealProxies {
     }
 
     /// Waits until `port` on 127.0.0.1 accepts a TCP connection, or throws with the process output.
+    /// Writes `config` with its `@PORT@` filled in to `configFile`, starts `executable` and waits until it listens;
+    /// on another free port when it does not (``withFreeLoopbackPort(attempts:isolation:_:)``).
+    static func startOnFreePort(
+        _ executable: String,
+        config: String,
+        configFile: URL,
+        logFile: URL,
+        environment: [String: String] = [:],
+        arguments: (Int) -> [String]
+    ) async throws -> (process: RunningProcess, port: Int) {
+        try await withFreeLoopbackPort { port in
+            try config.replacingOccurrences(of: "@PORT@", with: String(port))
+                .write(to: configFile, atomically: true, encoding: .utf8)
+            let process = try RunningProcess(
+                URL(fileURLWithPath: executable),
+                arguments(port),
+                environment: environment
+            )
+            try await waitUntilListening(
+                port: port,
+                process: process,
+                logFile: logFile,
+                name: URL(fileURLWithPath: executable).lastPathComponent
+            )
+            return (process, port)
+        }
+    }
+
     static func waitUntilListening(port: Int, process: RunningProcess, logFile: URL, name: String) async throws {
         // squid starts in well under a second on a quiet machine; with a dozen proxies, KDCs and servers starting
         // at once in parallel suites on 2 cores it has taken over 30 s.
@@ -217,22 +245,14 @@ public final class RealSquid: Sendable {
             hostsLine = "hosts_file \(file.path)\n"
         }
         let configFile = directory.appendingPathComponent("squid.conf")
-        return try await withFreeLoopbackPort { port in
-            let portConfig = config.replacingOccurrences(of: "@PORT@", with: String(port))
-            try (portConfig + "\n" + hostsLine).write(to: configFile, atomically: true, encoding: .utf8)
-            let process = try RunningProcess(
-                URL(fileURLWithPath: RealProxies.squidPath),
-                ["-N", "-n", "ttsquid\(port)", "-f", configFile.path],
-                environment: environment
-            )
-            try await RealProxies.waitUntilListening(
-                port: port,
-                process: process,
-                logFile: directory.appendingPathComponent("cache.log"),
-                name: "squid"
-            )
-            return RealSquid(port: port, process: process, directory: directory)
-        }
+        let (process, port) = try await RealProxies.startOnFreePort(
+            RealProxies.squidPath,
+            config: config + "\n" + hostsLine,
+            configFile: configFile,
+            logFile: directory.appendingPathComponent("cache.log"),
+            environment: environment
+        ) { port in ["-N", "-n", "ttsquid\(port)", "-f", configFile.path] }
+        return RealSquid(port: port, process: process, directory: directory)
     }
 
     /// The access log so far (one line per CONNECT), for assertions about what squid saw.
@@ -295,21 +315,13 @@ public final class RealTinyproxy: Sendable {
             .replacingOccurrences(of: "@DIR@", with: directory.path)
             .replacingOccurrences(of: "@AUTH@", with: auth)
         let configFile = directory.appendingPathComponent("tinyproxy.conf")
-        return try await withFreeLoopbackPort { port in
-            try config.replacingOccurrences(of: "@PORT@", with: String(port))
-                .write(to: configFile, atomically: true, encoding: .utf8)
-            let process = try RunningProcess(
-                URL(fileURLWithPath: RealProxies.tinyproxyPath),
-                ["-d", "-c", configFile.path]
-            )
-            try await RealProxies.waitUntilListening(
-                port: port,
-                process: process,
-                logFile: directory.appendingPathComponent("tinyproxy.log"),
-                name: "tinyproxy"
-            )
-            return RealTinyproxy(port: port, process: process, directory: directory)
-        }
+        let (process, port) = try await RealProxies.startOnFreePort(
+            RealProxies.tinyproxyPath,
+            config: config,
+            configFile: configFile,
+            logFile: directory.appendingPathComponent("tinyproxy.log")
+        ) { _ in ["-d", "-c", configFile.path] }
+        return RealTinyproxy(port: port, process: process, directory: directory)
     }
 
     /// Stops tinyproxy and removes its state directory.

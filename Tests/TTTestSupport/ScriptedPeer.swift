@@ -29,10 +29,10 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
     /// The port it listens on (127.0.0.1).
     public let port: Int
 
-    private init(channel: any Channel, accepted: Counter) {
+    private init(channel: any Channel, accepted: Counter, port: Int) {
         self.channel = channel
         self.accepted = accepted
-        self.port = channel.localAddress?.port ?? 0
+        self.port = port
     }
 
     /// How many connections it has accepted so far.
@@ -67,7 +67,13 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        return ScriptedPeer(channel: channel, accepted: counter)
+        // A listener that has no address any more was closed under the test (its descriptor cut by another): say
+        // so here, not later as a tool refusing port 0.
+        guard let port = channel.localAddress?.port, port > 0 else {
+            try? await channel.close()
+            throw ProcessRunError(description: "the scripted peer's listener was closed as it started")
+        }
+        return ScriptedPeer(channel: channel, accepted: counter, port: port)
     }
 
     /// Stops listening.

@@ -39,6 +39,7 @@ struct PacCancellationTests {
             // Killed and reaped: not even a zombie is left.
             #expect(kill(pid, 0) == -1 && errno == ESRCH, "child \(pid) is still there")
         }
+        #expect(await waitUntil { Self.evaluatingThreads().isEmpty }, "the evaluating thread ended")
     }
 
     @Test("a PAC URL whose server never answers: cancelled after 300 ms, returns within 100 ms, socket closed")
@@ -62,19 +63,26 @@ struct PacCancellationTests {
         #expect(error is CancellationError, "\(String(describing: error))")
         #expect(latency < .milliseconds(100), "cancel to return took \(latency)")
         #expect(socketsOfThisProcess(toPort: port).isEmpty, "the fetch's socket is closed")
+        #expect(await waitUntil { Self.evaluatingThreads().isEmpty }, "the fetching thread ended")
     }
 
     /// Child processes of this process's threads named `tt-pac`: the async resolution's evaluators (other tests'
     /// evaluations run on threads of other names).
     private static func evaluatingChildren() -> Set<pid_t> {
         var children: Set<pid_t> = []
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-        for task in tasks {
-            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
-            guard name.hasPrefix("tt-pac") else { continue }
+        for task in evaluatingThreads() {
             let listed = (try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? ""
             children.formUnion(listed.split(separator: " ").compactMap { pid_t($0) })
         }
         return children
+    }
+
+    /// The threads of this process named `tt-pac` (the async resolution runs on one; it ends with the call).
+    private static func evaluatingThreads() -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.filter { task in
+            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("tt-pac")
+        }
     }
 }

@@ -58,15 +58,17 @@ public final class AdminServer: Sendable {
     ) async throws -> AdminServer {
         let open = OpenCount()
         let channel = try await ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AdmissionCap(open: open, maxConnections: limits.maxConnections)
+                    )
+                }
+            }
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                guard open.count.add(1, ordering: .relaxed).newValue <= limits.maxConnections else {
-                    open.count.subtract(1, ordering: .relaxed)
-                    return channel.close()
-                }
-                channel.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
-                return channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture {
                     try installHandlers(
                         on: channel.pipeline.syncOperations,
                         limits: limits,
@@ -101,6 +103,37 @@ public final class AdminServer: Sendable {
 /// The admin connections open now, shared by the accept path and each connection's close.
 private final class OpenCount: Sendable {
     let count = Atomic<Int>(0)
+}
+
+/// Admits accepted connections up to the cap, in the order the listener accepts them, and closes the others at
+/// once.
+///
+/// It runs on the listener's event loop, before NIO hands each connection to its own event loop: counted in the
+/// child initializer instead (which runs on that loop), a connection accepted later could be counted first on a
+/// loaded machine and take the place of one accepted before it.
+private final class AdmissionCap: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    private let open: OpenCount
+    private let maxConnections: Int
+
+    init(open: OpenCount, maxConnections: Int) {
+        self.open = open
+        self.maxConnections = maxConnections
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let accepted = unwrapInboundIn(data)
+        guard open.count.add(1, ordering: .relaxed).newValue <= maxConnections else {
+            open.count.subtract(1, ordering: .relaxed)
+            accepted.close(promise: nil)
+            return
+        }
+        let open = self.open
+        accepted.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
+        context.fireChannelRead(data)
+    }
 }
 
 /// Counts the raw bytes a connection sends before its answer (it gets one answer, then closes) and cuts it off
@@ -200,6 +233,9 @@ private final class AdminHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }
+
+@available(*, unavailable)
+extension AdmissionCap: Sendable {}
 
 @available(*, unavailable)
 extension AdminHandler: Sendable {}

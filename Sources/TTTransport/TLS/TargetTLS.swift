@@ -220,7 +220,7 @@ enum TargetTLS {
                 stage: stage,
                 category: .tlsHandshakeFailed,
                 message: "the TLS handshake with \(target)\(through) failed (\(detail)): the server does not "
-                    + "speak TLS (a tt-server that predates TLS, or not a tt-server)"
+                    + "speak TLS on that port (a tt-server older than TLS, or another service)"
                     + (proxy == nil ? "" : ", or the proxy broke the TLS session")
                     + "; try --tls never",
                 libcurlCode: Int(result.rawValue)
