@@ -108,6 +108,35 @@ struct PipeForwardTests {
         }
     }
 
+    @Test("pipe through a proxy to a sink that never answers: all of the input goes, exit 0, no inspection verdict")
+    func sinkThroughProxy() async throws {
+        let home = try TemporaryDirectory()
+        // socat -u reads the one connection to its end into /dev/null and answers nothing.
+        let (sink, port) = try await startListeningProcess(URL(fileURLWithPath: "/usr/bin/socat")) { port in
+            ["-u", "TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr", "OPEN:/dev/null,wronly"]
+        }
+        try await withStarted(sink) { _ in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                let input = Data(repeating: 0x5A, count: 1 << 20)
+                let result = try await tool(
+                    ["pipe", "--proxy", proxy.address, "127.0.0.1:\(port)"],
+                    home: home,
+                    input: input
+                )
+                #expect(result.status == 0, "\(result.allOutput)")
+                #expect(result.standardOutput.isEmpty)
+                #expect(
+                    result.standardError.contains(
+                        "the tunnel through http://\(proxy.address) to 127.0.0.1:\(port) ended with nothing back after "
+                            + "all the input went (1048576 bytes)"
+                    ),
+                    "\(result.standardError)"
+                )
+                #expect(!result.standardError.contains("as soon as data was sent"), "\(result.standardError)")
+            }
+        }
+    }
+
     @Test("pipe to a closed port exits 8; without a port it is a usage error")
     func pipeFailures() async throws {
         let home = try TemporaryDirectory()

@@ -252,6 +252,19 @@ struct RelayEndingAndWordingTests {
         )
         #expect(answered.emptyNote == nil && answered.inspectionFailure == nil)
         #expect(answered.counts == "5 bytes out, 7 in")
+        // The whole input went and the tunnel ended after that: a sink that is done, not a proxy that cut it.
+        let sink = RelayEnding(
+            progress: RelayResult(bytesToPeer: 268_435_456, bytesFromPeer: 0, inputFinished: true),
+            target: target,
+            proxy: "http://proxy:3128",
+            wrapped: false
+        )
+        #expect(sink.inspectionFailure == nil)
+        #expect(
+            sink.emptyNote
+                == "the tunnel through http://proxy:3128 to 10.0.0.1:22 ended with nothing back after all the input "
+                + "went (268435456 bytes)"
+        )
     }
 
     @Test("forward's connection reports: a burst per window, the held-back ones counted in the next")

@@ -140,7 +140,10 @@ struct RelayTests {
             #expect(outcome.received == Self.totalBytes)
             #expect(outcome.mismatchAt == nil)
             #expect(outcome.receivedChecksum == outcome.sentChecksum)
-            #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+            #expect(
+                outcome.relay
+                    == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes, inputFinished: true)
+            )
         }
     }
 
@@ -164,7 +167,14 @@ struct RelayTests {
                 #expect(outcome.received == Self.totalBytes)
                 #expect(outcome.mismatchAt == nil)
                 #expect(outcome.receivedChecksum == outcome.sentChecksum)
-                #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+                #expect(
+                    outcome.relay
+                        == RelayResult(
+                            bytesToPeer: Self.totalBytes,
+                            bytesFromPeer: Self.totalBytes,
+                            inputFinished: true
+                        )
+                )
             }
         }
     }
@@ -189,7 +199,14 @@ struct RelayTests {
                 #expect(outcome.received == Self.totalBytes)
                 #expect(outcome.mismatchAt == nil)
                 #expect(outcome.receivedChecksum == outcome.sentChecksum)
-                #expect(outcome.relay == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes))
+                #expect(
+                    outcome.relay
+                        == RelayResult(
+                            bytesToPeer: Self.totalBytes,
+                            bytesFromPeer: Self.totalBytes,
+                            inputFinished: true
+                        )
+                )
             }
         }
     }

@@ -17,9 +17,12 @@ struct RelayEnding {
     /// The bytes travelled inside TLS with the target.
     var wrapped: Bool
 
-    /// The inspecting-proxy case: through a proxy, raw bytes were sent and the tunnel ended without a byte back.
+    /// The inspecting-proxy case: through a proxy, raw bytes were sent and the tunnel ended without a byte back
+    /// while there was more to send. A tunnel that ends after the whole input went through is a target that is
+    /// done (a sink), not a proxy that cut it.
     var proxyClosedOnData: Bool {
         proxy != nil && !wrapped && progress.bytesToPeer > 0 && progress.bytesFromPeer == 0
+            && !progress.inputFinished
     }
 
     /// The failure for ``proxyClosedOnData`` (exit 13, as `check` gives a tunnel an inspecting proxy closed).
@@ -37,6 +40,9 @@ struct RelayEnding {
         guard progress.bytesFromPeer == 0 else { return nil }
         if let failure = inspectionFailure { return failure.message }
         let through = proxy.map { "the tunnel through \($0) to \(target)" } ?? "the connection to \(target)"
+        if progress.inputFinished {
+            return "\(through) ended with nothing back after all the input went (\(Self.bytes(progress.bytesToPeer)))"
+        }
         return "\(through) ended before anything came back (\(Self.bytes(progress.bytesToPeer)) sent)"
     }
 

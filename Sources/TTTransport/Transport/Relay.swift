@@ -10,10 +10,14 @@ public struct RelayResult: Sendable, Hashable {
     public var bytesToPeer: Int
     /// Bytes received from the peer and written to the output descriptor.
     public var bytesFromPeer: Int
+    /// Whether the input reached its end and all of it went to the peer, which was told so (half-close), while the
+    /// peer had not ended yet: a peer that ends the connection after this may just be done, as a sink is.
+    public var inputFinished: Bool
 
-    public init(bytesToPeer: Int, bytesFromPeer: Int) {
+    public init(bytesToPeer: Int, bytesFromPeer: Int, inputFinished: Bool = false) {
         self.bytesToPeer = bytesToPeer
         self.bytesFromPeer = bytesFromPeer
+        self.inputFinished = inputFinished
     }
 }
 
@@ -158,6 +162,7 @@ public final class Relay {
             if !inputOpen, toPeer.isEmpty, !peerWriteShut {
                 try transport.shutdownWrite()
                 peerWriteShut = true
+                if peerOpen { progress.inputFinished = true }
             }
 
             if !inputOpen, toPeer.isEmpty, !transport.supportsHalfClose, let lingerAfterInput {
