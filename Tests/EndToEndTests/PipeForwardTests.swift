@@ -59,6 +59,55 @@ struct PipeForwardTests {
         }
     }
 
+    @Test(
+        "pipe with a regular file on standard input (sent with sendfile) echoes it byte-exact, directly and through tt-proxy"
+    )
+    func fileOnStandardInput() async throws {
+        let directory = try TemporaryDirectory()
+        let input = directory.file("in.bin")
+        let size = 16 * 1024 * 1024
+        let generated = try await runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "head -c \(size) /dev/urandom > '\(input)'"]
+        )
+        try #require(generated.status == 0)
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(ProxyProcess.start()) { proxy in
+                for (name, route) in [("direct", ["--no-proxy"]), ("tt-proxy", ["--proxy", proxy.address])] {
+                    let output = directory.file("out.\(name).bin")
+                    let errors = directory.file("err.\(name).txt")
+                    _ = FileManager.default.createFile(atPath: output, contents: nil)
+                    _ = FileManager.default.createFile(atPath: errors, contents: nil)
+                    let process = Process()
+                    process.executableURL = BuiltProducts.executable("tt-connect")
+                    process.arguments = ["pipe"] + route + ["127.0.0.1:\(echo.port)"]
+                    process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+                    process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
+                    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+                    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+                    try process.run()
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while process.isRunning, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    if process.isRunning { process.terminate() }
+                    process.waitUntilExit()
+                    let errorText = try String(contentsOfFile: errors, encoding: .utf8)
+                    #expect(process.terminationStatus == 0, "\(name): \(errorText)")
+                    let sums = try await runProcess(URL(fileURLWithPath: "/usr/bin/sha256sum"), [input, output])
+                    let digests = sums.standardOutput.split(separator: "\n").map {
+                        $0.split(separator: " ").first ?? ""
+                    }
+                    let received = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+                    #expect(
+                        digests.count == 2 && digests[0] == digests[1],
+                        "\(name): \(received) of \(size) bytes came back; \(errorText)"
+                    )
+                }
+            }
+        }
+    }
+
     @Test("pipe to a closed port exits 8; without a port it is a usage error")
     func pipeFailures() async throws {
         let home = try TemporaryDirectory()

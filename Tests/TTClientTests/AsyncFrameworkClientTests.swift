@@ -5,7 +5,7 @@ import TTTestSupport
 import TTTransport
 import Testing
 
-@Suite("AsyncFrameworkClient: async/await over the blocking client, on a thread of its own")
+@Suite("AsyncFrameworkClient: async/await over the blocking client, quick requests on the calling task")
 struct AsyncFrameworkClientTests {
     private func configuration(
         port: Int,
@@ -112,6 +112,76 @@ struct AsyncFrameworkClientTests {
             // The client stays usable.
             let answer4 = try await client.ping()
             #expect(answer4.rc == .requestOK)
+        }
+    }
+
+    @Test("an answer slower than the calling task may wait for is read on the client's thread, whole and once")
+    func slowAnswerContinuesOnTheThread() async throws {
+        // 50 ms is 50 times the quick wait: the caller must let go, the request must not go out again.
+        let peer = try await ScriptedPeer.start([.init(answerDelay: .milliseconds(50))])
+        try await withStarted(peer) { peer in
+            let client = AsyncFrameworkClient(configuration: configuration(port: peer.port), trace: .disabled)
+            try await client.connect()
+            for round in 1...3 {
+                let started = ContinuousClock.now
+                let answer = try await client.ping()
+                #expect(answer.rc == .requestOK)
+                #expect(ContinuousClock.now - started >= .milliseconds(50))
+                #expect(peer.requests == round)
+            }
+            #expect(peer.connections == 1)
+            #expect(await client.isConnected)
+            await client.close()
+        }
+    }
+
+    @Test("a session the server closed while idle is found closed on the calling task; the request goes out once, anew")
+    func closedSessionIsReopenedOnTheThread() async throws {
+        // The first connection closes after its first answer, as a server that timed the session out.
+        let peer = try await ScriptedPeer.start([.init(closeAfterAnswers: 1), .init()])
+        try await withStarted(peer) { peer in
+            let client = AsyncFrameworkClient(configuration: configuration(port: peer.port), trace: .disabled)
+            try await client.connect()
+            let first = try await client.ping()
+            #expect(first.rc == .requestOK)
+            #expect(await waitUntil { peer.lifetimes[0] != nil })
+            // Logout is not idempotent: it may go out on a new connection only because it provably never left.
+            let answer = try await client.send(RequestPacket(function: .logout))
+            #expect(answer.rc == .requestOK)
+            #expect(peer.connections == 2)
+            #expect(peer.requests == 2)
+            #expect(await client.connectionCount == 2)
+            await client.close()
+        }
+    }
+
+    @Test("slow requests do not hold the cooperative pool's threads: four per core complete together")
+    func slowRequestsDoNotBlockThePool() async throws {
+        let delay = Duration.milliseconds(500)
+        let peer = try await ScriptedPeer.start([.init(answerDelay: delay)])
+        try await withStarted(peer) { peer in
+            // The pool has one thread per core: calls that blocked their thread would take 4 × 500 ms at least.
+            let count = 4 * ProcessInfo.processInfo.activeProcessorCount
+            var clients: [AsyncFrameworkClient] = []
+            for _ in 0..<count {
+                let client = AsyncFrameworkClient(configuration: configuration(port: peer.port), trace: .disabled)
+                try await client.connect()
+                clients.append(client)
+            }
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in clients {
+                    group.addTask {
+                        let answer = try await client.ping()
+                        #expect(answer.rc == .requestOK)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < delay * 3, "\(count) concurrent slow pings took \(elapsed)")
+            #expect(peer.requests == count)
+            for client in clients { await client.close() }
         }
     }
 }

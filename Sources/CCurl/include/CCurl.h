@@ -1,5 +1,6 @@
 #pragma once
 #include <curl/curl.h>
+#include <sys/types.h>
 #include <time.h>
 
 // Typed wrappers over libcurl's variadic `curl_easy_setopt` / `curl_easy_getinfo`, which Swift cannot call,
@@ -46,6 +47,11 @@ static inline CURLcode CCurl_easy_setopt_xferinfofunction(CURL *handle, curl_xfe
 static inline CURLcode CCurl_easy_setopt_sockoptfunction(CURL *handle, curl_sockopt_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_SOCKOPTFUNCTION, callback);
 }
+
+/// `splice(2)` from a pipe to a socket, moving pages instead of copying them, without blocking on the pipe (the
+/// socket blocks unless it is non-blocking). Here because Swift's Glibc module leaves out the `_GNU_SOURCE` calls;
+/// the relay that uses it already reaches the socket constants through this module.
+ssize_t CCurl_splice_nonblocking(int input, int output, size_t count);
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock of ``CCurl_TLSFacts/startedAt``.
 static inline long long CCurl_monotonic_ns(void) {

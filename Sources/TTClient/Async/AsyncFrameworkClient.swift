@@ -1,10 +1,15 @@
+import Synchronization
 import TTTransport
 
-/// A session with a framework server for async code: ``FrameworkClient`` on a thread of its own.
+/// A session with a framework server for async code: ``FrameworkClient`` without blocking the caller's threads.
 ///
 /// Every call runs the blocking ``FrameworkClient`` — the one implementation of the protocol, reconnect and
-/// exactly-once rules — on this client's own serial thread, never on Swift's cooperative thread pool, and
-/// suspends the caller until it is done. Calls from several tasks run one after the other, in arrival order.
+/// exactly-once rules. A request on an open connection starts on the calling task: it is sent there, and an
+/// answer that comes within 2 ms is read there too, so a quick request costs what it costs the
+/// blocking client, without a switch of threads. Whatever may take longer (opening the connection, a reconnect
+/// and its backoff, a slow answer, a large request) continues on this client's own thread, never on Swift's
+/// cooperative thread pool, while the caller is suspended. Calls from several tasks run one after the other, in
+/// arrival order.
 ///
 /// Cancelling the calling task closes the connection: a call blocked waiting for the server ends at once with
 /// `CancellationError`, and the request is neither retried nor sent again on a new connection. Whether the server
@@ -21,17 +26,39 @@ import TTTransport
 /// await client.close()
 /// ```
 public actor AsyncFrameworkClient {
-    private let executor: ClientThreadExecutor
-    private let client: FrameworkClient
-    private let interrupter: ConnectionInterrupter
-    /// Numbers calls, so a cancellation that arrives late never interrupts the next one.
-    private var job: UInt64 = 0
+    /// How long a request started on the calling task may wait there for its answer before the client's thread
+    /// takes the wait over: the longest a call blocks a thread of Swift's cooperative pool. Not 1 ms: a `poll(2)`
+    /// timeout that short is usually the CPU's next timer, and arming and cancelling it cost about 3 µs of system
+    /// time per request here (BENCHMARKS.md); from 2 ms on it costs no more than the request timeout's.
+    static let quickWait = Duration.milliseconds(2)
+
+    private nonisolated let handle: ClientHandle
+    private nonisolated let thread: ClientThread
+    private nonisolated let interrupter: ConnectionInterrupter
+    private nonisolated let shared = Mutex(Shared())
+
+    /// The turns, and what the properties show. Calls do not run on the actor: a quick request runs entirely on
+    /// the calling task (an actor would cost a switch of executors), so the turns are kept under a lock.
+    private struct Shared {
+        /// Whether a call holds the client (its turn); the calls waiting for their turn, in arrival order.
+        var isBusy = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        /// Numbers calls that may be cancelled, so a cancellation that arrives late never interrupts the next one.
+        var job: UInt64 = 0
+        /// The client as the last call left it.
+        var state = State()
+    }
+
+    /// The client's state the properties show, read at the end of each call.
+    private struct State {
+        var isConnected = false
+        var report: ConnectionReport?
+        var serverIdentity: IdentityPublicKey?
+        var connectionCount = 0
+    }
 
     /// The configuration the client was made with.
     public nonisolated let configuration: ClientConfiguration
-
-    /// Runs everything on this actor's own thread.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Creates a client; nothing happens on the network until ``connect()`` or ``send(_:)``.
     /// - Parameters:
@@ -44,85 +71,203 @@ public actor AsyncFrameworkClient {
         observer: (@Sendable (ClientEvent) -> Void)? = nil
     ) {
         self.configuration = configuration
-        executor = ClientThreadExecutor(name: "tt-connect")
-        client = FrameworkClient(configuration: configuration, trace: trace, observer: observer)
+        thread = ClientThread(name: "tt-connect")
+        let client = FrameworkClient(configuration: configuration, trace: trace, observer: observer)
+        handle = ClientHandle(client)
         interrupter = client.interrupter
     }
 
     deinit {
-        executor.shutdown()
+        thread.shutdown()
     }
 
-    /// Whether a session is open (it may still turn out to be closed by the server on the next request).
-    public var isConnected: Bool { client.isConnected }
+    /// Whether a session was open when the last call ended (it may still turn out to be closed by the server on
+    /// the next request).
+    public var isConnected: Bool { shared.withLock { $0.state.isConnected } }
 
     /// How the current (or last) connection was built: addresses, stage times, proxy status.
-    public var report: ConnectionReport? { client.report }
+    public var report: ConnectionReport? { shared.withLock { $0.state.report } }
 
     /// The server's identity key, once a handshake has verified it.
-    public var serverIdentity: IdentityPublicKey? { client.serverIdentity }
+    public var serverIdentity: IdentityPublicKey? { shared.withLock { $0.state.serverIdentity } }
 
     /// How many connections this client has opened (the first plus reconnects).
-    public var connectionCount: Int { client.connectionCount }
+    public var connectionCount: Int { shared.withLock { $0.state.connectionCount } }
 
     /// Opens a connection, runs the handshake, checks the server identity and logs in when credentials are set.
     /// - Throws: ``FrameworkClientError`` naming the failed stage; `CancellationError` when the task was cancelled.
-    public func connect() async throws {
-        try await run { client in try client.connect() }
+    public nonisolated func connect() async throws {
+        await takeTurn()
+        try await exclusive { handle in
+            try await self.onThread { try handle.client.connect() }
+        }
     }
 
     /// Sends `request` and returns the server's answer, reconnecting per ``ClientConfiguration/reconnect``
     /// (only when that cannot run the request twice).
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
-    public func send(_ request: RequestPacket) async throws -> ResponsePacket {
-        try await run { client in try client.send(request) }
+    public nonisolated func send(_ request: RequestPacket) async throws -> ResponsePacket {
+        // The quick part holds no cancellation handler (it waits at most `quickWait`): a cancellation during it
+        // is seen right after, by `exclusive`.
+        if !Task.isCancelled, tryTakeTurn() {
+            let start: FrameworkClient.Start
+            do {
+                start = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
+            } catch {
+                // Only a request that cannot be encoded fails here: nothing was sent, the session stays open.
+                passTurn(recording: false)
+                throw error
+            }
+            switch start {
+            case .answered(let response):
+                // Answered on the open session: nothing the properties show has changed.
+                passTurn(recording: false)
+                return response
+            case .unfinished(let call):
+                return try await exclusive { handle in
+                    try await self.onThread { try handle.client.finishSend(call) }
+                }
+            }
+        }
+        await takeTurn()
+        return try await exclusive { handle in
+            switch try handle.client.startSend(request, waitingAtMost: Self.quickWait) {
+            case .answered(let response):
+                return response
+            case .unfinished(let call):
+                return try await self.onThread { try handle.client.finishSend(call) }
+            }
+        }
     }
 
     /// Sends `request` with the whole attempt, a reconnect included, bounded by `limit`
     /// (``FrameworkClient/send(_:within:)``).
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
-    public func send(_ request: RequestPacket, within limit: Duration) async throws -> ResponsePacket {
-        try await run { client in try client.send(request, within: limit) }
+    public nonisolated func send(_ request: RequestPacket, within limit: Duration) async throws -> ResponsePacket {
+        await takeTurn()
+        return try await exclusive { handle in
+            try await self.onThread { try handle.client.send(request, within: limit) }
+        }
     }
 
     /// Sends a Ping (no login needed) and returns the answer.
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     @discardableResult
-    public func ping() async throws -> ResponsePacket {
-        try await run { client in try client.ping() }
+    public nonisolated func ping() async throws -> ResponsePacket {
+        try await send(RequestPacket(function: .ping))
     }
 
-    /// Closes the connection (no Logout is sent; the server ends the session with it).
-    public func close() {
-        client.close()
+    /// Closes the connection (no Logout is sent; the server ends the session with it), after the calls made
+    /// before.
+    public nonisolated func close() async {
+        await takeTurn()
+        handle.client.close()
+        passTurn()
     }
 
-    /// Runs `body` on this actor's thread; a cancellation meanwhile shuts the connection down so `body` returns.
-    private func run<Result: Sendable>(
-        _ body: (FrameworkClient) throws -> Result
-    ) async throws -> Result {
-        job &+= 1
-        let job = job
+    /// Runs `body` for the call that holds the turn, and passes the turn on; a cancellation meanwhile shuts the
+    /// connection down so `body` returns.
+    private nonisolated func exclusive<Value: Sendable>(
+        _ body: (ClientHandle) async throws -> Value
+    ) async throws -> Value {
+        defer { passTurn() }
+        let job = shared.withLock {
+            $0.job &+= 1
+            return $0.job
+        }
         let interrupter = interrupter
+        let handle = handle
         interrupter.begin(job: job)
         return try await withTaskCancellationHandler {
             guard !Task.isCancelled else {
-                client.close()
+                handle.client.close()
                 throw CancellationError()
             }
-            let result: Result
+            let result: Value
             do {
-                result = try body(client)
+                result = try await body(handle)
             } catch {
                 guard interrupter.isInterrupted || Task.isCancelled else { throw error }
-                client.close()
+                handle.client.close()
                 throw CancellationError()
             }
             // Cancelled just after the answer came: the answer stands, the shut-down connection does not.
-            if interrupter.isInterrupted { client.close() }
+            if interrupter.isInterrupted { handle.client.close() }
             return result
         } onCancel: {
             interrupter.interrupt(job: job)
         }
+    }
+
+    /// Runs `body` on the client's thread and suspends the caller until it is done.
+    private nonisolated func onThread<Value: Sendable>(
+        _ body: @escaping @Sendable () throws -> Value
+    ) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            thread.run { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Takes the turn if no call holds it.
+    private nonisolated func tryTakeTurn() -> Bool {
+        shared.withLock {
+            guard !$0.isBusy else { return false }
+            $0.isBusy = true
+            return true
+        }
+    }
+
+    /// Waits until no other call holds the client, then holds it.
+    private nonisolated func takeTurn() async {
+        guard !tryTakeTurn() else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            // Taken meanwhile by nobody: the turn passed on before this call queued.
+            let isFree = shared.withLock {
+                guard $0.isBusy else {
+                    $0.isBusy = true
+                    return true
+                }
+                $0.waiting.append(continuation)
+                return false
+            }
+            if isFree { continuation.resume() }
+        }
+    }
+
+    /// Records the client's state (unless `recording` is false: the call changed none of it), then hands the
+    /// client to the call that has waited longest, or frees it.
+    private nonisolated func passTurn(recording: Bool = true) {
+        let client = handle.client
+        let state =
+            recording
+            ? State(
+                isConnected: client.isConnected,
+                report: client.report,
+                serverIdentity: client.serverIdentity,
+                connectionCount: client.connectionCount
+            ) : nil
+        let next = shared.withLock {
+            if let state { $0.state = state }
+            guard !$0.waiting.isEmpty else {
+                $0.isBusy = false
+                return nil as CheckedContinuation<Void, Never>?
+            }
+            return $0.waiting.removeFirst()
+        }
+        next?.resume()
+    }
+}
+
+/// The blocking client, shared by the calling tasks and the client's thread.
+///
+/// `@unchecked Sendable`: ``FrameworkClient`` belongs to one thread at a time. Only the call that holds the
+/// turn (``AsyncFrameworkClient``'s `isBusy`, under its lock) uses it, on its own task or on the client's thread
+/// while it awaits that work; the turn passes on only after that work ended (the lock and the continuation's
+/// resumption order the accesses of the threads involved).
+private final class ClientHandle: @unchecked Sendable {
+    let client: FrameworkClient
+
+    init(_ client: FrameworkClient) {
+        self.client = client
     }
 }

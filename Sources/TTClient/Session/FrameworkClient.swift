@@ -85,16 +85,55 @@ public final class FrameworkClient {
     /// the session was closed under it.
     /// - Throws: ``FrameworkClientError`` (stage ``ClientStage/request`` once connected).
     public func send(_ request: RequestPacket) throws(FrameworkClientError) -> ResponsePacket {
-        var machine = RetryStateMachine(policy: configuration.reconnect, idempotent: request.function.isIdempotent)
-        let limit = retryLimit()
+        var call = Call(request: request, configuration: configuration, limit: retryLimit())
+        return try complete(&call)
+    }
+
+    /// One ``send(_:)`` in progress: what its retry loop carries from one step to the next, so that
+    /// ``AsyncFrameworkClient`` can start it on the calling task and finish it on its own thread.
+    struct Call: Sendable {
+        let request: RequestPacket
+        var machine: RetryStateMachine
+        /// Until when retries may start (``retryLimit()`` when the call began).
+        let limit: Deadline
+        /// The request is on the wire and its answer is being read.
+        var answer: Answer?
+        /// An attempt failed and the retry decision (``settle(_:_:limit:request:)``) is still to be made.
+        var failure: AttemptFailure?
+
+        init(request: RequestPacket, configuration: ClientConfiguration, limit: Deadline) {
+            self.request = request
+            machine = RetryStateMachine(policy: configuration.reconnect, idempotent: request.function.isIdempotent)
+            self.limit = limit
+        }
+    }
+
+    /// An answer being read: the bytes so far, the request frame's size and the request's deadline.
+    struct Answer: Sendable {
+        var bytes: [UInt8]
+        let sentSize: Int
+        let deadline: Deadline
+    }
+
+    /// Runs `call` to its end, blocking: reconnects and retries as its machine decides.
+    private func complete(_ call: inout Call) throws(FrameworkClientError) -> ResponsePacket {
         // Bounded: every retry takes one of the machine's reconnects or busy waits.
         while true {
             do {
-                if session == nil { try openSession(&machine) }
-                machine.requesting()
-                return try exchange(request, &machine)
+                if let failure = call.failure {
+                    call.failure = nil
+                    try settle(failure, &call.machine, limit: call.limit, request: call.request)
+                }
+                if call.answer == nil {
+                    if session == nil { try openSession(&call.machine) }
+                    call.machine.requesting()
+                    call.answer = try transmit(call.request, &call.machine)
+                }
+                // Without an early deadline `receive` returns an answer or throws.
+                if let response = try receive(&call.answer, for: call.request, until: nil) { return response }
             } catch let failure as AttemptFailure {
-                try settle(failure, &machine, limit: limit, request: request)
+                call.answer = nil
+                call.failure = failure
             } catch let error as FrameworkClientError {
                 // A request that could not be encoded: nothing was sent, the session stays open.
                 throw error
@@ -105,8 +144,50 @@ public final class FrameworkClient {
         }
     }
 
+    /// What ``startSend(_:waitingAtMost:)`` got done without blocking for longer than it was allowed.
+    enum Start {
+        case answered(ResponsePacket)
+        /// Not done: ``finishSend(_:)`` continues it, blocking.
+        case unfinished(Call)
+    }
+
+    /// Starts `request` on an open session without waiting for anything but its answer, and that at most
+    /// `wait`: `AsyncFrameworkClient` runs it on the calling task, which must not block for long. Everything that
+    /// may take long (opening a connection, a retry's backoff, a big request, a slow answer) is left to
+    /// ``finishSend(_:)``. The request goes out at most once either way: the machine sees the same steps.
+    func startSend(_ request: RequestPacket, waitingAtMost wait: Duration) throws(FrameworkClientError) -> Start {
+        var call = Call(request: request, configuration: configuration, limit: retryLimit())
+        // A frame this small fits at once into the send buffer of a connection whose every earlier answer was
+        // read (the protocol alternates strictly), so sending it does not wait for the peer.
+        guard session != nil, attemptLimit == .never, request.payload.count <= 4096 else {
+            return .unfinished(call)
+        }
+        do {
+            call.machine.requesting()
+            call.answer = try transmit(request, &call.machine)
+            if let response = try receive(&call.answer, for: request, until: .after(wait)) {
+                return .answered(response)
+            }
+        } catch let failure as AttemptFailure {
+            call.answer = nil
+            call.failure = failure
+        } catch let error as FrameworkClientError {
+            throw error
+        } catch {
+            close()
+            throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
+        }
+        return .unfinished(call)
+    }
+
+    /// Finishes a call ``startSend(_:waitingAtMost:)`` left unfinished, blocking like ``send(_:)``.
+    func finishSend(_ call: Call) throws(FrameworkClientError) -> ResponsePacket {
+        var call = call
+        return try complete(&call)
+    }
+
     /// One failed attempt, with what the retry decision needs to know about it.
-    private struct AttemptFailure: Error {
+    struct AttemptFailure: Error {
         var kind: RetryStateMachine.Failure
         var error: FrameworkClientError
     }
@@ -613,10 +694,20 @@ public final class FrameworkClient {
 
     // MARK: - One request
 
-    /// Sends one request on the open session and reads its answer. Every byte written is reported to `machine`;
-    /// a failure of the connection is an ``AttemptFailure`` for it to judge (the session is closed then), a
-    /// request that cannot be encoded a ``FrameworkClientError`` (the session stays open).
+    /// Sends one request on the open session and reads its answer, blocking (the Login's exchange).
     private func exchange(_ request: RequestPacket, _ machine: inout RetryStateMachine) throws -> ResponsePacket {
+        var answer: Answer? = try transmit(request, &machine)
+        // Bounded: without an early deadline the first turn answers or throws.
+        while true {
+            if let response = try receive(&answer, for: request, until: nil) { return response }
+        }
+    }
+
+    /// Sends one request on the open session. Every byte written is reported to `machine`; a failure of the
+    /// connection is an ``AttemptFailure`` for it to judge (the session is closed then), a request that cannot be
+    /// encoded a ``FrameworkClientError`` (the session stays open).
+    /// - Returns: the answer to read, with what already arrived.
+    private func transmit(_ request: RequestPacket, _ machine: inout RetryStateMachine) throws -> Answer {
         guard let session else {
             throw AttemptFailure(
                 kind: .connectionLost,
@@ -692,48 +783,65 @@ public final class FrameworkClient {
                 )
             )
         }
+        return Answer(bytes: answer, sentSize: frame.count, deadline: deadline)
+    }
+
+    /// Reads the answer to `request`, which is on the wire (`pending`). One read usually brings the whole answer,
+    /// header and body: 4 system calls per request with the liveness poll in ``transmit(_:_:)``.
+    /// - Parameter early: when set, gives up waiting then (before the request's own deadline) and returns `nil`,
+    ///   keeping what arrived in `pending` for the next call to continue with.
+    /// - Throws: ``AttemptFailure`` when the connection failed (it is closed then).
+    private func receive(
+        _ pending: inout Answer?,
+        for request: RequestPacket,
+        until early: Deadline?
+    ) throws -> ResponsePacket? {
+        guard let session, var answer = pending else {
+            throw AttemptFailure(
+                kind: .connectionLost,
+                error: FrameworkClientError(
+                    stage: .request,
+                    category: .serverUnreachable,
+                    message: "not connected to \(configuration.server)"
+                )
+            )
+        }
         do {
-            // One read usually brings the whole answer, header and body: 4 system calls per request with the
-            // liveness poll above.
-            if answer.isEmpty {
-                answer = try readChunk(session.transport, deadline: deadline)
-                guard !answer.isEmpty else {
+            // Bounded: each turn reads at least one byte of a frame no longer than the codec's limit, or ends.
+            while true {
+                if answer.bytes.count >= FrameHeader.size {
+                    let header = try session.codec.decodeHeader(Array(answer.bytes[0..<FrameHeader.size]))
+                    let total = FrameHeader.size + header.length
+                    if answer.bytes.count >= total {
+                        pending = nil
+                        return try decode(
+                            answer.bytes,
+                            header: header,
+                            total: total,
+                            sentSize: answer.sentSize,
+                            session.codec
+                        )
+                    }
+                    answer.bytes.reserveCapacity(total)
+                }
+                let wait = early.map { min($0, answer.deadline) } ?? answer.deadline
+                let more: [UInt8]
+                do {
+                    more = try readChunk(session.transport, deadline: wait)
+                } catch let error as TransportError where error.category == .timedOut && wait < answer.deadline {
+                    pending = answer
+                    return nil
+                }
+                guard !more.isEmpty else {
+                    guard answer.bytes.isEmpty else { throw truncatedAnswer(received: answer.bytes.count) }
                     throw TransportError(
                         stage: .io,
                         category: .connectionClosed,
                         message: "\(peerDescription) closed the connection before answering"
                     )
                 }
+                answer.bytes += more
             }
-            while answer.count < FrameHeader.size {
-                let more = try readChunk(session.transport, deadline: deadline)
-                guard !more.isEmpty else { throw truncatedAnswer(received: answer.count) }
-                answer += more
-            }
-            let header = try session.codec.decodeHeader(Array(answer[0..<FrameHeader.size]))
-            let total = FrameHeader.size + header.length
-            if answer.count < total {
-                answer.reserveCapacity(total)
-                answer += try session.transport.receiveExactly(total - answer.count, deadline: deadline)
-            } else if answer.count > total {
-                self.session?.pending = Array(answer[total...])
-            }
-            let packet = try answer.withUnsafeBytes { bytes in
-                try session.codec.decode(
-                    header: header,
-                    body: UnsafeRawBufferPointer(rebasing: bytes[FrameHeader.size..<total])
-                )
-            }
-            guard case .response(let response) = packet else {
-                throw ProtocolError.unknownPacketType
-            }
-            lastExchangeSize = (frame.count, FrameHeader.size + header.length)
-            trace.record(
-                "TMSS10API_Send: RC(\(response.rc)) Feedback(\(response.feedback)) "
-                    + "MiliSecs(\(response.elapsedMilliseconds)) Avail(\(response.avail)) "
-                    + "Count(\(response.count)) Length(\(response.payload.count))"
-            )
-            return response
         } catch let error as TransportError {
             close()
             trace.record("TMSS10API_Send: failed (\(error.message))")
@@ -775,6 +883,30 @@ public final class FrameworkClient {
                 )
             )
         }
+    }
+
+    /// Decodes the complete answer frame at the start of `bytes`; keeps what follows it for the next request.
+    private func decode(
+        _ bytes: [UInt8],
+        header: FrameHeader,
+        total: Int,
+        sentSize: Int,
+        _ codec: PacketCodec
+    ) throws -> ResponsePacket {
+        if bytes.count > total { self.session?.pending = Array(bytes[total...]) }
+        let packet = try bytes.withUnsafeBytes { raw in
+            try codec.decode(header: header, body: UnsafeRawBufferPointer(rebasing: raw[FrameHeader.size..<total]))
+        }
+        guard case .response(let response) = packet else {
+            throw ProtocolError.unknownPacketType
+        }
+        lastExchangeSize = (sentSize, total)
+        trace.record(
+            "TMSS10API_Send: RC(\(response.rc)) Feedback(\(response.feedback)) "
+                + "MiliSecs(\(response.elapsedMilliseconds)) Avail(\(response.avail)) "
+                + "Count(\(response.count)) Length(\(response.payload.count))"
+        )
+        return response
     }
 
     /// Reads what the transport has (up to 64 KiB), waiting for at least one byte; empty at end of stream.

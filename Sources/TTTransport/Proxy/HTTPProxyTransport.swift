@@ -290,6 +290,10 @@ public final class HTTPProxyTransport: Transport {
 
     public var supportsHalfClose: Bool { proxyScheme == .http && !targetTLS }
 
+    /// The tunnel's socket when neither the proxy nor the target speaks TLS: libcurl buffers nothing it sends
+    /// once the tunnel stands, so a write on the socket itself is the same as one through `curl_easy_send`.
+    var plainSocket: Int32? { easy != nil && supportsHalfClose ? socket : nil }
+
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
         guard let easy else { throw closedError() }
         return try CurlIO.read(easy, into: buffer, peer: peerName)

@@ -190,6 +190,8 @@ public final class DirectTransport: Transport {
         }
     }
 
+    var plainSocket: Int32? { descriptor >= 0 && easy != nil && !tls ? descriptor : nil }
+
     public func shutdownWrite() throws {
         guard descriptor >= 0 else { throw closedError() }
         guard !tls else { return }

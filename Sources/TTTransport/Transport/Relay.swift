@@ -25,7 +25,8 @@ public struct RelayResult: Sendable, Hashable {
 /// (``Transport/shutdownWrite()``); the peer's end of stream becomes `shutdown(SHUT_WR)` on an output socket,
 /// or `close` of any other output descriptor (the relay then owns it). The relay ends when both directions
 /// have ended, or when the input has ended and the transport cannot half-close and the peer has finished too.
-/// A write to a closed pipe raises `SIGPIPE`: executables using the relay on stdout ignore that signal.
+/// A write to a closed pipe raises `SIGPIPE`: executables using the relay on stdout ignore that signal. Where they
+/// do, input from a regular file or a pipe bound for a plain socket skips the buffer (``SpliceInput``).
 public final class Relay {
     private let transport: any Transport
     private let input: Int32
@@ -34,6 +35,8 @@ public final class Relay {
     private let outputIsSocket: Bool
     private let endsWithPeer: Bool
     private var toPeer: RelayBuffer
+    /// Set when the input can go to the peer inside the kernel; `toPeer` then stays empty.
+    private var spliceInput: SpliceInput?
     private var fromPeer: RelayBuffer
     /// The bytes moved so far, also after ``run(deadline:idleTimeout:onActivity:)`` threw: a tunnel that broke
     /// before anything came back tells a different story from one that broke in the middle.
@@ -61,6 +64,7 @@ public final class Relay {
         inputIsSocket = Self.isSocket(input)
         outputIsSocket = Self.isSocket(output)
         toPeer = RelayBuffer(capacity: bufferSize)
+        spliceInput = inputIsSocket ? nil : SpliceInput(input: input, transport: transport)
         fromPeer = RelayBuffer(capacity: bufferSize)
     }
 
@@ -93,6 +97,8 @@ public final class Relay {
         var moved = 0
         var idleDeadline = idleTimeout.map { Deadline.after($0) } ?? .never
         var lingerDeadline: Deadline?
+        // The peer's socket took no more spliced input: wait for it to drain before moving more.
+        var spliceBlocked = false
 
         while true {
             let total = progress.bytesToPeer + progress.bytesFromPeer + bytesFromInput
@@ -168,12 +174,12 @@ public final class Relay {
             if peerOpen, !peerWouldBlock, fromPeer.freeCount > 0 { continue }
 
             var entries: [pollfd] = []
-            let wantInput = inputOpen && toPeer.freeCount > 0
+            let wantInput = inputOpen && toPeer.freeCount > 0 && !spliceBlocked
             if wantInput { entries.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
             if outputBlocked { entries.append(pollfd(fd: output, events: Int16(POLLOUT), revents: 0)) }
             var transportEvents: Int16 = 0
             if peerOpen && peerWouldBlock { transportEvents |= Int16(POLLIN) }
-            if peerBlocked { transportEvents |= Int16(POLLOUT) }
+            if peerBlocked || spliceBlocked { transportEvents |= Int16(POLLOUT) }
             if transportEvents != 0 {
                 entries.append(pollfd(fd: transport.pollDescriptor, events: transportEvents, revents: 0))
             }
@@ -202,10 +208,23 @@ public final class Relay {
                     message: "the relay with \(transport.peerName) was idle for \(idleTimeout)"
                 )
             }
+            spliceBlocked = false
             if wantInput, entries[0].revents != 0 {
-                let count = try toPeer.fillFromDescriptor { try readInput($0) }
-                if count == 0 { inputOpen = false }
-                if count > 0 { bytesFromInput += count }
+                if let splice = spliceInput {
+                    switch try splice.move(upTo: toPeer.freeCount, peer: transport.peerName) {
+                    case .moved(let count):
+                        bytesFromInput += count
+                        progress.bytesToPeer += count
+                    case .endOfInput: inputOpen = false
+                    case .socketFull: spliceBlocked = true
+                    case .inputEmpty: break
+                    case .unsupported: spliceInput = nil
+                    }
+                } else {
+                    let count = try toPeer.fillFromDescriptor { try readInput($0) }
+                    if count == 0 { inputOpen = false }
+                    if count > 0 { bytesFromInput += count }
+                }
             }
         }
         return progress
@@ -314,8 +333,10 @@ struct RelayBuffer {
         return taken
     }
 
+    /// Moves the buffered bytes to the front, but only once less than half the capacity is left behind them:
+    /// after every partial send, moving what is left would copy it once more for little room gained.
     private mutating func compact() {
-        guard start > 0 else { return }
+        guard start > 0, storage.count - end < storage.count / 2 else { return }
         let (start, end) = (self.start, self.end)
         storage.withUnsafeMutableBytes { bytes in
             if let base = bytes.baseAddress { memmove(base, base + start, end - start) }
