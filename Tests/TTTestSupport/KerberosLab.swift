@@ -49,38 +49,41 @@ public final class KerberosLab: Sendable {
     public static func start() async throws -> KerberosLab {
         for tool in [kdcPath, kdbUtilPath, kadminPath, kinitPath] { try RealProxies.requireExecutable(tool) }
         let directory = try RealProxies.makeStateDirectory(prefix: "tt-krb5")
-        let port = try freeLoopbackPort()
-        let krb5Conf = """
-            [libdefaults]
-                default_realm = \(realm)
-                dns_lookup_realm = false
-                dns_lookup_kdc = false
-                dns_canonicalize_hostname = false
-                rdns = false
-                ignore_acceptor_hostname = true
-            [realms]
-                \(realm) = {
-                    kdc = 127.0.0.1:\(port)
-                }
-            [domain_realm]
-                localhost = \(realm)
+        // The KDC's port goes into both files once it starts (below); the database tools do not need it.
+        func writeConfiguration(port: Int?) throws {
+            let kdc = port.map { "kdc = 127.0.0.1:\($0)" } ?? ""
+            let listen = port.map { "kdc_listen = 127.0.0.1:\($0)\n        kdc_tcp_listen = 127.0.0.1:\($0)" } ?? ""
+            let krb5Conf = """
+                [libdefaults]
+                    default_realm = \(realm)
+                    dns_lookup_realm = false
+                    dns_lookup_kdc = false
+                    dns_canonicalize_hostname = false
+                    rdns = false
+                    ignore_acceptor_hostname = true
+                [realms]
+                    \(realm) = {
+                        \(kdc)
+                    }
+                [domain_realm]
+                    localhost = \(realm)
 
-            """
-        let kdcConf = """
-            [kdcdefaults]
-                kdc_listen = 127.0.0.1:\(port)
-                kdc_tcp_listen = 127.0.0.1:\(port)
-            [realms]
-                \(realm) = {
-                    database_name = \(directory.path)/krb5kdc/principal
-                    key_stash_file = \(directory.path)/krb5kdc/stash
-                    kdc_listen = 127.0.0.1:\(port)
-                    kdc_tcp_listen = 127.0.0.1:\(port)
-                }
+                """
+            let kdcConf = """
+                [kdcdefaults]
+                    \(listen)
+                [realms]
+                    \(realm) = {
+                        database_name = \(directory.path)/krb5kdc/principal
+                        key_stash_file = \(directory.path)/krb5kdc/stash
+                        \(listen)
+                    }
 
-            """
-        try krb5Conf.write(to: directory.appendingPathComponent("krb5.conf"), atomically: true, encoding: .utf8)
-        try kdcConf.write(to: directory.appendingPathComponent("kdc.conf"), atomically: true, encoding: .utf8)
+                """
+            try krb5Conf.write(to: directory.appendingPathComponent("krb5.conf"), atomically: true, encoding: .utf8)
+            try kdcConf.write(to: directory.appendingPathComponent("kdc.conf"), atomically: true, encoding: .utf8)
+        }
+        try writeConfiguration(port: nil)
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("krb5kdc"),
             withIntermediateDirectories: true
@@ -114,18 +117,22 @@ public final class KerberosLab: Sendable {
             chown(keytab, proxyUser.pointee.pw_uid, proxyUser.pointee.pw_gid)
         }
         chmod(keytab, 0o600)
-        let process = try RunningProcess(
-            URL(fileURLWithPath: kdcPath),
-            ["-n", "-P", directory.appendingPathComponent("kdc.pid").path],
-            environment: environment
-        )
-        try await RealProxies.waitUntilListening(
-            port: port,
-            process: process,
-            logFile: directory.appendingPathComponent("kdc.log"),
-            name: "krb5kdc"
-        )
-        return KerberosLab(directory: directory, port: port, keytab: keytab, process: process)
+        // Another port when the one found free was taken before the KDC bound it.
+        return try await withFreeLoopbackPort { port in
+            try writeConfiguration(port: port)
+            let process = try RunningProcess(
+                URL(fileURLWithPath: kdcPath),
+                ["-n", "-P", directory.appendingPathComponent("kdc.pid").path],
+                environment: environment
+            )
+            try await RealProxies.waitUntilListening(
+                port: port,
+                process: process,
+                logFile: directory.appendingPathComponent("kdc.log"),
+                name: "krb5kdc"
+            )
+            return KerberosLab(directory: directory, port: port, keytab: keytab, process: process)
+        }
     }
 
     /// Gets a ticket for `alice` into a new private credential cache and returns its `KRB5CCNAME` value.
