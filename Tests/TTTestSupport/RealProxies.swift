@@ -52,7 +52,6 @@ public enum RealProxies {
         return directory
     }
 
-    /// Waits until `port` on 127.0.0.1 accepts a TCP connection, or throws with the process output.
     /// Writes `config` with its `@PORT@` filled in to `configFile`, starts `executable` and waits until it listens;
     /// on another free port when it does not (``withFreeLoopbackPort(attempts:isolation:_:)``).
     static func startOnFreePort(
@@ -81,6 +80,7 @@ public enum RealProxies {
         }
     }
 
+    /// Waits until `port` on 127.0.0.1 accepts a TCP connection, or throws with the process output.
     static func waitUntilListening(port: Int, process: RunningProcess, logFile: URL, name: String) async throws {
         // squid starts in well under a second on a quiet machine; with a dozen proxies, KDCs and servers starting
         // at once in parallel suites on 2 cores it has taken over 30 s.
