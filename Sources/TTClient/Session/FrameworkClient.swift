@@ -131,16 +131,24 @@ public final class FrameworkClient {
                 }
                 // Without an early deadline `receive` returns an answer or throws.
                 if let response = try receive(&call.answer, for: call.request, until: nil) { return response }
-            } catch let failure as AttemptFailure {
-                call.answer = nil
-                call.failure = failure
-            } catch let error as FrameworkClientError {
-                // A request that could not be encoded: nothing was sent, the session stays open.
-                throw error
             } catch {
-                close()
-                throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
+                try keepFailure(error, in: &call)
             }
+        }
+    }
+
+    /// Keeps a failed attempt in `call` for the retry decision; rethrows a request that could not be encoded
+    /// (nothing was sent, the session stays open); closes the session on anything else.
+    private func keepFailure(_ error: any Error, in call: inout Call) throws(FrameworkClientError) {
+        switch error {
+        case let failure as AttemptFailure:
+            call.answer = nil
+            call.failure = failure
+        case let error as FrameworkClientError:
+            throw error
+        default:
+            close()
+            throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
         }
     }
 
@@ -168,14 +176,8 @@ public final class FrameworkClient {
             if let response = try receive(&call.answer, for: request, until: .after(wait)) {
                 return .answered(response)
             }
-        } catch let failure as AttemptFailure {
-            call.answer = nil
-            call.failure = failure
-        } catch let error as FrameworkClientError {
-            throw error
         } catch {
-            close()
-            throw FrameworkClientError(stage: .request, category: .internalError, message: "\(error)")
+            try keepFailure(error, in: &call)
         }
         return .unfinished(call)
     }
