@@ -252,7 +252,15 @@ struct RelayEndingAndWordingTests {
         )
         #expect(answered.emptyNote == nil && answered.inspectionFailure == nil)
         #expect(answered.counts == "5 bytes out, 7 in")
-        // The whole input went and the tunnel ended after that: a sink that is done, not a proxy that cut it.
+        // Few bytes, input finished first (a peeking squid waits for the end of the input): still the verdict.
+        let peeked = RelayEnding(
+            progress: RelayResult(bytesToPeer: 6, bytesFromPeer: 0, inputFinished: true),
+            target: target,
+            proxy: "http://proxy:3128",
+            wrapped: false
+        )
+        #expect(peeked.inspectionFailure?.exitCode == 13)
+        // More than a proxy reads before deciding went, and the tunnel ended after that: a sink that is done.
         let sink = RelayEnding(
             progress: RelayResult(bytesToPeer: 268_435_456, bytesFromPeer: 0, inputFinished: true),
             target: target,

@@ -17,13 +17,17 @@ struct RelayEnding {
     /// The bytes travelled inside TLS with the target.
     var wrapped: Bool
 
-    /// The inspecting-proxy case: through a proxy, raw bytes were sent and the tunnel ended without a byte back
-    /// while there was more to send. A tunnel that ends after the whole input went through is a target that is
-    /// done (a sink), not a proxy that cut it.
+    /// The inspecting-proxy case: through a proxy, raw bytes were sent and the tunnel ended without a byte back,
+    /// after no more than an inspecting proxy reads before it decides (its first TLS record, at most 16 KiB and a
+    /// header; the rest of the 64 KiB is what the sockets on the way hold). When more went, the proxy carried it:
+    /// a target that takes everything and answers nothing (a sink) is done, not cut off.
     var proxyClosedOnData: Bool {
-        proxy != nil && !wrapped && progress.bytesToPeer > 0 && progress.bytesFromPeer == 0
-            && !progress.inputFinished
+        proxy != nil && !wrapped && progress.bytesToPeer > 0 && progress.bytesToPeer <= Self.inspectionLimit
+            && progress.bytesFromPeer == 0
     }
+
+    /// The most an inspecting proxy is taken to accept before it closes the tunnel.
+    static let inspectionLimit = 64 * 1024
 
     /// The failure for ``proxyClosedOnData`` (exit 13, as `check` gives a tunnel an inspecting proxy closed).
     var inspectionFailure: CommandFailure? {
