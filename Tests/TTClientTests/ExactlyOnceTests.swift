@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import NIOPosix
 import TTClient
 import TTProtocol
 import TTServer
@@ -66,12 +64,9 @@ struct ExactlyOnceTests {
 
     @Test("a Login answered Server busy is tried again with backoff and succeeds once the server has room")
     func busyLoginRetried() async throws {
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let gate = DispatchSemaphore(value: 0)
-        pool.submit { _ in gate.wait() }
+        let held = HeldThreadPool()
         try await withStarted(
-            TestServer.start(users: ["fred": "right"], threadPool: pool) {
+            TestServer.start(users: ["fred": "right"], threadPool: held.pool) {
                 $0.maxConcurrentLoginChecks = 1
                 $0.maxQueuedLoginsPerAddress = 0
             }
@@ -103,12 +98,12 @@ struct ExactlyOnceTests {
             }
             // The second Login was answered Server busy and is tried again: now the check slot frees up.
             #expect(await waitUntil { events.reconnects >= 1 })
-            gate.signal()
+            held.release()
             let (connections, reconnects) = try await second.value
             #expect(connections >= 2, "the busy Login was tried again on a new connection")
             #expect(reconnects == connections - 1)
             #expect(try await first.value)
         }
-        try await pool.shutdownGracefully()
+        await held.shutdown()
     }
 }

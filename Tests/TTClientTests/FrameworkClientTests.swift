@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import NIOPosix
 import Synchronization
 import TTClient
 import TTCommandLine
@@ -75,12 +73,9 @@ struct FrameworkClientTests {
     func loginBusy() async throws {
         // The pool's only thread is held, so the first login's check cannot finish; with no queue, the second
         // login is refused as busy.
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let gate = DispatchSemaphore(value: 0)
-        pool.submit { _ in gate.wait() }
+        let held = HeldThreadPool()
         try await withStarted(
-            TestServer.start(users: ["fred": "right"], threadPool: pool) {
+            TestServer.start(users: ["fred": "right"], threadPool: held.pool) {
                 $0.maxConcurrentLoginChecks = 1
                 $0.maxQueuedLoginsPerAddress = 0
             }
@@ -107,10 +102,10 @@ struct FrameworkClientTests {
             #expect(failure.stage == .login)
             #expect(failure.message.contains("busy"))
             #expect(!failure.message.contains("rejected"))
-            gate.signal()
+            held.release()
             #expect(try await first.value, "the login that held the check slot succeeds once the pool runs")
         }
-        try await pool.shutdownGracefully()
+        await held.shutdown()
     }
 
     @Test("a pinned key that does not match is an identity mismatch (exit 10)")

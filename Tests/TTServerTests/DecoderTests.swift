@@ -214,21 +214,7 @@ struct DecoderTests {
 
     @Test("The TLS sniffer, cut anywhere: raw bytes pass on intact; a ClientHello brings in the TLS handler")
     func tlsSnifferEverySplit() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sniffer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (certificate, key) = try SelfSignedCertificate.generate(name: "localhost")
-        let certificatePath = directory.appendingPathComponent("cert.pem").path
-        let keyPath = directory.appendingPathComponent("key.pem").path
-        #expect(FileManager.default.createFile(atPath: certificatePath, contents: Data(certificate.utf8)))
-        #expect(
-            FileManager.default.createFile(
-                atPath: keyPath,
-                contents: Data(key.utf8),
-                attributes: [.posixPermissions: 0o600]
-            )
-        )
-        let tls = try ServerTLSContext(certificatePath: certificatePath, keyPath: keyPath)
+        let tls = try selfSignedTLSContext()
 
         let raw = ClientHandshake().hello
         for (first, second) in everySplit(raw) {

@@ -28,21 +28,7 @@ extension SerializedSuites {
 
         @Test("A TLS handshake that never completes is closed at the handshake deadline, without the close-flush wait")
         func partialTLSHandshake() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let (certificate, key) = try SelfSignedCertificate.generate(name: "localhost")
-            let certificatePath = directory.appendingPathComponent("cert.pem").path
-            let keyPath = directory.appendingPathComponent("key.pem").path
-            #expect(FileManager.default.createFile(atPath: certificatePath, contents: Data(certificate.utf8)))
-            #expect(
-                FileManager.default.createFile(
-                    atPath: keyPath,
-                    contents: Data(key.utf8),
-                    attributes: [.posixPermissions: 0o600]
-                )
-            )
-            let tls = try ServerTLSContext(certificatePath: certificatePath, keyPath: keyPath)
+            let tls = try selfSignedTLSContext()
             try await withTestServer(
                 limits: ProtocolLimits(handshakeTimeout: .milliseconds(1000)),
                 // Far longer than the test waits: a close that still waited to flush would time the test out.

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -60,36 +59,5 @@ func pseudoRandomBytes(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [UIn
         state ^= state >> 7
         state ^= state << 17
         return UInt8(truncatingIfNeeded: state)
-    }
-}
-
-/// A one-thread pool whose thread is held by a job until ``release()``: work a server offloads to it waits, so
-/// a test can tell work done on the event loop from work done on the pool, and fill offload budgets at will.
-final class HeldThreadPool: Sendable {
-    let pool = NIOThreadPool(numberOfThreads: 1)
-    private let gate = DispatchSemaphore(value: 0)
-
-    /// - Parameter held: Whether the thread is held from the start; otherwise ``hold()`` holds it later (after
-    ///   logins, whose password checks need the pool too).
-    init(held: Bool = true) {
-        pool.start()
-        if held { hold() }
-    }
-
-    /// Holds the pool's thread with a job that waits for ``release()``.
-    func hold() {
-        let gate = self.gate
-        pool.submit { _ in gate.wait() }
-    }
-
-    /// Lets the pool's thread go; calling it again is harmless.
-    func release() {
-        gate.signal()
-    }
-
-    /// Releases the thread and stops the pool.
-    func shutdown() async {
-        release()
-        try? await pool.shutdownGracefully()
     }
 }
