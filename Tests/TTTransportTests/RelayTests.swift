@@ -41,6 +41,17 @@ struct RelayTests {
         var receivedChecksum: UInt64
     }
 
+    /// Every byte came back in order, and the relay half-closed after the whole input, both ways counted.
+    static func expectWholeRoundTrip(_ outcome: Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(outcome.received == totalBytes, sourceLocation: sourceLocation)
+        #expect(outcome.mismatchAt == nil, sourceLocation: sourceLocation)
+        #expect(outcome.receivedChecksum == outcome.sentChecksum, sourceLocation: sourceLocation)
+        #expect(
+            outcome.relay == RelayResult(bytesToPeer: totalBytes, bytesFromPeer: totalBytes, inputFinished: true),
+            sourceLocation: sourceLocation
+        )
+    }
+
     /// Runs the relay between a tunnel and one end of a socket pair; the test drives the other end.
     /// - Parameter halfCloseEarly: shut down our write side as soon as everything is written; otherwise wait
     ///   until every byte came back. Through squid 5.7 and tinyproxy 1.11 a client half-close ends the whole
@@ -137,13 +148,7 @@ struct RelayTests {
                 target: Endpoint(host: "127.0.0.1", port: echo.port),
                 halfCloseEarly: true
             )
-            #expect(outcome.received == Self.totalBytes)
-            #expect(outcome.mismatchAt == nil)
-            #expect(outcome.receivedChecksum == outcome.sentChecksum)
-            #expect(
-                outcome.relay
-                    == RelayResult(bytesToPeer: Self.totalBytes, bytesFromPeer: Self.totalBytes, inputFinished: true)
-            )
+            Self.expectWholeRoundTrip(outcome)
         }
     }
 
@@ -164,17 +169,7 @@ struct RelayTests {
                 )
                 let elapsed = ContinuousClock.now - started
                 print("relay through squid: 2 x 32 MiB in \(elapsed)")
-                #expect(outcome.received == Self.totalBytes)
-                #expect(outcome.mismatchAt == nil)
-                #expect(outcome.receivedChecksum == outcome.sentChecksum)
-                #expect(
-                    outcome.relay
-                        == RelayResult(
-                            bytesToPeer: Self.totalBytes,
-                            bytesFromPeer: Self.totalBytes,
-                            inputFinished: true
-                        )
-                )
+                Self.expectWholeRoundTrip(outcome)
             }
         }
     }
@@ -196,17 +191,7 @@ struct RelayTests {
                 )
                 let elapsed = ContinuousClock.now - started
                 print("relay through tinyproxy: 2 x 32 MiB in \(elapsed)")
-                #expect(outcome.received == Self.totalBytes)
-                #expect(outcome.mismatchAt == nil)
-                #expect(outcome.receivedChecksum == outcome.sentChecksum)
-                #expect(
-                    outcome.relay
-                        == RelayResult(
-                            bytesToPeer: Self.totalBytes,
-                            bytesFromPeer: Self.totalBytes,
-                            inputFinished: true
-                        )
-                )
+                Self.expectWholeRoundTrip(outcome)
             }
         }
     }

@@ -705,20 +705,25 @@ public final class FrameworkClient {
         }
     }
 
+    /// A request without an open session: the connection is lost, for the retry machine to judge.
+    private var notConnected: AttemptFailure {
+        AttemptFailure(
+            kind: .connectionLost,
+            error: FrameworkClientError(
+                stage: .request,
+                category: .serverUnreachable,
+                message: "not connected to \(configuration.server)"
+            )
+        )
+    }
+
     /// Sends one request on the open session. Every byte written is reported to `machine`; a failure of the
     /// connection is an ``AttemptFailure`` for it to judge (the session is closed then), a request that cannot be
     /// encoded a ``FrameworkClientError`` (the session stays open).
     /// - Returns: the answer to read, with what already arrived.
     private func transmit(_ request: RequestPacket, _ machine: inout RetryStateMachine) throws -> Answer {
         guard let session else {
-            throw AttemptFailure(
-                kind: .connectionLost,
-                error: FrameworkClientError(
-                    stage: .request,
-                    category: .serverUnreachable,
-                    message: "not connected to \(configuration.server)"
-                )
-            )
+            throw notConnected
         }
         let frame: [UInt8]
         do {
@@ -799,14 +804,7 @@ public final class FrameworkClient {
         until early: Deadline?
     ) throws -> ResponsePacket? {
         guard let session, var answer = pending else {
-            throw AttemptFailure(
-                kind: .connectionLost,
-                error: FrameworkClientError(
-                    stage: .request,
-                    category: .serverUnreachable,
-                    message: "not connected to \(configuration.server)"
-                )
-            )
+            throw notConnected
         }
         do {
             // Bounded: each turn reads at least one byte of a frame no longer than the codec's limit, or ends.
