@@ -26,6 +26,20 @@ let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", pac
 let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
 
+/// How the four tools are linked in release builds (docs/PACKAGING.md, "Sizes"), about 1.4 MB off each:
+/// - `-z pack-relative-relocs` (RELR): the ~41,000 relative relocations of a position-independent executable (the
+///   Swift metadata is full of pointers) take 8 KB instead of 980 KB; it needs glibc 2.36 where the tool runs, which
+///   `dpkg-shlibdeps` writes into the package's `Depends`. Toolchain's lld (gold has no RELR).
+/// - `--no-export-dynamic`: swiftc exports every global symbol of our modules and their dependencies (`-rdynamic`),
+///   which kept them from `--gc-sections` and put 350 KB of names in the dynamic symbol table; no tool loads plugins
+///   that would look them up.
+let releaseLinking: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux], configuration: .release)
+    )
+]
+
 let package = Package(
     name: "tt-connect",
     // Linux only (Glibc calls throughout; README "Use it as a library"), so no Apple platform minimum is claimed.
@@ -128,12 +142,14 @@ let package = Package(
         .executableTarget(
             name: "tt-connect",
             dependencies: ["TTCommandLine", "TTCommandSupport"],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
         .executableTarget(
             name: "tt-ping",
             dependencies: ["TTCommandLine", "TTCommandSupport"],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
         .executableTarget(
             name: "tt-server",
@@ -141,7 +157,8 @@ let package = Package(
                 "TTServer", "TTBasics", "TTProtocol", "TTCommandSupport", "CZlib", argumentParser, logging,
                 .product(name: "NIOCore", package: "swift-nio"), prometheus, serviceLifecycle, unixSignals,
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
         .executableTarget(
             name: "tt-proxy",
@@ -149,7 +166,8 @@ let package = Package(
                 "TTProxy", "TTCommandSupport", argumentParser, .product(name: "NIOCore", package: "swift-nio"),
                 serviceLifecycle, unixSignals, logging,
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
 
         // Shared by tests: start servers/proxies on ephemeral loopback ports, run built binaries, find peers.
