@@ -411,8 +411,12 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                 tunnel: tunnel
             )
         else {
-            if moved.0 { _ = connections.handOver(from: ObjectIdentifier(tunnel), to: clientID, .channel(context.channel)) }
-            if moved.1 { _ = connections.handOver(from: ObjectIdentifier(tunnel.targetToken), to: targetID, .channel(peer)) }
+            if moved.0 {
+                _ = connections.handOver(from: ObjectIdentifier(tunnel), to: clientID, .channel(context.channel))
+            }
+            if moved.1 {
+                _ = connections.handOver(from: ObjectIdentifier(tunnel.targetToken), to: targetID, .channel(peer))
+            }
             close(clientDescriptor)
             close(targetDescriptor)
             return false

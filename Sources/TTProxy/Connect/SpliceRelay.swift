@@ -57,13 +57,13 @@ final class SpliceRelay: Sendable {
                 toTarget.withUnsafeReadableBytes { up in
                     ttr_relay_add(
                         relay.pointer,
-                    client,
-                    target,
-                    down.baseAddress,
-                    down.count,
-                    uncounted,
-                    up.baseAddress,
-                    up.count,
+                        client,
+                        target,
+                        down.baseAddress,
+                        down.count,
+                        uncounted,
+                        up.baseAddress,
+                        up.count,
                         context.toOpaque()
                     )
                 }
