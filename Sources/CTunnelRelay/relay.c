@@ -44,8 +44,9 @@ struct tunnel {
     bool readable[2], writable[2];
     // Direction 0 moves client to target (up), 1 target to client (down); direction d reads side d.
     struct direction way[2];
-    int error_side, error_number, why;
+    int error_side, error_number;
     bool flushing;  // one side is gone: the other gets what is pending for it, then closes
+    bool starved;   // had bytes to read but no descriptor for a pipe: retried by the next scan
     bool finished, queued;
     int64_t last_activity, last_progress;
 };
@@ -136,7 +137,7 @@ static void finish(struct ttr_relay *relay, struct tunnel *tunnel) {
     relay->slots[tunnel->index] = NULL;
     relay->done(
         tunnel->context, tunnel->way[0].delivered, tunnel->way[1].delivered, tunnel->error_side,
-        tunnel->error_number, tunnel->why);
+        tunnel->error_number);
     // Freed by the loop once no event of this round can name it any more.
 }
 
@@ -227,8 +228,9 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
         }
         if (turn >= TURN_LIMIT) return true;
         if (!take_pipe(relay, way)) {
-            // No descriptor for a pipe: try again on the next round instead of failing the tunnel.
-            return true;
+            // Out of descriptors: the bytes wait in the socket (the sender sees backpressure) until a scan retries.
+            tunnel->starved = true;
+            return false;
         }
         ssize_t n = splice(tunnel->fd[source], NULL, way->pipe_write, NULL, PIPE_BYTES,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -293,7 +295,7 @@ static void adopt(struct ttr_relay *relay, struct tunnel *tunnel) {
         if (!grown) {
             close(tunnel->fd[CLIENT]);
             close(tunnel->fd[TARGET]);
-            relay->done(tunnel->context, 0, 0, -1, ENOMEM, 3);
+            relay->done(tunnel->context, 0, 0, -1, 0);
             free(tunnel->way[0].user);
             free(tunnel->way[1].user);
             free(tunnel);
@@ -350,15 +352,16 @@ static void scan(struct ttr_relay *relay, int64_t now, struct graveyard *graveya
     for (size_t i = 0; i < relay->slot_count; i++) {
         struct tunnel *tunnel = relay->slots[i];
         if (!tunnel) continue;
-        if (relay->close_flush_ms > 0 && tunnel->flushing && now - tunnel->last_progress >= relay->close_flush_ms) {
-            tunnel->why = 2;
-        } else if (relay->idle_ms > 0 && now - tunnel->last_activity >= relay->idle_ms) {
-            tunnel->why = 1;
-        } else {
-            continue;
+        // The survivor of a failed side whose pending bytes make no progress; a tunnel that moved nothing.
+        bool stuck = relay->close_flush_ms > 0 && tunnel->flushing && now - tunnel->last_progress >= relay->close_flush_ms;
+        bool idle = relay->idle_ms > 0 && now - tunnel->last_activity >= relay->idle_ms;
+        if (stuck || idle) {
+            finish(relay, tunnel);
+        } else if (tunnel->starved) {
+            tunnel->starved = false;
+            service(relay, tunnel);
         }
-        finish(relay, tunnel);
-        bury(graveyard, tunnel);
+        if (tunnel->finished) bury(graveyard, tunnel);
     }
 }
 
@@ -370,6 +373,7 @@ static void *run(void *argument) {
     sigemptyset(&pipe_signal);
     sigaddset(&pipe_signal, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
+    pthread_setname_np(pthread_self(), "tt-proxy-splice");
 
     struct epoll_event events[256];
     struct graveyard graveyard = {0};
@@ -398,7 +402,6 @@ static void *run(void *argument) {
                     } else if (command->kind == CLOSE) {
                         struct tunnel *tunnel = lookup_generation(relay, command->id);
                         if (tunnel) {
-                            tunnel->why = 3;
                             finish(relay, tunnel);
                             bury(&graveyard, tunnel);
                         }
@@ -448,7 +451,6 @@ static void *run(void *argument) {
     for (size_t i = 0; i < relay->slot_count; i++) {
         struct tunnel *tunnel = relay->slots[i];
         if (!tunnel) continue;
-        tunnel->why = 3;
         finish(relay, tunnel);
         free(tunnel);
     }
@@ -575,7 +577,7 @@ void ttr_relay_stop(ttr_relay *relay) {
         if (rest->kind == ADD) {
             close(rest->tunnel->fd[0]);
             close(rest->tunnel->fd[1]);
-            relay->done(rest->tunnel->context, 0, 0, -1, 0, 3);
+            relay->done(rest->tunnel->context, 0, 0, -1, 0);
             free(rest->tunnel->way[0].user);
             free(rest->tunnel->way[1].user);
             free(rest->tunnel);

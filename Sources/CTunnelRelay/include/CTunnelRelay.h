@@ -10,8 +10,8 @@ typedef struct ttr_relay ttr_relay;
 
 /// Called on the relay thread once per tunnel, after both of its sockets are closed: the bytes written to the
 /// target (up) and to the client (down), and the first socket error (side 0 client, 1 target; -1 and 0 when the
-/// tunnel ended without one; `why` 1 idle timeout, 2 close-flush timeout, 3 closed on request, else 0).
-typedef void (*ttr_done_fn)(void *context, uint64_t up, uint64_t down, int error_side, int error_number, int why);
+/// tunnel ended without one: both ends passed on, a timeout, or closed on request).
+typedef void (*ttr_done_fn)(void *context, uint64_t up, uint64_t down, int error_side, int error_number);
 
 /// Starts the relay thread. `idle_ms` (0: none) closes a tunnel that moved no byte for that long;
 /// `close_flush_ms` closes the surviving side of a tunnel whose other side is gone once its pending bytes make

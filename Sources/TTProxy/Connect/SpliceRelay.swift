@@ -27,7 +27,7 @@ final class SpliceRelay: Sendable {
     init?(idleTimeout: Duration?, closeFlushTimeout: Duration) {
         guard
             let relay = ttr_relay_start(
-                { context, up, down, errorSide, errorNumber, _ in
+                { context, up, down, errorSide, errorNumber in
                     guard let context else { return }
                     Unmanaged<SplicedTunnel>.fromOpaque(context).takeRetainedValue()
                         .ended(up: Int(up), down: Int(down), errorSide: errorSide, errorNumber: errorNumber)
