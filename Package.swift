@@ -77,6 +77,8 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "CProcessControl"),
+        // tt-proxy's relay of established tunnels: splice(2) between the sockets on one epoll thread.
+        .target(name: "CTunnelRelay"),
         // libpacparser (PAC evaluation), serialised behind one lock: its JavaScript context is global.
         .target(name: "CPacParser", linkerSettings: [.linkedLibrary("pacparser")]),
         // Why Kerberos gave no token (no ticket, expired, unknown service): MIT GSSAPI, loaded at run time.
@@ -122,7 +124,7 @@ let package = Package(
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: ["TTBasics", "TTPasswordChecks", "CCrypto"] + nio,
+            dependencies: ["TTBasics", "TTPasswordChecks", "CCrypto", "CTunnelRelay"] + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.
