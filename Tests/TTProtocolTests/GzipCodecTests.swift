@@ -1,6 +1,7 @@
 import Foundation
-import TTProtocol
 import Testing
+
+@testable import TTProtocol
 
 @Suite("GzipCodec")
 struct GzipCodecTests {
@@ -43,6 +44,51 @@ struct GzipCodecTests {
         let gunzipped = try run("/bin/gzip", ["-d", "-c", file.path])
         #expect(gunzipped.status == 0)
         #expect([UInt8](gunzipped.output) == input)
+    }
+
+    @Test("Small inputs compress with small streams into the standard stream's bytes, which gzip inflates")
+    func smallStreamsMatchTheStandardStream() throws {
+        let shapes = DeflateShape.all
+        #expect(DeflateShape.forInput(0) == shapes[0])
+        #expect(DeflateShape.forInput(1022) == shapes[3])
+        #expect(DeflateShape.forInput(1023) == .standard)
+        #expect(DeflateShape.forInput(1 << 20) == .standard)
+        var contents: [(String, [UInt8])] = [("zeros", [UInt8](repeating: 0, count: 1100))]
+        contents.append(("records", recordLikeBytes(1100, seed: 3)))
+        var state: UInt32 = 99
+        let noise = (0..<1100).map { _ in
+            state = state &* 1_103_515_245 &+ 12345
+            return UInt8(state >> 24)
+        }
+        contents.append(("noise", noise))
+        // A Ping-like packet: a header and a short payload in two parts, as PacketCodec passes them.
+        let header: [UInt8] = [0x01, 0x00, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0x05]
+        var checked = 0
+        for (name, content) in contents {
+            for size in 0...1100 {
+                let payload = Array(content.prefix(size))
+                let total = header.count + size
+                let shape = DeflateShape.forInput(total)
+                let small = deflate([header, payload], shape: shape)
+                let standard = deflate([header, payload], shape: .standard)
+                #expect(small == standard, "\(name), \(total) bytes, shape \(shape)")
+                #expect(try codec.decompress(small, limit: total) == header + payload, "\(name), \(total) bytes")
+                checked += 1
+            }
+        }
+        #expect(checked == 3 * 1101)
+        // An inflater that is not zlib: gzip itself, for one input of each small shape.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tt-gzip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for shape in shapes.dropLast() {
+            let input = recordLikeBytes(shape.largestInput, seed: 5)
+            let file = directory.appendingPathComponent("small-\(shape.largestInput).gz")
+            try Data(deflate([input], shape: shape)).write(to: file)
+            let gunzipped = try run("/bin/gzip", ["-d", "-c", file.path])
+            #expect(gunzipped.status == 0)
+            #expect([UInt8](gunzipped.output) == input)
+        }
     }
 
     @Test("A decompression bomb is refused at the limit, quickly")
@@ -104,6 +150,21 @@ struct GzipCodecTests {
             }
             for try await ok in group { #expect(ok) }
         }
+    }
+
+    private func deflate(_ parts: [[UInt8]], shape: DeflateShape) -> [UInt8] {
+        let bound = parts.reduce(0) { $0 + $1.count } * 2 + 64
+        var out = [UInt8](repeating: 0, count: bound)
+        let written = out.withUnsafeMutableBytes { out in
+            withBuffers(parts) { codec.deflateMember($0, into: out.baseAddress!, capacity: bound, shape: shape) }
+        }
+        return Array(out.prefix(written))
+    }
+
+    /// Runs `body` with raw buffers of every part (they stay valid for the whole call).
+    private func withBuffers<R>(_ parts: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+        guard let first = parts.first else { return body([]) }
+        return first.withUnsafeBytes { buffer in withBuffers(Array(parts.dropFirst())) { body([buffer] + $0) } }
     }
 
     private func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: Data) {

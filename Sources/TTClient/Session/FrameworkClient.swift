@@ -910,9 +910,11 @@ public final class FrameworkClient {
     }
 
     /// Reads what the transport has (up to 64 KiB), waiting for at least one byte; empty at end of stream.
+    /// Called only once everything that had arrived was read (the request just went out, or the answer is
+    /// incomplete), so the bytes are usually still to come: wait first, then read.
     private func readChunk(_ transport: any Transport, deadline: Deadline) throws -> [UInt8] {
         try readBuffer.withUnsafeMutableBytes { buffer in
-            let count = try transport.receiveSome(into: buffer, deadline: deadline)
+            let count = try transport.awaitSome(into: buffer, deadline: deadline)
             return Array(buffer[0..<count])
         }
     }

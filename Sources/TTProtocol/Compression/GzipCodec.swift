@@ -118,7 +118,7 @@ public struct GzipCodec: Hashable, Sendable {
         return [UInt8](unsafeUninitializedCapacity: prefix + bound + suffix) { buffer, initialized in
             let base = UnsafeMutableRawPointer(buffer.baseAddress!)
             base.initializeMemory(as: UInt8.self, repeating: 0, count: prefix)
-            let written = deflateMember(parts, into: base + prefix, capacity: bound)
+            let written = deflateMember(parts, into: base + prefix, capacity: bound, shape: .forInput(total))
             (base + prefix + written).initializeMemory(as: UInt8.self, repeating: 0, count: suffix)
             initialized = prefix + written + suffix
         }
@@ -143,7 +143,12 @@ public struct GzipCodec: Hashable, Sendable {
             DispatchQueue.concurrentPerform(iterations: chunkCount) { index in
                 let start = index * chunkSize
                 let chunk = UnsafeRawBufferPointer(rebasing: job.input[start..<min(job.input.count, start + chunkSize)])
-                job.sizes[index] = deflateMember([chunk], into: job.output + index * chunkBound, capacity: chunkBound)
+                job.sizes[index] = deflateMember(
+                    [chunk],
+                    into: job.output + index * chunkBound,
+                    capacity: chunkBound,
+                    shape: .forInput(chunk.count)
+                )
             }
             var end = prefix + sizes[0]
             for index in 1..<chunkCount {
@@ -155,17 +160,19 @@ public struct GzipCodec: Hashable, Sendable {
         }
     }
 
-    private func deflateMember(
+    /// Deflates `parts` into `out` as one gzip member with a stream of `shape`; returns the member's length.
+    func deflateMember(
         _ parts: [UnsafeRawBufferPointer],
         into out: UnsafeMutableRawPointer,
-        capacity: Int
+        capacity: Int,
+        shape: DeflateShape
     )
         -> Int
     {
         let pointers: [UnsafePointer<UInt8>?] = parts.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }
         let lengths = parts.map(\.count)
         var written = 0
-        let rc = ZlibStreamPool.withStream(.deflate) { stream in
+        let rc = ZlibStreamPool.withStream(.deflate(shape)) { stream in
             CZlib_deflateMember(
                 stream,
                 pointers,

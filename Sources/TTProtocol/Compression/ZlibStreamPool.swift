@@ -2,13 +2,50 @@ internal import CZlib
 import Glibc
 import Synchronization
 
+/// The window and hash sizes of one deflate stream.
+///
+/// Level 9, the gzip wrapper and the default strategy are the protocol's; window and hash size are ours, and the
+/// gzip format does not record them. What they cost is per frame: `deflateReset` clears the hash table, 64 KiB at
+/// the standard `memLevel` 8, more than all the rest of compressing a Ping. So a small input gets a stream sized
+/// for it, one whose output is the standard stream's byte for byte (`GzipCodecTests` checks every size):
+/// - its window holds the whole input plus zlib's lookahead (262 bytes), so every match the standard stream finds
+///   is in reach;
+/// - its symbol buffer (`2^(memLevel + 6)` entries) holds the whole input, so no block ends early;
+/// - the input is at most 1,022 bytes, fewer positions than level 9's shortest hash chain walk (1,024), so a
+///   smaller hash table, whose chains also hold colliding positions, still shows the search every real match.
+struct DeflateShape: Hashable, Sendable {
+    let windowBits: Int32
+    let memLevel: Int32
+    /// Largest input this shape compresses exactly as ``standard`` does.
+    let largestInput: Int
+
+    /// The protocol's documented stream: a 32 KiB window, `memLevel` 8.
+    static let standard = DeflateShape(windowBits: 15, memLevel: 8, largestInput: .max)
+
+    /// Every shape, smallest first; the index is the shape's pool.
+    static let all: [DeflateShape] = [
+        DeflateShape(windowBits: 9, memLevel: 1, largestInput: 126),
+        DeflateShape(windowBits: 10, memLevel: 2, largestInput: 254),
+        DeflateShape(windowBits: 10, memLevel: 3, largestInput: 510),
+        DeflateShape(windowBits: 11, memLevel: 4, largestInput: 1022),
+        standard,
+    ]
+
+    /// The cheapest shape for an input of `count` bytes.
+    static func forInput(_ count: Int) -> DeflateShape {
+        all.first { count <= $0.largestInput } ?? standard
+    }
+
+    var poolIndex: Int { Self.all.firstIndex(of: self)! }
+}
+
 /// One initialised zlib stream (deflate at level 9 with a gzip wrapper, or a gzip-only inflater).
 ///
-/// A deflate stream at level 9 holds about 256 KiB, so streams are never owned per connection: they live in
-/// ``ZlibStreamPool`` and are borrowed for one operation at a time.
+/// A standard deflate stream at level 9 holds about 256 KiB, so streams are never owned per connection: they
+/// live in ``ZlibStreamPool`` and are borrowed for one operation at a time.
 final class ZlibStream {
-    enum Direction {
-        case deflate
+    enum Direction: Hashable {
+        case deflate(DeflateShape)
         case inflate
     }
 
@@ -21,7 +58,8 @@ final class ZlibStream {
         pointer.initialize(to: z_stream())
         let rc: Int32 =
             switch direction {
-            case .deflate: CZlib_deflateInit2(pointer, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY)
+            case .deflate(let shape):
+                CZlib_deflateInit2(pointer, 9, Z_DEFLATED, shape.windowBits + 16, shape.memLevel, Z_DEFAULT_STRATEGY)
             case .inflate: CZlib_inflateInit2(pointer, 15 + 16)
             }
         // Init only fails for bad parameters (ours are constant) or out of memory.
@@ -44,10 +82,12 @@ extension ZlibStream: @unchecked Sendable {}
 
 /// A small process-wide pool of zlib streams, reused with `deflateReset` / `inflateReset`.
 enum ZlibStreamPool {
-    /// Streams kept per direction; more can be borrowed at once, the extra ones are freed on return.
+    /// Streams kept per direction and deflate shape; more can be borrowed at once, the extra ones are freed on
+    /// return.
     static let retainedPerDirection = max(4, 2 * ProcessorCount.online)
 
-    fileprivate static let deflaters = Mutex<[ZlibStream]>([])
+    /// One list per ``DeflateShape/all`` entry.
+    fileprivate static let deflaters = Mutex<[[ZlibStream]]>(Array(repeating: [], count: DeflateShape.all.count))
     fileprivate static let inflaters = Mutex<[ZlibStream]>([])
 
     /// Runs `body` with a stream borrowed from the pool; the stream goes back afterwards.
@@ -64,14 +104,18 @@ enum ZlibStreamPool {
 extension ZlibStreamPool {
     private static func take(_ direction: ZlibStream.Direction) -> ZlibStream? {
         switch direction {
-        case .deflate: deflaters.withLock { $0.popLast() }
-        case .inflate: inflaters.withLock { $0.popLast() }
+        case .deflate(let shape):
+            let index = shape.poolIndex
+            return deflaters.withLock { $0[index].popLast() }
+        case .inflate: return inflaters.withLock { $0.popLast() }
         }
     }
 
     private static func give(_ stream: ZlibStream) {
         switch stream.direction {
-        case .deflate: deflaters.withLock { if $0.count < retainedPerDirection { $0.append(stream) } }
+        case .deflate(let shape):
+            let index = shape.poolIndex
+            deflaters.withLock { if $0[index].count < retainedPerDirection { $0[index].append(stream) } }
         case .inflate: inflaters.withLock { if $0.count < retainedPerDirection { $0.append(stream) } }
         }
     }
