@@ -56,6 +56,17 @@ public final class ConnectionRegistry<Connection: Sendable>: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Moves a registered connection to a new id and value when its owner changes (a socket handed from a
+    /// SwiftNIO channel to another relay): it keeps its place under the cap, also while quiescing. False when `id`
+    /// is not registered (it has closed).
+    public func handOver(from id: ObjectIdentifier, to newID: ObjectIdentifier, _ connection: Connection) -> Bool {
+        state.withLock { state in
+            guard state.connections.removeValue(forKey: id) != nil else { return false }
+            state.connections[newID] = connection
+            return true
+        }
+    }
+
     /// Refuses new connections from now on and returns the open ones.
     @discardableResult
     public func beginQuiescing() -> [Connection] {

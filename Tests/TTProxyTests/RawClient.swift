@@ -1,5 +1,4 @@
 import Foundation
-
 import Glibc
 
 /// Runs blocking socket work on a thread of its own, so tests never block Swift's cooperative pool.
@@ -95,6 +94,27 @@ final class RawClient {
                 throw RawClientError(description: "send: \(String(cString: strerror(errno)))")
             }
         }
+    }
+
+    /// Writes `chunk` up to `times` times; returns how many bytes went out before the socket stayed full for
+    /// `stall` (or everything was written).
+    func sendUntilStalled(_ chunk: [UInt8], times: Int, stall: Duration) -> Int {
+        var sent = 0
+        for _ in 0..<times {
+            var offset = 0
+            while offset < chunk.count {
+                let written = chunk[offset...].withUnsafeBytes {
+                    Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                }
+                if written > 0 {
+                    offset += written
+                    sent += written
+                } else if errno != EAGAIN || !wait(events: Int16(POLLOUT), until: ContinuousClock.now + stall) {
+                    return sent
+                }
+            }
+        }
+        return sent
     }
 
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }

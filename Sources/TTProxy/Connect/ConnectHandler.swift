@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOPosix
 import TTBasics
@@ -269,7 +270,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         // target channel exists, then by the channel until it closes.
         let slot = TargetSlot()
         let connections = services.connections
-        guard connections.admit(context.channel, id: ObjectIdentifier(slot)) == .admitted else {
+        guard connections.admit(.channel(context.channel), id: ObjectIdentifier(slot)) == .admitted else {
             connections.remove(id: ObjectIdentifier(slot))
             return refuse(
                 context: context,
@@ -281,12 +282,12 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         state = .dialing
         setAutoRead(false, context: context)
-        TargetDialer.connect(to: target, on: context.eventLoop, configuration: configuration)
+        TargetDialer.connect(to: target, on: context.eventLoop, configuration: configuration, autoRead: false)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
                 case .success(let peer):
-                    guard connections.admit(peer, id: ObjectIdentifier(slot)) != .shuttingDown else {
+                    guard connections.admit(.channel(peer), id: ObjectIdentifier(slot)) != .shuttingDown else {
                         // The proxy is shutting down: no new tunnel.
                         connections.remove(id: ObjectIdentifier(slot))
                         peer.close(promise: nil)
@@ -309,7 +310,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                             message: "tt-proxy does not tunnel to itself: \(target) is one of its own listeners"
                         )
                     }
-                    self.startTunnel(to: peer, context: context)
+                    self.startTunnel(to: peer, slot: slot, context: context)
                 case .failure(let error):
                     connections.remove(id: ObjectIdentifier(slot))
                     guard self.state == .dialing else { return }
@@ -324,8 +325,11 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
     }
 
-    private func startTunnel(to peer: any Channel, context: ChannelHandlerContext) {
+    private func startTunnel(to peer: any Channel, slot: TargetSlot, context: ChannelHandlerContext) {
         guard let record else { return }
+        if let relay = services.relay, splice(to: peer, slot: slot, relay: relay, record: record, context: context) {
+            return
+        }
         let (clientGlue, targetGlue) = GlueHandler.matchedPair(
             record: record,
             closeFlushTimeout: configuration.closeFlushTimeout,
@@ -342,6 +346,7 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
                 promise: nil
             )
             try context.pipeline.syncOperations.addHandler(clientGlue, position: .after(self))
+            try peer.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         } catch {
             peer.close(promise: nil)
             context.close(promise: nil)
@@ -359,6 +364,71 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.record = nil
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         setAutoRead(true, context: context)
+    }
+
+    /// Hands the tunnel to the splice relay: duplicates of both sockets with the `200` and the client's early
+    /// bytes; then both channels close (only their own descriptors). Neither channel has read anything past what
+    /// this handler holds (the client's reads are off since the head, the target's were never on), and an end of
+    /// input the client channel saw is seen again by the relay. False when the relay cannot take it (no
+    /// descriptor for a duplicate, an embedded channel, a relay that stopped): the SwiftNIO glue relays instead.
+    private func splice(
+        to peer: any Channel,
+        slot: TargetSlot,
+        relay: SpliceRelay,
+        record: RequestRecord,
+        context: ChannelHandlerContext
+    ) -> Bool {
+        guard let clientDescriptor = SpliceRelay.duplicateDescriptor(of: context.channel) else { return false }
+        guard let targetDescriptor = SpliceRelay.duplicateDescriptor(of: peer) else {
+            close(clientDescriptor)
+            return false
+        }
+        let connections = services.connections
+        let tunnel = SplicedTunnel(
+            record: NIOLoopBound(record, eventLoop: context.eventLoop),
+            connections: connections,
+            closeLog: services.closeLog,
+            client: record.client,
+            target: peer.remoteAddress?.logDescription ?? "an unknown address"
+        )
+        // The registry entries move to the tunnel before the relay can end it (and remove them).
+        let entry = ProxyConnection { [weak tunnel] in if let tunnel { relay.close(tunnel) } }
+        let clientID = ObjectIdentifier(context.channel)
+        let targetID = ObjectIdentifier(slot)
+        let moved = (
+            connections.handOver(from: clientID, to: ObjectIdentifier(tunnel), entry),
+            connections.handOver(from: targetID, to: ObjectIdentifier(tunnel.targetToken), entry)
+        )
+        let response = context.channel.allocator.buffer(string: ProxyResponse.connectionEstablished)
+        let early = self.early ?? context.channel.allocator.buffer(capacity: 0)
+        guard moved == (true, true),
+            relay.adopt(
+                client: clientDescriptor,
+                target: targetDescriptor,
+                toClient: response,
+                uncounted: response.readableBytes,
+                toTarget: early,
+                tunnel: tunnel
+            )
+        else {
+            if moved.0 {
+                _ = connections.handOver(from: ObjectIdentifier(tunnel), to: clientID, .channel(context.channel))
+            }
+            if moved.1 {
+                _ = connections.handOver(from: ObjectIdentifier(tunnel.targetToken), to: targetID, .channel(peer))
+            }
+            close(clientDescriptor)
+            close(targetDescriptor)
+            return false
+        }
+        record.status = 200
+        record.outcome = "tunnel"
+        state = .tunnelling
+        self.early = nil
+        self.record = nil
+        peer.close(promise: nil)
+        context.close(promise: nil)
+        return true
     }
 
     /// Answers with an error and ends the connection after the client has had time to read it.

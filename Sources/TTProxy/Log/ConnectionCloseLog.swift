@@ -23,6 +23,15 @@ final class ConnectionCloseLog: Sendable {
 
     /// Logs that `channel`'s connection is closed because of `error`; `what` names the side (`client`, `target`).
     func record(_ error: any Error, what: String, channel: any Channel) {
+        record(
+            reason: SystemErrorText.describe(error),
+            what: what,
+            peer: channel.remoteAddress?.logDescription ?? "an unknown address"
+        )
+    }
+
+    /// Logs that the connection with `peer` is closed for `reason` (the system's words for the error).
+    func record(reason: String, what: String, peer: String) {
         let now = ContinuousClock.now
         let suppressed: Int? = state.withLock { state in
             if let start = state.windowStart, now - start < .seconds(1) {
@@ -37,8 +46,7 @@ final class ConnectionCloseLog: Sendable {
             return state.suppressed
         }
         guard let suppressed else { return }
-        let peer = channel.remoteAddress?.logDescription ?? "an unknown address"
         let more = suppressed > 0 ? " (\(suppressed) similar lines suppressed)" : ""
-        sink("tt-proxy: closing the \(what) connection with \(peer): \(SystemErrorText.describe(error))\(more)")
+        sink("tt-proxy: closing the \(what) connection with \(peer): \(reason)\(more)")
     }
 }

@@ -14,20 +14,26 @@ import TTBasics
 /// ```
 public final class ProxyServer: Sendable {
     private let serverChannels: [any Channel]
-    private let connections: ConnectionRegistry<any Channel>
+    private let connections: ConnectionRegistry<ProxyConnection>
     /// Runs Basic auth password checks and nothing else: on NIO's shared pool a check would wait behind every
     /// other blocking job of the process (in a test process, other proxies' floods), which the fair queue cannot
     /// see.
     private let checkPool: NIOThreadPool?
+    private let relay: SpliceRelay?
 
     /// The bound addresses, in the order of ``ProxyServerConfiguration/listeners``, with real ports.
     public let listeningAddresses: [SocketAddress]
 
-    private init(serverChannels: [any Channel], connections: ConnectionRegistry<any Channel>, checkPool: NIOThreadPool?)
-    {
+    private init(
+        serverChannels: [any Channel],
+        connections: ConnectionRegistry<ProxyConnection>,
+        checkPool: NIOThreadPool?,
+        relay: SpliceRelay?
+    ) {
         self.serverChannels = serverChannels
         self.connections = connections
         self.checkPool = checkPool
+        self.relay = relay
         self.listeningAddresses = serverChannels.compactMap(\.localAddress)
     }
 
@@ -36,7 +42,7 @@ public final class ProxyServer: Sendable {
         configuration: ProxyServerConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ProxyServer {
-        let connections = ConnectionRegistry<any Channel>(maxConnections: configuration.maxConnections)
+        let connections = ConnectionRegistry<ProxyConnection>(maxConnections: configuration.maxConnections)
         let checkPool = configuration.users.map { _ in
             NIOThreadPool(numberOfThreads: max(1, configuration.authLimits.maxConcurrentChecks))
         }
@@ -50,11 +56,17 @@ public final class ProxyServer: Sendable {
                 threadPool: checkPool
             )
         }
+        // Scenarios shape the bytes they relay, so only the normal proxy splices.
+        let relay =
+            configuration.scenario == nil
+            ? SpliceRelay(idleTimeout: configuration.idleTimeout, closeFlushTimeout: configuration.closeFlushTimeout)
+            : nil
         let services = ProxyServices(
             connections: connections,
             authGate: authGate,
             ownListeners: OwnListeners(),
-            closeLog: ConnectionCloseLog(sink: configuration.eventLog)
+            closeLog: ConnectionCloseLog(sink: configuration.eventLog),
+            relay: relay
         )
         let acceptFailures = AcceptFailureLog(sink: configuration.eventLog)
         let bootstrap = ServerBootstrap(group: group)
@@ -70,7 +82,7 @@ public final class ProxyServer: Sendable {
             .childChannelOption(ChannelOptions.recvAllocator, value: TunnelBuffers.recvAllocator)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: TunnelBuffers.writeBufferWaterMark)
             .childChannelInitializer { channel in
-                let admission = connections.admit(channel, id: ObjectIdentifier(channel))
+                let admission = connections.admit(.channel(channel), id: ObjectIdentifier(channel))
                 guard admission != .shuttingDown else {
                     return channel.eventLoop.makeFailedFuture(ProxyShuttingDown())
                 }
@@ -110,9 +122,10 @@ public final class ProxyServer: Sendable {
         } catch {
             for channel in channels { try? await channel.close() }
             try? await checkPool?.shutdownGracefully()
+            relay?.stop()
             throw ProxyStartError(underlying: error, listener: configuration.listeners[channels.count])
         }
-        return ProxyServer(serverChannels: channels, connections: connections, checkPool: checkPool)
+        return ProxyServer(serverChannels: channels, connections: connections, checkPool: checkPool, relay: relay)
     }
 
     /// Connections open now: clients, and the targets of their tunnels.
@@ -128,24 +141,37 @@ public final class ProxyServer: Sendable {
             group.addTask {
                 try? await Task.sleep(for: grace)
                 guard !Task.isCancelled else { return }
-                for channel in connections.openConnections { channel.close(promise: nil) }
+                for connection in connections.openConnections { connection.close() }
             }
             await group.next()
             group.cancelAll()
         }
         // Checks of connections that are gone have nobody to answer.
         try? await checkPool?.shutdownGracefully()
+        relay?.stop()
     }
 }
 
 /// What every connection of one proxy shares: the connection registry (clients and targets), the password
 /// check queue, and the proxy's own addresses.
 struct ProxyServices: Sendable {
-    var connections: ConnectionRegistry<any Channel>
+    var connections: ConnectionRegistry<ProxyConnection>
     var authGate: AuthGate?
     var ownListeners: OwnListeners
     /// Why connections ended on errors, rate-limited.
     var closeLog: ConnectionCloseLog
+    /// Where established tunnels go; without it (or when it cannot take one) the SwiftNIO glue relays.
+    var relay: SpliceRelay? = nil
+}
+
+/// An open connection as the registry knows it: something a shutdown can close, a SwiftNIO channel or a tunnel
+/// in the splice relay.
+struct ProxyConnection: Sendable {
+    let close: @Sendable () -> Void
+
+    static func channel(_ channel: any Channel) -> ProxyConnection {
+        ProxyConnection { channel.close(promise: nil) }
+    }
 }
 
 /// Closes a connection accepted while the proxy shuts down.

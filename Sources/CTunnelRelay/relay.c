@@ -1,0 +1,598 @@
+// splice(2), F_SETPIPE_SZ and pipe2 are declared only under _GNU_SOURCE, which must come before any header.
+#define _GNU_SOURCE
+#include "CTunnelRelay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+// One pipe holds at most this much of one direction; a splice moves at most this much at a time.
+#define PIPE_BYTES (256 << 10)
+// Pipe-fuls one direction may move per wake-up before the other tunnels get their turn.
+#define TURN_LIMIT 8
+// Empty pipes kept for the next busy direction instead of being closed.
+#define POOL_LIMIT 16
+
+enum { CLIENT = 0, TARGET = 1 };
+
+struct direction {
+    // Bytes to send before any spliced ones (the 200 answer, bytes read before the tunnel existed).
+    char *user;
+    size_t user_length, user_offset, user_uncounted;
+    int pipe_read, pipe_write;
+    size_t in_pipe;
+    bool source_ended;  // the source socket returned its end
+    bool output_shut;   // the destination's output is shut (the end passed on)
+    bool abandoned;     // the destination is gone: nothing more moves this way
+    uint64_t delivered;
+};
+
+struct tunnel {
+    uint64_t generation;  // the id callers know; never 0
+    size_t index;         // its slot
+    void *context;
+    int fd[2];
+    bool readable[2], writable[2];
+    // Direction 0 moves client to target (up), 1 target to client (down); direction d reads side d.
+    struct direction way[2];
+    int error_side, error_number;
+    bool flushing;  // one side is gone: the other gets what is pending for it, then closes
+    bool starved;   // had bytes to read but no descriptor for a pipe: retried by the next scan
+    bool finished, queued;
+    int64_t last_activity, last_progress;
+};
+
+struct command {
+    enum { ADD, CLOSE, STOP } kind;
+    struct tunnel *tunnel;
+    uint64_t id;
+    struct command *next;
+};
+
+struct ttr_relay {
+    int epoll_fd, wake_fd;
+    pthread_t thread;
+    ttr_done_fn done;
+    int64_t idle_ms, close_flush_ms, scan_ms;
+    pthread_mutex_t lock;
+    struct command *commands, *last_command;
+    uint64_t next_id;
+    // Thread-owned from here on.
+    struct tunnel **slots;
+    size_t slot_count, slot_capacity;
+    struct tunnel **ready;  // tunnels that used their turn and still have work
+    size_t ready_count, ready_capacity;
+    int pool[POOL_LIMIT][2];
+    int pool_count;
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// MARK: Pipes
+
+static bool take_pipe(struct ttr_relay *relay, struct direction *way) {
+    if (way->pipe_read >= 0) return true;
+    int fds[2];
+    if (relay->pool_count > 0) {
+        relay->pool_count--;
+        fds[0] = relay->pool[relay->pool_count][0];
+        fds[1] = relay->pool[relay->pool_count][1];
+    } else {
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+        // Larger pipes mean fewer splices per byte; the default (64 KiB) still works if the system refuses.
+        (void)fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+    }
+    way->pipe_read = fds[0];
+    way->pipe_write = fds[1];
+    return true;
+}
+
+// An empty pipe goes back to the pool; one still holding bytes is closed with them.
+static void release_pipe(struct ttr_relay *relay, struct direction *way) {
+    if (way->pipe_read < 0) return;
+    if (way->in_pipe == 0 && relay->pool_count < POOL_LIMIT) {
+        relay->pool[relay->pool_count][0] = way->pipe_read;
+        relay->pool[relay->pool_count][1] = way->pipe_write;
+        relay->pool_count++;
+    } else {
+        close(way->pipe_read);
+        close(way->pipe_write);
+    }
+    way->pipe_read = way->pipe_write = -1;
+    way->in_pipe = 0;
+}
+
+// MARK: Tunnel teardown
+
+static void close_side(struct ttr_relay *relay, struct tunnel *tunnel, int side) {
+    if (tunnel->fd[side] < 0) return;
+    epoll_ctl(relay->epoll_fd, EPOLL_CTL_DEL, tunnel->fd[side], NULL);
+    close(tunnel->fd[side]);
+    tunnel->fd[side] = -1;
+}
+
+static void finish(struct ttr_relay *relay, struct tunnel *tunnel) {
+    if (tunnel->finished) return;
+    tunnel->finished = true;
+    close_side(relay, tunnel, CLIENT);
+    close_side(relay, tunnel, TARGET);
+    for (int d = 0; d < 2; d++) {
+        release_pipe(relay, &tunnel->way[d]);
+        free(tunnel->way[d].user);
+        tunnel->way[d].user = NULL;
+    }
+    relay->slots[tunnel->index] = NULL;
+    relay->done(
+        tunnel->context, tunnel->way[0].delivered, tunnel->way[1].delivered, tunnel->error_side,
+        tunnel->error_number);
+    // Freed by the loop once no event of this round can name it any more.
+}
+
+// Side `side` failed (reset, write to a closed peer): it is closed; the other side gets what was read from this
+// one and is then closed too, since nothing can arrive for it any more.
+static void fail_side(struct ttr_relay *relay, struct tunnel *tunnel, int side, int error_number) {
+    if (tunnel->error_side < 0) {
+        tunnel->error_side = side;
+        tunnel->error_number = error_number;
+    }
+    close_side(relay, tunnel, side);
+    struct direction *toward = &tunnel->way[1 - side];
+    toward->abandoned = true;
+    release_pipe(relay, toward);
+    if (!tunnel->flushing) {
+        tunnel->flushing = true;
+        tunnel->last_progress = now_ms();
+    }
+}
+
+// MARK: Moving bytes
+
+static void note_delivered(struct tunnel *tunnel, struct direction *way, size_t moved, int64_t now) {
+    way->delivered += moved;
+    tunnel->last_activity = tunnel->last_progress = now;
+}
+
+// Moves what it can in direction `d`. Returns true when it stopped only because its turn is used up.
+static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
+    struct direction *way = &tunnel->way[d];
+    int source = d, destination = 1 - d;
+    for (int turn = 0;; turn++) {
+        if (tunnel->finished || way->abandoned || tunnel->fd[destination] < 0) return false;
+        int out = tunnel->fd[destination];
+        while (way->user_offset < way->user_length) {
+            if (!tunnel->writable[destination]) return false;
+            ssize_t n = send(out, way->user + way->user_offset, way->user_length - way->user_offset,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) {
+                    tunnel->writable[destination] = false;
+                    return false;
+                }
+                fail_side(relay, tunnel, destination, errno);
+                return false;
+            }
+            size_t before = way->user_offset;
+            way->user_offset += (size_t)n;
+            size_t counted = way->user_offset > way->user_uncounted
+                                 ? way->user_offset - (before > way->user_uncounted ? before : way->user_uncounted)
+                                 : 0;
+            note_delivered(tunnel, way, counted, now_ms());
+        }
+        while (way->in_pipe > 0) {
+            if (!tunnel->writable[destination]) return false;
+            ssize_t n = splice(way->pipe_read, NULL, out, NULL, way->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) {
+                    tunnel->writable[destination] = false;
+                    return false;
+                }
+                fail_side(relay, tunnel, destination, errno);
+                return false;
+            }
+            way->in_pipe -= (size_t)n;
+            note_delivered(tunnel, way, (size_t)n, now_ms());
+        }
+        if (tunnel->fd[source] < 0) {
+            // Everything read from the side that is gone has been delivered: the survivor closes.
+            release_pipe(relay, way);
+            close_side(relay, tunnel, destination);
+            return false;
+        }
+        if (way->source_ended) {
+            release_pipe(relay, way);
+            if (!way->output_shut) {
+                way->output_shut = true;
+                // Every byte before the end has been handed to the kernel, so shutting the output loses none.
+                if (shutdown(out, SHUT_WR) != 0 && errno != ENOTCONN) fail_side(relay, tunnel, destination, errno);
+            }
+            return false;
+        }
+        if (!tunnel->readable[source]) {
+            release_pipe(relay, way);
+            return false;
+        }
+        if (turn >= TURN_LIMIT) return true;
+        if (!take_pipe(relay, way)) {
+            // Out of descriptors: the bytes wait in the socket (the sender sees backpressure) until a scan retries.
+            tunnel->starved = true;
+            return false;
+        }
+        ssize_t n = splice(tunnel->fd[source], NULL, way->pipe_write, NULL, PIPE_BYTES,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            way->in_pipe = (size_t)n;
+            tunnel->last_activity = now_ms();
+        } else if (n == 0) {
+            way->source_ended = true;
+            tunnel->last_activity = now_ms();
+        } else if (errno == EAGAIN) {
+            tunnel->readable[source] = false;
+        } else if (errno != EINTR) {
+            fail_side(relay, tunnel, source, errno);
+            return false;
+        }
+    }
+}
+
+static void queue_ready(struct ttr_relay *relay, struct tunnel *tunnel) {
+    if (tunnel->queued) return;
+    if (relay->ready_count == relay->ready_capacity) {
+        size_t capacity = relay->ready_capacity ? relay->ready_capacity * 2 : 64;
+        struct tunnel **grown = realloc(relay->ready, capacity * sizeof *grown);
+        if (!grown) return;  // it runs again on its next event or scan
+        relay->ready = grown;
+        relay->ready_capacity = capacity;
+    }
+    tunnel->queued = true;
+    relay->ready[relay->ready_count++] = tunnel;
+}
+
+// Runs both directions and ends the tunnel when nothing is left to move.
+static void service(struct ttr_relay *relay, struct tunnel *tunnel) {
+    if (tunnel->finished) return;
+    bool again = pump(relay, tunnel, 0);
+    again = pump(relay, tunnel, 1) || again;
+    // A side that failed meanwhile: the survivor gets what was read from it, then closes.
+    for (int side = 0; side < 2; side++) {
+        if (tunnel->fd[side] < 0) again = pump(relay, tunnel, side) || again;
+    }
+    if (tunnel->finished) return;
+    bool both_shut = tunnel->way[0].output_shut && tunnel->way[1].output_shut;
+    if (both_shut || (tunnel->fd[CLIENT] < 0 && tunnel->fd[TARGET] < 0)) {
+        finish(relay, tunnel);
+    } else if (again) {
+        queue_ready(relay, tunnel);
+    }
+}
+
+// MARK: The loop
+
+static uint64_t event_key(struct tunnel *tunnel, int side) {
+    return (tunnel->generation << 32) | ((uint64_t)tunnel->index << 1) | (uint64_t)side;
+}
+
+static void adopt(struct ttr_relay *relay, struct tunnel *tunnel) {
+    size_t index = 0;
+    while (index < relay->slot_count && relay->slots[index]) index++;
+    if (index == relay->slot_count && relay->slot_count == relay->slot_capacity) {
+        size_t capacity = relay->slot_capacity ? relay->slot_capacity * 2 : 256;
+        struct tunnel **grown = realloc(relay->slots, capacity * sizeof *grown);
+        if (!grown) {
+            close(tunnel->fd[CLIENT]);
+            close(tunnel->fd[TARGET]);
+            relay->done(tunnel->context, 0, 0, -1, 0);
+            free(tunnel->way[0].user);
+            free(tunnel->way[1].user);
+            free(tunnel);
+            return;
+        }
+        relay->slots = grown;
+        relay->slot_capacity = capacity;
+    }
+    if (index == relay->slot_count) relay->slot_count++;
+    relay->slots[index] = tunnel;
+    tunnel->index = index;
+    for (int side = 0; side < 2; side++) {
+        struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+        event.data.u64 = event_key(tunnel, side);
+        if (epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, tunnel->fd[side], &event) != 0) {
+            fail_side(relay, tunnel, side, errno);
+        }
+    }
+    service(relay, tunnel);
+}
+
+// The tunnel an event names, unless it ended (a later tunnel in its slot has another generation).
+static struct tunnel *lookup_event(struct ttr_relay *relay, uint64_t key) {
+    size_t index = (size_t)((key & 0xffffffffu) >> 1);
+    if (index >= relay->slot_count) return NULL;
+    struct tunnel *tunnel = relay->slots[index];
+    return tunnel && tunnel->generation == key >> 32 ? tunnel : NULL;
+}
+
+static struct tunnel *lookup_generation(struct ttr_relay *relay, uint64_t generation) {
+    for (size_t i = 0; i < relay->slot_count; i++) {
+        if (relay->slots[i] && relay->slots[i]->generation == generation) return relay->slots[i];
+    }
+    return NULL;
+}
+
+struct graveyard {
+    struct tunnel **dead;
+    size_t count, capacity;
+};
+
+static void bury(struct graveyard *graveyard, struct tunnel *tunnel) {
+    if (graveyard->count == graveyard->capacity) {
+        size_t capacity = graveyard->capacity ? graveyard->capacity * 2 : 64;
+        struct tunnel **grown = realloc(graveyard->dead, capacity * sizeof *grown);
+        if (!grown) return;  // leaks one small struct rather than risk a use after free
+        graveyard->dead = grown;
+        graveyard->capacity = capacity;
+    }
+    graveyard->dead[graveyard->count++] = tunnel;
+}
+
+static void scan(struct ttr_relay *relay, int64_t now, struct graveyard *graveyard) {
+    for (size_t i = 0; i < relay->slot_count; i++) {
+        struct tunnel *tunnel = relay->slots[i];
+        if (!tunnel) continue;
+        // The survivor of a failed side whose pending bytes make no progress; a tunnel that moved nothing.
+        bool stuck = relay->close_flush_ms > 0 && tunnel->flushing && now - tunnel->last_progress >= relay->close_flush_ms;
+        bool idle = relay->idle_ms > 0 && now - tunnel->last_activity >= relay->idle_ms;
+        if (stuck || idle) {
+            finish(relay, tunnel);
+        } else if (tunnel->starved) {
+            tunnel->starved = false;
+            service(relay, tunnel);
+        }
+        if (tunnel->finished) bury(graveyard, tunnel);
+    }
+}
+
+static void *run(void *argument) {
+    struct ttr_relay *relay = argument;
+    // splice into a socket whose peer is gone raises SIGPIPE (it takes no MSG_NOSIGNAL); it is thread-directed,
+    // so blocking it here leaves EPIPE as the only effect.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
+    pthread_setname_np(pthread_self(), "tt-proxy-splice");
+
+    struct epoll_event events[256];
+    struct graveyard graveyard = {0};
+    int64_t next_scan = now_ms() + relay->scan_ms;
+    bool stopping = false;
+    while (!stopping) {
+        int64_t now = now_ms();
+        int timeout = relay->ready_count > 0 ? 0 : (int)(next_scan > now ? next_scan - now : 0);
+        int count = epoll_wait(relay->epoll_fd, events, 256, timeout);
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            count = 0;
+        }
+        for (int i = 0; i < count; i++) {
+            if (events[i].data.u64 == 0) {
+                uint64_t value;
+                (void)read(relay->wake_fd, &value, sizeof value);
+                pthread_mutex_lock(&relay->lock);
+                struct command *command = relay->commands;
+                relay->commands = relay->last_command = NULL;
+                pthread_mutex_unlock(&relay->lock);
+                while (command) {
+                    struct command *next = command->next;
+                    if (command->kind == ADD) {
+                        adopt(relay, command->tunnel);
+                    } else if (command->kind == CLOSE) {
+                        struct tunnel *tunnel = lookup_generation(relay, command->id);
+                        if (tunnel) {
+                            finish(relay, tunnel);
+                            bury(&graveyard, tunnel);
+                        }
+                    } else {
+                        stopping = true;
+                    }
+                    free(command);
+                    command = next;
+                }
+                continue;
+            }
+            uint64_t key = events[i].data.u64;
+            struct tunnel *tunnel = lookup_event(relay, key);
+            if (!tunnel) continue;
+            int side = (int)(key & 1);
+            uint32_t flags = events[i].events;
+            if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->readable[side] = true;
+            if (flags & (EPOLLOUT | EPOLLHUP | EPOLLERR)) tunnel->writable[side] = true;
+            service(relay, tunnel);
+            if (tunnel->finished) bury(&graveyard, tunnel);
+        }
+        // Tunnels that used their turn run again, in order, once every event of this round had its turn.
+        size_t ready = relay->ready_count;
+        for (size_t i = 0; i < ready; i++) {
+            struct tunnel *tunnel = relay->ready[i];
+            tunnel->queued = false;
+            if (tunnel->finished) continue;
+            service(relay, tunnel);
+            if (tunnel->finished) bury(&graveyard, tunnel);
+        }
+        memmove(relay->ready, relay->ready + ready, (relay->ready_count - ready) * sizeof *relay->ready);
+        relay->ready_count -= ready;
+        now = now_ms();
+        if (now >= next_scan) {
+            scan(relay, now, &graveyard);
+            next_scan = now + relay->scan_ms;
+        }
+        // A finished tunnel may still sit in the ready list: drop it there before freeing.
+        size_t kept = 0;
+        for (size_t i = 0; i < relay->ready_count; i++) {
+            if (!relay->ready[i]->finished) relay->ready[kept++] = relay->ready[i];
+        }
+        relay->ready_count = kept;
+        for (size_t i = 0; i < graveyard.count; i++) free(graveyard.dead[i]);
+        graveyard.count = 0;
+    }
+    for (size_t i = 0; i < relay->slot_count; i++) {
+        struct tunnel *tunnel = relay->slots[i];
+        if (!tunnel) continue;
+        finish(relay, tunnel);
+        free(tunnel);
+    }
+    free(graveyard.dead);
+    return NULL;
+}
+
+// MARK: Public
+
+static void post(struct ttr_relay *relay, struct command *command) {
+    command->next = NULL;
+    pthread_mutex_lock(&relay->lock);
+    if (relay->last_command) {
+        relay->last_command->next = command;
+    } else {
+        relay->commands = command;
+    }
+    relay->last_command = command;
+    pthread_mutex_unlock(&relay->lock);
+    uint64_t one = 1;
+    (void)write(relay->wake_fd, &one, sizeof one);
+}
+
+ttr_relay *ttr_relay_start(ttr_done_fn done, int64_t idle_ms, int64_t close_flush_ms) {
+    struct ttr_relay *relay = calloc(1, sizeof *relay);
+    if (!relay) return NULL;
+    relay->done = done;
+    relay->idle_ms = idle_ms;
+    relay->close_flush_ms = close_flush_ms;
+    // Timeouts are checked by a scan about ten times per shortest timeout, at most once a second.
+    int64_t shortest = 1000;
+    if (idle_ms > 0 && idle_ms < shortest * 10) shortest = idle_ms / 10;
+    if (close_flush_ms > 0 && close_flush_ms < shortest * 10) shortest = close_flush_ms / 10;
+    relay->scan_ms = shortest < 5 ? 5 : shortest;
+    relay->next_id = 1;
+    pthread_mutex_init(&relay->lock, NULL);
+    relay->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    relay->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event event = {.events = EPOLLIN};
+    event.data.u64 = 0;
+    if (relay->epoll_fd < 0 || relay->wake_fd < 0 ||
+        epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, relay->wake_fd, &event) != 0) {
+        goto failed;
+    }
+    int error = pthread_create(&relay->thread, NULL, run, relay);
+    if (error != 0) {
+        errno = error;
+        goto failed;
+    }
+    return relay;
+failed: {
+    int saved = errno;
+    if (relay->epoll_fd >= 0) close(relay->epoll_fd);
+    if (relay->wake_fd >= 0) close(relay->wake_fd);
+    pthread_mutex_destroy(&relay->lock);
+    free(relay);
+    errno = saved;
+    return NULL;
+}
+}
+
+static char *copy(const void *bytes, size_t length) {
+    if (length == 0) return NULL;
+    char *result = malloc(length);
+    if (result) memcpy(result, bytes, length);
+    return result;
+}
+
+uint64_t ttr_relay_add(
+    ttr_relay *relay, int client_fd, int target_fd, const void *to_client, size_t to_client_length,
+    size_t to_client_uncounted, const void *to_target, size_t to_target_length, void *context) {
+    struct tunnel *tunnel = calloc(1, sizeof *tunnel);
+    struct command *command = calloc(1, sizeof *command);
+    char *up = copy(to_target, to_target_length), *down = copy(to_client, to_client_length);
+    if (!tunnel || !command || (to_target_length && !up) || (to_client_length && !down)) {
+        free(tunnel);
+        free(command);
+        free(up);
+        free(down);
+        errno = ENOMEM;
+        return 0;
+    }
+    tunnel->context = context;
+    tunnel->fd[CLIENT] = client_fd;
+    tunnel->fd[TARGET] = target_fd;
+    tunnel->readable[CLIENT] = tunnel->readable[TARGET] = true;
+    tunnel->writable[CLIENT] = tunnel->writable[TARGET] = true;
+    tunnel->error_side = -1;
+    for (int d = 0; d < 2; d++) tunnel->way[d].pipe_read = tunnel->way[d].pipe_write = -1;
+    tunnel->way[0].user = up;
+    tunnel->way[0].user_length = to_target_length;
+    tunnel->way[1].user = down;
+    tunnel->way[1].user_length = to_client_length;
+    tunnel->way[1].user_uncounted = to_client_uncounted;
+    tunnel->last_activity = tunnel->last_progress = now_ms();
+    pthread_mutex_lock(&relay->lock);
+    uint64_t generation = relay->next_id;
+    relay->next_id = relay->next_id >= 0x7fffffffu ? 1 : relay->next_id + 1;
+    pthread_mutex_unlock(&relay->lock);
+    tunnel->generation = generation;
+    command->kind = ADD;
+    command->tunnel = tunnel;
+    post(relay, command);
+    return generation;
+}
+
+void ttr_relay_close(ttr_relay *relay, uint64_t id) {
+    struct command *command = calloc(1, sizeof *command);
+    if (!command) return;
+    command->kind = CLOSE;
+    command->id = id;
+    post(relay, command);
+}
+
+void ttr_relay_stop(ttr_relay *relay) {
+    struct command *command = calloc(1, sizeof *command);
+    if (command) {
+        command->kind = STOP;
+        post(relay, command);
+    }
+    pthread_join(relay->thread, NULL);
+    for (struct command *rest = relay->commands; rest;) {
+        struct command *next = rest->next;
+        if (rest->kind == ADD) {
+            close(rest->tunnel->fd[0]);
+            close(rest->tunnel->fd[1]);
+            relay->done(rest->tunnel->context, 0, 0, -1, 0);
+            free(rest->tunnel->way[0].user);
+            free(rest->tunnel->way[1].user);
+            free(rest->tunnel);
+        }
+        free(rest);
+        rest = next;
+    }
+    for (int i = 0; i < relay->pool_count; i++) {
+        close(relay->pool[i][0]);
+        close(relay->pool[i][1]);
+    }
+    free(relay->slots);
+    free(relay->ready);
+    close(relay->epoll_fd);
+    close(relay->wake_fd);
+    pthread_mutex_destroy(&relay->lock);
+    free(relay);
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Glibc
+import Synchronization
+import TTTestSupport
+import Testing
+
+@testable import TTProxy
+
+/// What the splice relay of established tunnels must keep from the SwiftNIO glue it replaced: backpressure, and
+/// a failing side logged and released. (Half-close, the idle and close-flush timeouts, the log's byte counts and
+/// shutdown are covered by the tunnel tests in ProxyTests and TunnelTeardownTests, which run through it too.)
+@Suite("tt-proxy splice relay")
+struct SpliceRelayTests {
+    @Test("a target that does not read stops the client's bytes; once it reads, every byte arrives, then the end")
+    func backpressureHoldsAndReleases() async throws {
+        let target = try HeldTarget()
+        defer { target.stop() }
+        try await withStarted(TestProxy.start()) { proxy in
+            let port = proxy.port
+            let (head, sent, received) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(target.port)"))
+                let (head, _) = try client.readHead()
+                // Up to 512 MiB; the socket buffers between here and the target hold a few dozen at most, so a
+                // relay that kept reading while the target does not would take it all.
+                let chunk = testPayload(count: 1 << 20, seed: 7)
+                let sent = client.sendUntilStalled(chunk, times: 512, stall: .seconds(2))
+                client.shutdownWrite()
+                return (head, sent, try target.readToEnd(expecting: chunk, timeout: .seconds(30)))
+            }
+            #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+            #expect(sent < 256 << 20, "\(sent >> 20) MiB went out towards a target that does not read")
+            #expect(sent > 0)
+            #expect(received.count == sent, "the target got \(received.count) of \(sent) bytes")
+            #expect(received.intact, "the bytes arrived changed or out of order")
+            // The tunnel, and its log line, ends when the target ends too.
+            target.closeConnection()
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.bytesUp == sent)
+        }
+    }
+
+    @Test("a target that resets: the client gets its bytes and the end, the reset is logged, nothing is left open")
+    func targetResetIsLoggedAndReleased() async throws {
+        let lines = Mutex<[String]>([])
+        let target = try HeldTarget(greeting: Array("hello".utf8), reset: true)
+        defer { target.stop() }
+        try await withStarted(TestProxy.start { $0.eventLog = { line in lines.withLock { $0.append(line) } } }) {
+            proxy in
+            let port = proxy.port
+            let (bytes, _) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(target.port)"))
+                let (_, rest) = try client.readHead()
+                let (more, end) = client.readToEnd(timeout: .seconds(10))
+                return (rest + more, end)
+            }
+            #expect(bytes == Array("hello".utf8))
+            await waitUntil { proxy.server.connectionCount == 0 && !lines.withLock { $0 }.isEmpty }
+            #expect(proxy.server.connectionCount == 0)
+            #expect(
+                lines.withLock { $0 } == [
+                    "tt-proxy: closing the target connection with 127.0.0.1:\(target.port): Connection reset by peer"
+                ]
+            )
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.bytesDown == 5 && log.first?.outcome == "tunnel")
+        }
+    }
+}
+
+/// A target that accepts one connection and reads nothing until asked; it may greet and then reset instead.
+private final class HeldTarget: Sendable {
+    let port: Int
+    private let listener: Int32
+    private let connection = Mutex<Int32>(-1)
+
+    init(greeting: [UInt8] = [], reset: Bool = false) throws {
+        (listener, port) = try bindLoopback(listenBacklog: 1)
+        let listener = self.listener
+        Thread { [self] in
+            let accepted = accept(listener, nil, nil)
+            guard accepted >= 0 else { return }
+            if !greeting.isEmpty {
+                _ = greeting.withUnsafeBytes { send(accepted, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            if reset {
+                // Give the relay a moment to take the greeting, then SO_LINGER 0: the close sends a reset.
+                usleep(100_000)
+                var option = linger(l_onoff: 1, l_linger: 0)
+                setsockopt(accepted, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+                close(accepted)
+                return
+            }
+            connection.withLock { $0 = accepted }
+        }.start()
+    }
+
+    /// Reads until the end of input: the byte count, and whether the bytes were `pattern` repeated.
+    func readToEnd(expecting pattern: [UInt8], timeout: Duration) throws -> (count: Int, intact: Bool) {
+        let deadline = ContinuousClock.now + timeout
+        var descriptor: Int32 = -1
+        while descriptor < 0 {
+            descriptor = connection.withLock { $0 }
+            guard ContinuousClock.now < deadline else { throw RawClientError(description: "no connection") }
+            if descriptor < 0 { usleep(10_000) }
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        var intact = true
+        while ContinuousClock.now < deadline {
+            var pending = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&pending, 1, 100) >= 0 else { break }
+            guard pending.revents != 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return (total, intact) }
+            for index in 0..<count where buffer[index] != pattern[(total + index) % pattern.count] {
+                intact = false
+                break
+            }
+            total += count
+        }
+        throw RawClientError(description: "no end after \(total) bytes")
+    }
+
+    func closeConnection() {
+        connection.withLock { descriptor in
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+        }
+    }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        closeConnection()
+    }
+}
