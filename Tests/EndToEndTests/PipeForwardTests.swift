@@ -31,6 +31,16 @@ struct PipeForwardTests {
         }
     }
 
+    @Test("pipe carries 100 MiB directly byte-exact into a pipe on standard output (whole chunks per write)")
+    func bulkDirectIntoAPipe() async throws {
+        try await bulkTransfer(
+            name: "a direct connection into a pipe",
+            proxyArguments: ["--no-proxy"],
+            holdInputUntilEchoed: true,
+            outputThroughPipe: true
+        )
+    }
+
     @Test(
         "pipe as an ssh ProxyCommand: end of input half-closes through tt-proxy and directly; the answer still arrives"
     )
@@ -195,7 +205,14 @@ struct PipeForwardTests {
     ///
     /// Streams a generated 100 MiB file through `tt-connect pipe` to an echo server and compares SHA-256 of
     /// what went in and what came back; prints the throughput.
-    private func bulkTransfer(name: String, proxyArguments: [String], holdInputUntilEchoed: Bool) async throws {
+    /// - Parameter outputThroughPipe: standard output is a pipe (as under ssh), copied to the file by this
+    ///   test; otherwise it is the file itself.
+    private func bulkTransfer(
+        name: String,
+        proxyArguments: [String],
+        holdInputUntilEchoed: Bool,
+        outputThroughPipe: Bool = false
+    ) async throws {
         let directory = try TemporaryDirectory()
         try await withStarted(EchoServer.start()) { echo in
             let input = directory.file("in.bin")
@@ -215,10 +232,22 @@ struct PipeForwardTests {
             let errors = directory.file("err.txt")
             _ = FileManager.default.createFile(atPath: errors, contents: nil)
             process.standardInput = stdin
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            let outputFile = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            let stdout = Pipe()
+            process.standardOutput = outputThroughPipe ? stdout : outputFile
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
             let started = ContinuousClock.now
             try process.run()
+            // Bounded by the pipe's end: tt-connect's exit (or its termination below) closes it.
+            let copier = Task.detached {
+                guard outputThroughPipe else { return }
+                let reader = stdout.fileHandleForReading
+                while let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try outputFile.write(contentsOf: chunk)
+                }
+            }
+            // Our copy of the write end: the copier must see the end once tt-connect exits.
+            if outputThroughPipe { try? stdout.fileHandleForWriting.close() }
             let writer = stdin.fileHandleForWriting
             let size = Self.bulkSize
             let feeder = Task.detached {
@@ -243,6 +272,8 @@ struct PipeForwardTests {
             }
             if process.isRunning { process.terminate() }
             process.waitUntilExit()
+            try await copier.value
+            try outputFile.close()
             let elapsed = ContinuousClock.now - started
             try await feeder.value
             let errorText = try String(contentsOfFile: errors, encoding: .utf8)

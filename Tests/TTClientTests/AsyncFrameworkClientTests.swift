@@ -117,7 +117,7 @@ struct AsyncFrameworkClientTests {
 
     @Test("an answer slower than the calling task may wait for is read on the client's thread, whole and once")
     func slowAnswerContinuesOnTheThread() async throws {
-        // 50 ms is 50 times the quick wait: the caller must let go, the request must not go out again.
+        // 50 ms is 10 times the quick wait: the caller must let go, the request must not go out again.
         let peer = try await ScriptedPeer.start([.init(answerDelay: .milliseconds(50))])
         try await withStarted(peer) { peer in
             let client = AsyncFrameworkClient(configuration: configuration(port: peer.port), trace: .disabled)

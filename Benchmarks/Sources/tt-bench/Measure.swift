@@ -24,9 +24,14 @@ enum Measure {
         wallClock ? try seconds(body) : try cpuSeconds(body)
     }
 
-    private static func threadCPUTime() -> Double {
+    private static func threadCPUTime() -> Double { cpuTime(CLOCK_THREAD_CPUTIME_ID) }
+
+    /// User and system CPU seconds of the whole process so far, every thread counted.
+    static func processCPUTime() -> Double { cpuTime(CLOCK_PROCESS_CPUTIME_ID) }
+
+    private static func cpuTime(_ clock: clockid_t) -> Double {
         var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        clock_gettime(clock, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 

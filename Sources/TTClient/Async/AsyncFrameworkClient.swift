@@ -5,7 +5,7 @@ import TTTransport
 ///
 /// Every call runs the blocking ``FrameworkClient`` — the one implementation of the protocol, reconnect and
 /// exactly-once rules. A request on an open connection starts on the calling task: it is sent there, and an
-/// answer that comes within 2 ms is read there too, so a quick request costs what it costs the
+/// answer that comes within 5 ms is read there too, so a quick request costs what it costs the
 /// blocking client, without a switch of threads. Whatever may take longer (opening the connection, a reconnect
 /// and its backoff, a slow answer, a large request) continues on this client's own thread, never on Swift's
 /// cooperative thread pool, while the caller is suspended. Calls from several tasks run one after the other, in
@@ -27,10 +27,12 @@ import TTTransport
 /// ```
 public actor AsyncFrameworkClient {
     /// How long a request started on the calling task may wait there for its answer before the client's thread
-    /// takes the wait over: the longest a call blocks a thread of Swift's cooperative pool. Not 1 ms: a `poll(2)`
-    /// timeout that short is usually the CPU's next timer, and arming and cancelling it cost about 3 µs of system
-    /// time per request here (BENCHMARKS.md); from 2 ms on it costs no more than the request timeout's.
-    static let quickWait = Duration.milliseconds(2)
+    /// takes the wait over: the longest a call blocks a thread of Swift's cooperative pool. Longer than a tick of
+    /// a 250 Hz kernel (4 ms): a `poll(2)` timeout that ends before the CPU's next tick is its next timer, and
+    /// arming and cancelling it reprograms the timer device on every request, which costs 1.5–4 µs of CPU per
+    /// request on a virtual machine (BENCHMARKS.md: a 2 ms wait did, a 4 ms or longer one costs what the request
+    /// timeout's does).
+    static var quickWait: Duration { .milliseconds(5) }
 
     private nonisolated let handle: ClientHandle
     private nonisolated let thread: ClientThread

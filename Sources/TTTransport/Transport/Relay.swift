@@ -258,14 +258,16 @@ public final class Relay {
         }
     }
 
-    /// Writes what the output takes without blocking: sockets with `MSG_DONTWAIT`, other descriptors at most
-    /// `PIPE_BUF` bytes, which a pipe that reported `POLLOUT` accepts at once.
+    /// Writes what the output takes: a socket with `MSG_DONTWAIT`, so a full one leaves the relay free to poll;
+    /// any other descriptor all of `bytes` in one `write(2)`. A blocking pipe or terminal then waits for its
+    /// reader, as the drain loop's back-to-back writes did in `PIPE_BUF` steps before (16 system calls per
+    /// 64 KiB, for nothing: only a non-blocking descriptor returns early, and it takes what fits).
     private func writeOutput(_ bytes: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let count =
                 outputIsSocket
                 ? send(output, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-                : write(output, bytes.baseAddress, min(bytes.count, Int(PIPE_BUF)))
+                : write(output, bytes.baseAddress, bytes.count)
             if count >= 0 { return count }
             switch errno {
             case EINTR: continue
