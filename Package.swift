@@ -26,6 +26,22 @@ let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", pac
 let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let nioHTTP1: Target.Dependency = .product(name: "NIOHTTP1", package: "swift-nio")
 
+/// How the four tools are linked in release builds (docs/PACKAGING.md, "Sizes"): about 1.4 MB off each.
+/// - `-z pack-relative-relocs` (DT_RELR): the ~41,000 relative relocations of a position-independent tool (Swift
+///   metadata is full of pointers) take 8 KB instead of 980 KB. glibc loads them from 2.36 on; `scripts/package`
+///   puts that into the package's `Depends`. GNU ld does it (gold, swiftc's default, cannot). lld could too, but
+///   where two static archives define the same symbol it may take the later one: with a module naming Foundation it
+///   took a specialization from libFoundation.a rather than libFoundationEssentials.a and pulled in ICU (tt-proxy
+///   62 MB). GNU ld searches the archives in order, as gold does.
+/// - `--no-export-dynamic`: swiftc exports every global symbol of our modules and their dependencies, which kept
+///   them from `--gc-sections` and put 350 KB of names into the dynamic symbol table; nothing looks them up.
+let releaseLinking: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-use-ld=bfd", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux], configuration: .release)
+    )
+]
+
 let package = Package(
     name: "tt-connect",
     // Linux only (Glibc calls throughout; README "Use it as a library"), so no Apple platform minimum is claimed.
@@ -130,12 +146,14 @@ let package = Package(
         .executableTarget(
             name: "tt-connect",
             dependencies: ["TTCommandLine", "TTCommandSupport"],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
         .executableTarget(
             name: "tt-ping",
             dependencies: ["TTCommandLine", "TTCommandSupport"],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
         .executableTarget(
             name: "tt-server",
@@ -143,7 +161,8 @@ let package = Package(
                 "TTServer", "TTBasics", "TTProtocol", "TTCommandSupport", "CZlib", argumentParser, logging,
                 .product(name: "NIOCore", package: "swift-nio"), prometheus, serviceLifecycle, unixSignals,
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
         .executableTarget(
             name: "tt-proxy",
@@ -151,7 +170,8 @@ let package = Package(
                 "TTProxy", "TTCommandSupport", argumentParser, .product(name: "NIOCore", package: "swift-nio"),
                 serviceLifecycle, unixSignals, logging,
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: releaseLinking
         ),
 
         // Shared by tests: start servers/proxies on ephemeral loopback ports, run built binaries, find peers.

@@ -1,4 +1,4 @@
-import struct Foundation.Date
+import struct FoundationEssentials.Date
 
 /// Counts and reports one request for the access log; lives on the client channel's event loop.
 final class RequestRecord {
