@@ -13,12 +13,15 @@ struct PingLoad: ParsableCommand {
 
     func run() throws {
         let state = LoadState(clients: clients)
+        var threads = ClientThreads()
         for _ in 0..<clients {
-            Thread.detachNewThread { [port, seconds] in state.runClient(port: port, seconds: seconds) }
+            try threads.start { [port, seconds] in state.runClient(port: port, seconds: seconds) }
         }
         guard state.finished.wait(timeout: .now() + seconds + 60) == .success else {
             throw BenchError.failed("clients did not finish within \(seconds + 60) s")
         }
+        // Every client has counted itself out; wait until their threads have exited too (see ClientThreads).
+        threads.join()
         if let failure = state.failure.withLock({ $0 }) { throw BenchError.failed(failure) }
         let pings = state.pings.load(ordering: .relaxed)
         let window = state.window.withLock { $0 }
