@@ -89,9 +89,10 @@ struct HandshakeRate: ParsableCommand {
         let finished = DispatchGroup()
         let start = ContinuousClock.now
         let end = start + .nanoseconds(Int64(seconds * 1e9))
+        var threads = ClientThreads()
         for client in 0..<clients {
             finished.enter()
-            Thread.detachNewThread { [port, sources] in
+            try threads.start { [port, sources] in
                 defer { finished.leave() }
                 var index = client
                 while ContinuousClock.now < end {
@@ -116,8 +117,10 @@ struct HandshakeRate: ParsableCommand {
         guard finished.wait(timeout: .now() + seconds + 60) == .success else {
             throw BenchError.failed("clients did not finish within \(seconds + 60) s")
         }
-        if let failure = failure.withLock({ $0 }) { throw BenchError.failed(failure) }
         let elapsed = (ContinuousClock.now - start).seconds
+        // Their threads' own OpenSSL teardown must end before exit (see ClientThreads).
+        threads.join()
+        if let failure = failure.withLock({ $0 }) { throw BenchError.failed(failure) }
         let count = done.load(ordering: .relaxed)
         Measure.report("handshakes", Double(count))
         Measure.report("handshakes_per_s", Double(count) / elapsed)
