@@ -3,9 +3,10 @@ import Glibc
 /// The load generators' client threads, joined before the command returns.
 ///
 /// A detached thread that has signalled "done" has not yet exited: its thread-specific destructors, among them
-/// libcrypto's, which frees the thread's DRBGs, still run after its last line. If the main thread returns then,
-/// `exit` runs libcrypto's atexit cleanup at the same time and frees the state those destructors walk: a SIGSEGV
-/// inside libcrypto in a run that had finished. `join` waits until every thread has really gone.
+/// libcrypto's, which free the thread's DRBGs, still run after its last line. If the main thread returns then,
+/// `exit` runs libcrypto's atexit cleanup (`OPENSSL_cleanup`, OpenSSL 3.0) at the same time, which can free the
+/// state those destructors walk: a SIGSEGV inside libcrypto in a run that had finished. `join` waits until every
+/// thread has really gone.
 struct ClientThreads: ~Copyable {
     private var threads: [pthread_t] = []
 
