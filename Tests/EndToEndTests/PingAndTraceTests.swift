@@ -32,10 +32,12 @@ struct PingAndTraceTests {
 
     @Test("Ctrl-C stops tt-ping early and it still prints the statistics, like ping(8)")
     func interruptPrintsStatistics() async throws {
+        let home = try TemporaryDirectory()
         try await withStarted(ServerProcess.start()) { server in
             let ping = try RunningProcess(
                 BuiltProducts.executable("tt-ping"),
-                ["-c", "1000", "-i", "0.1", "-P", String(server.port), "127.0.0.1"]
+                ["-c", "1000", "-i", "0.1", "-P", String(server.port), "127.0.0.1"],
+                environment: ["HOME": home.path]
             )
             try await ping.waitForOutput(containing: "seq=2 ")
             let status = await ping.stop(signal: SIGINT)

@@ -120,6 +120,30 @@ extension SerializedSuites {
                 await fourth.close()
             }
         }
+
+        @Test("Past maxConnections the connections refused are the last ones accepted, not any others")
+        func maxConnectionsInAcceptOrder() async throws {
+            let logs = LogCapture()
+            try await withTestServer(limits: ProtocolLimits(maxConnections: 3), logs: logs) { server in
+                // Connected one after the other, they wait in the kernel's accept queue in this order.
+                var connections: [RawConnection] = []
+                for _ in 0..<8 {
+                    connections.append(try await RawConnection.connect(host: server.host, port: server.port))
+                }
+                for refused in connections[3...] { try await refused.expectClosed(timeout: .seconds(5)) }
+                await waitUntil { server.server.sessionCount == 3 }
+                // The first three are open and served, and none of them is among the five refused.
+                let first = connections[..<3].compactMap { $0.channel.localAddress.map(FrameworkServer.format) }
+                let refusedPeers = logs.all.filter { $0.message == "connection refused" }.compactMap {
+                    $0.metadata["peer"]?.description
+                }
+                #expect(first.count == 3)
+                #expect(refusedPeers.count == 5)
+                #expect(Set(refusedPeers).isDisjoint(with: first))
+                #expect(server.server.sessionCount == 3)
+                for connection in connections { await connection.close() }
+            }
+        }
     }
 }
 

@@ -810,7 +810,8 @@ public final class FrameworkClient {
             // Bounded: each turn reads at least one byte of a frame no longer than the codec's limit, or ends.
             while true {
                 if answer.bytes.count >= FrameHeader.size {
-                    let header = try session.codec.decodeHeader(Array(answer.bytes[0..<FrameHeader.size]))
+                    let length = answer.bytes[0..<FrameHeader.size].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                    let header = try FrameHeader(length: length, limits: session.codec.limits)
                     let total = FrameHeader.size + header.length
                     if answer.bytes.count >= total {
                         pending = nil
@@ -840,7 +841,7 @@ public final class FrameworkClient {
                         message: "\(peerDescription) closed the connection before answering"
                     )
                 }
-                answer.bytes += more
+                if answer.bytes.isEmpty { answer.bytes = more } else { answer.bytes += more }
             }
         } catch let error as TransportError {
             close()

@@ -169,19 +169,26 @@ public struct GzipCodec: Hashable, Sendable {
     )
         -> Int
     {
-        let pointers: [UnsafePointer<UInt8>?] = parts.map { $0.baseAddress?.assumingMemoryBound(to: UInt8.self) }
-        let lengths = parts.map(\.count)
         var written = 0
-        let rc = ZlibStreamPool.withStream(.deflate(shape)) { stream in
-            CZlib_deflateMember(
-                stream,
-                pointers,
-                lengths,
-                parts.count,
-                out.assumingMemoryBound(to: UInt8.self),
-                capacity,
-                &written
-            )
+        // On the stack: a Ping's two parts are not worth two heap allocations per frame.
+        let rc = withUnsafeTemporaryAllocation(of: UnsafePointer<UInt8>?.self, capacity: parts.count) { pointers in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: parts.count) { lengths in
+                for (index, part) in parts.enumerated() {
+                    pointers.initializeElement(at: index, to: part.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                    lengths.initializeElement(at: index, to: part.count)
+                }
+                return ZlibStreamPool.withStream(.deflate(shape)) { stream in
+                    CZlib_deflateMember(
+                        stream,
+                        pointers.baseAddress,
+                        lengths.baseAddress,
+                        parts.count,
+                        out.assumingMemoryBound(to: UInt8.self),
+                        capacity,
+                        &written
+                    )
+                }
+            }
         }
         // The output buffer is sized by deflateBound, so deflate cannot run out of room; anything else is a bug.
         precondition(rc == Z_OK, "deflate failed (\(rc))")

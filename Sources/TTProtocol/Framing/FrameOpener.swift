@@ -36,21 +36,23 @@ public final class FrameOpener {
         }
         guard counter < UInt64.max else { throw ProtocolError.counterExhausted }
         let plaintextLength = header.length - FrameHeader.tagSize
-        let aad = header.bytes
+        // The 4 length bytes, big-endian, on the stack.
+        var aad = UInt32(header.length).bigEndian
         var ok = false
         let plaintext = [UInt8](unsafeUninitializedCapacity: max(plaintextLength, 1)) { buffer, initialized in
             let input = body.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            ok =
+            ok = withUnsafeBytes(of: &aad) { aad in
                 CCrypto_aeadOpen(
                     context,
                     counter,
-                    aad,
+                    aad.baseAddress!.assumingMemoryBound(to: UInt8.self),
                     aad.count,
                     input,
                     plaintextLength,
                     input + plaintextLength,
                     buffer.baseAddress
                 ) == 1
+            }
             initialized = ok ? plaintextLength : 0
         }
         guard ok else { throw ProtocolError.authenticationFailed.with(detail: "frame \(counter)") }

@@ -7,8 +7,8 @@ import TTBasics
 /// Moves the bytes of established tunnels from socket to socket inside the kernel (`splice(2)` through a pipe per
 /// busy direction), on one thread and one epoll set of its own for all tunnels of a proxy (`CTunnelRelay`).
 ///
-/// SwiftNIO reads every byte into user space and writes it out again, and wakes for both: four copies and two
-/// wake-ups per chunk. Once the `200` is decided, ``ConnectHandler`` duplicates both channels' descriptors, hands
+/// SwiftNIO copies every byte into user space and out again; the relay leaves the bytes in the kernel and has
+/// no per-tunnel channels (an idle tunnel costs about 1 KiB instead of 9). Once the `200` is decided, ``ConnectHandler`` duplicates both channels' descriptors, hands
 /// the duplicates with any bytes it already holds to the relay and closes the channels (SwiftNIO only closes its
 /// own descriptor, so the sockets live on). The relay keeps what the SwiftNIO glue guaranteed: an end of input is
 /// passed on only after every byte before it (lossless half-close), a side whose peer does not read stops reading

@@ -278,55 +278,27 @@ public final class FrameworkServer: Sendable {
         let registry = self.registry
         let logger = self.logger
         let limiter = self.logLimiter
-        let metrics = self.metrics
+        let refusals = SessionRefusals(logger: logger, limiter: limiter, metrics: metrics)
         return try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(logger: logger, limiter: limiter))
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(AcceptBackoff(logger: logger, limiter: limiter))
+                    try pipeline.addHandler(SessionAdmission(registry: registry, refusals: refusals))
                 }
             }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                let peer = channel.remoteAddress.map(Self.format) ?? "unknown"
-                let admission = registry.admit(channel, id: ObjectIdentifier(channel))
-                if admission != .shuttingDown {
-                    channel.closeFuture.whenComplete { _ in registry.remove(id: ObjectIdentifier(channel)) }
+                // SessionAdmission has admitted it (within the cap, in accept order).
+                if let refusal = Self.untrustedProxyProtocolPeer(channel, configuration: context.configuration) {
+                    refusals.record(channel, reason: refusal)
+                    return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
                 }
-                switch admission {
-                case .admitted:
-                    if let refusal = Self.untrustedProxyProtocolPeer(channel, configuration: context.configuration) {
-                        metrics.connectionRefused()
-                        limiter.log(
-                            logger,
-                            level: .notice,
-                            "connection refused",
-                            metadata: ["peer": "\(peer)", "reason": "\(refusal)"]
-                        )
-                        return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
-                    }
-                    return channel.eventLoop.makeCompletedFuture {
-                        try SessionPipeline.install(on: channel, context: context, peer: peer)
-                    }
-                case .overLimit:
-                    metrics.connectionRefused()
-                    // Peer-facing refusals (protocol violations, rejected logins) log at notice; so does this one.
-                    limiter.log(
-                        logger,
-                        level: .notice,
-                        "connection refused",
-                        metadata: ["peer": "\(peer)", "reason": "max connections (\(registry.count - 1)) reached"]
-                    )
-                    return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
-                case .shuttingDown:
-                    limiter.log(
-                        logger,
-                        level: .info,
-                        "connection refused",
-                        metadata: ["peer": "\(peer)", "reason": "shutting down"]
-                    )
-                    return channel.eventLoop.makeFailedFuture(FrameworkServerError.connectionRefused)
+                let peer = channel.remoteAddress.map(Self.format) ?? "unknown"
+                return channel.eventLoop.makeCompletedFuture {
+                    try SessionPipeline.install(on: channel, context: context, peer: peer)
                 }
             }
             .bind(host: address.host, port: address.port)

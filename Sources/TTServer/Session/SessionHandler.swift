@@ -350,7 +350,7 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func send(_ frame: UnsealedFrame, context: ChannelHandlerContext) {
+    private func send(_ frame: consuming UnsealedFrame, context: ChannelHandlerContext) {
         guard !closing, let sealer else { return }
         do {
             let sealed = try sealer.seal(frame)
