@@ -321,6 +321,18 @@ static void service(struct ttr_relay *relay, struct tunnel *tunnel) {
     }
 }
 
+// A socket error the pumps cannot meet (its side's input has ended and nothing is pending for it, so neither
+// reads nor writes touch it) is taken from the socket here; otherwise a peer's reset after its end would leave
+// the tunnel open until the idle timeout.
+static void notice_error(struct ttr_relay *relay, struct tunnel *tunnel, int side) {
+    if (tunnel->finished || tunnel->fd[side] < 0) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(tunnel->fd[side], SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) return;
+    fail_side(relay, tunnel, side, error);
+    service(relay, tunnel);
+}
+
 // MARK: The loop
 
 static uint64_t event_key(struct tunnel *tunnel, int side) {
@@ -443,6 +455,7 @@ static void *run(void *argument) {
             if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->readable[side] = true;
             if (flags & (EPOLLOUT | EPOLLHUP | EPOLLERR)) tunnel->writable[side] = true;
             service(relay, tunnel);
+            if (flags & EPOLLERR) notice_error(relay, tunnel, side);
         }
         // Tunnels that used their turn run again, in order, once every event of this round had its turn.
         size_t ready = relay->ready_count;

@@ -68,6 +68,34 @@ struct SpliceRelayTests {
         }
     }
 
+    @Test("a client that ended its input and then resets is noticed though nothing flows to it: the tunnel closes")
+    func resetAfterEndIsNoticed() async throws {
+        let lines = Mutex<[String]>([])
+        // The target keeps its side open and silent: only the client's reset can end this tunnel before the idle
+        // timeout (300 s).
+        let target = try HeldTarget()
+        defer { target.stop() }
+        try await withStarted(TestProxy.start { $0.eventLog = { line in lines.withLock { $0.append(line) } } }) {
+            proxy in
+            let port = proxy.port
+            let head = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(target.port)"))
+                let (head, _) = try client.readHead()
+                client.shutdownWrite()
+                // Lets the end reach the relay before the reset.
+                usleep(200_000)
+                client.resetOnClose()
+                return head
+            }
+            #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+            #expect(await waitUntil { proxy.server.connectionCount == 0 }, "the tunnel outlived its client's reset")
+            #expect(lines.withLock { $0 }.contains { $0.contains("closing the client connection") })
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.outcome == "tunnel")
+        }
+    }
+
     @Test("tunnels whose both ends finish around the handover each end once, and nothing is left open")
     func tunnelsEndingAtTheHandover() async throws {
         // Each client sends its first bytes and its end with the CONNECT; each target hangs up on accepting, so
