@@ -38,7 +38,7 @@ struct direction {
 
 struct tunnel {
     uint64_t generation;  // tells the tunnels of one slot apart; never 0
-    size_t index;         // its slot, chosen when it was added: its id is both
+    size_t index;         // its slot, chosen when it is added; callers know it by generation << 32 | index
     void *context;
     int fd[2];
     bool readable[2], writable[2];
