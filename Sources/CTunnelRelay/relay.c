@@ -37,8 +37,8 @@ struct direction {
 };
 
 struct tunnel {
-    uint64_t generation;  // the id callers know; never 0
-    size_t index;         // its slot
+    uint64_t generation;  // tells the tunnels of one slot apart; never 0
+    size_t index;         // its slot, chosen when it is added; callers know it by generation << 32 | index
     void *context;
     int fd[2];
     bool readable[2], writable[2];
@@ -65,12 +65,19 @@ struct ttr_relay {
     int64_t idle_ms, close_flush_ms, scan_ms;
     pthread_mutex_t lock;
     struct command *commands, *last_command;
-    uint64_t next_id;
+    uint64_t next_generation;
+    // Slots no tunnel holds, below next_index: an add takes one and a tunnel's end gives it back, so neither an
+    // add nor a close (by id) looks through the table.
+    size_t *free_indices;
+    size_t free_count, free_capacity, next_index;
     // Thread-owned from here on.
     struct tunnel **slots;
     size_t slot_count, slot_capacity;
     struct tunnel **ready;  // tunnels that used their turn and still have work
     size_t ready_count, ready_capacity;
+    // Finished tunnels, freed at the end of the round, once no event of it can name them any more.
+    struct tunnel **dead;
+    size_t dead_count, dead_capacity;
     int pool[POOL_LIMIT][2];
     int pool_count;
 };
@@ -124,6 +131,33 @@ static void close_side(struct ttr_relay *relay, struct tunnel *tunnel, int side)
     tunnel->fd[side] = -1;
 }
 
+static void give_back_index(struct ttr_relay *relay, size_t index) {
+    pthread_mutex_lock(&relay->lock);
+    if (relay->free_count == relay->free_capacity) {
+        size_t capacity = relay->free_capacity ? relay->free_capacity * 2 : 256;
+        size_t *grown = realloc(relay->free_indices, capacity * sizeof *grown);
+        if (grown) {
+            relay->free_indices = grown;
+            relay->free_capacity = capacity;
+        }
+    }
+    // Without room the slot stays unused: one pointer lost, no slot ever held twice.
+    if (relay->free_count < relay->free_capacity) relay->free_indices[relay->free_count++] = index;
+    pthread_mutex_unlock(&relay->lock);
+}
+
+static void bury(struct ttr_relay *relay, struct tunnel *tunnel) {
+    if (relay->dead_count == relay->dead_capacity) {
+        size_t capacity = relay->dead_capacity ? relay->dead_capacity * 2 : 64;
+        struct tunnel **grown = realloc(relay->dead, capacity * sizeof *grown);
+        if (!grown) return;  // leaks one small struct rather than risk a use after free
+        relay->dead = grown;
+        relay->dead_capacity = capacity;
+    }
+    relay->dead[relay->dead_count++] = tunnel;
+}
+
+// Every path that ends a tunnel comes through here, so each one is freed exactly once, whoever ended it.
 static void finish(struct ttr_relay *relay, struct tunnel *tunnel) {
     if (tunnel->finished) return;
     tunnel->finished = true;
@@ -135,10 +169,11 @@ static void finish(struct ttr_relay *relay, struct tunnel *tunnel) {
         tunnel->way[d].user = NULL;
     }
     relay->slots[tunnel->index] = NULL;
+    give_back_index(relay, tunnel->index);
     relay->done(
         tunnel->context, tunnel->way[0].delivered, tunnel->way[1].delivered, tunnel->error_side,
         tunnel->error_number);
-    // Freed by the loop once no event of this round can name it any more.
+    bury(relay, tunnel);
 }
 
 // Side `side` failed (reset, write to a closed peer): it is closed; the other side gets what was read from this
@@ -191,6 +226,12 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
                                  ? way->user_offset - (before > way->user_uncounted ? before : way->user_uncounted)
                                  : 0;
             note_delivered(tunnel, way, counted, now_ms());
+        }
+        if (way->user) {
+            // Sent: an idle tunnel keeps no copy of the early bytes (up to a read's worth) for its whole life.
+            free(way->user);
+            way->user = NULL;
+            way->user_length = way->user_offset = 0;
         }
         while (way->in_pipe > 0) {
             if (!tunnel->writable[destination]) return false;
@@ -280,6 +321,18 @@ static void service(struct ttr_relay *relay, struct tunnel *tunnel) {
     }
 }
 
+// A socket error the pumps cannot meet (its side's input has ended and nothing is pending for it, so neither
+// reads nor writes touch it) is taken from the socket here; otherwise a peer's reset after its end would leave
+// the tunnel open until the idle timeout.
+static void notice_error(struct ttr_relay *relay, struct tunnel *tunnel, int side) {
+    if (tunnel->finished || tunnel->fd[side] < 0) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(tunnel->fd[side], SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) return;
+    fail_side(relay, tunnel, side, error);
+    service(relay, tunnel);
+}
+
 // MARK: The loop
 
 static uint64_t event_key(struct tunnel *tunnel, int side) {
@@ -287,26 +340,27 @@ static uint64_t event_key(struct tunnel *tunnel, int side) {
 }
 
 static void adopt(struct ttr_relay *relay, struct tunnel *tunnel) {
-    size_t index = 0;
-    while (index < relay->slot_count && relay->slots[index]) index++;
-    if (index == relay->slot_count && relay->slot_count == relay->slot_capacity) {
-        size_t capacity = relay->slot_capacity ? relay->slot_capacity * 2 : 256;
+    size_t index = tunnel->index;
+    if (index >= relay->slot_capacity) {
+        size_t capacity = relay->slot_capacity ? relay->slot_capacity : 256;
+        while (capacity <= index) capacity *= 2;
         struct tunnel **grown = realloc(relay->slots, capacity * sizeof *grown);
         if (!grown) {
             close(tunnel->fd[CLIENT]);
             close(tunnel->fd[TARGET]);
+            give_back_index(relay, index);
             relay->done(tunnel->context, 0, 0, -1, 0);
             free(tunnel->way[0].user);
             free(tunnel->way[1].user);
             free(tunnel);
             return;
         }
+        memset(grown + relay->slot_capacity, 0, (capacity - relay->slot_capacity) * sizeof *grown);
         relay->slots = grown;
         relay->slot_capacity = capacity;
     }
-    if (index == relay->slot_count) relay->slot_count++;
+    if (index >= relay->slot_count) relay->slot_count = index + 1;
     relay->slots[index] = tunnel;
-    tunnel->index = index;
     for (int side = 0; side < 2; side++) {
         struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
         event.data.u64 = event_key(tunnel, side);
@@ -325,30 +379,15 @@ static struct tunnel *lookup_event(struct ttr_relay *relay, uint64_t key) {
     return tunnel && tunnel->generation == key >> 32 ? tunnel : NULL;
 }
 
-static struct tunnel *lookup_generation(struct ttr_relay *relay, uint64_t generation) {
-    for (size_t i = 0; i < relay->slot_count; i++) {
-        if (relay->slots[i] && relay->slots[i]->generation == generation) return relay->slots[i];
-    }
-    return NULL;
+// The tunnel an id names, unless it ended.
+static struct tunnel *lookup_id(struct ttr_relay *relay, uint64_t id) {
+    size_t index = (size_t)(id & 0xffffffffu);
+    if (index >= relay->slot_count) return NULL;
+    struct tunnel *tunnel = relay->slots[index];
+    return tunnel && tunnel->generation == id >> 32 ? tunnel : NULL;
 }
 
-struct graveyard {
-    struct tunnel **dead;
-    size_t count, capacity;
-};
-
-static void bury(struct graveyard *graveyard, struct tunnel *tunnel) {
-    if (graveyard->count == graveyard->capacity) {
-        size_t capacity = graveyard->capacity ? graveyard->capacity * 2 : 64;
-        struct tunnel **grown = realloc(graveyard->dead, capacity * sizeof *grown);
-        if (!grown) return;  // leaks one small struct rather than risk a use after free
-        graveyard->dead = grown;
-        graveyard->capacity = capacity;
-    }
-    graveyard->dead[graveyard->count++] = tunnel;
-}
-
-static void scan(struct ttr_relay *relay, int64_t now, struct graveyard *graveyard) {
+static void scan(struct ttr_relay *relay, int64_t now) {
     for (size_t i = 0; i < relay->slot_count; i++) {
         struct tunnel *tunnel = relay->slots[i];
         if (!tunnel) continue;
@@ -361,7 +400,6 @@ static void scan(struct ttr_relay *relay, int64_t now, struct graveyard *graveya
             tunnel->starved = false;
             service(relay, tunnel);
         }
-        if (tunnel->finished) bury(graveyard, tunnel);
     }
 }
 
@@ -376,7 +414,6 @@ static void *run(void *argument) {
     pthread_setname_np(pthread_self(), "tt-proxy-splice");
 
     struct epoll_event events[256];
-    struct graveyard graveyard = {0};
     int64_t next_scan = now_ms() + relay->scan_ms;
     bool stopping = false;
     while (!stopping) {
@@ -400,11 +437,8 @@ static void *run(void *argument) {
                     if (command->kind == ADD) {
                         adopt(relay, command->tunnel);
                     } else if (command->kind == CLOSE) {
-                        struct tunnel *tunnel = lookup_generation(relay, command->id);
-                        if (tunnel) {
-                            finish(relay, tunnel);
-                            bury(&graveyard, tunnel);
-                        }
+                        struct tunnel *tunnel = lookup_id(relay, command->id);
+                        if (tunnel) finish(relay, tunnel);
                     } else {
                         stopping = true;
                     }
@@ -421,7 +455,7 @@ static void *run(void *argument) {
             if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->readable[side] = true;
             if (flags & (EPOLLOUT | EPOLLHUP | EPOLLERR)) tunnel->writable[side] = true;
             service(relay, tunnel);
-            if (tunnel->finished) bury(&graveyard, tunnel);
+            if (flags & EPOLLERR) notice_error(relay, tunnel, side);
         }
         // Tunnels that used their turn run again, in order, once every event of this round had its turn.
         size_t ready = relay->ready_count;
@@ -430,13 +464,14 @@ static void *run(void *argument) {
             tunnel->queued = false;
             if (tunnel->finished) continue;
             service(relay, tunnel);
-            if (tunnel->finished) bury(&graveyard, tunnel);
         }
-        memmove(relay->ready, relay->ready + ready, (relay->ready_count - ready) * sizeof *relay->ready);
-        relay->ready_count -= ready;
+        if (ready > 0) {
+            memmove(relay->ready, relay->ready + ready, (relay->ready_count - ready) * sizeof *relay->ready);
+            relay->ready_count -= ready;
+        }
         now = now_ms();
         if (now >= next_scan) {
-            scan(relay, now, &graveyard);
+            scan(relay, now);
             next_scan = now + relay->scan_ms;
         }
         // A finished tunnel may still sit in the ready list: drop it there before freeing.
@@ -445,16 +480,14 @@ static void *run(void *argument) {
             if (!relay->ready[i]->finished) relay->ready[kept++] = relay->ready[i];
         }
         relay->ready_count = kept;
-        for (size_t i = 0; i < graveyard.count; i++) free(graveyard.dead[i]);
-        graveyard.count = 0;
+        for (size_t i = 0; i < relay->dead_count; i++) free(relay->dead[i]);
+        relay->dead_count = 0;
     }
     for (size_t i = 0; i < relay->slot_count; i++) {
-        struct tunnel *tunnel = relay->slots[i];
-        if (!tunnel) continue;
-        finish(relay, tunnel);
-        free(tunnel);
+        if (relay->slots[i]) finish(relay, relay->slots[i]);
     }
-    free(graveyard.dead);
+    for (size_t i = 0; i < relay->dead_count; i++) free(relay->dead[i]);
+    free(relay->dead);
     return NULL;
 }
 
@@ -485,7 +518,7 @@ ttr_relay *ttr_relay_start(ttr_done_fn done, int64_t idle_ms, int64_t close_flus
     if (idle_ms > 0 && idle_ms < shortest * 10) shortest = idle_ms / 10;
     if (close_flush_ms > 0 && close_flush_ms < shortest * 10) shortest = close_flush_ms / 10;
     relay->scan_ms = shortest < 5 ? 5 : shortest;
-    relay->next_id = 1;
+    relay->next_generation = 1;
     pthread_mutex_init(&relay->lock, NULL);
     relay->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     relay->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -547,14 +580,25 @@ uint64_t ttr_relay_add(
     tunnel->way[1].user_uncounted = to_client_uncounted;
     tunnel->last_activity = tunnel->last_progress = now_ms();
     pthread_mutex_lock(&relay->lock);
-    uint64_t generation = relay->next_id;
-    relay->next_id = relay->next_id >= 0x7fffffffu ? 1 : relay->next_id + 1;
+    // Event keys hold the slot in 31 bits.
+    if (relay->free_count == 0 && relay->next_index >= 0x7fffffffu) {
+        pthread_mutex_unlock(&relay->lock);
+        free(tunnel);
+        free(command);
+        free(up);
+        free(down);
+        errno = EMFILE;
+        return 0;
+    }
+    tunnel->index = relay->free_count > 0 ? relay->free_indices[--relay->free_count] : relay->next_index++;
+    tunnel->generation = relay->next_generation;
+    relay->next_generation = relay->next_generation >= 0x7fffffffu ? 1 : relay->next_generation + 1;
     pthread_mutex_unlock(&relay->lock);
-    tunnel->generation = generation;
+    uint64_t id = (tunnel->generation << 32) | tunnel->index;
     command->kind = ADD;
     command->tunnel = tunnel;
     post(relay, command);
-    return generation;
+    return id;
 }
 
 void ttr_relay_close(ttr_relay *relay, uint64_t id) {
@@ -590,6 +634,7 @@ void ttr_relay_stop(ttr_relay *relay) {
         close(relay->pool[i][1]);
     }
     free(relay->slots);
+    free(relay->free_indices);
     free(relay->ready);
     close(relay->epoll_fd);
     close(relay->wake_fd);

@@ -81,6 +81,14 @@ struct TLSInterceptionTests {
                         + "splice` for this host and port) (proxy http://\(proxyName) from --proxy)",
                     "\(verified.standardOutput)"
                 )
+                // --json carries what the refused handshake showed: squid's CA as the issuer, not verified.
+                let verifiedJSON = try await tool(["--json", "--tls-verify", "--proxy", proxyName, target], home: home)
+                #expect(verifiedJSON.status == 13, "\(verifiedJSON.allOutput)")
+                let refused = try jsonObject(verifiedJSON)["tls"] as? [String: Any] ?? [:]
+                #expect((refused["issuer"] as? String)?.contains("CN=\(InspectingSquid.caName)") == true, "\(refused)")
+                #expect(refused["interception_suspected"] as? Bool == true)
+                #expect(refused["chain_verified"] as? Bool == false)
+
                 // The server's own self-signed certificate, passed untouched by peek+splice, is not interception.
                 let spliced = try await tool(
                     ["--tls-verify", "--proxy", "127.0.0.1:\(squid.peekSplicePort)", target],
@@ -154,6 +162,13 @@ struct TLSInterceptionTests {
                     + "CA that signed it with --tls-cacert",
                 "\(verified.standardOutput)"
             )
+            // --json names the certificate that did not verify: the server's own, self-signed.
+            let json = try await tool(["--json", "--tls", "always", "--tls-verify", server.address], home: home)
+            #expect(json.status == 10, "\(json.allOutput)")
+            let facts = try jsonObject(json)["tls"] as? [String: Any] ?? [:]
+            #expect(facts["subject"] as? String == "CN=127.0.0.1", "\(json.standardOutput)")
+            #expect(facts["self_signed"] as? Bool == true)
+            #expect(facts["chain_verified"] as? Bool == false)
         }
         // Listening, never accepting: the kernel completes the connect, the ClientHello is never answered.
         let (descriptor, port) = try bindLoopback(listenBacklog: 8)

@@ -67,6 +67,72 @@ struct SpliceRelayTests {
             #expect(log.first?.bytesDown == 5 && log.first?.outcome == "tunnel")
         }
     }
+
+    @Test("a client that ended its input and then resets is noticed though nothing flows to it: the tunnel closes")
+    func resetAfterEndIsNoticed() async throws {
+        let lines = Mutex<[String]>([])
+        // The target keeps its side open and silent: only the client's reset can end this tunnel before the idle
+        // timeout (300 s).
+        let target = try HeldTarget()
+        defer { target.stop() }
+        try await withStarted(TestProxy.start { $0.eventLog = { line in lines.withLock { $0.append(line) } } }) {
+            proxy in
+            let port = proxy.port
+            let head = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:\(target.port)"))
+                let (head, _) = try client.readHead()
+                client.shutdownWrite()
+                // Lets the end reach the relay before the reset.
+                usleep(200_000)
+                client.resetOnClose()
+                return head
+            }
+            #expect(statusLine(head) == "HTTP/1.1 200 Connection established")
+            #expect(await waitUntil { proxy.server.connectionCount == 0 }, "the tunnel outlived its client's reset")
+            #expect(lines.withLock { $0 }.contains { $0.contains("closing the client connection") })
+            let log = try await proxy.waitForAccessLog(count: 1)
+            #expect(log.first?.outcome == "tunnel")
+        }
+    }
+
+    @Test("tunnels whose both ends finish around the handover each end once, and nothing is left open")
+    func tunnelsEndingAtTheHandover() async throws {
+        // Each client sends its first bytes and its end with the CONNECT; each target hangs up on accepting, so
+        // many of these tunnels are over within the relay's first look at them (the path that once forgot to free
+        // them) and the rest moments later; each must be logged once and leave nothing registered.
+        let rounds = 40
+        let (listener, targetPort) = try bindLoopback(listenBacklog: 64)
+        defer {
+            // Wakes the accepting thread if fewer clients came.
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+        }
+        Thread {
+            for _ in 0..<rounds {
+                let accepted = accept(listener, nil, nil)
+                guard accepted >= 0 else { return }
+                close(accepted)
+            }
+        }.start()
+        try await withStarted(TestProxy.start()) { proxy in
+            let port = proxy.port
+            let heads = try await onThread {
+                try (0..<rounds).map { _ in
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(targetPort)") + "early bytes")
+                    client.shutdownWrite()
+                    let (head, _) = try client.readHead()
+                    _ = client.readToEnd(timeout: .seconds(10))
+                    return statusLine(head)
+                }
+            }
+            #expect(heads.allSatisfy { $0 == "HTTP/1.1 200 Connection established" }, "\(Set(heads))")
+            #expect(await waitUntil { proxy.server.connectionCount == 0 })
+            let log = try await proxy.waitForAccessLog(count: rounds)
+            #expect(log.count == rounds && log.allSatisfy { $0.outcome == "tunnel" })
+        }
+    }
 }
 
 /// A target that accepts one connection and reads nothing until asked; it may greet and then reset instead.

@@ -100,6 +100,9 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The HTTP status of the proxy's answer to CONNECT, when there was one.
     public var proxyStatus: Int?
+    /// What the TLS handshake showed of the server's certificate before it failed (stage ``ClientStage/tls``),
+    /// when it got that far: the issuer of a certificate a proxy made up, for example.
+    public var tls: TLSSessionReport?
 
     /// Creates an error; `message` must be free of secrets.
     public init(stage: ClientStage, category: Category, message: String, proxyStatus: Int? = nil) {
@@ -109,7 +112,7 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
         self.proxyStatus = proxyStatus
     }
 
-    /// Wraps a transport failure, keeping its stage, category, message and proxy status.
+    /// Wraps a transport failure, keeping its stage, category, message, proxy status and TLS facts.
     public init(_ error: TransportError) {
         self.init(
             stage: ClientStage(error.stage),
@@ -117,6 +120,7 @@ public struct FrameworkClientError: Error, Sendable, CustomStringConvertible {
             message: error.message,
             proxyStatus: error.proxyStatus
         )
+        tls = error.connection?.tls
     }
 
     public var description: String { message }

@@ -146,7 +146,7 @@ package struct CheckCommand: ParsableCommand {
             proxy: used.proxy,
             pacEntry: used.pacEntry,
             route: plan.routeReason,
-            tls: client.report?.tls
+            tls: client.report?.tls ?? failure?.tls
         )
     }
 

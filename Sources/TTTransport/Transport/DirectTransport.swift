@@ -61,13 +61,23 @@ public final class DirectTransport: Transport {
             if let connected = easy.tlsStarted(since: startedAt) {
                 // The TCP connection stood and the TLS handshake on it failed: the report says so, stage by stage.
                 error.stage = .tls
-                error.connection = ConnectionReport(
+                var connection = ConnectionReport(
                     target: endpoint,
                     connectedAddress: easy.string(CURLINFO_PRIMARY_IP).map {
                         Endpoint(host: $0, port: easy.long(CURLINFO_PRIMARY_PORT)).description
                     },
                     tcpConnectTime: min(connected, elapsed)
                 )
+                if let tls {
+                    // What the handshake showed before it failed (a certificate that did not verify, its issuer).
+                    connection.tls = TargetTLS.report(
+                        easy,
+                        target: endpoint,
+                        tls: tls,
+                        handshakeTime: max(.zero, elapsed - connection.tcpConnectTime)
+                    )
+                }
+                error.connection = connection
             }
             throw error
         }
