@@ -61,23 +61,13 @@ public final class DirectTransport: Transport {
             if let connected = easy.tlsStarted(since: startedAt) {
                 // The TCP connection stood and the TLS handshake on it failed: the report says so, stage by stage.
                 error.stage = .tls
-                var connection = ConnectionReport(
-                    target: endpoint,
-                    connectedAddress: easy.string(CURLINFO_PRIMARY_IP).map {
-                        Endpoint(host: $0, port: easy.long(CURLINFO_PRIMARY_PORT)).description
-                    },
-                    tcpConnectTime: min(connected, elapsed)
+                error.connection = report(
+                    easy,
+                    endpoint: endpoint,
+                    tcpConnectTime: min(connected, elapsed),
+                    elapsed: elapsed,
+                    tls: tls
                 )
-                if let tls {
-                    // What the handshake showed before it failed (a certificate that did not verify, its issuer).
-                    connection.tls = TargetTLS.report(
-                        easy,
-                        target: endpoint,
-                        tls: tls,
-                        handshakeTime: max(.zero, elapsed - connection.tcpConnectTime)
-                    )
-                }
-                error.connection = connection
             }
             throw error
         }
@@ -91,23 +81,41 @@ public final class DirectTransport: Transport {
         }
         // CURLINFO_CONNECT_TIME_T: until the TCP connection was up; the rest is the TLS handshake.
         let tcpTime = Duration.microseconds(easy.long(CURLINFO_CONNECT_TIME_T))
-        let address = easy.string(CURLINFO_PRIMARY_IP).map {
-            Endpoint(host: $0, port: easy.long(CURLINFO_PRIMARY_PORT)).description
-        }
+        let connection = report(
+            easy,
+            endpoint: endpoint,
+            tcpConnectTime: tls == nil ? elapsed : min(tcpTime, elapsed),
+            elapsed: elapsed,
+            tls: tls
+        )
+        return DirectTransport(easy: easy, descriptor: socket, tls: tls != nil, report: connection)
+    }
+
+    /// What the connection showed: the address reached, the TCP connect time and, with TLS, the session's facts
+    /// (also of a handshake that failed: a certificate that did not verify, its issuer).
+    private static func report(
+        _ easy: CurlEasy,
+        endpoint: Endpoint,
+        tcpConnectTime: Duration,
+        elapsed: Duration,
+        tls: TargetTLSOptions?
+    ) -> ConnectionReport {
         var report = ConnectionReport(
             target: endpoint,
-            connectedAddress: address,
-            tcpConnectTime: tls == nil ? elapsed : min(tcpTime, elapsed)
+            connectedAddress: easy.string(CURLINFO_PRIMARY_IP).map {
+                Endpoint(host: $0, port: easy.long(CURLINFO_PRIMARY_PORT)).description
+            },
+            tcpConnectTime: tcpConnectTime
         )
         if let tls {
             report.tls = TargetTLS.report(
                 easy,
                 target: endpoint,
                 tls: tls,
-                handshakeTime: max(.zero, elapsed - report.tcpConnectTime)
+                handshakeTime: max(.zero, elapsed - tcpConnectTime)
             )
         }
-        return DirectTransport(easy: easy, descriptor: socket, tls: tls != nil, report: report)
+        return report
     }
 
     private static func connectError(
