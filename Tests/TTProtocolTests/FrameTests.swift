@@ -54,6 +54,15 @@ struct FrameTests {
         #expect(ProtocolError.frameTooLarge.kind == .frameRejected)
     }
 
+    @Test("A header read from the start of a slice that does not start at 0 is the same header, not copied")
+    func headerFromSlice() throws {
+        let limits = ProtocolLimits.default
+        let bytes: [UInt8] = [0xAA, 0xBB, 0x00, 0x00, 0x01, 0x02, 0xCC]
+        #expect(try FrameHeader(parsing: bytes[2..<6], limits: limits).length == 0x0102)
+        #expect(throws: ProtocolError.frameTooLarge) { try FrameHeader(parsing: bytes[0..<4], limits: limits) }
+        #expect(throws: ProtocolError.frameTooSmall) { try FrameHeader(parsing: bytes[2..<5], limits: limits) }
+    }
+
     @Test("A length that cannot hold the tag is rejected")
     func tooSmall() {
         for bytes: [UInt8] in [[0, 0, 0, 0], [0, 0, 0, 16], [0, 0, 0], []] {

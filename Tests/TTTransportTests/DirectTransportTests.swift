@@ -91,56 +91,6 @@ struct DirectTransportTests {
         #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(10))
     }
 
-    @Test("awaitSome polls first on a raw socket: bytes sent later, bytes already there, the deadline, the end")
-    func awaitSome() async throws {
-        try await withStarted(EchoServer.start()) { echo in
-            let port = echo.port
-            let (buffers, first, already, timeout, end) = try await onThread {
-                let transport = try DirectTransport.open(
-                    Endpoint(host: "127.0.0.1", port: port),
-                    deadline: .after(.seconds(5))
-                )
-                defer { transport.close() }
-                var buffer = [UInt8](repeating: 0, count: 16)
-                func collect(_ count: Int) throws -> [UInt8] {
-                    var received: [UInt8] = []
-                    while received.count < count {
-                        let got = try buffer.withUnsafeMutableBytes {
-                            try transport.awaitSome(into: $0, deadline: .after(.seconds(5)))
-                        }
-                        guard got > 0 else { break }
-                        received += buffer[0..<got]
-                    }
-                    return received
-                }
-                try transport.sendAll(Array("later".utf8), deadline: .after(.seconds(5)))
-                let first = try collect(5)
-                try transport.sendAll(Array("there".utf8), deadline: .after(.seconds(5)))
-                Thread.sleep(forTimeInterval: 0.2)  // the echo is in the socket before the call
-                let already = try collect(5)
-                var timeout: TransportError?
-                do {
-                    _ = try buffer.withUnsafeMutableBytes {
-                        try transport.awaitSome(into: $0, deadline: .after(.milliseconds(100)))
-                    }
-                } catch let error as TransportError {
-                    timeout = error
-                }
-                try transport.shutdownWrite()
-                let end = try buffer.withUnsafeMutableBytes {
-                    try transport.awaitSome(into: $0, deadline: .after(.seconds(5)))
-                }
-                return (transport.buffersReadableBytes, first, already, timeout, end)
-            }
-            #expect(!buffers, "a raw connection reads straight from its socket")
-            #expect(first == Array("later".utf8))
-            #expect(already == Array("there".utf8))
-            #expect(timeout?.category == .timedOut)
-            #expect(timeout?.stage == .io)
-            #expect(end == 0, "the server closes after our half-close")
-        }
-    }
-
     @Test("receiving past the deadline is timedOut at the i/o stage")
     func receiveTimeout() async throws {
         try await withStarted(EchoServer.start()) { echo in

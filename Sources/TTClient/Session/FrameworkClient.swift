@@ -810,8 +810,10 @@ public final class FrameworkClient {
             // Bounded: each turn reads at least one byte of a frame no longer than the codec's limit, or ends.
             while true {
                 if answer.bytes.count >= FrameHeader.size {
-                    let length = answer.bytes[0..<FrameHeader.size].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                    let header = try FrameHeader(length: length, limits: session.codec.limits)
+                    let header = try FrameHeader(
+                        parsing: answer.bytes[0..<FrameHeader.size],
+                        limits: session.codec.limits
+                    )
                     let total = FrameHeader.size + header.length
                     if answer.bytes.count >= total {
                         pending = nil
@@ -911,11 +913,9 @@ public final class FrameworkClient {
     }
 
     /// Reads what the transport has (up to 64 KiB), waiting for at least one byte; empty at end of stream.
-    /// Called only once everything that had arrived was read (the request just went out, or the answer is
-    /// incomplete), so the bytes are usually still to come: wait first, then read.
     private func readChunk(_ transport: any Transport, deadline: Deadline) throws -> [UInt8] {
         try readBuffer.withUnsafeMutableBytes { buffer in
-            let count = try transport.awaitSome(into: buffer, deadline: deadline)
+            let count = try transport.receiveSome(into: buffer, deadline: deadline)
             return Array(buffer[0..<count])
         }
     }

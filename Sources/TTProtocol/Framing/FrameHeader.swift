@@ -25,10 +25,19 @@ public struct FrameHeader: Hashable, Sendable {
     /// - Throws: ``ProtocolError/frameTooSmall`` (also when `bytes` is not 4 bytes long) or
     ///   ``ProtocolError/frameTooLarge``.
     public init(parsing bytes: [UInt8], limits: ProtocolLimits) throws(ProtocolError) {
+        try self.init(parsing: bytes[...], limits: limits)
+    }
+
+    /// Parses and validates the 4 length bytes at the start of a buffer being filled, without copying them.
+    /// - Throws: ``ProtocolError/frameTooSmall`` (also when `bytes` is not 4 bytes long) or
+    ///   ``ProtocolError/frameTooLarge``.
+    public init(parsing bytes: ArraySlice<UInt8>, limits: ProtocolLimits) throws(ProtocolError) {
         guard bytes.count == Self.size else {
             throw ProtocolError.frameTooSmall.with(detail: "header of \(bytes.count) bytes")
         }
-        let length = UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+        let i = bytes.startIndex
+        let length =
+            UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
         try self.init(length: length, limits: limits)
     }
 

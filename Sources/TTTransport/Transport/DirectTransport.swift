@@ -179,9 +179,6 @@ public final class DirectTransport: Transport {
     /// A TLS session cannot be half-closed (a close_notify ends it).
     public var supportsHalfClose: Bool { !tls }
 
-    /// A raw connection reads with `recv(2)` straight from the socket; TLS goes through libcurl's buffers.
-    public var buffersReadableBytes: Bool { tls }
-
     public func readSome(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
         guard descriptor >= 0, let easy else { throw closedError() }
         if tls { return try CurlIO.read(easy, into: buffer, peer: "server \(report.target)") }

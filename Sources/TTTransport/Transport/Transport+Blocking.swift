@@ -18,20 +18,6 @@ extension Transport {
         }
     }
 
-    /// Waits for bytes the peer has yet to send and reads what is available into `buffer`: for a reader that
-    /// has just sent a request, or has read everything that had arrived. Where every readable byte is in the
-    /// socket (``buffersReadableBytes`` is `false`) it polls before it reads, which saves the read that would
-    /// find nothing: `poll`, `recv` when the bytes come later (instead of `recv`, `poll`, `recv`), at the cost of
-    /// the `poll` when they are there already. Otherwise it is ``receiveSome(into:deadline:)``.
-    /// - Returns: the number of bytes read; `0` means the peer finished sending.
-    /// - Throws: ``TransportError`` (``TransportError/Category/timedOut`` when `deadline` passes first).
-    public func awaitSome(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
-        if !buffersReadableBytes, try !Poll.wait(pollDescriptor, for: Int16(POLLIN), until: deadline) {
-            throw timedOut("waiting for data from")
-        }
-        return try receiveSome(into: buffer, deadline: deadline)
-    }
-
     /// Waits for bytes and returns up to `maxCount` of them; an empty array means the peer finished sending.
     public func receiveSome(maxCount: Int, deadline: Deadline) throws -> [UInt8] {
         var result = [UInt8](repeating: 0, count: maxCount)

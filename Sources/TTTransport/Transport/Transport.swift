@@ -15,7 +15,7 @@ public enum ReadOutcome: Sendable, Hashable {
 ///
 /// The readiness contract: call ``readSome(into:)`` until it returns ``ReadOutcome/wouldBlock`` before
 /// waiting for ``pollDescriptor`` to become readable. A TLS layer (an https:// proxy) may hold decrypted bytes
-/// that no longer show as readiness on the socket (``buffersReadableBytes``).
+/// that no longer show as readiness on the socket.
 public protocol Transport: AnyObject {
     /// Where the connection goes and how it was built.
     var report: ConnectionReport { get }
@@ -27,11 +27,6 @@ public protocol Transport: AnyObject {
     /// Whether ``shutdownWrite()`` really signals end of stream to the peer (not through an https:// proxy,
     /// whose TLS layer cannot be half-closed).
     var supportsHalfClose: Bool { get }
-
-    /// Whether a read may return bytes that no longer show as readiness on ``pollDescriptor``: what a TLS layer
-    /// decrypted ahead, or what libcurl holds in its buffer. When `false`, every byte a read can return is in the
-    /// socket, so a reader that expects to wait may `poll(2)` first (``awaitSome(into:deadline:)``).
-    var buffersReadableBytes: Bool { get }
 
     /// Reads what is available now into `buffer`.
     /// - Throws: ``TransportError`` (stage ``TransportError/Stage/io``) when the connection failed.
@@ -46,9 +41,4 @@ public protocol Transport: AnyObject {
 
     /// Closes the connection and releases its resources. Idempotent.
     func close()
-}
-
-extension Transport {
-    /// Unless a transport says otherwise, a read may find bytes that the socket no longer shows.
-    public var buffersReadableBytes: Bool { true }
 }
