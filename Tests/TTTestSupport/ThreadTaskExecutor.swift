@@ -12,14 +12,26 @@ public final class ThreadTaskExecutor: TaskExecutor {
     }
 
     private let state = Mutex(State())
+    private let thread = Mutex<Int32?>(nil)
     /// Counts enqueued jobs (plus one for shutdown) so the thread sleeps while there are none.
     private let available = DispatchSemaphore(value: 0)
 
     /// Starts the thread, named `name`.
     public init(name: String) {
-        let thread = Thread { [self] in run() }
+        let started = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            self.thread.withLock { $0 = RunQueueWaits.currentThread }
+            started.signal()
+            run()
+        }
         thread.name = name
         thread.start()
+        started.wait()
+    }
+
+    /// The kernel's ID of the executor's thread (for `/proc/self/task/ID`).
+    public var threadID: Int32 {
+        thread.withLock { $0 ?? 0 }
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
@@ -48,30 +60,62 @@ public final class ThreadTaskExecutor: TaskExecutor {
     }
 }
 
+/// What ``cancelAndTime(after:worker:underWay:_:)`` saw.
+public struct CancelTiming: Sendable {
+    /// Whether the call was still under way when it was cancelled.
+    public var wasUnderWay: Bool
+    /// What the call threw (`nil`: it returned).
+    public var error: (any Error)?
+    /// From the cancel to the call's return, on the wall clock.
+    public var latency: Duration
+    /// How much of ``latency`` the threads on the way (the call's task's thread and the worker threads) spent
+    /// runnable but waiting for a CPU: the machine's share, not the code's.
+    public var waitedForCPU: Duration
+
+    /// ``latency`` less ``waitedForCPU``: how long the code took to give up, measured with a clock that the
+    /// machine's load does not move (at least while the threads on the way live).
+    public var ownLatency: Duration { latency - waitedForCPU }
+}
+
 /// Runs `body` in a task on a thread of its own, cancels it once `underWay` holds (waiting at most 10 s) and
 /// `after` more has passed, and returns whether it was still under way then, its error, and how long after the
 /// cancel it returned, measured in that task: how soon the call gave up, not how soon the test's own task was
-/// scheduled again.
+/// scheduled again. It also returns how long, meanwhile, the task's thread and the threads named `worker` (where
+/// the call blocks) waited for a CPU, so a test can tell the code's delay from the machine's.
 public func cancelAndTime(
     after: Duration,
+    worker: String,
     underWay: @escaping @Sendable () -> Bool,
     _ body: @escaping @Sendable () async throws -> Void
-) async throws -> (wasUnderWay: Bool, error: (any Error)?, latency: Duration) {
+) async throws -> CancelTiming {
     let executor = ThreadTaskExecutor(name: "cancel-timer")
     defer { executor.shutdown() }
-    let running = Task(executorPreference: executor) { () -> ((any Error)?, ContinuousClock.Instant) in
+    // The threads on the way, as the cancel finds them; read again the moment the call returns.
+    let onTheWay = Mutex<[Int32]>([])
+    let running = Task(executorPreference: executor) {
+        () -> (error: (any Error)?, ended: ContinuousClock.Instant, waits: RunQueueWaits) in
+        var error: (any Error)?
         do {
             try await body()
-            return (nil, .now)
-        } catch {
-            return (error, .now)
+        } catch let thrown {
+            error = thrown
         }
+        let ended = ContinuousClock.now
+        return (error, ended, RunQueueWaits(threads: onTheWay.withLock { $0 }))
     }
     await waitUntil { underWay() }
     try await Task.sleep(for: after)
     let wasUnderWay = underWay()
+    let threads = [executor.threadID] + RunQueueWaits.threads(named: worker)
+    onTheWay.withLock { $0 = threads }
+    let before = RunQueueWaits(threads: threads)
     let cancelled = ContinuousClock.now
     running.cancel()
-    let (error, ended) = await running.value
-    return (wasUnderWay, error, ended - cancelled)
+    let outcome = await running.value
+    return CancelTiming(
+        wasUnderWay: wasUnderWay,
+        error: outcome.error,
+        latency: outcome.ended - cancelled,
+        waitedForCPU: outcome.waits.waited(since: before)
+    )
 }
