@@ -60,7 +60,7 @@ public final class ThreadTaskExecutor: TaskExecutor {
     }
 }
 
-/// What ``cancelAndTime(after:worker:underWay:_:)`` saw.
+/// What ``cancelAndTime(after:workers:underWay:_:)`` saw.
 public struct CancelTiming: Sendable {
     /// Whether the call was still under way when it was cancelled.
     public var wasUnderWay: Bool
@@ -68,7 +68,7 @@ public struct CancelTiming: Sendable {
     public var error: (any Error)?
     /// From the cancel to the call's return, on the wall clock.
     public var latency: Duration
-    /// How much of ``latency`` the threads on the way (the call's task's thread and the worker threads) spent
+    /// How much of ``latency`` the threads on the way (the call's task's thread and the workers) spent
     /// runnable but waiting for a CPU: the machine's share, not the code's.
     public var waitedForCPU: Duration
 
@@ -80,11 +80,11 @@ public struct CancelTiming: Sendable {
 /// Runs `body` in a task on a thread of its own, cancels it once `underWay` holds (waiting at most 10 s) and
 /// `after` more has passed, and returns whether it was still under way then, its error, and how long after the
 /// cancel it returned, measured in that task: how soon the call gave up, not how soon the test's own task was
-/// scheduled again. It also returns how long, meanwhile, the task's thread and the threads named `worker` (where
-/// the call blocks) waited for a CPU, so a test can tell the code's delay from the machine's.
+/// scheduled again. It also returns how long, meanwhile, the task's thread and the `workers` threads (where the
+/// call blocks, as found at the cancel) waited for a CPU, so a test can tell the code's delay from the machine's.
 public func cancelAndTime(
     after: Duration,
-    worker: String,
+    workers: @escaping @Sendable () -> [Int32],
     underWay: @escaping @Sendable () -> Bool,
     _ body: @escaping @Sendable () async throws -> Void
 ) async throws -> CancelTiming {
@@ -106,7 +106,7 @@ public func cancelAndTime(
     await waitUntil { underWay() }
     try await Task.sleep(for: after)
     let wasUnderWay = underWay()
-    let threads = [executor.threadID] + RunQueueWaits.threads(named: worker)
+    let threads = [executor.threadID] + workers()
     onTheWay.withLock { $0 = threads }
     let before = RunQueueWaits(threads: threads)
     let cancelled = ContinuousClock.now

@@ -26,7 +26,7 @@ struct PacCancellationTests {
         let evaluators = Mutex<Set<pid_t>>([])
         let timing = try await cancelAndTime(
             after: .milliseconds(300),
-            worker: "tt-pac",
+            workers: { RunQueueWaits.threads(named: "tt-pac") },
             underWay: {
                 let children = Self.evaluatingChildren()
                 evaluators.withLock { $0.formUnion(children) }
@@ -56,7 +56,7 @@ struct PacCancellationTests {
         defer { close(listener) }
         let timing = try await cancelAndTime(
             after: .milliseconds(300),
-            worker: "tt-pac",
+            workers: { RunQueueWaits.threads(named: "tt-pac") },
             underWay: { !socketsOfThisProcess(toPort: port).isEmpty }
         ) {
             _ = try await ProxyAutoConfig.resolve(
