@@ -91,7 +91,7 @@ public func cancelAndTime(
     let executor = ThreadTaskExecutor(name: "cancel-timer")
     defer { executor.shutdown() }
     // The threads on the way, as the cancel finds them; read again the moment the call returns.
-    let onTheWay = Mutex<[Int32]>([])
+    let onTheWay = ThreadsOnTheWay()
     let running = Task(executorPreference: executor) {
         () -> (error: (any Error)?, ended: ContinuousClock.Instant, waits: RunQueueWaits) in
         var error: (any Error)?
@@ -101,16 +101,26 @@ public func cancelAndTime(
             error = thrown
         }
         let ended = ContinuousClock.now
-        return (error, ended, RunQueueWaits(threads: onTheWay.withLock { $0 }))
+        return (error, ended, RunQueueWaits(threads: onTheWay.ids.withLock { $0 }))
     }
-    await waitUntil { underWay() }
-    try await Task.sleep(for: after)
-    let wasUnderWay = underWay()
-    let threads = [executor.threadID] + workers()
-    onTheWay.withLock { $0 = threads }
-    let before = RunQueueWaits(threads: threads)
-    let cancelled = ContinuousClock.now
-    running.cancel()
+    // The wait and the cancel run on a thread of their own too: on the shared cooperative pool the 300 ms a test
+    // gives the call could become seconds, and the call could end on a timeout of its own before the cancel came
+    // (seen: libcurl's 5 s low-speed limit ended a PAC fetch first).
+    let driver = ThreadTaskExecutor(name: "cancel-driver")
+    defer { driver.shutdown() }
+    let cancelling = Task(executorPreference: driver) {
+        () async throws -> (wasUnderWay: Bool, cancelled: ContinuousClock.Instant, before: RunQueueWaits) in
+        await waitUntil { underWay() }
+        try await Task.sleep(for: after)
+        let wasUnderWay = underWay()
+        let threads = [executor.threadID] + workers()
+        onTheWay.ids.withLock { $0 = threads }
+        let before = RunQueueWaits(threads: threads)
+        let cancelled = ContinuousClock.now
+        running.cancel()
+        return (wasUnderWay, cancelled, before)
+    }
+    let (wasUnderWay, cancelled, before) = try await cancelling.value
     let outcome = await running.value
     return CancelTiming(
         wasUnderWay: wasUnderWay,
@@ -118,4 +128,10 @@ public func cancelAndTime(
         latency: outcome.ended - cancelled,
         waitedForCPU: outcome.waits.waited(since: before)
     )
+}
+
+/// The threads whose run-queue wait ``cancelAndTime(after:workers:underWay:_:)`` reads, set by the cancelling task
+/// and read by the cancelled one.
+private final class ThreadsOnTheWay: Sendable {
+    let ids = Mutex<[Int32]>([])
 }
