@@ -25,7 +25,7 @@
 enum { CLIENT = 0, TARGET = 1 };
 
 struct direction {
-    // Bytes to send before any spliced ones (the 200 answer, bytes read before the tunnel existed).
+    // Bytes to send before any relayed ones (the 200 answer, bytes read before the tunnel existed).
     char *user;
     size_t user_length, user_offset, user_uncounted;
     // Splice: the pipe's two ends. Copy: the buffer, its bytes at [start, start + held).
@@ -257,8 +257,9 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
         }
         while (way->held > 0) {
             if (!tunnel->writable[destination]) return false;
-            ssize_t n = relay->copy ? send(out, way->buffer + way->start, way->held, MSG_NOSIGNAL | MSG_DONTWAIT)
-                                    : splice(way->pipe_read, NULL, out, NULL, way->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            ssize_t n = relay->copy
+                            ? send(out, way->buffer + way->start, way->held, MSG_NOSIGNAL | MSG_DONTWAIT)
+                            : splice(way->pipe_read, NULL, out, NULL, way->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN) {
