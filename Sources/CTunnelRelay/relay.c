@@ -15,21 +15,23 @@
 #include <time.h>
 #include <unistd.h>
 
-// One pipe holds at most this much of one direction; a splice moves at most this much at a time.
-#define PIPE_BYTES (256 << 10)
-// Pipe-fuls one direction may move per wake-up before the other tunnels get their turn.
+// One pipe or buffer holds at most this much of one direction; one read or splice moves at most this much.
+#define HOLD_BYTES (256 << 10)
+// Holds one direction may move per wake-up before the other tunnels get their turn.
 #define TURN_LIMIT 8
-// Empty pipes kept for the next busy direction instead of being closed.
+// Empty pipes or buffers kept for the next busy direction instead of being freed.
 #define POOL_LIMIT 16
 
 enum { CLIENT = 0, TARGET = 1 };
 
 struct direction {
-    // Bytes to send before any spliced ones (the 200 answer, bytes read before the tunnel existed).
+    // Bytes to send before any relayed ones (the 200 answer, bytes read before the tunnel existed).
     char *user;
     size_t user_length, user_offset, user_uncounted;
+    // Splice: the pipe's two ends. Copy: the buffer, its bytes at [start, start + held).
     int pipe_read, pipe_write;
-    size_t in_pipe;
+    char *buffer;
+    size_t start, held;
     bool source_ended;  // the source socket returned its end
     bool output_shut;   // the destination's output is shut (the end passed on)
     bool abandoned;     // the destination is gone: nothing more moves this way
@@ -42,6 +44,7 @@ struct tunnel {
     void *context;
     int fd[2];
     bool readable[2], writable[2];
+    bool ended[2];  // an event said the side's input ended or failed: read it until 0 or an error
     // Direction 0 moves client to target (up), 1 target to client (down); direction d reads side d.
     struct direction way[2];
     int error_side, error_number;
@@ -62,6 +65,7 @@ struct ttr_relay {
     int epoll_fd, wake_fd;
     pthread_t thread;
     ttr_done_fn done;
+    bool copy;  // recv/send through a buffer instead of splice through a pipe
     int64_t idle_ms, close_flush_ms, scan_ms;
     pthread_mutex_t lock;
     struct command *commands, *last_command;
@@ -79,6 +83,7 @@ struct ttr_relay {
     struct tunnel **dead;
     size_t dead_count, dead_capacity;
     int pool[POOL_LIMIT][2];
+    char *buffers[POOL_LIMIT];
     int pool_count;
 };
 
@@ -88,9 +93,15 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// MARK: Pipes
+// MARK: Pipes and buffers
 
-static bool take_pipe(struct ttr_relay *relay, struct direction *way) {
+static bool take_hold(struct ttr_relay *relay, struct direction *way) {
+    if (relay->copy) {
+        if (way->buffer) return true;
+        way->buffer = relay->pool_count > 0 ? relay->buffers[--relay->pool_count] : malloc(HOLD_BYTES);
+        way->start = 0;
+        return way->buffer != NULL;
+    }
     if (way->pipe_read >= 0) return true;
     int fds[2];
     if (relay->pool_count > 0) {
@@ -100,17 +111,28 @@ static bool take_pipe(struct ttr_relay *relay, struct direction *way) {
     } else {
         if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
         // Larger pipes mean fewer splices per byte; the default (64 KiB) still works if the system refuses.
-        (void)fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+        (void)fcntl(fds[1], F_SETPIPE_SZ, HOLD_BYTES);
     }
     way->pipe_read = fds[0];
     way->pipe_write = fds[1];
     return true;
 }
 
-// An empty pipe goes back to the pool; one still holding bytes is closed with them.
-static void release_pipe(struct ttr_relay *relay, struct direction *way) {
+// An empty pipe or buffer goes back to the pool; one still holding bytes is closed or freed with them.
+static void release_hold(struct ttr_relay *relay, struct direction *way) {
+    if (relay->copy) {
+        if (!way->buffer) return;
+        if (relay->pool_count < POOL_LIMIT) {
+            relay->buffers[relay->pool_count++] = way->buffer;
+        } else {
+            free(way->buffer);
+        }
+        way->buffer = NULL;
+        way->start = way->held = 0;
+        return;
+    }
     if (way->pipe_read < 0) return;
-    if (way->in_pipe == 0 && relay->pool_count < POOL_LIMIT) {
+    if (way->held == 0 && relay->pool_count < POOL_LIMIT) {
         relay->pool[relay->pool_count][0] = way->pipe_read;
         relay->pool[relay->pool_count][1] = way->pipe_write;
         relay->pool_count++;
@@ -119,7 +141,7 @@ static void release_pipe(struct ttr_relay *relay, struct direction *way) {
         close(way->pipe_write);
     }
     way->pipe_read = way->pipe_write = -1;
-    way->in_pipe = 0;
+    way->held = 0;
 }
 
 // MARK: Tunnel teardown
@@ -164,7 +186,7 @@ static void finish(struct ttr_relay *relay, struct tunnel *tunnel) {
     close_side(relay, tunnel, CLIENT);
     close_side(relay, tunnel, TARGET);
     for (int d = 0; d < 2; d++) {
-        release_pipe(relay, &tunnel->way[d]);
+        release_hold(relay, &tunnel->way[d]);
         free(tunnel->way[d].user);
         tunnel->way[d].user = NULL;
     }
@@ -186,7 +208,7 @@ static void fail_side(struct ttr_relay *relay, struct tunnel *tunnel, int side, 
     close_side(relay, tunnel, side);
     struct direction *toward = &tunnel->way[1 - side];
     toward->abandoned = true;
-    release_pipe(relay, toward);
+    release_hold(relay, toward);
     if (!tunnel->flushing) {
         tunnel->flushing = true;
         tunnel->last_progress = now_ms();
@@ -233,9 +255,11 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
             way->user = NULL;
             way->user_length = way->user_offset = 0;
         }
-        while (way->in_pipe > 0) {
+        while (way->held > 0) {
             if (!tunnel->writable[destination]) return false;
-            ssize_t n = splice(way->pipe_read, NULL, out, NULL, way->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            ssize_t n = relay->copy
+                            ? send(out, way->buffer + way->start, way->held, MSG_NOSIGNAL | MSG_DONTWAIT)
+                            : splice(way->pipe_read, NULL, out, NULL, way->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN) {
@@ -245,17 +269,21 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
                 fail_side(relay, tunnel, destination, errno);
                 return false;
             }
-            way->in_pipe -= (size_t)n;
+            way->held -= (size_t)n;
+            way->start = way->held > 0 ? way->start + (size_t)n : 0;
             note_delivered(tunnel, way, (size_t)n, now_ms());
+            // A short send means the socket's buffer is full, and it reports EPOLLOUT once there is room again,
+            // so asking once more only to hear EAGAIN is saved.
+            if (relay->copy && way->held > 0) tunnel->writable[destination] = false;
         }
         if (tunnel->fd[source] < 0) {
             // Everything read from the side that is gone has been delivered: the survivor closes.
-            release_pipe(relay, way);
+            release_hold(relay, way);
             close_side(relay, tunnel, destination);
             return false;
         }
         if (way->source_ended) {
-            release_pipe(relay, way);
+            release_hold(relay, way);
             if (!way->output_shut) {
                 way->output_shut = true;
                 // Every byte before the end has been handed to the kernel, so shutting the output loses none.
@@ -264,20 +292,24 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
             return false;
         }
         if (!tunnel->readable[source]) {
-            release_pipe(relay, way);
+            release_hold(relay, way);
             return false;
         }
         if (turn >= TURN_LIMIT) return true;
-        if (!take_pipe(relay, way)) {
+        if (!take_hold(relay, way)) {
             // Out of descriptors: the bytes wait in the socket (the sender sees backpressure) until a scan retries.
             tunnel->starved = true;
             return false;
         }
-        ssize_t n = splice(tunnel->fd[source], NULL, way->pipe_write, NULL, PIPE_BYTES,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        ssize_t n = relay->copy ? recv(tunnel->fd[source], way->buffer, HOLD_BYTES, MSG_DONTWAIT)
+                                : splice(tunnel->fd[source], NULL, way->pipe_write, NULL, HOLD_BYTES,
+                                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
-            way->in_pipe = (size_t)n;
+            way->held = (size_t)n;
             tunnel->last_activity = now_ms();
+            // A short read took all there was; bytes arriving later raise a new event, so asking once more only
+            // to hear EAGAIN is saved. Not after an end or error was reported: that raises no new event.
+            if (relay->copy && (size_t)n < HOLD_BYTES && !tunnel->ended[source]) tunnel->readable[source] = false;
         } else if (n == 0) {
             way->source_ended = true;
             tunnel->last_activity = now_ms();
@@ -453,6 +485,7 @@ static void *run(void *argument) {
             int side = (int)(key & 1);
             uint32_t flags = events[i].events;
             if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->readable[side] = true;
+            if (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->ended[side] = true;
             if (flags & (EPOLLOUT | EPOLLHUP | EPOLLERR)) tunnel->writable[side] = true;
             service(relay, tunnel);
             if (flags & EPOLLERR) notice_error(relay, tunnel, side);
@@ -507,10 +540,11 @@ static void post(struct ttr_relay *relay, struct command *command) {
     (void)write(relay->wake_fd, &one, sizeof one);
 }
 
-ttr_relay *ttr_relay_start(ttr_done_fn done, int64_t idle_ms, int64_t close_flush_ms) {
+ttr_relay *ttr_relay_start(ttr_done_fn done, bool copy, int64_t idle_ms, int64_t close_flush_ms) {
     struct ttr_relay *relay = calloc(1, sizeof *relay);
     if (!relay) return NULL;
     relay->done = done;
+    relay->copy = copy;
     relay->idle_ms = idle_ms;
     relay->close_flush_ms = close_flush_ms;
     // Timeouts are checked by a scan about ten times per shortest timeout, at most once a second.
@@ -630,8 +664,12 @@ void ttr_relay_stop(ttr_relay *relay) {
         rest = next;
     }
     for (int i = 0; i < relay->pool_count; i++) {
-        close(relay->pool[i][0]);
-        close(relay->pool[i][1]);
+        if (relay->copy) {
+            free(relay->buffers[i]);
+        } else {
+            close(relay->pool[i][0]);
+            close(relay->pool[i][1]);
+        }
     }
     free(relay->slots);
     free(relay->free_indices);

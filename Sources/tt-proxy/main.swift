@@ -101,6 +101,15 @@ struct TTProxyCommand: AsyncParsableCommand {
     )
     var shutdownGrace: Double = 5
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How tunnels move bytes: copy (recv/send, the default) or splice (in the kernel, less proxy CPU).",
+            valueName: "MODE"
+        )
+    )
+    var relay: String = "copy"
+
     func validate() throws {
         for address in listen where ProxyServerConfiguration.Listener(parsing: address) == nil {
             throw ValidationError("--listen '\(address)' is not HOST:PORT or [IPv6]:PORT (port 0-65535)")
@@ -114,6 +123,9 @@ struct TTProxyCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--head-timeout must be > 0: clients that never finish a request head hold descriptors"
             )
+        }
+        guard ProxyServerConfiguration.RelayMode(rawValue: relay) != nil else {
+            throw ValidationError("--relay must be copy or splice, not '\(relay)'")
         }
         guard maxConnections > 0, maxHeaderBytes >= 256 else {
             throw ValidationError("--max-connections must be > 0 and --max-header-bytes >= 256")
@@ -129,6 +141,7 @@ struct TTProxyCommand: AsyncParsableCommand {
         configuration.closeFlushTimeout = .nanoseconds(Int64(closeFlushTimeout * 1e9))
         configuration.maxConnections = maxConnections
         configuration.maxHeadBytes = maxHeaderBytes
+        configuration.relayMode = ProxyServerConfiguration.RelayMode(rawValue: relay) ?? .copy
         do {
             if let allowPorts { configuration.allowedPorts = try PortSet(parsing: allowPorts) }
             if let authFile { configuration.users = try HtpasswdFile(contentsOf: authFile) }

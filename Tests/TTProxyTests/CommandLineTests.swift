@@ -73,6 +73,7 @@ struct CommandLineTests {
             (["--scenario", "/nonexistent/x.scenario"], "scenario /nonexistent/x.scenario: cannot read the file"),
             (["--head-timeout", "0"], "--head-timeout must be > 0"),
             (["--close-flush-timeout", "0"], "--close-flush-timeout > 0"),
+            (["--relay", "sendfile"], "--relay must be copy or splice, not 'sendfile'"),
         ]
     )
     func badArguments(arguments: [String], message: String) async throws {

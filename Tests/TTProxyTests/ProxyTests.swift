@@ -28,10 +28,13 @@ struct ProxyTests {
         }
     }
 
-    @Test("1 MiB goes through the tunnel byte for byte, with the exact 200 and nothing else before it")
-    func largeTransfer() async throws {
+    @Test(
+        "1 MiB goes through the tunnel byte for byte, with the exact 200 and nothing else before it",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func largeTransfer(mode: ProxyServerConfiguration.RelayMode) async throws {
         try await withStarted(EchoServer.start()) { echo in
-            try await withStarted(TestProxy.start()) { proxy in
+            try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
                 let port = proxy.port
                 let payload = testPayload(count: 1 << 20)
                 let (head, echoed, end) = try await onThread {
@@ -70,10 +73,13 @@ struct ProxyTests {
         }
     }
 
-    @Test("a target that closes first: the client reads its bytes and end, and can still send")
-    func targetHalfClosesFirst() async throws {
+    @Test(
+        "a target that closes first: the client reads its bytes and end, and can still send",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func targetHalfClosesFirst(mode: ProxyServerConfiguration.RelayMode) async throws {
         let target = try OneShotTarget(sendThenShutdown: Array("bye from target".utf8))
-        try await withStarted(TestProxy.start()) { proxy in
+        try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
             let port = proxy.port
             let clientSaw = try await onThread {
                 let client = try RawClient(port: port)
@@ -302,10 +308,15 @@ struct ProxyTests {
         }
     }
 
-    @Test("an idle tunnel is closed after the idle timeout")
-    func idleTimeout() async throws {
+    @Test("an idle tunnel is closed after the idle timeout", arguments: ProxyServerConfiguration.RelayMode.allCases)
+    func idleTimeout(mode: ProxyServerConfiguration.RelayMode) async throws {
         try await withStarted(EchoServer.start()) { echo in
-            try await withStarted(TestProxy.start { $0.idleTimeout = .milliseconds(300) }) { proxy in
+            try await withStarted(
+                TestProxy.start {
+                    $0.relayMode = mode
+                    $0.idleTimeout = .milliseconds(300)
+                }
+            ) { proxy in
                 let port = proxy.port
                 let (end, elapsed) = try await onThread {
                     let client = try RawClient(port: port)

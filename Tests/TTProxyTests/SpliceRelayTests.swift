@@ -6,16 +6,20 @@ import Testing
 
 @testable import TTProxy
 
-/// What the splice relay of established tunnels must keep from the SwiftNIO glue it replaced: backpressure, and
-/// a failing side logged and released. (Half-close, the idle and close-flush timeouts, the log's byte counts and
-/// shutdown are covered by the tunnel tests in ProxyTests and TunnelTeardownTests, which run through it too.)
+/// What the relay of established tunnels must keep from the SwiftNIO glue it replaced, in both of its modes:
+/// backpressure, small writes delivered at once, and a failing side logged and released. (Half-close, the idle and
+/// close-flush timeouts, the log's byte counts and shutdown are covered by the tunnel tests in ProxyTests and
+/// TunnelTeardownTests, which run through it too.)
 @Suite("tt-proxy splice relay")
 struct SpliceRelayTests {
-    @Test("a target that does not read stops the client's bytes; once it reads, every byte arrives, then the end")
-    func backpressureHoldsAndReleases() async throws {
+    @Test(
+        "a target that does not read stops the client's bytes; once it reads, every byte arrives, then the end",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func backpressureHoldsAndReleases(mode: ProxyServerConfiguration.RelayMode) async throws {
         let target = try HeldTarget()
         defer { target.stop() }
-        try await withStarted(TestProxy.start()) { proxy in
+        try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
             let port = proxy.port
             let (head, sent, received) = try await onThread {
                 let client = try RawClient(port: port)
@@ -40,12 +44,56 @@ struct SpliceRelayTests {
         }
     }
 
-    @Test("a target that resets: the client gets its bytes and the end, the reset is logged, nothing is left open")
-    func targetResetIsLoggedAndReleased() async throws {
+    @Test(
+        "a 1-byte exchange goes through at once each time: the relay never waits for more bytes to gather",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func smallWritesAreNotHeldBack(mode: ProxyServerConfiguration.RelayMode) async throws {
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
+                let port = proxy.port
+                let (echoed, rounds) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (head, rest) = try client.readHead()
+                    guard statusLine(head) == "HTTP/1.1 200 Connection established", rest.isEmpty else {
+                        throw RawClientError(description: "unexpected answer \(head)")
+                    }
+                    // The tunnel stays open: only a relay that moves what is there, with nothing corked (MSG_MORE)
+                    // or waiting for a fuller read, brings each byte back before the next is sent.
+                    let clock = ContinuousClock()
+                    var echoed: [UInt8] = []
+                    var rounds: [Duration] = []
+                    for index in 0..<30 {
+                        let started = clock.now
+                        try client.send([UInt8(index)])
+                        echoed += try client.read(exactly: 1, timeout: .seconds(5))
+                        rounds.append(clock.now - started)
+                    }
+                    return (echoed, rounds.sorted())
+                }
+                #expect(echoed == (0..<30).map { UInt8($0) })
+                // Loopback round trips through the proxy take well under a millisecond on a quiet machine; 100 ms
+                // leaves room for a loaded one and still fails a relay that gathers bytes on a timer.
+                #expect(rounds[rounds.count / 2] < .milliseconds(100), "median round trip \(rounds[rounds.count / 2])")
+            }
+        }
+    }
+
+    @Test(
+        "a target that resets: the client gets its bytes and the end, the reset is logged, nothing is left open",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func targetResetIsLoggedAndReleased(mode: ProxyServerConfiguration.RelayMode) async throws {
         let lines = Mutex<[String]>([])
         let target = try HeldTarget(greeting: Array("hello".utf8), reset: true)
         defer { target.stop() }
-        try await withStarted(TestProxy.start { $0.eventLog = { line in lines.withLock { $0.append(line) } } }) {
+        try await withStarted(
+            TestProxy.start {
+                $0.relayMode = mode
+                $0.eventLog = { line in lines.withLock { $0.append(line) } }
+            }
+        ) {
             proxy in
             let port = proxy.port
             let (bytes, _) = try await onThread {
@@ -68,14 +116,22 @@ struct SpliceRelayTests {
         }
     }
 
-    @Test("a client that ended its input and then resets is noticed though nothing flows to it: the tunnel closes")
-    func resetAfterEndIsNoticed() async throws {
+    @Test(
+        "a client that ended its input and then resets is noticed though nothing flows to it: the tunnel closes",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func resetAfterEndIsNoticed(mode: ProxyServerConfiguration.RelayMode) async throws {
         let lines = Mutex<[String]>([])
         // The target keeps its side open and silent: only the client's reset can end this tunnel before the idle
         // timeout (300 s).
         let target = try HeldTarget()
         defer { target.stop() }
-        try await withStarted(TestProxy.start { $0.eventLog = { line in lines.withLock { $0.append(line) } } }) {
+        try await withStarted(
+            TestProxy.start {
+                $0.relayMode = mode
+                $0.eventLog = { line in lines.withLock { $0.append(line) } }
+            }
+        ) {
             proxy in
             let port = proxy.port
             let head = try await onThread {
@@ -96,8 +152,11 @@ struct SpliceRelayTests {
         }
     }
 
-    @Test("tunnels whose both ends finish around the handover each end once, and nothing is left open")
-    func tunnelsEndingAtTheHandover() async throws {
+    @Test(
+        "tunnels whose both ends finish around the handover each end once, and nothing is left open",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func tunnelsEndingAtTheHandover(mode: ProxyServerConfiguration.RelayMode) async throws {
         // Each client sends its first bytes and its end with the CONNECT; each target hangs up on accepting, so
         // many of these tunnels are over within the relay's first look at them (the path that once forgot to free
         // them) and the rest moments later; each must be logged once and leave nothing registered.
@@ -115,7 +174,7 @@ struct SpliceRelayTests {
                 close(accepted)
             }
         }.start()
-        try await withStarted(TestProxy.start()) { proxy in
+        try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
             let port = proxy.port
             let heads = try await onThread {
                 try (0..<rounds).map { _ in

@@ -1,6 +1,7 @@
 #ifndef CTUNNELRELAY_H
 #define CTUNNELRELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,10 +14,11 @@ typedef struct ttr_relay ttr_relay;
 /// tunnel ended without one: both ends passed on, a timeout, or closed on request).
 typedef void (*ttr_done_fn)(void *context, uint64_t up, uint64_t down, int error_side, int error_number);
 
-/// Starts the relay thread. `idle_ms` (0: none) closes a tunnel that moved no byte for that long;
+/// Starts the relay thread. `copy` moves the bytes with recv/send through a buffer per busy direction instead of
+/// splice through a pipe. `idle_ms` (0: none) closes a tunnel that moved no byte for that long;
 /// `close_flush_ms` closes the surviving side of a tunnel whose other side is gone once its pending bytes make
 /// no progress for that long. Returns NULL with errno set.
-ttr_relay *ttr_relay_start(ttr_done_fn done, int64_t idle_ms, int64_t close_flush_ms);
+ttr_relay *ttr_relay_start(ttr_done_fn done, bool copy, int64_t idle_ms, int64_t close_flush_ms);
 
 /// Hands a tunnel to the relay, which owns both descriptors from now on (non-blocking sockets). `to_client` and
 /// `to_target` are bytes to send before any spliced ones (copied); the first `to_client_uncounted` bytes of

@@ -4,16 +4,17 @@ import NIOCore
 import Synchronization
 import TTBasics
 
-/// Moves the bytes of established tunnels from socket to socket inside the kernel (`splice(2)` through a pipe per
-/// busy direction), on one thread and one epoll set of its own for all tunnels of a proxy (`CTunnelRelay`).
+/// Moves the bytes of established tunnels from socket to socket, on one thread and one epoll set of its own for all
+/// tunnels of a proxy (`CTunnelRelay`): with `recv`/`send` through a buffer per busy direction, or with `splice(2)`
+/// through a pipe (``ProxyServerConfiguration/RelayMode``).
 ///
-/// SwiftNIO copies every byte into user space and out again; the relay leaves the bytes in the kernel and has
-/// no per-tunnel channels (an idle tunnel costs about 1 KiB instead of 9). Once the `200` is decided, ``ConnectHandler`` duplicates both channels' descriptors, hands
-/// the duplicates with any bytes it already holds to the relay and closes the channels (SwiftNIO only closes its
-/// own descriptor, so the sockets live on). The relay keeps what the SwiftNIO glue guaranteed: an end of input is
+/// Unlike SwiftNIO, the relay has no per-tunnel channels (an idle tunnel costs about 1 KiB instead of 9) and moves
+/// up to 256 KiB per read or splice. Once the `200` is decided, ``ConnectHandler`` duplicates both channels'
+/// descriptors, hands the duplicates with any bytes it already holds to the relay and closes the channels (SwiftNIO
+/// only closes its own descriptor, so the sockets live on). The relay keeps what the SwiftNIO glue guaranteed: an end of input is
 /// passed on only after every byte before it (lossless half-close), a side whose peer does not read stops reading
-/// the other (backpressure, at most one pipe per direction held), the idle timeout, and the close-flush timeout
-/// for the survivor of a side that failed. Idle tunnels hold no pipe.
+/// the other (backpressure, at most one buffer or pipe per direction held), the idle timeout, and the close-flush
+/// timeout for the survivor of a side that failed. Idle tunnels hold no buffer or pipe.
 final class SpliceRelay: Sendable {
     /// The C relay until ``stop()``.
     private let relay: Mutex<Handle?>
@@ -24,7 +25,7 @@ final class SpliceRelay: Sendable {
     }
 
     /// Starts the relay thread; nil when the system refuses one (the proxy then relays with SwiftNIO).
-    init?(idleTimeout: Duration?, closeFlushTimeout: Duration) {
+    init?(mode: ProxyServerConfiguration.RelayMode, idleTimeout: Duration?, closeFlushTimeout: Duration) {
         guard
             let relay = ttr_relay_start(
                 { context, up, down, errorSide, errorNumber in
@@ -32,6 +33,7 @@ final class SpliceRelay: Sendable {
                     Unmanaged<SplicedTunnel>.fromOpaque(context).takeRetainedValue()
                         .ended(up: Int(up), down: Int(down), errorSide: errorSide, errorNumber: errorNumber)
                 },
+                mode == .copy,
                 idleTimeout?.wholeMilliseconds ?? 0,
                 closeFlushTimeout.wholeMilliseconds
             )

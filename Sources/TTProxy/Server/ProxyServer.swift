@@ -59,7 +59,11 @@ public final class ProxyServer: Sendable {
         // Scenarios shape the bytes they relay, so only the normal proxy splices.
         let relay =
             configuration.scenario == nil
-            ? SpliceRelay(idleTimeout: configuration.idleTimeout, closeFlushTimeout: configuration.closeFlushTimeout)
+            ? SpliceRelay(
+                mode: configuration.relayMode,
+                idleTimeout: configuration.idleTimeout,
+                closeFlushTimeout: configuration.closeFlushTimeout
+            )
             : nil
         let services = ProxyServices(
             connections: connections,

@@ -31,6 +31,20 @@ public struct ProxyServerConfiguration: Sendable {
     /// A connection (client or target side) with no bytes in either direction for this long is closed, which
     /// ends its tunnel; `nil` never closes idle ones.
     public var idleTimeout: Duration? = .seconds(300)
+    /// How an established tunnel's bytes move from socket to socket.
+    public enum RelayMode: String, Sendable, CaseIterable {
+        /// `recv` and `send` through a 256 KiB buffer per busy direction: one copy in and one out, and the
+        /// receiver gets the proxy's own large segments. The faster of the two where client, proxy and target
+        /// share a machine (loopback), where the receiver otherwise pays for the sender's small fragments.
+        case copy
+        /// `splice(2)` through a pipe per busy direction: the bytes never enter user space, so the proxy itself
+        /// needs less CPU per byte; the segments it sends carry the sender's pages as they came.
+        case splice
+    }
+
+    /// How established tunnels move their bytes; both keep half-close, backpressure and the timeouts. Default:
+    /// ``RelayMode/copy``.
+    public var relayMode: RelayMode = .copy
     /// When one side of a tunnel has closed, the other side still writes what it holds; if those writes make no
     /// progress for this long (its peer stopped reading), it is closed anyway.
     public var closeFlushTimeout: Duration = .seconds(10)
