@@ -77,11 +77,11 @@ public struct CancelTiming: Sendable {
     public var ownLatency: Duration { latency - waitedForCPU }
 }
 
-/// Runs `body` in a task on a thread of its own, cancels it once `underWay` holds (waiting at most 10 s) and
-/// `after` more has passed, and returns whether it was still under way then, its error, and how long after the
-/// cancel it returned, measured in that task: how soon the call gave up, not how soon the test's own task was
-/// scheduled again. It also returns how long, meanwhile, the task's thread and the `workers` threads (where the
-/// call blocks, as found at the cancel) waited for a CPU, so a test can tell the code's delay from the machine's.
+/// Runs `body` in a task on a thread of its own, cancels it from another thread once `underWay` holds (waiting
+/// at most 10 s) and `after` more has passed, and returns whether it was still under way then, its error, and how
+/// long after the cancel it returned, measured in that task: how soon the call gave up, not how soon the test's own
+/// task was scheduled again. It also returns how long, meanwhile, the task's thread and the `workers` threads (where
+/// the call blocks, as found at the cancel) waited for a CPU, so a test can tell the code's delay from the machine's.
 public func cancelAndTime(
     after: Duration,
     workers: @escaping @Sendable () -> [Int32],
@@ -103,24 +103,29 @@ public func cancelAndTime(
         let ended = ContinuousClock.now
         return (error, ended, RunQueueWaits(threads: onTheWay.ids.withLock { $0 }))
     }
-    // The wait and the cancel run on a thread of their own too: on the shared cooperative pool the 300 ms a test
-    // gives the call could become seconds, and the call could end on a timeout of its own before the cancel came
-    // (seen: libcurl's 5 s low-speed limit ended a PAC fetch first).
-    let driver = ThreadTaskExecutor(name: "cancel-driver")
-    defer { driver.shutdown() }
-    let cancelling = Task(executorPreference: driver) {
-        () async throws -> (wasUnderWay: Bool, cancelled: ContinuousClock.Instant, before: RunQueueWaits) in
-        await waitUntil { underWay() }
-        try await Task.sleep(for: after)
-        let wasUnderWay = underWay()
-        let threads = [executor.threadID] + workers()
-        onTheWay.ids.withLock { $0 = threads }
-        let before = RunQueueWaits(threads: threads)
-        let cancelled = ContinuousClock.now
-        running.cancel()
-        return (wasUnderWay, cancelled, before)
+    // The wait and the cancel run on a plain thread of their own, blocking: a Task.sleep, even on a task's own
+    // executor, wakes through the runtime's shared timers, and in a run of both test targets at a load average
+    // of 11-18 the 300 ms a test gives the call became seconds, so that libcurl's low-speed limit (under 16
+    // bytes/s for 5 s) ended a PAC fetch before the cancel came.
+    let (wasUnderWay, cancelled, before) = await withCheckedContinuation {
+        (continuation: CheckedContinuation<(Bool, ContinuousClock.Instant, RunQueueWaits), Never>) in
+        let driver = Thread {
+            // Bounded: at most 10 s for the call to get under way.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !underWay(), ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            let (seconds, attoseconds) = after.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+            let wasUnderWay = underWay()
+            let threads = [executor.threadID] + workers()
+            onTheWay.ids.withLock { $0 = threads }
+            let before = RunQueueWaits(threads: threads)
+            let cancelled = ContinuousClock.now
+            running.cancel()
+            continuation.resume(returning: (wasUnderWay, cancelled, before))
+        }
+        driver.name = "cancel-driver"
+        driver.start()
     }
-    let (wasUnderWay, cancelled, before) = try await cancelling.value
     let outcome = await running.value
     return CancelTiming(
         wasUnderWay: wasUnderWay,
