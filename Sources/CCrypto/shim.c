@@ -14,6 +14,12 @@ const char *CCrypto_openSSLVersion(void) {
     return OpenSSL_version(OPENSSL_VERSION_STRING);
 }
 
+int CCrypto_keepStateUntilExit(void) {
+    // No explicit OPENSSL_cleanup later either: NIO's singleton event loops and thread pool are never joined,
+    // so no moment before exit is known at which every thread has left libcrypto. The kernel frees the memory.
+    return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+}
+
 int CCrypto_randomBytes(uint8_t *out, size_t length) {
     if (length > INT_MAX) {
         return 0;

@@ -1,10 +1,14 @@
 package import ArgumentParser
+import CCrypto
 import Glibc
 
 /// Runs a root command the way every tt-connect tool needs: parse errors and `ValidationError`s exit with 2
 /// (usage, per the docs/CLI.md table "Exit codes", where ArgumentParser would use 64), ``CommandFailure`` prints its message and exits
 /// with its code, and everything the command owns is released before the process exits (so the API trace ends
-/// with `TMSS10API_Term`). Before parsing, the process is marked not dumpable (``CoreDumpGuard``).
+/// with `TMSS10API_Term`). Before parsing, the process is marked not dumpable (``CoreDumpGuard``), and libcrypto
+/// is told to keep its global state until the process is gone: `exit` runs while threads may still be inside
+/// libcrypto (NIO's event loops and thread pool in the servers, the doctor's route threads and `forward`'s relays
+/// in tt-connect), and OpenSSL's own atexit cleanup would free that state under them (docs/ARCHITECTURE.md).
 package enum CommandRunner {
     /// What a tool with `--json` prints on standard output for a usage error, so a monitor parsing standard
     /// output always gets an answer: given the arguments and the message, the JSON line (`nil`: nothing).
@@ -16,7 +20,7 @@ package enum CommandRunner {
         arguments: [String]? = nil,
         usageReport: UsageReport? = nil
     ) -> Never {
-        CoreDumpGuard.apply()
+        prepareProcess()
         exit(run(type, arguments: arguments, usageReport: usageReport))
     }
 
@@ -26,8 +30,15 @@ package enum CommandRunner {
         arguments: [String]? = nil,
         usageReport: UsageReport? = nil
     ) async -> Never {
-        CoreDumpGuard.apply()
+        prepareProcess()
         exit(await run(type, arguments: arguments, usageReport: usageReport))
+    }
+
+    /// Runs before anything else of the tool, so before its first libcrypto call: the first initialisation of
+    /// libcrypto decides whether `exit` runs `OPENSSL_cleanup`.
+    private static func prepareProcess() {
+        CoreDumpGuard.apply()
+        _ = CCrypto_keepStateUntilExit()
     }
 
     /// Parses and runs the command and returns the exit status instead of exiting.

@@ -33,6 +33,13 @@ public final class RealHAProxy: StoppableTestResource {
     }
 
     /// The configuration of contrib/haproxy.cfg, with loopback addresses and fast health checks for tests.
+    ///
+    /// A check every 300 ms takes a stopped server out at once: it refuses the connection, or its admin listener
+    /// answers 503 while it drains. Without `timeout check`, though, 300 ms would also be the whole check's time
+    /// limit (connect and answer), and on a loaded machine a running server's event loop can take longer to
+    /// answer `/healthz`: one such check (`fall 1`) took the survivor out too, and with both servers down the
+    /// clients' connections failed. `timeout check 5s` gives the answer 5 s; a refused connection or a 503 still
+    /// fails the check at once.
     public static func configuration(port: Int, backends: [Backend]) -> String {
         var text = """
             global
@@ -43,6 +50,7 @@ public final class RealHAProxy: StoppableTestResource {
                 timeout connect 2s
                 timeout client 120s
                 timeout server 120s
+                timeout check 5s
                 retries 3
                 option redispatch 1
 

@@ -7,6 +7,12 @@
 /// The version of the libcrypto loaded at run time, e.g. `3.0.17` (`OpenSSL_version(OPENSSL_VERSION_STRING)`).
 const char *CCrypto_openSSLVersion(void);
 
+/// Keeps libcrypto's global state until the process is gone: initialises libcrypto with
+/// `OPENSSL_INIT_NO_ATEXIT`, so `exit` does not run `OPENSSL_cleanup`, which would free that state while event
+/// loop, thread pool or libcurl threads may still be inside libcrypto. Takes effect only when called before any
+/// other libcrypto call of the process (the first initialisation decides); returns 1 on success.
+int CCrypto_keepStateUntilExit(void);
+
 /// Fills `out` with `length` cryptographically strong random bytes.
 int CCrypto_randomBytes(uint8_t *out, size_t length);
 
