@@ -4,8 +4,9 @@ import Foundation
 import Glibc
 
 /// `tt-bench sink`: the far end of a tunnel throughput run. Prints `READY PORT`, accepts one connection, reads
-/// until `--bytes` have arrived (then closes) or the stream ends, and prints the bytes and the seconds from
-/// the first byte to the last, so connection and tunnel set-up are not counted.
+/// until `--bytes` have arrived (then closes) or the stream ends, and prints the bytes, the seconds and the
+/// process's CPU seconds from the first byte to the last, so start-up, connection and tunnel set-up are not
+/// counted. The CPU is what receiving costs: it differs with the shape of what arrives (copied or spliced).
 struct Sink: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sink", abstract: "Count bytes from one connection.")
 
@@ -27,6 +28,7 @@ struct Sink: ParsableCommand {
         var received = try connection.readSome(buffer, 256 << 10)
         let clock = ContinuousClock()
         let first = clock.now
+        let firstCPU = processCPUSeconds()
         var last = first
         while received < bytes {
             let n = try connection.readSome(buffer, 256 << 10)
@@ -37,5 +39,12 @@ struct Sink: ParsableCommand {
         Measure.report("sink.bytes", Double(received))
         Measure.report("sink.seconds", (last - first).seconds)
         Measure.report("sink.mb_s", Double(received) / (last - first).seconds / 1e6)
+        Measure.report("sink.cpu_s", processCPUSeconds() - firstCPU)
+    }
+
+    private func processCPUSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

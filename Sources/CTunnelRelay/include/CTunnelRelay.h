@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 /// A relay of established tunnels: one thread and one epoll set for all of them, moving bytes socket to socket
-/// with splice(2) through a pipe per busy direction, so the bytes never enter user space.
+/// with recv/send through a buffer per busy direction, or with splice(2) through a pipe (the bytes then never
+/// enter user space).
 typedef struct ttr_relay ttr_relay;
 
 /// Called on the relay thread once per tunnel, after both of its sockets are closed: the bytes written to the

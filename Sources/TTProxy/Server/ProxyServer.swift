@@ -56,7 +56,7 @@ public final class ProxyServer: Sendable {
                 threadPool: checkPool
             )
         }
-        // Scenarios shape the bytes they relay, so only the normal proxy splices.
+        // Scenarios shape the bytes they relay, so only the normal proxy hands tunnels to the relay thread.
         let relay =
             configuration.scenario == nil
             ? SpliceRelay(
