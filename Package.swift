@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "CProcessControl"),
-        // tt-proxy's relay of established tunnels: splice(2) between the sockets on one epoll thread.
+        // tt-proxy's relay of established tunnels: recv/send or splice(2) between the sockets on one epoll thread.
         .target(name: "CTunnelRelay"),
         // libpacparser (PAC evaluation), serialised behind one lock: its JavaScript context is global.
         .target(name: "CPacParser", linkerSettings: [.linkedLibrary("pacparser")]),

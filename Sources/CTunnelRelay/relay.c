@@ -443,7 +443,7 @@ static void *run(void *argument) {
     sigemptyset(&pipe_signal);
     sigaddset(&pipe_signal, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_signal, NULL);
-    pthread_setname_np(pthread_self(), "tt-proxy-splice");
+    pthread_setname_np(pthread_self(), "tt-proxy-relay");
 
     struct epoll_event events[256];
     int64_t next_scan = now_ms() + relay->scan_ms;

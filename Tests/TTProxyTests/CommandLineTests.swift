@@ -123,9 +123,9 @@ struct CommandLineTests {
                 print(
                     "tt-proxy RSS: \(before) KiB with 20 tunnels, \(after) KiB with \(tunnels + 20); \(Int(perTunnel)) bytes per idle tunnel"
                 )
-                // Established tunnels leave SwiftNIO for the splice relay: about 1 KiB each, where two SwiftNIO channels
+                // Established tunnels leave SwiftNIO for the tunnel relay: about 1 KiB each, where two SwiftNIO channels
                 // cost about 9 (a tunnel silently left on the glue would show here).
-                #expect(perTunnel < 4 * 1024, "goal is 16 KiB; the splice relay holds about 1 KiB per idle tunnel")
+                #expect(perTunnel < 4 * 1024, "goal is 16 KiB; the tunnel relay holds about 1 KiB per idle tunnel")
 
                 let size = 256 << 20
                 let (seconds, received) = try await onThread {

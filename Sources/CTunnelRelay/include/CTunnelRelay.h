@@ -22,7 +22,7 @@ typedef void (*ttr_done_fn)(void *context, uint64_t up, uint64_t down, int error
 ttr_relay *ttr_relay_start(ttr_done_fn done, bool copy, int64_t idle_ms, int64_t close_flush_ms);
 
 /// Hands a tunnel to the relay, which owns both descriptors from now on (non-blocking sockets). `to_client` and
-/// `to_target` are bytes to send before any spliced ones (copied); the first `to_client_uncounted` bytes of
+/// `to_target` are bytes to send before any relayed ones (copied); the first `to_client_uncounted` bytes of
 /// `to_client` are not counted as delivered. Returns the tunnel's id (for ttr_relay_close), or 0 with errno set,
 /// in which case the descriptors are still the caller's.
 uint64_t ttr_relay_add(

@@ -327,7 +327,8 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func startTunnel(to peer: any Channel, slot: TargetSlot, context: ChannelHandlerContext) {
         guard let record else { return }
-        if let relay = services.relay, splice(to: peer, slot: slot, relay: relay, record: record, context: context) {
+        if let relay = services.relay, handOverToRelay(peer, slot: slot, relay: relay, record: record, context: context)
+        {
             return
         }
         let (clientGlue, targetGlue) = GlueHandler.matchedPair(
@@ -366,25 +367,25 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         setAutoRead(true, context: context)
     }
 
-    /// Hands the tunnel to the splice relay: duplicates of both sockets with the `200` and the client's early
+    /// Hands the tunnel to the relay (``TunnelRelay``): duplicates of both sockets with the `200` and the client's early
     /// bytes; then both channels close (only their own descriptors). Neither channel has read anything past what
     /// this handler holds (the client's reads are off since the head, the target's were never on), and an end of
     /// input the client channel saw is seen again by the relay. False when the relay cannot take it (no
     /// descriptor for a duplicate, an embedded channel, a relay that stopped): the SwiftNIO glue relays instead.
-    private func splice(
-        to peer: any Channel,
+    private func handOverToRelay(
+        _ peer: any Channel,
         slot: TargetSlot,
-        relay: SpliceRelay,
+        relay: TunnelRelay,
         record: RequestRecord,
         context: ChannelHandlerContext
     ) -> Bool {
-        guard let clientDescriptor = SpliceRelay.duplicateDescriptor(of: context.channel) else { return false }
-        guard let targetDescriptor = SpliceRelay.duplicateDescriptor(of: peer) else {
+        guard let clientDescriptor = TunnelRelay.duplicateDescriptor(of: context.channel) else { return false }
+        guard let targetDescriptor = TunnelRelay.duplicateDescriptor(of: peer) else {
             close(clientDescriptor)
             return false
         }
         let connections = services.connections
-        let tunnel = SplicedTunnel(
+        let tunnel = RelayedTunnel(
             record: NIOLoopBound(record, eventLoop: context.eventLoop),
             connections: connections,
             closeLog: services.closeLog,

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// One side of a tunnel relayed by SwiftNIO (scenario tunnels, and tunnels the ``SpliceRelay`` could not take):
+/// One side of a tunnel relayed by SwiftNIO (scenario tunnels, and tunnels the ``TunnelRelay`` could not take):
 /// forwards what its channel reads to the partner's channel.
 ///
 /// Backpressure: a side only asks its channel to read while the partner's channel is writable (NIO's glue

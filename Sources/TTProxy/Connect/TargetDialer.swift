@@ -4,7 +4,7 @@ import NIOPosix
 /// Opens the proxy's connection to a tunnel target, the same way for the normal proxy and for scenarios:
 /// on the client's event loop, with the configured dial timeout, and half-close allowed so it can be relayed.
 /// Without `autoRead` the channel reads nothing until told to, so its socket can be handed to the
-/// ``SpliceRelay`` with no byte already taken out of it.
+/// ``TunnelRelay`` with no byte already taken out of it.
 enum TargetDialer {
     static func connect(
         to target: ConnectTarget,

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// How both sockets of a tunnel read and queue bulk bytes while SwiftNIO holds them: before the `200`, and for the
-/// whole tunnel where ``GlueHandler`` relays (scenarios, or a tunnel the ``SpliceRelay`` could not take).
+/// whole tunnel where ``GlueHandler`` relays (scenarios, or a tunnel the ``TunnelRelay`` could not take).
 ///
 /// NIO's defaults (reads of at most 64 KiB, a channel unwritable above 64 KiB queued) make a bulk transfer stop
 /// and restart the other side's reads after nearly every read: one wake-up and one `epoll_ctl` per 64 KiB.

@@ -19,7 +19,7 @@ public final class ProxyServer: Sendable {
     /// other blocking job of the process (in a test process, other proxies' floods), which the fair queue cannot
     /// see.
     private let checkPool: NIOThreadPool?
-    private let relay: SpliceRelay?
+    private let relay: TunnelRelay?
 
     /// The bound addresses, in the order of ``ProxyServerConfiguration/listeners``, with real ports.
     public let listeningAddresses: [SocketAddress]
@@ -28,7 +28,7 @@ public final class ProxyServer: Sendable {
         serverChannels: [any Channel],
         connections: ConnectionRegistry<ProxyConnection>,
         checkPool: NIOThreadPool?,
-        relay: SpliceRelay?
+        relay: TunnelRelay?
     ) {
         self.serverChannels = serverChannels
         self.connections = connections
@@ -59,7 +59,7 @@ public final class ProxyServer: Sendable {
         // Scenarios shape the bytes they relay, so only the normal proxy hands tunnels to the relay thread.
         let relay =
             configuration.scenario == nil
-            ? SpliceRelay(
+            ? TunnelRelay(
                 mode: configuration.relayMode,
                 idleTimeout: configuration.idleTimeout,
                 closeFlushTimeout: configuration.closeFlushTimeout
@@ -165,11 +165,11 @@ struct ProxyServices: Sendable {
     /// Why connections ended on errors, rate-limited.
     var closeLog: ConnectionCloseLog
     /// Where established tunnels go; without it (or when it cannot take one) the SwiftNIO glue relays.
-    var relay: SpliceRelay? = nil
+    var relay: TunnelRelay? = nil
 }
 
 /// An open connection as the registry knows it: something a shutdown can close, a SwiftNIO channel or a tunnel
-/// in the splice relay.
+/// in the ``TunnelRelay``.
 struct ProxyConnection: Sendable {
     let close: @Sendable () -> Void
 

@@ -10,8 +10,8 @@ import Testing
 /// backpressure, small writes delivered at once, and a failing side logged and released. (Half-close, the idle and
 /// close-flush timeouts, the log's byte counts and shutdown are covered by the tunnel tests in ProxyTests and
 /// TunnelTeardownTests, which run through it too.)
-@Suite("tt-proxy splice relay")
-struct SpliceRelayTests {
+@Suite("tt-proxy tunnel relay")
+struct TunnelRelayTests {
     @Test(
         "a target that does not read stops the client's bytes; once it reads, every byte arrives, then the end",
         arguments: ProxyServerConfiguration.RelayMode.allCases

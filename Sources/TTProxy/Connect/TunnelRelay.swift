@@ -15,7 +15,7 @@ import TTBasics
 /// passed on only after every byte before it (lossless half-close), a side whose peer does not read stops reading
 /// the other (backpressure, at most one buffer or pipe per direction held), the idle timeout, and the close-flush
 /// timeout for the survivor of a side that failed. Idle tunnels hold no buffer or pipe.
-final class SpliceRelay: Sendable {
+final class TunnelRelay: Sendable {
     /// The C relay until ``stop()``.
     private let relay: Mutex<Handle?>
 
@@ -30,7 +30,7 @@ final class SpliceRelay: Sendable {
             let relay = ttr_relay_start(
                 { context, up, down, errorSide, errorNumber in
                     guard let context else { return }
-                    Unmanaged<SplicedTunnel>.fromOpaque(context).takeRetainedValue()
+                    Unmanaged<RelayedTunnel>.fromOpaque(context).takeRetainedValue()
                         .ended(up: Int(up), down: Int(down), errorSide: errorSide, errorNumber: errorNumber)
                 },
                 mode == .copy,
@@ -50,7 +50,7 @@ final class SpliceRelay: Sendable {
         toClient: ByteBuffer,
         uncounted: Int,
         toTarget: ByteBuffer,
-        tunnel: SplicedTunnel
+        tunnel: RelayedTunnel
     ) -> Bool {
         let context = Unmanaged.passRetained(tunnel)
         let id = relay.withLock { relay -> UInt64 in
@@ -79,8 +79,8 @@ final class SpliceRelay: Sendable {
         return true
     }
 
-    /// Closes a tunnel now (a shutdown's grace period ended); it reports through ``SplicedTunnel`` as usual.
-    func close(_ tunnel: SplicedTunnel) {
+    /// Closes a tunnel now (a shutdown's grace period ended); it reports through ``RelayedTunnel`` as usual.
+    func close(_ tunnel: RelayedTunnel) {
         let id = tunnel.id.load(ordering: .acquiring)
         guard id != 0 else { return }
         relay.withLock { relay in
@@ -107,9 +107,9 @@ final class SpliceRelay: Sendable {
     }
 }
 
-/// One tunnel in the ``SpliceRelay``: what its end needs (the access-log record on its event loop, the
+/// One tunnel in the ``TunnelRelay``: what its end needs (the access-log record on its event loop, the
 /// connection registry entries, the close log).
-final class SplicedTunnel: Sendable {
+final class RelayedTunnel: Sendable {
     /// The relay's id, set once the relay took the tunnel.
     fileprivate let id = Atomic<UInt64>(0)
     /// The registry entry of the target connection (the tunnel itself is the client's).
