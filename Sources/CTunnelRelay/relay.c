@@ -21,6 +21,12 @@
 #define TURN_LIMIT 8
 // Empty pipes or buffers kept for the next busy direction instead of being freed.
 #define POOL_LIMIT 16
+// Copy mode: full-size buffers out at once (32 MiB). A direction whose reader does not read keeps its buffer, so
+// without a bound a client that opens many tunnels and reads none would make the relay hold 512 KiB per tunnel (a
+// GiB at --max-connections 4096); past it a direction gets a small buffer. (Splice's pipes are bounded by the
+// kernel: past the user's pipe-user-pages-soft a new pipe gets two pages.)
+#define FULL_BUFFER_LIMIT 128
+#define SMALL_HOLD_BYTES (16 << 10)
 
 enum { CLIENT = 0, TARGET = 1 };
 
@@ -31,7 +37,7 @@ struct direction {
     // Splice: the pipe's two ends. Copy: the buffer, its bytes at [start, start + held).
     int pipe_read, pipe_write;
     char *buffer;
-    size_t start, held;
+    size_t capacity, start, held;
     bool source_ended;  // the source socket returned its end
     bool output_shut;   // the destination's output is shut (the end passed on)
     bool abandoned;     // the destination is gone: nothing more moves this way
@@ -88,6 +94,7 @@ struct ttr_relay {
     int pool[POOL_LIMIT][2];
     char *buffers[POOL_LIMIT];
     int pool_count;
+    size_t full_buffers;  // full-size buffers held by directions (not those in the pool)
 };
 
 static int64_t now_ms(void) {
@@ -101,9 +108,17 @@ static int64_t now_ms(void) {
 static bool take_hold(struct ttr_relay *relay, struct direction *way) {
     if (relay->copy) {
         if (way->buffer) return true;
-        way->buffer = relay->pool_count > 0 ? relay->buffers[--relay->pool_count] : malloc(HOLD_BYTES);
+        bool full = relay->full_buffers < FULL_BUFFER_LIMIT;
+        if (full && relay->pool_count > 0) {
+            way->buffer = relay->buffers[--relay->pool_count];
+        } else {
+            way->buffer = malloc(full ? HOLD_BYTES : SMALL_HOLD_BYTES);
+            if (!way->buffer) return false;
+        }
+        way->capacity = full ? HOLD_BYTES : SMALL_HOLD_BYTES;
+        if (full) relay->full_buffers++;
         way->start = 0;
-        return way->buffer != NULL;
+        return true;
     }
     if (way->pipe_read >= 0) return true;
     int fds[2];
@@ -125,7 +140,9 @@ static bool take_hold(struct ttr_relay *relay, struct direction *way) {
 static void release_hold(struct ttr_relay *relay, struct direction *way) {
     if (relay->copy) {
         if (!way->buffer) return;
-        if (relay->pool_count < POOL_LIMIT) {
+        bool full = way->capacity == HOLD_BYTES;
+        if (full) relay->full_buffers--;
+        if (full && relay->pool_count < POOL_LIMIT) {
             relay->buffers[relay->pool_count++] = way->buffer;
         } else {
             free(way->buffer);
@@ -318,7 +335,7 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
             tunnel->starved = true;
             return false;
         }
-        ssize_t n = relay->copy ? recv(tunnel->fd[source], way->buffer, HOLD_BYTES, MSG_DONTWAIT)
+        ssize_t n = relay->copy ? recv(tunnel->fd[source], way->buffer, way->capacity, MSG_DONTWAIT)
                                 : splice(tunnel->fd[source], NULL, way->pipe_write, NULL, HOLD_BYTES,
                                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0 && errno == EAGAIN && !relay->copy && tunnel->urgent[source]) {
@@ -330,7 +347,7 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
             // A short read took all there was; bytes arriving later raise a new event, so asking once more only
             // to hear EAGAIN is saved. Not after an end or error was reported: that raises no new event; nor while
             // urgent data is pending: the read stopped at its mark, not at the last byte.
-            if (relay->copy && (size_t)n < HOLD_BYTES && !tunnel->ended[source] && !tunnel->urgent[source]) {
+            if (relay->copy && (size_t)n < way->capacity && !tunnel->ended[source] && !tunnel->urgent[source]) {
                 tunnel->readable[source] = false;
             }
         } else if (n == 0) {
