@@ -45,6 +45,9 @@ struct tunnel {
     int fd[2];
     bool readable[2], writable[2];
     bool ended[2];  // an event said the side's input ended or failed: read it until 0 or an error
+    // An event said urgent data (TCP's MSG_OOB) is pending: a read stops short at its mark with bytes behind it
+    // that raise no new event, so the side is read until EAGAIN, and splice is helped over the mark.
+    bool urgent[2];
     // Direction 0 moves client to target (up), 1 target to client (down); direction d reads side d.
     struct direction way[2];
     int error_side, error_number;
@@ -222,6 +225,20 @@ static void note_delivered(struct tunnel *tunnel, struct direction *way, size_t 
     tunnel->last_activity = tunnel->last_progress = now;
 }
 
+// splice(2) from a TCP socket stops at an urgent mark for good: the kernel's splice read never steps over the
+// urgent byte and answers EAGAIN there. recv does step over it (the byte is out of band: the relay passes on the
+// stream without it, as the proxies it stands beside do), and what it reads after the mark goes into the pipe,
+// which is empty here and takes a page at least, so splice goes on from there.
+static ssize_t read_past_mark(int source, int pipe_write) {
+    char bytes[4096];
+    ssize_t n = recv(source, bytes, sizeof bytes, MSG_DONTWAIT);
+    if (n <= 0) return n;
+    ssize_t written = write(pipe_write, bytes, (size_t)n);
+    if (written == n) return n;
+    if (written >= 0) errno = EIO;
+    return -1;
+}
+
 // Moves what it can in direction `d`. Returns true when it stopped only because its turn is used up.
 static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
     struct direction *way = &tunnel->way[d];
@@ -304,17 +321,24 @@ static bool pump(struct ttr_relay *relay, struct tunnel *tunnel, int d) {
         ssize_t n = relay->copy ? recv(tunnel->fd[source], way->buffer, HOLD_BYTES, MSG_DONTWAIT)
                                 : splice(tunnel->fd[source], NULL, way->pipe_write, NULL, HOLD_BYTES,
                                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0 && errno == EAGAIN && !relay->copy && tunnel->urgent[source]) {
+            n = read_past_mark(tunnel->fd[source], way->pipe_write);
+        }
         if (n > 0) {
             way->held = (size_t)n;
             tunnel->last_activity = now_ms();
             // A short read took all there was; bytes arriving later raise a new event, so asking once more only
-            // to hear EAGAIN is saved. Not after an end or error was reported: that raises no new event.
-            if (relay->copy && (size_t)n < HOLD_BYTES && !tunnel->ended[source]) tunnel->readable[source] = false;
+            // to hear EAGAIN is saved. Not after an end or error was reported: that raises no new event; nor while
+            // urgent data is pending: the read stopped at its mark, not at the last byte.
+            if (relay->copy && (size_t)n < HOLD_BYTES && !tunnel->ended[source] && !tunnel->urgent[source]) {
+                tunnel->readable[source] = false;
+            }
         } else if (n == 0) {
             way->source_ended = true;
             tunnel->last_activity = now_ms();
         } else if (errno == EAGAIN) {
             tunnel->readable[source] = false;
+            tunnel->urgent[source] = false;
         } else if (errno != EINTR) {
             fail_side(relay, tunnel, source, errno);
             return false;
@@ -394,7 +418,7 @@ static void adopt(struct ttr_relay *relay, struct tunnel *tunnel) {
     if (index >= relay->slot_count) relay->slot_count = index + 1;
     relay->slots[index] = tunnel;
     for (int side = 0; side < 2; side++) {
-        struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+        struct epoll_event event = {.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET};
         event.data.u64 = event_key(tunnel, side);
         if (epoll_ctl(relay->epoll_fd, EPOLL_CTL_ADD, tunnel->fd[side], &event) != 0) {
             fail_side(relay, tunnel, side, errno);
@@ -484,7 +508,8 @@ static void *run(void *argument) {
             if (!tunnel) continue;
             int side = (int)(key & 1);
             uint32_t flags = events[i].events;
-            if (flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->readable[side] = true;
+            if (flags & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->readable[side] = true;
+            if (flags & EPOLLPRI) tunnel->urgent[side] = true;
             if (flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) tunnel->ended[side] = true;
             if (flags & (EPOLLOUT | EPOLLHUP | EPOLLERR)) tunnel->writable[side] = true;
             service(relay, tunnel);

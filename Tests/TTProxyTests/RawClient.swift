@@ -117,6 +117,21 @@ final class RawClient {
         return sent
     }
 
+    /// Sends `before`, then `urgent` as TCP urgent data (MSG_OOB), then `after`, corked into one segment so that
+    /// all of it waits in the peer's socket at once, the urgent mark in the middle.
+    func sendAroundUrgentByte(_ before: [UInt8], urgent: UInt8, _ after: [UInt8]) throws {
+        var on: Int32 = 1
+        var off: Int32 = 0
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
+        try send(before)
+        var byte = urgent
+        guard Glibc.send(fd, &byte, 1, Int32(MSG_OOB | MSG_NOSIGNAL)) == 1 else {
+            throw RawClientError(description: "send MSG_OOB: \(String(cString: strerror(errno)))")
+        }
+        try send(after)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Makes the close (when this client goes) send a reset instead of an end (SO_LINGER 0).

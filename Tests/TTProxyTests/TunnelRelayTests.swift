@@ -81,6 +81,33 @@ struct TunnelRelayTests {
     }
 
     @Test(
+        "bytes after a TCP urgent byte are relayed at once: a read stops short at the mark, splice stops there for good",
+        arguments: ProxyServerConfiguration.RelayMode.allCases
+    )
+    func bytesAfterAnUrgentMarkAreNotHeldBack(mode: ProxyServerConfiguration.RelayMode) async throws {
+        try await withStarted(EchoServer.start()) { echo in
+            try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
+                let port = proxy.port
+                let echoed = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
+                    let (head, rest) = try client.readHead()
+                    guard statusLine(head) == "HTTP/1.1 200 Connection established", rest.isEmpty else {
+                        throw RawClientError(description: "unexpected answer \(head)")
+                    }
+                    // A receive stops short at the urgent mark with bytes still waiting behind it, and they raise
+                    // no new event: a relay that took the short read for "all there was" leaves them there until
+                    // the client sends again, which this one does not (it waits for the echo).
+                    try client.sendAroundUrgentByte(Array("abc".utf8), urgent: UInt8(ascii: "!"), Array("def".utf8))
+                    return try client.read(exactly: 6, timeout: .seconds(5))
+                }
+                // The urgent byte is out of band: like the proxies it replaces, the relay passes on the stream.
+                #expect(String(decoding: echoed, as: UTF8.self) == "abcdef")
+            }
+        }
+    }
+
+    @Test(
         "a target that resets: the client gets its bytes and the end, the reset is logged, nothing is left open",
         arguments: ProxyServerConfiguration.RelayMode.allCases
     )

@@ -128,8 +128,9 @@ struct RelayTests {
             }
             return (total, mismatchAt, checksum.value)
         }
-        let sentChecksum = try await sent
+        // The relay's own error first: when it fails it closes its end, and the sender's EPIPE would hide why.
         let relay = try await relayResult
+        let sentChecksum = try await sent
         close(testEnd)
         return Outcome(
             relay: relay,
