@@ -104,7 +104,7 @@ struct TTProxyCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "How tunnels move bytes: copy (recv/send, the default) or splice (in the kernel, less proxy CPU).",
+            "How tunnels move bytes: copy (recv/send) or splice (in the kernel, less proxy CPU).",
             valueName: "MODE"
         )
     )

@@ -54,11 +54,19 @@ public struct ProcessRunError: Error, CustomStringConvertible {
     public var description: String
 }
 
+/// `environment` plus the test process's sanitizer settings (`ASAN_OPTIONS`, `LSAN_OPTIONS`, `TSAN_OPTIONS`…, set
+/// by scripts/sanitize), for a child that otherwise gets only `environment`: without them a sanitized child runs
+/// with the sanitizer's defaults and reports what the run suppresses on purpose (LeakSanitizer's suppressions).
+func sanitizerSettings(_ environment: [String: String]) -> [String: String] {
+    let settings = ProcessInfo.processInfo.environment.filter { $0.key.hasSuffix("SAN_OPTIONS") }
+    return environment.merging(settings) { mine, _ in mine }
+}
+
 /// Runs an executable to completion, bounded by `timeout`, feeding it `input` on standard input.
 ///
 /// The child is killed when the timeout passes, and the call then throws: a hung binary fails the test
 /// instead of hanging the suite. `environment` is added to the test's own, or, with `inheritingEnvironment`
-/// false, is all the child gets.
+/// false, is all the child gets besides the sanitizer settings (``sanitizerSettings(_:)``).
 public func runProcess(
     _ executable: URL,
     _ arguments: [String],
@@ -70,7 +78,7 @@ public func runProcess(
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
-    var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : [:]
+    var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : sanitizerSettings([:])
     for (key, value) in environment { env[key] = value }
     process.environment = env
     let outPipe = Pipe()

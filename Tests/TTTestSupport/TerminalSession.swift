@@ -11,7 +11,8 @@ public final class TerminalSession: Sendable {
     private let input: FileHandle
     private let output: PipeCollector
 
-    /// Starts `executable arguments` on a new terminal, with exactly `environment` (nothing inherited).
+    /// Starts `executable arguments` on a new terminal, with exactly `environment` (nothing inherited but the
+    /// sanitizer settings, ``sanitizerSettings(_:)``).
     public init(_ executable: URL, _ arguments: [String], environment: [String: String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
@@ -19,7 +20,7 @@ public final class TerminalSession: Sendable {
         // -q: no "Script started" lines; -e: script exits with the program's status; /dev/null: no typescript.
         process.arguments = ["-q", "-e", "-c", command, "/dev/null"]
         // script runs the command with $SHELL -c; sh is there on every system.
-        process.environment = environment.merging(["SHELL": "/bin/sh"]) { mine, _ in mine }
+        process.environment = sanitizerSettings(environment.merging(["SHELL": "/bin/sh"]) { mine, _ in mine })
         let inPipe = Pipe()
         let outPipe = Pipe()
         process.standardInput = inPipe
