@@ -635,12 +635,8 @@ uint64_t ttr_relay_add(
     struct command *command = calloc(1, sizeof *command);
     char *up = copy(to_target, to_target_length), *down = copy(to_client, to_client_length);
     if (!tunnel || !command || (to_target_length && !up) || (to_client_length && !down)) {
-        free(tunnel);
-        free(command);
-        free(up);
-        free(down);
         errno = ENOMEM;
-        return 0;
+        goto refused;
     }
     tunnel->context = context;
     tunnel->fd[CLIENT] = client_fd;
@@ -659,12 +655,8 @@ uint64_t ttr_relay_add(
     // Event keys hold the slot in 31 bits.
     if (relay->free_count == 0 && relay->next_index >= 0x7fffffffu) {
         pthread_mutex_unlock(&relay->lock);
-        free(tunnel);
-        free(command);
-        free(up);
-        free(down);
         errno = EMFILE;
-        return 0;
+        goto refused;
     }
     tunnel->index = relay->free_count > 0 ? relay->free_indices[--relay->free_count] : relay->next_index++;
     tunnel->generation = relay->next_generation;
@@ -675,6 +667,12 @@ uint64_t ttr_relay_add(
     command->tunnel = tunnel;
     post(relay, command);
     return id;
+refused:
+    free(tunnel);
+    free(command);
+    free(up);
+    free(down);
+    return 0;
 }
 
 void ttr_relay_close(ttr_relay *relay, uint64_t id) {

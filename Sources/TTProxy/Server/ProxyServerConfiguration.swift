@@ -33,9 +33,9 @@ public struct ProxyServerConfiguration: Sendable {
     public var idleTimeout: Duration? = .seconds(300)
     /// How an established tunnel's bytes move from socket to socket.
     public enum RelayMode: String, Sendable, CaseIterable {
-        /// `recv` and `send` through a 256 KiB buffer per busy direction: one copy in and one out. Usually the
-        /// faster of the two where client, proxy and target share a machine (loopback): there the receiver
-        /// pays more for spliced bytes than the copies cost the proxy.
+        /// `recv` and `send` through a 256 KiB buffer per busy direction: one copy in and one out. Where client,
+        /// proxy and target share a machine (loopback) it is level with splice when CPU is free and ahead when
+        /// CPU is short: there the receiver pays more for spliced bytes than the copies cost the proxy.
         case copy
         /// `splice(2)` through a pipe per busy direction: the bytes never enter user space, so the proxy itself
         /// needs less CPU per byte; the segments it sends carry the sender's pages as they came.
