@@ -109,36 +109,41 @@ public actor AsyncFrameworkClient {
     /// (only when that cannot run the request twice).
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     public nonisolated func send(_ request: RequestPacket) async throws -> ResponsePacket {
+        try await sendOnTurn(request)
+    }
+
+    /// ``send(_:)``'s body, inlined into it and ``ping()`` so a ping is one `async` call, not two (each costs
+    /// a task-allocator frame and an executor check).
+    @inline(__always)
+    private nonisolated func sendOnTurn(_ request: RequestPacket) async throws -> ResponsePacket {
         // The quick part holds no cancellation handler (it waits at most `quickWait`): a cancellation during it
         // is seen right after, by `exclusive`.
         if !Task.isCancelled, tryTakeTurn() {
-            let start: FrameworkClient.Start
+            var call = handle.client.makeCall(request)
+            let response: ResponsePacket?
             do {
-                start = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
+                response = try handle.client.startSend(&call, waitingAtMost: Self.quickWait)
             } catch {
                 // Only a request that cannot be encoded fails here: nothing was sent, the session stays open.
-                passTurn(recording: false)
+                releaseTurn()
                 throw error
             }
-            switch start {
-            case .answered(let response):
+            if let response {
                 // Answered on the open session: nothing the properties show has changed.
-                passTurn(recording: false)
+                releaseTurn()
                 return response
-            case .unfinished(let call):
-                return try await exclusive { handle in
-                    try await self.onThread { try handle.client.finishSend(call) }
-                }
+            }
+            return try await exclusive { [call] handle in
+                try await self.onThread { try handle.client.finishSend(call) }
             }
         }
         await takeTurn()
         return try await exclusive { handle in
-            switch try handle.client.startSend(request, waitingAtMost: Self.quickWait) {
-            case .answered(let response):
+            var call = handle.client.makeCall(request)
+            if let response = try handle.client.startSend(&call, waitingAtMost: Self.quickWait) {
                 return response
-            case .unfinished(let call):
-                return try await self.onThread { try handle.client.finishSend(call) }
             }
+            return try await self.onThread { [call] in try handle.client.finishSend(call) }
         }
     }
 
@@ -156,7 +161,7 @@ public actor AsyncFrameworkClient {
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     @discardableResult
     public nonisolated func ping() async throws -> ResponsePacket {
-        try await send(RequestPacket(function: .ping))
+        try await sendOnTurn(RequestPacket(function: .ping))
     }
 
     /// Closes the connection (no Logout is sent; the server ends the session with it), after the calls made
@@ -236,20 +241,29 @@ public actor AsyncFrameworkClient {
         }
     }
 
-    /// Records the client's state (unless `recording` is false: the call changed none of it), then hands the
-    /// client to the call that has waited longest, or frees it.
-    private nonisolated func passTurn(recording: Bool = true) {
+    /// Records the client's state, then hands the client to the call that has waited longest, or frees it.
+    private nonisolated func passTurn() {
         let client = handle.client
-        let state =
-            recording
-            ? State(
-                isConnected: client.isConnected,
-                report: client.report,
-                serverIdentity: client.serverIdentity,
-                connectionCount: client.connectionCount
-            ) : nil
+        let state = State(
+            isConnected: client.isConnected,
+            report: client.report,
+            serverIdentity: client.serverIdentity,
+            connectionCount: client.connectionCount
+        )
+        handOn { $0.state = state }
+    }
+
+    /// ``passTurn()`` for a call that changed nothing the properties show (answered on the open session, or
+    /// failed before sending): reading and storing the state costs more than the turn itself.
+    private nonisolated func releaseTurn() {
+        handOn { _ in }
+    }
+
+    /// Runs `update` and hands the client on, under the lock.
+    @inline(__always)
+    private nonisolated func handOn(_ update: (inout Shared) -> Void) {
         let next = shared.withLock {
-            if let state { $0.state = state }
+            update(&$0)
             guard !$0.waiting.isEmpty else {
                 $0.isBusy = false
                 return nil as CheckedContinuation<Void, Never>?
