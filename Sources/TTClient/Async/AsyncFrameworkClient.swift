@@ -32,7 +32,7 @@ public actor AsyncFrameworkClient {
     /// arming and cancelling it reprograms the timer device on every request, which costs 1.5–4 µs of CPU per
     /// request on a virtual machine (BENCHMARKS.md: a 2 ms wait did, a 4 ms or longer one costs what the request
     /// timeout's does).
-    static var quickWait: Duration { .milliseconds(5) }
+    static let quickWait = Duration.milliseconds(5)
 
     private nonisolated let handle: ClientHandle
     private nonisolated let thread: ClientThread

@@ -130,7 +130,7 @@ public final class FrameworkClient {
                     call.answer = try transmit(call.request, &call.machine)
                 }
                 // Without an early deadline `receive` returns an answer or throws.
-                if let response = try receive(&call.answer, for: call.request, until: nil) { return response }
+                if let response = try receive(&call.answer, for: call.request) { return response }
             } catch {
                 try keepFailure(error, in: &call)
             }
@@ -699,7 +699,7 @@ public final class FrameworkClient {
         var answer: Answer? = try transmit(request, &machine)
         // Bounded: without an early deadline the first turn answers or throws.
         while true {
-            if let response = try receive(&answer, for: request, until: nil) { return response }
+            if let response = try receive(&answer, for: request) { return response }
         }
     }
 
@@ -793,13 +793,13 @@ public final class FrameworkClient {
 
     /// Reads the answer to `request`, which is on the wire (`pending`). One read usually brings the whole answer,
     /// header and body: 4 system calls per request with the liveness poll in ``transmit(_:_:)``.
-    /// - Parameter early: when set, gives up waiting then (before the request's own deadline) and returns `nil`,
+    /// - Parameter early: when before the request's own deadline, gives up waiting then and returns `nil`,
     ///   keeping what arrived in `pending` for the next call to continue with.
     /// - Throws: ``AttemptFailure`` when the connection failed (it is closed then).
     private func receive(
         _ pending: inout Answer?,
         for request: RequestPacket,
-        until early: Deadline?
+        until early: Deadline = .never
     ) throws -> ResponsePacket? {
         guard let session, var answer = pending else {
             throw notConnected
@@ -825,7 +825,7 @@ public final class FrameworkClient {
                     }
                     answer.bytes.reserveCapacity(total)
                 }
-                let wait = early.map { min($0, answer.deadline) } ?? answer.deadline
+                let wait = min(early, answer.deadline)
                 let more: [UInt8]
                 do {
                     more = try readChunk(session.transport, deadline: wait)
