@@ -115,6 +115,32 @@ struct AsyncFrameworkClientTests {
         }
     }
 
+    @Test("a request that cannot be encoded fails on the calling task and hands the client on, session open")
+    func unencodableRequestReleasesTheTurn() async throws {
+        try await withStarted(TestServer.start()) { server in
+            var limits = ProtocolLimits.default
+            limits.maxFrameSize = 1024
+            var settings = configuration(port: server.port)
+            settings.limits = limits
+            let client = AsyncFrameworkClient(configuration: settings, trace: .disabled)
+            try await client.connect()
+            // Small enough for the quick path (at most 4 KiB); random bytes do not compress below the 1 KiB limit.
+            let payload = (0..<4000).map { _ in UInt8.random(in: 0...255) }
+            let error = await #expect(throws: FrameworkClientError.self) {
+                try await client.send(RequestPacket(function: .echo, payload: payload))
+            }
+            #expect(error?.category == .usage)
+            // The failed call gave the client up: calls of several tasks run after it, on the same session.
+            try await withThrowingTaskGroup(of: ReturnCode.self) { group in
+                for _ in 0..<4 { group.addTask { try await client.ping().rc } }
+                for try await rc in group { #expect(rc == .requestOK) }
+            }
+            #expect(await client.connectionCount == 1)
+            #expect(await client.isConnected)
+            await client.close()
+        }
+    }
+
     @Test("an answer slower than the calling task may wait for is read on the client's thread, whole and once")
     func slowAnswerContinuesOnTheThread() async throws {
         // 50 ms is 10 times the quick wait: the caller must let go, the request must not go out again.
