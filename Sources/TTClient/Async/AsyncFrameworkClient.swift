@@ -119,10 +119,9 @@ public actor AsyncFrameworkClient {
         // The quick part holds no cancellation handler (it waits at most `quickWait`): a cancellation during it
         // is seen right after, by `exclusive`.
         if !Task.isCancelled, tryTakeTurn() {
-            var call = handle.client.makeCall(request)
             let response: ResponsePacket?
             do {
-                response = try handle.client.startSend(&call, waitingAtMost: Self.quickWait)
+                response = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
             } catch {
                 // Only a request that cannot be encoded fails here: nothing was sent, the session stays open.
                 releaseTurn()
@@ -133,17 +132,16 @@ public actor AsyncFrameworkClient {
                 releaseTurn()
                 return response
             }
-            return try await exclusive { [call] handle in
-                try await self.onThread { try handle.client.finishSend(call) }
+            return try await exclusive { handle in
+                try await self.onThread { try handle.client.finishSend() }
             }
         }
         await takeTurn()
         return try await exclusive { handle in
-            var call = handle.client.makeCall(request)
-            if let response = try handle.client.startSend(&call, waitingAtMost: Self.quickWait) {
+            if let response = try handle.client.startSend(request, waitingAtMost: Self.quickWait) {
                 return response
             }
-            return try await self.onThread { [call] in try handle.client.finishSend(call) }
+            return try await self.onThread { try handle.client.finishSend() }
         }
     }
 

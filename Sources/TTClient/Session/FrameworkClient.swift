@@ -152,37 +152,39 @@ public final class FrameworkClient {
         }
     }
 
-    /// A ``send(_:)`` of `request` that has not started: ``startSend(_:waitingAtMost:)`` and ``finishSend(_:)``
-    /// run it.
-    func makeCall(_ request: RequestPacket) -> Call {
-        Call(request: request, configuration: configuration, limit: retryLimit())
-    }
+    /// The call ``startSend(_:waitingAtMost:)`` left for ``finishSend()``.
+    private var unfinishedCall: Call?
 
-    /// Starts `call` on an open session without waiting for anything but its answer, and that at most `wait`:
-    /// `AsyncFrameworkClient` runs it on the calling task, which must not block for long. Everything that may
-    /// take long (opening a connection, a retry's backoff, a big request, a slow answer) is left to
-    /// ``finishSend(_:)``. The request goes out at most once either way: the machine sees the same steps.
-    /// - Returns: the answer, or `nil` when `call` is unfinished and ``finishSend(_:)`` continues it, blocking.
-    ///   (`call` stays the caller's: wrapped into an enum with the answer it was copied on every request.)
-    func startSend(_ call: inout Call, waitingAtMost wait: Duration) throws(FrameworkClientError) -> ResponsePacket? {
+    /// Starts `request` on an open session without waiting for anything but its answer, and that at most
+    /// `wait`: `AsyncFrameworkClient` runs it on the calling task, which must not block for long. Everything that
+    /// may take long (opening a connection, a retry's backoff, a big request, a slow answer) is left to
+    /// ``finishSend()``. The request goes out at most once either way: the machine sees the same steps.
+    /// - Returns: the answer, or `nil` when the call is unfinished: ``finishSend()`` continues it, blocking.
+    func startSend(
+        _ request: RequestPacket,
+        waitingAtMost wait: Duration
+    ) throws(FrameworkClientError) -> ResponsePacket? {
+        var call = Call(request: request, configuration: configuration, limit: retryLimit())
         // A frame this small fits at once into the send buffer of a connection whose every earlier answer was
         // read (the protocol alternates strictly), so sending it does not wait for the peer.
-        guard session != nil, attemptLimit == .never, call.request.payload.count <= 4096 else {
-            return nil
+        if session != nil, attemptLimit == .never, request.payload.count <= 4096 {
+            do {
+                call.machine.requesting()
+                call.answer = try transmit(request, &call.machine)
+                if let response = try receive(&call.answer, for: request, until: .after(wait)) { return response }
+            } catch {
+                try keepFailure(error, in: &call)
+            }
         }
-        do {
-            call.machine.requesting()
-            call.answer = try transmit(call.request, &call.machine)
-            return try receive(&call.answer, for: call.request, until: .after(wait))
-        } catch {
-            try keepFailure(error, in: &call)
-        }
+        unfinishedCall = call
         return nil
     }
 
-    /// Finishes a call ``startSend(_:waitingAtMost:)`` left unfinished, blocking like ``send(_:)``.
-    func finishSend(_ call: Call) throws(FrameworkClientError) -> ResponsePacket {
-        var call = call
+    /// Finishes the call ``startSend(_:waitingAtMost:)`` left unfinished, blocking like ``send(_:)``.
+    func finishSend() throws(FrameworkClientError) -> ResponsePacket {
+        guard var call = unfinishedCall.take() else {
+            preconditionFailure("finishSend() without a call startSend left unfinished")
+        }
         return try complete(&call)
     }
 
