@@ -115,7 +115,46 @@ struct AsyncFrameworkClientTests {
         }
     }
 
-    @Test("a request that cannot be encoded fails on the calling task and hands the client on, session open")
+    @Test(
+        "many tasks contending for the client: every call gets its turn once, on one session, none is lost",
+        .timeLimit(.minutes(1))  // a turn lost between two calls would leave the others waiting for ever
+    )
+    func contendedTurns() async throws {
+        try await withStarted(TestServer.start()) { server in
+            let client = AsyncFrameworkClient(configuration: configuration(port: server.port), trace: .disabled)
+            try await client.connect()
+            // 8 tasks of 50 echoes each: turns pass on while other calls count themselves in and queue.
+            let answers = try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        var echoed: [[UInt8]] = []
+                        for index in 0..<50 {
+                            let payload = Array("\(task).\(index)".utf8)
+                            echoed.append(
+                                try await client.send(RequestPacket(function: .echo, payload: payload)).payload
+                            )
+                        }
+                        return echoed
+                    }
+                }
+                var all: [[UInt8]] = []
+                for try await echoed in group { all += echoed }
+                return all
+            }
+            let expected = (0..<8).flatMap { task in (0..<50).map { Array("\(task).\($0)".utf8) } }
+            #expect(answers.count == 400)
+            #expect(Set(answers) == Set(expected))
+            #expect(await client.connectionCount == 1)
+            // Free again: a call after the contention takes the client at once.
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test(
+        "a request that cannot be encoded fails on the calling task and hands the client on, session open",
+        .timeLimit(.minutes(1))  // a turn kept by the failed call would leave the next calls waiting for ever
+    )
     func unencodableRequestReleasesTheTurn() async throws {
         try await withStarted(TestServer.start()) { server in
             var limits = ProtocolLimits.default

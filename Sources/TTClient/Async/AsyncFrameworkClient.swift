@@ -38,13 +38,19 @@ public actor AsyncFrameworkClient {
     private nonisolated let thread: ClientThread
     private nonisolated let interrupter: ConnectionInterrupter
     private nonisolated let shared = Mutex(Shared())
+    /// The calls that hold the client (its turn) or want it: 0 when it is free, 1 when a call holds it and none
+    /// waits. Calls do not run on the actor: a quick request runs entirely on the calling task (an actor would
+    /// cost a switch of executors), so the turn is this count; a quick request takes it and gives it back with one
+    /// atomic compare-and-exchange each (under `shared`'s lock it cost twice as much). The lock is taken only when
+    /// calls wait.
+    private nonisolated let claims = Atomic<Int>(0)
 
-    /// The turns, and what the properties show. Calls do not run on the actor: a quick request runs entirely on
-    /// the calling task (an actor would cost a switch of executors), so the turns are kept under a lock.
+    /// The calls waiting for their turn, and what the properties show.
     private struct Shared {
-        /// Whether a call holds the client (its turn); the calls waiting for their turn, in arrival order.
-        var isBusy = false
+        /// The calls waiting for their turn, in the order they queued.
         var waiting: [CheckedContinuation<Void, Never>] = []
+        /// Turns passed on while the call that claimed them had not queued yet: it takes one instead of waiting.
+        var handoffs = 0
         /// Numbers calls that may be cancelled, so a cancellation that arrives late never interrupts the next one.
         var job: UInt64 = 0
         /// The client as the last call left it.
@@ -215,27 +221,23 @@ public actor AsyncFrameworkClient {
 
     /// Takes the turn if no call holds it.
     private nonisolated func tryTakeTurn() -> Bool {
-        shared.withLock {
-            guard !$0.isBusy else { return false }
-            $0.isBusy = true
-            return true
-        }
+        claims.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
     }
 
     /// Waits until no other call holds the client, then holds it.
     private nonisolated func takeTurn() async {
-        guard !tryTakeTurn() else { return }
+        guard claims.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue != 0 else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            // Taken meanwhile by nobody: the turn passed on before this call queued.
-            let isFree = shared.withLock {
-                guard $0.isBusy else {
-                    $0.isBusy = true
+            // The call that held the client may have let go between the count and here: its turn waits for us.
+            let isHandedOn = shared.withLock {
+                guard $0.handoffs == 0 else {
+                    $0.handoffs -= 1
                     return true
                 }
                 $0.waiting.append(continuation)
                 return false
             }
-            if isFree { continuation.resume() }
+            if isHandedOn { continuation.resume() }
         }
     }
 
@@ -248,22 +250,19 @@ public actor AsyncFrameworkClient {
             serverIdentity: client.serverIdentity,
             connectionCount: client.connectionCount
         )
-        handOn { $0.state = state }
+        shared.withLock { $0.state = state }
+        releaseTurn()
     }
 
-    /// ``passTurn()`` for a call that changed nothing the properties show (answered on the open session, or
-    /// failed before sending): reading and storing the state costs more than the turn itself.
+    /// Frees the client, or hands it to the call that queued first (or to the one that claimed it and is about
+    /// to queue).
     private nonisolated func releaseTurn() {
-        handOn { _ in }
-    }
-
-    /// Runs `update` and hands the client on, under the lock.
-    @inline(__always)
-    private nonisolated func handOn(_ update: (inout Shared) -> Void) {
+        guard !claims.compareExchange(expected: 1, desired: 0, ordering: .releasing).exchanged else { return }
+        // Other calls claimed the client: one of them holds it now (the count stays theirs).
+        claims.wrappingSubtract(1, ordering: .acquiringAndReleasing)
         let next = shared.withLock {
-            update(&$0)
             guard !$0.waiting.isEmpty else {
-                $0.isBusy = false
+                $0.handoffs += 1
                 return nil as CheckedContinuation<Void, Never>?
             }
             return $0.waiting.removeFirst()
@@ -275,9 +274,9 @@ public actor AsyncFrameworkClient {
 /// The blocking client, shared by the calling tasks and the client's thread.
 ///
 /// `@unchecked Sendable`: ``FrameworkClient`` belongs to one thread at a time. Only the call that holds the
-/// turn (``AsyncFrameworkClient``'s `isBusy`, under its lock) uses it, on its own task or on the client's thread
-/// while it awaits that work; the turn passes on only after that work ended (the lock and the continuation's
-/// resumption order the accesses of the threads involved).
+/// turn (``AsyncFrameworkClient``'s `claims`) uses it, on its own task or on the client's thread while it awaits
+/// that work; the turn passes on only after that work ended (the count's release and acquire, or the lock and
+/// the continuation's resumption, order the accesses of the threads involved).
 private final class ClientHandle: @unchecked Sendable {
     let client: FrameworkClient
 
