@@ -51,11 +51,6 @@ public struct Deadline: Sendable, Hashable, Comparable {
     }
 
     @inlinable
-    public static func == (lhs: Deadline, rhs: Deadline) -> Bool {
-        lhs.instant == rhs.instant
-    }
-
-    @inlinable
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool {
         switch (lhs.instant, rhs.instant) {
         case (nil, _): return false
