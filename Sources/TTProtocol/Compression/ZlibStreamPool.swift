@@ -84,20 +84,21 @@ extension ZlibStream: @unchecked Sendable {}
 /// zlib streams, reused with `deflateReset` / `inflateReset`: each thread keeps one stream of each kind for
 /// itself, and a small spare pool behind a lock serves the rest.
 ///
-/// A process-wide lock per frame cost a many-thread client or a server's event loops far more than the lock
-/// itself: with 16 threads on 2 cores, `Mutex` spun in convoys that made a Ping's codec work 10 times as
-/// expensive in some runs. A thread's own streams need no lock. Memory stays bounded: at most
-/// ``threadCacheLimit`` threads keep streams (one per ``ZlibStream/Direction``, about 300 KiB with the standard
-/// deflate stream), the spare pool keeps at most ``retainedPerKind`` of each kind, and a thread's streams go
-/// back to the spare pool (or are freed) when the thread ends.
+/// A process-wide lock per frame cost a many-thread client far more than the lock itself: with 16 threads on
+/// 2 cores, `Mutex` spun in convoys that made a Ping's codec work 10 to 25 times as expensive in some seconds
+/// (BENCHMARKS.md, codec). A thread's own streams need no lock. Memory stays bounded: at most
+/// ``threadCacheLimit`` threads keep streams (one per kind, about 330 KiB when a thread has used every kind, 256
+/// KiB of it the standard deflate stream), the spare pool keeps at most ``retainedPerKind`` of each kind, and a
+/// thread's streams go back to the spare pool (or are freed) when the thread ends.
 final class ZlibStreamPool: Sendable {
     /// The pool every codec uses.
     static let process = ZlibStreamPool(
-        threadCacheLimit: max(16, 4 * ProcessorCount.online),
+        threadCacheLimit: max(16, 2 * ProcessorCount.online),
         retainedPerKind: max(4, 2 * ProcessorCount.online)
     )
 
-    /// Most threads that keep streams of their own; later threads use the spare pool until one of them ends.
+    /// Most threads that keep streams of their own (the process's pool: a server's event loops, one per core,
+    /// and as many other threads); later threads use the spare pool until one of them ends.
     let threadCacheLimit: Int
     /// Spare streams kept per kind; more can be borrowed at once, the extra ones are freed on return.
     let retainedPerKind: Int
