@@ -13,7 +13,7 @@ import NIOCore
 ///
 /// It sits first in the pipeline, so the discarded bytes reach no decoder, no budget and no TLS handler; it asks
 /// for reads itself, whatever the session held back.
-final class LingeringClose: ChannelInboundHandler, RemovableChannelHandler {
+final class LingeringClose: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let timeout: TimeAmount
