@@ -87,7 +87,7 @@ extension ZlibStream: @unchecked Sendable {}
 /// A process-wide lock per frame cost a many-thread client far more than the lock itself: with 16 threads on
 /// 2 cores, `Mutex` spun in convoys that made a Ping's codec work 10 to 25 times as expensive in some seconds
 /// (BENCHMARKS.md, codec). A thread's own streams need no lock. Memory stays bounded: at most
-/// ``threadCacheLimit`` threads keep streams (one per kind, about 330 KiB when a thread has used every kind, 256
+/// ``threadCacheLimit`` threads keep streams (one per kind, about 360 KiB when a thread has used every kind, 256
 /// KiB of it the standard deflate stream), the spare pool keeps at most ``retainedPerKind`` of each kind, and a
 /// thread's streams go back to the spare pool (or are freed) when the thread ends.
 final class ZlibStreamPool: Sendable {
