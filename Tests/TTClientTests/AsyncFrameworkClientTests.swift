@@ -115,6 +115,71 @@ struct AsyncFrameworkClientTests {
         }
     }
 
+    @Test(
+        "many tasks contending for the client: every call gets its turn once, on one session, none is lost",
+        .timeLimit(.minutes(1))  // a turn lost between two calls would leave the others waiting for ever
+    )
+    func contendedTurns() async throws {
+        try await withStarted(TestServer.start()) { server in
+            let client = AsyncFrameworkClient(configuration: configuration(port: server.port), trace: .disabled)
+            try await client.connect()
+            // 8 tasks of 50 echoes each: turns pass on while other calls count themselves in and queue.
+            let answers = try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        var echoed: [[UInt8]] = []
+                        for index in 0..<50 {
+                            let payload = Array("\(task).\(index)".utf8)
+                            echoed.append(
+                                try await client.send(RequestPacket(function: .echo, payload: payload)).payload
+                            )
+                        }
+                        return echoed
+                    }
+                }
+                var all: [[UInt8]] = []
+                for try await echoed in group { all += echoed }
+                return all
+            }
+            let expected = (0..<8).flatMap { task in (0..<50).map { Array("\(task).\($0)".utf8) } }
+            #expect(answers.count == 400)
+            #expect(Set(answers) == Set(expected))
+            #expect(await client.connectionCount == 1)
+            // Free again: a call after the contention takes the client at once.
+            #expect(try await client.ping().rc == .requestOK)
+            await client.close()
+        }
+    }
+
+    @Test(
+        "a request that cannot be encoded fails on the calling task and hands the client on, session open",
+        .timeLimit(.minutes(1))  // a turn kept by the failed call would leave the next calls waiting for ever
+    )
+    func unencodableRequestReleasesTheTurn() async throws {
+        try await withStarted(TestServer.start()) { server in
+            var limits = ProtocolLimits.default
+            limits.maxFrameSize = 1024
+            var settings = configuration(port: server.port)
+            settings.limits = limits
+            let client = AsyncFrameworkClient(configuration: settings, trace: .disabled)
+            try await client.connect()
+            // Small enough for the quick path (at most 4 KiB); random bytes do not compress below the 1 KiB limit.
+            let payload = (0..<4000).map { _ in UInt8.random(in: 0...255) }
+            let error = await #expect(throws: FrameworkClientError.self) {
+                try await client.send(RequestPacket(function: .echo, payload: payload))
+            }
+            #expect(error?.category == .usage)
+            // The failed call gave the client up: calls of several tasks run after it, on the same session.
+            try await withThrowingTaskGroup(of: ReturnCode.self) { group in
+                for _ in 0..<4 { group.addTask { try await client.ping().rc } }
+                for try await rc in group { #expect(rc == .requestOK) }
+            }
+            #expect(await client.connectionCount == 1)
+            #expect(await client.isConnected)
+            await client.close()
+        }
+    }
+
     @Test("an answer slower than the calling task may wait for is read on the client's thread, whole and once")
     func slowAnswerContinuesOnTheThread() async throws {
         // 50 ms is 10 times the quick wait: the caller must let go, the request must not go out again.

@@ -62,6 +62,96 @@ struct ExactlyOnceTests {
         #expect(!lines.contains { $0.count == 4 && $0[2] == "Logout" })
     }
 
+    @Test(
+        "a request that crosses the server's idle close on the wire never runs: Logout fails as outcome unknown, Ping goes out again",
+        arguments: [FunctionCode.logout, .ping]
+    )
+    func requestCrossingTheIdleClose(function: FunctionCode) async throws {
+        let (outcome, connections, ran) = try await crossIdleClose(function, tls: .never)
+        switch function {
+        case .ping:
+            #expect(try outcome.get() == .requestOK)
+            #expect(connections == 2, "sent again on a new connection")
+        default:
+            #expect(throws: FrameworkClientError.self) { try outcome.get() }
+            if case .failure(let error) = outcome {
+                #expect(error.category == .outcomeUnknown, "\(error)")
+                #expect(error.message.contains("may have run"))
+            }
+            #expect(connections == 1, "not sent again")
+        }
+        // The first Ping, and the one sent again; the request that reached the closing session never ran.
+        #expect(ran == (function == .ping ? 2 : 0))
+    }
+
+    @Test(
+        "inside TLS the server's close_notify arrives ahead of its delayed FIN: the request provably never left",
+        arguments: [FunctionCode.logout, .ping]
+    )
+    func closeNotifyAheadOfTheFIN(function: FunctionCode) async throws {
+        let (outcome, connections, ran) = try await crossIdleClose(function, tls: .always)
+        #expect(try outcome.get() == .requestOK)
+        #expect(connections == 2)
+        #expect(ran == (function == .ping ? 2 : 1))
+    }
+
+    /// Opens a session to a server with a 1 s idle timeout through a relay that passes the server's end of stream
+    /// on only once the client has sent more, then sends `function` once the server has closed.
+    /// - Returns: the call's outcome, the connections the client made, and how often `function` ran in all.
+    private func crossIdleClose(
+        _ function: FunctionCode,
+        tls: TLSMode
+    ) async throws -> (Result<ReturnCode, FrameworkClientError>, Int, Int) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tt-crossing-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = try RequestLog(path: path)
+        var limits = ProtocolLimits.default
+        limits.idleTimeout = .seconds(1)
+        let (outcome, connections) = try await withStarted(
+            TestServer.start(users: ["fred": "pw"], limits: limits) { $0.requestLog = log }
+        ) { server in
+            // As when the close and the request cross on a network: the client's check of the idle connection
+            // just before writing finds it open.
+            let relay = try ByteFlippingRelay.start(
+                to: server.port,
+                flipConnection: 0,
+                offset: 0,
+                holdTargetClose: true
+            )
+            return try await withStarted(relay) { relay in
+                let config = ClientConfiguration(
+                    server: Endpoint(host: "127.0.0.1", port: relay.port),
+                    credentials: Credentials(user: "fred", password: "pw"),
+                    identity: .acceptAny,
+                    connectTimeout: .seconds(5),
+                    requestTimeout: .seconds(5),
+                    reconnect: .once,
+                    tls: TargetTLSOptions(mode: tls)
+                )
+                let outcome = try await runBlocking { () throws -> Result<ReturnCode, FrameworkClientError> in
+                    let client = FrameworkClient(configuration: config, trace: .disabled)
+                    defer { client.close() }
+                    try client.connect()
+                    try client.ping()
+                    // Bounded: the idle timeout is 1 s.
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while relay.targetCloses == 0, ContinuousClock.now < deadline { usleep(10_000) }
+                    do {
+                        return .success(try client.send(RequestPacket(function: function)).rc)
+                    } catch let error as FrameworkClientError {
+                        return .failure(error)
+                    }
+                }
+                #expect(relay.targetCloses >= 1)
+                return (outcome, relay.connections)
+            }
+        }
+        let ran = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: " ").map(String.init)
+        }.filter { $0.count == 4 && $0[2] == "\(function)" }
+        return (outcome, connections, ran.count)
+    }
+
     @Test("a Login answered Server busy is tried again with backoff and succeeds once the server has room")
     func busyLoginRetried() async throws {
         let held = HeldThreadPool()

@@ -127,6 +127,21 @@ struct FrameTests {
         #expect(throws: ProtocolError.authenticationFailed) { try server.decode(frame: shortened) }
     }
 
+    @Test("A whole frame shorter than its header, cut short or with bytes after its body is rejected")
+    func wholeFrameBounds() throws {
+        let (client, server) = try connectedCodecs()
+        let frame = try client.encode(.request(RequestPacket(function: .echo, payload: recordLikeBytes(300))))
+        for short in [[], [0, 0, 0]] as [[UInt8]] {
+            #expect(throws: ProtocolError.frameTooSmall) { try server.decode(frame: short) }
+        }
+        #expect(throws: ProtocolError.authenticationFailed) { try server.decode(frame: Array(frame.dropLast())) }
+        #expect(throws: ProtocolError.authenticationFailed) { try server.decode(frame: frame + [0]) }
+        // None of them used up the frame's counter: the frame itself still opens.
+        #expect(
+            try server.decode(frame: frame) == .request(RequestPacket(function: .echo, payload: recordLikeBytes(300)))
+        )
+    }
+
     @Test("A frame sealed with another session's key fails authentication")
     func wrongKey() throws {
         let (client, _) = try connectedCodecs()

@@ -4,6 +4,18 @@ import Foundation
 /// from `/proc/self/fd` and `/proc/net/tcp{,6}`. Only this process's descriptors count; compare with the set taken
 /// before a test's own connection, so sockets another test left to a port number now reused do not count.
 public func socketsOfThisProcess(toPort port: Int) -> Set<Substring> {
+    socketsOfThisProcess { _, remote, _ in remote.hasSuffix(String(format: ":%04X", port)) }
+}
+
+/// The connections this process accepted on `port` and still holds a descriptor of (a server's sessions, the
+/// listener not counted), by inode: a server that leaked a closed session's descriptor would keep it here.
+public func acceptedSocketsOfThisProcess(onPort port: Int) -> Set<Substring> {
+    // State 0A is LISTEN.
+    socketsOfThisProcess { local, _, state in local.hasSuffix(String(format: ":%04X", port)) && state != "0A" }
+}
+
+/// The sockets of this process whose `/proc/net/tcp{,6}` line satisfies `matches(local, remote, state)`.
+private func socketsOfThisProcess(matching matches: (Substring, Substring, Substring) -> Bool) -> Set<Substring> {
     let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
     var inodes: Set<Substring> = []
     for descriptor in descriptors {
@@ -12,12 +24,13 @@ public func socketsOfThisProcess(toPort port: Int) -> Set<Substring> {
         else { continue }
         inodes.insert(Substring(target.dropFirst("socket:[".count).dropLast()))
     }
-    let wanted = String(format: ":%04X", port)
     var found: Set<Substring> = []
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         for line in readWhole(table).split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
-            guard fields.count > 9, fields[2].hasSuffix(wanted), inodes.contains(fields[9]) else { continue }
+            guard fields.count > 9, matches(fields[1], fields[2], fields[3]), inodes.contains(fields[9]) else {
+                continue
+            }
             found.insert(fields[9])
         }
     }

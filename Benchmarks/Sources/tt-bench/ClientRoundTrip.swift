@@ -17,6 +17,13 @@ struct ClientRoundTrip: AsyncParsableCommand {
     @Option(help: "Pings measured per client (after 10% warm-up).") var count = 2000
     @Option(help: "Which client: blocking, async or both (scripts/bench alternates them in short blocks).")
     var client: Which = .both
+    @Option(
+        help: """
+            With --client both: alternate the two clients in this many pairs of --count pings each, in this one \
+            process, and report the medians of the per-pair ratios (async ÷ blocking).
+            """
+    )
+    var pairs = 0
 
     enum Which: String, ExpressibleByArgument {
         case blocking, async, both
@@ -29,6 +36,10 @@ struct ClientRoundTrip: AsyncParsableCommand {
             connectTimeout: .seconds(10),
             requestTimeout: .seconds(10)
         )
+        if client == .both, pairs > 0 {
+            try await alternate(configuration)
+            return
+        }
         if client != .async {
             let blocking = FrameworkClient(configuration: configuration, trace: .disabled)
             try blocking.connect()
@@ -60,5 +71,60 @@ struct ClientRoundTrip: AsyncParsableCommand {
         await async.close()
         Measure.report("client.async.rtt.median_us", Measure.median(samples) * 1e6)
         Measure.report("client.async.cpu_us_per_ping", cpu / Double(count) * 1e6)
+    }
+
+    /// Both clients in one process, alternating blocks of `count` pings (the order flips every pair), so that
+    /// the pairs are milliseconds apart instead of a process start apart. The process's CPU per ping is the
+    /// steadier figure: the two clients' threads are the only ones busy.
+    private func alternate(_ configuration: ClientConfiguration) async throws {
+        let blocking = FrameworkClient(configuration: configuration, trace: .disabled)
+        try blocking.connect()
+        let async = AsyncFrameworkClient(configuration: configuration, trace: .disabled)
+        try await async.connect()
+        let clock = ContinuousClock()
+        // One block: the median round trip and the CPU per ping.
+        func blockingBlock() throws -> (Double, Double) {
+            var samples: [Double] = []
+            let cpu = Measure.processCPUTime()
+            for _ in 0..<count { samples.append(try Measure.seconds { _ = try blocking.ping() }) }
+            return (Measure.median(samples), (Measure.processCPUTime() - cpu) / Double(count))
+        }
+        func asyncBlock() async throws -> (Double, Double) {
+            var samples: [Double] = []
+            let cpu = Measure.processCPUTime()
+            for _ in 0..<count {
+                let start = clock.now
+                _ = try await async.ping()
+                samples.append((clock.now - start).seconds)
+            }
+            return (Measure.median(samples), (Measure.processCPUTime() - cpu) / Double(count))
+        }
+        _ = try blockingBlock()
+        _ = try await asyncBlock()
+        var rtt: [Double] = []
+        var cpu: [Double] = []
+        var cpuBlocking: [Double] = []
+        var cpuAsync: [Double] = []
+        for pair in 0..<pairs {
+            let b: (Double, Double)
+            let a: (Double, Double)
+            if pair % 2 == 0 {
+                b = try blockingBlock()
+                a = try await asyncBlock()
+            } else {
+                a = try await asyncBlock()
+                b = try blockingBlock()
+            }
+            rtt.append(a.0 / b.0)
+            cpu.append(a.1 / b.1)
+            cpuBlocking.append(b.1)
+            cpuAsync.append(a.1)
+        }
+        await async.close()
+        blocking.close()
+        Measure.report("client.pairs.rtt.async/blocking", Measure.median(rtt))
+        Measure.report("client.pairs.cpu.async/blocking", Measure.median(cpu))
+        Measure.report("client.pairs.blocking.cpu_us_per_ping", Measure.median(cpuBlocking) * 1e6)
+        Measure.report("client.pairs.async.cpu_us_per_ping", Measure.median(cpuAsync) * 1e6)
     }
 }

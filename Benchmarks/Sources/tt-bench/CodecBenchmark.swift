@@ -1,5 +1,6 @@
 import ArgumentParser
 import CRawCodec
+import Synchronization
 import TTProtocol
 
 /// `tt-bench codec`: PacketCodec encode/decode throughput against the raw C loop, on the same record-like
@@ -24,12 +25,15 @@ struct CodecBenchmark: ParsableCommand {
     @Option(help: "4 MiB packets encoded per repetition.")
     var largeFrames = 2
 
-    @Option(help: "Comma-separated parts to run: encode, decode, large ping (all by default).")
-    var parts = "encode,decode,large,ping"
+    @Option(help: "Threads of the `threads` part, each sealing and opening Pings with codecs of its own.")
+    var threads = 16
+
+    @Option(help: "Comma-separated parts to run: encode, decode, large, ping, threads (all by default).")
+    var parts = "encode,decode,large,ping,threads"
 
     func validate() throws {
-        guard repetitions > 0, encodeFrames > 0, decodeFrames > 0, largeFrames > 0 else {
-            throw ValidationError("repetitions and frame counts must be positive")
+        guard repetitions > 0, encodeFrames > 0, decodeFrames > 0, largeFrames > 0, (1...256).contains(threads) else {
+            throw ValidationError("repetitions and frame counts must be positive, threads 1 to 256")
         }
     }
 
@@ -51,6 +55,9 @@ struct CodecBenchmark: ParsableCommand {
         }
         if selected.contains("ping") {
             try measurePing(keys)
+        }
+        if selected.contains("threads") {
+            try measurePingThreads(keys)
         }
         if selected.contains("large") {
             try compareLarge(Workload(payloadSize: 4 << 20, keys: keys))
@@ -95,6 +102,42 @@ struct CodecBenchmark: ParsableCommand {
         Measure.report("codec.ping_round_trip_us", best / Double(count) * 1e6)
     }
 
+    /// The same Ping round trips on ``threads`` threads at once, each with codecs of its own (as a server's event
+    /// loops or a multi-thread client): the process's CPU (every thread) per round trip, in microseconds, the
+    /// median and the worst of the repetitions (lock convoys come and go between repetitions, so the best one
+    /// would hide them). What the process-wide parts of the codec (the zlib stream pool) cost when every thread
+    /// takes and returns streams at the same time.
+    private func measurePingThreads(_ keys: KeyPair) throws {
+        let perThread = 1000
+        let failures = Atomic<Int>(0)
+        var perRoundTrip: [Double] = []
+        for _ in 0..<repetitions {
+            let start = Measure.processCPUTime()
+            var running = ClientThreads()
+            for _ in 0..<threads {
+                try running.start {
+                    do {
+                        let client = try PacketCodec(keys: keys.client)
+                        let server = try PacketCodec(keys: keys.server)
+                        let ping = Packet.request(RequestPacket(function: .ping))
+                        let answer = Packet.response(ResponsePacket(rc: .requestOK))
+                        for _ in 0..<perThread {
+                            _ = try server.decode(frame: client.encode(ping))
+                            _ = try client.decode(frame: server.encode(answer))
+                        }
+                    } catch {
+                        failures.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            running.join()
+            perRoundTrip.append((Measure.processCPUTime() - start) / Double(perThread * threads) * 1e6)
+        }
+        guard failures.load(ordering: .relaxed) == 0 else { throw ValidationError("a codec thread failed") }
+        Measure.report("codec.ping_round_trip_us.threads", Measure.median(perRoundTrip))
+        Measure.report("codec.ping_round_trip_us.threads.max", perRoundTrip.max()!)
+    }
+
     private func compareLarge(_ large: Workload) throws {
         let parallel = try large.compareEncode(frames: largeFrames, repetitions: repetitions, wallClock: true)
         let single = try large.swiftEncode(
@@ -112,7 +155,7 @@ struct CodecBenchmark: ParsableCommand {
 }
 
 /// Both sides' keys of one handshake.
-struct KeyPair {
+struct KeyPair: Sendable {
     let client: SessionKeys
     let server: SessionKeys
 }

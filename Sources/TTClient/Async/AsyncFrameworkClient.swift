@@ -32,19 +32,25 @@ public actor AsyncFrameworkClient {
     /// arming and cancelling it reprograms the timer device on every request, which costs 1.5–4 µs of CPU per
     /// request on a virtual machine (BENCHMARKS.md: a 2 ms wait did, a 4 ms or longer one costs what the request
     /// timeout's does).
-    static var quickWait: Duration { .milliseconds(5) }
+    static let quickWait = Duration.milliseconds(5)
 
     private nonisolated let handle: ClientHandle
     private nonisolated let thread: ClientThread
     private nonisolated let interrupter: ConnectionInterrupter
     private nonisolated let shared = Mutex(Shared())
+    /// The calls that hold the client (its turn) or want it: 0 when it is free, 1 when a call holds it and none
+    /// waits. Calls do not run on the actor: a quick request runs entirely on the calling task (an actor would
+    /// cost a switch of executors), so the turn is this count; a quick request takes it and gives it back with one
+    /// atomic compare-and-exchange each (under `shared`'s lock it cost twice as much). The lock is taken only when
+    /// calls wait.
+    private nonisolated let claims = Atomic<Int>(0)
 
-    /// The turns, and what the properties show. Calls do not run on the actor: a quick request runs entirely on
-    /// the calling task (an actor would cost a switch of executors), so the turns are kept under a lock.
+    /// The calls waiting for their turn, and what the properties show.
     private struct Shared {
-        /// Whether a call holds the client (its turn); the calls waiting for their turn, in arrival order.
-        var isBusy = false
+        /// The calls waiting for their turn, in the order they queued.
         var waiting: [CheckedContinuation<Void, Never>] = []
+        /// Turns passed on while the call that claimed them had not queued yet: it takes one instead of waiting.
+        var handoffs = 0
         /// Numbers calls that may be cancelled, so a cancellation that arrives late never interrupts the next one.
         var job: UInt64 = 0
         /// The client as the last call left it.
@@ -109,36 +115,39 @@ public actor AsyncFrameworkClient {
     /// (only when that cannot run the request twice).
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     public nonisolated func send(_ request: RequestPacket) async throws -> ResponsePacket {
+        try await sendOnTurn(request)
+    }
+
+    /// ``send(_:)``'s body, inlined into it and ``ping()`` so a ping is one `async` call, not two (each costs
+    /// a task-allocator frame and an executor check).
+    @inline(__always)
+    private nonisolated func sendOnTurn(_ request: RequestPacket) async throws -> ResponsePacket {
         // The quick part holds no cancellation handler (it waits at most `quickWait`): a cancellation during it
         // is seen right after, by `exclusive`.
         if !Task.isCancelled, tryTakeTurn() {
-            let start: FrameworkClient.Start
+            let response: ResponsePacket?
             do {
-                start = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
+                response = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
             } catch {
                 // Only a request that cannot be encoded fails here: nothing was sent, the session stays open.
-                passTurn(recording: false)
+                releaseTurn()
                 throw error
             }
-            switch start {
-            case .answered(let response):
+            if let response {
                 // Answered on the open session: nothing the properties show has changed.
-                passTurn(recording: false)
+                releaseTurn()
                 return response
-            case .unfinished(let call):
-                return try await exclusive { handle in
-                    try await self.onThread { try handle.client.finishSend(call) }
-                }
+            }
+            return try await exclusive { handle in
+                try await self.onThread { try handle.client.finishSend() }
             }
         }
         await takeTurn()
         return try await exclusive { handle in
-            switch try handle.client.startSend(request, waitingAtMost: Self.quickWait) {
-            case .answered(let response):
+            if let response = try handle.client.startSend(request, waitingAtMost: Self.quickWait) {
                 return response
-            case .unfinished(let call):
-                return try await self.onThread { try handle.client.finishSend(call) }
             }
+            return try await self.onThread { try handle.client.finishSend() }
         }
     }
 
@@ -156,7 +165,7 @@ public actor AsyncFrameworkClient {
     /// - Throws: ``FrameworkClientError``; `CancellationError` when the task was cancelled.
     @discardableResult
     public nonisolated func ping() async throws -> ResponsePacket {
-        try await send(RequestPacket(function: .ping))
+        try await sendOnTurn(RequestPacket(function: .ping))
     }
 
     /// Closes the connection (no Logout is sent; the server ends the session with it), after the calls made
@@ -212,46 +221,48 @@ public actor AsyncFrameworkClient {
 
     /// Takes the turn if no call holds it.
     private nonisolated func tryTakeTurn() -> Bool {
-        shared.withLock {
-            guard !$0.isBusy else { return false }
-            $0.isBusy = true
-            return true
-        }
+        claims.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
     }
 
     /// Waits until no other call holds the client, then holds it.
     private nonisolated func takeTurn() async {
-        guard !tryTakeTurn() else { return }
+        guard claims.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue != 0 else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            // Taken meanwhile by nobody: the turn passed on before this call queued.
-            let isFree = shared.withLock {
-                guard $0.isBusy else {
-                    $0.isBusy = true
+            // The call that held the client may have let go between the count and here: its turn waits for us.
+            let isHandedOn = shared.withLock {
+                guard $0.handoffs == 0 else {
+                    $0.handoffs -= 1
                     return true
                 }
                 $0.waiting.append(continuation)
                 return false
             }
-            if isFree { continuation.resume() }
+            if isHandedOn { continuation.resume() }
         }
     }
 
-    /// Records the client's state (unless `recording` is false: the call changed none of it), then hands the
-    /// client to the call that has waited longest, or frees it.
-    private nonisolated func passTurn(recording: Bool = true) {
+    /// Records the client's state, then hands the client to the call that has waited longest, or frees it.
+    private nonisolated func passTurn() {
         let client = handle.client
-        let state =
-            recording
-            ? State(
-                isConnected: client.isConnected,
-                report: client.report,
-                serverIdentity: client.serverIdentity,
-                connectionCount: client.connectionCount
-            ) : nil
+        let state = State(
+            isConnected: client.isConnected,
+            report: client.report,
+            serverIdentity: client.serverIdentity,
+            connectionCount: client.connectionCount
+        )
+        shared.withLock { $0.state = state }
+        releaseTurn()
+    }
+
+    /// Frees the client, or hands it to the call that queued first (or to the one that claimed it and is about
+    /// to queue).
+    private nonisolated func releaseTurn() {
+        guard !claims.compareExchange(expected: 1, desired: 0, ordering: .releasing).exchanged else { return }
+        // Other calls claimed the client: one of them holds it now (the count stays theirs).
+        claims.wrappingSubtract(1, ordering: .acquiringAndReleasing)
         let next = shared.withLock {
-            if let state { $0.state = state }
             guard !$0.waiting.isEmpty else {
-                $0.isBusy = false
+                $0.handoffs += 1
                 return nil as CheckedContinuation<Void, Never>?
             }
             return $0.waiting.removeFirst()
@@ -263,9 +274,9 @@ public actor AsyncFrameworkClient {
 /// The blocking client, shared by the calling tasks and the client's thread.
 ///
 /// `@unchecked Sendable`: ``FrameworkClient`` belongs to one thread at a time. Only the call that holds the
-/// turn (``AsyncFrameworkClient``'s `isBusy`, under its lock) uses it, on its own task or on the client's thread
-/// while it awaits that work; the turn passes on only after that work ended (the lock and the continuation's
-/// resumption order the accesses of the threads involved).
+/// turn (``AsyncFrameworkClient``'s `claims`) uses it, on its own task or on the client's thread while it awaits
+/// that work; the turn passes on only after that work ended (the count's release and acquire, or the lock and
+/// the continuation's resumption, order the accesses of the threads involved).
 private final class ClientHandle: @unchecked Sendable {
     let client: FrameworkClient
 

@@ -130,7 +130,7 @@ public final class FrameworkClient {
                     call.answer = try transmit(call.request, &call.machine)
                 }
                 // Without an early deadline `receive` returns an answer or throws.
-                if let response = try receive(&call.answer, for: call.request, until: nil) { return response }
+                if let response = try receive(&call.answer, for: call.request) { return response }
             } catch {
                 try keepFailure(error, in: &call)
             }
@@ -152,39 +152,39 @@ public final class FrameworkClient {
         }
     }
 
-    /// What ``startSend(_:waitingAtMost:)`` got done without blocking for longer than it was allowed.
-    enum Start {
-        case answered(ResponsePacket)
-        /// Not done: ``finishSend(_:)`` continues it, blocking.
-        case unfinished(Call)
-    }
+    /// The call ``startSend(_:waitingAtMost:)`` left for ``finishSend()``.
+    private var unfinishedCall: Call?
 
     /// Starts `request` on an open session without waiting for anything but its answer, and that at most
     /// `wait`: `AsyncFrameworkClient` runs it on the calling task, which must not block for long. Everything that
     /// may take long (opening a connection, a retry's backoff, a big request, a slow answer) is left to
-    /// ``finishSend(_:)``. The request goes out at most once either way: the machine sees the same steps.
-    func startSend(_ request: RequestPacket, waitingAtMost wait: Duration) throws(FrameworkClientError) -> Start {
+    /// ``finishSend()``. The request goes out at most once either way: the machine sees the same steps.
+    /// - Returns: the answer, or `nil` when the call is unfinished: ``finishSend()`` continues it, blocking.
+    func startSend(
+        _ request: RequestPacket,
+        waitingAtMost wait: Duration
+    ) throws(FrameworkClientError) -> ResponsePacket? {
         var call = Call(request: request, configuration: configuration, limit: retryLimit())
         // A frame this small fits at once into the send buffer of a connection whose every earlier answer was
         // read (the protocol alternates strictly), so sending it does not wait for the peer.
-        guard session != nil, attemptLimit == .never, request.payload.count <= 4096 else {
-            return .unfinished(call)
-        }
-        do {
-            call.machine.requesting()
-            call.answer = try transmit(request, &call.machine)
-            if let response = try receive(&call.answer, for: request, until: .after(wait)) {
-                return .answered(response)
+        if session != nil, attemptLimit == .never, request.payload.count <= 4096 {
+            do {
+                call.machine.requesting()
+                call.answer = try transmit(request, &call.machine)
+                if let response = try receive(&call.answer, for: request, until: .after(wait)) { return response }
+            } catch {
+                try keepFailure(error, in: &call)
             }
-        } catch {
-            try keepFailure(error, in: &call)
         }
-        return .unfinished(call)
+        unfinishedCall = call
+        return nil
     }
 
-    /// Finishes a call ``startSend(_:waitingAtMost:)`` left unfinished, blocking like ``send(_:)``.
-    func finishSend(_ call: Call) throws(FrameworkClientError) -> ResponsePacket {
-        var call = call
+    /// Finishes the call ``startSend(_:waitingAtMost:)`` left unfinished, blocking like ``send(_:)``.
+    func finishSend() throws(FrameworkClientError) -> ResponsePacket {
+        guard var call = unfinishedCall.take() else {
+            preconditionFailure("finishSend() without a call startSend left unfinished")
+        }
         return try complete(&call)
     }
 
@@ -701,7 +701,7 @@ public final class FrameworkClient {
         var answer: Answer? = try transmit(request, &machine)
         // Bounded: without an early deadline the first turn answers or throws.
         while true {
-            if let response = try receive(&answer, for: request, until: nil) { return response }
+            if let response = try receive(&answer, for: request) { return response }
         }
     }
 
@@ -795,13 +795,13 @@ public final class FrameworkClient {
 
     /// Reads the answer to `request`, which is on the wire (`pending`). One read usually brings the whole answer,
     /// header and body: 4 system calls per request with the liveness poll in ``transmit(_:_:)``.
-    /// - Parameter early: when set, gives up waiting then (before the request's own deadline) and returns `nil`,
+    /// - Parameter early: when before the request's own deadline, gives up waiting then and returns `nil`,
     ///   keeping what arrived in `pending` for the next call to continue with.
     /// - Throws: ``AttemptFailure`` when the connection failed (it is closed then).
     private func receive(
         _ pending: inout Answer?,
         for request: RequestPacket,
-        until early: Deadline?
+        until early: Deadline = .never
     ) throws -> ResponsePacket? {
         guard let session, var answer = pending else {
             throw notConnected
@@ -827,7 +827,7 @@ public final class FrameworkClient {
                     }
                     answer.bytes.reserveCapacity(total)
                 }
-                let wait = early.map { min($0, answer.deadline) } ?? answer.deadline
+                let wait = min(early, answer.deadline)
                 let more: [UInt8]
                 do {
                     more = try readChunk(session.transport, deadline: wait)

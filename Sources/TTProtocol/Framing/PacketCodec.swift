@@ -64,8 +64,15 @@ public final class PacketCodec {
     /// Decodes one whole frame (`[length][ciphertext][tag]`) into a packet.
     /// - Throws: Any ``ProtocolError`` of ``decodeHeader(_:)`` and `decode(header:body:)`.
     public func decode(frame: [UInt8]) throws(ProtocolError) -> Packet {
-        let header = try decodeHeader(Array(frame.prefix(FrameHeader.size)))
-        return try decode(header: header, body: Array(frame.dropFirst(FrameHeader.size)))
+        // Header and body read in place: copying them into arrays of their own cost two allocations and a copy
+        // of the whole frame.
+        let header = try FrameHeader(parsing: frame.prefix(FrameHeader.size), limits: limits)
+        let result = frame.withUnsafeBytes { frame in
+            Result { () throws(ProtocolError) in
+                try decode(header: header, body: UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
+            }
+        }
+        return try result.get()
     }
 }
 

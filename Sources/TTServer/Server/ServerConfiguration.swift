@@ -33,6 +33,12 @@ public struct ServerConfiguration: Sendable {
     /// How long a closing session may take to flush its last answers; a peer that does not read them is then
     /// disconnected with the answers dropped.
     public var closeFlushTimeout: Duration
+    /// How long a closing session whose answers are flushed waits, its output shut down, for the peer to close
+    /// too, reading and discarding what still arrives: closing with unread bytes would send a reset that destroys
+    /// answers the peer has not read yet. Default 2 s.
+    public var closeLingerTimeout: Duration = .seconds(2)
+    /// Bytes that linger may read and discard; a peer that sends more is disconnected at once. Default 1 MiB.
+    public var closeLingerMaxBytes = 1 << 20
     /// Whether every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`), whose
     /// source address then names the client in logs. Turn on only behind a balancer that always sends one.
     public var acceptsProxyProtocol: Bool

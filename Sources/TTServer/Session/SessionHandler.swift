@@ -431,7 +431,8 @@ final class SessionHandler: ChannelDuplexHandler {
         close(context: context, level: level, reason: "\(error)")
     }
 
-    /// Closes after everything written so far is flushed, so a final answer still reaches the client.
+    /// Closes after everything written so far is flushed, so a final answer still reaches the client, and
+    /// lingers (``LingeringClose``) so that unread bytes do not turn the close into a reset that destroys it.
     private func close(context: ChannelHandlerContext, level: Logger.Level, reason: String) {
         closing = true
         dropPending()
@@ -459,9 +460,14 @@ final class SessionHandler: ChannelDuplexHandler {
             )
             channel.close(promise: nil)
         }
-        flushed.futureResult.whenComplete { _ in
+        let lingerTimeout = shared.configuration.closeLingerTimeout
+        let lingerMaxBytes = shared.configuration.closeLingerMaxBytes
+        flushed.futureResult.assumeIsolated().whenComplete { result in
             hardClose.cancel()
-            channel.close(promise: nil)
+            switch result {
+            case .success: LingeringClose.begin(on: channel, timeout: lingerTimeout, maxBytes: lingerMaxBytes)
+            case .failure: channel.close(promise: nil)
+            }
         }
     }
 

@@ -4,14 +4,18 @@ import TTBasics
 ///
 /// Every blocking call of the transport layer takes one deadline for the whole operation rather than a
 /// timeout per system call, so a slow peer cannot stretch an operation by answering just in time, many times.
+///
+/// Inlinable: every request computes and compares deadlines several times; as calls into this module (through
+/// Optional's value witnesses) they were a measurable part of a ping's CPU (BENCHMARKS.md, async client).
 public struct Deadline: Sendable, Hashable, Comparable {
-    private let instant: ContinuousClock.Instant?
+    @usableFromInline let instant: ContinuousClock.Instant?
 
-    private init(instant: ContinuousClock.Instant?) {
+    @usableFromInline init(instant: ContinuousClock.Instant?) {
         self.instant = instant
     }
 
     /// A deadline at `instant` of the continuous (monotonic) clock.
+    @inlinable
     public init(_ instant: ContinuousClock.Instant) {
         self.instant = instant
     }
@@ -20,17 +24,20 @@ public struct Deadline: Sendable, Hashable, Comparable {
     public static let never = Deadline(instant: nil)
 
     /// A deadline `duration` from now.
+    @inlinable
     public static func after(_ duration: Duration) -> Deadline {
         Deadline(instant: ContinuousClock.now.advanced(by: duration))
     }
 
     /// Whether the deadline is in the past.
+    @inlinable
     public var hasPassed: Bool {
         guard let instant else { return false }
         return ContinuousClock.now >= instant
     }
 
     /// Time left until the deadline (zero once it has passed), or `nil` for ``never``.
+    @inlinable
     public var remaining: Duration? {
         guard let instant else { return nil }
         return max(.zero, ContinuousClock.now.duration(to: instant))
@@ -43,6 +50,7 @@ public struct Deadline: Sendable, Hashable, Comparable {
         return Int32(clamping: remaining.wholeMillisecondsRoundedUp)
     }
 
+    @inlinable
     public static func < (lhs: Deadline, rhs: Deadline) -> Bool {
         switch (lhs.instant, rhs.instant) {
         case (nil, _): return false

@@ -15,6 +15,7 @@ func withTestServer<T>(
     configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
     eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     threadPool: NIOThreadPool = .singleton,
+    metrics: ServerMetrics = ServerMetrics(),
     _ body: (TestServer) async throws -> T
 ) async throws -> T {
     let server = try await TestServer.start(
@@ -24,6 +25,7 @@ func withTestServer<T>(
         logger: logs?.logger ?? Logger(label: "tt-server-test", factory: { _ in SwiftLogNoOpLogHandler() }),
         eventLoopGroup: eventLoopGroup,
         threadPool: threadPool,
+        metrics: metrics,
         configure: configure
     )
     do {

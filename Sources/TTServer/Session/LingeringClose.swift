@@ -1,0 +1,84 @@
+import NIOCore
+
+/// The end of a session whose last answers are flushed: its output is shut down (TLS `close_notify`, then FIN,
+/// after everything written), and what the peer still sends is read and discarded until it closes too, or until
+/// the linger's time or byte bound, before the socket is closed.
+///
+/// Closing a socket whose receive buffer holds unread bytes makes Linux send a reset instead of a FIN, and a
+/// reset throws away whatever the peer has not read yet (the server's last answers still in flight) and shows
+/// as "connection reset" instead of an end of stream. A session can hold unread bytes when it closes: a request
+/// that crossed the idle close on the wire, or requests a peer sent while the server held reading (a peer that
+/// did not read its answers). With this handler those bytes are read, never run, and the peer sees every answer
+/// that was sent, then end of stream. A peer that keeps sending is cut off at the bounds, with a reset.
+///
+/// It sits first in the pipeline, so the discarded bytes reach no decoder, no budget and no TLS handler; it asks
+/// for reads itself, whatever the session held back.
+final class LingeringClose: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let timeout: TimeAmount
+    private let maxBytes: Int
+    private var discarded = 0
+    private var deadline: Scheduled<Void>?
+
+    private init(timeout: TimeAmount, maxBytes: Int) {
+        self.timeout = timeout
+        self.maxBytes = maxBytes
+    }
+
+    /// Shuts the output of `channel` down and lingers; closes at once when the channel cannot half-close.
+    /// Must run on the channel's event loop.
+    static func begin(on channel: any Channel, timeout: Duration, maxBytes: Int) {
+        guard channel.isActive else {
+            channel.close(promise: nil)
+            return
+        }
+        let handler = LingeringClose(timeout: TimeAmount(timeout), maxBytes: max(0, maxBytes))
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+        } catch {
+            channel.close(promise: nil)
+            return
+        }
+        let shutDown = channel.eventLoop.makePromise(of: Void.self)
+        // From the tail, so a TLS handler on the way sends its close_notify before the FIN.
+        channel.close(mode: .output, promise: shutDown)
+        shutDown.futureResult.whenFailure { _ in channel.close(promise: nil) }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            context.close(promise: nil)
+        }
+        context.read()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        discarded += unwrapInboundIn(data).readableBytes
+        if discarded > maxBytes { context.close(promise: nil) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // The session may hold reading back (a queue it had, a peer that did not read): the linger reads anyway.
+        context.read()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The session has logged why it closed; a reset from the peer now only ends the linger early.
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension LingeringClose: Sendable {}
