@@ -20,7 +20,8 @@ struct ClientRoundTrip: AsyncParsableCommand {
     @Option(
         help: """
             With --client both: alternate the two clients in this many pairs of --count pings each, in this one \
-            process, and report the medians of the per-pair ratios (async ÷ blocking).
+            process; print each pair (`client.pair` blocking and async median µs, blocking and async CPU µs per \
+            ping) and the medians of the per-pair ratios (async ÷ blocking).
             """
     )
     var pairs = 0
@@ -74,8 +75,9 @@ struct ClientRoundTrip: AsyncParsableCommand {
     }
 
     /// Both clients in one process, alternating blocks of `count` pings (the order flips every pair), so that
-    /// the pairs are milliseconds apart instead of a process start apart. The process's CPU per ping is the
-    /// steadier figure: the two clients' threads are the only ones busy.
+    /// the two blocks of a pair are milliseconds apart instead of a process start apart, on the same threads,
+    /// and meet the same machine. The process's CPU per ping counts one client at a time: the other's threads
+    /// sleep meanwhile.
     private func alternate(_ configuration: ClientConfiguration) async throws {
         let blocking = FrameworkClient(configuration: configuration, trace: .disabled)
         try blocking.connect()
@@ -115,6 +117,13 @@ struct ClientRoundTrip: AsyncParsableCommand {
                 a = try await asyncBlock()
                 b = try blockingBlock()
             }
+            print(
+                "client.pair",
+                Measure.format(b.0 * 1e6, digits: 3),
+                Measure.format(a.0 * 1e6, digits: 3),
+                Measure.format(b.1 * 1e6, digits: 3),
+                Measure.format(a.1 * 1e6, digits: 3)
+            )
             rtt.append(a.0 / b.0)
             cpu.append(a.1 / b.1)
             cpuBlocking.append(b.1)

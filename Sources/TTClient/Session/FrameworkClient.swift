@@ -330,6 +330,9 @@ public final class FrameworkClient {
         interrupter.detachAll()
         session?.transport.close()
         session = nil
+        // A call left unfinished ends here (AsyncFrameworkClient closes a cancelled one): its request, which may
+        // be large, is not kept until the next call.
+        unfinishedCall = nil
     }
 
     /// Ends an operation ``AsyncFrameworkClient`` cancelled: no reconnect, no retry (its caller gets
