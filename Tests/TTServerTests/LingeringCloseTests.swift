@@ -113,6 +113,32 @@ extension SerializedSuites {
             }
         }
 
+        @Test("Shutdown waits for the lingering idle sessions once, at most the linger in all, not per session")
+        func shutdownLingersOnceForAll() async throws {
+            try await withTestServer(configure: { $0.closeLingerTimeout = .seconds(1) }) { server in
+                // Idle peers that read nothing, as a client of the blocking library between two requests: they
+                // never see the server's end of stream, so they never close first. (A NIO client would: it reads
+                // the end of stream even with autoRead off.)
+                let peers = (0..<12).map { _ in startLoopbackConnect(port: server.port) }
+                defer { for peer in peers { close(peer) } }
+                try #require(await waitUntil { server.server.sessionCount == peers.count })
+                let started = ContinuousClock.now
+                await server.server.shutdown()
+                let took = ContinuousClock.now - started
+                // It lingered (a close at once takes milliseconds), the 12 lingers together: one after another
+                // they would take 12 s. The upper bound leaves room for a loaded machine.
+                #expect(took >= .milliseconds(900), "\(took)")
+                #expect(took < .seconds(6), "\(took)")
+                #expect(server.server.sessionCount == 0)
+                // Each peer finds the end of stream, no reset.
+                for peer in peers {
+                    var byte: UInt8 = 0
+                    #expect(recv(peer, &byte, 1, 0) == 0, "errno \(errno)")
+                }
+                #expect(await waitUntil { acceptedSocketsOfThisProcess(onPort: server.port).isEmpty })
+            }
+        }
+
         @Test("A peer that sends more than the linger discards is cut off at once")
         func lingerEndsAtItsByteBound() async throws {
             let logs = LogCapture()
