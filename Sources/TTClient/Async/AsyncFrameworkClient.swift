@@ -129,8 +129,9 @@ public actor AsyncFrameworkClient {
             do {
                 response = try handle.client.startSend(request, waitingAtMost: Self.quickWait)
             } catch {
-                // Only a request that cannot be encoded fails here: nothing was sent, the session stays open.
-                releaseTurn()
+                // A request that cannot be encoded (nothing sent, the session stays open), or an unexpected error
+                // that closed the session (connection failures go on to `finishSend`): record which.
+                passTurn()
                 throw error
             }
             if let response {
