@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import TTServer
 import TTTestSupport
@@ -96,4 +97,70 @@ struct AdminLimitsTests {
             #expect(status == 200)
         }
     }
+
+    @Test("Bytes past the one request (pipelined, or past the head limit): the answer, then end of stream, no reset")
+    func answerThenEndOfStreamWithBytesUnread() async throws {
+        try await withAdmin(limits: AdminServer.Limits(maxHeadBytes: 8192)) { port in
+            // Read by the server in pieces, so most of it is still unread in its socket when the answer is done.
+            let pipelined = String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 150)
+            let answered = try await runBlocking {
+                try sendThenReadLater(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + pipelined)
+            }
+            #expect(answered.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(answered.text.hasSuffix("\r\n\r\nserving\n"))
+            #expect(answered.end == "end of stream")
+
+            let tooLarge = try await runBlocking {
+                try sendThenReadLater(
+                    port: port,
+                    "GET /healthz HTTP/1.1\r\nX-Long: " + String(repeating: "a", count: 20000)
+                )
+            }
+            #expect(tooLarge.text.hasPrefix("HTTP/1.1 431 "))
+            #expect(tooLarge.end == "end of stream")
+        }
+    }
+}
+
+/// Connects a blocking socket to the loopback `port`, sends `request` whole, waits until the server has surely
+/// answered and closed, then reads to the end.
+/// - Returns: what arrived, and how it ended: "end of stream", "reset" (ECONNRESET) or "errno N".
+private func sendThenReadLater(port: Int, _ request: String) throws -> (text: String, end: String) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    let request = Array(request.utf8)
+    var sent = 0
+    while sent < request.count {
+        let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard count > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        sent += count
+    }
+    Thread.sleep(forTimeInterval: 0.5)
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    // Bounded: each read waits at most the receive timeout, and the server sends one small answer.
+    for _ in 0..<1000 {
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count > 0 {
+            bytes += chunk[..<count]
+            continue
+        }
+        let end = count == 0 ? "end of stream" : errno == ECONNRESET ? "reset" : "errno \(errno)"
+        return (String(decoding: bytes, as: UTF8.self), end)
+    }
+    return (String(decoding: bytes, as: UTF8.self), "still open")
 }

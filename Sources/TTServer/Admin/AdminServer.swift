@@ -14,6 +14,12 @@ import Synchronization
 /// Whoever reaches the port is not trusted: connections are capped, a request head must arrive whole within a
 /// timeout and within a size limit (see ``Limits``), and every connection closes after its one answer.
 public final class AdminServer: Sendable {
+    /// How long, and for how many bytes, a connection is read and discarded after its answer before it closes
+    /// (``LingeringClose``): a client that pipelined more than its one request, or sent past the head limit,
+    /// gets its answer and an end of stream instead of a reset. Admin requests are small; these bounds are too.
+    static let lingerTimeout = Duration.seconds(2)
+    static let lingerMaxBytes = 64 << 10
+
     /// Bounds on what one client, or many, can hold of the admin listener.
     public struct Limits: Sendable, Hashable {
         /// Connections open at once; a connection over the cap is closed as soon as it is accepted.
@@ -94,6 +100,19 @@ public final class AdminServer: Sendable {
         try operations.addHandler(AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics))
     }
 
+    /// Ends a connection once its answer is flushed: half-closes and lingers, so bytes the client sent past its one
+    /// request do not turn the close into a reset; closes at once when the answer could not be written.
+    static func answerAndLinger(_ flushed: EventLoopFuture<Void>, on channel: any Channel) {
+        flushed.whenComplete { result in
+            switch result {
+            case .success:
+                LingeringClose.begin(on: channel, timeout: lingerTimeout, maxBytes: lingerMaxBytes)
+            case .failure:
+                channel.close(promise: nil)
+            }
+        }
+    }
+
     /// Stops listening; requests being answered finish.
     public func close() async {
         try? await channel.close()
@@ -157,10 +176,10 @@ private final class HeadSizeLimit: ChannelInboundHandler {
         guard received > maxBytes else { return context.fireChannelRead(data) }
         tripped = true
         let answer = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        AdminServer.answerAndLinger(
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))),
+            on: context.channel
+        )
     }
 }
 
@@ -229,8 +248,7 @@ private final class AdminHandler: ChannelInboundHandler {
                 promise: nil
             )
         }
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        AdminServer.answerAndLinger(context.writeAndFlush(wrapOutboundOut(.end(nil))), on: context.channel)
     }
 }
 
