@@ -376,6 +376,35 @@ struct ProxyTests {
         }
     }
 
+    @Test("a refusal with bytes pipelined behind the head (a ClientHello, a body) arrives whole, then end of stream")
+    func refusalWithBytesUnread() async throws {
+        let closed = try ClosedPort()
+        try await withStarted(TestProxy.start { $0.allowedPorts = try PortSet(parsing: "1-21,23-65535") }) { proxy in
+            let port = proxy.port
+            // More than the proxy reads at once, so most of it is still unread in its socket when it answers.
+            let pipelined = testPayload(count: 6000)
+            let requests = [
+                (connectRequest("127.0.0.1:22"), "HTTP/1.1 403 Forbidden"),
+                (connectRequest("127.0.0.1:\(closed.port)"), "HTTP/1.1 502 Bad Gateway"),
+                (connectRequest("127.0.0.1"), "HTTP/1.1 400 Bad Request"),
+                ("POST http://x/ HTTP/1.1\r\nHost: x\r\nContent-Length: 6000\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+            ]
+            for (request, status) in requests {
+                let (text, end) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(Array(request.utf8) + pipelined)
+                    // The client reads only after the proxy has answered and closed its side.
+                    Thread.sleep(forTimeInterval: 0.5)
+                    let (bytes, end) = client.readToEnd(timeout: .seconds(10))
+                    return (String(decoding: bytes, as: UTF8.self), end)
+                }
+                #expect(text.hasPrefix(status + "\r\n"), "\(request)")
+                #expect(text.contains("\r\n\r\ntt-proxy"), "\(request)")
+                #expect(end == .eof, "\(request)")
+            }
+        }
+    }
+
     @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
     func headTimeout() async throws {
         try await withStarted(TestProxy.start { $0.headTimeout = .milliseconds(300) }) { proxy in
