@@ -108,11 +108,17 @@ let package = Package(
             dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")] + nio,
             swiftSettings: strictSettings
         ),
+        // NIO channel helpers both servers share (the lingering close). Its own target: TTBasics must not use NIO.
+        .target(
+            name: "TTChannelSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
         // SwiftNIO framework server.
         .target(
             name: "TTServer",
             dependencies: [
-                "TTBasics", "TTPasswordChecks", "TTProtocol", "CCrypto", logging,
+                "TTBasics", "TTChannelSupport", "TTPasswordChecks", "TTProtocol", "CCrypto", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -124,7 +130,7 @@ let package = Package(
         // SwiftNIO CONNECT proxy with a scenario engine for misbehaving proxies.
         .target(
             name: "TTProxy",
-            dependencies: ["TTBasics", "TTPasswordChecks", "CCrypto", "CTunnelRelay"] + nio,
+            dependencies: ["TTBasics", "TTChannelSupport", "TTPasswordChecks", "CCrypto", "CTunnelRelay"] + nio,
             swiftSettings: strictSettings
         ),
         // What every executable shares: exit codes (usage is 2, not ArgumentParser's 64), console output.

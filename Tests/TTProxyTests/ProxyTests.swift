@@ -405,6 +405,27 @@ struct ProxyTests {
         }
     }
 
+    @Test("a client that keeps sending after a refusal is cut off at the linger's byte bound, before its 2 s")
+    func refusalLingerByteBound() async throws {
+        try await withStarted(TestProxy.start { $0.allowedPorts = try PortSet(parsing: "1-21,23-65535") }) { proxy in
+            let port = proxy.port
+            let chunk = testPayload(count: 64 << 10)
+            let times = 256  // 16 MiB: more than the socket buffers hold, so the cut shows as a failed send
+            let (head, sent, elapsed) = try await onThread {
+                let client = try RawClient(port: port)
+                try client.send(connectRequest("127.0.0.1:22"))
+                let (head, _) = try client.readHead(timeout: .seconds(10))
+                let start = ContinuousClock.now
+                let sent = client.sendUntilStalled(chunk, times: times, stall: .seconds(5))
+                return (head, sent, ContinuousClock.now - start)
+            }
+            #expect(statusLine(head) == "HTTP/1.1 403 Forbidden")
+            // Without the byte bound the proxy reads and drops all of it, or closes only at the 2 s.
+            #expect(sent < chunk.count * times)
+            #expect(elapsed < .milliseconds(1500), "\(elapsed)")
+        }
+    }
+
     @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
     func headTimeout() async throws {
         try await withStarted(TestProxy.start { $0.headTimeout = .milliseconds(300) }) { proxy in

@@ -455,10 +455,8 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         disarmHeadDeadline()
         early = nil
         _ = parser.takeRemainder()
-        setAutoRead(true, context: context)
-        context.close(mode: .output, promise: nil)
-        let channel = context.channel
-        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        // The linger reads whatever reading this handler had turned off.
+        ProxyLinger.begin(on: context.channel)
     }
 }
 

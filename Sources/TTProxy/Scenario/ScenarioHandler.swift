@@ -266,9 +266,7 @@ final class ScenarioHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func lingeringClose(context: ChannelHandlerContext) {
         mode = .draining
         peer?.close(promise: nil)
-        context.close(mode: .output, promise: nil)
-        let channel = context.channel
-        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        ProxyLinger.begin(on: context.channel)
     }
 
     /// Closes with SO_LINGER 0, so the kernel sends a TCP reset instead of a FIN.

@@ -2,6 +2,7 @@ public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import Synchronization
+import TTChannelSupport
 
 /// The admin listener (`--admin-listen`): plain HTTP/1.1 for a balancer's health check and a metrics scraper,
 /// apart from the framework port so it never needs the session protocol.

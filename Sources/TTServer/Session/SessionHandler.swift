@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import TTBasics
+import TTChannelSupport
 import TTPasswordChecks
 import TTProtocol
 

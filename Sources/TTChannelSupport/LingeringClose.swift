@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 
 /// The end of a session whose last answers are flushed: its output is shut down (TLS `close_notify`, then FIN,
 /// after everything written), and what the peer still sends is read and discarded until it closes too, or until
@@ -12,9 +12,10 @@ import NIOCore
 /// that was sent, then end of stream. A peer that keeps sending is cut off at the bounds, with a reset.
 ///
 /// It sits first in the pipeline, so the discarded bytes reach no decoder, no budget and no TLS handler; it asks
-/// for reads itself, whatever the session held back.
-final class LingeringClose: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+/// for reads itself, whatever the session held back. tt-server's sessions, its admin listener and tt-proxy's
+/// refusals and scripted closes all end this way.
+package final class LingeringClose: ChannelInboundHandler {
+    package typealias InboundIn = ByteBuffer
 
     private let timeout: TimeAmount
     private let maxBytes: Int
@@ -28,7 +29,7 @@ final class LingeringClose: ChannelInboundHandler {
 
     /// Shuts the output of `channel` down and lingers; closes at once when the channel cannot half-close.
     /// Must run on the channel's event loop.
-    static func begin(on channel: any Channel, timeout: Duration, maxBytes: Int) {
+    package static func begin(on channel: any Channel, timeout: Duration, maxBytes: Int) {
         guard channel.isActive else {
             channel.close(promise: nil)
             return
@@ -46,35 +47,44 @@ final class LingeringClose: ChannelInboundHandler {
         shutDown.futureResult.whenFailure { _ in channel.close(promise: nil) }
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             context.close(promise: nil)
         }
         context.read()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         discarded += unwrapInboundIn(data).readableBytes
         if discarded > maxBytes { context.close(promise: nil) }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    package func channelReadComplete(context: ChannelHandlerContext) {
         // The session may hold reading back (a queue it had, a peer that did not read): the linger reads anyway.
         context.read()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // With remote half-closure allowed (tt-proxy) the peer's FIN is an event, not a close: the linger is over.
+        if case ChannelEvent.inputClosed = event {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    package func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // The session has logged why it closed; a reset from the peer now only ends the linger early.
         context.close(promise: nil)
     }
