@@ -78,10 +78,11 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         inputEnded = true
         switch state {
-        case .readingHead, .draining:
-            // A head cut short, or the client finished after our answer: nothing more will happen.
+        case .readingHead:
+            // A head cut short: nothing more will happen.
             context.close(promise: nil)
-        case .authenticating, .dialing, .tunnelling, .closed:
+        case .authenticating, .dialing, .draining, .tunnelling, .closed:
+            // Draining: the lingering close ahead of this handler takes the client's FIN and ends the connection.
             break
         }
     }
