@@ -12,6 +12,17 @@ import Testing
 /// TunnelTeardownTests, which run through it too.)
 @Suite("tt-proxy tunnel relay")
 struct TunnelRelayTests {
+    /// A raw client whose CONNECT to `targetPort` got the exact 200 and nothing after it: an open tunnel.
+    private static func openTunnel(proxyPort: Int, to targetPort: Int) throws -> RawClient {
+        let client = try RawClient(port: proxyPort)
+        try client.send(connectRequest("127.0.0.1:\(targetPort)"))
+        let (head, rest) = try client.readHead()
+        guard statusLine(head) == "HTTP/1.1 200 Connection established", rest.isEmpty else {
+            throw RawClientError(description: "unexpected answer \(head)")
+        }
+        return client
+    }
+
     @Test(
         "a target that does not read stops the client's bytes; once it reads, every byte arrives, then the end",
         arguments: ProxyServerConfiguration.RelayMode.allCases
@@ -53,12 +64,7 @@ struct TunnelRelayTests {
             try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
                 let port = proxy.port
                 let (echoed, rounds) = try await onThread {
-                    let client = try RawClient(port: port)
-                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-                    let (head, rest) = try client.readHead()
-                    guard statusLine(head) == "HTTP/1.1 200 Connection established", rest.isEmpty else {
-                        throw RawClientError(description: "unexpected answer \(head)")
-                    }
+                    let client = try Self.openTunnel(proxyPort: port, to: echo.port)
                     // The tunnel stays open: only a relay that moves what is there, with nothing corked (MSG_MORE)
                     // or waiting for a fuller read, brings each byte back before the next is sent.
                     let clock = ContinuousClock()
@@ -89,12 +95,7 @@ struct TunnelRelayTests {
             try await withStarted(TestProxy.start { $0.relayMode = mode }) { proxy in
                 let port = proxy.port
                 let echoed = try await onThread {
-                    let client = try RawClient(port: port)
-                    try client.send(connectRequest("127.0.0.1:\(echo.port)"))
-                    let (head, rest) = try client.readHead()
-                    guard statusLine(head) == "HTTP/1.1 200 Connection established", rest.isEmpty else {
-                        throw RawClientError(description: "unexpected answer \(head)")
-                    }
+                    let client = try Self.openTunnel(proxyPort: port, to: echo.port)
                     // A receive stops short at the urgent mark with bytes still waiting behind it, and they raise
                     // no new event: a relay that took the short read for "all there was" leaves them there until
                     // the client sends again, which this one does not (it waits for the echo).
