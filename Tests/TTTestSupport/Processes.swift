@@ -62,11 +62,38 @@ func sanitizerSettings(_ environment: [String: String]) -> [String: String] {
     return environment.merging(settings) { mine, _ in mine }
 }
 
+/// A HOME of the child's own, for a child whose caller did not choose one: an empty directory made for it, removed
+/// when the child is done.
+///
+/// The tools write the user's files under HOME: the known-servers file above all. A test that let them use the real
+/// HOME left an entry for every ephemeral port its servers had, and a later server on a reused port, with another
+/// key, was refused as an impostor (exit 10; CI on 1b7e74f). Nothing a child does reaches the user's own files.
+final class PrivateHome: Sendable {
+    let path: String
+
+    /// Sets `environment["HOME"]` to a new private directory unless the caller set HOME; `nil` when it did.
+    static func assign(in environment: inout [String: String], callerChose: Bool) throws -> PrivateHome? {
+        guard !callerChose else { return nil }
+        var template = Array("\(NSTemporaryDirectory())/tt-test-home.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ProcessRunError(description: "cannot make a private HOME: \(String(cString: strerror(errno)))")
+        }
+        let home = PrivateHome(path: String(cString: made))
+        environment["HOME"] = home.path
+        return home
+    }
+
+    private init(path: String) { self.path = path }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
 /// Runs an executable to completion, bounded by `timeout`, feeding it `input` on standard input.
 ///
 /// The child is killed when the timeout passes, and the call then throws: a hung binary fails the test
 /// instead of hanging the suite. `environment` is added to the test's own, or, with `inheritingEnvironment`
-/// false, is all the child gets besides the sanitizer settings (``sanitizerSettings(_:)``).
+/// false, is all the child gets besides the sanitizer settings (``sanitizerSettings(_:)``). An inheriting child
+/// without a HOME in `environment` gets an empty one of its own (``PrivateHome``), not the test's.
 public func runProcess(
     _ executable: URL,
     _ arguments: [String],
@@ -80,6 +107,8 @@ public func runProcess(
     process.arguments = arguments
     var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : sanitizerSettings([:])
     for (key, value) in environment { env[key] = value }
+    let home = try PrivateHome.assign(in: &env, callerChose: environment["HOME"] != nil || !inheritingEnvironment)
+    defer { withExtendedLifetime(home) {} }
     process.environment = env
     let outPipe = Pipe()
     let errPipe = Pipe()
@@ -150,14 +179,17 @@ public final class RunningProcess: Sendable {
     private let process: Process
     private let output: PipeCollector
     private let errors: PipeCollector
+    private let home: PrivateHome?
 
-    /// Starts `executable` with `arguments`; it runs until ``stop()``.
+    /// Starts `executable` with `arguments`; it runs until ``stop()``. Without a HOME in `environment`, the child
+    /// gets an empty one of its own (``PrivateHome``), removed with this object.
     public init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
+        self.home = try PrivateHome.assign(in: &env, callerChose: environment["HOME"] != nil)
         process.environment = env
         let outPipe = Pipe()
         let errPipe = Pipe()
