@@ -28,18 +28,21 @@ package final class SignalWakeup {
             _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
             _ = fcntl(end, F_SETFD, FD_CLOEXEC)
         }
+        let size = Int(CProcessControl_signalDispositionSize())
+        let previous = UnsafeMutableRawPointer.allocate(byteCount: size * max(signals.count, 1), alignment: 16)
+        // Undone here, before any stored property is set: once they all are, a throw runs deinit, which would
+        // free and close everything a second time.
+        guard CProcessControl_installSignalWakeup(signals, Int32(signals.count), ends[1], previous) == 0 else {
+            let error = Self.failure("sigaction")
+            previous.deallocate()
+            Glibc.close(ends[0])
+            Glibc.close(ends[1])
+            throw error
+        }
         self.signals = signals
         readEnd = ends[0]
         writeEnd = ends[1]
-        let size = Int(CProcessControl_signalDispositionSize())
-        previous = .allocate(byteCount: size * max(signals.count, 1), alignment: 16)
-        guard CProcessControl_installSignalWakeup(signals, Int32(signals.count), writeEnd, previous) == 0 else {
-            let error = Self.failure("sigaction")
-            previous.deallocate()
-            Glibc.close(readEnd)
-            Glibc.close(writeEnd)
-            throw error
-        }
+        self.previous = previous
         var mask = sigset_t()
         sigemptyset(&mask)
         for number in signals { sigaddset(&mask, number) }

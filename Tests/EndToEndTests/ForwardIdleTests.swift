@@ -81,7 +81,8 @@ private final class BlockingClient {
             }
         }
         guard connected == 0 else {
-            close(descriptor)
+            // deinit closes the descriptor (it is set, so a throw runs deinit); closing it here too would close a
+            // descriptor another test opened under the same number meanwhile.
             throw E2EError("connect to 127.0.0.1:\(port) failed")
         }
         var timeout = timeval(tv_sec: Int(readTimeout.components.seconds), tv_usec: 0)

@@ -38,7 +38,8 @@ final class RawClient {
                 }
             }
             guard bound == 0 else {
-                close(fd)
+                // Not closed here: `fd` is set, so a throw from here on runs deinit, which closes it. A second
+                // close would close whatever descriptor another test had opened under the same number meanwhile.
                 throw RawClientError(description: "bind \(localAddress): \(errno)")
             }
         }
@@ -66,7 +67,6 @@ final class RawClient {
         }
         guard result == 0 else {
             let code = errno
-            close(fd)
             throw RawClientError(description: "connect to \(host):\(port): \(String(cString: strerror(code)))")
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

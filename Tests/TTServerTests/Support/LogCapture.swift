@@ -7,6 +7,8 @@ final class LogCapture: Sendable {
         var level: Logger.Level
         var message: String
         var metadata: [String: String]
+        /// When the line was logged: a test that notices it by polling, on a loaded machine, can be late by much.
+        var time = ContinuousClock.now
     }
 
     private let entries = NIOLockedValueBox<[Entry]>([])
@@ -33,6 +35,11 @@ final class LogCapture: Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         return nil
+    }
+
+    /// When the first session-closed line whose reason contains `text` was logged, if one was.
+    func timeOfCloseReason(containing text: String) -> ContinuousClock.Instant? {
+        all.first { $0.message == "session closed" && ($0.metadata["reason"] ?? "").contains(text) }?.time
     }
 
     fileprivate func append(_ entry: Entry) {
