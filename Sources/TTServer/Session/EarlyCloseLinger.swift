@@ -8,7 +8,7 @@ import TTChannelSupport
 /// a client that had sent more than the server read (early data, more requests, bytes that are not TLS) then got
 /// a reset instead of the end of stream, and a reset may destroy the alert before the client reads it. This handler
 /// sits at the socket's end of the pipeline, so every full close passes it: it flushes what was written (the
-/// alert), then lingers within the session's bounds. A close that arrives while the linger runs is the linger's:
+/// alert), then lingers within the session's bounds. A close that arrives while that linger runs is the linger's:
 /// the connection ends when it does. The session removes this handler once the framework handshake completes;
 /// from then on its own close lingers.
 final class EarlyCloseLinger: ChannelOutboundHandler, RemovableChannelHandler {
@@ -31,10 +31,19 @@ final class EarlyCloseLinger: ChannelOutboundHandler, RemovableChannelHandler {
             context.close(mode: mode, promise: promise)
             return
         }
-        promise.map { context.channel.closeFuture.cascade(to: $0) }
-        let running = (try? context.pipeline.syncOperations.handler(type: LingeringClose.self)) != nil
-        guard !lingering, !running else { return }
+        if lingering {
+            // The TLS handler closing after the failure it reported, or the linger's own fallback: the linger
+            // ends the connection, within its bounds.
+            promise.map { context.channel.closeFuture.cascade(to: $0) }
+            return
+        }
+        if (try? context.pipeline.syncOperations.handler(type: LingeringClose.self)) != nil {
+            // The session's own linger runs (it flushed first): a close now ends it, as it would without this.
+            context.close(mode: mode, promise: promise)
+            return
+        }
         lingering = true
+        promise.map { context.channel.closeFuture.cascade(to: $0) }
         let channel = context.channel
         // Only a few handshake bytes can be waiting; a peer that does not take them must not hold its slot.
         let hardClose = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(flushTimeout)) {
