@@ -426,6 +426,45 @@ struct ProxyTests {
         }
     }
 
+    @Test("an idle timeout shorter than the linger does not cut it: bytes sent after a refusal meet no reset")
+    func idleTimeoutDuringLinger() async throws {
+        let closed = try ClosedPort()
+        try await withStarted(
+            TestProxy.start {
+                $0.allowedPorts = try PortSet(parsing: "1-21,23-65535")
+                $0.idleTimeout = .milliseconds(300)
+            }
+        ) { proxy in
+            let port = proxy.port
+            // A refusal in the read that brought the head (403), and one after a dial, in a later turn (502).
+            let requests = [
+                (connectRequest("127.0.0.1:22"), "HTTP/1.1 403 Forbidden"),
+                (connectRequest("127.0.0.1:\(closed.port)"), "HTTP/1.1 502 Bad Gateway"),
+            ]
+            for (request, status) in requests {
+                let (text, end, trickleFailure) = try await onThread {
+                    let client = try RawClient(port: port)
+                    try client.send(request)
+                    // Bytes behind the refused head for 1.2 s: past the idle timeout, within the linger's 2 s and
+                    // 64 KiB. The linger drops them unseen by the idle timer: only the linger may end this connection.
+                    let start = ContinuousClock.now
+                    var trickleFailure: String?
+                    while trickleFailure == nil, ContinuousClock.now - start < .milliseconds(1200) {
+                        do { try client.send(testPayload(count: 64)) } catch { trickleFailure = "\(error)" }
+                        Thread.sleep(forTimeInterval: 0.1)
+                    }
+                    client.shutdownWrite()
+                    let (bytes, end) = client.readToEnd(timeout: .seconds(10))
+                    return (String(decoding: bytes, as: UTF8.self), end, trickleFailure)
+                }
+                #expect(text.hasPrefix(status + "\r\n"), "\(request)")
+                #expect(text.contains("\r\n\r\ntt-proxy"), "\(request)")
+                #expect(trickleFailure == nil, "\(request)")
+                #expect(end == .eof, "\(request)")
+            }
+        }
+    }
+
     @Test("a request head that does not complete within the head timeout gets 408 and the connection closes")
     func headTimeout() async throws {
         try await withStarted(TestProxy.start { $0.headTimeout = .milliseconds(300) }) { proxy in

@@ -120,12 +120,77 @@ struct AdminLimitsTests {
             #expect(tooLarge.end == "end of stream")
         }
     }
+
+    @Test("A request the parser rejects gets 400, then end of stream at once, not at the head timeout")
+    func malformedRequestEndsAtOnce() async throws {
+        // The default head timeout (10 s): a connection left open after its 400 would end only then.
+        try await withAdmin(limits: AdminServer.Limits()) { port in
+            let malformed = [
+                "GARBAGE /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nno colon in this header\r\n\r\n",
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n",
+                "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            ]
+            for request in malformed {
+                let started = ContinuousClock.now
+                let answered = try await runBlocking {
+                    try sendThenReadLater(port: port, request, readAfter: .zero, receiveTimeout: 8)
+                }
+                let elapsed = ContinuousClock.now - started
+                #expect(answered.text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(request)")
+                #expect(answered.text.hasSuffix("\r\n\r\nmalformed HTTP request\n"), "\(request)")
+                #expect(answered.end == "end of stream", "\(request)")
+                #expect(elapsed < .seconds(4), "\(request): \(elapsed)")
+            }
+            // Garbage behind a good request: its one answer, nothing for the garbage, then end of stream.
+            let pipelined = try await runBlocking {
+                try sendThenReadLater(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n")
+            }
+            #expect(pipelined.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(pipelined.text.hasSuffix("\r\n\r\nserving\n"))
+            #expect(pipelined.end == "end of stream")
+            // The listener still serves.
+            #expect(try await httpGet(port: port, path: "/healthz").status == 200)
+        }
+    }
+
+    @Test("A head timeout shorter than the linger does not cut it: bytes sent after the answer meet no reset")
+    func headTimeoutDoesNotCutLinger() async throws {
+        try await withAdmin(limits: AdminServer.Limits(headTimeout: .milliseconds(300))) { port in
+            // The client sends past its request for 1.2 s (past the head timeout, within the linger's 2 s and
+            // 64 KiB), then reads.
+            let answered = try await runBlocking {
+                try sendThenReadLater(
+                    port: port,
+                    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                    trickle: .milliseconds(1200),
+                    readAfter: .zero
+                )
+            }
+            #expect(answered.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(answered.text.hasSuffix("\r\n\r\nserving\n"))
+            #expect(answered.trickleFailed == nil)
+            #expect(answered.end == "end of stream")
+        }
+    }
 }
 
-/// Connects a blocking socket to the loopback `port`, sends `request` whole, waits until the server has surely
-/// answered and closed, then reads to the end.
-/// - Returns: what arrived, and how it ended: "end of stream", "reset" (ECONNRESET) or "errno N".
-private func sendThenReadLater(port: Int, _ request: String) throws -> (text: String, end: String) {
+/// Connects a blocking socket to the loopback `port`, sends `request` whole, then waits (by default until the server
+/// has surely answered and closed) and reads to the end.
+/// - Parameters:
+///   - trickle: for this long after the request, sends 64 more bytes every 100 ms (a client still sending while
+///     the server lingers); a failed send ends it.
+///   - readAfter: the wait after the request (and the trickle) before reading.
+///   - receiveTimeout: how long one read may wait, in seconds.
+/// - Returns: what arrived, how it ended ("end of stream", "reset" (ECONNRESET) or "errno N"), and the errno of a
+///   send of the trickle that failed.
+private func sendThenReadLater(
+    port: Int,
+    _ request: String,
+    trickle: Duration = .zero,
+    readAfter: Duration = .milliseconds(500),
+    receiveTimeout: Int = 10
+) throws -> (text: String, end: String, trickleFailed: Int32?) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EMFILE) }
     defer { close(fd) }
@@ -133,7 +198,7 @@ private func sendThenReadLater(port: Int, _ request: String) throws -> (text: St
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let connected = withUnsafePointer(to: &address) {
@@ -149,7 +214,18 @@ private func sendThenReadLater(port: Int, _ request: String) throws -> (text: St
         guard count > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         sent += count
     }
-    Thread.sleep(forTimeInterval: 0.5)
+    var trickleFailed: Int32?
+    let trickleEnd = ContinuousClock.now + trickle
+    let more = [UInt8](repeating: UInt8(ascii: "x"), count: 64)
+    // Bounded by the trickle's duration (each send waits at most the send timeout).
+    while ContinuousClock.now < trickleEnd {
+        guard more.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == more.count else {
+            trickleFailed = errno
+            break
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    Thread.sleep(forTimeInterval: readAfter / .seconds(1))
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     // Bounded: each read waits at most the receive timeout, and the server sends one small answer.
@@ -160,7 +236,7 @@ private func sendThenReadLater(port: Int, _ request: String) throws -> (text: St
             continue
         }
         let end = count == 0 ? "end of stream" : errno == ECONNRESET ? "reset" : "errno \(errno)"
-        return (String(decoding: bytes, as: UTF8.self), end)
+        return (String(decoding: bytes, as: UTF8.self), end, trickleFailed)
     }
-    return (String(decoding: bytes, as: UTF8.self), "still open")
+    return (String(decoding: bytes, as: UTF8.self), "still open", trickleFailed)
 }

@@ -12,6 +12,8 @@ import TTChannelSupport
 /// - `GET /metrics`: whatever ``metrics`` renders (tt-server: the Prometheus text format);
 /// - anything else: 404, or 405 for a method other than GET and HEAD.
 ///
+/// - a request NIO's HTTP parser rejects: 400.
+///
 /// Whoever reaches the port is not trusted: connections are capped, a request head must arrive whole within a
 /// timeout and within a size limit (see ``Limits``), and every connection closes after its one answer.
 public final class AdminServer: Sendable {
@@ -90,6 +92,9 @@ public final class AdminServer: Sendable {
     }
 
     /// The handlers of one admin connection: the head size limit, NIO's HTTP/1.1 server codec, the answer.
+    ///
+    /// The answer to a request the parser rejects is ``AdminHandler``'s too, not NIO's error handler's: NIO's sends
+    /// its 400 and leaves the connection open (until the head timeout), where every answer here ends it.
     static func installHandlers(
         on operations: ChannelPipeline.SynchronousOperations,
         limits: Limits,
@@ -97,7 +102,7 @@ public final class AdminServer: Sendable {
         metrics: @escaping Metrics
     ) throws {
         try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes))
-        try operations.configureHTTPServerPipeline(withErrorHandling: true)
+        try operations.configureHTTPServerPipeline(withErrorHandling: false)
         try operations.addHandler(AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics))
     }
 
@@ -184,7 +189,8 @@ private final class HeadSizeLimit: ChannelInboundHandler {
     }
 }
 
-/// Answers the connection's one request, then closes it; a head that is not whole within the timeout closes it.
+/// Answers the connection's one request, or the parser's rejection of it, then closes it; a head that is not whole
+/// within the timeout closes it.
 private final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -217,9 +223,22 @@ private final class AdminHandler: ChannelInboundHandler {
         case .body: break
         case .end:
             guard let head, !answered else { return }
-            answered = true
             respond(to: head, context: context)
         }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A request the parser rejects (a bad request line, header or chunk) is answered and ends the connection
+        // like any other; the decoder's complaints about bytes behind it change nothing.
+        guard error is HTTPParserError, !answered else { return context.fireErrorCaught(error) }
+        answer(
+            status: .badRequest,
+            contentType: "text/plain",
+            body: "malformed HTTP request\n",
+            version: .http1_1,
+            withBody: true,
+            context: context
+        )
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -235,15 +254,38 @@ private final class AdminHandler: ChannelInboundHandler {
         } else {
             (status, contentType, body) = (.notFound, "text/plain", "not found; try /healthz or /metrics\n")
         }
+        answer(
+            status: status,
+            contentType: contentType,
+            body: body,
+            version: head.version,
+            withBody: head.method != .HEAD,
+            context: context
+        )
+    }
+
+    /// Writes the connection's one answer and ends the connection once it is flushed.
+    private func answer(
+        status: HTTPResponseStatus,
+        contentType: String,
+        body: String,
+        version: HTTPVersion,
+        withBody: Bool,
+        context: ChannelHandlerContext
+    ) {
+        answered = true
+        // From here the lingering close's own bounds govern the connection, also a head timeout shorter than them.
+        timeout?.cancel()
+        timeout = nil
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         headers.add(name: "Connection", value: "close")
         context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))),
             promise: nil
         )
-        if head.method != .HEAD {
+        if withBody {
             context.write(
                 wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))),
                 promise: nil
