@@ -78,6 +78,10 @@ final class SessionHandler: ChannelDuplexHandler {
                 sealer = try FrameSealer(keys: completed.keys, limits: shared.limits)
                 shared.metrics.handshake(completed: true)
                 logger.debug("handshake completed")
+                // From here on this handler's close lingers, after flushing the session's answers.
+                if let early = try? context.pipeline.syncOperations.handler(type: EarlyCloseLinger.self) {
+                    context.pipeline.syncOperations.removeHandler(early, promise: nil)
+                }
             } catch {
                 fail(context: context, error)
             }
@@ -439,7 +443,8 @@ final class SessionHandler: ChannelDuplexHandler {
         dropPending()
         shared.logLimiter.log(logger, level: level, "session closed", metadata: ["reason": "\(reason)"])
         // A TLS handler still waiting for its handshake holds every write back: there is nothing to flush, and
-        // waiting for it would keep a half-open TLS connection for the whole close-flush timeout.
+        // waiting for it would keep a half-open TLS connection for the whole close-flush timeout. The close
+        // lingers all the same, from below the TLS handler (EarlyCloseLinger).
         let tlsPending = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
         if !tlsHandshakeCompleted, tlsPending != nil {
             context.close(promise: nil)

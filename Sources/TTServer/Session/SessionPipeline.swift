@@ -1,7 +1,7 @@
 import NIOCore
 import TTProtocol
 
-/// The handlers of a new session, in order: idle timer → PROXY header (if enabled) → TLS sniffer (with a
+/// The handlers of a new session, in order: early-close linger (until the handshake completes) → idle timer → PROXY header (if enabled) → TLS sniffer (with a
 /// certificate; it adds the TLS handler when the first byte is a TLS record) → handshake (then frame decoder) →
 /// session.
 enum SessionPipeline {
@@ -12,6 +12,7 @@ enum SessionPipeline {
             preLoginMaxPacketSize: context.preLoginMaxPacketSize,
             frameTimeout: TimeAmount(context.frameTimeout)
         )
+        try pipeline.addHandler(EarlyCloseLinger(configuration: context.configuration))
         try pipeline.addHandler(IdleStateHandler(allTimeout: TimeAmount(context.limits.idleTimeout)))
         if context.configuration.acceptsProxyProtocol {
             try pipeline.addHandler(ByteToMessageHandler(ProxyProtocolDecoder()))
