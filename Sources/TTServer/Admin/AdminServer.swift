@@ -10,8 +10,7 @@ import TTChannelSupport
 /// - `GET /healthz`: `200 serving` while ``health`` says so, `503 draining` otherwise (HAProxy `option httpchk`
 ///   takes the server out of rotation on 503);
 /// - `GET /metrics`: whatever ``metrics`` renders (tt-server: the Prometheus text format);
-/// - anything else: 404, or 405 for a method other than GET and HEAD.
-///
+/// - anything else: 404, or 405 for a method other than GET and HEAD;
 /// - a request NIO's HTTP parser rejects: 400.
 ///
 /// Whoever reaches the port is not trusted: connections are capped, a request head must arrive whole within a

@@ -1,9 +1,9 @@
 import NIOCore
 import TTProtocol
 
-/// The handlers of a new session, in order: early-close linger (until the handshake completes) → idle timer → PROXY header (if enabled) → TLS sniffer (with a
-/// certificate; it adds the TLS handler when the first byte is a TLS record) → handshake (then frame decoder) →
-/// session.
+/// The handlers of a new session, in order: early-close linger (until the handshake completes) → idle timer →
+/// PROXY header (if enabled) → TLS sniffer (with a certificate; it adds the TLS handler when the first byte is a
+/// TLS record) → handshake (then frame decoder) → session.
 enum SessionPipeline {
     static func install(on channel: any Channel, context: SessionContext, peer: String) throws {
         let pipeline = channel.pipeline.syncOperations
