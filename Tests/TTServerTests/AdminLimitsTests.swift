@@ -86,7 +86,8 @@ struct AdminLimitsTests {
 
     @Test("At the cap, a newcomer takes the place of the connection that has waited longest; the others are served")
     func connectionCap() async throws {
-        let limits = AdminServer.Limits(maxConnectionsPerAddress: 64, headTimeout: .seconds(120))
+        // Above the cap of 64 (the default), the per-address cap does not bite: all come from one address here.
+        let limits = AdminServer.Limits(maxConnectionsPerAddress: 1024, headTimeout: .seconds(120))
         try await withAdmin(limits: limits) { port in
             var held: [RawConnection] = []
             defer { for connection in held { connection.channel.close(promise: nil) } }
@@ -184,14 +185,27 @@ struct AdminLimitsTests {
         try await withAdmin(limits: limits, logs: logs, registry: registry) { port in
             let waiting = try await RawConnection.connect(host: "127.0.0.1", port: port)
             defer { waiting.channel.close(promise: nil) }
-            let answered = try await RawConnection.connect(host: "127.0.0.1", port: port)
-            defer { answered.channel.close(promise: nil) }
-            // Read its answer, but do not close: the server lingers (2 s) until this side closes.
-            try await answered.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await answered.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            // Reads its whole answer, then neither reads on nor closes: the server lingers (2 s) until it closes.
+            let answered = try await runBlocking { () throws -> Int32 in
+                let fd = try connectAndSend(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                var text = ""
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                // Bounded: each read waits at most the receive timeout, the answer is small.
+                for _ in 0..<100 {
+                    if text.hasSuffix("serving\n") { break }
+                    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    guard count > 0 else { break }
+                    text += String(decoding: chunk[..<count], as: UTF8.self)
+                }
+                guard text.hasPrefix("HTTP/1.1 200") else {
+                    close(fd)
+                    throw POSIXError(.EPROTO)
+                }
+                return fd
+            }
+            defer { close(answered) }
             let newcomer = try await RawConnection.connect(host: "127.0.0.1", port: port)
             defer { newcomer.channel.close(promise: nil) }
-            try await answered.expectClosed()
             // The older connection, still waiting for its head, kept its place.
             try await waiting.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             #expect(String(decoding: try await waiting.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
@@ -295,29 +309,8 @@ private func sendThenReadLater(
     readAfter: Duration = .milliseconds(500),
     receiveTimeout: Int = 10
 ) throws -> (text: String, end: String, trickleFailed: Int32?) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    let fd = try connectAndSend(port: port, request, receiveTimeout: receiveTimeout)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    let request = Array(request.utf8)
-    var sent = 0
-    while sent < request.count {
-        let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard count > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        sent += count
-    }
     var trickleFailed: Int32?
     let trickleEnd = ContinuousClock.now + trickle
     let more = [UInt8](repeating: UInt8(ascii: "x"), count: 64)
@@ -343,4 +336,39 @@ private func sendThenReadLater(
         return (String(decoding: bytes, as: UTF8.self), end, trickleFailed)
     }
     return (String(decoding: bytes, as: UTF8.self), "still open", trickleFailed)
+}
+
+/// A blocking socket connected to the loopback `port` that has sent `request` whole; the caller closes it.
+private func connectAndSend(port: Int, _ request: String, receiveTimeout: Int = 10) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else {
+        let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        close(fd)
+        throw error
+    }
+    let request = Array(request.utf8)
+    var sent = 0
+    while sent < request.count {
+        let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard count > 0 else {
+            let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            close(fd)
+            throw error
+        }
+        sent += count
+    }
+    return fd
 }
