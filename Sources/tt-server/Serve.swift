@@ -51,11 +51,19 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Admin connections open at once; one more is closed as soon as it is accepted (1 to 1024).",
+            "Admin connections open at once; at the cap a newcomer takes the place of the one waiting longest (1 to 1024).",
             valueName: "COUNT"
         )
     )
     var adminMaxConnections = AdminServer.Limits().maxConnections
+
+    @Option(
+        help: ArgumentHelp(
+            "Admin connections open at once from one address (an IPv6 address by its /64); one more from it is closed as soon as it is accepted (1 to 1024).",
+            valueName: "COUNT"
+        )
+    )
+    var adminMaxConnectionsPerAddress = AdminServer.Limits().maxConnectionsPerAddress
 
     @Option(
         help: ArgumentHelp(
@@ -73,11 +81,12 @@ struct Serve: AsyncParsableCommand {
     )
     var adminMaxHeadSize = AdminServer.Limits().maxHeadBytes
 
-    /// The admin listener's bounds from `--admin-max-connections`, `--admin-head-timeout` and
-    /// `--admin-max-head-size` (checked by ``validate()``).
+    /// The admin listener's bounds from `--admin-max-connections`, `--admin-max-connections-per-address`,
+    /// `--admin-head-timeout` and `--admin-max-head-size` (checked by ``validate()``).
     var adminLimits: AdminServer.Limits {
         AdminServer.Limits(
             maxConnections: adminMaxConnections,
+            maxConnectionsPerAddress: adminMaxConnectionsPerAddress,
             headTimeout: .milliseconds(Int64(adminHeadTimeout * 1000)),
             maxHeadBytes: adminMaxHeadSize
         )
@@ -245,6 +254,11 @@ struct Serve: AsyncParsableCommand {
         guard (1...1024).contains(adminMaxConnections) else {
             throw ValidationError("--admin-max-connections must be between 1 and 1024, not \(adminMaxConnections)")
         }
+        guard (1...1024).contains(adminMaxConnectionsPerAddress) else {
+            throw ValidationError(
+                "--admin-max-connections-per-address must be between 1 and 1024, not \(adminMaxConnectionsPerAddress)"
+            )
+        }
         guard adminHeadTimeout > 0, adminHeadTimeout <= 300 else {
             throw ValidationError(
                 "--admin-head-timeout must be more than 0 and at most 300 seconds, not \(adminHeadTimeout)"
@@ -374,7 +388,10 @@ struct Serve: AsyncParsableCommand {
                     address: try ListenAddress(parsingAdmin: adminListen),
                     limits: adminLimits,
                     health: { server.isServing },
-                    metrics: { registry.emitToString() }
+                    metrics: { registry.emitToString() },
+                    logger: logger,
+                    logRate: logRate,
+                    counters: server.metrics
                 )
             }
         } catch {

@@ -1,20 +1,29 @@
 import Foundation
+import Logging
 import NIOCore
+import Prometheus
 import TTServer
 import TTTestSupport
 import Testing
 
 @Suite("Admin listener bounds")
 struct AdminLimitsTests {
+    /// An admin listener; with `logs`, its lines land there; with `registry`, it counts its refusals there.
     private func withAdmin<T>(
         limits: AdminServer.Limits,
+        logs: LogCapture? = nil,
+        registry: PrometheusCollectorRegistry? = nil,
+        logRate: Int = 20,
         _ body: (Int) async throws -> T
     ) async throws -> T {
         let admin = try await AdminServer.start(
             address: ListenAddress(host: "127.0.0.1", port: 0),
             limits: limits,
             health: { true },
-            metrics: { "tt_example 1\n" }
+            metrics: { "tt_example 1\n" },
+            logger: logs?.logger ?? Logger(label: "admin-test") { _ in SwiftLogNoOpLogHandler() },
+            logRate: logRate,
+            counters: registry.map { ServerMetrics(factory: PrometheusMetricsFactory(registry: $0)) }
         )
         do {
             let result = try await body(try #require(admin.localAddress?.port))
@@ -75,19 +84,25 @@ struct AdminLimitsTests {
         }
     }
 
-    @Test("The 65th connection is closed at once while 64 are held; they still get answers")
+    @Test("At the cap, a newcomer takes the place of the connection that has waited longest; the others are served")
     func connectionCap() async throws {
-        try await withAdmin(limits: AdminServer.Limits(headTimeout: .seconds(120))) { port in
+        // Above the cap of 64 (the default), the per-address cap does not bite: all come from one address here.
+        let limits = AdminServer.Limits(maxConnectionsPerAddress: 1024, headTimeout: .seconds(120))
+        try await withAdmin(limits: limits) { port in
             var held: [RawConnection] = []
             defer { for connection in held { connection.channel.close(promise: nil) } }
             for _ in 0..<64 { held.append(try await RawConnection.connect(host: "127.0.0.1", port: port)) }
             let extra = try await RawConnection.connect(host: "127.0.0.1", port: port)
-            try await extra.expectClosed(timeout: .seconds(10))
-            // A held connection is still served.
-            try await held[0].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await held[0].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
-            try await held[0].expectClosed()
-            // Its slot is free again once it is closed.
+            held.append(extra)
+            // The first one, silent longest, makes room; the newcomer is served, and so is the next oldest.
+            try await held[0].expectClosed(timeout: .seconds(10))
+            try await extra.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await extra.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            try await extra.expectClosed()
+            try await held[1].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await held[1].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            try await held[1].expectClosed()
+            // Places are free again once connections are closed.
             let deadline = ContinuousClock.now + .seconds(20)
             var status = 0
             repeat {
@@ -95,6 +110,109 @@ struct AdminLimitsTests {
                 if status != 200 { try await Task.sleep(for: .milliseconds(50)) }
             } while status != 200 && ContinuousClock.now < deadline
             #expect(status == 200)
+        }
+    }
+
+    @Test("64 silent connections from one address: it holds its 8, the rest are refused; a health check gets 200")
+    func silentPeerFromOneAddress() async throws {
+        let logs = LogCapture()
+        let registry = PrometheusCollectorRegistry()
+        let limits = AdminServer.Limits(headTimeout: .seconds(120))
+        try await withAdmin(limits: limits, logs: logs, registry: registry, logRate: 1) { port in
+            let begun = ContinuousClock.now
+            var held: [RawConnection] = []
+            defer { for connection in held { connection.channel.close(promise: nil) } }
+            for _ in 0..<64 { held.append(try await RawConnection.connect(host: "127.0.0.1", port: port)) }
+            let started = ContinuousClock.now
+            let check = try await RawConnection.connect(host: "127.0.0.1", port: port, from: "127.0.0.2")
+            try await check.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await check.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(ContinuousClock.now - started < .seconds(1))
+            await check.close()
+            // Past its address's cap every connection is closed at once, long before the head timeout.
+            for connection in held[8...] { try await connection.expectClosed(timeout: .seconds(10)) }
+            // The eight it holds are still open and served.
+            try await held[7].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await held[7].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            let text = registry.emitToString()
+            #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="address_cap"}"#) == 56, "\(text)")
+            #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 0, "\(text)")
+            let refusal = logs.all.first { $0.message == "admin connection refused" }
+            #expect(refusal?.metadata["peer"]?.hasPrefix("127.0.0.1:") == true, "\(logs.all.map(\.message))")
+            #expect(refusal?.metadata["reason"]?.contains("holds 8 admin connections") == true)
+            // One line a second of this kind (logRate 1), whatever the peer does.
+            let lines = logs.all.filter { $0.message == "admin connection refused" }.count
+            let seconds = Int((ContinuousClock.now - begun).components.seconds)
+            #expect(lines >= 1 && lines <= seconds + 2, "\(lines) lines in \(seconds) s")
+        }
+    }
+
+    @Test("Silent connections from many addresses fill the cap: a health check takes the place of the oldest")
+    func silentPeersFromManyAddresses() async throws {
+        let logs = LogCapture()
+        let registry = PrometheusCollectorRegistry()
+        try await withAdmin(limits: AdminServer.Limits(headTimeout: .seconds(120)), logs: logs, registry: registry) {
+            port in
+            var held: [RawConnection] = []
+            defer { for connection in held { connection.channel.close(promise: nil) } }
+            // Eight addresses with eight connections each: no address is over its cap, the listener is at its cap.
+            for index in 0..<64 {
+                let from = "127.0.0.\(2 + index / 8)"
+                held.append(try await RawConnection.connect(host: "127.0.0.1", port: port, from: from))
+            }
+            let started = ContinuousClock.now
+            let check = try await RawConnection.connect(host: "127.0.0.1", port: port, from: "127.0.0.20")
+            try await check.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await check.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(ContinuousClock.now - started < .seconds(1))
+            await check.close()
+            try await held[0].expectClosed(timeout: .seconds(10))
+            try await held[1].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await held[1].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            let text = registry.emitToString()
+            #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 1, "\(text)")
+            let eviction = logs.all.first { $0.message == "admin connection closed to make room" }
+            #expect(eviction?.metadata["peer"]?.hasPrefix("127.0.0.2:") == true, "\(logs.all.map(\.message))")
+            #expect(eviction?.metadata["reason"]?.contains("without a whole request head") == true)
+        }
+    }
+
+    @Test("A connection lingering after its answer makes room before one still waiting for its head")
+    func lingeringMakesRoomFirst() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let logs = LogCapture()
+        let limits = AdminServer.Limits(maxConnections: 2, headTimeout: .seconds(120))
+        try await withAdmin(limits: limits, logs: logs, registry: registry) { port in
+            let waiting = try await RawConnection.connect(host: "127.0.0.1", port: port)
+            defer { waiting.channel.close(promise: nil) }
+            // Reads its whole answer, then neither reads on nor closes: the server lingers (2 s) until it closes.
+            let answered = try await runBlocking { () throws -> Int32 in
+                let fd = try connectAndSend(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                var text = ""
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                // Bounded: each read waits at most the receive timeout, the answer is small.
+                for _ in 0..<100 {
+                    if text.hasSuffix("serving\n") { break }
+                    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    guard count > 0 else { break }
+                    text += String(decoding: chunk[..<count], as: UTF8.self)
+                }
+                guard text.hasPrefix("HTTP/1.1 200") else {
+                    close(fd)
+                    throw POSIXError(.EPROTO)
+                }
+                return fd
+            }
+            defer { close(answered) }
+            let newcomer = try await RawConnection.connect(host: "127.0.0.1", port: port)
+            defer { newcomer.channel.close(promise: nil) }
+            // The older connection, still waiting for its head, kept its place.
+            try await waiting.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(String(decoding: try await waiting.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            let text = registry.emitToString()
+            #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 1, "\(text)")
+            let eviction = logs.all.first { $0.message == "admin connection closed to make room" }
+            #expect(eviction?.metadata["reason"]?.contains("lingering after its answer") == true)
         }
     }
 
@@ -191,29 +309,8 @@ private func sendThenReadLater(
     readAfter: Duration = .milliseconds(500),
     receiveTimeout: Int = 10
 ) throws -> (text: String, end: String, trickleFailed: Int32?) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    let fd = try connectAndSend(port: port, request, receiveTimeout: receiveTimeout)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard connected == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-    let request = Array(request.utf8)
-    var sent = 0
-    while sent < request.count {
-        let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard count > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        sent += count
-    }
     var trickleFailed: Int32?
     let trickleEnd = ContinuousClock.now + trickle
     let more = [UInt8](repeating: UInt8(ascii: "x"), count: 64)
@@ -239,4 +336,39 @@ private func sendThenReadLater(
         return (String(decoding: bytes, as: UTF8.self), end, trickleFailed)
     }
     return (String(decoding: bytes, as: UTF8.self), "still open", trickleFailed)
+}
+
+/// A blocking socket connected to the loopback `port` that has sent `request` whole; the caller closes it.
+private func connectAndSend(port: Int, _ request: String, receiveTimeout: Int = 10) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else {
+        let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        close(fd)
+        throw error
+    }
+    let request = Array(request.utf8)
+    var sent = 0
+    while sent < request.count {
+        let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard count > 0 else {
+            let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            close(fd)
+            throw error
+        }
+        sent += count
+    }
+    return fd
 }

@@ -176,33 +176,45 @@ extension SerializedSuites {
             }
         }
 
-        @Test("--admin-max-connections, --admin-max-head-size and --admin-head-timeout reach the admin listener")
+        @Test("The admin flags (connection caps, head size, head timeout) reach the admin listener")
         func adminLimits() async throws {
             try await withTemporaryDirectory { directory in
                 let process = try RunningProcess(
                     binary,
                     [
                         "--listen", "127.0.0.1:0", "--identity", directory.appendingPathComponent("id.pem").path,
-                        "--admin-listen", "127.0.0.1:0", "--admin-max-connections", "2", "--admin-max-head-size",
-                        "1024", "--admin-head-timeout", "120",
+                        "--admin-listen", "127.0.0.1:0", "--admin-max-connections", "2",
+                        "--admin-max-connections-per-address", "1", "--admin-max-head-size", "1024",
+                        "--admin-head-timeout", "120",
                     ]
                 )
                 let adminPort = try await readPort(after: "tt-server admin listening on 127.0.0.1:", in: process)
-                // Two held connections fill the cap: the third is closed at once, long before the head timeout.
                 var held: [RawConnection] = []
                 defer { for connection in held { connection.channel.close(promise: nil) } }
-                for _ in 0..<2 { held.append(try await RawConnection.connect(host: "127.0.0.1", port: adminPort)) }
-                let third = try await RawConnection.connect(host: "127.0.0.1", port: adminPort)
-                try await third.expectClosed(timeout: .seconds(30))
-                try await held[0].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-                #expect(String(decoding: try await held[0].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
-                try await held[0].expectClosed()
+                func connect(from address: String) async throws -> RawConnection {
+                    let connection = try await RawConnection.connect(host: "127.0.0.1", port: adminPort, from: address)
+                    held.append(connection)
+                    return connection
+                }
+                // One address holds one: its second is closed at once, long before the head timeout.
+                let first = try await connect(from: "127.0.0.1")
+                try await connect(from: "127.0.0.1").expectClosed(timeout: .seconds(30))
+                // Two fill the cap: a third takes the place of the one silent longest.
+                let second = try await connect(from: "127.0.0.2")
+                let third = try await connect(from: "127.0.0.3")
+                try await first.expectClosed(timeout: .seconds(30))
+                try await second.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                #expect(String(decoding: try await second.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+                try await second.expectClosed()
                 // A head past 1024 bytes (the default allows 8 KiB) is answered 431.
-                try await held[1].send(
+                try await third.send(
                     Array("GET /healthz HTTP/1.1\r\nX-Long: \(String(repeating: "a", count: 2048))".utf8)
                 )
-                #expect(String(decoding: try await held[1].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 431")
-                try await held[1].expectClosed()
+                #expect(String(decoding: try await third.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 431")
+                try await third.expectClosed()
+                let metrics = try await httpGet(port: adminPort, path: "/metrics").body
+                #expect(metricValue(metrics, #"tt_admin_connections_closed_total{reason="address_cap"}"#) == 1)
+                #expect(metricValue(metrics, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 1)
                 #expect(await process.stop(signal: SIGTERM, timeout: .seconds(20)) == 0)
             }
             try await withTemporaryDirectory { directory in
@@ -246,13 +258,18 @@ extension SerializedSuites {
                 )
                 var held: [RawConnection] = []
                 defer { for connection in held { connection.channel.close(promise: nil) } }
-                for _ in 0..<300 {
-                    let connection = try await RawConnection.connect(host: "127.0.0.1", port: adminPort)
+                // From 38 addresses, so the per-address cap (8) leaves the global one to bound them.
+                for index in 0..<300 {
+                    let connection = try await RawConnection.connect(
+                        host: "127.0.0.1",
+                        port: adminPort,
+                        from: "127.0.0.\(2 + index / 8)"
+                    )
                     // The first byte of a head that never completes; a connection over the cap may be closed already.
                     try? await connection.send(Array("G".utf8))
                     held.append(connection)
                 }
-                // Connections over the cap are closed at once; the server holds about its cap of 64, not 300.
+                // At the cap each newcomer closes the one silent longest: the server holds about 64 of them, not 300.
                 let deadline = ContinuousClock.now + .seconds(20)
                 var descriptors = Int.max
                 repeat {
@@ -295,6 +312,14 @@ extension SerializedSuites {
             for (arguments, message) in [
                 (["--admin-max-connections", "0"], "--admin-max-connections must be between 1 and 1024, not 0"),
                 (["--admin-max-connections", "5000"], "--admin-max-connections must be between 1 and 1024, not 5000"),
+                (
+                    ["--admin-max-connections-per-address", "0"],
+                    "--admin-max-connections-per-address must be between 1 and 1024, not 0"
+                ),
+                (
+                    ["--admin-max-connections-per-address", "2000"],
+                    "--admin-max-connections-per-address must be between 1 and 1024, not 2000"
+                ),
                 (["--admin-head-timeout", "0"], "--admin-head-timeout must be more than 0 and at most 300 seconds"),
                 (["--admin-head-timeout", "301"], "--admin-head-timeout must be more than 0 and at most 300 seconds"),
                 (["--admin-max-head-size", "100"], "--admin-max-head-size must be between 512 and 65536 bytes"),

@@ -1,7 +1,7 @@
+public import Logging
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
-import Synchronization
 import TTChannelSupport
 
 /// The admin listener (`--admin-listen`): plain HTTP/1.1 for a balancer's health check and a metrics scraper,
@@ -13,8 +13,10 @@ import TTChannelSupport
 /// - anything else: 404, or 405 for a method other than GET and HEAD;
 /// - a request NIO's HTTP parser rejects: 400.
 ///
-/// Whoever reaches the port is not trusted: connections are capped, a request head must arrive whole within a
-/// timeout and within a size limit (see ``Limits``), and every connection closes after its one answer.
+/// Whoever reaches the port is not trusted: connections are capped, in all and per address, a request head must
+/// arrive whole within a timeout and within a size limit (see ``Limits``), and every connection closes after its one
+/// answer. At the cap a newcomer takes the place of the connection that has waited longest, so silent peers cannot
+/// keep the balancer's health checks out.
 public final class AdminServer: Sendable {
     /// How long, and for how many bytes, a connection is read and discarded after its answer before it closes
     /// (``LingeringClose``): a client that pipelined more than its one request, or sent past the head limit,
@@ -24,8 +26,12 @@ public final class AdminServer: Sendable {
 
     /// Bounds on what one client, or many, can hold of the admin listener.
     public struct Limits: Sendable, Hashable {
-        /// Connections open at once; a connection over the cap is closed as soon as it is accepted.
+        /// Connections open at once. At the cap a newcomer is admitted and the connection most likely idle is
+        /// closed instead: a lingering one, else the one that has waited longest for its request head.
         public var maxConnections: Int
+        /// Connections open at once from one address (an IPv6 address by its /64); one more from it is closed as
+        /// soon as it is accepted, so one peer cannot take every place.
+        public var maxConnectionsPerAddress: Int
         /// Time a connection has to send a whole request head; then it is closed.
         public var headTimeout: TimeAmount
         /// Bytes a connection may send before its answer; more is answered 431 and the connection closed.
@@ -33,10 +39,17 @@ public final class AdminServer: Sendable {
 
         /// - Parameters:
         ///   - maxConnections: Connections open at once (default 64).
+        ///   - maxConnectionsPerAddress: Connections open at once from one address (default 8).
         ///   - headTimeout: Time for a whole request head (default 10 s).
         ///   - maxHeadBytes: Request head size limit (default 8 KiB).
-        public init(maxConnections: Int = 64, headTimeout: TimeAmount = .seconds(10), maxHeadBytes: Int = 8192) {
+        public init(
+            maxConnections: Int = 64,
+            maxConnectionsPerAddress: Int = 8,
+            headTimeout: TimeAmount = .seconds(10),
+            maxHeadBytes: Int = 8192
+        ) {
             self.maxConnections = maxConnections
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.headTimeout = headTimeout
             self.maxHeadBytes = maxHeadBytes
         }
@@ -57,20 +70,30 @@ public final class AdminServer: Sendable {
     }
 
     /// Binds `address` and starts answering.
+    /// - Parameters:
+    ///   - logger: Receives a line per connection refused over its address's cap or closed to make room.
+    ///   - logRate: Lines per second of each such kind (``LogLimiter``); more are counted and reported as
+    ///     suppressed. 0 or less turns limiting off.
+    ///   - counters: Counts those connections (`tt_admin_connections_closed_total`), when given.
     public static func start(
         address: ListenAddress,
         limits: Limits = Limits(),
         health: @escaping Health,
         metrics: @escaping Metrics,
+        logger: Logger = Logger(label: "tt-server.admin"),
+        logRate: Int = 20,
+        counters: ServerMetrics? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> AdminServer {
-        let open = OpenCount()
+        let slots = AdminSlots(
+            maxConnections: limits.maxConnections,
+            maxPerAddress: limits.maxConnectionsPerAddress
+        )
+        let refusals = AdminRefusals(logger: logger, limiter: LogLimiter(perSecond: logRate), counters: counters)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        AdmissionCap(open: open, maxConnections: limits.maxConnections)
-                    )
+                    try channel.pipeline.syncOperations.addHandler(AdminAdmission(slots: slots, refusals: refusals))
                 }
             }
             .serverChannelOption(.backlog, value: 64)
@@ -81,7 +104,8 @@ public final class AdminServer: Sendable {
                         on: channel.pipeline.syncOperations,
                         limits: limits,
                         health: health,
-                        metrics: metrics
+                        metrics: metrics,
+                        slots: slots
                     )
                 }
             }
@@ -94,23 +118,29 @@ public final class AdminServer: Sendable {
     ///
     /// The answer to a request the parser rejects is ``AdminHandler``'s too, not NIO's error handler's: NIO's sends
     /// its 400 and leaves the connection open (until the head timeout), where every answer here ends it.
+    /// - Parameter slots: Told when the connection's answer begins and when it lingers (``AdminSlots/Phase``).
     static func installHandlers(
         on operations: ChannelPipeline.SynchronousOperations,
         limits: Limits,
         health: @escaping Health,
-        metrics: @escaping Metrics
+        metrics: @escaping Metrics,
+        slots: AdminSlots? = nil
     ) throws {
-        try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes))
+        try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes, slots: slots))
         try operations.configureHTTPServerPipeline(withErrorHandling: false)
-        try operations.addHandler(AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics))
+        try operations.addHandler(
+            AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics, slots: slots)
+        )
     }
 
     /// Ends a connection once its answer is flushed: half-closes and lingers, so bytes the client sent past its one
     /// request do not turn the close into a reset; closes at once when the answer could not be written.
-    static func answerAndLinger(_ flushed: EventLoopFuture<Void>, on channel: any Channel) {
+    static func answerAndLinger(_ flushed: EventLoopFuture<Void>, on channel: any Channel, slots: AdminSlots?) {
+        slots?.mark(channel, .answering)
         flushed.whenComplete { result in
             switch result {
             case .success:
+                slots?.mark(channel, .lingering)
                 LingeringClose.begin(on: channel, timeout: lingerTimeout, maxBytes: lingerMaxBytes)
             case .failure:
                 channel.close(promise: nil)
@@ -124,42 +154,6 @@ public final class AdminServer: Sendable {
     }
 }
 
-/// The admin connections open now, shared by the accept path and each connection's close.
-private final class OpenCount: Sendable {
-    let count = Atomic<Int>(0)
-}
-
-/// Admits accepted connections up to the cap, in the order the listener accepts them, and closes the others at
-/// once.
-///
-/// It runs on the listener's event loop, before NIO hands each connection to its own event loop: counted in the
-/// child initializer instead (which runs on that loop), a connection accepted later could be counted first on a
-/// loaded machine and take the place of one accepted before it.
-private final class AdmissionCap: ChannelInboundHandler {
-    typealias InboundIn = any Channel
-    typealias InboundOut = any Channel
-
-    private let open: OpenCount
-    private let maxConnections: Int
-
-    init(open: OpenCount, maxConnections: Int) {
-        self.open = open
-        self.maxConnections = maxConnections
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let accepted = unwrapInboundIn(data)
-        guard open.count.add(1, ordering: .relaxed).newValue <= maxConnections else {
-            open.count.subtract(1, ordering: .relaxed)
-            accepted.close(promise: nil)
-            return
-        }
-        let open = self.open
-        accepted.closeFuture.whenComplete { _ in open.count.subtract(1, ordering: .relaxed) }
-        context.fireChannelRead(data)
-    }
-}
-
 /// Counts the raw bytes a connection sends before its answer (it gets one answer, then closes) and cuts it off
 /// with a 431 past the limit, so an endless header line costs at most the limit in memory.
 private final class HeadSizeLimit: ChannelInboundHandler {
@@ -168,11 +162,13 @@ private final class HeadSizeLimit: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let maxBytes: Int
+    private let slots: AdminSlots?
     private var received = 0
     private var tripped = false
 
-    init(maxBytes: Int) {
+    init(maxBytes: Int, slots: AdminSlots?) {
         self.maxBytes = maxBytes
+        self.slots = slots
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -183,7 +179,8 @@ private final class HeadSizeLimit: ChannelInboundHandler {
         let answer = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         AdminServer.answerAndLinger(
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))),
-            on: context.channel
+            on: context.channel,
+            slots: slots
         )
     }
 }
@@ -197,14 +194,21 @@ private final class AdminHandler: ChannelInboundHandler {
     private let headTimeout: TimeAmount
     private let health: AdminServer.Health
     private let metrics: AdminServer.Metrics
+    private let slots: AdminSlots?
     private var head: HTTPRequestHead?
     private var answered = false
     private var timeout: Scheduled<Void>?
 
-    init(headTimeout: TimeAmount, health: @escaping AdminServer.Health, metrics: @escaping AdminServer.Metrics) {
+    init(
+        headTimeout: TimeAmount,
+        health: @escaping AdminServer.Health,
+        metrics: @escaping AdminServer.Metrics,
+        slots: AdminSlots?
+    ) {
         self.headTimeout = headTimeout
         self.health = health
         self.metrics = metrics
+        self.slots = slots
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -290,12 +294,13 @@ private final class AdminHandler: ChannelInboundHandler {
                 promise: nil
             )
         }
-        AdminServer.answerAndLinger(context.writeAndFlush(wrapOutboundOut(.end(nil))), on: context.channel)
+        AdminServer.answerAndLinger(
+            context.writeAndFlush(wrapOutboundOut(.end(nil))),
+            on: context.channel,
+            slots: slots
+        )
     }
 }
-
-@available(*, unavailable)
-extension AdmissionCap: Sendable {}
 
 @available(*, unavailable)
 extension AdminHandler: Sendable {}

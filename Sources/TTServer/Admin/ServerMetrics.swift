@@ -1,7 +1,7 @@
 public import CoreMetrics
 import TTProtocol
 
-/// The counters a ``FrameworkServer`` keeps, through the swift-metrics API: whoever bootstraps a backend
+/// The counters a ``FrameworkServer`` (and its ``AdminServer``, given them) keeps, through the swift-metrics API: whoever bootstraps a backend
 /// (tt-server's admin listener serves them in the Prometheus text format) reads them; without one they cost
 /// nothing.
 ///
@@ -24,6 +24,8 @@ public struct ServerMetrics: Sendable {
     private let offloadRejections: Counter
     private let bufferBudgetRejections: Counter
     private let connectionsRefused: Counter
+    private let adminRefusals: Counter
+    private let adminEvictions: Counter
     private let loginsAccepted: Counter
     private let loginsRejected: Counter
     private let loginsBusy: Counter
@@ -56,6 +58,16 @@ public struct ServerMetrics: Sendable {
         offloadRejections = Counter(label: "tt_offload_rejections_total", dimensions: [], factory: factory)
         bufferBudgetRejections = Counter(label: "tt_buffer_budget_rejections_total", dimensions: [], factory: factory)
         connectionsRefused = Counter(label: "tt_connections_refused_total", dimensions: [], factory: factory)
+        adminRefusals = Counter(
+            label: "tt_admin_connections_closed_total",
+            dimensions: [("reason", "address_cap")],
+            factory: factory
+        )
+        adminEvictions = Counter(
+            label: "tt_admin_connections_closed_total",
+            dimensions: [("reason", "evicted")],
+            factory: factory
+        )
         func login(_ result: String) -> Counter {
             Counter(label: "tt_logins_total", dimensions: [("result", result)], factory: factory)
         }
@@ -93,6 +105,8 @@ public struct ServerMetrics: Sendable {
     func offloadRejected() { offloadRejections.increment() }
     func bufferBudgetRejected() { bufferBudgetRejections.increment() }
     func connectionRefused() { connectionsRefused.increment() }
+    func adminConnectionRefused() { adminRefusals.increment() }
+    func adminConnectionEvicted() { adminEvictions.increment() }
 
     /// One Login answered.
     func login(_ outcome: RequestDispatcher.LoginOutcome) {
