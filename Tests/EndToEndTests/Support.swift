@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TTTestSupport
 
 /// The password of the users-file account the tests log in with; asserted absent from every output.
@@ -134,8 +135,20 @@ func jsonObject(_ result: ProcessResult) throws -> [String: Any] {
     return object
 }
 
-/// A loopback port nothing listens on (bound, read back, released).
-func closedPort() throws -> Int { try freeLoopbackPort() }
+/// A loopback port nothing listens on, held for the rest of the test run: bound but not listening
+/// (``ClosedPort``), so a connection to it is refused.
+///
+/// Released instead (bound, read back, closed), the port was free for anyone while a test expected it refused: a
+/// server another test started, or the local port of any outgoing connection on the machine (the ports come from
+/// the same ephemeral range), could take it. A bound port is not handed to anyone else.
+func closedPort() throws -> Int {
+    let reserved = try ClosedPort()
+    heldClosedPorts.withLock { $0.append(reserved) }
+    return reserved.port
+}
+
+/// The ports ``closedPort()`` handed out: a few dozen descriptors in a whole run.
+private let heldClosedPorts = Mutex<[ClosedPort]>([])
 
 /// A test setup step failed.
 struct E2EError: Error, CustomStringConvertible {

@@ -144,13 +144,16 @@ struct FrameworkClientTests {
 
     @Test("a closed port is server unreachable (exit 8) and names host:port")
     func closedPort() async throws {
-        let port = try freeLoopbackPort()
+        // Bound, not listening, held to the end: a released port could be taken by another test meanwhile.
+        let closed = try ClosedPort()
+        let port = closed.port
         let config = ClientConfiguration(
             server: Endpoint(host: "127.0.0.1", port: port),
             identity: .acceptAny,
             connectTimeout: .seconds(5)
         )
         let error = try await connectError(config)
+        withExtendedLifetime(closed) {}
         #expect(error.category == .serverUnreachable)
         #expect(error.category.exitCode == 8)
         #expect(error.message.contains("127.0.0.1:\(port)"))
