@@ -50,4 +50,33 @@ struct ChildSignalMaskTests {
             #expect(ended == SIGTERM, "the child ended with \(ended), not by SIGTERM")
         }
     }
+
+    @Test(
+        "a Process a test starts itself through runWithNoSignalBlocked, from a thread that blocks SIGTERM, blocks nothing"
+    )
+    func ownProcessChildBlocksNothing() async throws {
+        let output = try await runBlocking { () throws -> String in
+            var blocking = sigset_t()
+            var saved = sigset_t()
+            sigemptyset(&blocking)
+            for signal in [SIGTERM, SIGQUIT, SIGABRT] { sigaddset(&blocking, signal) }
+            pthread_sigmask(SIG_BLOCK, &blocking, &saved)
+            defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/grep")
+            process.arguments = ["^SigBlk", "/proc/self/status"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try runWithNoSignalBlocked(process)
+            // The mask this thread had is back once the child is spawned.
+            var now = sigset_t()
+            pthread_sigmask(SIG_SETMASK, nil, &now)
+            #expect(sigismember(&now, SIGTERM) == 1)
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let blocked = try Self.signals(in: output, field: "SigBlk")
+        #expect(blocked.isEmpty, "the child started with signals \(blocked) blocked")
+    }
 }

@@ -61,7 +61,7 @@ struct DoctorTests {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/gsettings")
             process.arguments = arguments
             process.environment = environment.merging(["HOME": root]) { $1 }
-            try process.run()
+            try runWithNoSignalBlocked(process)
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw E2EError("gsettings \(arguments) failed") }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import TTTestSupport
 import Testing
 
@@ -95,12 +96,12 @@ struct PipeForwardTests {
                     process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
                     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
                     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-                    try process.run()
+                    try runWithNoSignalBlocked(process)
                     let deadline = ContinuousClock.now + .seconds(60)
                     while process.isRunning, ContinuousClock.now < deadline {
                         try await Task.sleep(for: .milliseconds(20))
                     }
-                    if process.isRunning { process.terminate() }
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                     process.waitUntilExit()
                     let errorText = try String(contentsOfFile: errors, encoding: .utf8)
                     #expect(process.terminationStatus == 0, "\(name): \(errorText)")
@@ -237,7 +238,7 @@ struct PipeForwardTests {
             process.standardOutput = outputThroughPipe ? stdout : outputFile
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
             let started = ContinuousClock.now
-            try process.run()
+            try runWithNoSignalBlocked(process)
             // Bounded by the pipe's end: tt-connect's exit (or its termination below) closes it.
             let copier = Task.detached {
                 guard outputThroughPipe else { return }
@@ -270,7 +271,7 @@ struct PipeForwardTests {
             while process.isRunning, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            if process.isRunning { process.terminate() }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
             try await copier.value
             try outputFile.close()

@@ -1,4 +1,5 @@
 import Foundation
+import TTTestSupport
 import TTTransport
 import Testing
 
@@ -108,7 +109,7 @@ struct RouteDiscoveryTests {
             process.executableURL = URL(fileURLWithPath: tool)
             process.arguments = arguments
             process.environment = lab.environment
-            try process.run()
+            try runWithNoSignalBlocked(process)
             process.waitUntilExit()
             #expect(process.terminationStatus == 0)
         }

@@ -191,7 +191,7 @@ func runKeepingInputOpen(
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        try runWithNoSignalBlocked(process)
         let writer = Thread {
             try? stdin.fileHandleForWriting.write(contentsOf: Data(input))
         }

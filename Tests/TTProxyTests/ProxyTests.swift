@@ -635,26 +635,32 @@ struct ProxyTests {
 final class OneShotTarget: Sendable {
     let port: Int
     private let listener: Int32
-    private let greeting: [UInt8]
+    /// What this target's connection read, once it saw the end: its own, not shared between targets. (A static
+    /// table keyed by the listener's descriptor handed a later target, whose listener got the same recycled number,
+    /// the bytes an earlier test case's target had read, so its check could not fail.)
+    private let received: ReceivedBytes
 
     init(sendThenShutdown greeting: [UInt8]) throws {
-        self.greeting = greeting
         let (listener, port) = try bindLoopback(listenBacklog: 4)
         self.listener = listener
         self.port = port
-        let descriptor = listener
+        let received = ReceivedBytes()
+        self.received = received
         Thread {
-            let connection = accept(descriptor, nil, nil)
+            let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
             _ = greeting.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             shutdown(connection, Int32(SHUT_WR))
-            let bytes = OneShotTarget.readAll(connection)
-            OneShotTarget.received.withLock { $0[descriptor] = bytes }
+            received.store(OneShotTarget.readAll(connection))
             close(connection)
         }.start()
     }
 
-    private static let received = Mutex<[Int32: [UInt8]]>([:])
+    private final class ReceivedBytes: Sendable {
+        private let bytes = Mutex<[UInt8]?>(nil)
+        func store(_ value: [UInt8]) { bytes.withLock { $0 = value } }
+        func load() -> [UInt8]? { bytes.withLock { $0 } }
+    }
 
     private static func readAll(_ descriptor: Int32) -> [UInt8] {
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -671,7 +677,7 @@ final class OneShotTarget: Sendable {
     /// What the target read before the client's end of stream (waits up to 10 s).
     func receivedUntilEOF() throws -> [UInt8] {
         for _ in 0..<1000 {
-            if let bytes = Self.received.withLock({ $0[listener] }) { return bytes }
+            if let bytes = received.load() { return bytes }
             usleep(10_000)
         }
         throw RawClientError(description: "the target never saw the end of the client's stream")

@@ -2,6 +2,7 @@ import Foundation
 import TTBasics
 import TTProtocol
 import TTServer
+import TTTestSupport
 import Testing
 
 /// The identity key file, read and written by TTServer (TTProtocol does no I/O).
@@ -41,7 +42,7 @@ struct IdentityFileTests {
         process.arguments = ["pkey", "-in", path, "-pubout", "-outform", "DER"]
         let pipe = Pipe()
         process.standardOutput = pipe
-        try process.run()
+        try runWithNoSignalBlocked(process)
         let der = [UInt8](pipe.fileHandleForReading.readDataToEndOfFile())
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

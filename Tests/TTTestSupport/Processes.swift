@@ -158,14 +158,15 @@ public func runProcess(
     )
 }
 
-/// Starts `process` with no signal blocked in the child.
+/// Starts `process` with no signal blocked in the child: what a test calls instead of `process.run()`.
 ///
 /// `posix_spawn` hands the child the signal mask of the calling thread, and the threads tests run on (Dispatch
-/// and Swift concurrency workers) block nearly every signal, SIGTERM, SIGINT, SIGQUIT and SIGABRT among them: a
-/// child with that mask survived ``RunningProcess/stop(signal:timeout:)``'s SIGTERM. Foundation's `Process`
-/// cannot be told a mask for the child, so the calling thread blocks nothing while it spawns, and gets its own
-/// mask back right after.
-func runWithNoSignalBlocked(_ process: Process) throws {
+/// and Swift concurrency workers, and threads they start) block nearly every signal, SIGTERM, SIGINT, SIGQUIT and
+/// SIGABRT among them: a child with that mask survived ``RunningProcess/stop(signal:timeout:)``'s SIGTERM, and a
+/// test's own `process.terminate()` then left `waitUntilExit()` waiting for ever. Foundation's `Process` cannot be
+/// told a mask for the child, so the calling thread blocks nothing while it spawns, and gets its own mask back
+/// right after.
+public func runWithNoSignalBlocked(_ process: Process) throws {
     var nothing = sigset_t()
     var saved = sigset_t()
     sigemptyset(&nothing)
