@@ -272,6 +272,30 @@ struct AdminLimitsTests {
         }
     }
 
+    @Test("A peer that asks for /metrics and never reads the answer is closed once the head timeout has passed")
+    func unreadAnswerIsCutOff() async throws {
+        // 16 MiB of metrics: far more than the two sockets' buffers hold, so the flush completes only if the peer reads.
+        let page = String(repeating: "tt_example 1\n", count: (16 << 20) / 13)
+        let admin = try await AdminServer.start(
+            address: ListenAddress(host: "127.0.0.1", port: 0),
+            limits: AdminServer.Limits(headTimeout: .milliseconds(500)),
+            health: { true },
+            metrics: { page }
+        )
+        let port = try #require(admin.localAddress?.port)
+        let fd = try connectAndSend(port: port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        defer { close(fd) }
+        let started = ContinuousClock.now
+        #expect(await waitUntil(timeout: .seconds(10)) { !acceptedSocketsOfThisProcess(onPort: port).isEmpty })
+        // Before the change the connection stayed open for as long as the peer did not read.
+        let closed = await waitUntil(timeout: .seconds(10)) { acceptedSocketsOfThisProcess(onPort: port).isEmpty }
+        #expect(closed, "the server still holds the connection of a peer that does not read its answer")
+        #expect(ContinuousClock.now - started >= .milliseconds(400))
+        // The admin listener still answers others.
+        #expect(try await httpGet(port: port, path: "/healthz").status == 200)
+        await admin.close()
+    }
+
     @Test("A head timeout shorter than the linger does not cut it: bytes sent after the answer meet no reset")
     func headTimeoutDoesNotCutLinger() async throws {
         try await withAdmin(limits: AdminServer.Limits(headTimeout: .milliseconds(300))) { port in

@@ -126,7 +126,9 @@ public final class AdminServer: Sendable {
         metrics: @escaping Metrics,
         slots: AdminSlots? = nil
     ) throws {
-        try operations.addHandler(HeadSizeLimit(maxBytes: limits.maxHeadBytes, slots: slots))
+        try operations.addHandler(
+            HeadSizeLimit(maxBytes: limits.maxHeadBytes, flushTimeout: limits.headTimeout, slots: slots)
+        )
         try operations.configureHTTPServerPipeline(withErrorHandling: false)
         try operations.addHandler(
             AdminHandler(headTimeout: limits.headTimeout, health: health, metrics: metrics, slots: slots)
@@ -134,10 +136,19 @@ public final class AdminServer: Sendable {
     }
 
     /// Ends a connection once its answer is flushed: half-closes and lingers, so bytes the client sent past its one
-    /// request do not turn the close into a reset; closes at once when the answer could not be written.
-    static func answerAndLinger(_ flushed: EventLoopFuture<Void>, on channel: any Channel, slots: AdminSlots?) {
+    /// request do not turn the close into a reset; closes at once when the answer could not be written, and when it
+    /// is not written whole within `flushTimeout` (the head timeout: a peer that asks for `/metrics` and never reads
+    /// would otherwise hold its connection, and the answer's memory, for good).
+    static func answerAndLinger(
+        _ flushed: EventLoopFuture<Void>,
+        on channel: any Channel,
+        slots: AdminSlots?,
+        flushTimeout: TimeAmount
+    ) {
         slots?.mark(channel, .answering)
+        let unread = channel.eventLoop.scheduleTask(in: flushTimeout) { channel.close(promise: nil) }
         flushed.whenComplete { result in
+            unread.cancel()
             switch result {
             case .success:
                 slots?.mark(channel, .lingering)
@@ -162,12 +173,14 @@ private final class HeadSizeLimit: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let maxBytes: Int
+    private let flushTimeout: TimeAmount
     private let slots: AdminSlots?
     private var received = 0
     private var tripped = false
 
-    init(maxBytes: Int, slots: AdminSlots?) {
+    init(maxBytes: Int, flushTimeout: TimeAmount, slots: AdminSlots?) {
         self.maxBytes = maxBytes
+        self.flushTimeout = flushTimeout
         self.slots = slots
     }
 
@@ -180,7 +193,8 @@ private final class HeadSizeLimit: ChannelInboundHandler {
         AdminServer.answerAndLinger(
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer))),
             on: context.channel,
-            slots: slots
+            slots: slots,
+            flushTimeout: flushTimeout
         )
     }
 }
@@ -277,7 +291,8 @@ private final class AdminHandler: ChannelInboundHandler {
         context: ChannelHandlerContext
     ) {
         answered = true
-        // From here the lingering close's own bounds govern the connection, also a head timeout shorter than them.
+        // From here the answer's own flush bound, then the lingering close's bounds govern the connection (also a
+        // head timeout shorter than the linger).
         timeout?.cancel()
         timeout = nil
         var headers = HTTPHeaders()
@@ -297,7 +312,8 @@ private final class AdminHandler: ChannelInboundHandler {
         AdminServer.answerAndLinger(
             context.writeAndFlush(wrapOutboundOut(.end(nil))),
             on: context.channel,
-            slots: slots
+            slots: slots,
+            flushTimeout: headTimeout
         )
     }
 }
