@@ -1,6 +1,7 @@
 import Foundation
-import TTTestSupport
 import Testing
+
+@testable import TTTestSupport
 
 /// Children spawned by the test helpers get a HOME of their own. With the test's HOME, every tt-ping run left its
 /// server's key in the user's known-servers file, and a later server on a reused ephemeral port, with another key,
@@ -52,5 +53,22 @@ struct ChildHomeTests {
             #expect(home != ProcessInfo.processInfo.environment["HOME"] ?? "")
             #expect(FileManager.default.fileExists(atPath: String(home)))
         }
+    }
+
+    @Test("a private HOME takes the inherited XDG base directories with it; those the caller sets stay")
+    func baseDirectoriesGoWithHome() throws {
+        // What runProcess and RunningProcess build: the test's environment, with the caller's additions merged in.
+        let chosen = ["XDG_CONFIG_HOME": "/chosen/config"]
+        var environment = [
+            "HOME": "/home/user", "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": "/home/user/.local/state",
+            "XDG_DATA_HOME": "/home/user/.local/share", "XDG_CACHE_HOME": "/home/user/.cache",
+            "XDG_CONFIG_HOME": "/chosen/config",
+        ]
+        let home = try #require(try PrivateHome.assign(in: &environment, chosen: chosen, callerChose: false))
+        #expect(environment["HOME"] == home.path)
+        #expect(environment["XDG_STATE_HOME"] == nil && environment["XDG_DATA_HOME"] == nil)
+        #expect(environment["XDG_CACHE_HOME"] == nil)
+        #expect(environment["XDG_CONFIG_HOME"] == "/chosen/config")
+        #expect(environment["PATH"] == "/usr/bin:/bin")
     }
 }

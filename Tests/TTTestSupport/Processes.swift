@@ -71,8 +71,19 @@ func sanitizerSettings(_ environment: [String: String]) -> [String: String] {
 final class PrivateHome: Sendable {
     let path: String
 
-    /// Sets `environment["HOME"]` to a new private directory unless the caller set HOME; `nil` when it did.
-    static func assign(in environment: inout [String: String], callerChose: Bool) throws -> PrivateHome? {
+    /// The XDG base directories. Set, each takes the place of its directory under HOME (tt-server keeps its identity
+    /// under `XDG_STATE_HOME`, doctor reads KDE's proxy settings under `XDG_CONFIG_HOME`): inherited, they would
+    /// lead a child with a private HOME back to the user's files, or have every child share them.
+    static let baseDirectoryVariables = ["XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"]
+
+    /// Sets `environment["HOME"]` to a new private directory unless the caller set HOME; `nil` when it did. The
+    /// XDG base directories the caller did not set in `chosen` (its own additions to `environment`) go with the
+    /// inherited HOME.
+    static func assign(
+        in environment: inout [String: String],
+        chosen: [String: String],
+        callerChose: Bool
+    ) throws -> PrivateHome? {
         guard !callerChose else { return nil }
         var template = Array("\(NSTemporaryDirectory())/tt-test-home.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -80,6 +91,7 @@ final class PrivateHome: Sendable {
         }
         let home = PrivateHome(path: String(cString: made))
         environment["HOME"] = home.path
+        for variable in baseDirectoryVariables where chosen[variable] == nil { environment[variable] = nil }
         return home
     }
 
@@ -107,7 +119,11 @@ public func runProcess(
     process.arguments = arguments
     var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : sanitizerSettings([:])
     for (key, value) in environment { env[key] = value }
-    let home = try PrivateHome.assign(in: &env, callerChose: environment["HOME"] != nil || !inheritingEnvironment)
+    let home = try PrivateHome.assign(
+        in: &env,
+        chosen: environment,
+        callerChose: environment["HOME"] != nil || !inheritingEnvironment
+    )
     defer { withExtendedLifetime(home) {} }
     process.environment = env
     let outPipe = Pipe()
@@ -190,7 +206,7 @@ public final class RunningProcess: Sendable {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        self.home = try PrivateHome.assign(in: &env, callerChose: environment["HOME"] != nil)
+        self.home = try PrivateHome.assign(in: &env, chosen: environment, callerChose: environment["HOME"] != nil)
         process.environment = env
         let outPipe = Pipe()
         let errPipe = Pipe()
