@@ -15,6 +15,18 @@ struct ChildSignalMaskTests {
         return (1...64).filter { mask & (1 << UInt64($0 - 1)) != 0 }.map { Int32($0) }
     }
 
+    /// Runs `body` on this thread with what the runner's threads were seen to block (SIGTERM, SIGQUIT, SIGABRT)
+    /// blocked, then gives the thread its mask back.
+    static func blockingRunnerSignals<T>(_ body: () throws -> T) rethrows -> T {
+        var blocking = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&blocking)
+        for signal in [SIGTERM, SIGQUIT, SIGABRT] { sigaddset(&blocking, signal) }
+        pthread_sigmask(SIG_BLOCK, &blocking, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        return try body()
+    }
+
     @Test("a child of runProcess blocks no signal")
     func runProcessChildBlocksNothing() async throws {
         let result = try await runProcess(URL(fileURLWithPath: "/bin/grep"), ["^Sig", "/proc/self/status"])
@@ -31,15 +43,9 @@ struct ChildSignalMaskTests {
 
     @Test("a RunningProcess started from a thread that blocks SIGTERM blocks nothing and ends on SIGTERM")
     func runningProcessChildBlocksNothing() async throws {
-        // Block what the runner's threads were seen to block, on the thread that starts the child.
+        // Blocked on the thread that starts the child, as on the runner's threads.
         let process = try await runBlocking {
-            var blocking = sigset_t()
-            var saved = sigset_t()
-            sigemptyset(&blocking)
-            for signal in [SIGTERM, SIGQUIT, SIGABRT] { sigaddset(&blocking, signal) }
-            pthread_sigmask(SIG_BLOCK, &blocking, &saved)
-            defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-            return try RunningProcess(URL(fileURLWithPath: "/bin/sleep"), ["60"])
+            try Self.blockingRunnerSignals { try RunningProcess(URL(fileURLWithPath: "/bin/sleep"), ["60"]) }
         }
         try await withStarted(process) { process in
             let status = try String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)
@@ -56,25 +62,21 @@ struct ChildSignalMaskTests {
     )
     func ownProcessChildBlocksNothing() async throws {
         let output = try await runBlocking { () throws -> String in
-            var blocking = sigset_t()
-            var saved = sigset_t()
-            sigemptyset(&blocking)
-            for signal in [SIGTERM, SIGQUIT, SIGABRT] { sigaddset(&blocking, signal) }
-            pthread_sigmask(SIG_BLOCK, &blocking, &saved)
-            defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/grep")
-            process.arguments = ["^SigBlk", "/proc/self/status"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try runWithNoSignalBlocked(process)
-            // The mask this thread had is back once the child is spawned.
-            var now = sigset_t()
-            pthread_sigmask(SIG_SETMASK, nil, &now)
-            #expect(sigismember(&now, SIGTERM) == 1)
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
+            try Self.blockingRunnerSignals {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/grep")
+                process.arguments = ["^SigBlk", "/proc/self/status"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try runWithNoSignalBlocked(process)
+                // The mask this thread had is back once the child is spawned.
+                var now = sigset_t()
+                pthread_sigmask(SIG_SETMASK, nil, &now)
+                #expect(sigismember(&now, SIGTERM) == 1)
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
         }
         let blocked = try Self.signals(in: output, field: "SigBlk")
         #expect(blocked.isEmpty, "the child started with signals \(blocked) blocked")
