@@ -1,9 +1,9 @@
 public import CoreMetrics
 import TTProtocol
 
-/// The counters a ``FrameworkServer`` (and its ``AdminServer``, given them) keeps, through the swift-metrics API: whoever bootstraps a backend
-/// (tt-server's admin listener serves them in the Prometheus text format) reads them; without one they cost
-/// nothing.
+/// The counters a ``FrameworkServer`` (and its ``AdminServer``, given them) keeps, through the swift-metrics API:
+/// whoever bootstraps a backend (tt-server's admin listener serves them in the Prometheus text format) reads them;
+/// without one they cost nothing.
 ///
 /// Label values come from small fixed sets only (functions this build knows, RCs by number, a handful of
 /// results), so a peer cannot grow the number of series: unknown function codes count as `other`. Because the
