@@ -29,14 +29,22 @@ package final class LingeringClose: ChannelInboundHandler {
 
     /// Shuts the output of `channel` down and lingers; closes at once when the channel cannot half-close.
     /// Must run on the channel's event loop.
+    ///
+    /// An idle timer in the pipeline (`IdleStateHandler`) stops first: the bytes the linger drops never reach it, so
+    /// an idle timeout shorter than the linger would close the connection in the middle of the drain, and the
+    /// peer's next bytes would meet a reset. From here the linger's own bounds govern.
     package static func begin(on channel: any Channel, timeout: Duration, maxBytes: Int) {
         guard channel.isActive else {
             channel.close(promise: nil)
             return
         }
+        let pipeline = channel.pipeline.syncOperations
+        if let idle = try? pipeline.context(handlerType: IdleStateHandler.self) {
+            pipeline.removeHandler(context: idle, promise: nil)
+        }
         let handler = LingeringClose(timeout: TimeAmount(timeout), maxBytes: max(0, maxBytes))
         do {
-            try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+            try pipeline.addHandler(handler, position: .first)
         } catch {
             channel.close(promise: nil)
             return

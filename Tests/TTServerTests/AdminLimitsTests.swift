@@ -45,8 +45,7 @@ struct AdminLimitsTests {
             #expect(metrics.status == 200)
             #expect(metrics.body == "tt_example 1\n")
             let raw = try await RawConnection.connect(host: "127.0.0.1", port: port)
-            try await raw.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await raw.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: raw) == "HTTP/1.1 200")
             try await raw.expectClosed(timeout: .seconds(10))
         }
     }
@@ -96,11 +95,9 @@ struct AdminLimitsTests {
             held.append(extra)
             // The first one, silent longest, makes room; the newcomer is served, and so is the next oldest.
             try await held[0].expectClosed(timeout: .seconds(10))
-            try await extra.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await extra.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: extra) == "HTTP/1.1 200")
             try await extra.expectClosed()
-            try await held[1].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await held[1].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: held[1]) == "HTTP/1.1 200")
             try await held[1].expectClosed()
             // Places are free again once connections are closed.
             let deadline = ContinuousClock.now + .seconds(20)
@@ -125,15 +122,13 @@ struct AdminLimitsTests {
             for _ in 0..<64 { held.append(try await RawConnection.connect(host: "127.0.0.1", port: port)) }
             let started = ContinuousClock.now
             let check = try await RawConnection.connect(host: "127.0.0.1", port: port, from: "127.0.0.2")
-            try await check.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await check.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: check) == "HTTP/1.1 200")
             #expect(ContinuousClock.now - started < .seconds(1))
             await check.close()
             // Past its address's cap every connection is closed at once, long before the head timeout.
             for connection in held[8...] { try await connection.expectClosed(timeout: .seconds(10)) }
             // The eight it holds are still open and served.
-            try await held[7].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await held[7].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: held[7]) == "HTTP/1.1 200")
             let text = registry.emitToString()
             #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="address_cap"}"#) == 56, "\(text)")
             #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 0, "\(text)")
@@ -162,13 +157,11 @@ struct AdminLimitsTests {
             }
             let started = ContinuousClock.now
             let check = try await RawConnection.connect(host: "127.0.0.1", port: port, from: "127.0.0.20")
-            try await check.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await check.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: check) == "HTTP/1.1 200")
             #expect(ContinuousClock.now - started < .seconds(1))
             await check.close()
             try await held[0].expectClosed(timeout: .seconds(10))
-            try await held[1].send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await held[1].receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: held[1]) == "HTTP/1.1 200")
             let text = registry.emitToString()
             #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 1, "\(text)")
             let eviction = logs.all.first { $0.message == "admin connection closed to make room" }
@@ -207,8 +200,7 @@ struct AdminLimitsTests {
             let newcomer = try await RawConnection.connect(host: "127.0.0.1", port: port)
             defer { newcomer.channel.close(promise: nil) }
             // The older connection, still waiting for its head, kept its place.
-            try await waiting.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: try await waiting.receive(exactly: 12), as: UTF8.self) == "HTTP/1.1 200")
+            #expect(try await healthStatus(on: waiting) == "HTTP/1.1 200")
             let text = registry.emitToString()
             #expect(metricValue(text, #"tt_admin_connections_closed_total{reason="evicted"}"#) == 1, "\(text)")
             let eviction = logs.all.first { $0.message == "admin connection closed to make room" }
@@ -363,6 +355,12 @@ private func sendThenReadLater(
         return (String(decoding: bytes, as: UTF8.self), end, trickleFailed)
     }
     return (String(decoding: bytes, as: UTF8.self), "still open", trickleFailed)
+}
+
+/// Asks `/healthz` on an open connection and returns the start of the status line ("HTTP/1.1 200").
+private func healthStatus(on connection: RawConnection) async throws -> String {
+    try await connection.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+    return String(decoding: try await connection.receive(exactly: 12), as: UTF8.self)
 }
 
 /// A blocking socket connected to the loopback `port` that has sent `request` whole; the caller closes it.

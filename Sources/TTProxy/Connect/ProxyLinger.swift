@@ -9,16 +9,9 @@ enum ProxyLinger {
     static let timeout = Duration.seconds(2)
     static let maxBytes = 64 << 10
 
-    /// Shuts the output of `channel` down after what is written and lingers. Must run on the channel's event loop.
-    ///
-    /// The idle timer (`--idle-timeout`) stops first: it is for heads and tunnels, and the bytes the linger drops
-    /// never reach it, so an idle timeout shorter than the linger would close the connection in the middle of the
-    /// drain, and the client's next bytes would meet a reset. The linger's own bounds govern from here.
+    /// Shuts the output of `channel` down after what is written and lingers (`--idle-timeout` stops then: the
+    /// linger's bounds govern). Must run on the channel's event loop.
     static func begin(on channel: any Channel) {
-        let pipeline = channel.pipeline.syncOperations
-        if let idle = try? pipeline.context(handlerType: IdleStateHandler.self) {
-            pipeline.removeHandler(context: idle, promise: nil)
-        }
         LingeringClose.begin(on: channel, timeout: timeout, maxBytes: maxBytes)
     }
 }
