@@ -22,7 +22,9 @@ func parse(_ chunks: [ArraySlice<UInt8>]) -> (outcomes: [Outcome], remainder: [U
         while let result = parser.next() {
             switch result {
             case .head(let head, let lines):
-                precondition(lines.reduce(0) { $0 + $1.utf8.count } <= limit)
+                // The head is at most `limit` bytes; decoded, each byte that is not UTF-8 becomes U+FFFD, three
+                // bytes, so its lines hold at most three times as many.
+                precondition(lines.reduce(0) { $0 + $1.utf8.count } <= 3 * limit)
                 outcomes.append(
                     .head(
                         valid: head != nil,
