@@ -100,6 +100,12 @@ write(
 )
 write("request-head", "two-heads-lf", "CONNECT a:1 HTTP/1.0\nHost: a\n\nCONNECT b:2 HTTP/1.1\n\n")
 write("request-head", "get", "GET http://example.com/ HTTP/1.1\r\nHost:  example.com \t\r\n\r\n")
+// Bytes that are not UTF-8: 225 on the wire, three times as many once decoded (U+FFFD each).
+write(
+    "request-head",
+    "not-utf8",
+    Array("CONNECT ex".utf8) + [UInt8](repeating: 0xFF, count: 200) + Array(":443 HTTP/1.1\r\n\r\n".utf8)
+)
 
 // htpasswd lines of each kind htpasswd writes.
 let htpasswd = [
