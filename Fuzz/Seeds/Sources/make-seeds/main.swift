@@ -100,7 +100,7 @@ write(
 )
 write("request-head", "two-heads-lf", "CONNECT a:1 HTTP/1.0\nHost: a\n\nCONNECT b:2 HTTP/1.1\n\n")
 write("request-head", "get", "GET http://example.com/ HTTP/1.1\r\nHost:  example.com \t\r\n\r\n")
-// Bytes that are not UTF-8: 225 on the wire, three times as many once decoded (U+FFFD each).
+// 200 bytes that are not UTF-8 in a 227-byte head: decoded, each becomes U+FFFD (three bytes).
 write(
     "request-head",
     "not-utf8",
