@@ -46,7 +46,7 @@ public struct UserDirectory: Sendable {
     /// - Throws: ``UsersFileError`` naming the line and what is wrong with it (never the hash itself).
     public init(parsing text: String, source: String) throws(UsersFileError) {
         var entries: [String: PasswordHash] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.fileLines.enumerated() {
             let line = rawLine.trimmingWhitespace()
             if line == "# empty" { declaresEmpty = true }
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -121,7 +121,7 @@ public struct UserDirectory: Sendable {
             let text = try readText(path: path)
             // A file that does not parse is left alone rather than rewritten around its errors.
             _ = try UserDirectory(parsing: text, source: path)
-            lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            lines = text.fileLines.map(String.init)
             if lines.last == "" { lines.removeLast() }
         }
         let entry = "\(user):\(PasswordHash(hashing: password, iterations: iterations).encoded)"
