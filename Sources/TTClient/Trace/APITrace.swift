@@ -3,7 +3,8 @@ import Glibc
 import TTBasics
 
 /// The TMSS10API-style trace log: when `TMSSAPILOGDIR` names an existing directory, every event of the client
-/// library is appended to `TMSSAPILOG-<pid>.txt` there, one `HH:MM:SS: TMSS10API_…` line each.
+/// library is appended to `TMSSAPILOG-<pid>.txt` there, one `HH:MM:SS: TMSS10API_…` line each. A symbolic link,
+/// a FIFO or another user's file found under that name is never written to: the trace is off then.
 ///
 /// Lines never contain a password, a proxy credential or a key. When tracing is off every method returns at
 /// once without formatting anything (the message is an autoclosure), so it costs nothing measurable.
@@ -43,9 +44,27 @@ public final class APITrace: Sendable {
             return
         }
         let path = FilePathText.join(directory, "TMSSAPILOG-\(processID ?? getpid()).txt")
+        let fd = Self.openOwnFile(path)
+        self.init(fileDescriptor: fd, path: fd == nil ? nil : path)
+    }
+
+    /// Opens `path` for appending, or `nil` when what is there is not this user's own regular file.
+    ///
+    /// The directory may be one other users can write to (`/tmp`) and the name is predictable: someone could put a
+    /// symbolic link there (the trace would append to whatever it points at, with this user's rights), a FIFO
+    /// (opening it would block the program), or a file of their own (they would read the trace). None is used.
+    private static func openOwnFile(_ path: String) -> Int32? {
         // O_APPEND makes each line's single write(2) atomic, so threads and processes never interleave lines.
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        self.init(fileDescriptor: fd >= 0 ? fd : nil, path: fd >= 0 ? path : nil)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
+        guard fd >= 0 else { return nil }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid(),
+            status.st_nlink == 1
+        else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     deinit {

@@ -61,15 +61,19 @@ public struct UserDirectory: Sendable {
             guard entries[name] == nil else {
                 throw UsersFileError(path: source, line: lineNumber, problem: "user '\(name)' appears twice")
             }
-            guard let hash = try? PasswordHash(parsing: String(line[line.index(after: colon)...])) else {
+            do {
+                entries[name] = try PasswordHash(parsing: String(line[line.index(after: colon)...]))
+            } catch {
+                // The detail says what is too costly in a well-formed hash; it never holds the hash itself.
+                let problem =
+                    error.detail.map { "the password hash of '\(name)' would make every login too slow: \($0)" }
+                    ?? "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
                 throw UsersFileError(
                     path: source,
                     line: lineNumber,
-                    problem: "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
-                        + " (create entries with `tt-server add-user`)"
+                    problem: problem + " (create entries with `tt-server add-user`)"
                 )
             }
-            entries[name] = hash
         }
         self.entries = entries
     }
