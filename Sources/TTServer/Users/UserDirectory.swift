@@ -46,7 +46,7 @@ public struct UserDirectory: Sendable {
     /// - Throws: ``UsersFileError`` naming the line and what is wrong with it (never the hash itself).
     public init(parsing text: String, source: String) throws(UsersFileError) {
         var entries: [String: PasswordHash] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.fileLines.enumerated() {
             let line = rawLine.trimmingWhitespace()
             if line == "# empty" { declaresEmpty = true }
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -61,15 +61,19 @@ public struct UserDirectory: Sendable {
             guard entries[name] == nil else {
                 throw UsersFileError(path: source, line: lineNumber, problem: "user '\(name)' appears twice")
             }
-            guard let hash = try? PasswordHash(parsing: String(line[line.index(after: colon)...])) else {
+            do {
+                entries[name] = try PasswordHash(parsing: String(line[line.index(after: colon)...]))
+            } catch {
+                // The detail says what is too costly in a well-formed hash; it never holds the hash itself.
+                let problem =
+                    error.detail.map { "the password hash of '\(name)' would make every login too slow: \($0)" }
+                    ?? "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
                 throw UsersFileError(
                     path: source,
                     line: lineNumber,
-                    problem: "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
-                        + " (create entries with `tt-server add-user`)"
+                    problem: problem + " (create entries with `tt-server add-user`)"
                 )
             }
-            entries[name] = hash
         }
         self.entries = entries
     }
@@ -117,7 +121,7 @@ public struct UserDirectory: Sendable {
             let text = try readText(path: path)
             // A file that does not parse is left alone rather than rewritten around its errors.
             _ = try UserDirectory(parsing: text, source: path)
-            lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            lines = text.fileLines.map(String.init)
             if lines.last == "" { lines.removeLast() }
         }
         let entry = "\(user):\(PasswordHash(hashing: password, iterations: iterations).encoded)"
