@@ -5,11 +5,19 @@ size_t CZlib_gzipBound(size_t sourceLength) {
     return (size_t)deflateBound(NULL, (uLong)sourceLength) + 18;
 }
 
-int CZlib_deflateMember(z_streamp strm, const unsigned char *const *parts, const size_t *partLengths, size_t count,
-                        unsigned char *out, size_t outCapacity, size_t *written) {
+int CZlib_deflateMember(z_streamp strm, int maxChain, const unsigned char *const *parts, const size_t *partLengths,
+                        size_t count, unsigned char *out, size_t outCapacity, size_t *written) {
     int rc = deflateReset(strm);
     if (rc != Z_OK) {
         return rc;
+    }
+    // After the reset, which restores the level's parameters: good_length, max_lazy and nice_length stay level
+    // 9's (32, 258, 258).
+    if (maxChain > 0) {
+        rc = deflateTune(strm, 32, 258, 258, maxChain);
+        if (rc != Z_OK) {
+            return rc;
+        }
     }
     strm->next_out = out;
     strm->avail_out = (uInt)outCapacity;

@@ -124,6 +124,13 @@ struct TTProxyCommand: AsyncParsableCommand {
                 "--head-timeout must be > 0: clients that never finish a request head hold descriptors"
             )
         }
+        // They become nanoseconds in an Int64, which traps past about 292 years (or on `inf`); tt-server's bound.
+        for (name, value) in [
+            ("--idle-timeout", idleTimeout), ("--close-flush-timeout", closeFlushTimeout),
+            ("--head-timeout", headTimeout), ("--connect-timeout", connectTimeout), ("--shutdown-grace", shutdownGrace),
+        ] where !(value <= 1e9) {
+            throw ValidationError("\(name) must be at most 1000000000 seconds, not \(value)")
+        }
         guard ProxyServerConfiguration.RelayMode(rawValue: relay) != nil else {
             throw ValidationError("--relay must be copy or splice, not '\(relay)'")
         }

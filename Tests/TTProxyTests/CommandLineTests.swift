@@ -74,6 +74,12 @@ struct CommandLineTests {
             (["--head-timeout", "0"], "--head-timeout must be > 0"),
             (["--close-flush-timeout", "0"], "--close-flush-timeout > 0"),
             (["--relay", "sendfile"], "--relay must be copy or splice, not 'sendfile'"),
+            // Seconds past Int64's nanoseconds (about 292 years) trapped when converted, instead of a usage error.
+            (["--idle-timeout", "1e10"], "--idle-timeout must be at most 1000000000 seconds"),
+            (["--connect-timeout", "inf"], "--connect-timeout must be at most 1000000000 seconds"),
+            (["--head-timeout", "1e300"], "--head-timeout must be at most 1000000000 seconds"),
+            (["--close-flush-timeout", "1e12"], "--close-flush-timeout must be at most 1000000000 seconds"),
+            (["--shutdown-grace", "1e10"], "--shutdown-grace must be at most 1000000000 seconds"),
         ]
     )
     func badArguments(arguments: [String], message: String) async throws {
