@@ -43,4 +43,21 @@ struct PacInputTests {
         #expect(!decision.reason.contains("s3cret"), "\(decision.reason)")
         #expect(decision.autoConfig?.pac.location == url)
     }
+
+    @Test("the entries an answer leaves out are escaped and only the first few listed, however long the answer")
+    func skippedEntriesBounded() throws {
+        let script = """
+            function FindProxyForURL(url, host) {
+              var answer = "SOCKS evil\\u001b[2J:1; PROXY a.example:3128";
+              for (var i = 0; i < 2500; i++) answer += "; SOCKS s" + i + ".example:1080";
+              return answer;
+            }
+            """
+        let pac = try ProxyAutoConfig.evaluate(script: script, source: "junk.pac", target: Self.target)
+        #expect(pac.entries == [.proxy(try HTTPProxy(parsing: "a.example:3128"))])
+        #expect(pac.skipped.count == ProxyAutoConfig.entryLimit + 1, "\(pac.skipped.count) entries listed")
+        #expect(pac.skipped.first == "SOCKS evil\\x1b[2J:1")
+        #expect(pac.skipped.last == "2493 more entries tt-connect cannot use", "\(pac.skipped.last ?? "")")
+        #expect(pac.skipped.allSatisfy { $0.utf8.allSatisfy { (0x20..<0x7F).contains($0) } })
+    }
 }

@@ -235,10 +235,20 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     }
 
     /// Parses `FindProxyForURL`'s answer: entries separated by `;`, each `DIRECT` or `KIND host:port`.
+    /// Entries it cannot use are listed escaped (the script's text may hold terminal control sequences), the
+    /// first ``entryLimit`` of them; the others are only counted.
     static func parse(answer: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
         var entries: [ProxyAutoConfigEntry] = []
         var skipped: [String] = []
+        var unlisted = 0
         var beyondLimit = 0
+        func skip(_ item: Substring) {
+            guard skipped.count < entryLimit else {
+                unlisted += 1
+                return
+            }
+            skipped.append(PrintableBytes.escaped(Array(item.trimmingWhitespace().utf8), limit: 100))
+        }
         for item in answer.split(separator: ";") {
             let words = item.split(whereSeparator: \.isWhitespace)
             guard let kind = words.first?.uppercased() else { continue }
@@ -247,7 +257,7 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 continue
             }
             guard words.count == 2, ["PROXY", "HTTP", "HTTPS"].contains(kind) else {
-                skipped.append(String(item.trimmingWhitespace()))
+                skip(item)
                 continue
             }
             guard entries.count < entryLimit else {
@@ -258,8 +268,11 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 let scheme = kind == "HTTPS" ? "https" : "http"
                 entries.append(.proxy(try HTTPProxy(parsing: "\(scheme)://\(words[1])")))
             } catch {
-                skipped.append(String(item.trimmingWhitespace()))
+                skip(item)
             }
+        }
+        if unlisted > 0 {
+            skipped.append("\(unlisted) more entries tt-connect cannot use")
         }
         if beyondLimit > 0 {
             skipped.append("\(beyondLimit) more entries: only the first \(entryLimit) are tried")
