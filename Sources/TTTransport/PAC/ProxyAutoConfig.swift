@@ -1,5 +1,4 @@
 import CPacParser
-import FoundationEssentials
 import TTBasics
 
 /// One entry of a PAC answer that tt-connect can use.
@@ -297,13 +296,19 @@ public struct ProxyAutoConfig: Sendable, Hashable {
             return try PacFetcher.fetch(location, deadline: deadline, interrupter: interrupter)
         }
         let path = lowered.hasPrefix("file://") ? String(location.dropFirst("file://".count)) : location
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TransportError.configuration("cannot read the PAC file \(path)")
+        // A regular file of at most sizeLimit bytes, read no further: a FIFO, a device (/dev/zero) or a huge
+        // file is refused with the reason instead of being read whole first.
+        let file: FilePermissions.CheckedFile?
+        do {
+            file = try FilePermissions.readChecking(path, what: "the PAC file", limit: sizeLimit)
+        } catch {
+            throw TransportError.configuration(error.description)
         }
-        guard data.count <= sizeLimit, let text = String(data: data, encoding: .utf8) else {
-            throw TransportError.configuration(
-                "the PAC file \(path) is not a PAC script (not UTF-8 text, or over \(sizeLimit / 1024) KiB)"
-            )
+        guard let file else {
+            throw TransportError.configuration("cannot read the PAC file \(path): it does not exist")
+        }
+        guard let text = String(validating: file.bytes, as: UTF8.self) else {
+            throw TransportError.configuration("the PAC file \(path) is not a PAC script (not UTF-8 text)")
         }
         return text
     }
