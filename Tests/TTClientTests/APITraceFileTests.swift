@@ -61,4 +61,26 @@ struct APITraceFileTests {
             #expect(!trace.isEnabled)
         }
     }
+
+    @Test("the trace stops at its size limit with one line saying so")
+    func sizeBounded() throws {
+        try withDirectory { directory in
+            let trace = APITrace(environment: ["TMSSAPILOGDIR": directory.path], processID: 4346, sizeLimit: 4096)
+            let event = "TMSS10API_Send: Function(Ping) Length(0) Flags(0) OptArgs(0)"
+            for _ in 0..<1000 { trace.record(event) }
+            let path = try #require(trace.path)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.utf8.count <= 4096 + 200)
+            let lines = text.split(separator: "\n")
+            #expect(lines.count > 10)
+            #expect(lines.last?.contains("TMSS10API_Trace: the trace reached its limit of 4096 bytes") == true)
+            #expect(lines.dropLast().allSatisfy { $0.hasSuffix(event) })
+
+            // A process that reopens a full file (a reused process ID) adds nothing more.
+            let again = APITrace(environment: ["TMSSAPILOGDIR": directory.path], processID: 4346, sizeLimit: 4096)
+            again.record(event)
+            let after = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(after == text)
+        }
+    }
 }

@@ -1,10 +1,12 @@
 import FoundationEssentials
 import Glibc
+import Synchronization
 import TTBasics
 
 /// The TMSS10API-style trace log: when `TMSSAPILOGDIR` names an existing directory, every event of the client
 /// library is appended to `TMSSAPILOG-<pid>.txt` there, one `HH:MM:SS: TMSS10API_…` line each. A symbolic link,
-/// a FIFO or another user's file found under that name is never written to: the trace is off then.
+/// a FIFO or another user's file found under that name is never written to: the trace is off then. A file stops
+/// growing at 64 MiB with one last line saying so.
 ///
 /// Lines never contain a password, a proxy credential or a key. When tracing is off every method returns at
 /// once without formatting anything (the message is an autoclosure), so it costs nothing measurable.
@@ -18,7 +20,14 @@ public final class APITrace: Sendable {
     /// A trace that records nothing.
     public static let disabled = APITrace(fileDescriptor: nil, path: nil)
 
+    /// The most bytes one trace file holds (64 MiB), so a long-running program (a `forward` relaying for days, a
+    /// loop of requests: two lines each) cannot fill the disk; a line saying so follows the last event kept.
+    static let sizeLimit = 64 << 20
+
     private let fileDescriptor: Int32?
+    private let limit: Int
+    /// Bytes in the file: its size when opened and every line taken since (lines over the limit included).
+    private let size: Atomic<Int>
 
     /// The file being written, or `nil` when tracing is off.
     public let path: String?
@@ -26,14 +35,22 @@ public final class APITrace: Sendable {
     /// Whether events are being recorded.
     public var isEnabled: Bool { fileDescriptor != nil }
 
-    private init(fileDescriptor: Int32?, path: String?) {
+    private init(fileDescriptor: Int32?, path: String?, sizeLimit: Int = APITrace.sizeLimit) {
         self.fileDescriptor = fileDescriptor
         self.path = path
+        limit = sizeLimit
+        var status = stat()
+        size = Atomic(fileDescriptor.map { fstat($0, &status) == 0 ? Int(status.st_size) : 0 } ?? 0)
     }
 
     /// Opens `TMSSAPILOG-<pid>.txt` in the directory named by `TMSSAPILOGDIR` in `environment`, if that
     /// directory exists; otherwise the trace is off.
     public convenience init(environment: [String: String], processID: Int32? = nil) {
+        self.init(environment: environment, processID: processID, sizeLimit: Self.sizeLimit)
+    }
+
+    /// As ``init(environment:processID:)``, with another size limit (tests).
+    convenience init(environment: [String: String], processID: Int32? = nil, sizeLimit: Int) {
         guard let directory = environment[Self.environmentVariable], !directory.isEmpty else {
             self.init(fileDescriptor: nil, path: nil)
             return
@@ -45,7 +62,7 @@ public final class APITrace: Sendable {
         }
         let path = FilePathText.join(directory, "TMSSAPILOG-\(processID ?? getpid()).txt")
         let fd = Self.openOwnFile(path)
-        self.init(fileDescriptor: fd, path: fd == nil ? nil : path)
+        self.init(fileDescriptor: fd, path: fd == nil ? nil : path, sizeLimit: sizeLimit)
     }
 
     /// Opens `path` for appending, or `nil` when what is there is not this user's own regular file.
@@ -73,8 +90,22 @@ public final class APITrace: Sendable {
 
     /// Appends one event line, e.g. `record("TMSS10API_Term")` → `17:39:25: TMSS10API_Term`.
     public func record(_ event: @autoclosure () -> String) {
-        guard let fileDescriptor else { return }
+        guard let fileDescriptor, size.load(ordering: .relaxed) <= limit else { return }
         let line = Array("\(Self.timestamp()): \(event())\n".utf8)
+        let (before, after) = size.wrappingAdd(line.count, ordering: .relaxed)
+        guard after <= limit else {
+            // Exactly one line crosses the limit: its thread says so, once.
+            if before <= limit {
+                let notice =
+                    "TMSS10API_Trace: the trace reached its limit of \(limit) bytes; later events are not recorded"
+                Self.append(Array("\(Self.timestamp()): \(notice)\n".utf8), to: fileDescriptor)
+            }
+            return
+        }
+        Self.append(line, to: fileDescriptor)
+    }
+
+    private static func append(_ line: [UInt8], to fileDescriptor: Int32) {
         line.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {

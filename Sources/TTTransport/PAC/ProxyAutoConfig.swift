@@ -24,8 +24,11 @@ public enum ProxyAutoConfigEntry: Sendable, Hashable, CustomStringConvertible {
 /// the tunnel carries our own protocol, and https:// is the URL scheme a browser would ask about for a CONNECT
 /// tunnel. There is no WPAD discovery (docs/TRANSPORT.md says why).
 public struct ProxyAutoConfig: Sendable, Hashable {
-    /// Where the script came from (a path or URL), for messages.
+    /// Where the script came from (a path or URL), for messages: the password of a URL is redacted
+    /// (``redacted(location:)``).
     public var source: String
+    /// Where the script came from as given, a URL's password included: to load it again, never to show.
+    public var location: String
     /// The script's raw answer, e.g. `PROXY a:3128; PROXY b:8080; DIRECT`.
     public var answer: String
     /// The usable entries in the script's order.
@@ -34,9 +37,10 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     public var skipped: [String]
 
     /// An answer built by hand (or by another PAC evaluator); ``resolve(location:target:deadline:)`` makes one
-    /// from a script.
+    /// from a script. `source` is where the script came from; it is kept as ``location`` and shown redacted.
     public init(source: String, answer: String, entries: [ProxyAutoConfigEntry], skipped: [String] = []) {
-        self.source = source
+        self.location = source
+        self.source = Self.redacted(location: source)
         self.answer = answer
         self.entries = entries
         self.skipped = skipped
@@ -67,13 +71,15 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     ) throws -> ProxyAutoConfig {
         do {
             let script = try load(location, deadline: deadline, interrupter: interrupter)
-            return try evaluate(
+            var pac = try evaluate(
                 script: script,
-                source: location,
+                source: redacted(location: location),
                 target: target,
                 deadline: deadline,
                 interrupter: interrupter
             )
+            pac.location = location
+            return pac
         } catch  where interrupter?.isInterrupted ?? false {
             throw CancellationError()
         }
@@ -186,6 +192,14 @@ public struct ProxyAutoConfig: Sendable, Hashable {
         }
         let answer = String(Self.text(result).trimmingWhitespace())
         return try parse(answer: answer, source: source, target: target)
+    }
+
+    /// `location` as a message may show it: an http(s):// URL's password (`http://user:pass@host/proxy.pac`,
+    /// which libcurl sends as Basic authentication) replaced by `<redacted>`, as ``HTTPProxy`` shows a proxy URL.
+    public static func redacted(location: String) -> String {
+        let lowered = location.lowercased()
+        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else { return location }
+        return HTTPProxy.redacted(location)
     }
 
     /// `CPacParser_evaluate`'s cancellation check; `context` is an unretained ``ConnectionInterrupter``.
