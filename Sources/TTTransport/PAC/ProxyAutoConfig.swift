@@ -1,5 +1,4 @@
 import CPacParser
-import FoundationEssentials
 import TTBasics
 
 /// One entry of a PAC answer that tt-connect can use.
@@ -235,10 +234,20 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     }
 
     /// Parses `FindProxyForURL`'s answer: entries separated by `;`, each `DIRECT` or `KIND host:port`.
+    /// Entries it cannot use are listed escaped (the script's text may hold terminal control sequences), the
+    /// first ``entryLimit`` of them; the others are only counted.
     static func parse(answer: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
         var entries: [ProxyAutoConfigEntry] = []
         var skipped: [String] = []
+        var unlisted = 0
         var beyondLimit = 0
+        func skip(_ item: Substring) {
+            guard skipped.count < entryLimit else {
+                unlisted += 1
+                return
+            }
+            skipped.append(PrintableBytes.escaped(Array(item.trimmingWhitespace().utf8), limit: 100))
+        }
         for item in answer.split(separator: ";") {
             let words = item.split(whereSeparator: \.isWhitespace)
             guard let kind = words.first?.uppercased() else { continue }
@@ -247,7 +256,7 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 continue
             }
             guard words.count == 2, ["PROXY", "HTTP", "HTTPS"].contains(kind) else {
-                skipped.append(String(item.trimmingWhitespace()))
+                skip(item)
                 continue
             }
             guard entries.count < entryLimit else {
@@ -258,8 +267,11 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 let scheme = kind == "HTTPS" ? "https" : "http"
                 entries.append(.proxy(try HTTPProxy(parsing: "\(scheme)://\(words[1])")))
             } catch {
-                skipped.append(String(item.trimmingWhitespace()))
+                skip(item)
             }
+        }
+        if unlisted > 0 {
+            skipped.append("\(unlisted) more entries tt-connect cannot use")
         }
         if beyondLimit > 0 {
             skipped.append("\(beyondLimit) more entries: only the first \(entryLimit) are tried")
@@ -284,13 +296,19 @@ public struct ProxyAutoConfig: Sendable, Hashable {
             return try PacFetcher.fetch(location, deadline: deadline, interrupter: interrupter)
         }
         let path = lowered.hasPrefix("file://") ? String(location.dropFirst("file://".count)) : location
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TransportError.configuration("cannot read the PAC file \(path)")
+        // A regular file of at most sizeLimit bytes, read no further: a FIFO, a device (/dev/zero) or a huge
+        // file is refused with the reason instead of being read whole first.
+        let file: FilePermissions.CheckedFile?
+        do {
+            file = try FilePermissions.readChecking(path, what: "the PAC file", limit: sizeLimit)
+        } catch {
+            throw TransportError.configuration(error.description)
         }
-        guard data.count <= sizeLimit, let text = String(data: data, encoding: .utf8) else {
-            throw TransportError.configuration(
-                "the PAC file \(path) is not a PAC script (not UTF-8 text, or over \(sizeLimit / 1024) KiB)"
-            )
+        guard let file else {
+            throw TransportError.configuration("cannot read the PAC file \(path): it does not exist")
+        }
+        guard let text = String(validating: file.bytes, as: UTF8.self) else {
+            throw TransportError.configuration("the PAC file \(path) is not a PAC script (not UTF-8 text)")
         }
         return text
     }
