@@ -38,4 +38,38 @@ struct OptimisticPayloadTests {
             }
         }
     }
+
+    @Test("payload written after the head, while the password check waits, also ends the connection after the 407")
+    func payloadArrivingDuringTheCheck() async throws {
+        try await withStarted(EchoServer.start()) { echo in
+            // After one failure this address's next check waits a second: the payload arrives meanwhile.
+            let configure: (inout ProxyServerConfiguration) -> Void = {
+                $0.users = Self.users
+                $0.authLimits.freeFailures = 0
+                $0.authLimits.basePenalty = .seconds(1)
+            }
+            try await withStarted(TestProxy.start(configure: configure)) { proxy in
+                let port = proxy.port
+                let target = "127.0.0.1:\(echo.port)"
+                let (head, after, end) = try await onThread {
+                    let first = try RawClient(port: port)
+                    try first.send(connectRequest(target, user: "bob", password: "wrong"))
+                    _ = try first.readHead()
+                    let client = try RawClient(port: port)
+                    try client.send(connectRequest(target, user: "bob", password: "also-wrong"))
+                    usleep(100_000)
+                    try client.send(connectRequest(target, user: "bob", password: "b0b-pass") + "payload")
+                    let (head, rest) = try client.readHead()
+                    let (more, end) = client.readToEnd(timeout: .seconds(5))
+                    return (head, String(decoding: rest + more, as: UTF8.self), end)
+                }
+                #expect(statusLine(head) == "HTTP/1.1 407 Proxy Authentication Required")
+                #expect(head.contains("\r\nConnection: close\r\n"))
+                #expect(!after.contains("HTTP/1.1 200"), "\(after)")
+                #expect(!after.contains("payload"))
+                #expect(end == .eof)
+                #expect(!proxy.accessLog.contains { $0.outcome == "tunnel" })
+            }
+        }
+    }
 }

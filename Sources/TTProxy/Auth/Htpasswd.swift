@@ -33,6 +33,7 @@ public struct HtpasswdFile: Sendable {
     /// Parses htpasswd text; `path` only names the source in errors.
     public init(parsing text: String, path: String = "<htpasswd>") throws(HtpasswdError) {
         var entries: [String: HtpasswdHash] = [:]
+        var lineOfUser: [String: Int] = [:]
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
@@ -53,6 +54,16 @@ public struct HtpasswdFile: Sendable {
                         + "), -m ($apr1$) or -s ({SHA})"
                 )
             }
+            // Two lines give a user two passwords of which one works, and servers differ on which (Apache takes
+            // the first): editing the line found first could leave the other password, maybe a revoked one, valid.
+            if let first = lineOfUser[user] {
+                throw HtpasswdError(
+                    path: path,
+                    line: offset + 1,
+                    message: "user \(user) appears more than once (first on line \(first)); keep one line per user"
+                )
+            }
+            lineOfUser[user] = offset + 1
             entries[user] = parsed
         }
         self.entries = entries

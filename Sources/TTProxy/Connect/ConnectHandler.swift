@@ -237,10 +237,11 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func challenge(context: ChannelHandlerContext, outcome: String, message: String) {
         let text = "tt-proxy requires \(message) (Basic)"
         let challenge = ("Proxy-Authenticate", "Basic realm=\"tt-proxy\"")
-        // Bytes behind the head were sent before the answer: tunnel payload of a client that did not wait for the
-        // 200, not a retry. Read as the next request, that payload would make requests of its own (request
-        // smuggling), so such a client is answered like any refusal: the connection ends unread.
-        if let early, early.readableBytes > 0 {
+        // Bytes behind the head, read or still waiting in the socket (reads are off while a password is checked),
+        // were sent before this answer: tunnel payload of a client that did not wait for the 200, not a retry.
+        // Read as the next request, that payload would make requests of its own (request smuggling), so such a
+        // client is answered like any refusal: the connection ends unread.
+        if (early?.readableBytes ?? 0) > 0 || Self.unreadBytes(in: context.channel) > 0 {
             return refuse(context: context, status: 407, outcome: outcome, message: text, extraHeaders: [challenge])
         }
         let response = ProxyResponse.error(
@@ -261,6 +262,18 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         armHeadDeadline(context: context)
         setAutoRead(true, context: context)
         if inputEnded { context.close(promise: nil) }
+    }
+
+    /// Bytes received on `channel`'s socket that nobody has read yet; 0 where there is no socket (an embedded
+    /// channel). Must run on the channel's event loop.
+    private static func unreadBytes(in channel: any Channel) -> Int {
+        let count = try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(
+            of: NIOBSDSocket.Handle.self
+        ) { descriptor in
+            var count: CInt = 0
+            return ioctl(descriptor, UInt(FIONREAD), &count) == 0 ? Int(count) : 0
+        }
+        return count ?? 0
     }
 
     private func authorized(target: ConnectTarget, context: ChannelHandlerContext) {
