@@ -1,4 +1,3 @@
-import FoundationEssentials
 import TTBasics
 
 /// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).
@@ -15,12 +14,17 @@ public struct HtpasswdFile: Sendable {
     /// The user names in the file.
     public var users: [String] { entries.keys.sorted() }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`: a regular file of at most 64 MiB.
     public init(contentsOf path: String) throws(HtpasswdError) {
-        let text: String
+        // Read no further than the bound, and only a regular file: a FIFO blocked the start for good, a device
+        // (/dev/zero) was read until memory ran out.
+        let file: FilePermissions.CheckedFile?
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            file = try FilePermissions.readChecking(path, what: "the file", limit: 64 << 20)
         } catch {
+            throw HtpasswdError(path: path, line: nil, message: error.description)
+        }
+        guard let file, let text = String(validating: file.bytes, as: UTF8.self) else {
             throw HtpasswdError(
                 path: path,
                 line: nil,
