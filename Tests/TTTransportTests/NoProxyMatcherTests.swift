@@ -60,6 +60,14 @@ struct NoProxyMatcherTests {
         #expect(!NoProxyMatcher("intranet.example:").usesProxy(host: "intranet.example", port: 443))
     }
 
+    @Test("a domain entry never matches an IP address target, as in Go and curl")
+    func domainEntriesSkipAddresses() {
+        let matcher = NoProxyMatcher(".0.0.1, 2.3")
+        #expect(matcher.usesProxy(host: "10.0.0.1", port: 80))
+        #expect(matcher.usesProxy(host: "1.2.2.3", port: 80))
+        #expect(!matcher.usesProxy(host: "host.0.0.1", port: 80))
+    }
+
     @Test("an empty NO_PROXY still keeps loopback targets off the proxy")
     func emptyKeepsLoopbackDirect() {
         let matcher = NoProxyMatcher("")

@@ -74,6 +74,8 @@ public struct NoProxyMatcher: Sendable, Hashable {
             }
             if networks.contains(where: { $0.contains(address) }) { return false }
         }
+        // Go and curl match names only against names: `.0.0.1` is no rule for 10.0.0.1.
+        guard address == nil else { return true }
         for rule in domainRules where rule.port == nil || rule.port == String(port) {
             if host.hasSuffix(rule.suffix) || (rule.matchesDomainItself && host == rule.suffix.dropFirst()) {
                 return false
