@@ -57,10 +57,34 @@ package enum PasswordPrompt {
         throw .noTerminal
     }
 
-    /// Turns echo off first, then prompts: what is typed after the prompt appears is never flushed or shown.
-    /// A signal that ends the program meanwhile (``endingSignals``) first turns echo back on, then ends it as it
-    /// would have: killed by the signal, the shell it returns to would otherwise take input without showing it.
     private static func readTerminal(input: Int32, prompt: String, to output: Int32) throws(Failure) -> String {
+        guard
+            let line = readLineWithoutEcho(
+                from: input,
+                showingEnter: true,
+                limit: maximumLength,
+                prompt: {
+                    Console.write(prompt, to: output)
+                }
+            )
+        else { throw .nothingEntered }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Reads one line, at most `limit` bytes, from the terminal `input` with echo off, and returns it without its
+    /// line end; `nil` at the end of input with nothing read.
+    ///
+    /// Echo goes off before `prompt` is written, so nothing typed after the prompt appears is shown or discarded,
+    /// and comes back on afterwards. A signal that ends the program meanwhile (``endingSignals``) first turns echo
+    /// back on, then ends it as it would have: killed by the signal with echo off, the program would leave the
+    /// shell taking input without showing it.
+    /// - Parameter showingEnter: keeps the line break of Enter visible (`ECHONL`).
+    package static func readLineWithoutEcho(
+        from input: Int32,
+        showingEnter: Bool,
+        limit: Int,
+        prompt: () -> Void
+    ) -> [UInt8]? {
         var original = termios()
         let isTerminal = tcgetattr(input, &original) == 0
         // Signals the program ignores (SIGHUP under nohup) stay ignored.
@@ -69,7 +93,7 @@ package enum PasswordPrompt {
         if isTerminal {
             var silent = original
             silent.c_lflag &= ~tcflag_t(ECHO)
-            silent.c_lflag |= tcflag_t(ECHONL)
+            if showingEnter { silent.c_lflag |= tcflag_t(ECHONL) }
             tcsetattr(input, TCSANOW, &silent)
         }
         defer {
@@ -77,11 +101,11 @@ package enum PasswordPrompt {
                 tcsetattr(input, TCSANOW, &original)
             }
         }
-        Console.write(prompt, to: output)
+        prompt()
         var line: [UInt8] = []
         var byte: UInt8 = 0
         var interrupted: Int32?
-        while line.count < maximumLength {
+        while line.count < limit {
             if let wakeup = interruption, !waitForInput(input, or: wakeup) {
                 interrupted = wakeup.takeSignal() ?? 0
                 break
@@ -89,7 +113,7 @@ package enum PasswordPrompt {
             let count = Glibc.read(input, &byte, 1)
             if count < 0, errno == EINTR { continue }
             if count <= 0 {
-                if line.isEmpty { throw .nothingEntered }
+                if line.isEmpty { return nil }
                 break
             }
             if byte == UInt8(ascii: "\n") { break }
@@ -100,10 +124,10 @@ package enum PasswordPrompt {
             // The handlers from before come back; by default the signal then ends the program.
             interruption = nil
             if interrupted != 0 { raise(interrupted) }
-            throw .nothingEntered
+            return nil
         }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        return String(decoding: line, as: UTF8.self)
+        return line
     }
 
     /// Waits until `input` can be read (a byte, or its end): `true`; or until one of `wakeup`'s signals arrived:

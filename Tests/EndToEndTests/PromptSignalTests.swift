@@ -33,6 +33,34 @@ struct PromptSignalTests {
         #expect(flags.contains("-echonl"), "\(settings)")
     }
 
+    @Test("Ctrl-C at setup's password question ends it with echo back on")
+    func setupPasswordSignalRestoresEcho() async throws {
+        let home = try TemporaryDirectory()
+        let name = "lab\(UUID().uuidString.prefix(8).lowercased())"
+        let tool = BuiltProducts.executable("tt-connect").path
+        let session = try TerminalSession(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "\"$@\"; echo status=$?; stty -a", "sh", tool, "setup", name, "--config", home.file("config")],
+            environment: ["HOME": home.path, "PATH": "/usr/bin:/bin"]
+        )
+        var at = try await session.waitFor("Server: ")
+        try session.type("127.0.0.1")
+        at = try await session.waitFor("Port [5000]: ", after: at)
+        try session.type("1")
+        at = try await session.waitFor("User: ", after: at)
+        try session.type("fred")
+        at = try await session.waitFor("Password: ", after: at)
+        let pid = try #require(Self.processID(executable: tool, argument: name))
+        #expect(kill(pid, SIGINT) == 0)
+        let ended = try await session.waitFor("status=", after: at)
+        try await session.waitFor("echok", after: ended)
+        #expect(try await session.finish() == 0, "\(session.screen)")
+        let settings = String(session.screen.dropFirst(ended))
+        #expect(settings.hasPrefix("\(128 + SIGINT)"), "\(session.screen)")
+        let flags = settings.split(whereSeparator: { $0.isWhitespace || $0 == ";" })
+        #expect(flags.contains("echo"), "echo is still off: \(settings)")
+    }
+
     /// The process running `executable` with `argument` among its arguments (scanning /proc: the terminal's
     /// `script` and shells stand between it and the test).
     private static func processID(executable: String, argument: String) -> pid_t? {
