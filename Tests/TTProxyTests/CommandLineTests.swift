@@ -80,6 +80,18 @@ struct CommandLineTests {
             (["--head-timeout", "1e300"], "--head-timeout must be at most 1000000000 seconds"),
             (["--close-flush-timeout", "1e12"], "--close-flush-timeout must be at most 1000000000 seconds"),
             (["--shutdown-grace", "1e10"], "--shutdown-grace must be at most 1000000000 seconds"),
+            // A scenario ignored both: a proxy started with them was open to every port and every client.
+            (
+                ["--scenario", TestProxy.fixture("503-service-unavailable.scenario").path, "--allow-ports", "443"],
+                "--auth-file and --allow-ports do not apply to --scenario"
+            ),
+            (
+                [
+                    "--auth-file", TestProxy.fixture("htpasswd").path, "--scenario",
+                    TestProxy.fixture("garbage.scenario").path,
+                ],
+                "--auth-file and --allow-ports do not apply to --scenario"
+            ),
         ]
     )
     func badArguments(arguments: [String], message: String) async throws {
