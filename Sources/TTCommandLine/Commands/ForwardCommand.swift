@@ -103,6 +103,9 @@ package struct ForwardCommand: ParsableCommand {
         let listener = try ListeningSocket(listenAt)
         if !noPreflight { try preflight(endpoint, route: route, origin: origin) }
         signal(SIGPIPE, SIG_IGN)
+        // Every relay holds two descriptors or more: --max-connections 10000 needs far more than the usual soft
+        // limit of 1024 (the servers raise it the same way).
+        OpenFileLimit.raiseToHardLimit()
         let forwarder = Forwarder(
             target: endpoint,
             route: route,
@@ -197,7 +200,8 @@ final class Forwarder: Sendable {
     func serve(_ listener: ListeningSocket, stoppingOn stop: SignalWakeup) {
 
         var accepted = 0
-        // Until when the listener is left alone after running out of descriptors, and whether that was said.
+        // Until when the listener is left alone after running out of descriptors, and whether that was said (once
+        // per run: it comes and goes with every relay that ends).
         var pausedUntil: ContinuousClock.Instant?
         var outOfResourcesSaid = false
         while true {
@@ -218,7 +222,6 @@ final class Forwarder: Sendable {
                 switch listener.accept() {
                 case .client(let client):
                     accepted += 1
-                    outOfResourcesSaid = false
                     start(client, number: accepted)
                 case .outOfResources(let code):
                     pausedUntil = .now + Self.outOfResourcesPause
