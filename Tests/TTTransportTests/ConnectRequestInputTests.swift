@@ -83,4 +83,22 @@ struct ConnectRequestInputTests {
         #expect(shown.contains("> User-Agent: tt-connect/\(TTConnectVersion.current)"), "\(shown)")
         #expect(!shown.contains { $0.contains("t0k3n") || $0.contains("tr4ce") }, "\(shown)")
     }
+
+    @Test("a library caller's proxy endpoint is checked as a target is: a host that reads as another one is refused")
+    func proxyEndpointValidated() async throws {
+        let responder = try CannedResponder(reply: Array("HTTP/1.1 403 Forbidden\r\n\r\n".utf8), ending: .close)
+        defer { responder.stop() }
+        // None of these names the responder's host, but as a URL each one is 127.0.0.1 (a fragment, a path,
+        // user information): the port is the responder's.
+        for host in ["127.0.0.1#.corp.example", "127.0.0.1/.corp.example", "corp.example@127.0.0.1"] {
+            let proxy = HTTPProxy(endpoint: Endpoint(host: host, port: responder.port))
+            let error = try await transportFailure {
+                _ = try HTTPProxyTransport.open(target: Self.target, proxy: proxy, deadline: .after(.seconds(5)))
+            }
+            #expect(error.category == .configuration, "\(host): \(error)")
+            #expect(error.message.hasPrefix("proxy '"), "\(error.message)")
+        }
+        let heads = responder.receivedRequests
+        #expect(heads.isEmpty, "nothing goes to a place the endpoint does not name: \(heads)")
+    }
 }
