@@ -90,6 +90,128 @@ struct ZlibStreamPoolTests {
     }
 }
 
+/// The memo of a deflate stream's last small input (`CZlib_DeflateMemo`): a repeat is copied, byte for byte what
+/// deflate makes, and only packets without payload (no secret) enter it.
+@Suite("Deflate memo")
+struct DeflateMemoTests {
+    private static let ping = Packet.request(RequestPacket(function: .ping))
+    private static let pingBytes = Self.ping.parts.header
+
+    @Test("A repeated small input comes from the memo, the same bytes as deflating it; another one replaces it")
+    func repeatsComeFromMemo() {
+        let answer = [UInt8](repeating: 7, count: 19)
+        let large = [UInt8](repeating: 9, count: 33)
+        let stream = ZlibStream(.deflate(DeflateShape.forInput(large.count)))
+        let plain = stream.deflate([Self.pingBytes], memo: false)
+        let plainAnswer = stream.deflate([answer], memo: false)
+        let plainLarge = stream.deflate([large], memo: false)
+        #expect(stream.memo!.pointee.hits == 0 && stream.memo!.pointee.inputLength == 0)
+
+        #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
+        // Split otherwise: the memo compares the joined input.
+        #expect(
+            stream.deflate([Array(Self.pingBytes.prefix(4)), Array(Self.pingBytes.dropFirst(4))], memo: true) == plain
+        )
+        #expect(stream.memo!.pointee.hits == 1)
+        #expect(stream.deflate([answer], memo: true) == plainAnswer)
+        #expect(stream.deflate([answer, []], memo: true) == plainAnswer)
+        #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
+        #expect(stream.memo!.pointee.hits == 2)
+        // Over CZLIB_MEMO_INPUT_MAX (32 bytes): deflated every time, the memo keeps the Ping.
+        #expect(stream.deflate([large], memo: true) == plainLarge)
+        #expect(stream.deflate([large], memo: true) == plainLarge)
+        #expect(stream.memo!.pointee.hits == 2 && stream.memo!.pointee.inputLength == Self.pingBytes.count)
+        // Without the memo asked for, it is neither read nor replaced.
+        #expect(stream.deflate([answer], memo: false) == plainAnswer)
+        #expect(stream.deflate([Self.pingBytes], memo: false) == plain)
+        #expect(stream.memo!.pointee.hits == 2 && stream.memo!.pointee.inputLength == Self.pingBytes.count)
+    }
+
+    @Test("PacketCodec memoizes packets without payload and never one with a payload (a Login's password)")
+    func onlyPacketsWithoutPayload() throws {
+        let kept = Mutex<[[UInt8]]>([])
+        let decoded = Mutex<[Packet]>([])
+        let failures = Mutex<[String]>([])
+        // A thread of its own: the process's pool gives it streams of its own, so the memo read below is the
+        // one its frames used.
+        onJoinedThreads(1) { _ in
+            do {
+                let keys = SessionKeys(
+                    sendKey: [UInt8](repeating: 1, count: 32),
+                    sendIV: [UInt8](repeating: 2, count: 12),
+                    receiveKey: [UInt8](repeating: 1, count: 32),
+                    receiveIV: [UInt8](repeating: 2, count: 12)
+                )
+                let codec = try PacketCodec(keys: keys)
+                let login = Packet.request(
+                    RequestPacket(function: .login, payload: try LoginPayload(user: "u", password: "pw").serialize())
+                )
+                let shape = ZlibStream.Direction.deflate(DeflateShape.forInput(Self.pingBytes.count))
+                let memoInput = {
+                    ZlibStreamPool.process.borrow(shape) { stream in
+                        let memo = stream.memo!.pointee
+                        return withUnsafeBytes(of: memo.input) { Array($0.prefix(memo.inputLength)) }
+                    }
+                }
+                for packet in [Self.ping, login, Self.ping] {
+                    let frame = try codec.encode(packet)
+                    kept.withLock { $0.append(memoInput()) }
+                    // Both directions share the keys: the codec opens its own frames.
+                    let back = try codec.decode(frame: frame)
+                    decoded.withLock { $0.append(back) }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(kept.withLock { $0 } == [Self.pingBytes, Self.pingBytes, Self.pingBytes])
+        #expect(decoded.withLock { $0 }.count == 3)
+        #expect(decoded.withLock { $0 }.first == Self.ping && decoded.withLock { $0 }.last == Self.ping)
+    }
+}
+
+extension ZlibStream {
+    /// Deflates `parts` as one gzip member with this stream, through its memo or not.
+    fileprivate func deflate(_ parts: [[UInt8]], memo useMemo: Bool) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 256)
+        var written = 0
+        let rc = output.withUnsafeMutableBufferPointer { output in
+            withPointers(parts) { pointers, lengths in
+                CZlib_deflateMember(
+                    pointer,
+                    useMemo ? memo : nil,
+                    pointers,
+                    lengths,
+                    parts.count,
+                    output.baseAddress,
+                    output.count,
+                    &written
+                )
+            }
+        }
+        return rc == Z_OK ? Array(output.prefix(written)) : []
+    }
+}
+
+/// Runs `body` with C arrays of the parts' base addresses and lengths (valid for the whole call).
+private func withPointers<R>(
+    _ parts: [[UInt8]],
+    _ body: (UnsafePointer<UnsafePointer<UInt8>?>, UnsafePointer<Int>) -> R
+) -> R {
+    let copies = parts.map { part in
+        let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, part.count))
+        copy.initialize(from: part, count: part.count)
+        return copy
+    }
+    defer { copies.forEach { $0.deallocate() } }
+    let pointers = copies.map { UnsafePointer<UInt8>?($0) }
+    let lengths = parts.map(\.count)
+    return pointers.withUnsafeBufferPointer { pointers in
+        lengths.withUnsafeBufferPointer { lengths in body(pointers.baseAddress!, lengths.baseAddress!) }
+    }
+}
+
 /// Runs `body(index)` on `count` new threads and returns when all of them have ended, thread-specific
 /// destructors included (what `pthread_join` waits for).
 private func onJoinedThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

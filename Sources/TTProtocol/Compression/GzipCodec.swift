@@ -106,7 +106,9 @@ public struct GzipCodec: Hashable, Sendable {
 
     /// Compresses the concatenation of `parts` into one buffer that starts with `prefix` zero bytes and ends
     /// with `suffix` zero bytes, so frames are sealed in place without another copy.
-    func compress(parts: [UnsafeRawBufferPointer], prefix: Int, suffix: Int) -> [UInt8] {
+    /// - Parameter memoize: Whether a small input may be served from, and kept in, the stream's memo of its
+    ///   last input (`CZlib_DeflateMemo`): only for inputs that hold no secret, since the memo keeps them.
+    func compress(parts: [UnsafeRawBufferPointer], prefix: Int, suffix: Int, memoize: Bool = false) -> [UInt8] {
         let total = parts.reduce(0) { $0 + $1.count }
         if total >= parallelThreshold && ProcessorCount.online > 1 {
             var joined = [UInt8]()
@@ -118,7 +120,13 @@ public struct GzipCodec: Hashable, Sendable {
         return [UInt8](unsafeUninitializedCapacity: prefix + bound + suffix) { buffer, initialized in
             let base = UnsafeMutableRawPointer(buffer.baseAddress!)
             base.initializeMemory(as: UInt8.self, repeating: 0, count: prefix)
-            let written = deflateMember(parts, into: base + prefix, capacity: bound, shape: .forInput(total))
+            let written = deflateMember(
+                parts,
+                into: base + prefix,
+                capacity: bound,
+                shape: .forInput(total),
+                memoize: memoize
+            )
             (base + prefix + written).initializeMemory(as: UInt8.self, repeating: 0, count: suffix)
             initialized = prefix + written + suffix
         }
@@ -161,11 +169,13 @@ public struct GzipCodec: Hashable, Sendable {
     }
 
     /// Deflates `parts` into `out` as one gzip member with a stream of `shape`; returns the member's length.
+    /// With `memoize`, a small input equal to the stream's last one is copied from its memo.
     func deflateMember(
         _ parts: [UnsafeRawBufferPointer],
         into out: UnsafeMutableRawPointer,
         capacity: Int,
-        shape: DeflateShape
+        shape: DeflateShape,
+        memoize: Bool = false
     )
         -> Int
     {
@@ -177,9 +187,10 @@ public struct GzipCodec: Hashable, Sendable {
                     pointers.initializeElement(at: index, to: part.baseAddress?.assumingMemoryBound(to: UInt8.self))
                     lengths.initializeElement(at: index, to: part.count)
                 }
-                return ZlibStreamPool.withStream(.deflate(shape)) { stream in
+                return ZlibStreamPool.process.borrow(.deflate(shape)) { stream in
                     CZlib_deflateMember(
-                        stream,
+                        stream.pointer,
+                        memoize ? stream.memo : nil,
                         pointers.baseAddress,
                         lengths.baseAddress,
                         parts.count,

@@ -31,7 +31,14 @@ public final class PacketCodec {
         let (header, payload) = packet.parts
         var frame = header.withUnsafeBytes { header in
             payload.withUnsafeBytes { payload in
-                gzip.compress(parts: [header, payload], prefix: FrameHeader.size, suffix: FrameHeader.tagSize)
+                gzip.compress(
+                    parts: [header, payload],
+                    prefix: FrameHeader.size,
+                    suffix: FrameHeader.tagSize,
+                    // A packet without payload (a Ping, its answer, a bare return code) holds no secret and
+                    // repeats: its compressed form may come from the memo of the last one.
+                    memoize: payload.isEmpty
+                )
             }
         }
         try sealer.sealInPlace(&frame)

@@ -17,7 +17,14 @@ extension GzipCodec {
         let (header, payload) = packet.parts
         let bytes = header.withUnsafeBytes { header in
             payload.withUnsafeBytes { payload in
-                compress(parts: [header, payload], prefix: FrameHeader.size, suffix: FrameHeader.tagSize)
+                compress(
+                    parts: [header, payload],
+                    prefix: FrameHeader.size,
+                    suffix: FrameHeader.tagSize,
+                    // A packet without payload (a Ping, its answer, a bare return code) holds no secret and
+                    // repeats: its compressed form may come from the memo of the last one.
+                    memoize: payload.isEmpty
+                )
             }
         }
         return UnsealedFrame(bytes: bytes)
