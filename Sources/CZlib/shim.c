@@ -23,12 +23,15 @@ int CZlib_deflateMember(z_streamp strm, CZlib_DeflateMemo *memo, const unsigned 
             memcpy(joined + at, parts[i], partLengths[i]);
             at += partLengths[i];
         }
-        if (memo->inputLength == total && memcmp(memo->input, joined, total) == 0 &&
-            memo->outputLength <= outCapacity) {
-            memcpy(out, memo->output, memo->outputLength);
-            *written = memo->outputLength;
-            memo->hits++;
-            return Z_OK;
+        for (size_t e = 0; e < CZLIB_MEMO_ENTRIES; e++) {
+            const CZlib_DeflateMemoEntry *entry = &memo->entries[e];
+            if (entry->inputLength == total && memcmp(entry->input, joined, total) == 0 &&
+                entry->outputLength <= outCapacity) {
+                memcpy(out, entry->output, entry->outputLength);
+                *written = entry->outputLength;
+                memo->hits++;
+                return Z_OK;
+            }
         }
     }
     int rc = deflateReset(strm);
@@ -64,10 +67,12 @@ int CZlib_deflateMember(z_streamp strm, CZlib_DeflateMemo *memo, const unsigned 
     }
     *written = outCapacity - strm->avail_out;
     if (memoized && *written <= CZLIB_MEMO_OUTPUT_MAX) {
-        memcpy(memo->input, joined, total);
-        memo->inputLength = total;
-        memcpy(memo->output, out, *written);
-        memo->outputLength = *written;
+        CZlib_DeflateMemoEntry *entry = &memo->entries[memo->next];
+        memo->next = (memo->next + 1) % CZLIB_MEMO_ENTRIES;
+        memcpy(entry->input, joined, total);
+        entry->inputLength = total;
+        memcpy(entry->output, out, *written);
+        entry->outputLength = *written;
     }
     return Z_OK;
 }

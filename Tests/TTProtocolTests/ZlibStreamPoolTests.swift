@@ -90,50 +90,57 @@ struct ZlibStreamPoolTests {
     }
 }
 
-/// The memo of a deflate stream's last small input (`CZlib_DeflateMemo`): a repeat is copied, byte for byte what
+/// The memo of a deflate stream's last small inputs (`CZlib_DeflateMemo`): a repeat is copied, byte for byte what
 /// deflate makes, and only packets without payload (no secret) enter it.
 @Suite("Deflate memo")
 struct DeflateMemoTests {
     private static let ping = Packet.request(RequestPacket(function: .ping))
     private static let pingBytes = Self.ping.parts.header
 
-    @Test("A repeated small input comes from the memo, the same bytes as deflating it; another one replaces it")
+    @Test("A repeated small input comes from the memo, the same bytes as deflating it; the oldest makes room")
     func repeatsComeFromMemo() {
         let answer = [UInt8](repeating: 7, count: 19)
         let large = [UInt8](repeating: 9, count: 33)
+        let others = (1...3).map { [UInt8](repeating: UInt8($0), count: 11) }
         let stream = ZlibStream(.deflate(DeflateShape.forInput(large.count)))
         let plain = stream.deflate([Self.pingBytes], memo: false)
         let plainAnswer = stream.deflate([answer], memo: false)
         let plainLarge = stream.deflate([large], memo: false)
-        #expect(stream.memo!.pointee.hits == 0 && stream.memo!.pointee.inputLength == 0)
+        let plainOthers = others.map { stream.deflate([$0], memo: false) }
+        #expect(stream.memo!.pointee.hits == 0 && stream.memoInputs == [])
 
         #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
         // Split otherwise: the memo compares the joined input.
         #expect(
             stream.deflate([Array(Self.pingBytes.prefix(4)), Array(Self.pingBytes.dropFirst(4))], memo: true) == plain
         )
-        #expect(stream.memo!.pointee.hits == 1)
         #expect(stream.deflate([answer], memo: true) == plainAnswer)
         #expect(stream.deflate([answer, []], memo: true) == plainAnswer)
         #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
-        #expect(stream.memo!.pointee.hits == 2)
-        // Over CZLIB_MEMO_INPUT_MAX (32 bytes): deflated every time, the memo keeps the Ping.
+        #expect(stream.memo!.pointee.hits == 3)
+        // Over CZLIB_MEMO_INPUT_MAX (32 bytes): deflated every time, never kept.
         #expect(stream.deflate([large], memo: true) == plainLarge)
         #expect(stream.deflate([large], memo: true) == plainLarge)
-        #expect(stream.memo!.pointee.hits == 2 && stream.memo!.pointee.inputLength == Self.pingBytes.count)
-        // Without the memo asked for, it is neither read nor replaced.
-        #expect(stream.deflate([answer], memo: false) == plainAnswer)
-        #expect(stream.deflate([Self.pingBytes], memo: false) == plain)
-        #expect(stream.memo!.pointee.hits == 2 && stream.memo!.pointee.inputLength == Self.pingBytes.count)
+        // Without the memo asked for, it is neither read nor filled.
+        #expect(stream.deflate([others[0]], memo: false) == plainOthers[0])
+        #expect(stream.memo!.pointee.hits == 3 && stream.memoInputs == [Self.pingBytes, answer])
+        // Three more inputs: the fifth replaces the oldest (the Ping), which is deflated again when it comes back.
+        for (index, other) in others.enumerated() { #expect(stream.deflate([other], memo: true) == plainOthers[index]) }
+        #expect(stream.memoInputs == [others[2], answer, others[0], others[1]])
+        #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
+        #expect(
+            stream.memo!.pointee.hits == 3 && stream.memoInputs == [others[2], Self.pingBytes, others[0], others[1]]
+        )
     }
 
     @Test("PacketCodec memoizes packets without payload and never one with a payload (a Login's password)")
     func onlyPacketsWithoutPayload() throws {
-        let kept = Mutex<[[UInt8]]>([])
+        let kept = Mutex<[[[UInt8]]]>([])
+        let loginBytes = Mutex<[UInt8]>([])
         let decoded = Mutex<[Packet]>([])
         let failures = Mutex<[String]>([])
-        // A thread of its own: the process's pool gives it streams of its own, so the memo read below is the
-        // one its frames used.
+        // A thread of its own: the stream it takes from the process's pool stays its own, so the memo read below
+        // is the one its frames used (the stream may come with other tests' small packets in its memo).
         onJoinedThreads(1) { _ in
             do {
                 let keys = SessionKeys(
@@ -146,16 +153,11 @@ struct DeflateMemoTests {
                 let login = Packet.request(
                     RequestPacket(function: .login, payload: try LoginPayload(user: "u", password: "pw").serialize())
                 )
+                loginBytes.withLock { $0 = login.parts.header + login.parts.payload }
                 let shape = ZlibStream.Direction.deflate(DeflateShape.forInput(Self.pingBytes.count))
-                let memoInput = {
-                    ZlibStreamPool.process.borrow(shape) { stream in
-                        let memo = stream.memo!.pointee
-                        return withUnsafeBytes(of: memo.input) { Array($0.prefix(memo.inputLength)) }
-                    }
-                }
                 for packet in [Self.ping, login, Self.ping] {
                     let frame = try codec.encode(packet)
-                    kept.withLock { $0.append(memoInput()) }
+                    kept.withLock { $0.append(ZlibStreamPool.process.borrow(shape) { $0.memoInputs }) }
                     // Both directions share the keys: the codec opens its own frames.
                     let back = try codec.decode(frame: frame)
                     decoded.withLock { $0.append(back) }
@@ -165,13 +167,25 @@ struct DeflateMemoTests {
             }
         }
         #expect(failures.withLock { $0 } == [])
-        #expect(kept.withLock { $0 } == [Self.pingBytes, Self.pingBytes, Self.pingBytes])
+        let login = loginBytes.withLock { $0 }
+        #expect(login.count <= 32, "the Login must fit the memo for this test to mean anything")
+        #expect(kept.withLock { $0 }.map { $0.contains(Self.pingBytes) } == [true, true, true])
+        #expect(kept.withLock { $0 }.map { $0.contains(login) } == [false, false, false])
         #expect(decoded.withLock { $0 }.count == 3)
         #expect(decoded.withLock { $0 }.first == Self.ping && decoded.withLock { $0 }.last == Self.ping)
     }
 }
 
 extension ZlibStream {
+    /// The inputs its memo keeps, entry by entry (unused entries left out).
+    fileprivate var memoInputs: [[UInt8]] {
+        withUnsafeBytes(of: memo!.pointee.entries) { raw in
+            raw.bindMemory(to: CZlib_DeflateMemoEntry.self).filter { $0.inputLength > 0 }.map { entry in
+                withUnsafeBytes(of: entry.input) { Array($0.prefix(entry.inputLength)) }
+            }
+        }
+    }
+
     /// Deflates `parts` as one gzip member with this stream, through its memo or not.
     fileprivate func deflate(_ parts: [[UInt8]], memo useMemo: Bool) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: 256)

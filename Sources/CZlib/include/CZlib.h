@@ -25,23 +25,33 @@ size_t CZlib_gzipBound(size_t sourceLength);
 /// block of 37).
 #define CZLIB_MEMO_OUTPUT_MAX 64
 
-/// The last small input one deflate stream compressed, and the gzip member it became. The member depends only on
-/// the input and the stream's parameters, so the same input again is copied instead of deflated: deflating a
-/// Ping's 11 bytes at level 9 costs more than all the rest of its frame. The memo keeps its input until the next
-/// one replaces it, so callers use it only for inputs that hold no secret.
+/// Small inputs a `CZlib_DeflateMemo` keeps: a server's event loop answers Pings, Logins and empty Echoes, a
+/// client in the same process as its server compresses both sides' packets on one thread.
+#define CZLIB_MEMO_ENTRIES 4
+
+/// One small input and the gzip member it became (`inputLength` 0: unused).
 typedef struct {
-    size_t inputLength;  // 0: nothing kept yet
+    size_t inputLength;
     size_t outputLength;
-    unsigned long hits;  // inputs served from the memo
     unsigned char input[CZLIB_MEMO_INPUT_MAX];
     unsigned char output[CZLIB_MEMO_OUTPUT_MAX];
+} CZlib_DeflateMemoEntry;
+
+/// The last few small inputs one deflate stream compressed, and the gzip members they became. A member depends
+/// only on the input and the stream's parameters, so the same input again is copied instead of deflated:
+/// deflating a Ping's 11 bytes at level 9 costs more than all the rest of its frame. The memo keeps its inputs
+/// until newer ones replace them (oldest first), so callers use it only for inputs that hold no secret.
+typedef struct {
+    CZlib_DeflateMemoEntry entries[CZLIB_MEMO_ENTRIES];
+    size_t next;         // the entry the next new input replaces
+    unsigned long hits;  // inputs served from the memo
 } CZlib_DeflateMemo;
 
 /// Deflates `parts` (`count` buffers, in order) into `out` as one complete gzip member. `strm` must come from
 /// `CZlib_deflateInit2` with a gzip window; it is reset first. `outCapacity` must be at least
 /// `CZlib_gzipBound` of the total input. With a `memo` (else NULL), an input of at most `CZLIB_MEMO_INPUT_MAX`
-/// bytes equal to the memo's is copied from it, and a new one replaces it. Returns Z_OK and the member length in
-/// `*written`, or a zlib error.
+/// bytes equal to one of the memo's is copied from it, and a new one replaces the oldest. Returns Z_OK and the
+/// member length in `*written`, or a zlib error.
 int CZlib_deflateMember(z_streamp strm, CZlib_DeflateMemo *memo, const unsigned char *const *parts,
                         const size_t *partLengths, size_t count, unsigned char *out, size_t outCapacity,
                         size_t *written);

@@ -107,7 +107,7 @@ public struct GzipCodec: Hashable, Sendable {
     /// Compresses the concatenation of `parts` into one buffer that starts with `prefix` zero bytes and ends
     /// with `suffix` zero bytes, so frames are sealed in place without another copy.
     /// - Parameter memoize: Whether a small input may be served from, and kept in, the stream's memo of its
-    ///   last input (`CZlib_DeflateMemo`): only for inputs that hold no secret, since the memo keeps them.
+    ///   last small inputs (`CZlib_DeflateMemo`): only for inputs that hold no secret, since the memo keeps them.
     func compress(parts: [UnsafeRawBufferPointer], prefix: Int, suffix: Int, memoize: Bool = false) -> [UInt8] {
         let total = parts.reduce(0) { $0 + $1.count }
         if total >= parallelThreshold && ProcessorCount.online > 1 {
@@ -169,7 +169,7 @@ public struct GzipCodec: Hashable, Sendable {
     }
 
     /// Deflates `parts` into `out` as one gzip member with a stream of `shape`; returns the member's length.
-    /// With `memoize`, a small input equal to the stream's last one is copied from its memo.
+    /// With `memoize`, a small input equal to one of the stream's last ones is copied from its memo.
     func deflateMember(
         _ parts: [UnsafeRawBufferPointer],
         into out: UnsafeMutableRawPointer,

@@ -51,7 +51,7 @@ final class ZlibStream {
 
     let pointer: UnsafeMutablePointer<z_stream>
     let direction: Direction
-    /// A deflate stream's last small input and its member (`nil` for an inflater); see ``GzipCodec``.
+    /// A deflate stream's last small inputs and their members (`nil` for an inflater); see ``GzipCodec``.
     let memo: UnsafeMutablePointer<CZlib_DeflateMemo>?
 
     init(_ direction: Direction) {

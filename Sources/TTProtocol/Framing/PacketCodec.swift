@@ -36,7 +36,7 @@ public final class PacketCodec {
                     prefix: FrameHeader.size,
                     suffix: FrameHeader.tagSize,
                     // A packet without payload (a Ping, its answer, a bare return code) holds no secret and
-                    // repeats: its compressed form may come from the memo of the last one.
+                    // repeats: its compressed form may come from the memo of the last few.
                     memoize: payload.isEmpty
                 )
             }

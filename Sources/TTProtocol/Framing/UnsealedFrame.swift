@@ -22,7 +22,7 @@ extension GzipCodec {
                     prefix: FrameHeader.size,
                     suffix: FrameHeader.tagSize,
                     // A packet without payload (a Ping, its answer, a bare return code) holds no secret and
-                    // repeats: its compressed form may come from the memo of the last one.
+                    // repeats: its compressed form may come from the memo of the last few.
                     memoize: payload.isEmpty
                 )
             }
