@@ -218,7 +218,7 @@ private func withPointers<R>(
         copy.initialize(from: part, count: part.count)
         return copy
     }
-    defer { copies.forEach { $0.deallocate() } }
+    defer { for copy in copies { copy.deallocate() } }
     let pointers = copies.map { UnsafePointer<UInt8>?($0) }
     let lengths = parts.map(\.count)
     return pointers.withUnsafeBufferPointer { pointers in
