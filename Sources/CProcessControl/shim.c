@@ -42,3 +42,8 @@ void CProcessControl_removeSignalWakeup(const int *signals, int count, const voi
 }
 
 int CProcessControl_signalDispositionSize(void) { return (int)sizeof(struct sigaction); }
+
+int CProcessControl_isSignalIgnored(int number) {
+    struct sigaction current;
+    return sigaction(number, NULL, &current) == 0 && current.sa_handler == SIG_IGN;
+}

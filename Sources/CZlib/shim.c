@@ -8,7 +8,7 @@ size_t CZlib_gzipBound(size_t sourceLength) {
     return (size_t)deflateBound(NULL, (uLong)sourceLength) + 18;
 }
 
-int CZlib_deflateMember(z_streamp strm, CZlib_DeflateMemo *memo, const unsigned char *const *parts,
+int CZlib_deflateMember(z_streamp strm, int maxChain, CZlib_DeflateMemo *memo, const unsigned char *const *parts,
                         const size_t *partLengths, size_t count, unsigned char *out, size_t outCapacity,
                         size_t *written) {
     size_t total = 0;
@@ -37,6 +37,14 @@ int CZlib_deflateMember(z_streamp strm, CZlib_DeflateMemo *memo, const unsigned 
     int rc = deflateReset(strm);
     if (rc != Z_OK) {
         return rc;
+    }
+    // After the reset, which restores the level's parameters: good_length, max_lazy and nice_length stay level
+    // 9's (32, 258, 258).
+    if (maxChain > 0) {
+        rc = deflateTune(strm, 32, 258, 258, maxChain);
+        if (rc != Z_OK) {
+            return rc;
+        }
     }
     strm->next_out = out;
     strm->avail_out = (uInt)outCapacity;

@@ -13,14 +13,28 @@ extension Duration {
         return "\((milliseconds / 100).rounded() / 10) s"
     }
 
-    /// Whole milliseconds, the fraction dropped (rounded toward zero).
+    /// Whole milliseconds, the fraction dropped (rounded toward zero); `Int64.max` (or `.min`) for a duration
+    /// beyond it.
     public var wholeMilliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+        Self.milliseconds(components.seconds, plus: components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// Whole milliseconds rounded up for a non-negative duration, so a timeout derived from it never ends before
-    /// the duration has passed.
+    /// the duration has passed; `Int64.max` for a duration beyond it.
     public var wholeMillisecondsRoundedUp: Int64 {
-        components.seconds * 1000 + (components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        Self.milliseconds(
+            components.seconds,
+            plus: (components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        )
+    }
+
+    /// `seconds × 1000 + extra`, held at Int64's bounds instead of overflowing: a library caller's deadline may
+    /// be centuries away (`.after(.seconds(Int64.max / 2))`), and every timeout is derived through here.
+    private static func milliseconds(_ seconds: Int64, plus extra: Int64) -> Int64 {
+        let (product, productOverflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if productOverflow { return seconds < 0 ? .min : .max }
+        let (sum, sumOverflow) = product.addingReportingOverflow(extra)
+        if sumOverflow { return extra < 0 ? .min : .max }
+        return sum
     }
 }

@@ -1,3 +1,4 @@
+import CProcessControl
 import FoundationEssentials
 import Glibc
 
@@ -20,6 +21,9 @@ package enum PasswordPrompt {
 
     /// The longest password line accepted: input is bounded even from a terminal that streams forever.
     static let maximumLength = 4096
+    /// The signals that end a program waiting at a prompt (Ctrl-C, the quit key, a closed terminal, `kill`): caught
+    /// while echo is off, so that echo is back before they end it.
+    static let endingSignals = [SIGINT, SIGQUIT, SIGHUP, SIGTERM]
     /// How long an askpass program may take (a person types into it).
     static let askpassTimeout = Duration.seconds(300)
 
@@ -53,14 +57,43 @@ package enum PasswordPrompt {
         throw .noTerminal
     }
 
-    /// Turns echo off first, then prompts: what is typed after the prompt appears is never flushed or shown.
     private static func readTerminal(input: Int32, prompt: String, to output: Int32) throws(Failure) -> String {
+        guard
+            let line = readLineWithoutEcho(
+                from: input,
+                showingEnter: true,
+                limit: maximumLength,
+                prompt: {
+                    Console.write(prompt, to: output)
+                }
+            )
+        else { throw .nothingEntered }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Reads one line, at most `limit` bytes, from the terminal `input` with echo off, and returns it without its
+    /// line end; `nil` at the end of input with nothing read.
+    ///
+    /// Echo goes off before `prompt` is written, so nothing typed after the prompt appears is shown or discarded,
+    /// and comes back on afterwards. A signal that ends the program meanwhile (``endingSignals``) first turns echo
+    /// back on, then ends it as it would have: killed by the signal with echo off, the program would leave the
+    /// shell taking input without showing it.
+    /// - Parameter showingEnter: keeps the line break of Enter visible (`ECHONL`).
+    package static func readLineWithoutEcho(
+        from input: Int32,
+        showingEnter: Bool,
+        limit: Int,
+        prompt: () -> Void
+    ) -> [UInt8]? {
         var original = termios()
         let isTerminal = tcgetattr(input, &original) == 0
+        // Signals the program ignores (SIGHUP under nohup) stay ignored.
+        var interruption =
+            isTerminal ? try? SignalWakeup(endingSignals.filter { CProcessControl_isSignalIgnored($0) == 0 }) : nil
         if isTerminal {
             var silent = original
             silent.c_lflag &= ~tcflag_t(ECHO)
-            silent.c_lflag |= tcflag_t(ECHONL)
+            if showingEnter { silent.c_lflag |= tcflag_t(ECHONL) }
             tcsetattr(input, TCSANOW, &silent)
         }
         defer {
@@ -68,21 +101,48 @@ package enum PasswordPrompt {
                 tcsetattr(input, TCSANOW, &original)
             }
         }
-        Console.write(prompt, to: output)
+        prompt()
         var line: [UInt8] = []
         var byte: UInt8 = 0
-        while line.count < maximumLength {
+        var interrupted: Int32?
+        while line.count < limit {
+            if let wakeup = interruption, !waitForInput(input, or: wakeup) {
+                interrupted = wakeup.takeSignal() ?? 0
+                break
+            }
             let count = Glibc.read(input, &byte, 1)
             if count < 0, errno == EINTR { continue }
             if count <= 0 {
-                if line.isEmpty { throw .nothingEntered }
+                if line.isEmpty { return nil }
                 break
             }
             if byte == UInt8(ascii: "\n") { break }
             line.append(byte)
         }
+        if let interrupted {
+            tcsetattr(input, TCSANOW, &original)
+            // The handlers from before come back; by default the signal then ends the program.
+            interruption = nil
+            if interrupted != 0 { raise(interrupted) }
+            return nil
+        }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        return String(decoding: line, as: UTF8.self)
+        return line
+    }
+
+    /// Waits until `input` can be read (a byte, or its end): `true`; or until one of `wakeup`'s signals arrived:
+    /// `false`. No deadline: a person types at their own pace, as at ssh's prompt.
+    private static func waitForInput(_ input: Int32, or wakeup: SignalWakeup) -> Bool {
+        var entries = [
+            pollfd(fd: input, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        while true {
+            let ready = poll(&entries, 2, -1)
+            if ready < 0, errno == EINTR { continue }
+            // A failed poll leaves it to read(2) to report the terminal's state.
+            return ready < 0 || entries[1].revents == 0
+        }
     }
 
     /// Runs `program PROMPT` and takes the first line of its output, bounded in time and size.

@@ -60,6 +60,12 @@ package final class SignalWakeup {
         Glibc.close(writeEnd)
     }
 
+    /// The number of a signal that has arrived, consuming its byte; `nil` when none has.
+    package func takeSignal() -> Int32? {
+        var byte: UInt8 = 0
+        return Glibc.read(readEnd, &byte, 1) == 1 ? Int32(byte) : nil
+    }
+
     /// Whether one of the signals has arrived (it stays arrived: the byte is not consumed).
     package var hasArrived: Bool { wait(upTo: .zero) }
 

@@ -124,6 +124,21 @@ struct TTProxyCommand: AsyncParsableCommand {
                 "--head-timeout must be > 0: clients that never finish a request head hold descriptors"
             )
         }
+        // They become nanoseconds in an Int64, which traps past about 292 years (or on `inf`); tt-server's bound.
+        for (name, value) in [
+            ("--idle-timeout", idleTimeout), ("--close-flush-timeout", closeFlushTimeout),
+            ("--head-timeout", headTimeout), ("--connect-timeout", connectTimeout), ("--shutdown-grace", shutdownGrace),
+        ] where !(value <= 1e9) {
+            throw ValidationError("\(name) must be at most 1000000000 seconds, not \(value)")
+        }
+        // A scenario answers as its file says (its own expect-auth) and dials whatever the client asks: silently
+        // ignored, these flags would leave a proxy its user believes restricted open to every client and port.
+        guard scenario == nil || (authFile == nil && allowPorts == nil) else {
+            throw ValidationError(
+                "--auth-file and --allow-ports do not apply to --scenario: a scenario file answers every client "
+                    + "itself (expect-auth) and dials any port; keep a scenario proxy on a loopback listener"
+            )
+        }
         guard ProxyServerConfiguration.RelayMode(rawValue: relay) != nil else {
             throw ValidationError("--relay must be copy or splice, not '\(relay)'")
         }

@@ -26,6 +26,9 @@ struct AddUser: ParsableCommand {
 
     func validate() throws {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive, not \(iterations)") }
+        guard iterations <= PasswordHash.maxIterations else {
+            throw ValidationError("--iterations must be at most \(PasswordHash.maxIterations), not \(iterations)")
+        }
     }
 
     /// The new password: typed twice on a terminal, else the first line of standard input.

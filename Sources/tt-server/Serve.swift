@@ -284,6 +284,11 @@ struct Serve: AsyncParsableCommand {
         if maxFrameSize > Int(UInt32.max) {
             throw ValidationError("--max-frame-size must fit the 4-byte length prefix (at most \(UInt32.max))")
         }
+        if maxInflatedSize > Int(UInt32.max) {
+            throw ValidationError(
+                "--max-inflated-size must fit the 4-byte count of an Echo answer (at most \(UInt32.max))"
+            )
+        }
     }
 
     func run() async throws {

@@ -49,7 +49,8 @@ struct CheckExitCodeTests {
         let home = try TemporaryDirectory()
         let port = try await tool(["-S", "fred:x@host:99999"], home: home)
         #expect(port.status == 2)
-        #expect(port.standardError.contains("invalid port '99999': write a number from 1 to 65535"))
+        // After a password the server part is not quoted (it may be the tail of a password holding '@').
+        #expect(port.standardError.contains("the port is not a number from 1 to 65535"))
         #expect(!port.allOutput.contains("fred:x"))
         let flag = try await tool(["--no-such-flag"], home: home)
         #expect(flag.status == 2)

@@ -14,6 +14,11 @@ struct DurationAndTrimmingTests {
         #expect(Duration.nanoseconds(1).wholeMilliseconds == 0)
         #expect(Duration.zero.wholeMillisecondsRoundedUp == 0)
         #expect(Duration.seconds(3).inMilliseconds == 3000)
+        // Beyond Int64's milliseconds: held at the bound, not an overflow trap.
+        #expect(Duration.seconds(Int64.max).wholeMilliseconds == Int64.max)
+        #expect(Duration.seconds(Int64.max / 1000).wholeMillisecondsRoundedUp == Int64.max / 1000 * 1000)
+        #expect((Duration.seconds(Int64.max / 1000) + .milliseconds(999)).wholeMillisecondsRoundedUp == Int64.max)
+        #expect(Duration.seconds(Int64.min).wholeMilliseconds == Int64.min)
     }
 
     @Test("trimming removes surrounding whitespace and newlines only")

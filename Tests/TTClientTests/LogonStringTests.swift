@@ -61,19 +61,20 @@ struct LogonStringTests {
     @Test(
         "malformed server parts are rejected with a configuration TransportError naming the problem",
         arguments: [
-            ("a:b@host:0", "server 'host:0': invalid port '0'"),
-            ("a:b@host:65536", "server 'host:65536': invalid port '65536'"),
-            ("a:b@host:http", "server 'host:http': invalid port 'http'"),
-            ("a:b@::1:5000", "server '::1:5000': this looks like an IPv6 address"),
-            ("a:b@[::1", "server '[::1': missing ']'"),
-            ("a:b@[::1]5000", "server '[::1]5000': expected ':PORT' after ']'"),
+            ("a@host:0", "server 'host:0': invalid port '0'"),
+            ("a@host:65536", "server 'host:65536': invalid port '65536'"),
+            ("a@host:http", "server 'host:http': invalid port 'http'"),
+            ("a@::1:5000", "server '::1:5000': this looks like an IPv6 address"),
+            ("a@[::1", "server '[::1': missing ']'"),
+            ("a@[::1]5000", "server '[::1]5000': expected ':PORT' after ']'"),
             // Hosts that made connect() dial another port than the one shown (issue 18): the character is named.
-            ("bob:-pw@127.0.0.1#x:5000", "server '127.0.0.1#x:5000': the host contains '#'"),
-            ("bob:-pw@127.0.0.1/x:5000", "server '127.0.0.1/x:5000': the host contains '/'"),
-            ("bob:-pw@127.0.0.1?x:5000", "server '127.0.0.1?x:5000': the host contains '?'"),
-            ("bob:-pw@tapes .example:5000", "server 'tapes .example:5000': the host contains a space"),
-            ("bob:-pw@tapes\\x:5000", "server 'tapes\\x:5000': the host contains '\\'"),
-            ("bob:-pw@2130706433:5000", "server '2130706433:5000': the host is not a valid host name or address"),
+            // (After a password the text is not quoted: LogonStringSecretTests.)
+            ("bob@127.0.0.1#x:5000", "server '127.0.0.1#x:5000': the host contains '#'"),
+            ("bob@127.0.0.1/x:5000", "server '127.0.0.1/x:5000': the host contains '/'"),
+            ("bob@127.0.0.1?x:5000", "server '127.0.0.1?x:5000': the host contains '?'"),
+            ("bob@tapes .example:5000", "server 'tapes .example:5000': the host contains a space"),
+            ("bob@tapes\\x:5000", "server 'tapes\\x:5000': the host contains '\\'"),
+            ("bob@2130706433:5000", "server '2130706433:5000': the host is not a valid host name or address"),
         ]
     )
     func rejects(text: String, expected: String) {

@@ -194,6 +194,7 @@ extension ZlibStream {
             withPointers(parts) { pointers, lengths in
                 CZlib_deflateMember(
                     pointer,
+                    0,
                     useMemo ? memo : nil,
                     pointers,
                     lengths,

@@ -74,6 +74,24 @@ struct CommandLineTests {
             (["--head-timeout", "0"], "--head-timeout must be > 0"),
             (["--close-flush-timeout", "0"], "--close-flush-timeout > 0"),
             (["--relay", "sendfile"], "--relay must be copy or splice, not 'sendfile'"),
+            // Seconds past Int64's nanoseconds (about 292 years) trapped when converted, instead of a usage error.
+            (["--idle-timeout", "1e10"], "--idle-timeout must be at most 1000000000 seconds"),
+            (["--connect-timeout", "inf"], "--connect-timeout must be at most 1000000000 seconds"),
+            (["--head-timeout", "1e300"], "--head-timeout must be at most 1000000000 seconds"),
+            (["--close-flush-timeout", "1e12"], "--close-flush-timeout must be at most 1000000000 seconds"),
+            (["--shutdown-grace", "1e10"], "--shutdown-grace must be at most 1000000000 seconds"),
+            // A scenario ignored both: a proxy started with them was open to every port and every client.
+            (
+                ["--scenario", TestProxy.fixture("503-service-unavailable.scenario").path, "--allow-ports", "443"],
+                "--auth-file and --allow-ports do not apply to --scenario"
+            ),
+            (
+                [
+                    "--auth-file", TestProxy.fixture("htpasswd").path, "--scenario",
+                    TestProxy.fixture("garbage.scenario").path,
+                ],
+                "--auth-file and --allow-ports do not apply to --scenario"
+            ),
         ]
     )
     func badArguments(arguments: [String], message: String) async throws {

@@ -102,6 +102,7 @@ extension SerializedSuites {
                 ["--max-buffered-bytes", "0"], ["--max-login-checks", "0"], ["--log-rate", "-1"],
                 ["--proxy-protocol-from", "10.0.0.0/33"], ["--proxy-protocol-from", "10.0.0.0/8,bogus"],
                 ["--proxy-protocol-from", "2001:db8::/129"], ["--proxy-protocol-from", "10.0.0.1"],
+                ["--listen", "127.0.0.1:0", "--max-inflated-size", "4294967296"],
             ]
         )
         func badFlags(arguments: [String]) async throws {

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOPosix
 import Synchronization
-import TTProtocol
+public import TTProtocol
 
 /// A framework peer whose connections follow a script: each may answer its handshake late or never, answer
 /// requests (Request OK, empty) late, and close after a number of answers, as a server that timed the session
@@ -16,11 +16,19 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
         public var answerDelay: Duration
         /// Close the connection after this many answers; `nil`: keep it open.
         public var closeAfterAnswers: Int?
+        /// The identity key this connection presents; `nil`: the one every connection of the peer shares.
+        public var identity: ServerIdentity?
 
-        public init(handshakeDelay: Duration? = .zero, answerDelay: Duration = .zero, closeAfterAnswers: Int? = nil) {
+        public init(
+            handshakeDelay: Duration? = .zero,
+            answerDelay: Duration = .zero,
+            closeAfterAnswers: Int? = nil,
+            identity: ServerIdentity? = nil
+        ) {
             self.handshakeDelay = handshakeDelay
             self.answerDelay = answerDelay
             self.closeAfterAnswers = closeAfterAnswers
+            self.identity = identity
         }
     }
 
@@ -59,7 +67,7 @@ public final class ScriptedPeer: Sendable, StoppableTestResource {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ScriptedPeerHandler(identity: identity, behaviour: behaviour) {
+                        ScriptedPeerHandler(identity: behaviour.identity ?? identity, behaviour: behaviour) {
                             counter.requests.withLock { $0 += 1 }
                         }
                     )

@@ -48,6 +48,26 @@ struct NoProxyMatcherTests {
         #expect(matcher.usesProxy(host: "corp.local", port: 1))
     }
 
+    @Test("a port that is not the target's port as written (https, 080, +80) matches no port, as in Go")
+    func portsCompareAsText() {
+        for entry in ["intranet.example:https", "intranet.example:080", "intranet.example:+80", "10.1.2.3:https"] {
+            let matcher = NoProxyMatcher(entry)
+            #expect(matcher.usesProxy(host: "intranet.example", port: 80), "\(entry)")
+            #expect(matcher.usesProxy(host: "intranet.example", port: 443), "\(entry)")
+            #expect(matcher.usesProxy(host: "10.1.2.3", port: 443), "\(entry)")
+        }
+        // An empty port is no port (Go's SplitHostPort gives ""): every port.
+        #expect(!NoProxyMatcher("intranet.example:").usesProxy(host: "intranet.example", port: 443))
+    }
+
+    @Test("a domain entry never matches an IP address target, as in Go and curl")
+    func domainEntriesSkipAddresses() {
+        let matcher = NoProxyMatcher(".0.0.1, 2.3")
+        #expect(matcher.usesProxy(host: "10.0.0.1", port: 80))
+        #expect(matcher.usesProxy(host: "1.2.2.3", port: 80))
+        #expect(!matcher.usesProxy(host: "host.0.0.1", port: 80))
+    }
+
     @Test("an empty NO_PROXY still keeps loopback targets off the proxy")
     func emptyKeepsLoopbackDirect() {
         let matcher = NoProxyMatcher("")

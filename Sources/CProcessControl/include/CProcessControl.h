@@ -26,3 +26,6 @@ void CProcessControl_removeSignalWakeup(const int *signals, int count, const voi
 
 /// The size of one saved disposition (a `struct sigaction`), for the `previous` buffers above.
 int CProcessControl_signalDispositionSize(void);
+
+/// 1 when the process ignores `number` (`SIG_IGN`, e.g. SIGHUP under nohup), else 0.
+int CProcessControl_isSignalIgnored(int number);

@@ -48,10 +48,12 @@ typedef struct {
 } CZlib_DeflateMemo;
 
 /// Deflates `parts` (`count` buffers, in order) into `out` as one complete gzip member. `strm` must come from
-/// `CZlib_deflateInit2` with a gzip window; it is reset first. `outCapacity` must be at least
-/// `CZlib_gzipBound` of the total input. With a `memo` (else NULL), an input of at most `CZLIB_MEMO_INPUT_MAX`
-/// bytes equal to one of the memo's is copied from it, and a new one replaces the oldest. Returns Z_OK and the
-/// member length in `*written`, or a zlib error.
-int CZlib_deflateMember(z_streamp strm, CZlib_DeflateMemo *memo, const unsigned char *const *parts,
+/// `CZlib_deflateInit2` at level 9 with a gzip window; it is reset first. `maxChain` > 0 caps the hash chains
+/// searched per position (`deflateTune`, level 9's other parameters kept); 0 keeps level 9's 4096. `outCapacity`
+/// must be at least `CZlib_gzipBound` of the total input. With a `memo` (else NULL), an input of at most
+/// `CZLIB_MEMO_INPUT_MAX` bytes equal to one of the memo's is copied from it, and a new one replaces the oldest
+/// (such inputs always use level 9's chains: the memo does not record `maxChain`). Returns Z_OK and the member
+/// length in `*written`, or a zlib error.
+int CZlib_deflateMember(z_streamp strm, int maxChain, CZlib_DeflateMemo *memo, const unsigned char *const *parts,
                         const size_t *partLengths, size_t count, unsigned char *out, size_t outCapacity,
                         size_t *written);

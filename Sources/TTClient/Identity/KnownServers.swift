@@ -78,7 +78,7 @@ public struct KnownServers: Sendable {
             }
             try Self.makeDirectory(directory, for: path)
         }
-        let line = Array("\(server) \(fingerprint)\n".utf8)
+        var line = Array("\(server) \(fingerprint)\n".utf8)
         // A new file is private from its first byte (SecretFileWriter); an existing one, already checked by
         // checkTrustFile, gets the line appended.
         do {
@@ -86,9 +86,16 @@ public struct KnownServers: Sendable {
         } catch {
             throw .unwritable(path: path, reason: error.description)
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        let fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        // A file edited by hand may lack its last line break: appended to that line, the entry would spoil it and
+        // itself (three fields), and every later check would refuse the whole file.
+        var status = stat()
+        var last: UInt8 = 0
+        if fstat(fd, &status) == 0, status.st_size > 0, pread(fd, &last, 1, status.st_size - 1) == 1, last != 0x0A {
+            line.insert(0x0A, at: 0)
+        }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
     }

@@ -20,10 +20,17 @@ public enum Route: Sendable {
 public enum IdentityPolicy: Sendable {
     /// Only the key with this fingerprint is accepted.
     case pinned(IdentityFingerprint)
-    /// The first key seen for a server is remembered in the known-servers file; later a different one is refused.
+    /// The first key seen for a server is remembered in the known-servers file; later a different one is refused,
+    /// and so is one that differs from the key a client's earlier connection presented (also when the file could
+    /// not be written).
     case trustOnFirstUse(KnownServers)
     /// Any key is accepted (the connection is still encrypted, but a man in the middle is not detected).
     case acceptAny
+
+    /// Whether any key is accepted, on reconnects too.
+    var acceptsAnyKey: Bool {
+        if case .acceptAny = self { true } else { false }
+    }
 }
 
 /// What the client does when the server closed or timed out the session between two requests.

@@ -279,6 +279,18 @@ public final class FrameworkClient {
         do throws(AttemptFailure) {
             let started = ContinuousClock.now
             let (codec, identity) = try handshake(on: transport, deadline: deadline)
+            // A reconnect reaches the server the first connection did, whatever the known-servers file could
+            // record (trust on first use with an unwritable file remembers nothing): a different key now is a man
+            // in the middle that cut the session, and it would get the Login.
+            if let accepted = serverIdentity, accepted != identity, !configuration.identity.acceptsAnyKey {
+                throw AttemptFailure(
+                    kind: .final,
+                    error: identityMismatch(
+                        identity,
+                        expected: "\(accepted.fingerprint) (the key this client accepted before reconnecting)"
+                    )
+                )
+            }
             serverIdentity = identity
             session = Session(transport: transport, codec: codec)
             let verdict: String

@@ -5,7 +5,8 @@ public import TTTransport
 ///
 /// Grammar (every part may be left out and takes its default):
 /// - `user:password@server:port` — a password that starts with `-` is clear text and the `-` is not part of it
-///   (`fred:-secret` logs in with `secret`); a password without the prefix is taken as written;
+///   (`fred:-secret` logs in with `secret`); a password without the prefix is taken as written; the last `@`
+///   ends the credentials, so a password holding `@` needs the server written after it;
 /// - `server` may be a name, an IPv4 address or a bracketed IPv6 address (`[::1]:5000`);
 /// - without `@` the string holds credentials only (`user` or `user:password`);
 /// - a user without a password leaves ``password`` `nil`, so the caller prompts for it on a terminal;
@@ -70,13 +71,15 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
             }
         }
         if let serverPart, !serverPart.isEmpty {
-            (server, port) = try Self.parseServer(serverPart)
+            (server, port) = try Self.parseServer(serverPart, afterPassword: password != nil)
         }
     }
 
     /// The server part, read by the one host:port parser (``HostPort``); an empty host or port takes the default
     /// (`@:6000`, `@host:`).
-    private static func parseServer(_ text: Substring) throws(TransportError) -> (String, Int) {
+    /// - Parameter afterPassword: a password was given: the text may be the tail of one holding `@` (written
+    ///   without the server part), so an error neither quotes it nor names a character or the port of it.
+    private static func parseServer(_ text: Substring, afterPassword: Bool) throws(TransportError) -> (String, Int) {
         var text = String(text)
         if text.hasPrefix(":"), !text.dropFirst().contains(":") { text = defaultServer + text }
         if text.hasSuffix(":") { text.removeLast() }
@@ -84,7 +87,21 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
             let parsed = try HostPort(parsing: text, defaultPort: defaultPort)
             return (parsed.host, parsed.port)
         } catch {
-            throw failure("server \(error.description) (expected user:password@server:port)")
+            guard afterPassword else {
+                throw failure("server \(error.description) (expected user:password@server:port)")
+            }
+            let reason =
+                switch error.problem {
+                case .invalidPort(_, let lowest): "the port is not a number from \(lowest) to 65535"
+                case .invalidHostCharacter: "the host contains a character no host name or address has"
+                case .invalidHostName: "the host is not a valid host name or address"
+                default: error.reason
+                }
+            throw failure(
+                "what follows the last '@' is not a server (\(reason); not shown, as it may be part of the "
+                    + "password). Expected user:password@server:port; a password holding '@' needs the server "
+                    + "written after it"
+            )
         }
     }
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 import TTBasics
 import TTCommandSupport
 import TTTransport
@@ -10,7 +11,11 @@ import TTTransport
 /// `key = value` line; comments after that belong to what follows (they usually introduce the next section).
 /// The file is written atomically and private from its first byte (`SecretFileWriter`), and never holds a
 /// password: passwords go to their own files (``storePassword(_:forFile:besideConfig:)``), which the entry names.
+/// Each read-change-replace holds a lock (``withWriteLock(_:_:)``), so two tools saving at once both keep theirs.
 enum ConnectionConfigWriter {
+    /// How long a writer waits for another to finish before giving up.
+    static let lockTimeout = Duration.seconds(10)
+
     /// Whether `name` can be a connection name: one word the parser reads back unchanged.
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64
@@ -119,9 +124,11 @@ enum ConnectionConfigWriter {
 
     /// Writes `entry` into the config file at `path` (created, with its directory, when missing).
     static func save(_ entry: ConnectionEntry, to path: String) throws(CommandFailure) {
-        let text = try currentText(of: path)
-        let updated = replacingSection(entry.name, in: text, with: section(for: entry, configPath: path))
-        try write(updated, to: path)
+        try withWriteLock(path) { () throws(CommandFailure) in
+            let text = try currentText(of: path)
+            let updated = replacingSection(entry.name, in: text, with: section(for: entry, configPath: path))
+            try write(updated, to: path)
+        }
     }
 
     /// Removes the section `name` from the config file at `path`.
@@ -129,15 +136,52 @@ enum ConnectionConfigWriter {
     /// - Throws: ``CommandFailure`` (usage) naming the connections there are when there is no such section.
     @discardableResult
     static func remove(_ name: String, from path: String) throws(CommandFailure) -> ConnectionEntry {
-        let text = try currentText(of: path)
-        let entry: ConnectionEntry
-        do {
-            entry = try ConnectionConfigFile(parsing: text, path: path).entry(named: name)
-        } catch {
-            throw .usage("\(error)")
+        try withWriteLock(path) { () throws(CommandFailure) in
+            let text = try currentText(of: path)
+            let entry: ConnectionEntry
+            do {
+                entry = try ConnectionConfigFile(parsing: text, path: path).entry(named: name)
+            } catch {
+                throw .usage("\(error)")
+            }
+            try write(replacingSection(name, in: text, with: nil), to: path)
+            return entry
         }
-        try write(replacingSection(name, in: text, with: nil), to: path)
-        return entry
+    }
+
+    /// Runs `body` holding an exclusive `flock` on the config file's directory (the file itself is replaced by
+    /// a rename, so a lock on it would not outlive the first writer), waiting at most ``lockTimeout``: without
+    /// it, two tools that read the file before either wrote it each wrote back only their own change.
+    private static func withWriteLock<Result>(
+        _ path: String,
+        _ body: () throws(CommandFailure) -> Result
+    ) throws(CommandFailure) -> Result {
+        try createDirectory(of: path)
+        let directory = FilePathText.directory(of: path)
+        let lockPath = directory.isEmpty ? "." : directory
+        let fd = open(lockPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw .usage(
+                "cannot open the directory \(lockPath) of the config file: \(String(cString: strerror(errno)))"
+            )
+        }
+        // Closing the descriptor releases the lock.
+        defer { close(fd) }
+        let deadline = ContinuousClock.now + lockTimeout
+        // Bounded by `deadline`: one try every 10 ms.
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw .usage("cannot lock the config file \(path): \(String(cString: strerror(errno)))")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw .usage(
+                    "another program has been writing the config file \(path) for \(lockTimeout.readable); "
+                        + "try again when it is done"
+                )
+            }
+            usleep(10_000)
+        }
+        return try body()
     }
 
     /// Stores a password in the file `fileName` beside the config file (mode 600, first line) and returns its

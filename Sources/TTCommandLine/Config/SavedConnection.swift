@@ -40,7 +40,7 @@ enum SavedConnection {
             entry.proxyAuthNoBasic = proxy.forbidsBasicInClear ? true : nil
             proxyCredentials = proxy.credentials
         case .autoConfigured(let route, _):
-            let source = route.pac.source
+            let source = route.pac.location
             // A file named relative to the working directory must still be found from the config file.
             entry.proxyPac =
                 source.contains("://") || source.hasPrefix("/")

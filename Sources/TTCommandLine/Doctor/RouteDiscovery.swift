@@ -87,10 +87,12 @@ enum RouteDiscovery {
                     )
                 }
             case .pac(let location):
+                // Messages show the location without a URL's password.
+                let shown = ProxyAutoConfig.redacted(location: location)
                 switch pacAnswers[location] {
                 case .success(let pac)?:
                     for (index, entry) in pac.entries.enumerated() {
-                        let label = "PAC entry \(index + 1) of \(pac.entries.count) from \(setting.source) \(location)"
+                        let label = "PAC entry \(index + 1) of \(pac.entries.count) from \(setting.source) \(shown)"
                         let way: RouteCandidate.Way
                         switch entry {
                         case .direct: way = .direct
@@ -107,7 +109,7 @@ enum RouteDiscovery {
                     candidates.append(
                         RouteCandidate(
                             way: .unusable(exitCode: code, stage: "pac", message: error.message),
-                            sources: ["PAC \(location) from \(setting.source)"],
+                            sources: ["PAC \(shown) from \(setting.source)"],
                             isConfigured: configured
                         )
                     )
@@ -117,9 +119,9 @@ enum RouteDiscovery {
                             way: .unusable(
                                 exitCode: 12,
                                 stage: "pac",
-                                message: "the PAC \(location) was not fetched and evaluated before the deadline"
+                                message: "the PAC \(shown) was not fetched and evaluated before the deadline"
                             ),
-                            sources: ["PAC \(location) from \(setting.source)"],
+                            sources: ["PAC \(shown) from \(setting.source)"],
                             isConfigured: configured
                         )
                     )
@@ -182,7 +184,11 @@ enum RouteDiscovery {
                 } catch let error as TransportError {
                     result = .failure(error)
                 } catch {
-                    result = .failure(TransportError.configuration("PAC file \(location): \(error)"))
+                    result = .failure(
+                        TransportError.configuration(
+                            "PAC file \(ProxyAutoConfig.redacted(location: location)): \(error)"
+                        )
+                    )
                 }
                 answers.withLock { $0[location] = result }
                 group.leave()

@@ -190,7 +190,7 @@ package struct ProxyOptions: ParsableArguments, Sendable {
             // desktop and the browsers publish.
             let origin = RouteOrigin(
                 source: proxyPac != nil ? "--proxy-pac" : entry.map { "config file \($0.path)" },
-                pacLocation: proxyPac ?? entry?.entry.proxyPac,
+                pacLocation: (proxyPac ?? entry?.entry.proxyPac).map { ProxyAutoConfig.redacted(location: $0) },
                 offersDoctor: true
             )
             throw CommandFailure(exitCode: CommandFailure(error).exitCode, message: origin.named(error.message))

@@ -26,20 +26,17 @@ final class Terminal {
 
     /// Prints `prompt` and reads one line; `nil` at end of input (Ctrl-D).
     /// Without `echo` the answer is not shown: echo is off before the prompt appears, so nothing typed after
-    /// it is shown or discarded, and it is back on afterwards, also when reading fails.
+    /// it is shown or discarded, and it is back on afterwards, also when reading fails or a signal ends the
+    /// program (``PasswordPrompt/readLineWithoutEcho(from:showingEnter:limit:prompt:)``).
     func ask(_ prompt: String, echo: Bool = true) -> String? {
-        var original = termios()
-        let isTerminal = tcgetattr(descriptor, &original) == 0
-        if !echo, isTerminal {
-            var silent = original
-            silent.c_lflag &= ~tcflag_t(ECHO)
-            tcsetattr(descriptor, TCSANOW, &silent)
-        }
-        defer {
-            if !echo, isTerminal {
-                tcsetattr(descriptor, TCSANOW, &original)
-                say("\n")
-            }
+        guard echo else {
+            defer { say("\n") }
+            return PasswordPrompt.readLineWithoutEcho(
+                from: descriptor,
+                showingEnter: false,
+                limit: Self.maximumAnswer,
+                prompt: { say(prompt) }
+            ).map { String(decoding: $0, as: UTF8.self) }
         }
         say(prompt)
         var bytes: [UInt8] = []

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import TTBasics
 
 /// Users and password hashes from an htpasswd-style file (`user:hash` per line, `#` comments).
@@ -15,12 +14,17 @@ public struct HtpasswdFile: Sendable {
     /// The user names in the file.
     public var users: [String] { entries.keys.sorted() }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`: a regular file of at most 64 MiB.
     public init(contentsOf path: String) throws(HtpasswdError) {
-        let text: String
+        // Read no further than the bound, and only a regular file: a FIFO blocked the start for good, a device
+        // (/dev/zero) was read until memory ran out.
+        let file: FilePermissions.CheckedFile?
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            file = try FilePermissions.readChecking(path, what: "the file", limit: 64 << 20)
         } catch {
+            throw HtpasswdError(path: path, line: nil, message: error.description)
+        }
+        guard let file, let text = String(validating: file.bytes, as: UTF8.self) else {
             throw HtpasswdError(
                 path: path,
                 line: nil,
@@ -33,6 +37,7 @@ public struct HtpasswdFile: Sendable {
     /// Parses htpasswd text; `path` only names the source in errors.
     public init(parsing text: String, path: String = "<htpasswd>") throws(HtpasswdError) {
         var entries: [String: HtpasswdHash] = [:]
+        var lineOfUser: [String: Int] = [:]
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
@@ -53,6 +58,16 @@ public struct HtpasswdFile: Sendable {
                         + "), -m ($apr1$) or -s ({SHA})"
                 )
             }
+            // Two lines give a user two passwords of which one works, and servers differ on which (Apache takes
+            // the first): editing the line found first could leave the other password, maybe a revoked one, valid.
+            if let first = lineOfUser[user] {
+                throw HtpasswdError(
+                    path: path,
+                    line: offset + 1,
+                    message: "user \(user) appears more than once (first on line \(first)); keep one line per user"
+                )
+            }
+            lineOfUser[user] = offset + 1
             entries[user] = parsed
         }
         self.entries = entries

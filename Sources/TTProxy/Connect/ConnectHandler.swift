@@ -9,8 +9,9 @@ import TTBasics
 /// within the head timeout, or the client gets `408`.
 ///
 /// States: reading a head → authenticating (hashes are checked on the thread pool) → dialing → tunnelling
-/// (this handler removes itself). A `407` keeps the connection for the client's retry; other refusals end it
-/// with a lingering close, so the answer is not lost to a reset when the client has sent more than we read.
+/// (this handler removes itself). A `407` keeps the connection for the client's retry, unless the client sent
+/// bytes behind the head (tunnel payload, never a request); other refusals end it with a lingering close, so the
+/// answer is not lost to a reset when the client has sent more than we read.
 final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -234,11 +235,20 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func challenge(context: ChannelHandlerContext, outcome: String, message: String) {
+        let text = "tt-proxy requires \(message) (Basic)"
+        let challenge = ("Proxy-Authenticate", "Basic realm=\"tt-proxy\"")
+        // Bytes behind the head, read or still waiting in the socket (reads are off while a password is checked),
+        // were sent before this answer: tunnel payload of a client that did not wait for the 200, not a retry.
+        // Read as the next request, that payload would make requests of its own (request smuggling), so such a
+        // client is answered like any refusal: the connection ends unread.
+        if (early?.readableBytes ?? 0) > 0 || Self.unreadBytes(in: context.channel) > 0 {
+            return refuse(context: context, status: 407, outcome: outcome, message: text, extraHeaders: [challenge])
+        }
         let response = ProxyResponse.error(
             status: 407,
             reason: ProxyStatus.reason(407),
-            message: "tt-proxy requires \(message) (Basic)",
-            extraHeaders: [("Proxy-Authenticate", "Basic realm=\"tt-proxy\"")],
+            message: text,
+            extraHeaders: [challenge],
             keepAlive: true
         )
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
@@ -246,16 +256,24 @@ final class ConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
         record?.outcome = outcome
         record?.finish()
         record = nil
-        // The client retries on this connection; what it sent after the head is its next request.
+        // The client retries on this connection, with what it sends once it has read this answer.
         state = .readingHead
+        early = nil
         armHeadDeadline(context: context)
-        if var pending = early.take() { parser.append(&pending) }
         setAutoRead(true, context: context)
-        if inputEnded {
-            context.close(promise: nil)
-        } else {
-            processHead(context: context)
+        if inputEnded { context.close(promise: nil) }
+    }
+
+    /// Bytes received on `channel`'s socket that nobody has read yet; 0 where there is no socket (an embedded
+    /// channel). Must run on the channel's event loop.
+    private static func unreadBytes(in channel: any Channel) -> Int {
+        let count = try? channel.pipeline.syncOperations.withUnsafeTransportIfAvailable(
+            of: NIOBSDSocket.Handle.self
+        ) { descriptor in
+            var count: CInt = 0
+            return ioctl(descriptor, UInt(FIONREAD), &count) == 0 ? Int(count) : 0
         }
+        return count ?? 0
     }
 
     private func authorized(target: ConnectTarget, context: ChannelHandlerContext) {

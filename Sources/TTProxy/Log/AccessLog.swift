@@ -35,13 +35,29 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
     }
 
     /// Escapes control and non-ASCII characters and cuts long lines, so a hostile request line cannot forge log
-    /// lines; user information in the target (`user:pass@host`) is removed.
+    /// lines; user information (`user:pass@host`) is removed from every word, not only from where a well-formed
+    /// line has its target: malformed lines are logged too, and two spaces or a tab move the target elsewhere.
     static func sanitize(_ line: String) -> String {
-        var parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        if parts.count >= 2, let at = parts[1].lastIndex(of: "@") {
-            parts[1] = "[redacted]@" + parts[1][parts[1].index(after: at)...]
+        var redacted = ""
+        var word = ""
+        func endWord() {
+            if let at = word.lastIndex(of: "@") {
+                redacted += "[redacted]" + word[at...]
+            } else {
+                redacted += word
+            }
+            word = ""
         }
-        return escaped(parts.joined(separator: " "), forField: false)
+        for scalar in line.unicodeScalars {
+            if scalar.isASCII, scalar.value > 0x20, scalar.value < 0x7F {
+                word.unicodeScalars.append(scalar)
+            } else {
+                endWord()
+                redacted.unicodeScalars.append(scalar)
+            }
+        }
+        endWord()
+        return escaped(redacted, forField: false)
     }
 
     /// Control characters, non-ASCII, quotes, backslashes and (in a user name) spaces escaped, at most 200

@@ -35,10 +35,13 @@ struct RequestDispatcher {
             record(request)
             return .respond(ResponsePacket(rc: .requestOK))
         case .echo:
+            // The answer states the payload's length in 4 bytes. A longer payload (possible only with a
+            // maxInflatedSize over 4 GiB) is refused: UInt32(_:) trapped there and ended every session.
+            guard let count = UInt32(exactly: request.payload.count) else {
+                return .respond(ResponsePacket(rc: .badRequest))
+            }
             record(request)
-            return .respond(
-                ResponsePacket(rc: .requestOK, count: UInt32(request.payload.count), payload: request.payload)
-            )
+            return .respond(ResponsePacket(rc: .requestOK, count: count, payload: request.payload))
         case .login:
             guard let login = try? LoginPayload(parsing: request.payload) else {
                 return .respond(ResponsePacket(rc: .badRequest))

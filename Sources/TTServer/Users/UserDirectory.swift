@@ -7,12 +7,15 @@ public import TTProtocol
 /// per user; blank lines and lines starting with `#` are ignored (docs/SERVER.md).
 public struct UserDirectory: Sendable {
     private var entries: [String: PasswordHash]
+    /// The PBKDF2 work (``work(_:)``) of the costliest hash: what every failed check costs.
+    private let failureWork: Int
     /// Whether the file has a `# empty` line: no users is meant, not a truncated file (``UserStore/reload(with:)``).
     public private(set) var declaresEmpty = false
 
     /// A directory with the given accounts.
     public init(_ entries: [String: PasswordHash] = [:]) {
         self.entries = entries
+        failureWork = Self.costliestWork(in: entries)
     }
 
     /// The user names, sorted.
@@ -23,22 +26,38 @@ public struct UserDirectory: Sendable {
 
     /// Whether `password` is the password of `user`.
     ///
-    /// An unknown user costs as much as a known one (a hash of the same strength is checked and fails), so the
-    /// answer time does not tell which user names exist. Call it off the event loop: PBKDF2 is slow on purpose.
+    /// Every failed check costs as much as checking the costliest hash of the directory, whatever name it gave (an
+    /// unknown one, or a user whose hash is cheaper), so the answer time tells neither which user names exist nor
+    /// whose hash is cheap. Call it off the event loop: PBKDF2 is slow on purpose.
     public func verify(user: String, password: String) -> Bool {
-        guard let hash = entries[user] else {
-            _ = Self.decoy(iterations: entries.values.first?.iterations).verify(password)
-            return false
+        let hash = entries[user]
+        if let hash, hash.verify(password) { return true }
+        var remaining = failureWork - (hash.map(Self.work) ?? 0)
+        // At most two rounds: the costliest hash is at most 2 × maxIterations of work.
+        while remaining > 0 {
+            let iterations = min(remaining, PasswordHash.maxIterations)
+            _ = Self.decoy(iterations: iterations).verify(password)
+            remaining -= iterations
         }
-        return hash.verify(password)
+        return false
     }
 
-    private static func decoy(iterations: Int?) -> PasswordHash {
+    /// The PBKDF2 work of checking `hash`: its iterations, once per 32 bytes of output.
+    private static func work(_ hash: PasswordHash) -> Int {
+        hash.iterations * ((hash.hash.count + 31) / 32)
+    }
+
+    /// The work of the costliest of `entries`; with none, that of a new hash.
+    private static func costliestWork(in entries: [String: PasswordHash]) -> Int {
+        entries.values.map(work).max() ?? PasswordHash.defaultIterations
+    }
+
+    /// A 32-byte hash that no password matches in practice, checked only for the time it takes.
+    private static func decoy(iterations: Int) -> PasswordHash {
         let zeroSalt = "AAAAAAAAAAAAAAAAAAAAAA=="
         let zeroHash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-        let count = iterations ?? PasswordHash.defaultIterations
-        // A well-formed literal; it cannot fail to parse.
-        return try! PasswordHash(parsing: "pbkdf2-sha256$\(count)$\(zeroSalt)$\(zeroHash)")
+        // A well-formed literal within the bounds; it cannot fail to parse.
+        return try! PasswordHash(parsing: "pbkdf2-sha256$\(iterations)$\(zeroSalt)$\(zeroHash)")
     }
 
     /// Parses the text of a users file.
@@ -46,7 +65,7 @@ public struct UserDirectory: Sendable {
     /// - Throws: ``UsersFileError`` naming the line and what is wrong with it (never the hash itself).
     public init(parsing text: String, source: String) throws(UsersFileError) {
         var entries: [String: PasswordHash] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.fileLines.enumerated() {
             let line = rawLine.trimmingWhitespace()
             if line == "# empty" { declaresEmpty = true }
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -61,17 +80,22 @@ public struct UserDirectory: Sendable {
             guard entries[name] == nil else {
                 throw UsersFileError(path: source, line: lineNumber, problem: "user '\(name)' appears twice")
             }
-            guard let hash = try? PasswordHash(parsing: String(line[line.index(after: colon)...])) else {
+            do {
+                entries[name] = try PasswordHash(parsing: String(line[line.index(after: colon)...]))
+            } catch {
+                // The detail says what is too costly in a well-formed hash; it never holds the hash itself.
+                let problem =
+                    error.detail.map { "the password hash of '\(name)' would make every login too slow: \($0)" }
+                    ?? "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
                 throw UsersFileError(
                     path: source,
                     line: lineNumber,
-                    problem: "the password hash of '\(name)' is not pbkdf2-sha256$<iterations>$<salt>$<hash>"
-                        + " (create entries with `tt-server add-user`)"
+                    problem: problem + " (create entries with `tt-server add-user`)"
                 )
             }
-            entries[name] = hash
         }
         self.entries = entries
+        failureWork = Self.costliestWork(in: entries)
     }
 
     /// Reads a users file, refusing one that other users can read or replace: the permissions are checked on the
@@ -117,7 +141,7 @@ public struct UserDirectory: Sendable {
             let text = try readText(path: path)
             // A file that does not parse is left alone rather than rewritten around its errors.
             _ = try UserDirectory(parsing: text, source: path)
-            lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            lines = text.fileLines.map(String.init)
             if lines.last == "" { lines.removeLast() }
         }
         let entry = "\(user):\(PasswordHash(hashing: password, iterations: iterations).encoded)"

@@ -31,6 +31,8 @@ enum PacFetcher {
     }
 
     static func fetch(_ url: String, deadline: Deadline, interrupter: ConnectionInterrupter? = nil) throws -> String {
+        // What messages show: the URL may carry a password for the PAC server.
+        let shown = ProxyAutoConfig.redacted(location: url)
         let easy = try CurlEasy()
         if let interrupter { try CurlInterruption.install(interrupter, on: easy) }
         let body = Body()
@@ -48,7 +50,7 @@ enum PacFetcher {
         try easy.set(CURLOPT_LOW_SPEED_LIMIT, 16)
         try easy.set(CURLOPT_LOW_SPEED_TIME, 5)
         guard CCurl_easy_setopt_writefunction(easy.handle, write) == CURLE_OK else {
-            throw TransportError.configuration("libcurl cannot fetch the PAC URL \(url)")
+            throw TransportError.configuration("libcurl cannot fetch the PAC URL \(shown)")
         }
         let result = withExtendedLifetime(body) { () -> CURLcode in
             _ = try? easy.set(CURLOPT_WRITEDATA, pointer: Unmanaged.passUnretained(body).toOpaque())
@@ -57,26 +59,26 @@ enum PacFetcher {
         let status = easy.long(CURLINFO_RESPONSE_CODE)
         if body.overflowed {
             throw TransportError.configuration(
-                "the PAC URL \(url) sent over \(ProxyAutoConfig.sizeLimit / 1024) KiB: that is not a PAC script"
+                "the PAC URL \(shown) sent over \(ProxyAutoConfig.sizeLimit / 1024) KiB: that is not a PAC script"
             )
         }
         if result == CURLE_OPERATION_TIMEDOUT {
             throw TransportError(
                 stage: .proxyConnect,
                 category: .timedOut,
-                message: "fetching the PAC URL \(url) took longer than \(budget.readable) (--timeout): "
+                message: "fetching the PAC URL \(shown) took longer than \(budget.readable) (--timeout): "
                     + "\(easy.errorText.isEmpty ? CurlEasy.describe(result) : easy.errorText)"
             )
         }
         guard result == CURLE_OK else {
             let detail = easy.errorText.isEmpty ? CurlEasy.describe(result) : easy.errorText
-            throw unreachable("cannot fetch the PAC URL \(url): \(detail)")
+            throw unreachable("cannot fetch the PAC URL \(shown): \(detail)")
         }
         guard status == 200 else {
-            throw unreachable("cannot fetch the PAC URL \(url): the server answered HTTP \(status)")
+            throw unreachable("cannot fetch the PAC URL \(shown): the server answered HTTP \(status)")
         }
         guard let text = String(validating: body.bytes, as: UTF8.self) else {
-            throw TransportError.configuration("the PAC URL \(url) sent something that is not UTF-8 text")
+            throw TransportError.configuration("the PAC URL \(shown) sent something that is not UTF-8 text")
         }
         return text
     }

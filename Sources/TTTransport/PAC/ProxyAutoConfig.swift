@@ -1,5 +1,4 @@
 import CPacParser
-import FoundationEssentials
 import TTBasics
 
 /// One entry of a PAC answer that tt-connect can use.
@@ -24,8 +23,11 @@ public enum ProxyAutoConfigEntry: Sendable, Hashable, CustomStringConvertible {
 /// the tunnel carries our own protocol, and https:// is the URL scheme a browser would ask about for a CONNECT
 /// tunnel. There is no WPAD discovery (docs/TRANSPORT.md says why).
 public struct ProxyAutoConfig: Sendable, Hashable {
-    /// Where the script came from (a path or URL), for messages.
+    /// Where the script came from (a path or URL), for messages: the password of a URL is redacted
+    /// (``redacted(location:)``).
     public var source: String
+    /// Where the script came from as given, a URL's password included: to load it again, never to show.
+    public var location: String
     /// The script's raw answer, e.g. `PROXY a:3128; PROXY b:8080; DIRECT`.
     public var answer: String
     /// The usable entries in the script's order.
@@ -34,9 +36,10 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     public var skipped: [String]
 
     /// An answer built by hand (or by another PAC evaluator); ``resolve(location:target:deadline:)`` makes one
-    /// from a script.
+    /// from a script. `source` is where the script came from; it is kept as ``location`` and shown redacted.
     public init(source: String, answer: String, entries: [ProxyAutoConfigEntry], skipped: [String] = []) {
-        self.source = source
+        self.location = source
+        self.source = Self.redacted(location: source)
         self.answer = answer
         self.entries = entries
         self.skipped = skipped
@@ -67,13 +70,15 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     ) throws -> ProxyAutoConfig {
         do {
             let script = try load(location, deadline: deadline, interrupter: interrupter)
-            return try evaluate(
+            var pac = try evaluate(
                 script: script,
-                source: location,
+                source: redacted(location: location),
                 target: target,
                 deadline: deadline,
                 interrupter: interrupter
             )
+            pac.location = location
+            return pac
         } catch  where interrupter?.isInterrupted ?? false {
             throw CancellationError()
         }
@@ -188,6 +193,14 @@ public struct ProxyAutoConfig: Sendable, Hashable {
         return try parse(answer: answer, source: source, target: target)
     }
 
+    /// `location` as a message may show it: an http(s):// URL's password (`http://user:pass@host/proxy.pac`,
+    /// which libcurl sends as Basic authentication) replaced by `<redacted>`, as ``HTTPProxy`` shows a proxy URL.
+    public static func redacted(location: String) -> String {
+        let lowered = location.lowercased()
+        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else { return location }
+        return HTTPProxy.redacted(location)
+    }
+
     /// `CPacParser_evaluate`'s cancellation check; `context` is an unretained ``ConnectionInterrupter``.
     private static let isInterrupted: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
         guard let context else { return 0 }
@@ -221,10 +234,20 @@ public struct ProxyAutoConfig: Sendable, Hashable {
     }
 
     /// Parses `FindProxyForURL`'s answer: entries separated by `;`, each `DIRECT` or `KIND host:port`.
+    /// Entries it cannot use are listed escaped (the script's text may hold terminal control sequences), the
+    /// first ``entryLimit`` of them; the others are only counted.
     static func parse(answer: String, source: String, target: Endpoint) throws -> ProxyAutoConfig {
         var entries: [ProxyAutoConfigEntry] = []
         var skipped: [String] = []
+        var unlisted = 0
         var beyondLimit = 0
+        func skip(_ item: Substring) {
+            guard skipped.count < entryLimit else {
+                unlisted += 1
+                return
+            }
+            skipped.append(PrintableBytes.escaped(Array(item.trimmingWhitespace().utf8), limit: 100))
+        }
         for item in answer.split(separator: ";") {
             let words = item.split(whereSeparator: \.isWhitespace)
             guard let kind = words.first?.uppercased() else { continue }
@@ -233,7 +256,7 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 continue
             }
             guard words.count == 2, ["PROXY", "HTTP", "HTTPS"].contains(kind) else {
-                skipped.append(String(item.trimmingWhitespace()))
+                skip(item)
                 continue
             }
             guard entries.count < entryLimit else {
@@ -244,8 +267,11 @@ public struct ProxyAutoConfig: Sendable, Hashable {
                 let scheme = kind == "HTTPS" ? "https" : "http"
                 entries.append(.proxy(try HTTPProxy(parsing: "\(scheme)://\(words[1])")))
             } catch {
-                skipped.append(String(item.trimmingWhitespace()))
+                skip(item)
             }
+        }
+        if unlisted > 0 {
+            skipped.append("\(unlisted) more entries tt-connect cannot use")
         }
         if beyondLimit > 0 {
             skipped.append("\(beyondLimit) more entries: only the first \(entryLimit) are tried")
@@ -270,13 +296,19 @@ public struct ProxyAutoConfig: Sendable, Hashable {
             return try PacFetcher.fetch(location, deadline: deadline, interrupter: interrupter)
         }
         let path = lowered.hasPrefix("file://") ? String(location.dropFirst("file://".count)) : location
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TransportError.configuration("cannot read the PAC file \(path)")
+        // A regular file of at most sizeLimit bytes, read no further: a FIFO, a device (/dev/zero) or a huge
+        // file is refused with the reason instead of being read whole first.
+        let file: FilePermissions.CheckedFile?
+        do {
+            file = try FilePermissions.readChecking(path, what: "the PAC file", limit: sizeLimit)
+        } catch {
+            throw TransportError.configuration(error.description)
         }
-        guard data.count <= sizeLimit, let text = String(data: data, encoding: .utf8) else {
-            throw TransportError.configuration(
-                "the PAC file \(path) is not a PAC script (not UTF-8 text, or over \(sizeLimit / 1024) KiB)"
-            )
+        guard let file else {
+            throw TransportError.configuration("cannot read the PAC file \(path): it does not exist")
+        }
+        guard let text = String(validating: file.bytes, as: UTF8.self) else {
+            throw TransportError.configuration("the PAC file \(path) is not a PAC script (not UTF-8 text)")
         }
         return text
     }

@@ -59,8 +59,9 @@ public final class HTTPProxyTransport: Transport {
         tls: TargetTLSOptions? = nil,
         interrupter: ConnectionInterrupter? = nil
     ) throws -> HTTPProxyTransport {
+        try checkRequestInputs(proxy: proxy, options: options)
         // Which schemes to try, in which order, and what each one's failure means: ProxyAuthFallback.swift.
-        try ProxyAuthFallback.open(
+        return try ProxyAuthFallback.open(
             target: target,
             proxy: proxy,
             options: options,
@@ -68,6 +69,31 @@ public final class HTTPProxyTransport: Transport {
             tls: tls,
             interrupter: interrupter
         )
+    }
+
+    /// Refuses what would put a line break into the CONNECT request: libcurl writes the User-Agent and the extra
+    /// header lines as they are, and Digest quotes the user name in `Proxy-Authorization` without escaping CR or
+    /// LF, so a control character there ends the header and starts one of the caller's (or the URL's) choosing.
+    /// NUL would cut the value short, silently. The header values are not shown: they may hold a token.
+    static func checkRequestInputs(proxy: HTTPProxy, options: HTTPProxyOptions) throws(TransportError) {
+        func hasControl(_ text: String) -> Bool {
+            text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        }
+        if let user = proxy.credentials?.user, hasControl(user) {
+            throw .configuration(
+                "the proxy user name \"\(PrintableBytes.escaped(Array(user.utf8), limit: 100))\" contains a control "
+                    + "character (CR, LF, NUL…), which cannot go into a CONNECT request"
+            )
+        }
+        if hasControl(options.userAgent) {
+            throw .configuration("the User-Agent for the proxy contains a control character (CR, LF, NUL…)")
+        }
+        if let index = options.extraHeaders.firstIndex(where: hasControl) {
+            throw .configuration(
+                "extra proxy header line \(index + 1) contains a control character (CR, LF, NUL…): each must be "
+                    + "'Name: value' on one line"
+            )
+        }
     }
 
     /// One CONNECT exchange on a fresh libcurl handle (so a fresh connection), offering libcurl the

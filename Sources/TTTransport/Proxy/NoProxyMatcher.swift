@@ -7,14 +7,16 @@ import TTBasics
 /// `.example.com` or `*.example.com` (subdomains only), an IP, a CIDR block, or any of these with `:port`
 /// (`[v6]:port` for IPv6). Loopback targets (`localhost`, 127/8, `::1`) always bypass.
 public struct NoProxyMatcher: Sendable, Hashable {
+    /// A rule's port as the entry wrote it, compared as text with the target's decimal port, as Go does:
+    /// `host:https` or `host:080` matches no port at all (not every port).
     private struct IPRule: Hashable {
         var address: IPAddress
-        var port: Int?
+        var port: String?
     }
     private struct DomainRule: Hashable {
         /// Always starts with `.`.
         var suffix: String
-        var port: Int?
+        var port: String?
         /// The entry had no leading `.`: the domain itself matches too.
         var matchesDomainItself: Bool
     }
@@ -38,7 +40,7 @@ public struct NoProxyMatcher: Sendable, Hashable {
                 continue
             }
             var host = entry
-            var port: Int?
+            var port: String?
             if let split = Self.splitHostPort(entry) {
                 guard !split.host.isEmpty else { continue }
                 host = split.host
@@ -67,12 +69,14 @@ public struct NoProxyMatcher: Sendable, Hashable {
         if let address, address.isLoopback { return false }
         if matchesEverything { return false }
         if let address {
-            for rule in ipRules where rule.address == address && (rule.port == nil || rule.port == port) {
+            for rule in ipRules where rule.address == address && (rule.port == nil || rule.port == String(port)) {
                 return false
             }
             if networks.contains(where: { $0.contains(address) }) { return false }
         }
-        for rule in domainRules where rule.port == nil || rule.port == port {
+        // Go and curl match names only against names: `.0.0.1` is no rule for 10.0.0.1.
+        guard address == nil else { return true }
+        for rule in domainRules where rule.port == nil || rule.port == String(port) {
             if host.hasSuffix(rule.suffix) || (rule.matchesDomainItself && host == rule.suffix.dropFirst()) {
                 return false
             }
@@ -80,16 +84,19 @@ public struct NoProxyMatcher: Sendable, Hashable {
         return true
     }
 
-    /// Go's `net.SplitHostPort`: `host:port` or `[host]:port`; nil when there is no valid port part.
-    private static func splitHostPort(_ text: String) -> (host: String, port: Int?)? {
+    /// Go's `net.SplitHostPort`: `host:port` or `[host]:port` (an empty port is none); nil when there is no port
+    /// part.
+    private static func splitHostPort(_ text: String) -> (host: String, port: String?)? {
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
             let after = text[text.index(after: close)...]
             guard after.hasPrefix(":") else { return nil }
             let host = String(text[text.index(after: text.startIndex)..<close])
-            return (host, Int(after.dropFirst()))
+            let port = after.dropFirst()
+            return (host, port.isEmpty ? nil : String(port))
         }
         guard let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon else { return nil }
-        return (String(text[..<colon]), Int(text[text.index(after: colon)...]))
+        let port = text[text.index(after: colon)...]
+        return (String(text[..<colon]), port.isEmpty ? nil : String(port))
     }
 }

@@ -144,7 +144,7 @@ public enum ProxyConfiguration {
         } catch let error as TransportError {
             throw error
         } catch {
-            throw TransportError.configuration("PAC file \(location): \(error)")
+            throw TransportError.configuration("PAC file \(ProxyAutoConfig.redacted(location: location)): \(error)")
         }
         let route = ProxyAutoConfigRoute(
             pac: pac,
@@ -156,7 +156,7 @@ public enum ProxyConfiguration {
         return ProxyDecision(
             proxy: nil,
             source: source,
-            reason: "PAC file \(location) from \(source) answers \"\(pac.answer)\" for \(target)\(skipped)",
+            reason: "PAC file \(pac.source) from \(source) answers \"\(pac.answer)\" for \(target)\(skipped)",
             autoConfig: route
         )
     }

@@ -12,6 +12,9 @@ final class CannedResponder: Sendable {
         case reset
         /// Keep the connection open until the responder stops.
         case holdOpen
+        /// Read the next request head on the same connection and answer it the same way, up to 4 heads, then
+        /// close: for a client that answers a 407 challenge on the connection it has.
+        case keepAnswering
     }
 
     let port: Int
@@ -53,16 +56,17 @@ final class CannedResponder: Sendable {
                 let head = readHead(client)
                 requests.withLock { $0.append(head) }
             }
-            var offset = 0
-            while offset < reply.count {
-                let written = reply[offset...].withUnsafeBytes {
-                    send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            send(reply, to: client)
+            if case .keepAnswering = ending {
+                for _ in 1..<4 {
+                    let head = readHead(client)
+                    guard !head.isEmpty else { break }
+                    requests.withLock { $0.append(head) }
+                    send(reply, to: client)
                 }
-                if written <= 0 { break }
-                offset += written
             }
             switch ending {
-            case .close:
+            case .close, .keepAnswering:
                 close(client)
             case .reset:
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
@@ -71,6 +75,17 @@ final class CannedResponder: Sendable {
             case .holdOpen:
                 held.append(client)
             }
+        }
+    }
+
+    private func send(_ reply: [UInt8], to client: Int32) {
+        var offset = 0
+        while offset < reply.count {
+            let written = reply[offset...].withUnsafeBytes {
+                Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if written <= 0 { break }
+            offset += written
         }
     }
 
