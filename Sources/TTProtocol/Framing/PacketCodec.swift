@@ -35,9 +35,7 @@ public final class PacketCodec {
                     parts: [header, payload],
                     prefix: FrameHeader.size,
                     suffix: FrameHeader.tagSize,
-                    // A packet without payload (a Ping, its answer, a bare return code) holds no secret and
-                    // repeats: its compressed form may come from the memo of the last few.
-                    memoize: payload.isEmpty
+                    memoize: packet.mayBeMemoized
                 )
             }
         }
