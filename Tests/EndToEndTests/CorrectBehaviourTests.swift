@@ -229,7 +229,7 @@ struct CorrectBehaviourTests {
         #expect(users.standardError.contains("users file \(directory) is not a regular file"), "\(users.standardError)")
         let auth = try await tool(["--listen", "127.0.0.1:0", "--auth-file", directory], name: "tt-proxy", home: home)
         #expect(auth.status == 2)
-        #expect(auth.standardError.contains("auth file \(directory): cannot read the file: Is a directory"))
+        #expect(auth.standardError.contains("auth file \(directory): the file \(directory) is not a regular file"))
         for result in [config, users, auth] {
             #expect(!result.allOutput.contains("The operation could not be completed"))
         }

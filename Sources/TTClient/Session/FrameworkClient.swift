@@ -608,7 +608,14 @@ public final class FrameworkClient {
                     }
                     return "known"
                 }
-                return try Self.remember(identity, of: server, in: known)
+                let verdict = try Self.remember(identity, of: server, in: known)
+                // Another client may have recorded a key for this server since the lookup (the doctor checks every
+                // route at once; two tools start together): the first line recorded is the one that counts, so a
+                // different key shown here is refused as it would be on the next connection.
+                if let recorded = try known.fingerprint(for: server), recorded != identity.fingerprint.description {
+                    throw identityMismatch(identity, expected: "\(recorded) (recorded in \(known.path) meanwhile)")
+                }
+                return verdict
             } catch let error as KnownServersError {
                 throw FrameworkClientError(stage: .handshake, category: .usage, message: error.description)
             } catch let error as FrameworkClientError {

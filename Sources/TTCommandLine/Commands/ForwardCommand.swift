@@ -103,6 +103,9 @@ package struct ForwardCommand: ParsableCommand {
         let listener = try ListeningSocket(listenAt)
         if !noPreflight { try preflight(endpoint, route: route, origin: origin) }
         signal(SIGPIPE, SIG_IGN)
+        // Every relay holds two descriptors or more: --max-connections 10000 needs far more than the usual soft
+        // limit of 1024 (the servers raise it the same way).
+        OpenFileLimit.raiseToHardLimit()
         let forwarder = Forwarder(
             target: endpoint,
             route: route,
@@ -156,6 +159,9 @@ final class Forwarder: Sendable {
     /// Inside TLS a client's end of input cannot be passed on (no half-close): the relay then ends once the
     /// target has been quiet this long, rather than at the idle timeout.
     static let lingerAfterClient = Duration.seconds(5)
+    /// How long the listener is left alone after accept(2) found no descriptor (or buffer) for a new client: it
+    /// stays readable meanwhile, so retrying at once would spin.
+    static let outOfResourcesPause = Duration.milliseconds(100)
 
     private let target: Endpoint
     private let route: Route
@@ -194,21 +200,41 @@ final class Forwarder: Sendable {
     func serve(_ listener: ListeningSocket, stoppingOn stop: SignalWakeup) {
 
         var accepted = 0
+        // Until when the listener is left alone after running out of descriptors, and whether that was said (once
+        // per run: it comes and goes with every relay that ends).
+        var pausedUntil: ContinuousClock.Instant?
+        var outOfResourcesSaid = false
         while true {
             let full = open.withLock { $0.count >= maxConnections }
+            if let until = pausedUntil, until <= .now { pausedUntil = nil }
             // When full, watch the listener only while an idle relay could make room; otherwise a waiting client
-            // would wake the loop again and again.
-            let watchListener = !full || idlestRelay() != nil
+            // would wake the loop again and again. The same while paused for lack of descriptors.
+            let watchListener = pausedUntil == nil && (!full || idlestRelay() != nil)
             var entries = [pollfd(fd: stop.descriptor, events: Int16(POLLIN), revents: 0)]
             if watchListener { entries.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)) }
-            let ready = poll(&entries, nfds_t(entries.count), full ? 50 : -1)
+            let wait =
+                pausedUntil.map { Int32(clamping: ($0 - .now).wholeMillisecondsRoundedUp) } ?? (full ? 50 : -1)
+            let ready = poll(&entries, nfds_t(entries.count), wait)
             if ready < 0, errno != EINTR { break }
             if entries[0].revents != 0 { break }
             guard watchListener, entries[1].revents != 0 else { continue }
             if !full {
-                if let client = listener.accept() {
+                switch listener.accept() {
+                case .client(let client):
                     accepted += 1
                     start(client, number: accepted)
+                case .outOfResources(let code):
+                    pausedUntil = .now + Self.outOfResourcesPause
+                    if !outOfResourcesSaid {
+                        outOfResourcesSaid = true
+                        Console.error(
+                            "tt-connect forward: cannot accept a new client: \(SystemErrorText.describe(errno: code)); "
+                                + "it waits until a connection ends (fewer --max-connections, or a higher "
+                                + "ulimit -n, avoid this)"
+                        )
+                    }
+                case .nothing:
+                    break
                 }
             } else if let idlest = idlestRelay() {
                 // A client waits and every slot is taken: close the relay idle the longest; its thread frees the

@@ -45,10 +45,23 @@ final class ListeningSocket {
         address = Endpoint(host: endpoint.host, port: port)
     }
 
-    /// Accepts one connection (the listener was reported readable); `nil` when none was pending after all.
-    func accept() -> Int32? {
+    /// What one ``accept()`` gave.
+    enum Accepted {
+        /// A client's socket.
+        case client(Int32)
+        /// None was pending after all (another took it, or it was aborted).
+        case nothing
+        /// The process or the system is out of descriptors or buffers (the `errno`): the pending client stays in
+        /// the backlog, and the listener stays readable until something is freed.
+        case outOfResources(Int32)
+    }
+
+    /// Accepts one connection (the listener was reported readable).
+    func accept() -> Accepted {
         let fd = Glibc.accept(descriptor, nil, nil)
-        return fd >= 0 ? fd : nil
+        if fd >= 0 { return .client(fd) }
+        let code = errno
+        return [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(code) ? .outOfResources(code) : .nothing
     }
 
     deinit {

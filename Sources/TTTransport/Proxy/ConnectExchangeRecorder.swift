@@ -27,12 +27,15 @@ final class ConnectExchangeRecorder {
     let trace: ConnectExchangeTrace?
     /// The proxy password, only to scrub it from trace lines that are not ours.
     private let password: String?
+    /// The names (lowercased) of the caller's extra CONNECT headers, whose values the trace hides.
+    private let hiddenHeaders: Set<String>
     /// Told of each socket before it is closed, when the exchange can be interrupted (``CurlInterruption``).
     var interrupter: ConnectionInterrupter?
 
-    init(trace: ConnectExchangeTrace? = nil, password: String? = nil) {
+    init(trace: ConnectExchangeTrace? = nil, password: String? = nil, hiddenHeaders: Set<String> = []) {
         self.trace = trace
         self.password = password
+        self.hiddenHeaders = hiddenHeaders
     }
     /// Offered and sent authentication schemes and GSSAPI failures, for the scheme fallback.
     private(set) var auth = ProxyAuthObservations()
@@ -95,7 +98,7 @@ final class ConnectExchangeRecorder {
     func recordOutgoing(_ bytes: UnsafeRawBufferPointer) {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.hasPrefix("CONNECT ") else { return }
-        trace?.requestHead(bytes, password: password)
+        trace?.requestHead(bytes, password: password, hiddenHeaders: hiddenHeaders)
         if firstRequestSentAt == nil { firstRequestSentAt = ContinuousClock.now }
         var scheme: String?
         for line in text.split(whereSeparator: \.isNewline) where line.lowercased().hasPrefix("proxy-authorization:") {

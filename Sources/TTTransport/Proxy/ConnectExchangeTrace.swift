@@ -30,16 +30,18 @@ public struct ConnectExchangeTrace: Sendable {
 ///
 /// Redacted: the value after the scheme word of `Proxy-Authorization` and `Authorization` (Basic, Digest,
 /// NTLM and Negotiate alike), the token of an NTLM or Negotiate challenge in `Proxy-Authenticate` /
-/// `WWW-Authenticate` (it carries session material), cookies, and the password itself wherever else it might
-/// appear. Nothing says how long a redacted value was.
+/// `WWW-Authenticate` (it carries session material), cookies, the values of the caller's extra headers
+/// (``HTTPProxyOptions/extraHeaders``: a proxy that wants one often wants a token), and the password itself
+/// wherever else it might appear. Nothing says how long a redacted value was.
 enum ConnectTraceRedaction {
     static let marker = "<redacted>"
 
-    /// One header line as it may be shown.
-    static func header(_ line: Substring, password: String?) -> String {
+    /// One header line as it may be shown; `hiddenHeaders` are lowercased names whose values are redacted.
+    static func header(_ line: Substring, password: String?, hiddenHeaders: Set<String> = []) -> String {
         guard let colon = line.firstIndex(of: ":") else { return scrub(String(line), password: password) }
         let name = line[..<colon]
         let value = line[line.index(after: colon)...].trimmingWhitespace()
+        if hiddenHeaders.contains(name.lowercased()) { return "\(name): \(marker)" }
         switch name.lowercased() {
         case "proxy-authorization", "authorization":
             let scheme = value.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
@@ -65,11 +67,12 @@ enum ConnectTraceRedaction {
 }
 
 extension ConnectExchangeTrace {
-    /// Shows a request head libcurl sent (one callback holds the whole head).
-    func requestHead(_ bytes: UnsafeRawBufferPointer, password: String?) {
+    /// Shows a request head libcurl sent (one callback holds the whole head); the values of `hiddenHeaders`
+    /// (lowercased names) are redacted.
+    func requestHead(_ bytes: UnsafeRawBufferPointer, password: String?, hiddenHeaders: Set<String> = []) {
         let text = String(decoding: bytes, as: UTF8.self)
         for line in text.split(whereSeparator: \.isNewline) {
-            write("> " + ConnectTraceRedaction.header(line, password: password))
+            write("> " + ConnectTraceRedaction.header(line, password: password, hiddenHeaders: hiddenHeaders))
         }
     }
 

@@ -30,4 +30,9 @@ public struct HTTPProxyOptions: Sendable {
         self.proxyInsecure = proxyInsecure
         self.logger = logger
     }
+
+    /// The names of ``extraHeaders``, lowercased: the `-v` trace shows their values redacted.
+    var extraHeaderNames: Set<String> {
+        Set(extraHeaders.map { String($0.prefix { $0 != ":" }.trimmingWhitespace()).lowercased() })
+    }
 }

@@ -71,11 +71,18 @@ public final class HTTPProxyTransport: Transport {
         )
     }
 
-    /// Refuses what would put a line break into the CONNECT request: libcurl writes the User-Agent and the extra
-    /// header lines as they are, and Digest quotes the user name in `Proxy-Authorization` without escaping CR or
-    /// LF, so a control character there ends the header and starts one of the caller's (or the URL's) choosing.
-    /// NUL would cut the value short, silently. The header values are not shown: they may hold a token.
+    /// Refuses a proxy endpoint that is no host and port (``Endpoint/validate()``, as for every target: the
+    /// proxy URL libcurl reads is built from it, so `127.0.0.1#.corp.example` would be 127.0.0.1), and what would
+    /// put a line break into the CONNECT request: libcurl writes the User-Agent and the extra header lines as they
+    /// are, and Digest quotes the user name in `Proxy-Authorization` without escaping CR or LF, so a control
+    /// character there ends the header and starts one of the caller's (or the URL's) choosing. NUL would cut the
+    /// value short, silently. The header values are not shown: they may hold a token.
     static func checkRequestInputs(proxy: HTTPProxy, options: HTTPProxyOptions) throws(TransportError) {
+        do {
+            try proxy.endpoint.validate()
+        } catch {
+            throw .configuration("proxy \(error.message)")
+        }
         func hasControl(_ text: String) -> Bool {
             text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
         }

@@ -48,7 +48,11 @@ enum ProxyAuthFallback {
         }
         if proxy.authScheme != .any {
             let mask = ProxyAuthSchemes.mask(for: proxy.authScheme)
-            let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
+            let recorder = ConnectExchangeRecorder(
+                trace: options.exchangeTrace,
+                password: proxy.credentials?.password,
+                hiddenHeaders: options.extraHeaderNames
+            )
             do {
                 let transport = try attempt(target, proxy, options, deadline, mask, recorder, tls, interrupter)
                 if let scheme = recorder.auth.sent.last { transport.report.authAttempts = ["\(scheme): accepted"] }
@@ -69,7 +73,11 @@ enum ProxyAuthFallback {
 
         let started = ContinuousClock.now
         var verdicts: [(scheme: String, verdict: String)] = []
-        let firstRecorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
+        let firstRecorder = ConnectExchangeRecorder(
+            trace: options.exchangeTrace,
+            password: proxy.credentials?.password,
+            hiddenHeaders: options.extraHeaderNames
+        )
         // Without a user only the ticket can help. CURLAUTH_ONLY makes libcurl wait for the 407 and use Negotiate
         // only when offered: a single scheme alone would be sent unasked, handing a Kerberos token to any proxy.
         // Without Basic, several schemes remain, so libcurl still waits for the 407 before it sends any.
@@ -124,7 +132,11 @@ enum ProxyAuthFallback {
                     metadata: ["proxy": "\(proxy.url)", "warning": "\(warning)"]
                 )
             }
-            let recorder = ConnectExchangeRecorder(trace: options.exchangeTrace, password: proxy.credentials?.password)
+            let recorder = ConnectExchangeRecorder(
+                trace: options.exchangeTrace,
+                password: proxy.credentials?.password,
+                hiddenHeaders: options.extraHeaderNames
+            )
             do {
                 let transport = try attempt(
                     target,
