@@ -106,4 +106,15 @@ struct PacInputTests {
         #expect(error.message.contains("\(path)"), "\(error.message)")
         #expect(error.message.contains("\(path) is larger than 1048576 bytes"), "\(error.message)")
     }
+
+    @Test("a PAC URL libcurl cannot read as a URL is a usage error (exit 2), not an unreachable server (exit 3)")
+    func malformedURL() async throws {
+        for url in ["http://bad host/proxy.pac", "http://[::1/proxy.pac", "http://127.0.0.1:99999/proxy.pac"] {
+            let error = try await transportFailure {
+                _ = try ProxyAutoConfig.resolve(location: url, target: Self.target, deadline: .after(.seconds(5)))
+            }
+            #expect(error.category == .configuration, "\(url): \(error)")
+            #expect(error.message.contains("the PAC URL \(url) is not a URL libcurl can use"), "\(error.message)")
+        }
+    }
 }

@@ -35,29 +35,23 @@ public struct AccessLogEntry: Sendable, CustomStringConvertible {
     }
 
     /// Escapes control and non-ASCII characters and cuts long lines, so a hostile request line cannot forge log
-    /// lines; user information (`user:pass@host`) is removed from every word, not only from where a well-formed
-    /// line has its target: malformed lines are logged too, and two spaces or a tab move the target elsewhere.
+    /// lines; user information (`user:pass@host`) is removed: everything before the last `@` but a leading method
+    /// and the one separator after it. Not only the second space-separated word: malformed lines are logged too,
+    /// and a second space, a tab or any other separator, before the password or inside it, moves the words.
     static func sanitize(_ line: String) -> String {
-        var redacted = ""
-        var word = ""
-        func endWord() {
-            if let at = word.lastIndex(of: "@") {
-                redacted += "[redacted]" + word[at...]
-            } else {
-                redacted += word
-            }
-            word = ""
+        let scalars = line.unicodeScalars
+        guard let at = scalars.lastIndex(of: "@") else { return escaped(line, forField: false) }
+        let isSeparator = { (scalar: Unicode.Scalar) in
+            scalar.properties.isWhitespace || scalar.properties.generalCategory == .control
         }
-        for scalar in line.unicodeScalars {
-            if scalar.isASCII, scalar.value > 0x20, scalar.value < 0x7F {
-                word.unicodeScalars.append(scalar)
-            } else {
-                endWord()
-                redacted.unicodeScalars.append(scalar)
-            }
+        let method = scalars.prefix { $0.isASCII && $0.properties.isAlphabetic }
+        var kept = String.UnicodeScalarView()
+        if method.endIndex < at, isSeparator(scalars[method.endIndex]) {
+            kept.append(contentsOf: scalars[...method.endIndex])
         }
-        endWord()
-        return escaped(redacted, forField: false)
+        kept.append(contentsOf: "[redacted]".unicodeScalars)
+        kept.append(contentsOf: scalars[at...])
+        return escaped(String(kept), forField: false)
     }
 
     /// Control characters, non-ASCII, quotes, backslashes and (in a user name) spaces escaped, at most 200

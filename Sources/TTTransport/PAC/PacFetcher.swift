@@ -30,9 +30,25 @@ enum PacFetcher {
         TransportError(stage: .proxyConnect, category: .proxyUnreachable, message: message)
     }
 
+    /// A URL libcurl cannot read (a space, a bad port) is the user's mistake, a usage error; it is checked with
+    /// libcurl's own parser before the transfer, as a redirect to such a URL later is the server's failure.
+    private static func checkURL(_ url: String, shown: String) throws {
+        guard let handle = curl_url() else {
+            throw TransportError(stage: .proxyConnect, category: .internalError, message: "out of memory (curl_url)")
+        }
+        defer { curl_url_cleanup(handle) }
+        let code = curl_url_set(handle, CURLUPART_URL, url, 0)
+        guard code == CURLUE_OK else {
+            throw TransportError.configuration(
+                "the PAC URL \(shown) is not a URL libcurl can use (\(String(cString: curl_url_strerror(code))))"
+            )
+        }
+    }
+
     static func fetch(_ url: String, deadline: Deadline, interrupter: ConnectionInterrupter? = nil) throws -> String {
         // What messages show: the URL may carry a password for the PAC server.
         let shown = ProxyAutoConfig.redacted(location: url)
+        try checkURL(url, shown: shown)
         let easy = try CurlEasy()
         if let interrupter { try CurlInterruption.install(interrupter, on: easy) }
         let body = Body()
