@@ -46,6 +46,8 @@ public struct KnownServers: Sendable {
             else { return nil }
             bytes = file.bytes
         } catch {
+            // A path through something that is no directory (a HOME that is a file) holds no file either.
+            if !FileManager.default.fileExists(atPath: path) { return nil }
             throw .unopenable(path: path, reason: error.description)
         }
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
