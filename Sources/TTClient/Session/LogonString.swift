@@ -78,7 +78,8 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
     /// The server part, read by the one host:port parser (``HostPort``); an empty host or port takes the default
     /// (`@:6000`, `@host:`).
     /// - Parameter afterPassword: a password was given: the text may be the tail of one holding `@` (written
-    ///   without the server part), so an error neither quotes it nor names a character or the port of it.
+    ///   without the server part), so an error quotes neither it nor its port; only a character no host may
+    ///   hold is named (what makes it no host, and all a user needs to find a typo).
     private static func parseServer(_ text: Substring, afterPassword: Bool) throws(TransportError) -> (String, Int) {
         var text = String(text)
         if text.hasPrefix(":"), !text.dropFirst().contains(":") { text = defaultServer + text }
@@ -93,7 +94,6 @@ public struct LogonString: Sendable, Hashable, CustomStringConvertible {
             let reason =
                 switch error.problem {
                 case .invalidPort(_, let lowest): "the port is not a number from \(lowest) to 65535"
-                case .invalidHostCharacter: "the host contains a character no host name or address has"
                 case .invalidHostName: "the host is not a valid host name or address"
                 default: error.reason
                 }
