@@ -1,12 +1,39 @@
 #include "CZlib.h"
 
+#include <stdbool.h>
+#include <string.h>
+
 size_t CZlib_gzipBound(size_t sourceLength) {
     // deflateBound without a stream assumes the 6-byte zlib wrapper; gzip's header and trailer take 18.
     return (size_t)deflateBound(NULL, (uLong)sourceLength) + 18;
 }
 
-int CZlib_deflateMember(z_streamp strm, int maxChain, const unsigned char *const *parts, const size_t *partLengths,
-                        size_t count, unsigned char *out, size_t outCapacity, size_t *written) {
+int CZlib_deflateMember(z_streamp strm, int maxChain, CZlib_DeflateMemo *memo, const unsigned char *const *parts,
+                        const size_t *partLengths, size_t count, unsigned char *out, size_t outCapacity,
+                        size_t *written) {
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        total += partLengths[i];
+    }
+    unsigned char joined[CZLIB_MEMO_INPUT_MAX];
+    bool memoized = memo != NULL && total > 0 && total <= CZLIB_MEMO_INPUT_MAX;
+    if (memoized) {
+        size_t at = 0;
+        for (size_t i = 0; i < count; i++) {
+            memcpy(joined + at, parts[i], partLengths[i]);
+            at += partLengths[i];
+        }
+        for (size_t e = 0; e < CZLIB_MEMO_ENTRIES; e++) {
+            const CZlib_DeflateMemoEntry *entry = &memo->entries[e];
+            if (entry->inputLength == total && memcmp(entry->input, joined, total) == 0 &&
+                entry->outputLength <= outCapacity) {
+                memcpy(out, entry->output, entry->outputLength);
+                *written = entry->outputLength;
+                memo->hits++;
+                return Z_OK;
+            }
+        }
+    }
     int rc = deflateReset(strm);
     if (rc != Z_OK) {
         return rc;
@@ -47,5 +74,13 @@ int CZlib_deflateMember(z_streamp strm, int maxChain, const unsigned char *const
         }
     }
     *written = outCapacity - strm->avail_out;
+    if (memoized && *written <= CZLIB_MEMO_OUTPUT_MAX) {
+        CZlib_DeflateMemoEntry *entry = &memo->entries[memo->next];
+        memo->next = (memo->next + 1) % CZLIB_MEMO_ENTRIES;
+        memcpy(entry->input, joined, total);
+        entry->inputLength = total;
+        memcpy(entry->output, out, *written);
+        entry->outputLength = *written;
+    }
     return Z_OK;
 }

@@ -1,10 +1,12 @@
+import CZlib
 import Glibc
 import Testing
 
 @testable import TTProtocol
 
 /// What compressing costs when the peer chooses the bytes: a server compresses Echo answers on its event loop,
-/// before login too, so their cost must follow their size, whatever they hold.
+/// before login too, so with its chain limit (tt-server's answers use 128) their cost must follow their size,
+/// whatever they hold. Without one the codec is level 9 itself.
 @Suite("Compression cost")
 struct CompressionCostTests {
     /// The size of the largest Echo payload a session may send before login (64 KiB packet, 11-byte header).
@@ -12,7 +14,7 @@ struct CompressionCostTests {
 
     @Test("Random text over two letters (level 9's worst case) costs at most a few times random bytes")
     func longHashChains() throws {
-        let codec = GzipCodec()
+        let codec = GzipCodec(chainLimit: 128)
         // Every 3-byte string recurs every few bytes and matches run for about 16: level 9 walks 4096 candidates at
         // each position, 130 ms for 64 KiB where random bytes take 1 ms.
         let twoLetters = pseudoRandomBytes(Self.size, seed: 7).map {
@@ -29,6 +31,34 @@ struct CompressionCostTests {
         // Still compressed about as well as level 9 does (10,346 bytes; 10,540 with the cap).
         #expect(compressed.count < 11_000)
     }
+
+    @Test("Without a chain limit, an input over 1,022 bytes deflates as zlib's level 9 does, byte for byte")
+    func levelNineByDefault() {
+        let input = recordLikeBytes(20_000, seed: 5)
+        #expect(GzipCodec().compress(input) == zlibLevelNine(input))
+        #expect(GzipCodec(chainLimit: 128).compress(input) != zlibLevelNine(input))
+        // A limit past level 9's own chain is level 9's chain (and does not trap on the way to zlib's int).
+        #expect(GzipCodec(chainLimit: .max).compress(input) == zlibLevelNine(input))
+    }
+}
+
+/// `input` deflated by a fresh zlib stream at level 9 with the protocol's parameters, nothing tuned.
+private func zlibLevelNine(_ input: [UInt8]) -> [UInt8] {
+    var stream = z_stream()
+    guard CZlib_deflateInit2(&stream, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK else { return [] }
+    defer { deflateEnd(&stream) }
+    var input = input
+    var output = [UInt8](repeating: 0, count: CZlib_gzipBound(input.count))
+    let written = input.withUnsafeMutableBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+            stream.next_in = input.baseAddress
+            stream.avail_in = uInt(input.count)
+            stream.next_out = output.baseAddress
+            stream.avail_out = uInt(output.count)
+            return deflate(&stream, Z_FINISH) == Z_STREAM_END ? output.count - Int(stream.avail_out) : 0
+        }
+    }
+    return Array(output.prefix(written))
 }
 
 /// Deterministic bytes from a 64-bit linear congruential generator (its high byte), so the test does not depend

@@ -90,6 +90,114 @@ struct ZlibStreamPoolTests {
     }
 }
 
+/// The memo of a deflate stream's last small inputs (`CZlib_DeflateMemo`): a repeat is copied, byte for byte what
+/// deflate makes, and only packets without payload (no secret) enter it.
+@Suite("Deflate memo")
+struct DeflateMemoTests {
+    private static let ping = Packet.request(RequestPacket(function: .ping))
+    private static let pingBytes = Self.ping.parts.header
+
+    @Test("A repeated small input comes from the memo, the same bytes as deflating it; the oldest makes room")
+    func repeatsComeFromMemo() {
+        let answer = [UInt8](repeating: 7, count: 19)
+        let large = [UInt8](repeating: 9, count: 33)
+        let others = (1...3).map { [UInt8](repeating: UInt8($0), count: 11) }
+        let stream = ZlibStream(.deflate(DeflateShape.forInput(large.count)))
+        let plain = stream.deflate([Self.pingBytes], memo: false)
+        let plainAnswer = stream.deflate([answer], memo: false)
+        let plainLarge = stream.deflate([large], memo: false)
+        let plainOthers = others.map { stream.deflate([$0], memo: false) }
+        #expect(stream.memo!.pointee.hits == 0 && stream.memoInputs == [])
+
+        #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
+        // Split otherwise: the memo compares the joined input.
+        #expect(
+            stream.deflate([Array(Self.pingBytes.prefix(4)), Array(Self.pingBytes.dropFirst(4))], memo: true) == plain
+        )
+        #expect(stream.deflate([answer], memo: true) == plainAnswer)
+        #expect(stream.deflate([answer, []], memo: true) == plainAnswer)
+        #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
+        #expect(stream.memo!.pointee.hits == 3)
+        // Over CZLIB_MEMO_INPUT_MAX (32 bytes): deflated every time, never kept.
+        #expect(stream.deflate([large], memo: true) == plainLarge)
+        #expect(stream.deflate([large], memo: true) == plainLarge)
+        // Without the memo asked for, it is neither read nor filled.
+        #expect(stream.deflate([others[0]], memo: false) == plainOthers[0])
+        #expect(stream.memo!.pointee.hits == 3 && stream.memoInputs == [Self.pingBytes, answer])
+        // Three more inputs: the fifth replaces the oldest (the Ping), which is deflated again when it comes back.
+        for (index, other) in others.enumerated() { #expect(stream.deflate([other], memo: true) == plainOthers[index]) }
+        #expect(stream.memoInputs == [others[2], answer, others[0], others[1]])
+        #expect(stream.deflate([Self.pingBytes], memo: true) == plain)
+        #expect(
+            stream.memo!.pointee.hits == 3 && stream.memoInputs == [others[2], Self.pingBytes, others[0], others[1]]
+        )
+    }
+
+    @Test("Only packets without payload may enter the memo, never one with a payload (a Login's password)")
+    func onlyPacketsWithoutPayload() throws {
+        let login = RequestPacket(function: .login, payload: try LoginPayload(user: "u", password: "pw").serialize())
+        #expect(Self.ping.mayBeMemoized)
+        #expect(Packet.response(ResponsePacket(rc: .requestOK)).mayBeMemoized)
+        #expect(Packet.response(ResponsePacket(rc: .badRequest)).mayBeMemoized)
+        #expect(!Packet.request(login).mayBeMemoized)
+        // Small enough for the memo: only the rule above keeps it out.
+        #expect(Packet.request(login).serialize().count <= 32)
+        #expect(!Packet.request(RequestPacket(function: .echo, payload: [1])).mayBeMemoized)
+        #expect(!Packet.response(ResponsePacket(rc: .requestOK, count: 1, payload: [1])).mayBeMemoized)
+    }
+}
+
+extension ZlibStream {
+    /// The inputs its memo keeps, entry by entry (unused entries left out).
+    fileprivate var memoInputs: [[UInt8]] {
+        withUnsafeBytes(of: memo!.pointee.entries) { raw in
+            raw.bindMemory(to: CZlib_DeflateMemoEntry.self).filter { $0.inputLength > 0 }.map { entry in
+                withUnsafeBytes(of: entry.input) { Array($0.prefix(entry.inputLength)) }
+            }
+        }
+    }
+
+    /// Deflates `parts` as one gzip member with this stream, through its memo or not.
+    fileprivate func deflate(_ parts: [[UInt8]], memo useMemo: Bool) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 256)
+        var written = 0
+        let rc = output.withUnsafeMutableBufferPointer { output in
+            withPointers(parts) { pointers, lengths in
+                CZlib_deflateMember(
+                    pointer,
+                    0,
+                    useMemo ? memo : nil,
+                    pointers,
+                    lengths,
+                    parts.count,
+                    output.baseAddress,
+                    output.count,
+                    &written
+                )
+            }
+        }
+        return rc == Z_OK ? Array(output.prefix(written)) : []
+    }
+}
+
+/// Runs `body` with C arrays of the parts' base addresses and lengths (valid for the whole call).
+private func withPointers<R>(
+    _ parts: [[UInt8]],
+    _ body: (UnsafePointer<UnsafePointer<UInt8>?>, UnsafePointer<Int>) -> R
+) -> R {
+    let copies = parts.map { part in
+        let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, part.count))
+        copy.initialize(from: part, count: part.count)
+        return copy
+    }
+    defer { for copy in copies { copy.deallocate() } }
+    let pointers = copies.map { UnsafePointer<UInt8>?($0) }
+    let lengths = parts.map(\.count)
+    return pointers.withUnsafeBufferPointer { pointers in
+        lengths.withUnsafeBufferPointer { lengths in body(pointers.baseAddress!, lengths.baseAddress!) }
+    }
+}
+
 /// Runs `body(index)` on `count` new threads and returns when all of them have ended, thread-specific
 /// destructors included (what `pthread_join` waits for).
 private func onJoinedThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

@@ -17,6 +17,9 @@ public struct KnownServers: Sendable {
         return FilePathText.join(home, ".config/tt-connect/known_servers")
     }
 
+    /// The largest file read (16 MiB, some 200,000 servers): a larger one is refused, not read into memory.
+    static let sizeLimit = 16 << 20
+
     /// A known-servers file at `path` (created on first ``remember(_:fingerprint:)``).
     public init(path: String = KnownServers.defaultPath) {
         self.path = path
@@ -36,15 +39,17 @@ public struct KnownServers: Sendable {
         } catch {
             throw .unsafe(path: path, reason: error.description)
         }
-        let data: Data
+        // Opened without blocking (a FIFO in its place would hold the connection for good) and bounded in size.
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let file = try FilePermissions.readChecking(path, what: "known-servers file", limit: Self.sizeLimit)
+            else { return nil }
+            bytes = file.bytes
         } catch {
-            if !FileManager.default.fileExists(atPath: path) { return nil }
-            throw .unopenable(path: path, reason: SystemErrorText.readFailure(path))
+            throw .unopenable(path: path, reason: error.description)
         }
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
-        let text = String(decoding: data, as: UTF8.self)
+        let text = String(decoding: bytes, as: UTF8.self)
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }

@@ -107,11 +107,15 @@ enum ConnectionConfigWriter {
     /// - Throws: ``CommandFailure`` (usage) when it exists but cannot be read, is not UTF-8, or does not parse:
     ///   a file tt-connect cannot read is not rewritten.
     static func currentText(of path: String) throws(CommandFailure) -> String {
-        guard FileManager.default.fileExists(atPath: path) else { return "" }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .usage("cannot read the config file \(path): \(SystemErrorText.readFailure(path))")
+        // Read as the loader reads it: a FIFO in its place refused rather than waited on, the size bounded.
+        let read: FilePermissions.CheckedFile?
+        do {
+            read = try FilePermissions.readChecking(path, what: "the config file", limit: 1 << 20)
+        } catch {
+            throw .usage(error.description)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let read else { return "" }
+        guard let text = String(validating: read.bytes, as: UTF8.self) else {
             throw .usage("the config file \(path) is not UTF-8 text")
         }
         do {

@@ -8,13 +8,23 @@ public struct GzipCodec: Hashable, Sendable {
     public var parallelThreshold: Int
     /// Smallest chunk of a parallel compression; smaller chunks compress worse and gain nothing.
     public var minimumChunkSize: Int
+    /// For inputs over 1,022 bytes, the most hash-chain entries deflate examines per position, level 9's other
+    /// parameters kept; `nil` is level 9 itself (4096). For a sender that compresses bytes a peer chose: level 9's
+    /// walk costs about 2 µs a byte on input built for it (random text over two letters), so a server capping it
+    /// at 128 (zlib's default level's chain) answers such a 64 KiB Echo in about 9 ms of CPU instead of 130,
+    /// and ordinary data 0.4 % larger. Smaller inputs always keep level 9's chains (they cannot grow long there,
+    /// and the small streams must stay byte for byte the standard stream's).
+    public var chainLimit: Int?
 
     /// - Parameters:
     ///   - parallelThreshold: Input size from which compression runs on all cores.
     ///   - minimumChunkSize: Smallest chunk (one gzip member) of a parallel compression.
-    public init(parallelThreshold: Int = 1 << 20, minimumChunkSize: Int = 256 << 10) {
+    ///   - chainLimit: Hash-chain entries examined per position for inputs over 1,022 bytes (1 to 4096, a value
+    ///     outside counts as the nearest end), or `nil` for level 9's.
+    public init(parallelThreshold: Int = 1 << 20, minimumChunkSize: Int = 256 << 10, chainLimit: Int? = nil) {
         self.parallelThreshold = parallelThreshold
         self.minimumChunkSize = max(1, minimumChunkSize)
+        self.chainLimit = chainLimit
     }
 
     /// Compresses `bytes` at level 9: one gzip member, or one member per chunk for inputs of at least
@@ -106,7 +116,9 @@ public struct GzipCodec: Hashable, Sendable {
 
     /// Compresses the concatenation of `parts` into one buffer that starts with `prefix` zero bytes and ends
     /// with `suffix` zero bytes, so frames are sealed in place without another copy.
-    func compress(parts: [UnsafeRawBufferPointer], prefix: Int, suffix: Int) -> [UInt8] {
+    /// - Parameter memoize: Whether a small input may be served from, and kept in, the stream's memo of its
+    ///   last small inputs (`CZlib_DeflateMemo`): only for inputs that hold no secret, since the memo keeps them.
+    func compress(parts: [UnsafeRawBufferPointer], prefix: Int, suffix: Int, memoize: Bool = false) -> [UInt8] {
         let total = parts.reduce(0) { $0 + $1.count }
         if total >= parallelThreshold && ProcessorCount.online > 1 {
             var joined = [UInt8]()
@@ -118,7 +130,13 @@ public struct GzipCodec: Hashable, Sendable {
         return [UInt8](unsafeUninitializedCapacity: prefix + bound + suffix) { buffer, initialized in
             let base = UnsafeMutableRawPointer(buffer.baseAddress!)
             base.initializeMemory(as: UInt8.self, repeating: 0, count: prefix)
-            let written = deflateMember(parts, into: base + prefix, capacity: bound, shape: .forInput(total))
+            let written = deflateMember(
+                parts,
+                into: base + prefix,
+                capacity: bound,
+                shape: .forInput(total),
+                memoize: memoize
+            )
             (base + prefix + written).initializeMemory(as: UInt8.self, repeating: 0, count: suffix)
             initialized = prefix + written + suffix
         }
@@ -160,27 +178,22 @@ public struct GzipCodec: Hashable, Sendable {
         }
     }
 
-    /// The hash-chain entries deflate examines per position for inputs the standard stream compresses (over 1,022
-    /// bytes): zlib's default level's 128 instead of level 9's 4096, the rest of level 9 kept. Level 9's walk made
-    /// compressing input built for it (random text over two letters) cost about 2 µs a byte: 130 ms of event loop
-    /// for one 64 KiB Echo answer that a client, logged in or not, sends in a 10 KiB frame. Capped, that input
-    /// costs about 9 ms, and ordinary data compresses about 0.4 % larger and twice as fast. Smaller inputs keep
-    /// level 9's chains: they cannot grow long there, and the small streams must stay byte for byte the standard
-    /// stream's (``DeflateShape``).
-    static let maxChain: Int32 = 128
-
     /// Deflates `parts` into `out` as one gzip member with a stream of `shape`; returns the member's length.
+    /// With `memoize`, a small input equal to one of the stream's last ones is copied from its memo.
     func deflateMember(
         _ parts: [UnsafeRawBufferPointer],
         into out: UnsafeMutableRawPointer,
         capacity: Int,
-        shape: DeflateShape
+        shape: DeflateShape,
+        memoize: Bool = false
     )
         -> Int
     {
         var written = 0
         let total = parts.reduce(0) { $0 + $1.count }
-        let maxChain = DeflateShape.forInput(total) == .standard ? Self.maxChain : 0
+        // 0: level 9's own chain; a limit outside 1...4096 counts as its nearest end.
+        let maxChain =
+            DeflateShape.forInput(total) == .standard ? chainLimit.map { Int32(min(max(1, $0), 4096)) } ?? 0 : 0
         // On the stack: a Ping's two parts are not worth two heap allocations per frame.
         let rc = withUnsafeTemporaryAllocation(of: UnsafePointer<UInt8>?.self, capacity: parts.count) { pointers in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: parts.count) { lengths in
@@ -188,10 +201,11 @@ public struct GzipCodec: Hashable, Sendable {
                     pointers.initializeElement(at: index, to: part.baseAddress?.assumingMemoryBound(to: UInt8.self))
                     lengths.initializeElement(at: index, to: part.count)
                 }
-                return ZlibStreamPool.withStream(.deflate(shape)) { stream in
+                return ZlibStreamPool.process.borrow(.deflate(shape)) { stream in
                     CZlib_deflateMember(
-                        stream,
+                        stream.pointer,
                         maxChain,
+                        memoize ? stream.memo : nil,
                         pointers.baseAddress,
                         lengths.baseAddress,
                         parts.count,

@@ -51,11 +51,19 @@ final class ZlibStream {
 
     let pointer: UnsafeMutablePointer<z_stream>
     let direction: Direction
+    /// A deflate stream's last small inputs and their members (`nil` for an inflater); see ``GzipCodec``.
+    let memo: UnsafeMutablePointer<CZlib_DeflateMemo>?
 
     init(_ direction: Direction) {
         self.direction = direction
         pointer = .allocate(capacity: 1)
         pointer.initialize(to: z_stream())
+        if case .deflate = direction {
+            memo = .allocate(capacity: 1)
+            memo!.initialize(to: CZlib_DeflateMemo())
+        } else {
+            memo = nil
+        }
         let rc: Int32 =
             switch direction {
             case .deflate(let shape):
@@ -73,12 +81,14 @@ final class ZlibStream {
         }
         pointer.deinitialize(count: 1)
         pointer.deallocate()
+        memo?.deinitialize(count: 1)
+        memo?.deallocate()
     }
 }
 
 // Ownership of a stream moves through the pool: it is either in a thread's cache (touched by that thread only),
 // in the spare lists (guarded by the lock), or borrowed by exactly one caller for the duration of
-// `ZlibStreamPool.withStream`, never shared between threads.
+// `ZlibStreamPool.borrow`, never shared between threads (the memo with it).
 extension ZlibStream: @unchecked Sendable {}
 
 /// zlib streams, reused with `deflateReset` / `inflateReset`: each thread keeps one stream of each kind for
@@ -134,10 +144,18 @@ final class ZlibStreamPool: Sendable {
         try process.withStream(direction, body)
     }
 
-    /// Runs `body` with a stream of this pool: the calling thread's own one when it has one, else a spare one.
+    /// Runs `body` with the `z_stream` of a stream of this pool (``borrow(_:_:)``).
     func withStream<R, E: Error>(
         _ direction: ZlibStream.Direction,
         _ body: (UnsafeMutablePointer<z_stream>) throws(E) -> R
+    ) throws(E) -> R {
+        try borrow(direction) { (stream) throws(E) -> R in try body(stream.pointer) }
+    }
+
+    /// Runs `body` with a stream of this pool: the calling thread's own one when it has one, else a spare one.
+    func borrow<R, E: Error>(
+        _ direction: ZlibStream.Direction,
+        _ body: (ZlibStream) throws(E) -> R
     ) throws(E) -> R {
         let kind = direction.kind
         let own = threadSlots()
@@ -151,7 +169,7 @@ final class ZlibStreamPool: Sendable {
                 giveSpare(stream)
             }
         }
-        return try body(stream.pointer)
+        return try body(stream)
     }
 
     /// The calling thread's stream slots (one per kind), created on its first use while fewer than

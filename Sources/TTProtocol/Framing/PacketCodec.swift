@@ -31,7 +31,12 @@ public final class PacketCodec {
         let (header, payload) = packet.parts
         var frame = header.withUnsafeBytes { header in
             payload.withUnsafeBytes { payload in
-                gzip.compress(parts: [header, payload], prefix: FrameHeader.size, suffix: FrameHeader.tagSize)
+                gzip.compress(
+                    parts: [header, payload],
+                    prefix: FrameHeader.size,
+                    suffix: FrameHeader.tagSize,
+                    memoize: packet.mayBeMemoized
+                )
             }
         }
         try sealer.sealInPlace(&frame)

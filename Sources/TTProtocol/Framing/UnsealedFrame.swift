@@ -17,7 +17,12 @@ extension GzipCodec {
         let (header, payload) = packet.parts
         let bytes = header.withUnsafeBytes { header in
             payload.withUnsafeBytes { payload in
-                compress(parts: [header, payload], prefix: FrameHeader.size, suffix: FrameHeader.tagSize)
+                compress(
+                    parts: [header, payload],
+                    prefix: FrameHeader.size,
+                    suffix: FrameHeader.tagSize,
+                    memoize: packet.mayBeMemoized
+                )
             }
         }
         return UnsealedFrame(bytes: bytes)

@@ -20,6 +20,16 @@ public enum Packet: Hashable, Sendable {
         }
     }
 
+    /// Whether its compressed form may come from, and go into, a deflate stream's memo of small inputs
+    /// (`CZlib_DeflateMemo`, which keeps them): only a packet without payload (a Ping, its answer, a bare
+    /// return code), which holds no secret and repeats. A Login's payload holds a password.
+    var mayBeMemoized: Bool {
+        switch self {
+        case .request(let request): request.payload.isEmpty
+        case .response(let response): response.payload.isEmpty
+        }
+    }
+
     /// Parses wire bytes.
     /// - Throws: ``ProtocolError/truncatedPacket`` or ``ProtocolError/unknownPacketType``.
     public init(parsing bytes: [UInt8]) throws(ProtocolError) {

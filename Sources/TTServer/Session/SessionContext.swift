@@ -16,7 +16,12 @@ struct SessionContext: Sendable {
     /// The users Login checks (reloadable).
     let users: UserStore
     let metrics: ServerMetrics
-    let gzip = GzipCodec()
+    /// The codec of every answer: an Echo answer holds what the peer chose, logged in or not, so level 9's
+    /// hash-chain walk is capped (``GzipCodec/chainLimit``); a 64 KiB answer built for long chains would
+    /// otherwise take 130 ms of the event loop.
+    let gzip = GzipCodec(chainLimit: Self.answerChainLimit)
+    /// zlib's default level's chain.
+    static let answerChainLimit = 128
 
     var limits: ProtocolLimits { configuration.limits }
 
