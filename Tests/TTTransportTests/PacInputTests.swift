@@ -41,6 +41,13 @@ struct PacInputTests {
             try ProxyConfiguration.resolve(target: Self.target, flags: flags, environment: [:])
         }
         #expect(!decision.reason.contains("s3cret"), "\(decision.reason)")
+        // A library caller evaluating a script it fetched itself names it by its URL: no password either.
+        #expect {
+            _ = try ProxyAutoConfig.evaluate(script: "var x = 1;", source: url, target: Self.target)
+        } throws: { error in
+            let message = (error as? TransportError)?.message ?? ""
+            return message.contains("http://pacuser:<redacted>@127.0.0.1") && !message.contains("s3cret")
+        }
         #expect(decision.autoConfig?.pac.location == url)
     }
 

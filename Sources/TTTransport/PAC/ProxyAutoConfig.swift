@@ -133,6 +133,8 @@ public struct ProxyAutoConfig: Sendable, Hashable {
         deadline: Deadline = .never,
         interrupter: ConnectionInterrupter? = nil
     ) throws -> ProxyAutoConfig {
+        // Messages name the source; a library caller may pass a URL with its password.
+        let source = redacted(location: source)
         let url = "https://\(target.hostForURL):\(target.port)/"
         let timeout = deadline.remaining ?? defaultTimeout
         var result = [CChar](repeating: 0, count: answerLimit + 1)
