@@ -21,6 +21,23 @@ struct KnownServersTests {
         #expect(mode == 0o600)
     }
 
+    @Test("a file saved with CR LF line ends is read line by line")
+    func crlfLineEnds() throws {
+        let path = temporaryFile()
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
+        try "# edited on Windows\r\nhost:5000 SHA256:abc\r\n[::1]:5000 SHA256:def\r\n".write(
+            toFile: path,
+            atomically: true,
+            encoding: .utf8
+        )
+        let file = KnownServers(path: path)
+        #expect(try file.fingerprint(for: "host:5000") == "SHA256:abc")
+        #expect(try file.fingerprint(for: "[::1]:5000") == "SHA256:def")
+    }
+
     @Test("a malformed line is reported with its line number")
     func malformed() throws {
         let path = temporaryFile()

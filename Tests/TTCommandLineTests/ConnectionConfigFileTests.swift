@@ -7,6 +7,18 @@ import Testing
 
 @Suite("Config file")
 struct ConnectionConfigFileTests {
+    @Test("a file saved with CR LF line ends reads as the same file")
+    func crlfLineEnds() throws {
+        let text =
+            "# saved on Windows\r\n[connection prod]\r\nserver = tape.example\r\nport = 5001\r\n\r\n"
+            + "[connection lab]\r\nserver = [::1]\r\n"
+        let file = try ConnectionConfigFile(parsing: text, path: "t.conf")
+        #expect(file.entries.map(\.name) == ["prod", "lab"])
+        #expect(try file.entry(named: "prod").server == "tape.example")
+        #expect(try file.entry(named: "prod").port == 5001)
+        #expect(try file.entry(named: "lab").server == "[::1]")
+    }
+
     @Test("parses named connections with every key")
     func parse() throws {
         let text = """

@@ -67,6 +67,29 @@ struct ConnectionConfigWriterTests {
         #expect(ConnectionConfigWriter.replacingSection("new", in: "", with: section) == section)
     }
 
+    @Test("a file saved with CR LF line ends gets its section replaced in place, or one appended, never twice")
+    func crlfLineEnds() throws {
+        let original = Self.original.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n"
+        let section = ConnectionConfigWriter.section(for: Self.entry("office", server: "new.example"), configPath: "/c")
+        let replaced = try ConnectionConfigFile(
+            parsing: ConnectionConfigWriter.replacingSection("office", in: original, with: section),
+            path: "/c"
+        )
+        #expect(replaced.entries.map(\.name) == ["first", "office", "last"])
+        #expect(try replaced.entry(named: "office").server == "new.example")
+        let added = ConnectionConfigWriter.replacingSection(
+            "new",
+            in: original,
+            with: ConnectionConfigWriter.section(for: Self.entry("new", server: "n.example"), configPath: "/c")
+        )
+        #expect(added.hasPrefix(original) && added.dropFirst(original.count).hasPrefix("\n[connection new]"))
+        #expect(
+            try ConnectionConfigFile(parsing: added, path: "/c").entries.map(\.name) == [
+                "first", "office", "last", "new",
+            ]
+        )
+    }
+
     @Test("removing a section leaves the others and their comments")
     func remove() throws {
         let updated = ConnectionConfigWriter.replacingSection("office", in: Self.original + "\n", with: nil)

@@ -23,6 +23,21 @@ struct HtpasswdDuplicateTests {
         }
     }
 
+    @Test("a file saved with CR LF line ends holds every user, and a duplicate is still found")
+    func crlfLineEnds() throws {
+        let file = try HtpasswdFile(
+            parsing: "# users\r\ncarol:{SHA}xpKnsLVyfXytc2f67IUqnx0vZS0=\r\ndave:{SHA}fCCRumZt0YDWtYKml2MP4FLbri0=\r\n"
+        )
+        #expect(file.users == ["carol", "dave"])
+        #expect(file.verify(user: "carol", password: "old-pass"))
+        #expect(file.verify(user: "dave", password: "new-pass"))
+        #expect(throws: HtpasswdError.self) {
+            try HtpasswdFile(
+                parsing: "carol:{SHA}xpKnsLVyfXytc2f67IUqnx0vZS0=\r\ncarol:{SHA}fCCRumZt0YDWtYKml2MP4FLbri0=\r\n"
+            )
+        }
+    }
+
     @Test("distinct users on their own lines still load")
     func distinctUsersLoad() throws {
         let file = try HtpasswdFile(

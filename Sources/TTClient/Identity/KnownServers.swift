@@ -52,7 +52,7 @@ public struct KnownServers: Sendable {
         }
         // A stray non-UTF-8 byte spoils only its own line (which then fails to parse), never the whole file.
         let text = String(decoding: bytes, as: UTF8.self)
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.fileLines.enumerated() {
             let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

@@ -60,16 +60,19 @@ enum ConnectionConfigWriter {
     /// `text` with the section called `name` replaced by `section` where it stands (appended when there is
     /// none), or removed when `section` is `nil`. Nothing else changes.
     static func replacingSection(_ name: String, in text: String, with section: String?) -> String {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Split as the loader splits, at every line feed: a file saved with CR LF line ends keeps its CRs at the
+        // ends of its lines (which the loader trims) instead of being one line.
+        var lines = text.fileLines.map(String.init)
         // A file ending with "\n" splits into a last empty piece, which is no line.
-        let endsWithNewline = text.hasSuffix("\n")
+        let endsWithNewline = text.unicodeScalars.last == "\n"
         if endsWithNewline { lines.removeLast() }
         guard let header = lines.firstIndex(where: { sectionName(of: $0) == name }) else {
             guard let section else { return text }
             var result = text
             if !result.isEmpty {
                 if !endsWithNewline { result += "\n" }
-                if !result.hasSuffix("\n\n") { result += "\n" }
+                // A blank line before the new section, unless the file already ends with one.
+                if !endsWithNewline || !(lines.last?.trimmingWhitespace().isEmpty ?? true) { result += "\n" }
             }
             return result + section
         }

@@ -38,7 +38,7 @@ public struct HtpasswdFile: Sendable {
     public init(parsing text: String, path: String = "<htpasswd>") throws(HtpasswdError) {
         var entries: [String: HtpasswdHash] = [:]
         var lineOfUser: [String: Int] = [:]
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, rawLine) in text.fileLines.enumerated() {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             guard !line.isEmpty, !line.hasPrefix("#") else { continue }
             guard let colon = line.firstIndex(of: ":"), colon != line.startIndex else {

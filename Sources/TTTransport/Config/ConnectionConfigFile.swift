@@ -24,7 +24,7 @@ public struct ConnectionConfigFile: Sendable, Hashable {
         func fail(_ message: String) -> TransportError {
             TransportError.configuration("\(path):\(lineNumber): \(message)")
         }
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.fileLines {
             lineNumber += 1
             let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
