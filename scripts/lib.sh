@@ -25,6 +25,14 @@ wait_for_port() {
     return 1
 }
 
+# replan PACKAGE_DIR: makes SwiftPM read a package that depends on this one by path (Examples/, Soak/, Fuzz/,
+# Benchmarks/) again before its next build. It keeps the main package's file lists in that package's .build until
+# a manifest changes, so a source file added here since the last build is missing there and the build fails
+# ("cannot find … in scope", "no member …"). A newer manifest date makes it plan again; compiled objects stay.
+replan() {
+    touch "$1/Package.swift"
+}
+
 # squid_config DIR PORT: writes DIR/squid.conf for a squid on 127.0.0.1:PORT that tunnels only to loopback
 # targets and keeps its state in DIR (owned by the `proxy` user squid drops to), from the tests' fixture.
 # Start it with: /usr/sbin/squid -N -n NAME -f DIR/squid.conf
