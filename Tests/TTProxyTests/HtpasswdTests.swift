@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import TTTestSupport
 import Testing
 
 @testable import TTProxy
@@ -83,9 +84,9 @@ struct HtpasswdTests {
     func unknownUserCostsAsMuch() throws {
         let file = try HtpasswdFile(parsing: Self.mostlyBcrypt)
         // CPU time, not wall time: it does not depend on what else the machine is doing.
-        let known = cpuTime { #expect(!file.verify(user: "erin", password: "wrong")) }
+        let known = threadCPUTime { #expect(!file.verify(user: "erin", password: "wrong")) }
         for (user, password) in [("mallory", "wrong"), ("mallory", "many-cores"), ("Erin", "erin-pass"), ("", "")] {
-            let unknown = cpuTime { #expect(!file.verify(user: user, password: password)) }
+            let unknown = threadCPUTime { #expect(!file.verify(user: user, password: password)) }
             #expect(unknown > known / 2, "unknown user \(user): \(unknown) s of CPU; known user: \(known) s")
         }
         #expect(file.verify(user: "erin", password: "erin-pass"))
@@ -99,9 +100,9 @@ struct HtpasswdTests {
     @Test("refusals cost as much as the slowest hash even when most users have cheap ones (no user enumeration)")
     func refusalsCostAsMuchAsTheSlowestHash() throws {
         let file = try HtpasswdFile(parsing: Self.mostlyApr1)
-        let slowUser = cpuTime { #expect(!file.verify(user: "parallel", password: "wrong")) }
-        let unknown = cpuTime { #expect(!file.verify(user: "mallory", password: "wrong")) }
-        let cheapUser = cpuTime { #expect(!file.verify(user: "bob", password: "wrong")) }
+        let slowUser = threadCPUTime { #expect(!file.verify(user: "parallel", password: "wrong")) }
+        let unknown = threadCPUTime { #expect(!file.verify(user: "mallory", password: "wrong")) }
+        let cheapUser = threadCPUTime { #expect(!file.verify(user: "bob", password: "wrong")) }
         #expect(unknown > slowUser / 2, "unknown user: \(unknown) s of CPU; bcrypt user: \(slowUser) s")
         #expect(cheapUser > slowUser / 2, "apr1 user: \(cheapUser) s of CPU; bcrypt user: \(slowUser) s")
         #expect(cheapUser < slowUser * 3, "apr1 user: \(cheapUser) s of CPU; bcrypt user: \(slowUser) s")
@@ -115,18 +116,6 @@ struct HtpasswdTests {
         #expect(try HtpasswdFile(parsing: "# no users\n").decoy == nil)
         #expect(try !HtpasswdFile(parsing: "# no users\n").verify(user: "anyone", password: ""))
     }
-}
-
-/// The CPU time the calling thread spends in `body`, in seconds.
-private func cpuTime(_ body: () -> Void) -> Double {
-    func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
-    let start = now()
-    body()
-    return now() - start
 }
 
 /// The scheduler state letter of a thread of this process (`TASK` is `PID/task/TID` from `/proc/thread-self`).

@@ -169,7 +169,7 @@ enum ConnectionConfigWriter {
         let fd = open(lockPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
             throw .usage(
-                "cannot open the directory \(lockPath) of the config file: \(String(cString: strerror(errno)))"
+                "cannot open the directory \(lockPath) of the config file: \(SystemErrorText.describe(errno: errno))"
             )
         }
         // Closing the descriptor releases the lock.
@@ -178,7 +178,7 @@ enum ConnectionConfigWriter {
         // Bounded by `deadline`: one try every 10 ms.
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
-                throw .usage("cannot lock the config file \(path): \(String(cString: strerror(errno)))")
+                throw .usage("cannot lock the config file \(path): \(SystemErrorText.describe(errno: errno))")
             }
             guard ContinuousClock.now < deadline else {
                 throw .usage(
